@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// Errors returned by queues and stores. Check them with errors.Is.
+var (
+	// ErrNotFound means no job has the given ID (in the job table or the
+	// dead table).
+	ErrNotFound = errors.New("queue: job not found")
+	// ErrInvalidJob is wrapped by every *InvalidJobError.
+	ErrInvalidJob = errors.New("queue: invalid job")
+	// ErrPayloadTooLarge means a payload exceeds Options.MaxPayloadBytes.
+	ErrPayloadTooLarge = errors.New("queue: payload too large")
+	// ErrLeaseLost means a settle or extend presented a lease token that no
+	// longer holds the job: the lease expired and the job was rescued, or it
+	// was released, cancelled or deleted in the meantime.
+	ErrLeaseLost = errors.New("queue: lease lost")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("queue: store closed")
+	// ErrReadOnly means the database cannot be written (a read-only file,
+	// directory or mount).
+	ErrReadOnly = errors.New("queue: database is read-only")
+	// ErrBusy means the database stayed locked by another connection or
+	// process past the busy timeout. Nothing was written; the call may be
+	// retried.
+	ErrBusy = errors.New("queue: database is locked")
+	// ErrFull means the disk or the database's size limit is full. Nothing
+	// was written.
+	ErrFull = errors.New("queue: database or disk is full")
+	// ErrNotDead means a retry from the dead table named a job that is not
+	// dead.
+	ErrNotDead = errors.New("queue: job is not dead")
+	// ErrNotCancellable means the job already completed, was cancelled or
+	// is dead.
+	ErrNotCancellable = errors.New("queue: job cannot be cancelled in its state")
+	// ErrRunning means the operation needs a job that is not running
+	// (Delete): cancel the job first.
+	ErrRunning = errors.New("queue: job is running")
+	// ErrInvalidArgument is wrapped by errors about bad parameters to
+	// operator calls (filters, limits, names).
+	ErrInvalidArgument = errors.New("queue: invalid argument")
+)
+
+// InvalidJobError says which field of a NewJob is wrong and why. It wraps
+// ErrInvalidJob (and ErrPayloadTooLarge for oversize payloads).
+type InvalidJobError struct {
+	// Index is the job's position in an EnqueueMany call (0 for Enqueue).
+	Index int
+	// Field names the NewJob field, such as "Kind" or "Priority".
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+	// Err is ErrPayloadTooLarge for oversize payloads, else nil.
+	Err error
+}
+
+// Error implements error.
+func (e *InvalidJobError) Error() string {
+	return fmt.Sprintf("queue: invalid job %d: %s: %s", e.Index, e.Field, e.Reason)
+}
+
+// Unwrap lets errors.Is match ErrInvalidJob and, where set, Err.
+func (e *InvalidJobError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalidJob, e.Err}
+	}
+	return []error{ErrInvalidJob}
+}
+
+// PayloadError means a job's payload could not be decoded into the type its
+// handler expects. Handlers built with worker.JSON treat it as permanent.
+type PayloadError struct {
+	JobID  int64
+	Kind   string
+	Target string
+	Err    error
+}
+
+// Error implements error.
+func (e *PayloadError) Error() string {
+	return fmt.Sprintf("queue: payload of job %d (kind %q) does not decode into %s: %v", e.JobID, e.Kind, e.Target, e.Err)
+}
+
+// Unwrap returns the decoding error.
+func (e *PayloadError) Unwrap() error { return e.Err }
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "<nil>"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.String()
+}

@@ -1,0 +1,169 @@
+package queue
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// State is where a job is in its lifecycle.
+type State string
+
+// The states a job can be in.
+const (
+	// StatePending jobs are ready to run now and wait for a worker.
+	StatePending State = "pending"
+	// StateScheduled jobs wait for their run time (a delay, a retry backoff
+	// or a snooze).
+	StateScheduled State = "scheduled"
+	// StateRunning jobs are leased by a worker.
+	StateRunning State = "running"
+	// StateCompleted jobs finished; they exist only while the store keeps
+	// completed jobs for a retention window.
+	StateCompleted State = "completed"
+	// StateCancelled jobs were cancelled before they completed.
+	StateCancelled State = "cancelled"
+	// StateDead jobs failed permanently or ran out of attempts. They stay in
+	// the dead table until an operator retries or deletes them.
+	StateDead State = "dead"
+)
+
+// States lists every state in lifecycle order.
+var States = []State{StatePending, StateScheduled, StateRunning, StateCompleted, StateCancelled, StateDead}
+
+// Valid reports whether s is one of the defined states.
+func (s State) Valid() bool {
+	for _, v := range States {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Job is a job as stored: what a handler receives and what operators list.
+type Job struct {
+	// ID identifies the job. IDs are never reused, also not after the job
+	// was deleted, and a job keeps its ID in the dead table and when it is
+	// retried from there.
+	ID int64
+	// Queue is the queue the job runs in.
+	Queue string
+	// Kind selects the handler.
+	Kind string
+	// Payload is the job's argument, usually JSON.
+	Payload []byte
+	// Priority orders ready jobs within a queue: higher runs first.
+	Priority int
+	// State is the job's current state.
+	State State
+	// Attempt counts the attempts started so far, including a running one.
+	Attempt int
+	// MaxAttempts is how many attempts the job may use before it is dead.
+	MaxAttempts int
+	// Timeout bounds one attempt; zero means the worker's default.
+	Timeout time.Duration
+	// Metadata holds string headers such as a correlation id.
+	Metadata map[string]string
+	// UniqueKey is the idempotency key the job was enqueued with, if any.
+	UniqueKey string
+	// CreatedAt is when the job was enqueued.
+	CreatedAt time.Time
+	// RunAt is when the job is (or was) due.
+	RunAt time.Time
+	// AttemptedAt is when the latest attempt started; zero before the first.
+	AttemptedAt time.Time
+	// FinishedAt is when the job completed, was cancelled or died.
+	FinishedAt time.Time
+	// LeasedBy names the worker holding the job while it runs.
+	LeasedBy string
+	// LeaseUntil is when the current lease expires unless extended.
+	LeaseUntil time.Time
+	// LeaseToken fences the current lease: every settle of the job must
+	// present it, so a worker that lost its lease cannot settle the job.
+	LeaseToken int64
+	// CancelRequested is set when an operator cancelled the job while it ran.
+	CancelRequested bool
+	// Errors holds one entry per failed attempt, oldest first.
+	Errors []AttemptError
+	// DeadReason says why a dead job died.
+	DeadReason string
+}
+
+// LastError returns the latest attempt error, or nil if there is none.
+func (j *Job) LastError() *AttemptError {
+	if len(j.Errors) == 0 {
+		return nil
+	}
+	return &j.Errors[len(j.Errors)-1]
+}
+
+// AttemptError records one failed attempt.
+type AttemptError struct {
+	// Attempt is the attempt number that failed (1 for the first).
+	Attempt int `json:"attempt"`
+	// At is when the failure was recorded.
+	At time.Time `json:"at"`
+	// Message is the error text.
+	Message string `json:"error"`
+	// Stack is the goroutine stack when the handler panicked.
+	Stack string `json:"stack,omitempty"`
+}
+
+// NewJob describes a job to enqueue. Only Kind is required.
+type NewJob struct {
+	// Kind selects the handler, such as "email.receipt". Required: 1 to 128
+	// characters of letters, digits and "._:-/".
+	Kind string
+	// Queue is the queue to run in. Defaults to "default". Same character
+	// rules as Kind.
+	Queue string
+	// Payload is the job's raw argument bytes. Set either Payload or Args.
+	Payload []byte
+	// Args is encoded as JSON into Payload when Payload is nil.
+	Args any
+	// Priority orders ready jobs within a queue: higher runs first.
+	// Defaults to 0; must be between 0 and MaxPriority.
+	Priority int
+	// RunAt schedules the job for a time. Zero means now (plus Delay).
+	RunAt time.Time
+	// Delay schedules the job this long after now. Must not be negative;
+	// ignored when RunAt is set.
+	Delay time.Duration
+	// MaxAttempts caps the attempts. Defaults to the queue's
+	// Options.MaxAttempts (25).
+	MaxAttempts int
+	// Timeout bounds each attempt. Zero means the worker's default.
+	Timeout time.Duration
+	// Metadata holds string headers (a correlation id, a tenant). Stored
+	// with the job and shown to handlers and operators.
+	Metadata map[string]string
+	// UniqueKey is an idempotency key: while a job with the same key is
+	// pending, scheduled or running, enqueueing another returns that job's
+	// ID with EnqueueResult.Duplicate set and inserts nothing. The key is
+	// global across queues and kinds; include them in it where that matters.
+	UniqueKey string
+}
+
+// EnqueueResult tells what an enqueue did.
+type EnqueueResult struct {
+	// ID is the new job's ID, or the existing job's ID for a duplicate.
+	ID int64
+	// Duplicate is true when a job with the same UniqueKey was already
+	// pending, scheduled or running and nothing was inserted.
+	Duplicate bool
+}
+
+// MaxPriority is the highest priority a job may have.
+const MaxPriority = 1000
+
+// DefaultQueue is the queue a job runs in when NewJob.Queue is empty.
+const DefaultQueue = "default"
+
+// DecodeArgs decodes the job's JSON payload into v, with an error that names
+// the job, its kind and the target type.
+func (j *Job) DecodeArgs(v any) error {
+	if err := json.Unmarshal(j.Payload, v); err != nil {
+		return &PayloadError{JobID: j.ID, Kind: j.Kind, Target: typeName(v), Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,428 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Options configure a Queue. The zero value is ready to use.
+type Options struct {
+	// MaxPayloadBytes caps a job's payload. Defaults to 1 MiB; at most
+	// 64 MiB.
+	MaxPayloadBytes int
+	// MaxAttempts is the attempts a job gets when NewJob.MaxAttempts is
+	// zero. Defaults to 25.
+	MaxAttempts int
+	// Now is the clock. Defaults to time.Now. Tests inject a fake clock.
+	Now func() time.Time
+	// Logger receives the queue's log records. Defaults to a logger that
+	// discards everything.
+	Logger *slog.Logger
+}
+
+// Default option values.
+const (
+	DefaultMaxPayloadBytes = 1 << 20
+	DefaultMaxAttempts     = 25
+	maxPayloadLimit        = 64 << 20
+	maxMetadataBytes       = 64 << 10
+	maxNameLen             = 128
+	maxUniqueKeyLen        = 512
+)
+
+// Queue is the API producers and operators hold: enqueue jobs, inspect them,
+// cancel, retry, delete, pause queues. It is safe for concurrent use.
+type Queue struct {
+	store  Store
+	opts   Options
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[string][]chan struct{}
+}
+
+// New returns a Queue over store.
+func New(store Store, opts Options) (*Queue, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: store is nil", ErrInvalidArgument)
+	}
+	switch {
+	case opts.MaxPayloadBytes == 0:
+		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
+	case opts.MaxPayloadBytes < 0 || opts.MaxPayloadBytes > maxPayloadLimit:
+		return nil, fmt.Errorf("%w: Options.MaxPayloadBytes %d is outside 1..%d", ErrInvalidArgument, opts.MaxPayloadBytes, maxPayloadLimit)
+	}
+	switch {
+	case opts.MaxAttempts == 0:
+		opts.MaxAttempts = DefaultMaxAttempts
+	case opts.MaxAttempts < 0:
+		return nil, fmt.Errorf("%w: Options.MaxAttempts %d is negative", ErrInvalidArgument, opts.MaxAttempts)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Queue{store: store, opts: opts, logger: logger, waiters: map[string][]chan struct{}{}}, nil
+}
+
+// Store returns the backend, for worker pools and tools.
+func (q *Queue) Store() Store { return q.store }
+
+// Now returns the queue's clock reading.
+func (q *Queue) Now() time.Time { return q.opts.Now() }
+
+// Logger returns the queue's logger.
+func (q *Queue) Logger() *slog.Logger { return q.logger }
+
+// Enqueue adds one job. It returns once the job is durable (committed).
+func (q *Queue) Enqueue(ctx context.Context, job NewJob) (EnqueueResult, error) {
+	res, err := q.enqueue(ctx, nil, []NewJob{job})
+	if err != nil {
+		return EnqueueResult{}, err
+	}
+	return res[0], nil
+}
+
+// EnqueueTx adds one job inside tx: it becomes visible to workers when tx
+// commits and vanishes if tx rolls back.
+func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, job NewJob) (EnqueueResult, error) {
+	if tx == nil {
+		return EnqueueResult{}, fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
+	}
+	res, err := q.enqueue(ctx, tx, []NewJob{job})
+	if err != nil {
+		return EnqueueResult{}, err
+	}
+	return res[0], nil
+}
+
+// EnqueueMany adds jobs in one transaction: all of them or, on error, none.
+// Results are in the order of jobs.
+func (q *Queue) EnqueueMany(ctx context.Context, jobs []NewJob) ([]EnqueueResult, error) {
+	return q.enqueue(ctx, nil, jobs)
+}
+
+// EnqueueManyTx adds jobs inside tx.
+func (q *Queue) EnqueueManyTx(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]EnqueueResult, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
+	}
+	return q.enqueue(ctx, tx, jobs)
+}
+
+func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]EnqueueResult, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	now := q.opts.Now()
+	norm := make([]NewJob, len(jobs))
+	for i, j := range jobs {
+		n, err := q.normalize(i, j, now)
+		if err != nil {
+			return nil, err
+		}
+		norm[i] = n
+	}
+	res, err := q.store.Enqueue(ctx, tx, now, norm)
+	if err != nil {
+		return nil, err
+	}
+	q.wakeFor(norm, now)
+	return res, nil
+}
+
+// normalize validates j and fills its defaults: Queue, MaxAttempts, an
+// absolute RunAt and a Payload.
+func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
+	bad := func(field, format string, a ...any) (NewJob, error) {
+		return NewJob{}, &InvalidJobError{Index: i, Field: field, Reason: fmt.Sprintf(format, a...)}
+	}
+	if err := ValidName(j.Kind); err != nil {
+		return bad("Kind", "%v", err)
+	}
+	if j.Queue == "" {
+		j.Queue = DefaultQueue
+	}
+	if err := ValidName(j.Queue); err != nil {
+		return bad("Queue", "%v", err)
+	}
+	if j.Priority < 0 || j.Priority > MaxPriority {
+		return bad("Priority", "%d is outside 0..%d", j.Priority, MaxPriority)
+	}
+	if j.Delay < 0 {
+		return bad("Delay", "%s is negative", j.Delay)
+	}
+	if j.Timeout < 0 {
+		return bad("Timeout", "%s is negative", j.Timeout)
+	}
+	switch {
+	case j.MaxAttempts == 0:
+		j.MaxAttempts = q.opts.MaxAttempts
+	case j.MaxAttempts < 0:
+		return bad("MaxAttempts", "%d is negative", j.MaxAttempts)
+	}
+	if len(j.UniqueKey) > maxUniqueKeyLen {
+		return bad("UniqueKey", "%d bytes is longer than %d", len(j.UniqueKey), maxUniqueKeyLen)
+	}
+	if j.Args != nil {
+		if j.Payload != nil {
+			return bad("Args", "set either Payload or Args, not both")
+		}
+		b, err := json.Marshal(j.Args)
+		if err != nil {
+			return bad("Args", "cannot encode %s as JSON: %v", typeName(j.Args), err)
+		}
+		j.Payload, j.Args = b, nil
+	}
+	if j.Payload == nil {
+		j.Payload = []byte{}
+	}
+	if len(j.Payload) > q.opts.MaxPayloadBytes {
+		return NewJob{}, &InvalidJobError{Index: i, Field: "Payload", Err: ErrPayloadTooLarge,
+			Reason: fmt.Sprintf("%d bytes exceeds the limit of %d (Options.MaxPayloadBytes)", len(j.Payload), q.opts.MaxPayloadBytes)}
+	}
+	size := 0
+	for k, v := range j.Metadata {
+		if k == "" {
+			return bad("Metadata", "empty key")
+		}
+		size += len(k) + len(v)
+	}
+	if size > maxMetadataBytes {
+		return bad("Metadata", "%d bytes exceeds the limit of %d", size, maxMetadataBytes)
+	}
+	if j.RunAt.IsZero() {
+		j.RunAt = now.Add(j.Delay)
+	}
+	j.Delay = 0
+	return j, nil
+}
+
+// ValidName checks a queue or kind name: 1 to 128 characters of ASCII
+// letters, digits and "._:-/".
+func ValidName(s string) error {
+	if s == "" {
+		return errors.New("empty name")
+	}
+	if len(s) > maxNameLen {
+		return fmt.Errorf("name %.20q... is longer than %d characters", s, maxNameLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.' || c == '_' || c == ':' || c == '-' || c == '/':
+		default:
+			return fmt.Errorf("name %q has the character %q; use letters, digits and ._:-/", s, c)
+		}
+	}
+	return nil
+}
+
+// Get returns a job by ID, from the job table or the dead table.
+func (q *Queue) Get(ctx context.Context, id int64) (*Job, error) {
+	return q.store.Get(ctx, id)
+}
+
+// List returns jobs matching f, newest first.
+func (q *Queue) List(ctx context.Context, f ListFilter) ([]*Job, error) {
+	if f.Queue != "" {
+		if err := ValidName(f.Queue); err != nil {
+			return nil, fmt.Errorf("%w: queue filter: %v", ErrInvalidArgument, err)
+		}
+	}
+	if f.Kind != "" {
+		if err := ValidName(f.Kind); err != nil {
+			return nil, fmt.Errorf("%w: kind filter: %v", ErrInvalidArgument, err)
+		}
+	}
+	if f.State != "" && !f.State.Valid() {
+		return nil, fmt.Errorf("%w: unknown state %q (want one of %v)", ErrInvalidArgument, f.State, States)
+	}
+	switch {
+	case f.Limit == 0:
+		f.Limit = 50
+	case f.Limit < 0 || f.Limit > 1000:
+		return nil, fmt.Errorf("%w: limit %d is outside 1..1000", ErrInvalidArgument, f.Limit)
+	}
+	if f.BeforeID < 0 {
+		return nil, fmt.Errorf("%w: before id %d is negative", ErrInvalidArgument, f.BeforeID)
+	}
+	return q.store.List(ctx, f)
+}
+
+// Cancel cancels a job: a pending or scheduled job is cancelled at once; a
+// running job's handler context is cancelled by its worker at the next
+// heartbeat, and the job ends cancelled unless the handler completes it
+// first. It returns the job's state after the call.
+func (q *Queue) Cancel(ctx context.Context, id int64) (State, error) {
+	return q.store.Cancel(ctx, nil, id, q.opts.Now())
+}
+
+// CancelTx is Cancel inside tx.
+func (q *Queue) CancelTx(ctx context.Context, tx *sql.Tx, id int64) (State, error) {
+	if tx == nil {
+		return "", fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
+	}
+	return q.store.Cancel(ctx, tx, id, q.opts.Now())
+}
+
+// Retry moves one dead job back to pending with its attempts reset.
+func (q *Queue) Retry(ctx context.Context, id int64) error {
+	return q.RetryTx(ctx, nil, id)
+}
+
+// RetryTx is Retry inside tx (nil tx: the store's own transaction).
+func (q *Queue) RetryTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	n, err := q.RetryDeadTx(ctx, tx, DeadFilter{IDs: []int64{id}})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, gerr := q.store.Get(ctx, id); errors.Is(gerr, ErrNotFound) {
+			return fmt.Errorf("retry job %d: %w", id, ErrNotFound)
+		}
+		return fmt.Errorf("retry job %d: %w", id, ErrNotDead)
+	}
+	return nil
+}
+
+// RetryDead moves every dead job matching f back to pending and returns how
+// many moved.
+func (q *Queue) RetryDead(ctx context.Context, f DeadFilter) (int, error) {
+	return q.RetryDeadTx(ctx, nil, f)
+}
+
+// RetryDeadTx is RetryDead inside tx (nil tx: the store's own transaction).
+func (q *Queue) RetryDeadTx(ctx context.Context, tx *sql.Tx, f DeadFilter) (int, error) {
+	if len(f.IDs) == 0 && f.Queue == "" && f.Kind == "" && !f.All {
+		return 0, fmt.Errorf("%w: empty dead filter; set IDs, Queue, Kind or All", ErrInvalidArgument)
+	}
+	n, err := q.store.RetryDead(ctx, tx, f, q.opts.Now())
+	if err == nil && n > 0 {
+		q.wake("")
+	}
+	return n, err
+}
+
+// Delete removes a job that is not running (pending, scheduled, completed,
+// cancelled or dead). Cancel a running job first.
+func (q *Queue) Delete(ctx context.Context, id int64) error {
+	return q.store.Delete(ctx, nil, id)
+}
+
+// DeleteTx is Delete inside tx.
+func (q *Queue) DeleteTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	if tx == nil {
+		return fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
+	}
+	return q.store.Delete(ctx, tx, id)
+}
+
+// Pause stops every worker on the store, in every process, from leasing new
+// jobs of the named queue. Running jobs finish.
+func (q *Queue) Pause(ctx context.Context, name string) error {
+	return q.setPaused(ctx, nil, name, true)
+}
+
+// PauseTx is Pause inside tx.
+func (q *Queue) PauseTx(ctx context.Context, tx *sql.Tx, name string) error {
+	if tx == nil {
+		return fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
+	}
+	return q.setPaused(ctx, tx, name, true)
+}
+
+// Resume undoes Pause.
+func (q *Queue) Resume(ctx context.Context, name string) error {
+	return q.setPaused(ctx, nil, name, false)
+}
+
+// ResumeTx is Resume inside tx.
+func (q *Queue) ResumeTx(ctx context.Context, tx *sql.Tx, name string) error {
+	if tx == nil {
+		return fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
+	}
+	return q.setPaused(ctx, tx, name, false)
+}
+
+func (q *Queue) setPaused(ctx context.Context, tx *sql.Tx, name string, paused bool) error {
+	if err := ValidName(name); err != nil {
+		return fmt.Errorf("%w: queue: %v", ErrInvalidArgument, err)
+	}
+	if err := q.store.SetPaused(ctx, tx, name, paused, q.opts.Now()); err != nil {
+		return err
+	}
+	if !paused {
+		q.wake(name)
+	}
+	return nil
+}
+
+// Stats returns counts per queue and state and the last hour's throughput.
+func (q *Queue) Stats(ctx context.Context) (*Stats, error) {
+	return q.store.Stats(ctx, q.opts.Now())
+}
+
+// Wait returns a channel that receives a value when jobs may have become
+// ready in the named queue through this Queue (an enqueue, a retry, a
+// resume), and a function that stops the notifications. Worker pools use it
+// to start a job within microseconds of its enqueue instead of at the next
+// poll. Work written by other processes is not signalled: pools poll for it.
+func (q *Queue) Wait(name string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	q.mu.Lock()
+	q.waiters[name] = append(q.waiters[name], ch)
+	q.mu.Unlock()
+	return ch, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		ws := q.waiters[name]
+		for i, w := range ws {
+			if w == ch {
+				q.waiters[name] = append(ws[:i:i], ws[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// Notify wakes the workers of the named queue (every queue when name is
+// empty), for example after committing a transaction that enqueued jobs with
+// EnqueueTx.
+func (q *Queue) Notify(name string) { q.wake(name) }
+
+func (q *Queue) wakeFor(jobs []NewJob, now time.Time) {
+	last := ""
+	for _, j := range jobs {
+		if j.Queue != last && !j.RunAt.After(now) {
+			q.wake(j.Queue)
+			last = j.Queue
+		}
+	}
+}
+
+func (q *Queue) wake(name string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for n, ws := range q.waiters {
+		if name != "" && n != name {
+			continue
+		}
+		for _, ch := range ws {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Store is the contract a backend implements (package sqlite today). Users
+// hold a *Queue; only backend authors and the worker pool call a Store.
+//
+// All times are passed in by the caller, which owns the clock, so a backend
+// never reads the wall clock and tests can drive time. Every write takes an
+// optional *sql.Tx: nil means the store's own transaction, non-nil runs the
+// write inside the caller's transaction (which must belong to the store's
+// database). Backends must pass the conformance suite in package queuetest.
+type Store interface {
+	// Enqueue inserts jobs, validated and normalised by Queue, in one
+	// transaction. A job with RunAt after now is scheduled, else pending.
+	// A job whose UniqueKey is held by a pending, scheduled or running job
+	// is not inserted; its result names the holder and Duplicate is set.
+	Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []NewJob) ([]EnqueueResult, error)
+
+	// Lease moves up to p.Limit ready jobs of one queue to running, highest
+	// priority first and then oldest run time, with a fresh lease token. It
+	// first makes due scheduled jobs of the queue ready. A paused queue
+	// leases nothing.
+	Lease(ctx context.Context, p LeaseParams) (LeaseResult, error)
+
+	// Extend moves the lease of running jobs to until, for those whose
+	// token still holds. It reports the jobs whose lease was lost and the
+	// jobs an operator asked to cancel.
+	Extend(ctx context.Context, leases []LeaseRef, until time.Time) (ExtendResult, error)
+
+	// Settle applies the outcomes of attempts in one transaction. Each
+	// settlement whose token no longer holds the job is skipped and gets
+	// ErrLeaseLost in the returned slice (same order as s); the second
+	// result is for failures of the whole call.
+	Settle(ctx context.Context, tx *sql.Tx, s []Settlement) ([]error, error)
+
+	// Expired returns up to limit running jobs whose lease ended before now,
+	// for the rescuer to settle with their (stale) tokens.
+	Expired(ctx context.Context, now time.Time, limit int) ([]*Job, error)
+
+	// Get returns a job by ID from the job table or the dead table.
+	Get(ctx context.Context, id int64) (*Job, error)
+	// List returns jobs matching f, newest first, at most f.Limit.
+	List(ctx context.Context, f ListFilter) ([]*Job, error)
+	// Cancel cancels a pending or scheduled job at once, and asks a running
+	// job to stop (its worker sees the request on its next heartbeat). It
+	// returns the job's state after the call.
+	Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (State, error)
+	// RetryDead moves dead jobs matching f back to pending with their
+	// attempts reset, keeping their IDs and error history. It returns how
+	// many moved.
+	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (int, error)
+	// Delete removes a job that is not running, from either table.
+	Delete(ctx context.Context, tx *sql.Tx, id int64) error
+	// SetPaused pauses or resumes a queue for every process on the store.
+	SetPaused(ctx context.Context, tx *sql.Tx, queue string, paused bool, now time.Time) error
+	// Stats counts jobs per queue and state and reports throughput per
+	// minute for the hour before now.
+	Stats(ctx context.Context, now time.Time) (*Stats, error)
+	// Prune deletes completed and cancelled jobs finished before the given
+	// times and throughput records older than a day. It returns how many
+	// jobs it deleted.
+	Prune(ctx context.Context, p PruneParams) (int, error)
+	// Close releases the store's resources.
+	Close() error
+}
+
+// LeaseParams selects what Lease takes.
+type LeaseParams struct {
+	// Queue to lease from.
+	Queue string
+	// Limit is the most jobs to lease.
+	Limit int
+	// Now is the current time: scheduled jobs due by then become ready.
+	Now time.Time
+	// Until is when the new leases expire unless extended.
+	Until time.Time
+	// Worker names the lease holder, for operators.
+	Worker string
+}
+
+// LeaseResult is what Lease returns.
+type LeaseResult struct {
+	// Jobs are the leased jobs, in no particular order.
+	Jobs []*Job
+	// NextRunAt is the earliest run time of the queue's remaining scheduled
+	// jobs, or zero if there are none: a worker can sleep until then.
+	NextRunAt time.Time
+	// Paused is true when the queue is paused.
+	Paused bool
+}
+
+// LeaseRef names one lease: a job and the token it was leased with.
+type LeaseRef struct {
+	JobID int64
+	Token int64
+}
+
+// ExtendResult is what Extend returns.
+type ExtendResult struct {
+	// Lost lists jobs whose lease no longer holds.
+	Lost []int64
+	// CancelRequested lists jobs an operator asked to cancel.
+	CancelRequested []int64
+}
+
+// Settlement is the outcome of one attempt of one job.
+type Settlement struct {
+	// JobID and Token name the lease being settled.
+	JobID int64
+	Token int64
+	// Queue is the job's queue, for the throughput counters.
+	Queue string
+	// Outcome is what to do.
+	Outcome Outcome
+	// Now is the time of the settlement.
+	Now time.Time
+	// RunAt is when the job runs again (retry, snooze, release).
+	RunAt time.Time
+	// Error is recorded on the job for retry and dead outcomes.
+	Error *AttemptError
+	// Reason is the dead reason.
+	Reason string
+	// Keep keeps a completed job (state completed) until Prune removes it;
+	// false deletes it at once.
+	Keep bool
+}
+
+// ListFilter selects jobs to list. The zero value lists the newest jobs of
+// every queue and state.
+type ListFilter struct {
+	// Queue, Kind and State narrow the list; empty means any.
+	Queue string
+	Kind  string
+	State State
+	// Search matches text in the payload or the latest error (substring).
+	Search string
+	// BeforeID pages: only jobs with a smaller ID (the last ID of the
+	// previous page).
+	BeforeID int64
+	// Limit is the page size. Defaults to 50; at most 1000.
+	Limit int
+}
+
+// DeadFilter selects dead jobs to retry. IDs, when set, selects those jobs;
+// otherwise Queue and Kind narrow the selection and All must be set to
+// select every dead job (a guard against an empty filter by mistake).
+type DeadFilter struct {
+	IDs   []int64
+	Queue string
+	Kind  string
+	All   bool
+}
+
+// PruneParams says what Prune removes.
+type PruneParams struct {
+	// CompletedBefore removes completed jobs finished before it.
+	CompletedBefore time.Time
+	// CancelledBefore removes cancelled jobs finished before it.
+	CancelledBefore time.Time
+	// MetricsBefore removes throughput counters from before it.
+	MetricsBefore time.Time
+	// Limit is the most jobs removed by one call (keeps transactions short).
+	Limit int
+}
+
+// Stats is a snapshot of the store.
+type Stats struct {
+	// Queues lists every queue that has jobs or was paused, by name.
+	Queues []QueueStats
+	// Throughput holds one entry per minute of the hour before the snapshot,
+	// oldest first, summed over queues.
+	Throughput []MinuteStats
+}
+
+// QueueStats counts one queue's jobs.
+type QueueStats struct {
+	Name      string
+	Pending   int
+	Scheduled int
+	Running   int
+	Completed int
+	Cancelled int
+	Dead      int
+	// OldestPending is how long the oldest ready job has waited past its
+	// run time; zero when none is pending.
+	OldestPending time.Duration
+	Paused        bool
+}
+
+// MinuteStats counts settled attempts in one minute.
+type MinuteStats struct {
+	Minute    time.Time
+	Completed int
+	Failed    int
+	Dead      int
+}

@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+const (
+	sqlQueuePaused = `SELECT paused FROM spool_queues WHERE name = ?`
+	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
+	// per call so that one call never holds the writer long.
+	sqlPromote = `UPDATE spool_jobs SET state = 0
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 1 AND run_at <= ? ORDER BY run_at LIMIT 1000)`
+	// sqlLease takes the first ready jobs in index order (spool_jobs_ready).
+	sqlLease = `UPDATE spool_jobs
+  SET state = 2, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ?)
+  RETURNING ` + jobColumns
+	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = 1`
+)
+
+// leaseSelectSQL is the job-selecting part of sqlLease, for the query-plan
+// test.
+const leaseSelectSQL = `SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ?`
+
+// Lease implements queue.Store.
+func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
+	var res queue.LeaseResult
+	if p.Limit <= 0 {
+		return res, nil
+	}
+	token := newToken()
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		res = queue.LeaseResult{}
+		var paused bool
+		switch err := x.queryRow(ctx, sqlQueuePaused, p.Queue).Scan(&paused); err {
+		case nil, sql.ErrNoRows:
+		default:
+			return err
+		}
+		if paused {
+			res.Paused = true
+			return nil
+		}
+		now := micros(p.Now)
+		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
+			return err
+		}
+		rows, err := x.query(ctx, sqlLease, now, micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		if err != nil {
+			return err
+		}
+		// The claim commits only once its rows are read and closed: drain
+		// them all before anything else.
+		for rows.Next() {
+			j, err := scanJob(rows, false)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			res.Jobs = append(res.Jobs, j)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(res.Jobs) < p.Limit {
+			var next sql.NullInt64
+			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
+				return err
+			}
+			res.NextRunAt = fromMicros(next)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// newToken returns a random non-zero lease token.
+func newToken() int64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if t := int64(binary.LittleEndian.Uint64(b[:]) >> 1); t != 0 {
+			return t
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. File names
+// are NNNN_name.sql.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("sqlite: bad migration file name %q", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// SchemaVersion is the schema version this build of spool migrates to.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+const (
+	sqlCreateMigrations = `CREATE TABLE IF NOT EXISTS spool_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT    NOT NULL,
+  applied_at INTEGER NOT NULL)`
+	sqlAppliedVersions = `SELECT version FROM spool_migrations ORDER BY version`
+	sqlRecordMigration = `INSERT INTO spool_migrations (version, name, applied_at) VALUES (?, ?, ?)`
+)
+
+// migrate applies the missing migrations in one write transaction. The
+// first statement writes, so the transaction holds the write lock from its
+// start: two processes migrating at once run one after the other, and the
+// second finds nothing left to do.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, sqlCreateMigrations); err != nil {
+		return mapErr(err)
+	}
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, sqlAppliedVersions)
+	if err != nil {
+		return mapErr(err)
+	}
+	newest := 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+		newest = max(newest, v)
+	}
+	if err := rows.Close(); err != nil {
+		return mapErr(err)
+	}
+	if known := ms[len(ms)-1].version; newest > known {
+		return fmt.Errorf("sqlite: the database has schema version %d, newer than this spool's %d: upgrade spool", newest, known)
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("sqlite: migration %04d_%s: %w", m.version, m.name, mapErr(err))
+		}
+		if _, err := tx.ExecContext(ctx, sqlRecordMigration, m.version, m.name, time.Now().UnixMicro()); err != nil {
+			return mapErr(err)
+		}
+	}
+	return mapErr(tx.Commit())
+}

@@ -1,0 +1,236 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+const (
+	sqlGetJob  = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE id = ?`
+	sqlGetDead = `SELECT ` + deadColumns + ` FROM spool_dead WHERE id = ?`
+)
+
+// Get implements queue.Store.
+func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
+	j, err := scanJob(s.readDB.QueryRowContext(ctx, sqlGetJob, id), false)
+	if errors.Is(err, sql.ErrNoRows) {
+		j, err = scanJob(s.readDB.QueryRowContext(ctx, sqlGetDead, id), true)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, queue.ErrNotFound)
+	}
+	return j, mapErr(err)
+}
+
+// The list queries: every filter is a bound parameter, empty meaning "any".
+// Keyset paging on id keeps every page as cheap as the first.
+const (
+	sqlListJobs = `SELECT ` + jobColumns + ` FROM spool_jobs
+  WHERE (?1 = '' OR queue = ?1) AND (?2 = '' OR kind = ?2) AND (?3 < 0 OR state = ?3)
+    AND (?4 = 0 OR id < ?4)
+    AND (?5 = '' OR instr(CAST(payload AS TEXT), ?5) > 0 OR instr(coalesce(errors, ''), ?5) > 0)
+  ORDER BY id DESC LIMIT ?6`
+	sqlListDead = `SELECT ` + deadColumns + ` FROM spool_dead
+  WHERE (?1 = '' OR queue = ?1) AND (?2 = '' OR kind = ?2) AND (?4 = 0 OR id < ?4)
+    AND (?5 = '' OR instr(CAST(payload AS TEXT), ?5) > 0 OR instr(coalesce(errors, ''), ?5) > 0
+         OR instr(reason, ?5) > 0)
+    AND ?3 = ?3
+  ORDER BY id DESC LIMIT ?6`
+)
+
+// List implements queue.Store.
+func (s *Store) List(ctx context.Context, f queue.ListFilter) ([]*queue.Job, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args := []any{f.Queue, f.Kind, -1, f.BeforeID, f.Search, limit}
+	switch f.State {
+	case queue.StateDead:
+		return s.queryJobs(ctx, true, sqlListDead, args...)
+	case "":
+		// Live jobs first, then dead ones, merged newest first.
+		live, err := s.queryJobs(ctx, false, sqlListJobs, args...)
+		if err != nil {
+			return nil, err
+		}
+		dead, err := s.queryJobs(ctx, true, sqlListDead, args...)
+		if err != nil {
+			return nil, err
+		}
+		return mergeByID(live, dead, limit), nil
+	default:
+		code := stateCode(f.State)
+		if code < 0 {
+			return nil, fmt.Errorf("%w: unknown state %q", queue.ErrInvalidArgument, f.State)
+		}
+		args[2] = code
+		return s.queryJobs(ctx, false, sqlListJobs, args...)
+	}
+}
+
+func mergeByID(a, b []*queue.Job, limit int) []*queue.Job {
+	out := make([]*queue.Job, 0, min(limit, len(a)+len(b)))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || (len(a) > 0 && a[0].ID > b[0].ID) {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
+}
+
+const (
+	sqlCancelWaiting = `UPDATE spool_jobs SET state = 4, finished_at = ? WHERE id = ? AND state IN (0, 1)`
+	sqlRequestCancel = `UPDATE spool_jobs SET cancel_requested = 1 WHERE id = ? AND state = 2`
+	sqlStateOf       = `SELECT state FROM spool_jobs WHERE id = ?`
+	sqlIsDead        = `SELECT 1 FROM spool_dead WHERE id = ?`
+)
+
+// Cancel implements queue.Store.
+func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (queue.State, error) {
+	var (
+		state  queue.State
+		result error
+	)
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		state, result = "", nil
+		r, err := x.exec(ctx, sqlCancelWaiting, micros(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			state = queue.StateCancelled
+			return nil
+		}
+		if r, err = x.exec(ctx, sqlRequestCancel, id); err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			state = queue.StateRunning
+			return nil
+		}
+		var code int
+		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
+		case nil:
+			state = stateNames[code]
+			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
+			return nil
+		case sql.ErrNoRows:
+		default:
+			return err
+		}
+		var one int
+		switch err := x.queryRow(ctx, sqlIsDead, id).Scan(&one); err {
+		case nil:
+			state = queue.StateDead
+			result = fmt.Errorf("cancel job %d (dead): %w", id, queue.ErrNotCancellable)
+		case sql.ErrNoRows:
+			result = fmt.Errorf("cancel job %d: %w", id, queue.ErrNotFound)
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return state, result
+}
+
+// Retrying from the dead table reinserts each job under its own id with its
+// attempts reset and its error history kept. A job whose unique key a live
+// job holds again stays dead (ON CONFLICT DO NOTHING); the DELETE removes
+// only the dead rows that made it back.
+const (
+	deadFilter = `(?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))
+  AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)`
+	sqlRetryDeadInsert = `INSERT INTO spool_jobs
+  (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at, unique_key, metadata, errors, payload)
+  SELECT id, queue, kind, 0, priority, ?4, 0, max_attempts, timeout_us, created_at, unique_key, metadata, errors, payload
+  FROM spool_dead WHERE ` + deadFilter + `
+  ORDER BY id
+  ON CONFLICT DO NOTHING`
+	sqlRetryDeadDelete = `DELETE FROM spool_dead WHERE ` + deadFilter + `
+  AND id IN (SELECT id FROM spool_jobs)`
+)
+
+// RetryDead implements queue.Store.
+func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, now time.Time) (int, error) {
+	var ids any
+	if len(f.IDs) > 0 {
+		b, _ := json.Marshal(f.IDs)
+		ids = string(b)
+	}
+	var n int64
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		if _, err := x.exec(ctx, sqlRetryDeadInsert, ids, f.Queue, f.Kind, micros(now)); err != nil {
+			return err
+		}
+		r, err := x.exec(ctx, sqlRetryDeadDelete, ids, f.Queue, f.Kind)
+		if err != nil {
+			return err
+		}
+		n, _ = r.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}
+
+const (
+	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> 2`
+	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ?`
+)
+
+// Delete implements queue.Store.
+func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64) error {
+	var result error
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		result = nil
+		r, err := x.exec(ctx, sqlDeleteJob, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			return nil
+		}
+		if r, err = x.exec(ctx, sqlDeleteDead, id); err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			return nil
+		}
+		var code int
+		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
+		case nil:
+			result = fmt.Errorf("delete job %d: %w: cancel it first", id, queue.ErrRunning)
+		case sql.ErrNoRows:
+			result = fmt.Errorf("delete job %d: %w", id, queue.ErrNotFound)
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+const sqlSetPaused = `INSERT INTO spool_queues (name, paused, updated_at) VALUES (?, ?, ?)
+  ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`
+
+// SetPaused implements queue.Store.
+func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused bool, now time.Time) error {
+	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		_, err := x.exec(ctx, sqlSetPaused, name, paused, micros(now))
+		return err
+	})
+}

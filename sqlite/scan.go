@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Times are stored as unix microseconds (UTC integers sort and compare).
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64)
+}
+
+// States as stored in spool_jobs.state.
+const (
+	stPending   = 0
+	stScheduled = 1
+	stRunning   = 2
+	stCompleted = 3
+	stCancelled = 4
+)
+
+var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled}
+
+func stateCode(s queue.State) int {
+	for i, n := range stateNames {
+		if n == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// jobColumns is the column list every job query selects, in scanJob's order.
+const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
+  unique_key, metadata, errors, payload`
+
+// deadColumns selects spool_dead in the same shape as jobColumns.
+const deadColumns = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
+  unique_key, metadata, errors, payload, reason`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanJob(r scanner, dead bool) (*queue.Job, error) {
+	var (
+		j                                               queue.Job
+		state, timeout                                  int64
+		runAt, createdAt                                int64
+		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
+		leasedBy, uniqueKey, metadata, errs, deadReason sql.NullString
+		cancelReq                                       bool
+	)
+	dest := []any{&j.ID, &j.Queue, &j.Kind, &state, &j.Priority, &runAt, &j.Attempt, &j.MaxAttempts, &timeout,
+		&createdAt, &attemptedAt, &finishedAt, &leaseUntil, &leaseToken, &leasedBy, &cancelReq,
+		&uniqueKey, &metadata, &errs, &j.Payload}
+	if dead {
+		dest = append(dest, &deadReason)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if dead {
+		j.State = queue.StateDead
+	} else if state >= 0 && int(state) < len(stateNames) {
+		j.State = stateNames[state]
+	} else {
+		return nil, fmt.Errorf("sqlite: job %d has unknown state %d", j.ID, state)
+	}
+	j.Timeout = time.Duration(timeout) * time.Microsecond
+	j.RunAt = time.UnixMicro(runAt)
+	j.CreatedAt = time.UnixMicro(createdAt)
+	j.AttemptedAt = fromMicros(attemptedAt)
+	j.FinishedAt = fromMicros(finishedAt)
+	j.LeaseUntil = fromMicros(leaseUntil)
+	j.LeaseToken = leaseToken.Int64
+	j.LeasedBy = leasedBy.String
+	j.CancelRequested = cancelReq
+	j.UniqueKey = uniqueKey.String
+	j.DeadReason = deadReason.String
+	if metadata.Valid && metadata.String != "" {
+		if err := json.Unmarshal([]byte(metadata.String), &j.Metadata); err != nil {
+			return nil, fmt.Errorf("sqlite: job %d: metadata: %w", j.ID, err)
+		}
+	}
+	if errs.Valid && errs.String != "" {
+		if err := json.Unmarshal([]byte(errs.String), &j.Errors); err != nil {
+			return nil, fmt.Errorf("sqlite: job %d: errors: %w", j.ID, err)
+		}
+	}
+	if j.Payload == nil {
+		j.Payload = []byte{}
+	}
+	return &j, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func encodeMetadata(m map[string]string) (any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// Error messages and stacks are capped so one noisy failure cannot bloat a
+// row; the cap is generous enough for any real message or stack.
+const (
+	maxErrorMessage = 8 << 10
+	maxErrorStack   = 32 << 10
+)
+
+func encodeAttemptError(e *queue.AttemptError) (string, error) {
+	c := *e
+	if len(c.Message) > maxErrorMessage {
+		c.Message = c.Message[:maxErrorMessage] + "… (truncated)"
+	}
+	if len(c.Stack) > maxErrorStack {
+		c.Stack = c.Stack[:maxErrorStack] + "… (truncated)"
+	}
+	c.At = c.At.UTC()
+	b, err := json.Marshal(c)
+	return string(b), err
+}

@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Every statement here names the job by id and the lease token, and requires
+// state running: a worker that lost its lease changes nothing.
+const (
+	sqlCompleteDelete = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = 2`
+	sqlCompleteKeep   = `UPDATE spool_jobs SET state = 3, finished_at = ?, lease_until = NULL, lease_token = NULL
+  WHERE id = ? AND lease_token = ? AND state = 2`
+	// sqlRetry records the failed attempt and schedules the next one; a job
+	// an operator cancelled while it ran ends cancelled instead.
+	sqlRetry = `UPDATE spool_jobs SET
+  state = CASE WHEN cancel_requested THEN 4 WHEN ?1 <= ?2 THEN 0 ELSE 1 END,
+  run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?2 END,
+  lease_until = NULL, lease_token = NULL,
+  errors = json_insert(coalesce(errors, '[]'), '$[#]', json(?3))
+  WHERE id = ?4 AND lease_token = ?5 AND state = 2`
+	// sqlSnooze reschedules without spending the attempt.
+	sqlSnooze = `UPDATE spool_jobs SET
+  state = CASE WHEN cancel_requested THEN 4 WHEN ?1 <= ?2 THEN 0 ELSE 1 END,
+  run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?2 END,
+  attempt = max(attempt - 1, 0), lease_until = NULL, lease_token = NULL
+  WHERE id = ?3 AND lease_token = ?4 AND state = 2`
+	// sqlRelease hands an unfinished job back when its worker stops.
+	sqlRelease = `UPDATE spool_jobs SET
+  state = CASE WHEN cancel_requested THEN 4 ELSE 0 END,
+  run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?1 END,
+  attempt = max(attempt - 1, 0), lease_until = NULL, lease_token = NULL
+  WHERE id = ?2 AND lease_token = ?3 AND state = 2`
+	sqlCancelRunning = `UPDATE spool_jobs SET state = 4, finished_at = ?, lease_until = NULL, lease_token = NULL
+  WHERE id = ? AND lease_token = ? AND state = 2`
+	sqlDeadInsert = `INSERT INTO spool_dead
+  (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
+   died_at, reason, unique_key, metadata, errors, payload)
+  SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
+   ?1, ?2, unique_key, metadata,
+   CASE WHEN ?3 IS NULL THEN errors ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?3)) END,
+   payload
+  FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = 2`
+	sqlDeadDelete = `DELETE FROM spool_jobs WHERE id = ?`
+	sqlMetrics    = `INSERT INTO spool_metrics (minute, queue, completed, failed, dead) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (minute, queue) DO UPDATE SET completed = completed + excluded.completed,
+  failed = failed + excluded.failed, dead = dead + excluded.dead`
+	sqlExtend = `UPDATE spool_jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = 2
+  RETURNING cancel_requested`
+	sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = 2 AND lease_until < ? ORDER BY lease_until LIMIT ?`
+)
+
+type metricKey struct {
+	minute int64
+	queue  string
+}
+
+type metricCounts struct{ completed, failed, dead int }
+
+// Settle implements queue.Store.
+func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
+	errs := make([]error, len(settlements))
+	encoded := make([]any, len(settlements))
+	for i, st := range settlements {
+		if st.Error != nil {
+			e, err := encodeAttemptError(st.Error)
+			if err != nil {
+				return nil, err
+			}
+			encoded[i] = e
+		}
+	}
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		metrics := map[metricKey]*metricCounts{}
+		count := func(st queue.Settlement) *metricCounts {
+			k := metricKey{st.Now.Truncate(time.Minute).Unix(), st.Queue}
+			c := metrics[k]
+			if c == nil {
+				c = &metricCounts{}
+				metrics[k] = c
+			}
+			return c
+		}
+		for i, st := range settlements {
+			errs[i] = nil
+			now := micros(st.Now)
+			var (
+				r   sql.Result
+				err error
+			)
+			switch st.Outcome {
+			case queue.OutcomeComplete:
+				if st.Keep {
+					r, err = x.exec(ctx, sqlCompleteKeep, now, st.JobID, st.Token)
+				} else {
+					r, err = x.exec(ctx, sqlCompleteDelete, st.JobID, st.Token)
+				}
+			case queue.OutcomeRetry:
+				r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, encoded[i], st.JobID, st.Token)
+			case queue.OutcomeSnooze:
+				r, err = x.exec(ctx, sqlSnooze, micros(st.RunAt), now, st.JobID, st.Token)
+			case queue.OutcomeRelease:
+				r, err = x.exec(ctx, sqlRelease, micros(st.RunAt), st.JobID, st.Token)
+			case queue.OutcomeCancel:
+				r, err = x.exec(ctx, sqlCancelRunning, now, st.JobID, st.Token)
+			case queue.OutcomeDead:
+				r, err = x.exec(ctx, sqlDeadInsert, now, st.Reason, encoded[i], st.JobID, st.Token)
+				if err == nil {
+					if n, _ := r.RowsAffected(); n == 1 {
+						_, err = x.exec(ctx, sqlDeadDelete, st.JobID)
+					}
+				}
+			default:
+				return fmt.Errorf("sqlite: settle job %d: unknown outcome %v", st.JobID, st.Outcome)
+			}
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				errs[i] = fmt.Errorf("settle job %d (%s): %w", st.JobID, st.Outcome, queue.ErrLeaseLost)
+				continue
+			}
+			switch st.Outcome {
+			case queue.OutcomeComplete:
+				count(st).completed++
+			case queue.OutcomeRetry:
+				count(st).failed++
+			case queue.OutcomeDead:
+				c := count(st)
+				c.dead++
+				if st.Error != nil {
+					c.failed++
+				}
+			}
+		}
+		for k, c := range metrics {
+			if _, err := x.exec(ctx, sqlMetrics, k.minute, k.queue, c.completed, c.failed, c.dead); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// Extend implements queue.Store.
+func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	var res queue.ExtendResult
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		res = queue.ExtendResult{}
+		for _, l := range leases {
+			var cancel bool
+			switch err := x.queryRow(ctx, sqlExtend, micros(until), l.JobID, l.Token).Scan(&cancel); err {
+			case nil:
+				if cancel {
+					res.CancelRequested = append(res.CancelRequested, l.JobID)
+				}
+			case sql.ErrNoRows:
+				res.Lost = append(res.Lost, l.JobID)
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// Expired implements queue.Store.
+func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
+	return s.queryJobs(ctx, false, sqlExpired, micros(now), limit)
+}
+
+func (s *Store) queryJobs(ctx context.Context, dead bool, query string, args ...any) ([]*queue.Job, error) {
+	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*queue.Job
+	for rows.Next() {
+		j, err := scanJob(rows, dead)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, mapErr(rows.Err())
+}

@@ -1,0 +1,287 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// BusyTimeout is how long a write waits for a lock another connection
+	// or process holds before it fails with queue.ErrBusy. Defaults to 5s.
+	BusyTimeout time.Duration
+	// Synchronous is SQLite's synchronous setting: "NORMAL" (the default)
+	// or "FULL". In WAL mode NORMAL loses no committed transaction when the
+	// process crashes; a power loss or OS crash can lose the last
+	// transactions committed before it. FULL survives power loss too, at
+	// the cost of an fsync per commit.
+	Synchronous string
+	// ReadConns is the size of the reader pool (queries, and the
+	// connections DB hands to the app). Defaults to 4.
+	ReadConns int
+	// CheckpointInterval is how often a background goroutine copies the
+	// write-ahead log into the database file, so that commits never pay
+	// for it. Defaults to 1s. Negative leaves checkpoints to SQLite's
+	// automatic checkpointing on commit.
+	CheckpointInterval time.Duration
+	// Logger receives the store's log records. Defaults to discarding.
+	Logger *slog.Logger
+}
+
+// Store is the SQLite backend of spool. It implements queue.Store and is
+// safe for concurrent use by many goroutines.
+type Store struct {
+	opts   Options
+	logger *slog.Logger
+	path   string
+
+	writeDB *sql.DB // owned: one connection, used by the writer goroutine only
+	readDB  *sql.DB // reads; and the app's connections (DB)
+	owned   bool    // Open created both pools and closes them
+
+	w        *writer
+	prepared map[string]*sql.Stmt
+
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ queue.Store = (*Store)(nil)
+
+func (o *Options) defaults() error {
+	switch {
+	case o.BusyTimeout == 0:
+		o.BusyTimeout = 5 * time.Second
+	case o.BusyTimeout < 0:
+		return fmt.Errorf("sqlite: Options.BusyTimeout %s is negative", o.BusyTimeout)
+	}
+	switch strings.ToUpper(o.Synchronous) {
+	case "":
+		o.Synchronous = "NORMAL"
+	case "NORMAL", "FULL":
+		o.Synchronous = strings.ToUpper(o.Synchronous)
+	default:
+		return fmt.Errorf("sqlite: Options.Synchronous %q: want NORMAL or FULL", o.Synchronous)
+	}
+	switch {
+	case o.ReadConns == 0:
+		o.ReadConns = 4
+	case o.ReadConns < 0:
+		return fmt.Errorf("sqlite: Options.ReadConns %d is negative", o.ReadConns)
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// DSN returns the data source name Open uses for path: WAL, the busy
+// timeout, foreign keys, the synchronous setting and immediate write
+// transactions, set as DSN pragmas so that every pooled connection gets
+// them. Apps that open the database themselves and pass it to New should
+// use it.
+func DSN(path string, opts Options) (string, error) {
+	if err := opts.defaults(); err != nil {
+		return "", err
+	}
+	return dsn(path, opts), nil
+}
+
+func dsn(path string, o Options) string {
+	v := url.Values{}
+	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+	v.Add("_pragma", "foreign_keys(1)")
+	v.Add("_pragma", "journal_mode(WAL)")
+	v.Add("_pragma", "journal_size_limit(67108864)")
+	v.Add("_pragma", "synchronous("+o.Synchronous+")")
+	if o.CheckpointInterval > 0 {
+		v.Add("_pragma", "wal_autocheckpoint(0)")
+	}
+	v.Set("_txlock", "immediate")
+	// A "file:" URI: SQLite reads percent escapes in the path.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + v.Encode()
+}
+
+// Open opens (creating if needed) the spool database at path and migrates it
+// to the current schema. Two processes may open the same file at once.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if fi, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: directory: %w", path, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("sqlite: open %s: %s is not a directory", path, dir)
+		}
+	}
+	d := dsn(path, opts)
+	writeDB, err := sql.Open("sqlite", d)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	writeDB.SetConnMaxIdleTime(0)
+	readDB, err := sql.Open("sqlite", d)
+	if err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	readDB.SetMaxOpenConns(opts.ReadConns)
+	readDB.SetMaxIdleConns(opts.ReadConns)
+	s, err := newStore(ctx, writeDB, readDB, true, path, opts)
+	if err != nil {
+		writeDB.Close()
+		readDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// New wraps a *sql.DB the app already uses (opened with the
+// "modernc.org/sqlite" driver), so that jobs live in the app's own database
+// and EnqueueTx can share the app's transactions. It migrates the schema.
+// Open db with DSN(path, opts) so that it has WAL, a busy timeout and
+// immediate write transactions; spool's own writes take the write lock at
+// their start either way. Close does not close db.
+func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlite: New: db is nil")
+	}
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	opts.CheckpointInterval = -1 // the app's connections keep their own checkpointing
+	return newStore(ctx, db, db, false, "", opts)
+}
+
+func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path string, opts Options) (*Store, error) {
+	s := &Store{opts: opts, logger: opts.Logger, path: path, writeDB: writeDB, readDB: readDB, owned: owned}
+	if err := s.migrateRetry(ctx); err != nil {
+		return nil, err
+	}
+	s.prepared = map[string]*sql.Stmt{}
+	for _, q := range hotStatements {
+		st, err := writeDB.PrepareContext(ctx, q)
+		if err != nil {
+			s.closeStmts()
+			return nil, fmt.Errorf("prepare: %w", mapErr(err))
+		}
+		s.prepared[q] = st
+	}
+	s.w = newWriter(s, !owned)
+	if opts.CheckpointInterval > 0 {
+		s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointLoop()
+	}
+	return s, nil
+}
+
+// migrateRetry migrates, retrying while a brand-new file is being set up by
+// another process (switching it to WAL can report busy without waiting).
+func (s *Store) migrateRetry(ctx context.Context) error {
+	deadline := time.Now().Add(s.opts.BusyTimeout)
+	for {
+		err := migrate(ctx, s.writeDB)
+		if err == nil || !errors.Is(err, queue.ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// DB returns a pool of connections to the store's database, for the app's
+// own tables and for transactions passed to the Tx twins (EnqueueTx ...).
+// Its write transactions begin IMMEDIATE. Do not close it; Close does.
+func (s *Store) DB() *sql.DB { return s.readDB }
+
+// Path returns the database file's path ("" for a store made with New).
+func (s *Store) Path() string { return s.path }
+
+// Close stops the writer (queued writes fail with queue.ErrClosed),
+// checkpoints the write-ahead log and closes the connections Open made.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.w.close()
+		if s.stopCkpt != nil {
+			close(s.stopCkpt)
+			<-s.ckptDone
+		}
+		s.closeStmts()
+		if s.owned {
+			if _, err := s.readDB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				s.logger.Warn("spool: final checkpoint", "err", err)
+			}
+			s.closeErr = errors.Join(s.writeDB.Close(), s.readDB.Close())
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeStmts() {
+	for _, st := range s.prepared {
+		st.Close()
+	}
+}
+
+// checkpointLoop copies the WAL into the database file in the background
+// (PASSIVE: it never blocks the writer), keeping checkpoints off commits.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptDone)
+	t := time.NewTicker(s.opts.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCkpt:
+			return
+		case <-t.C:
+			if err := s.Checkpoint(context.Background()); err != nil {
+				s.logger.Warn("spool: checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// Checkpoint copies the write-ahead log into the database file without
+// blocking writers (a PASSIVE checkpoint). Open's store does this every
+// Options.CheckpointInterval.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	_, err := s.readDB.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	return mapErr(err)
+}
+
+// Vacuum returns free pages to the file system (deleted jobs leave the file
+// as large as it was). It rewrites the whole file and holds the write lock
+// while it runs.
+func (s *Store) Vacuum(ctx context.Context) error {
+	_, err := s.writeDB.ExecContext(ctx, `VACUUM`)
+	return mapErr(err)
+}

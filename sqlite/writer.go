@@ -1,0 +1,242 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// The writer is the store's one path for writes (group commit). Callers from
+// many goroutines hand it operations; it runs every operation waiting at
+// that moment in one transaction and answers each caller after the commit,
+// so each caller returns only once its own rows are durable, while the
+// commits per second stay few. An operation that fails rolls back its batch;
+// the writer then runs the batch's operations one transaction each, so one
+// bad operation fails alone.
+
+// maxBatchOps bounds the operations in one transaction.
+const maxBatchOps = 256
+
+// opFunc is one write. It must be repeatable: after a rolled-back batch it
+// runs again, so it resets whatever results it records.
+type opFunc func(ctx context.Context, x *xtx) error
+
+type op struct {
+	fn    opFunc
+	state atomic.Int32 // opQueued → opTaken by the writer, or → opAbandoned by the caller
+	done  chan error
+}
+
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+type writer struct {
+	s         *Store
+	lockFirst bool // begin each transaction with a write: for app DBs without _txlock=immediate
+	ops       chan *op
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newWriter(s *Store, lockFirst bool) *writer {
+	w := &writer{s: s, lockFirst: lockFirst, ops: make(chan *op, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// do runs fn in a write transaction: the caller's tx when tx is non-nil,
+// else a group-committed transaction of the writer.
+func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
+	if tx != nil {
+		return mapErr(fn(ctx, &xtx{tx: tx}))
+	}
+	return s.w.do(ctx, fn)
+}
+
+func (w *writer) do(ctx context.Context, fn opFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{fn: fn, done: make(chan error, 1)}
+	select {
+	case <-w.quit:
+		return queue.ErrClosed
+	default:
+	}
+	select {
+	case w.ops <- o:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.quit:
+		return queue.ErrClosed
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		// Already in a transaction: its outcome is the caller's outcome.
+		return <-o.done
+	}
+}
+
+func (w *writer) close() {
+	w.closeOnce.Do(func() { close(w.quit) })
+	<-w.done
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	batch := make([]*op, 0, maxBatchOps)
+	for {
+		select {
+		case o := <-w.ops:
+			batch = append(batch[:0], o)
+		case <-w.quit:
+			for {
+				select {
+				case o := <-w.ops:
+					if o.state.CompareAndSwap(opQueued, opTaken) {
+						o.done <- queue.ErrClosed
+					}
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < maxBatchOps {
+			select {
+			case o := <-w.ops:
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		w.run(batch)
+	}
+}
+
+func (w *writer) run(batch []*op) {
+	live := batch[:0]
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			live = append(live, o)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := w.exec(live)
+	if err == nil || len(live) == 1 || fatal(err) {
+		for _, o := range live {
+			o.done <- err
+		}
+		return
+	}
+	for _, o := range live {
+		o.done <- w.exec([]*op{o})
+	}
+}
+
+// exec runs ops in one transaction. The context is not any caller's: a
+// batch serves many callers and must not end because one of them left.
+func (w *writer) exec(ops []*op) error {
+	ctx := context.Background()
+	tx, err := w.s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	x := &xtx{tx: tx, s: w.s}
+	if w.lockFirst {
+		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
+			tx.Rollback()
+			return mapErr(err)
+		}
+	}
+	for _, o := range ops {
+		if err := o.fn(ctx, x); err != nil {
+			x.close()
+			tx.Rollback()
+			return mapErr(err)
+		}
+	}
+	x.close()
+	return mapErr(tx.Commit())
+}
+
+// sqlTakeWriteLock changes nothing, but as a write it takes the write lock
+// (waiting under busy_timeout) as BEGIN IMMEDIATE would.
+const sqlTakeWriteLock = `UPDATE spool_queues SET paused = paused WHERE 0`
+
+// xtx runs statements in a transaction: the writer's, with the store's
+// prepared statements, or a caller's, with plain statements.
+type xtx struct {
+	tx    *sql.Tx
+	s     *Store // nil for a caller's transaction
+	stmts map[string]*sql.Stmt
+}
+
+func (x *xtx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if x.s == nil {
+		return nil
+	}
+	if st, ok := x.stmts[query]; ok {
+		return st
+	}
+	p, ok := x.s.prepared[query]
+	if !ok {
+		return nil
+	}
+	if x.stmts == nil {
+		x.stmts = map[string]*sql.Stmt{}
+	}
+	st := x.tx.StmtContext(ctx, p)
+	x.stmts[query] = st
+	return st
+}
+
+func (x *xtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := x.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return x.tx.ExecContext(ctx, query, args...)
+}
+
+func (x *xtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := x.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return x.tx.QueryContext(ctx, query, args...)
+}
+
+func (x *xtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := x.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return x.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (x *xtx) close() {
+	for _, st := range x.stmts {
+		st.Close()
+	}
+	x.stmts = nil
+}
+
+// hotStatements are prepared once when the store opens; the others are
+// prepared per use.
+var hotStatements = []string{
+	sqlInsertJob, sqlPromote, sqlLease, sqlNextRunAt, sqlQueuePaused,
+	sqlCompleteDelete, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
+	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
+}
