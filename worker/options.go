@@ -1,0 +1,134 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// QueueConfig configures how a pool works one queue.
+type QueueConfig struct {
+	// MaxWorkers is how many of the queue's jobs run at once in this pool.
+	// Defaults to 100 (handlers are goroutines; most wait on I/O).
+	MaxWorkers int
+	// Backoff is the retry delay for the queue's failed jobs. Defaults to
+	// Options.Backoff.
+	Backoff queue.Backoff
+}
+
+// Options configure a Pool. The zero value works the "default" queue with
+// 100 workers.
+type Options struct {
+	// Queues maps queue names to their configuration. Defaults to
+	// {"default": {MaxWorkers: 100}}.
+	Queues map[string]QueueConfig
+	// LeaseDuration is how long a leased job stays reserved without a
+	// heartbeat: after a crash, a job runs again this long after its
+	// worker's last heartbeat. Defaults to 30s; at least 1s.
+	LeaseDuration time.Duration
+	// HeartbeatInterval is how often running jobs' leases are extended and
+	// cancel requests are picked up. Defaults to LeaseDuration/3; must be
+	// shorter than LeaseDuration.
+	HeartbeatInterval time.Duration
+	// PollInterval is how often an idle queue is polled for jobs that this
+	// process was not told about (enqueued by another process). Jobs
+	// enqueued through the same *queue.Queue start at once. Defaults to
+	// 500ms.
+	PollInterval time.Duration
+	// JobTimeout bounds an attempt of a job enqueued without a Timeout.
+	// Defaults to 5m. When it passes, the handler's context is cancelled and
+	// the attempt fails.
+	JobTimeout time.Duration
+	// Backoff is the default retry delay. Defaults to queue.DefaultBackoff.
+	Backoff queue.Backoff
+	// KindBackoff sets the retry delay per job kind, before the queue's.
+	KindBackoff map[string]queue.Backoff
+	// MaintenanceInterval is how often the pool rescues jobs with expired
+	// leases (crashed or hung workers) and prunes old jobs. Defaults to
+	// LeaseDuration/2.
+	MaintenanceInterval time.Duration
+	// KeepCompleted keeps completed jobs this long for inspection. Defaults
+	// to 0: a completed job is deleted when it is acknowledged.
+	KeepCompleted time.Duration
+	// KeepCancelled keeps cancelled jobs this long. Defaults to 24h.
+	KeepCancelled time.Duration
+	// Name identifies this pool's leases to operators. Defaults to
+	// host:pid:random.
+	Name string
+	// Logger receives the pool's log records. Defaults to the queue's.
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults(q *queue.Queue) error {
+	if len(o.Queues) == 0 {
+		o.Queues = map[string]QueueConfig{queue.DefaultQueue: {}}
+	}
+	qs := make(map[string]QueueConfig, len(o.Queues))
+	for name, c := range o.Queues {
+		if err := queue.ValidName(name); err != nil {
+			return fmt.Errorf("worker: Options.Queues: %w", err)
+		}
+		switch {
+		case c.MaxWorkers == 0:
+			c.MaxWorkers = 100
+		case c.MaxWorkers < 0:
+			return fmt.Errorf("worker: queue %q: MaxWorkers %d is negative", name, c.MaxWorkers)
+		}
+		qs[name] = c
+	}
+	o.Queues = qs
+	switch {
+	case o.LeaseDuration == 0:
+		o.LeaseDuration = 30 * time.Second
+	case o.LeaseDuration < time.Second:
+		return fmt.Errorf("worker: Options.LeaseDuration %s is shorter than 1s", o.LeaseDuration)
+	}
+	switch {
+	case o.HeartbeatInterval == 0:
+		o.HeartbeatInterval = o.LeaseDuration / 3
+	case o.HeartbeatInterval < 0 || o.HeartbeatInterval >= o.LeaseDuration:
+		return fmt.Errorf("worker: Options.HeartbeatInterval %s must be positive and shorter than LeaseDuration %s", o.HeartbeatInterval, o.LeaseDuration)
+	}
+	switch {
+	case o.PollInterval == 0:
+		o.PollInterval = 500 * time.Millisecond
+	case o.PollInterval < 0:
+		return fmt.Errorf("worker: Options.PollInterval %s is negative", o.PollInterval)
+	}
+	switch {
+	case o.JobTimeout == 0:
+		o.JobTimeout = 5 * time.Minute
+	case o.JobTimeout < 0:
+		return fmt.Errorf("worker: Options.JobTimeout %s is negative", o.JobTimeout)
+	}
+	if o.Backoff == nil {
+		o.Backoff = queue.DefaultBackoff
+	}
+	switch {
+	case o.MaintenanceInterval == 0:
+		o.MaintenanceInterval = o.LeaseDuration / 2
+	case o.MaintenanceInterval < 0:
+		return fmt.Errorf("worker: Options.MaintenanceInterval %s is negative", o.MaintenanceInterval)
+	}
+	if o.KeepCompleted < 0 {
+		return fmt.Errorf("worker: Options.KeepCompleted %s is negative", o.KeepCompleted)
+	}
+	switch {
+	case o.KeepCancelled == 0:
+		o.KeepCancelled = 24 * time.Hour
+	case o.KeepCancelled < 0:
+		return fmt.Errorf("worker: Options.KeepCancelled %s is negative", o.KeepCancelled)
+	}
+	if o.Name == "" {
+		host, _ := os.Hostname()
+		o.Name = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano()%100000, 36)
+	}
+	if o.Logger == nil {
+		o.Logger = q.Logger()
+	}
+	return nil
+}

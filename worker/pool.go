@@ -1,0 +1,419 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Pool leases jobs from a queue's store and runs them with the registered
+// handlers: per-queue concurrency, batched leases, heartbeats that extend
+// the leases of running jobs, batched acknowledgements, rescue of jobs whose
+// worker died, and graceful stop. Several pools, in one process or several,
+// may work the same store.
+type Pool struct {
+	q      *queue.Queue
+	store  queue.Store
+	opts   Options
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	handlers map[string]Handler
+	mws      []Middleware
+	regErrs  []error
+	started  bool
+	stopped  bool
+	active   map[int64]*active // leased and not yet settled
+	handler  Handler           // built at Start: dispatch by kind, wrapped in middleware
+	baseCtx  context.Context   // parent of handler contexts
+	hardStop context.CancelCauseFunc
+
+	queues     []*queueRunner
+	settleCh   chan settleReq
+	stopFetch  chan struct{}
+	stopLoops  chan struct{}
+	fetchWG    sync.WaitGroup
+	workWG     sync.WaitGroup
+	settleDone chan struct{}
+	loopsWG    sync.WaitGroup
+}
+
+// active is a leased job this pool holds.
+type active struct {
+	job      *queue.Job
+	cancel   context.CancelCauseFunc // set once the handler starts
+	deadline time.Time               // after it, stop extending the lease (a hung handler)
+	released bool                    // settled by Stop; the handler's own settle is dropped
+}
+
+type queueRunner struct {
+	name string
+	cfg  QueueConfig
+	jobs chan *queue.Job
+	done chan struct{} // one value per finished job: frees a slot
+}
+
+type settleReq struct {
+	s queue.Settlement
+}
+
+// Errors used as context causes, so a handler (and the pool) can tell why
+// its context ended.
+var (
+	// ErrStopping is the cause of a handler context cancelled because the
+	// pool's Stop deadline passed. The job is released to run again.
+	ErrStopping = errors.New("worker: pool stopping")
+	// ErrCancelled is the cause of a handler context cancelled because an
+	// operator cancelled the job.
+	ErrCancelled = errors.New("worker: job cancelled by operator")
+	// ErrTimeout is the cause of a handler context cancelled because the
+	// job's timeout passed.
+	ErrTimeout = errors.New("worker: job timed out")
+)
+
+// New returns a pool over q. Register handlers with Handle, then Start.
+func New(q *queue.Queue, opts Options) (*Pool, error) {
+	if q == nil {
+		return nil, errors.New("worker: queue is nil")
+	}
+	if err := opts.defaults(q); err != nil {
+		return nil, err
+	}
+	return &Pool{
+		q: q, store: q.Store(), opts: opts, logger: opts.Logger,
+		handlers: map[string]Handler{}, active: map[int64]*active{},
+	}, nil
+}
+
+// Handle registers h for jobs of kind. Mistakes (an invalid kind, a nil
+// handler, a kind registered twice, registering after Start) are reported
+// by Start.
+func (p *Pool) Handle(kind string, h Handler) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.started:
+		p.regErrs = append(p.regErrs, fmt.Errorf("worker: Handle(%q) after Start", kind))
+	case queue.ValidName(kind) != nil:
+		p.regErrs = append(p.regErrs, fmt.Errorf("worker: Handle: kind: %w", queue.ValidName(kind)))
+	case h == nil:
+		p.regErrs = append(p.regErrs, fmt.Errorf("worker: Handle(%q): nil handler", kind))
+	case p.handlers[kind] != nil:
+		p.regErrs = append(p.regErrs, fmt.Errorf("worker: Handle(%q): kind registered twice", kind))
+	default:
+		p.handlers[kind] = h
+	}
+}
+
+// HandleFunc registers f for jobs of kind.
+func (p *Pool) HandleFunc(kind string, f func(ctx context.Context, job *queue.Job) error) {
+	p.Handle(kind, HandlerFunc(f))
+}
+
+// Use adds middleware around every handler; the first added is outermost.
+func (p *Pool) Use(mw ...Middleware) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		p.regErrs = append(p.regErrs, errors.New("worker: Use after Start"))
+		return
+	}
+	p.mws = append(p.mws, mw...)
+}
+
+// Name returns the name this pool's leases carry.
+func (p *Pool) Name() string { return p.opts.Name }
+
+// Start starts working. Handler contexts inherit ctx's values but not its
+// cancellation: stop the pool with Stop.
+func (p *Pool) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		return errors.New("worker: pool already started")
+	}
+	if err := errors.Join(p.regErrs...); err != nil {
+		return err
+	}
+	p.started = true
+
+	var h Handler = HandlerFunc(p.dispatch)
+	for i := len(p.mws) - 1; i >= 0; i-- {
+		h = p.mws[i](h)
+	}
+	p.handler = h
+	p.baseCtx, p.hardStop = context.WithCancelCause(context.WithoutCancel(ctx))
+	p.settleCh = make(chan settleReq, 1024)
+	p.stopFetch = make(chan struct{})
+	p.stopLoops = make(chan struct{})
+	p.settleDone = make(chan struct{})
+
+	go p.settleLoop()
+	for name, cfg := range p.opts.Queues {
+		r := &queueRunner{name: name, cfg: cfg,
+			jobs: make(chan *queue.Job, cfg.MaxWorkers),
+			done: make(chan struct{}, cfg.MaxWorkers)}
+		p.queues = append(p.queues, r)
+		for range cfg.MaxWorkers {
+			p.workWG.Add(1)
+			go p.workLoop(r)
+		}
+		p.fetchWG.Add(1)
+		go p.fetchLoop(r)
+	}
+	p.loopsWG.Add(2)
+	go p.heartbeatLoop()
+	go p.maintenanceLoop()
+	p.logger.Info("spool: pool started", "name", p.opts.Name, "queues", len(p.queues))
+	return nil
+}
+
+func (p *Pool) dispatch(ctx context.Context, job *queue.Job) error {
+	h := p.handlers[job.Kind] // read-only after Start
+	if h == nil {
+		return fmt.Errorf("%w %q (this pool handles %d kinds; register it with Pool.Handle)", ErrNoHandler, job.Kind, len(p.handlers))
+	}
+	return h.Work(ctx, job)
+}
+
+// Stop stops leasing, lets running handlers finish until ctx ends, then
+// cancels the rest (their context's cause is ErrStopping) and releases their
+// jobs, and jobs leased but not started, to run again at once without
+// spending an attempt. It returns ctx's error when handlers had to be
+// cancelled. Stop is safe to call more than once.
+func (p *Pool) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.started || p.stopped {
+		p.mu.Unlock()
+		return nil
+	}
+	p.stopped = true
+	p.mu.Unlock()
+
+	close(p.stopFetch)
+	p.fetchWG.Wait()
+	for _, r := range p.queues {
+		close(r.jobs) // workers release what is still buffered
+	}
+
+	workersDone := make(chan struct{})
+	go func() { p.workWG.Wait(); close(workersDone) }()
+	var result error
+	select {
+	case <-workersDone:
+	case <-ctx.Done():
+		result = ctx.Err()
+		p.hardStop(ErrStopping)
+		// Handlers that honour their context return now and release their
+		// own jobs; give them a moment, then release what is left.
+		select {
+		case <-workersDone:
+		case <-time.After(time.Second):
+			p.releaseAll()
+		}
+	}
+	close(p.settleCh)
+	<-p.settleDone
+	close(p.stopLoops)
+	p.loopsWG.Wait()
+	p.logger.Info("spool: pool stopped", "name", p.opts.Name, "hard", result != nil)
+	return result
+}
+
+// releaseAll releases every job still held, for handlers that ignored their
+// cancelled context. Their later results are dropped.
+func (p *Pool) releaseAll() {
+	now := p.q.Now()
+	var batch []queue.Settlement
+	p.mu.Lock()
+	for _, a := range p.active {
+		if !a.released {
+			a.released = true
+			batch = append(batch, queue.Settlement{JobID: a.job.ID, Token: a.job.LeaseToken, Queue: a.job.Queue,
+				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
+		}
+	}
+	p.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if _, err := p.store.Settle(context.Background(), nil, batch); err != nil {
+		p.logger.Error("spool: release on stop failed; the jobs run again when their leases expire", "jobs", len(batch), "err", err)
+	}
+	p.mu.Lock()
+	for _, s := range batch {
+		delete(p.active, s.JobID)
+	}
+	p.mu.Unlock()
+}
+
+// fetchLoop leases jobs for one queue whenever it has free workers and
+// there may be work: after an in-process wake-up, a poll tick, the due time
+// of a scheduled job, or a full previous batch.
+func (p *Pool) fetchLoop(r *queueRunner) {
+	defer p.fetchWG.Done()
+	wake, unsubscribe := p.q.Wait(r.name)
+	defer unsubscribe()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	inflight := 0
+	more := true // there may be ready jobs
+	for {
+		if more && inflight < r.cfg.MaxWorkers {
+			want := r.cfg.MaxWorkers - inflight
+			now := p.q.Now()
+			res, err := p.store.Lease(context.Background(), queue.LeaseParams{
+				Queue: r.name, Limit: want, Now: now, Until: now.Add(p.opts.LeaseDuration), Worker: p.opts.Name})
+			more = false
+			if err != nil {
+				p.logger.Error("spool: lease failed", "queue", r.name, "err", err)
+			} else {
+				p.hold(res.Jobs)
+				for _, j := range res.Jobs {
+					r.jobs <- j // never blocks: capacity MaxWorkers ≥ inflight
+				}
+				inflight += len(res.Jobs)
+				more = len(res.Jobs) == want
+				wait := p.opts.PollInterval
+				if !res.NextRunAt.IsZero() {
+					wait = min(wait, max(res.NextRunAt.Sub(now), time.Millisecond))
+				}
+				resetTimer(timer, wait)
+			}
+			if err != nil {
+				resetTimer(timer, p.opts.PollInterval)
+			}
+		}
+		select {
+		case <-p.stopFetch:
+			return
+		case <-wake:
+			more = true
+		case <-timer.C:
+			more = true
+			timer.Reset(p.opts.PollInterval)
+		case <-r.done:
+			inflight--
+		drain:
+			for {
+				select {
+				case <-r.done:
+					inflight--
+				default:
+					break drain
+				}
+			}
+		}
+	}
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	select {
+	case <-t.C:
+	default:
+	}
+	t.Reset(d)
+}
+
+func (p *Pool) hold(jobs []*queue.Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, j := range jobs {
+		p.active[j.ID] = &active{job: j}
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) workLoop(r *queueRunner) {
+	defer p.workWG.Done()
+	for j := range r.jobs {
+		p.mu.Lock()
+		stopping := p.stopped
+		p.mu.Unlock()
+		if stopping {
+			now := p.q.Now()
+			p.settle(queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue,
+				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
+		} else {
+			p.run(j)
+		}
+		r.done <- struct{}{}
+	}
+}
+
+func (p *Pool) settle(s queue.Settlement) {
+	p.settleCh <- settleReq{s: s}
+}
+
+// settleLoop acknowledges outcomes in batches: it takes every outcome
+// waiting and settles them in one store call (one transaction).
+func (p *Pool) settleLoop() {
+	defer close(p.settleDone)
+	batch := make([]queue.Settlement, 0, 256)
+	for req := range p.settleCh {
+		batch = append(batch[:0], req.s)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case req, ok := <-p.settleCh:
+				if !ok {
+					break more
+				}
+				batch = append(batch, req.s)
+			default:
+				break more
+			}
+		}
+		p.settleBatch(batch)
+	}
+}
+
+func (p *Pool) settleBatch(batch []queue.Settlement) {
+	// Drop outcomes of jobs Stop already released.
+	p.mu.Lock()
+	keep := batch[:0]
+	for _, s := range batch {
+		if a := p.active[s.JobID]; a != nil && a.released {
+			delete(p.active, s.JobID)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	p.mu.Unlock()
+	if len(keep) == 0 {
+		return
+	}
+	var errs []error
+	var err error
+	for attempt := 1; ; attempt++ {
+		errs, err = p.store.Settle(context.Background(), nil, keep)
+		if err == nil || attempt == 5 {
+			break
+		}
+		p.logger.Warn("spool: settle failed; retrying", "jobs", len(keep), "attempt", attempt, "err", err)
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
+	if err != nil {
+		// The jobs stay leased in the store; their leases expire and the
+		// rescuer runs them again. Nothing is lost.
+		p.logger.Error("spool: settle failed; the jobs run again after their leases expire", "jobs", len(keep), "err", err)
+	}
+	for i, e := range errs {
+		if e != nil {
+			p.logger.Warn("spool: lost lease before settling (the job was rescued or cancelled meanwhile)", "job", keep[i].JobID, "err", e)
+		}
+	}
+	p.mu.Lock()
+	for _, s := range keep {
+		delete(p.active, s.JobID)
+	}
+	p.mu.Unlock()
+}

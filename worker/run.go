@@ -1,0 +1,230 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// run executes one leased job and hands its outcome to the settler.
+func (p *Pool) run(j *queue.Job) {
+	timeout := j.Timeout
+	if timeout <= 0 {
+		timeout = p.opts.JobTimeout
+	}
+	ctx, cancel := context.WithCancelCause(context.WithValue(p.baseCtx, jobKey{}, j))
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
+	defer cancelTimeout()
+	defer cancel(nil)
+
+	start := p.q.Now()
+	p.mu.Lock()
+	if a := p.active[j.ID]; a != nil {
+		a.cancel = cancel
+		// Past this, the heartbeat stops extending the lease: a handler that
+		// ignores its cancelled context must not hold the job forever.
+		a.deadline = start.Add(timeout + p.opts.LeaseDuration)
+		if a.job.CancelRequested {
+			cancel(ErrCancelled)
+		}
+	}
+	p.mu.Unlock()
+
+	err, stack := p.call(ctx, j)
+	now := p.q.Now()
+	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Now: now}
+	cause := context.Cause(ctx)
+	switch {
+	case err != nil && errors.Is(cause, ErrStopping):
+		s.Outcome, s.RunAt = queue.OutcomeRelease, now
+		p.settle(s)
+		return
+	case err != nil && errors.Is(cause, ErrCancelled):
+		s.Outcome = queue.OutcomeCancel
+		p.settle(s)
+		return
+	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
+		// Someone else holds the job now; nothing of ours may settle it.
+		p.mu.Lock()
+		delete(p.active, j.ID)
+		p.mu.Unlock()
+		p.logger.Warn("spool: handler stopped after losing its lease", "job", j.ID, "kind", j.Kind)
+		return
+	case err != nil && errors.Is(cause, ErrTimeout):
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+
+	d := queue.Classify(err, j.Attempt, j.MaxAttempts, p.backoffFor(j))
+	s.Outcome = d.Outcome
+	switch d.Outcome {
+	case queue.OutcomeComplete:
+		s.Keep = p.opts.KeepCompleted > 0
+	case queue.OutcomeRetry, queue.OutcomeSnooze:
+		s.RunAt = now.Add(d.Delay)
+	case queue.OutcomeDead:
+		s.Reason = d.Reason
+	}
+	if err != nil && d.Outcome != queue.OutcomeSnooze {
+		s.Error = &queue.AttemptError{Attempt: j.Attempt, At: now, Message: err.Error(), Stack: stack}
+		p.logger.Warn("spool: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
+			"outcome", d.Outcome.String(), "err", err)
+	}
+	p.settle(s)
+}
+
+// call runs the handler, turning a panic into an error with its stack.
+func (p *Pool) call(ctx context.Context, j *queue.Job) (err error, stack string) {
+	defer func() {
+		if r := recover(); r != nil {
+			err, stack = fmt.Errorf("panic: %v", r), string(debug.Stack())
+		}
+	}()
+	return p.handler.Work(ctx, j), ""
+}
+
+func (p *Pool) backoffFor(j *queue.Job) queue.Backoff {
+	if b := p.opts.KindBackoff[j.Kind]; b != nil {
+		return b
+	}
+	if b := p.opts.Queues[j.Queue].Backoff; b != nil {
+		return b
+	}
+	return p.opts.Backoff
+}
+
+// heartbeatLoop extends the leases of held jobs every HeartbeatInterval.
+func (p *Pool) heartbeatLoop() {
+	defer p.loopsWG.Done()
+	t := time.NewTicker(p.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopLoops:
+			return
+		case <-t.C:
+			if err := p.Heartbeat(context.Background()); err != nil {
+				p.logger.Error("spool: heartbeat failed", "err", err)
+			}
+		}
+	}
+}
+
+// Heartbeat extends the leases of the jobs this pool holds, cancels the
+// handlers of jobs an operator cancelled or whose lease was lost, and lets
+// the leases of handlers hung past their timeout run out (so the rescuer
+// takes them). The pool calls it every HeartbeatInterval.
+func (p *Pool) Heartbeat(ctx context.Context) error {
+	now := p.q.Now()
+	var refs []queue.LeaseRef
+	p.mu.Lock()
+	for _, a := range p.active {
+		if a.released || (!a.deadline.IsZero() && now.After(a.deadline)) {
+			continue
+		}
+		refs = append(refs, queue.LeaseRef{JobID: a.job.ID, Token: a.job.LeaseToken})
+	}
+	p.mu.Unlock()
+	if len(refs) == 0 {
+		return nil
+	}
+	res, err := p.store.Extend(ctx, refs, now.Add(p.opts.LeaseDuration))
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range res.CancelRequested {
+		if a := p.active[id]; a != nil {
+			a.job.CancelRequested = true
+			if a.cancel != nil {
+				a.cancel(ErrCancelled)
+			}
+		}
+	}
+	for _, id := range res.Lost {
+		if a := p.active[id]; a != nil && a.cancel != nil {
+			a.cancel(queue.ErrLeaseLost)
+		}
+	}
+	return nil
+}
+
+// maintenanceLoop rescues expired leases and prunes, every
+// MaintenanceInterval.
+func (p *Pool) maintenanceLoop() {
+	defer p.loopsWG.Done()
+	t := time.NewTicker(p.opts.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopLoops:
+			return
+		case <-t.C:
+			if _, err := p.Rescue(context.Background()); err != nil {
+				p.logger.Error("spool: rescue failed", "err", err)
+			}
+			if _, err := p.Prune(context.Background()); err != nil {
+				p.logger.Error("spool: prune failed", "err", err)
+			}
+		}
+	}
+}
+
+// Rescue settles jobs whose lease expired (their worker crashed, was
+// killed, or hung past its timeout): each is retried after its backoff with
+// the attempt counted, or goes dead when it has no attempts left. It
+// returns how many it rescued. The pool calls it every MaintenanceInterval;
+// any pool on the store rescues any job.
+func (p *Pool) Rescue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := p.q.Now()
+		jobs, err := p.store.Expired(ctx, now, 500)
+		if err != nil || len(jobs) == 0 {
+			return total, err
+		}
+		batch := make([]queue.Settlement, len(jobs))
+		for i, j := range jobs {
+			lost := fmt.Errorf("lease expired at %s: worker %s stopped heartbeating (crashed, killed or hung)",
+				j.LeaseUntil.UTC().Format(time.RFC3339), j.LeasedBy)
+			d := queue.Classify(lost, j.Attempt, j.MaxAttempts, p.backoffFor(j))
+			batch[i] = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Outcome: d.Outcome,
+				Now: now, RunAt: now.Add(d.Delay), Reason: d.Reason,
+				Error: &queue.AttemptError{Attempt: j.Attempt, At: now, Message: lost.Error()}}
+		}
+		errs, err := p.store.Settle(ctx, nil, batch)
+		if err != nil {
+			return total, err
+		}
+		for i, e := range errs {
+			if e == nil {
+				total++
+				p.logger.Warn("spool: rescued job with expired lease", "job", jobs[i].ID, "kind", jobs[i].Kind,
+					"outcome", batch[i].Outcome.String())
+			}
+		}
+		if len(jobs) < 500 {
+			return total, nil
+		}
+	}
+}
+
+// Prune deletes completed and cancelled jobs past their retention and
+// throughput counters older than a day. The pool calls it every
+// MaintenanceInterval.
+func (p *Pool) Prune(ctx context.Context) (int, error) {
+	now := p.q.Now()
+	params := queue.PruneParams{
+		CancelledBefore: now.Add(-p.opts.KeepCancelled),
+		MetricsBefore:   now.Add(-24 * time.Hour),
+		Limit:           1000,
+	}
+	if p.opts.KeepCompleted > 0 {
+		params.CompletedBefore = now.Add(-p.opts.KeepCompleted)
+	}
+	return p.store.Prune(ctx, params)
+}
