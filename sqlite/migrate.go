@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -113,4 +114,21 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return mapErr(tx.Commit())
+}
+
+// checkSchema verifies, without writing, that db holds a spool schema this
+// build can use.
+func checkSchema(ctx context.Context, db *sql.DB) error {
+	var v sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT max(version) FROM spool_migrations`).Scan(&v)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return errors.New("not a spool database (no spool_migrations table)")
+		}
+		return mapErr(err)
+	}
+	if int(v.Int64) != SchemaVersion() {
+		return fmt.Errorf("schema version %d, this spool uses %d: open it read-write once to migrate", v.Int64, SchemaVersion())
+	}
+	return nil
 }

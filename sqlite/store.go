@@ -36,6 +36,11 @@ type Options struct {
 	// for it. Defaults to 1s. Negative leaves checkpoints to SQLite's
 	// automatic checkpointing on commit.
 	CheckpointInterval time.Duration
+	// ReadOnly opens the file for reading only (inspection tools, a
+	// read-only admin page): no migration, no checkpoints, and every write
+	// fails with queue.ErrReadOnly. The file must already be a spool
+	// database.
+	ReadOnly bool
 	// Logger receives the store's log records. Defaults to discarding.
 	Logger *slog.Logger
 }
@@ -116,6 +121,9 @@ func dsn(path string, o Options) string {
 		v.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	v.Set("_txlock", "immediate")
+	if o.ReadOnly {
+		v.Set("mode", "ro")
+	}
 	// A "file:" URI: SQLite reads percent escapes in the path.
 	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + esc + "?" + v.Encode()
@@ -136,6 +144,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		} else if !fi.IsDir() {
 			return nil, fmt.Errorf("sqlite: open %s: %s is not a directory", path, dir)
 		}
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
+		}
+		opts.CheckpointInterval = -1
 	}
 	d := dsn(path, opts)
 	writeDB, err := sql.Open("sqlite", d)
@@ -181,7 +195,11 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 
 func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path string, opts Options) (*Store, error) {
 	s := &Store{opts: opts, logger: opts.Logger, path: path, writeDB: writeDB, readDB: readDB, owned: owned}
-	if err := s.migrateRetry(ctx); err != nil {
+	if opts.ReadOnly {
+		if err := checkSchema(ctx, readDB); err != nil {
+			return nil, err
+		}
+	} else if err := s.migrateRetry(ctx); err != nil {
 		return nil, err
 	}
 	s.prepared = map[string]*sql.Stmt{}
@@ -236,7 +254,7 @@ func (s *Store) Close() error {
 			<-s.ckptDone
 		}
 		s.closeStmts()
-		if s.owned {
+		if s.owned && !s.opts.ReadOnly {
 			if _, err := s.readDB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 				s.logger.Warn("spool: final checkpoint", "err", err)
 			}
