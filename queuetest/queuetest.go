@@ -1,0 +1,123 @@
+// Package queuetest is the conformance suite for queue.Store backends: every
+// backend runs the same cases, so a second backend (Postgres) behaves as
+// the first. A backend's test calls Run with a function that opens a fresh,
+// empty store:
+//
+//	func TestConformance(t *testing.T) {
+//		queuetest.Run(t, func(t *testing.T) queuetest.Backend {
+//			s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "q.db"), sqlite.Options{})
+//			...
+//			return queuetest.Backend{Store: s, DB: s.DB()}
+//		})
+//	}
+//
+// The suite drives time through an injected clock; it never sleeps.
+package queuetest
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Backend is a fresh store under test.
+type Backend struct {
+	// Store is the backend, empty.
+	Store queue.Store
+	// DB is a handle on the store's database, for the Tx twins' cases.
+	DB *sql.DB
+}
+
+// Clock is a settable clock for tests.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock set to t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set sets the clock.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// env is one case's store, queue and clock.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	store queue.Store
+	db    *sql.DB
+	q     *queue.Queue
+	clock *Clock
+}
+
+// t0 is the suite's start time: a fixed instant, so failures replay.
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T, open func(t *testing.T) Backend) *env {
+	t.Helper()
+	b := open(t)
+	t.Cleanup(func() { b.Store.Close() })
+	clock := NewClock(t0)
+	q, err := queue.New(b.Store, queue.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock}
+}
+
+// Run runs every conformance case against stores made by open.
+func Run(t *testing.T, open func(t *testing.T) Backend) {
+	cases := []struct {
+		name string
+		fn   func(*env)
+	}{
+		{"EnqueueRoundTrip", testEnqueueRoundTrip},
+		{"EnqueueManyAllOrNothing", testEnqueueManyAllOrNothing},
+		{"InvalidJobs", testInvalidJobs},
+		{"UniqueKey", testUniqueKey},
+		{"EnqueueTx", testEnqueueTx},
+		{"LeaseOrder", testLeaseOrder},
+		{"LeaseScheduled", testLeaseScheduled},
+		{"LeasePaused", testLeasePaused},
+		{"SettleComplete", testSettleComplete},
+		{"SettleRetry", testSettleRetry},
+		{"SettleSnoozeAndRelease", testSettleSnoozeAndRelease},
+		{"SettleDeadAndRetryDead", testSettleDeadAndRetryDead},
+		{"Fencing", testFencing},
+		{"ExtendAndExpired", testExtendAndExpired},
+		{"Cancel", testCancel},
+		{"Delete", testDelete},
+		{"IDsNeverReused", testIDsNeverReused},
+		{"List", testList},
+		{"Stats", testStats},
+		{"Prune", testPrune},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(newEnv(t, open))
+		})
+	}
+}
