@@ -416,4 +416,16 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 		delete(p.active, s.JobID)
 	}
 	p.mu.Unlock()
+	// A job that runs again (at once or later) changes when its queue next
+	// has work: let the queue's fetcher look again.
+	woken := ""
+	for _, s := range keep {
+		switch s.Outcome {
+		case queue.OutcomeRetry, queue.OutcomeSnooze, queue.OutcomeRelease:
+			if s.Queue != woken {
+				p.q.Notify(s.Queue)
+				woken = s.Queue
+			}
+		}
+	}
 }
