@@ -1,0 +1,60 @@
+// Command shop is spool's main demo: a small shop back office on one SQLite
+// file. POST /orders stores an order and enqueues its follow-up jobs in the
+// same transaction (the outbox); workers reserve stock, charge the payment
+// (which fails at random, so retries and backoff show), send the receipt
+// and notify the warehouse. An order with a non-positive total is a poison
+// job that ends in the dead table.
+//
+//	go run ./examples/shop                      # serves :8080, shop.db
+//	go run ./examples/shop -orders-per-sec 50   # with a load generator
+//
+// Ctrl-C stops it gracefully: running jobs finish first.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.DB, "db", "shop.db", "database file")
+	flag.StringVar(&cfg.Addr, "addr", "localhost:8080", "HTTP listen address")
+	flag.Float64Var(&cfg.OrdersPerSec, "orders-per-sec", 5, "orders the built-in load generator places per second (0: none)")
+	flag.Float64Var(&cfg.PaymentFailureRate, "payment-failure-rate", 0.2, "share of payment attempts that fail (0..1)")
+	flag.DurationVar(&cfg.StatsEvery, "stats-every", 5*time.Second, "how often to print queue stats (0: never)")
+	flag.Parse()
+
+	// The program, not the library, decides what a signal means.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// config is the demo's command line.
+type config struct {
+	DB                 string
+	Addr               string
+	OrdersPerSec       float64
+	PaymentFailureRate float64
+	StatsEvery         time.Duration
+	ready              func(addr string) // tests learn the listen address
+}
+
+func (c config) validate() error {
+	if c.PaymentFailureRate < 0 || c.PaymentFailureRate > 1 {
+		return fmt.Errorf("-payment-failure-rate %v is outside 0..1", c.PaymentFailureRate)
+	}
+	if c.OrdersPerSec < 0 {
+		return fmt.Errorf("-orders-per-sec %v is negative", c.OrdersPerSec)
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
+	"github.com/spooljobs/spool/worker"
+)
+
+// Order is what POST /orders accepts.
+type Order struct {
+	Customer   string `json:"customer"`
+	SKU        string `json:"sku"`
+	Quantity   int    `json:"quantity"`
+	TotalCents int    `json:"total_cents"`
+}
+
+// OrderJob is the payload of every follow-up job of an order.
+type OrderJob struct {
+	OrderID    int64  `json:"order_id"`
+	SKU        string `json:"sku"`
+	Quantity   int    `json:"quantity"`
+	TotalCents int    `json:"total_cents"`
+	Customer   string `json:"customer"`
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  customer    TEXT    NOT NULL,
+  sku         TEXT    NOT NULL,
+  quantity    INTEGER NOT NULL,
+  total_cents INTEGER NOT NULL,
+  paid        INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stock (
+  sku      TEXT PRIMARY KEY,
+  reserved INTEGER NOT NULL DEFAULT 0);`
+
+type shop struct {
+	db    *sql.DB
+	q     *queue.Queue
+	out   io.Writer
+	cfg   config
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	store, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.DB().ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("create shop tables: %w", err)
+	}
+	q, err := queue.New(store, queue.Options{})
+	if err != nil {
+		return err
+	}
+	s := &shop{db: store.DB(), q: q, out: out, cfg: cfg}
+
+	pool, err := worker.New(q, worker.Options{
+		Queues: map[string]worker.QueueConfig{"orders": {MaxWorkers: 20}, "mail": {MaxWorkers: 5}},
+		// Short waits so that retries show within a demo's minute.
+		Backoff: queue.Exponential(500*time.Millisecond, 30*time.Second),
+	})
+	if err != nil {
+		return err
+	}
+	pool.Handle("stock.reserve", worker.JSON(s.reserveStock))
+	pool.Handle("payment.charge", worker.JSON(s.chargePayment))
+	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
+	pool.Handle("warehouse.notify", worker.JSON(s.notifyWarehouse))
+	if err := pool.Start(ctx); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		pool.Stop(ctx)
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", s.postOrder)
+	mux.HandleFunc("GET /stats", s.getStats)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	addr := ln.Addr().String()
+	fmt.Fprintf(out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
+		addr, addr, cfg.DB, cfg.OrdersPerSec, cfg.PaymentFailureRate*100)
+	if cfg.ready != nil {
+		cfg.ready(addr)
+	}
+
+	if cfg.OrdersPerSec > 0 {
+		go s.generateLoad(ctx)
+	}
+	if cfg.StatsEvery > 0 {
+		go s.printStats(ctx)
+	}
+	<-ctx.Done()
+
+	fmt.Fprintln(out, "stopping: finishing running jobs (up to 10s)")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	if err := pool.Stop(shutdown); err != nil {
+		fmt.Fprintf(out, "stopped hard; unfinished jobs were released and run next time: %v\n", err)
+	} else {
+		fmt.Fprintln(out, "stopped")
+	}
+	return nil
+}
+
+// placeOrder stores the order and enqueues its follow-up jobs in one
+// transaction: either the order exists with all its jobs, or neither.
+func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES (?, ?, ?, ?, ?)`,
+		o.Customer, o.SKU, o.Quantity, o.TotalCents, time.Now().UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	id, err := r.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	args := OrderJob{OrderID: id, SKU: o.SKU, Quantity: o.Quantity, TotalCents: o.TotalCents, Customer: o.Customer}
+	meta := map[string]string{"correlation_id": "order-" + strconv.FormatInt(id, 10)}
+	var jobs []queue.NewJob
+	for _, j := range []struct {
+		kind, queue string
+		priority    int
+	}{{"stock.reserve", "orders", 10}, {"payment.charge", "orders", 10}, {"email.receipt", "mail", 0}, {"warehouse.notify", "orders", 0}} {
+		jobs = append(jobs, queue.NewJob{Kind: j.kind, Queue: j.queue, Priority: j.priority, Args: args, Metadata: meta,
+			UniqueKey: fmt.Sprintf("%s:%d", j.kind, id)})
+	}
+	if _, err := s.q.EnqueueManyTx(ctx, tx, jobs); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	s.q.Notify("") // the jobs are committed: wake the workers now
+	return id, nil
+}
+
+func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
+	var o Order
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		http.Error(w, "bad order: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if o.Customer == "" || o.SKU == "" || o.Quantity <= 0 {
+		http.Error(w, "bad order: customer, sku and a positive quantity are required", http.StatusBadRequest)
+		return
+	}
+	id, err := s.placeOrder(r.Context(), o)
+	if err != nil {
+		http.Error(w, "cannot place order: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(w).Encode(map[string]int64{"order_id": id})
+}
+
+func (s *shop) getStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.q.Stats(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+func (s *shop) reserveStock(ctx context.Context, job *queue.Job, o OrderJob) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO stock (sku, reserved) VALUES (?, ?)
+		ON CONFLICT (sku) DO UPDATE SET reserved = reserved + excluded.reserved`, o.SKU, o.Quantity)
+	return err
+}
+
+var errPaymentProvider = errors.New("payment provider: 503 Service Unavailable")
+
+func (s *shop) chargePayment(ctx context.Context, job *queue.Job, o OrderJob) error {
+	if o.TotalCents <= 0 {
+		// Retrying cannot fix this order: straight to the dead table.
+		return queue.Permanent(fmt.Errorf("order %d has total %d cents: nothing to charge", o.OrderID, o.TotalCents))
+	}
+	if rand.Float64() < s.cfg.PaymentFailureRate {
+		return errPaymentProvider
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE orders SET paid = 1 WHERE id = ?`, o.OrderID)
+	return err
+}
+
+func (s *shop) sendReceipt(ctx context.Context, job *queue.Job, o OrderJob) error {
+	return nil // a real shop calls its mail provider here
+}
+
+func (s *shop) notifyWarehouse(ctx context.Context, job *queue.Job, o OrderJob) error {
+	return nil // a real shop calls the warehouse's API here
+}
+
+// generateLoad places orders at cfg.OrdersPerSec; one in fifty is poison.
+func (s *shop) generateLoad(ctx context.Context) {
+	t := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.OrdersPerSec))
+	defer t.Stop()
+	skus := []string{"MUG-1", "TEE-M", "CAP-RED", "BAG-2"}
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		o := Order{Customer: fmt.Sprintf("customer-%d", n%97), SKU: skus[n%len(skus)], Quantity: 1 + n%3, TotalCents: 1200 * (1 + n%3)}
+		if n%50 == 0 {
+			o.TotalCents = 0
+		}
+		if _, err := s.placeOrder(ctx, o); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(s.out, "load generator: %v\n", err)
+		}
+	}
+}
+
+func (s *shop) printStats(ctx context.Context) {
+	t := time.NewTicker(s.cfg.StatsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := s.q.Stats(ctx)
+		if err != nil {
+			continue
+		}
+		last := st.Throughput[len(st.Throughput)-1]
+		fmt.Fprintf(s.out, "%s  this minute: %d completed, %d failed, %d dead\n", time.Now().Format("15:04:05"), last.Completed, last.Failed, last.Dead)
+		for _, qs := range st.Queues {
+			fmt.Fprintf(s.out, "  %-8s pending %-5d scheduled %-5d running %-4d dead %d\n", qs.Name, qs.Pending, qs.Scheduled, qs.Running, qs.Dead)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestShopTakesOrdersAndWorksThem runs the demo on a real port and file,
+// places a good and a poison order over HTTP, and checks the outcome in the
+// database after a graceful stop.
+func TestShopTakesOrdersAndWorksThem(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "shop.db")
+	addrCh := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, config{DB: db, Addr: "127.0.0.1:0", PaymentFailureRate: 0, ready: func(a string) { addrCh <- a }}, out)
+	}()
+	var addr string
+	select {
+	case addr = <-addrCh:
+	case err := <-done:
+		t.Fatalf("shop exited: %v", err)
+	}
+
+	post := func(body string) int {
+		resp, err := http.Post("http://"+addr+"/orders", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusAccepted, post(`{"customer":"ada","sku":"MUG-1","quantity":2,"total_cents":2400}`))
+	require.Equal(t, http.StatusAccepted, post(`{"customer":"bob","sku":"MUG-1","quantity":1,"total_cents":0}`))
+	require.Equal(t, http.StatusBadRequest, post(`{"customer":"eve"}`))
+	require.Equal(t, http.StatusBadRequest, post(`not json`))
+
+	// Wait until the good order's four jobs are done and the poison one is dead.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/stats")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var st queue.Stats
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+		live, dead := 0, 0
+		for _, q := range st.Queues {
+			live += q.Pending + q.Scheduled + q.Running
+			dead += q.Dead
+		}
+		return live == 0 && dead == 1
+	}, 20*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.Contains(t, out.String(), "stopped")
+
+	store, err := sqlite.Open(context.Background(), db, sqlite.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	var paid, reserved int
+	require.NoError(t, store.DB().QueryRow(`SELECT count(*) FROM orders WHERE paid = 1`).Scan(&paid))
+	require.NoError(t, store.DB().QueryRow(`SELECT reserved FROM stock WHERE sku = 'MUG-1'`).Scan(&reserved))
+	require.Equal(t, 1, paid)
+	require.Equal(t, 3, reserved)
+	q, err := queue.New(store, queue.Options{})
+	require.NoError(t, err)
+	dead, err := q.List(context.Background(), queue.ListFilter{State: queue.StateDead})
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, "payment.charge", dead[0].Kind)
+	require.Contains(t, dead[0].DeadReason, "nothing to charge")
+	require.Equal(t, "order-2", dead[0].Metadata["correlation_id"])
+}

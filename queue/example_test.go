@@ -1,0 +1,44 @@
+package queue_test
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Classify is the one place that turns a handler's result into an outcome.
+func ExampleClassify() {
+	backoff := queue.Constant(30 * time.Second)
+	for _, err := range []error{
+		nil,
+		errors.New("partner returned 503"),
+		queue.Permanent(errors.New("card declined")),
+		queue.Snooze(time.Minute),
+		queue.RetryIn(2*time.Minute, errors.New("429 Too Many Requests")),
+	} {
+		d := queue.Classify(err, 1, 25, backoff)
+		fmt.Println(d.Outcome, d.Delay)
+	}
+	// Output:
+	// complete 0s
+	// retry 30s
+	// dead 0s
+	// snooze 1m0s
+	// retry 2m0s
+}
+
+// The default backoff grows exponentially with jitter between half and the
+// whole of base·2^(attempt−1), capped at an hour.
+func ExampleExponential() {
+	b := queue.Exponential(time.Second, time.Hour)
+	for _, attempt := range []int{1, 4, 20} {
+		d := b(attempt)
+		fmt.Println(attempt, d >= time.Duration(1<<(attempt-1))*time.Second/2 || d >= 30*time.Minute)
+	}
+	// Output:
+	// 1 true
+	// 4 true
+	// 20 true
+}

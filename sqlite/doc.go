@@ -1,0 +1,33 @@
+// Package sqlite is spool's store on SQLite, through modernc.org/sqlite
+// (pure Go, no cgo). One file holds the jobs, the dead jobs, paused queues
+// and throughput counters; several processes may open it at once.
+//
+// Open creates and migrates a database file:
+//
+//	store, err := sqlite.Open(ctx, "shop.db", sqlite.Options{})
+//
+// New wraps a *sql.DB the app already uses, so that jobs live beside the
+// app's tables and enqueue in the app's transactions. Open the app's
+// database with DSN so it gets the same settings.
+//
+// # How it writes
+//
+// Every connection runs in WAL mode with a busy timeout, foreign keys and
+// synchronous=NORMAL (set as DSN pragmas, so every pooled connection has
+// them); write transactions begin IMMEDIATE. All of spool's writes go
+// through one writer goroutine on one connection, which commits every write
+// waiting at that moment in one transaction (group commit): each caller
+// returns once its own rows are committed, and sixteen concurrent Enqueue
+// calls cost one commit instead of sixteen. Leases take a batch of jobs in
+// one UPDATE … RETURNING walking a partial index of ready jobs; scheduled
+// jobs live outside that index until they are due, so leasing never skips
+// over future jobs. A background goroutine checkpoints the write-ahead log
+// (Options.CheckpointInterval), so that no commit pays for a checkpoint.
+//
+// # Durability
+//
+// With the default synchronous=NORMAL, a committed job survives a crash of
+// the process; a power loss or kernel crash can lose the transactions of
+// the last moments before it. Options.Synchronous "FULL" survives those
+// too, at the cost of an fsync per commit.
+package sqlite
