@@ -34,6 +34,8 @@ type Pool struct {
 	hardStop context.CancelCauseFunc
 
 	queues     []*queueRunner
+	settleMu   sync.RWMutex // guards sends on settleCh against its close
+	settleOff  bool         // settleCh is closed: results now are dropped
 	settleCh   chan settleReq
 	stopFetch  chan struct{}
 	stopLoops  chan struct{}
@@ -217,7 +219,10 @@ func (p *Pool) Stop(ctx context.Context) error {
 			p.releaseAll()
 		}
 	}
+	p.settleMu.Lock()
+	p.settleOff = true
 	close(p.settleCh)
+	p.settleMu.Unlock()
 	<-p.settleDone
 	close(p.stopLoops)
 	p.loopsWG.Wait()
@@ -349,7 +354,16 @@ func (p *Pool) workLoop(r *queueRunner) {
 	}
 }
 
+// settle hands an outcome to the settler. After Stop, the result of a
+// handler that ignored its cancelled context is dropped: its job was
+// released already.
 func (p *Pool) settle(s queue.Settlement) {
+	p.settleMu.RLock()
+	defer p.settleMu.RUnlock()
+	if p.settleOff {
+		p.logger.Warn("spool: result after stop dropped; the job was released", "job", s.JobID)
+		return
+	}
 	p.settleCh <- settleReq{s: s}
 }
 

@@ -334,6 +334,7 @@ func TestHardStopReleasesJobs(t *testing.T) {
 	h := newTestQueue(t)
 	started := make(chan struct{}, 2)
 	causes := make(chan error, 1)
+	unblock, returned := make(chan struct{}), make(chan struct{})
 	p := h.pool(worker.Options{}, func(p *worker.Pool) {
 		p.HandleFunc("polite", func(ctx context.Context, j *queue.Job) error {
 			started <- struct{}{}
@@ -343,7 +344,9 @@ func TestHardStopReleasesJobs(t *testing.T) {
 		})
 		p.HandleFunc("stubborn", func(ctx context.Context, j *queue.Job) error {
 			started <- struct{}{}
-			select {} // ignores its context
+			<-unblock // ignores its context
+			close(returned)
+			return nil
 		})
 	})
 	polite := h.enqueue(queue.NewJob{Kind: "polite"})
@@ -361,6 +364,14 @@ func TestHardStopReleasesJobs(t *testing.T) {
 		require.Equal(t, 0, j.Attempt, "the interrupted attempt is refunded")
 		require.Empty(t, j.Errors)
 	}
+	// The stubborn handler returns long after Stop: its nil must neither
+	// panic the pool nor complete the released job.
+	close(unblock)
+	recv(t, returned)
+	require.NoError(t, p.Heartbeat(h.ctx))
+	j, err := h.q.Get(h.ctx, stubborn)
+	require.NoError(t, err)
+	require.Equal(t, queue.StatePending, j.State)
 }
 
 func TestRescueExpiredLeases(t *testing.T) {
