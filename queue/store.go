@@ -128,6 +128,10 @@ type Settlement struct {
 	// Keep keeps a completed job (state completed) until Prune removes it;
 	// false deletes it at once.
 	Keep bool
+	// IfExpired settles only if the job's lease ended before Now. Rescuers
+	// set it: a worker whose heartbeat extended the lease after the rescuer
+	// read it keeps the job (the settle gets ErrLeaseLost).
+	IfExpired bool
 }
 
 // ListFilter selects jobs to list. The zero value lists the newest jobs of

@@ -476,6 +476,20 @@ func testExtendAndExpired(e *env) {
 	require.Equal(e.t, []int64{b}, ids(expired))
 	require.Equal(e.t, byID[b].LeaseToken, expired[0].LeaseToken)
 
+	// A rescuer read b as expired, but b's worker heartbeats before the
+	// rescuer settles: the worker keeps the job.
+	ext, err = e.store.Extend(e.ctx, []queue.LeaseRef{{JobID: b, Token: byID[b].LeaseToken}}, e.clock.Now().Add(30*time.Second))
+	require.NoError(e.t, err)
+	require.Empty(e.t, ext.Lost, "a late heartbeat still holds a lease nobody took")
+	rescue := settlement(expired[0], queue.OutcomeRetry)
+	rescue.RunAt, rescue.IfExpired = e.clock.Now(), true
+	rescue.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "lease expired"}
+	require.ErrorIs(e.t, e.settle(rescue)[0], queue.ErrLeaseLost)
+	dead := settlement(expired[0], queue.OutcomeDead)
+	dead.IfExpired = true
+	require.ErrorIs(e.t, e.settle(dead)[0], queue.ErrLeaseLost)
+	require.Equal(e.t, queue.StateRunning, e.get(b).State)
+
 	// A cancel request shows on the next extend.
 	state, err := e.q.Cancel(e.ctx, a)
 	require.NoError(e.t, err)

@@ -22,7 +22,7 @@ const (
   run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?2 END,
   lease_until = NULL, lease_token = NULL,
   errors = json_insert(coalesce(errors, '[]'), '$[#]', json(?3))
-  WHERE id = ?4 AND lease_token = ?5 AND state = 2`
+  WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?2)`
 	// sqlSnooze reschedules without spending the attempt.
 	sqlSnooze = `UPDATE spool_jobs SET
   state = CASE WHEN cancel_requested THEN 4 WHEN ?1 <= ?2 THEN 0 ELSE 1 END,
@@ -44,7 +44,7 @@ const (
    ?1, ?2, unique_key, metadata,
    CASE WHEN ?3 IS NULL THEN errors ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?3)) END,
    payload
-  FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = 2`
+  FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?1)`
 	sqlDeadDelete = `DELETE FROM spool_jobs WHERE id = ?`
 	sqlMetrics    = `INSERT INTO spool_metrics (minute, queue, completed, failed, dead) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (minute, queue) DO UPDATE SET completed = completed + excluded.completed,
@@ -100,7 +100,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 					r, err = x.exec(ctx, sqlCompleteDelete, st.JobID, st.Token)
 				}
 			case queue.OutcomeRetry:
-				r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, encoded[i], st.JobID, st.Token)
+				r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, encoded[i], st.JobID, st.Token, st.IfExpired)
 			case queue.OutcomeSnooze:
 				r, err = x.exec(ctx, sqlSnooze, micros(st.RunAt), now, st.JobID, st.Token)
 			case queue.OutcomeRelease:
@@ -108,7 +108,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 			case queue.OutcomeCancel:
 				r, err = x.exec(ctx, sqlCancelRunning, now, st.JobID, st.Token)
 			case queue.OutcomeDead:
-				r, err = x.exec(ctx, sqlDeadInsert, now, st.Reason, encoded[i], st.JobID, st.Token)
+				r, err = x.exec(ctx, sqlDeadInsert, now, st.Reason, encoded[i], st.JobID, st.Token, st.IfExpired)
 				if err == nil {
 					if n, _ := r.RowsAffected(); n == 1 {
 						_, err = x.exec(ctx, sqlDeadDelete, st.JobID)

@@ -193,7 +193,7 @@ func (p *Pool) Rescue(ctx context.Context) (int, error) {
 				j.LeaseUntil.UTC().Format(time.RFC3339), j.LeasedBy)
 			d := queue.Classify(lost, j.Attempt, j.MaxAttempts, p.backoffFor(j))
 			batch[i] = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Outcome: d.Outcome,
-				Now: now, RunAt: now.Add(d.Delay), Reason: d.Reason,
+				Now: now, RunAt: now.Add(d.Delay), Reason: d.Reason, IfExpired: true,
 				Error: &queue.AttemptError{Attempt: j.Attempt, At: now, Message: lost.Error()}}
 		}
 		errs, err := p.store.Settle(ctx, nil, batch)
