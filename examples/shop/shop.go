@@ -49,10 +49,10 @@ CREATE TABLE IF NOT EXISTS stock (
   reserved INTEGER NOT NULL DEFAULT 0);`
 
 type shop struct {
-	db    *sql.DB
-	q     *queue.Queue
-	out   io.Writer
-	cfg   config
+	db  *sql.DB
+	q   *queue.Queue
+	out io.Writer
+	cfg config
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
