@@ -107,6 +107,9 @@ func DSN(path string, opts Options) (string, error) {
 	if err := opts.defaults(); err != nil {
 		return "", err
 	}
+	// A store made with New runs no checkpoint loop: keep SQLite's
+	// automatic checkpoints, or the WAL grows without bound.
+	opts.CheckpointInterval = -1
 	return dsn(path, opts), nil
 }
 
@@ -114,7 +117,11 @@ func dsn(path string, o Options) string {
 	v := url.Values{}
 	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
 	v.Add("_pragma", "foreign_keys(1)")
-	v.Add("_pragma", "journal_mode(WAL)")
+	if !o.ReadOnly {
+		// A read-only connection cannot switch the file to WAL; a spool
+		// database already is (the mode is stored in the file).
+		v.Add("_pragma", "journal_mode(WAL)")
+	}
 	v.Add("_pragma", "journal_size_limit(67108864)")
 	v.Add("_pragma", "synchronous("+o.Synchronous+")")
 	if o.CheckpointInterval > 0 {

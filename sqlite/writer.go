@@ -86,6 +86,13 @@ func (w *writer) do(ctx context.Context, fn opFunc) error {
 		}
 		// Already in a transaction: its outcome is the caller's outcome.
 		return <-o.done
+	case <-w.done:
+		// The writer stopped (Close raced with the send above): an op it
+		// never took will never run.
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return queue.ErrClosed
+		}
+		return <-o.done
 	}
 }
 
