@@ -40,6 +40,9 @@ var (
 	// ErrRunning means the operation needs a job that is not running
 	// (Delete): cancel the job first.
 	ErrRunning = errors.New("queue: job is running")
+	// ErrQueueFull is wrapped by *QueueFullError: the queue holds as many
+	// waiting jobs as its QueueSettings.MaxPending allows.
+	ErrQueueFull = errors.New("queue: queue full")
 	// ErrInvalidArgument is wrapped by errors about bad parameters to
 	// operator calls (filters, limits, names).
 	ErrInvalidArgument = errors.New("queue: invalid argument")
@@ -98,3 +101,20 @@ func typeName(v any) string {
 	}
 	return t.String()
 }
+
+// QueueFullError says which queue refused an enqueue and its limit.
+type QueueFullError struct {
+	Queue string
+	// Limit is the queue's MaxPending.
+	Limit int
+	// Waiting is how many jobs were waiting (pending, scheduled, blocked).
+	Waiting int
+}
+
+// Error implements error.
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("queue: queue %q is full: %d jobs waiting, limit %d (QueueSettings.MaxPending)", e.Queue, e.Waiting, e.Limit)
+}
+
+// Unwrap lets errors.Is match ErrQueueFull.
+func (e *QueueFullError) Unwrap() error { return ErrQueueFull }

@@ -22,13 +22,16 @@ const (
 	StateCompleted State = "completed"
 	// StateCancelled jobs were cancelled before they completed.
 	StateCancelled State = "cancelled"
+	// StateBlocked jobs wait for an earlier job with the same OrderKey in
+	// their queue to complete (or, by the queue's setting, to die).
+	StateBlocked State = "blocked"
 	// StateDead jobs failed permanently or ran out of attempts. They stay in
 	// the dead table until an operator retries or deletes them.
 	StateDead State = "dead"
 )
 
 // States lists every state in lifecycle order.
-var States = []State{StatePending, StateScheduled, StateRunning, StateCompleted, StateCancelled, StateDead}
+var States = []State{StatePending, StateScheduled, StateBlocked, StateRunning, StateCompleted, StateCancelled, StateDead}
 
 // Valid reports whether s is one of the defined states.
 func (s State) Valid() bool {
@@ -66,6 +69,11 @@ type Job struct {
 	Metadata map[string]string
 	// UniqueKey is the idempotency key the job was enqueued with, if any.
 	UniqueKey string
+	// OrderKey is the job's ordering key, if any: jobs of one key in one
+	// queue run one at a time, in enqueue order.
+	OrderKey string
+	// ExpiresAt is when the job dies unstarted ("expired"); zero for never.
+	ExpiresAt time.Time
 	// CreatedAt is when the job was enqueued.
 	CreatedAt time.Time
 	// RunAt is when the job is (or was) due.
@@ -142,6 +150,17 @@ type NewJob struct {
 	// ID with EnqueueResult.Duplicate set and inserts nothing. The key is
 	// global across queues and kinds; include them in it where that matters.
 	UniqueKey string
+	// OrderKey orders jobs: jobs with the same key in the same queue run
+	// strictly one at a time and in enqueue order, while different keys
+	// run in parallel. A failing job holds back only its own key while it
+	// retries; when it dies, the key stays blocked until an operator
+	// retries or deletes it, unless the queue's settings say to move on
+	// (QueueSettings.DeadSkipsKey). Same character rules as UniqueKey.
+	OrderKey string
+	// ExpiresAt is a deadline to start by: a job not started by then goes
+	// to the dead table with the reason "expired" (a message TTL). Zero
+	// means never.
+	ExpiresAt time.Time
 }
 
 // EnqueueResult tells what an enqueue did.

@@ -24,6 +24,18 @@ type Options struct {
 	// Logger receives the queue's log records. Defaults to a logger that
 	// discards everything.
 	Logger *slog.Logger
+	// InheritMetadata lists the metadata keys a job enqueued from inside a
+	// running handler (through the handler's context) takes over from the
+	// running job, unless the new job sets them itself. Defaults to
+	// ["correlation_id"]; set an empty non-nil slice to inherit nothing.
+	InheritMetadata []string
+	// WaitWhenFull makes an enqueue into a queue at its MaxPending wait,
+	// retrying every FullRetryInterval, until there is room or its context
+	// ends, instead of failing at once with a *QueueFullError.
+	WaitWhenFull bool
+	// FullRetryInterval is how often a waiting enqueue tries again.
+	// Defaults to 100ms.
+	FullRetryInterval time.Duration
 }
 
 // Default option values.
@@ -66,6 +78,15 @@ func New(store Store, opts Options) (*Queue, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.InheritMetadata == nil {
+		opts.InheritMetadata = []string{"correlation_id"}
+	}
+	switch {
+	case opts.FullRetryInterval == 0:
+		opts.FullRetryInterval = 100 * time.Millisecond
+	case opts.FullRetryInterval < 0:
+		return nil, fmt.Errorf("%w: Options.FullRetryInterval %s is negative", ErrInvalidArgument, opts.FullRetryInterval)
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -123,21 +144,76 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]Enque
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	now := q.opts.Now()
-	norm := make([]NewJob, len(jobs))
-	for i, j := range jobs {
-		n, err := q.normalize(i, j, now)
-		if err != nil {
+	parent, _ := JobFromContext(ctx)
+	for {
+		now := q.opts.Now()
+		norm := make([]NewJob, len(jobs))
+		for i, j := range jobs {
+			n, err := q.normalize(i, j, now)
+			if err != nil {
+				return nil, err
+			}
+			norm[i] = q.inherit(n, parent)
+		}
+		res, err := q.store.Enqueue(ctx, tx, now, norm)
+		if err == nil {
+			q.wakeFor(norm, now)
+			return res, nil
+		}
+		if !q.opts.WaitWhenFull || tx != nil || !errors.Is(err, ErrQueueFull) {
 			return nil, err
 		}
-		norm[i] = n
+		t := time.NewTimer(q.opts.FullRetryInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", err, context.Cause(ctx))
+		case <-t.C:
+		}
 	}
-	res, err := q.store.Enqueue(ctx, tx, now, norm)
-	if err != nil {
-		return nil, err
+}
+
+// inherit copies the running parent job's inherited metadata (a
+// correlation id) onto a job its handler enqueues.
+func (q *Queue) inherit(j NewJob, parent *Job) NewJob {
+	if parent == nil || len(parent.Metadata) == 0 {
+		return j
 	}
-	q.wakeFor(norm, now)
-	return res, nil
+	var md map[string]string
+	for _, k := range q.opts.InheritMetadata {
+		v, ok := parent.Metadata[k]
+		if !ok {
+			continue
+		}
+		if _, set := j.Metadata[k]; set {
+			continue
+		}
+		if md == nil {
+			md = make(map[string]string, len(j.Metadata)+1)
+			for mk, mv := range j.Metadata {
+				md[mk] = mv
+			}
+		}
+		md[k] = v
+	}
+	if md != nil {
+		j.Metadata = md
+	}
+	return j
+}
+
+type jobKey struct{}
+
+// ContextWithJob returns a context that carries job: worker pools hand it to
+// handlers, so that jobs a handler enqueues inherit its correlation id.
+func ContextWithJob(ctx context.Context, job *Job) context.Context {
+	return context.WithValue(ctx, jobKey{}, job)
+}
+
+// JobFromContext returns the running job a handler's context carries.
+func JobFromContext(ctx context.Context) (*Job, bool) {
+	j, ok := ctx.Value(jobKey{}).(*Job)
+	return j, ok && j != nil
 }
 
 // normalize validates j and fills its defaults: Queue, MaxAttempts, an
@@ -173,6 +249,9 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 	if len(j.UniqueKey) > maxUniqueKeyLen {
 		return bad("UniqueKey", "%d bytes is longer than %d", len(j.UniqueKey), maxUniqueKeyLen)
 	}
+	if len(j.OrderKey) > maxUniqueKeyLen {
+		return bad("OrderKey", "%d bytes is longer than %d", len(j.OrderKey), maxUniqueKeyLen)
+	}
 	if j.Args != nil {
 		if j.Payload != nil {
 			return bad("Args", "set either Payload or Args, not both")
@@ -204,6 +283,10 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 		j.RunAt = now.Add(j.Delay)
 	}
 	j.Delay = 0
+	if start := j.RunAt; !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(start) || !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(now) {
+		return bad("ExpiresAt", "%s is not after the job's run time %s: it would expire before it could start",
+			j.ExpiresAt.UTC().Format(time.RFC3339), j.RunAt.UTC().Format(time.RFC3339))
+	}
 	return j, nil
 }
 
@@ -317,7 +400,7 @@ func (q *Queue) RetryDeadTx(ctx context.Context, tx *sql.Tx, f DeadFilter) (int,
 // Delete removes a job that is not running (pending, scheduled, completed,
 // cancelled or dead). Cancel a running job first.
 func (q *Queue) Delete(ctx context.Context, id int64) error {
-	return q.store.Delete(ctx, nil, id)
+	return q.store.Delete(ctx, nil, id, q.opts.Now())
 }
 
 // DeleteTx is Delete inside tx.
@@ -325,7 +408,7 @@ func (q *Queue) DeleteTx(ctx context.Context, tx *sql.Tx, id int64) error {
 	if tx == nil {
 		return fmt.Errorf("%w: tx is nil", ErrInvalidArgument)
 	}
-	return q.store.Delete(ctx, tx, id)
+	return q.store.Delete(ctx, tx, id, q.opts.Now())
 }
 
 // Pause stops every worker on the store, in every process, from leasing new
@@ -366,6 +449,48 @@ func (q *Queue) setPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 		q.wake(name)
 	}
 	return nil
+}
+
+// SetQueueSettings stores a queue's settings (back-pressure limit, what a
+// dead job does to its ordering key) for every process on the store.
+func (q *Queue) SetQueueSettings(ctx context.Context, name string, s QueueSettings) error {
+	return q.SetQueueSettingsTx(ctx, nil, name, s)
+}
+
+// SetQueueSettingsTx is SetQueueSettings inside tx (nil tx: the store's own
+// transaction).
+func (q *Queue) SetQueueSettingsTx(ctx context.Context, tx *sql.Tx, name string, s QueueSettings) error {
+	if err := ValidName(name); err != nil {
+		return fmt.Errorf("%w: queue: %v", ErrInvalidArgument, err)
+	}
+	if s.MaxPending < 0 {
+		return fmt.Errorf("%w: queue %q: MaxPending %d is negative", ErrInvalidArgument, name, s.MaxPending)
+	}
+	if err := q.store.SetQueueSettings(ctx, tx, name, s, q.opts.Now()); err != nil {
+		return err
+	}
+	q.wake(name) // keys a dead job held may have moved on
+	return nil
+}
+
+// MarkProcessedTx records key (for example "payment:order-10245") as
+// processed inside tx, the handler's own transaction, and reports whether
+// it is the first time. A handler applies an effect only when it is:
+//
+//	first, err := q.MarkProcessedTx(ctx, tx, "stock:"+orderID)
+//	if err != nil || !first { return err } // already applied by an earlier delivery
+//	... apply the effect with tx, then commit ...
+//
+// The key commits with the effect or not at all, so a redelivered job
+// cannot apply it twice. Keys are pruned after worker.Options.KeepProcessed.
+func (q *Queue) MarkProcessedTx(ctx context.Context, tx *sql.Tx, key string) (bool, error) {
+	if tx == nil {
+		return false, fmt.Errorf("%w: tx is nil: the key must commit with the effect", ErrInvalidArgument)
+	}
+	if key == "" || len(key) > maxUniqueKeyLen {
+		return false, fmt.Errorf("%w: processed key must be 1 to %d bytes", ErrInvalidArgument, maxUniqueKeyLen)
+	}
+	return q.store.MarkProcessed(ctx, tx, key, q.opts.Now())
 }
 
 // Stats returns counts per queue and state and the last hour's throughput.

@@ -55,9 +55,14 @@ type Store interface {
 	// many moved.
 	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (int, error)
 	// Delete removes a job that is not running, from either table.
-	Delete(ctx context.Context, tx *sql.Tx, id int64) error
+	Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
 	// SetPaused pauses or resumes a queue for every process on the store.
 	SetPaused(ctx context.Context, tx *sql.Tx, queue string, paused bool, now time.Time) error
+	// SetQueueSettings stores a queue's settings for every process.
+	SetQueueSettings(ctx context.Context, tx *sql.Tx, queue string, s QueueSettings, now time.Time) error
+	// MarkProcessed records key as processed inside tx and reports whether
+	// it was new (false: an earlier transaction recorded it).
+	MarkProcessed(ctx context.Context, tx *sql.Tx, key string, now time.Time) (bool, error)
 	// Stats counts jobs per queue and state and reports throughput per
 	// minute for the hour before now.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
@@ -125,6 +130,10 @@ type Settlement struct {
 	Error *AttemptError
 	// Reason is the dead reason.
 	Reason string
+	// OrderKey is the job's ordering key: when the job leaves the live set
+	// (completed, cancelled, or dead unless dead jobs block their key), the
+	// next job of the key becomes ready.
+	OrderKey string
 	// Keep keeps a completed job (state completed) until Prune removes it;
 	// false deletes it at once.
 	Keep bool
@@ -168,6 +177,9 @@ type PruneParams struct {
 	CancelledBefore time.Time
 	// MetricsBefore removes throughput counters from before it.
 	MetricsBefore time.Time
+	// ProcessedBefore removes processed keys (MarkProcessed) recorded
+	// before it.
+	ProcessedBefore time.Time
 	// Limit is the most jobs removed by one call (keeps transactions short).
 	Limit int
 }
@@ -186,14 +198,39 @@ type QueueStats struct {
 	Name      string
 	Pending   int
 	Scheduled int
-	Running   int
-	Completed int
-	Cancelled int
-	Dead      int
+	// Blocked counts jobs waiting behind an earlier job of their ordering
+	// key, and BlockedKeys the keys they wait on. StuckKeys counts keys held
+	// by a dead job: they move on only when an operator retries or deletes
+	// it.
+	Blocked     int
+	BlockedKeys int
+	StuckKeys   int
+	Running     int
+	Completed   int
+	Cancelled   int
+	Dead        int
 	// OldestPending is how long the oldest ready job has waited past its
 	// run time; zero when none is pending.
 	OldestPending time.Duration
 	Paused        bool
+	// MaxPending is the back-pressure limit (0: none); Pending, Scheduled
+	// and Blocked together count against it.
+	MaxPending int
+}
+
+// QueueSettings are a queue's settings, stored with the jobs so every
+// process on the store applies the same ones.
+type QueueSettings struct {
+	// MaxPending limits the jobs waiting in the queue (pending, scheduled
+	// and blocked): an enqueue beyond it fails with a *QueueFullError, or
+	// waits (Options.WaitWhenFull). 0 means no limit. Each enqueue
+	// transaction counts up to MaxPending index entries, so keep it to the
+	// hundreds of thousands.
+	MaxPending int
+	// DeadSkipsKey lets an ordering key move on when its job dies. By
+	// default (false) a dead job blocks its key until an operator retries
+	// or deletes it: later jobs of the key never run out of order.
+	DeadSkipsKey bool
 }
 
 // MinuteStats counts settled attempts in one minute.

@@ -113,6 +113,13 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"List", testList},
 		{"Stats", testStats},
 		{"Prune", testPrune},
+		{"OrderKeys", testOrderKeys},
+		{"OrderKeysDeadSkips", testOrderKeysDeadSkips},
+		{"OrderKeysCancelAndDelete", testOrderKeysCancelAndDelete},
+		{"Expiry", testExpiry},
+		{"BackPressure", testBackPressure},
+		{"MarkProcessed", testMarkProcessed},
+		{"Correlation", testCorrelation},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,32 +13,60 @@ const (
 	// sqlInsertJob inserts one job; ON CONFLICT DO NOTHING skips a job
 	// whose unique key a live job holds (the unique index decides).
 	sqlInsertJob = `INSERT INTO spool_jobs
-  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, metadata, payload)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT DO NOTHING`
 	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN (0, 1, 2)`
+	// sqlKeyBusy: does the ordering key have a live job, or a dead job that
+	// blocks it? Then a new job of the key waits (blocked).
+	sqlKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2, 5))
+  OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key)`
+	sqlMaxPending = `SELECT max_pending FROM spool_queues WHERE name = ? AND max_pending > 0`
+	// sqlWaiting counts a queue's waiting jobs, each state through its
+	// partial index and no further than limit.
+	sqlWaiting = `SELECT
+  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND state = 0 LIMIT ?2)) +
+  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND state = 1 LIMIT ?2)) +
+  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key IS NOT NULL AND state = 5 LIMIT ?2))`
 )
 
 // Enqueue implements queue.Store.
 func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []queue.NewJob) ([]queue.EnqueueResult, error) {
 	res := make([]queue.EnqueueResult, len(jobs))
 	meta := make([]any, len(jobs))
+	perQueue := map[string]int{}
 	for i, j := range jobs {
 		m, err := encodeMetadata(j.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: job %d metadata: %w", i, err)
 		}
 		meta[i] = m
+		perQueue[j.Queue]++
 	}
 	nowUS := micros(now)
+	var full error
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		full = nil
+		if err := checkRoom(ctx, x, perQueue, &full); err != nil || full != nil {
+			return err
+		}
 		for i, j := range jobs {
 			state := stPending
 			if j.RunAt.After(now) {
 				state = stScheduled
 			}
+			if j.OrderKey != "" {
+				var busy bool
+				if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
+					return err
+				}
+				if busy {
+					state = stBlocked
+				}
+			}
 			r, err := x.exec(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
-				j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), meta[i], j.Payload)
+				j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
+				nullMicros(j.ExpiresAt), meta[i], j.Payload)
 			if err != nil {
 				return err
 			}
@@ -64,5 +92,32 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 	if err != nil {
 		return nil, err
 	}
+	if full != nil {
+		return nil, full
+	}
 	return res, nil
+}
+
+// checkRoom sets *full when a queue with a MaxPending limit has no room
+// for the jobs about to be added to it. It writes nothing.
+func checkRoom(ctx context.Context, x *xtx, perQueue map[string]int, full *error) error {
+	for name, adding := range perQueue {
+		var limit int
+		switch err := x.queryRow(ctx, sqlMaxPending, name).Scan(&limit); err {
+		case sql.ErrNoRows:
+			continue
+		case nil:
+		default:
+			return err
+		}
+		var waiting int
+		if err := x.queryRow(ctx, sqlWaiting, name, limit).Scan(&waiting); err != nil {
+			return err
+		}
+		if waiting+adding > limit {
+			*full = &queue.QueueFullError{Queue: name, Limit: limit, Waiting: waiting}
+			return nil
+		}
+	}
+	return nil
 }

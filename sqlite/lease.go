@@ -21,6 +21,9 @@ const (
   WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ?)
   RETURNING ` + jobColumns
 	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = 1`
+	// sqlAnyExpiry probes the expiry index: one lookup per lease.
+	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool_jobs
+  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN (0, 1, 5))`
 )
 
 // leaseSelectSQL is the job-selecting part of sqlLease, for the query-plan
@@ -36,7 +39,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 	token := newToken()
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.LeaseResult{}
-		var paused bool
+		var paused, expiring bool
 		switch err := x.queryRow(ctx, sqlQueuePaused, p.Queue).Scan(&paused); err {
 		case nil, sql.ErrNoRows:
 		default:
@@ -45,6 +48,14 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if paused {
 			res.Paused = true
 			return nil
+		}
+		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, micros(p.Now)).Scan(&expiring); err != nil {
+			return err
+		}
+		if expiring {
+			if err := expireWaiting(ctx, x, p.Queue, p.Now); err != nil {
+				return err
+			}
 		}
 		now := micros(p.Now)
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {

@@ -88,7 +88,8 @@ func mergeByID(a, b []*queue.Job, limit int) []*queue.Job {
 }
 
 const (
-	sqlCancelWaiting = `UPDATE spool_jobs SET state = 4, finished_at = ? WHERE id = ? AND state IN (0, 1)`
+	sqlCancelWaiting = `UPDATE spool_jobs SET state = 4, finished_at = ? WHERE id = ? AND state IN (0, 1, 5)
+  RETURNING queue, order_key`
 	sqlRequestCancel = `UPDATE spool_jobs SET cancel_requested = 1 WHERE id = ? AND state = 2`
 	sqlStateOf       = `SELECT state FROM spool_jobs WHERE id = ?`
 	sqlIsDead        = `SELECT 1 FROM spool_dead WHERE id = ?`
@@ -102,15 +103,18 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 	)
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		state, result = "", nil
-		r, err := x.exec(ctx, sqlCancelWaiting, micros(now), id)
-		if err != nil {
+		var qname string
+		var key sql.NullString
+		switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); err {
+		case nil:
+			state = queue.StateCancelled
+			return promoteNext(ctx, x, qname, key.String, now)
+		case sql.ErrNoRows:
+		default:
 			return err
 		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			state = queue.StateCancelled
-			return nil
-		}
-		if r, err = x.exec(ctx, sqlRequestCancel, id); err != nil {
+		r, err := x.exec(ctx, sqlRequestCancel, id)
+		if err != nil {
 			return err
 		}
 		if n, _ := r.RowsAffected(); n == 1 {
@@ -146,20 +150,23 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 }
 
 // Retrying from the dead table reinserts each job under its own id with its
-// attempts reset and its error history kept. A job whose unique key a live
-// job holds again stays dead (ON CONFLICT DO NOTHING); the DELETE removes
-// only the dead rows that made it back.
+// attempts reset and its error history kept, oldest first. A job whose
+// ordering key has a live job again waits behind it (blocked); a job whose
+// unique key a live job holds again stays dead (ON CONFLICT DO NOTHING).
 const (
-	deadFilter = `(?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))
-  AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)`
-	sqlRetryDeadInsert = `INSERT INTO spool_jobs
-  (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at, unique_key, metadata, errors, payload)
-  SELECT id, queue, kind, 0, priority, ?4, 0, max_attempts, timeout_us, created_at, unique_key, metadata, errors, payload
-  FROM spool_dead WHERE ` + deadFilter + `
-  ORDER BY id
+	sqlDeadMatching = `SELECT id, queue, order_key FROM spool_dead
+  WHERE (?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))
+    AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)
+  ORDER BY id`
+	sqlKeyHasHead   = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ? AND order_key = ? AND state IN (0, 1, 2))`
+	sqlRetryOneDead = `INSERT INTO spool_jobs
+  (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
+   unique_key, order_key, expires_at, metadata, errors, payload)
+  SELECT id, queue, kind, ?2, priority, ?3, 0, max_attempts, timeout_us, created_at,
+   unique_key, order_key, NULL, metadata, errors, payload
+  FROM spool_dead WHERE id = ?1
   ON CONFLICT DO NOTHING`
-	sqlRetryDeadDelete = `DELETE FROM spool_dead WHERE ` + deadFilter + `
-  AND id IN (SELECT id FROM spool_jobs)`
+	sqlDeleteOneDead = `DELETE FROM spool_dead WHERE id = ?`
 )
 
 // RetryDead implements queue.Store.
@@ -169,43 +176,78 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 		b, _ := json.Marshal(f.IDs)
 		ids = string(b)
 	}
-	var n int64
+	var n int
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlRetryDeadInsert, ids, f.Queue, f.Kind, micros(now)); err != nil {
-			return err
+		n = 0
+		type dead struct {
+			id    int64
+			queue string
+			key   sql.NullString
 		}
-		r, err := x.exec(ctx, sqlRetryDeadDelete, ids, f.Queue, f.Kind)
+		var list []dead
+		rows, err := x.query(ctx, sqlDeadMatching, ids, f.Queue, f.Kind)
 		if err != nil {
 			return err
 		}
-		n, _ = r.RowsAffected()
+		for rows.Next() {
+			var d dead
+			if err := rows.Scan(&d.id, &d.queue, &d.key); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, d)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, d := range list {
+			state := stPending
+			if d.key.Valid {
+				var busy bool
+				if err := x.queryRow(ctx, sqlKeyHasHead, d.queue, d.key.String).Scan(&busy); err != nil {
+					return err
+				}
+				if busy {
+					state = stBlocked
+				}
+			}
+			r, err := x.exec(ctx, sqlRetryOneDead, d.id, state, micros(now))
+			if err != nil {
+				return err
+			}
+			if k, _ := r.RowsAffected(); k == 0 {
+				continue
+			}
+			if _, err := x.exec(ctx, sqlDeleteOneDead, d.id); err != nil {
+				return err
+			}
+			n++
+		}
 		return nil
 	})
-	return int(n), err
+	return n, err
 }
 
 const (
-	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> 2`
-	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ?`
+	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> 2 RETURNING queue, order_key`
+	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ? RETURNING queue, order_key`
 )
 
 // Delete implements queue.Store.
-func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64) error {
+func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error {
 	var result error
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		result = nil
-		r, err := x.exec(ctx, sqlDeleteJob, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			return nil
-		}
-		if r, err = x.exec(ctx, sqlDeleteDead, id); err != nil {
-			return err
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			return nil
+		var qname string
+		var key sql.NullString
+		for _, q := range []string{sqlDeleteJob, sqlDeleteDead} {
+			switch err := x.queryRow(ctx, q, id).Scan(&qname, &key); err {
+			case nil:
+				return promoteNext(ctx, x, qname, key.String, now)
+			case sql.ErrNoRows:
+			default:
+				return err
+			}
 		}
 		var code int
 		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {

@@ -27,9 +27,10 @@ const (
 	stRunning   = 2
 	stCompleted = 3
 	stCancelled = 4
+	stBlocked   = 5
 )
 
-var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled}
+var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled, queue.StateBlocked}
 
 func stateCode(s queue.State) int {
 	for i, n := range stateNames {
@@ -43,12 +44,12 @@ func stateCode(s queue.State) int {
 // jobColumns is the column list every job query selects, in scanJob's order.
 const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
-  unique_key, metadata, errors, payload`
+  unique_key, order_key, expires_at, metadata, errors, payload`
 
 // deadColumns selects spool_dead in the same shape as jobColumns.
 const deadColumns = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
-  unique_key, metadata, errors, payload, reason`
+  unique_key, order_key, expires_at, metadata, errors, payload, reason`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -58,12 +59,14 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 		state, timeout                                  int64
 		runAt, createdAt                                int64
 		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
-		leasedBy, uniqueKey, metadata, errs, deadReason sql.NullString
+		expiresAt                                       sql.NullInt64
+		leasedBy, uniqueKey, orderKey, metadata, errs   sql.NullString
+		deadReason                                      sql.NullString
 		cancelReq                                       bool
 	)
 	dest := []any{&j.ID, &j.Queue, &j.Kind, &state, &j.Priority, &runAt, &j.Attempt, &j.MaxAttempts, &timeout,
 		&createdAt, &attemptedAt, &finishedAt, &leaseUntil, &leaseToken, &leasedBy, &cancelReq,
-		&uniqueKey, &metadata, &errs, &j.Payload}
+		&uniqueKey, &orderKey, &expiresAt, &metadata, &errs, &j.Payload}
 	if dead {
 		dest = append(dest, &deadReason)
 	}
@@ -87,6 +90,8 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	j.LeasedBy = leasedBy.String
 	j.CancelRequested = cancelReq
 	j.UniqueKey = uniqueKey.String
+	j.OrderKey = orderKey.String
+	j.ExpiresAt = fromMicros(expiresAt)
 	j.DeadReason = deadReason.String
 	if metadata.Valid && metadata.String != "" {
 		if err := json.Unmarshal([]byte(metadata.String), &j.Metadata); err != nil {
@@ -140,4 +145,11 @@ func encodeAttemptError(e *queue.AttemptError) (string, error) {
 	c.At = c.At.UTC()
 	b, err := json.Marshal(c)
 	return string(b), err
+}
+
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
 }

@@ -39,9 +39,9 @@ const (
   WHERE id = ? AND lease_token = ? AND state = 2`
 	sqlDeadInsert = `INSERT INTO spool_dead
   (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
-   died_at, reason, unique_key, metadata, errors, payload)
+   died_at, reason, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
-   ?1, ?2, unique_key, metadata,
+   ?1, ?2, unique_key, order_key, ` + deadBlocksKey + `, expires_at, metadata,
    CASE WHEN ?3 IS NULL THEN errors ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?3)) END,
    payload
   FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?1)`
@@ -123,6 +123,13 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 			if n, _ := r.RowsAffected(); n == 0 {
 				errs[i] = fmt.Errorf("settle job %d (%s): %w", st.JobID, st.Outcome, queue.ErrLeaseLost)
 				continue
+			}
+			switch st.Outcome {
+			case queue.OutcomeComplete, queue.OutcomeCancel, queue.OutcomeDead:
+				// The job left the live set: its key may move on.
+				if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
+					return err
+				}
 			}
 			switch st.Outcome {
 			case queue.OutcomeComplete:

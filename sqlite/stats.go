@@ -18,7 +18,11 @@ const (
 	sqlStatsRunning  = `SELECT queue, count(*) FROM spool_jobs WHERE state = 2 GROUP BY queue`
 	sqlStatsFinished = `SELECT queue, sum(state = 3), sum(state = 4) FROM spool_jobs WHERE state IN (3, 4) GROUP BY queue`
 	sqlStatsDead     = `SELECT queue, count(*) FROM spool_dead GROUP BY queue`
-	sqlStatsPaused   = `SELECT name FROM spool_queues WHERE paused`
+	sqlStatsBlocked  = `SELECT queue, count(*), count(DISTINCT order_key) FROM spool_jobs
+  WHERE order_key IS NOT NULL AND state = 5 GROUP BY queue`
+	sqlStatsStuck = `SELECT queue, count(DISTINCT order_key) FROM spool_dead
+  WHERE order_key IS NOT NULL AND blocks_key GROUP BY queue`
+	sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool_queues WHERE paused OR max_pending > 0`
 	sqlStatsMinutes  = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM spool_metrics
   WHERE minute >= ? GROUP BY minute`
 )
@@ -109,11 +113,26 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 			get(name).Dead = n
 			return nil
 		}},
-		{sqlStatsPaused, nil, func(r *sql.Rows) error {
-			if err := r.Scan(&name); err != nil {
+		{sqlStatsBlocked, nil, func(r *sql.Rows) error {
+			if err := r.Scan(&name, &n, &m); err != nil {
 				return err
 			}
-			get(name).Paused = true
+			get(name).Blocked, get(name).BlockedKeys = n, m
+			return nil
+		}},
+		{sqlStatsStuck, nil, func(r *sql.Rows) error {
+			if err := r.Scan(&name, &n); err != nil {
+				return err
+			}
+			get(name).StuckKeys = n
+			return nil
+		}},
+		{sqlStatsSettings, nil, func(r *sql.Rows) error {
+			var paused bool
+			if err := r.Scan(&name, &paused, &n); err != nil {
+				return err
+			}
+			get(name).Paused, get(name).MaxPending = paused, n
 			return nil
 		}},
 	}
@@ -156,7 +175,9 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 const (
 	sqlPruneFinished = `DELETE FROM spool_jobs WHERE id IN
   (SELECT id FROM spool_jobs WHERE state = ? AND finished_at < ? ORDER BY finished_at LIMIT ?)`
-	sqlPruneMetrics = `DELETE FROM spool_metrics WHERE minute < ?`
+	sqlPruneMetrics   = `DELETE FROM spool_metrics WHERE minute < ?`
+	sqlPruneProcessed = `DELETE FROM spool_processed WHERE key IN
+  (SELECT key FROM spool_processed WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
 )
 
 // Prune implements queue.Store.
@@ -181,6 +202,11 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			}
 			k, _ := r.RowsAffected()
 			n += k
+		}
+		if !p.ProcessedBefore.IsZero() {
+			if _, err := x.exec(ctx, sqlPruneProcessed, micros(p.ProcessedBefore), limit); err != nil {
+				return err
+			}
 		}
 		if !p.MetricsBefore.IsZero() {
 			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()); err != nil {

@@ -246,4 +246,5 @@ var hotStatements = []string{
 	sqlInsertJob, sqlPromote, sqlLease, sqlNextRunAt, sqlQueuePaused,
 	sqlCompleteDelete, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
 }

@@ -45,11 +45,8 @@ func JSON[T any](fn func(ctx context.Context, job *queue.Job, args T) error) Han
 // deploy that registers the handler still runs it.
 var ErrNoHandler = errors.New("worker: no handler registered for kind")
 
-type jobKey struct{}
-
 // JobFromContext returns the job a handler's context belongs to, for
 // middleware and helpers deep in a handler's call tree.
 func JobFromContext(ctx context.Context) (*queue.Job, bool) {
-	j, ok := ctx.Value(jobKey{}).(*queue.Job)
-	return j, ok
+	return queue.JobFromContext(ctx)
 }

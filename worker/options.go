@@ -18,6 +18,15 @@ type QueueConfig struct {
 	// Backoff is the retry delay for the queue's failed jobs. Defaults to
 	// Options.Backoff.
 	Backoff queue.Backoff
+	// RateLimit caps how many of the queue's jobs start per second in this
+	// pool, for handlers that call a rate-limited partner. 0 means no
+	// limit. The limit is per pool: with several processes working the
+	// queue, give each its share (the partner's limit divided by the number
+	// of processes).
+	RateLimit float64
+	// Burst is how many jobs may start at once after an idle spell, within
+	// RateLimit. Defaults to RateLimit rounded up (at least 1).
+	Burst int
 }
 
 // Options configure a Pool. The zero value works the "default" queue with
@@ -77,6 +86,9 @@ func (o *Options) defaults(q *queue.Queue) error {
 			c.MaxWorkers = 100
 		case c.MaxWorkers < 0:
 			return fmt.Errorf("worker: queue %q: MaxWorkers %d is negative", name, c.MaxWorkers)
+		}
+		if c.RateLimit < 0 || c.Burst < 0 {
+			return fmt.Errorf("worker: queue %q: RateLimit %v and Burst %d must not be negative", name, c.RateLimit, c.Burst)
 		}
 		qs[name] = c
 	}

@@ -51,6 +51,9 @@ type active struct {
 	cancel   context.CancelCauseFunc // set once the handler starts
 	deadline time.Time               // after it, stop extending the lease (a hung handler)
 	released bool                    // settled by Stop; the handler's own settle is dropped
+	// completedInTx: the handler completed the job in its own transaction
+	// (CompleteTx); the pool's settle then finds it gone, as expected.
+	completedInTx bool
 }
 
 type queueRunner struct {
@@ -239,7 +242,7 @@ func (p *Pool) releaseAll() {
 	for _, a := range p.active {
 		if !a.released {
 			a.released = true
-			batch = append(batch, queue.Settlement{JobID: a.job.ID, Token: a.job.LeaseToken, Queue: a.job.Queue,
+			batch = append(batch, queue.Settlement{JobID: a.job.ID, Token: a.job.LeaseToken, Queue: a.job.Queue, OrderKey: a.job.OrderKey,
 				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
 		}
 	}
@@ -268,16 +271,27 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 	defer timer.Stop()
 	inflight := 0
 	more := true // there may be ready jobs
+	rate := newBucket(r.cfg.RateLimit, r.cfg.Burst, p.q.Now())
 	for {
 		if more && inflight < r.cfg.MaxWorkers {
-			want := r.cfg.MaxWorkers - inflight
 			now := p.q.Now()
-			res, err := p.store.Lease(context.Background(), queue.LeaseParams{
-				Queue: r.name, Limit: want, Now: now, Until: now.Add(p.opts.LeaseDuration), Worker: p.opts.Name})
+			want := rate.take(now, r.cfg.MaxWorkers-inflight)
+			var res queue.LeaseResult
+			var err error
+			if want > 0 {
+				res, err = p.store.Lease(context.Background(), queue.LeaseParams{
+					Queue: r.name, Limit: want, Now: now, Until: now.Add(p.opts.LeaseDuration), Worker: p.opts.Name})
+			}
 			more = false
-			if err != nil {
+			switch {
+			case want == 0:
+				// Rate-limited: look again when the next token is due.
+				resetTimer(timer, max(rate.wait(), time.Millisecond))
+			case err != nil:
+				rate.refund(want)
 				p.logger.Error("spool: lease failed", "queue", r.name, "err", err)
-			} else {
+			default:
+				rate.refund(want - len(res.Jobs))
 				p.hold(res.Jobs)
 				for _, j := range res.Jobs {
 					r.jobs <- j // never blocks: capacity MaxWorkers ≥ inflight
@@ -345,7 +359,7 @@ func (p *Pool) workLoop(r *queueRunner) {
 		p.mu.Unlock()
 		if stopping {
 			now := p.q.Now()
-			p.settle(queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue,
+			p.settle(queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey,
 				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
 		} else {
 			p.run(j)
@@ -420,22 +434,24 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 		// rescuer runs them again. Nothing is lost.
 		p.logger.Error("spool: settle failed; the jobs run again after their leases expire", "jobs", len(keep), "err", err)
 	}
+	p.mu.Lock()
 	for i, e := range errs {
-		if e != nil {
+		if a := p.active[keep[i].JobID]; e != nil && (a == nil || !a.completedInTx) {
 			p.logger.Warn("spool: lost lease before settling (the job was rescued or cancelled meanwhile)", "job", keep[i].JobID, "err", e)
 		}
 	}
-	p.mu.Lock()
 	for _, s := range keep {
 		delete(p.active, s.JobID)
 	}
 	p.mu.Unlock()
 	// A job that runs again (at once or later) changes when its queue next
 	// has work: let the queue's fetcher look again.
+	// So does a job whose end lets the next job of its ordering key run.
 	woken := ""
 	for _, s := range keep {
-		switch s.Outcome {
-		case queue.OutcomeRetry, queue.OutcomeSnooze, queue.OutcomeRelease:
+		switch {
+		case s.Outcome == queue.OutcomeRetry, s.Outcome == queue.OutcomeSnooze, s.Outcome == queue.OutcomeRelease,
+			s.OrderKey != "":
 			if s.Queue != woken {
 				p.q.Notify(s.Queue)
 				woken = s.Queue

@@ -16,7 +16,7 @@ func (p *Pool) run(j *queue.Job) {
 	if timeout <= 0 {
 		timeout = p.opts.JobTimeout
 	}
-	ctx, cancel := context.WithCancelCause(context.WithValue(p.baseCtx, jobKey{}, j))
+	ctx, cancel := context.WithCancelCause(context.WithValue(queue.ContextWithJob(p.baseCtx, j), poolKey{}, p))
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancelTimeout()
 	defer cancel(nil)
@@ -36,7 +36,7 @@ func (p *Pool) run(j *queue.Job) {
 
 	err, stack := p.call(ctx, j)
 	now := p.q.Now()
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Now: now}
+	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: now}
 	cause := context.Cause(ctx)
 	switch {
 	case err != nil && errors.Is(cause, ErrStopping):
@@ -71,7 +71,7 @@ func (p *Pool) run(j *queue.Job) {
 	if err != nil && d.Outcome != queue.OutcomeSnooze {
 		s.Error = &queue.AttemptError{Attempt: j.Attempt, At: now, Message: err.Error(), Stack: stack}
 		p.logger.Warn("spool: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
-			"outcome", d.Outcome.String(), "err", err)
+			"outcome", d.Outcome.String(), "correlation_id", j.Metadata["correlation_id"], "err", err)
 	}
 	p.settle(s)
 }
@@ -192,7 +192,7 @@ func (p *Pool) Rescue(ctx context.Context) (int, error) {
 			lost := fmt.Errorf("lease expired at %s: worker %s stopped heartbeating (crashed, killed or hung)",
 				j.LeaseUntil.UTC().Format(time.RFC3339), j.LeasedBy)
 			d := queue.Classify(lost, j.Attempt, j.MaxAttempts, p.backoffFor(j))
-			batch[i] = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Outcome: d.Outcome,
+			batch[i] = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Outcome: d.Outcome,
 				Now: now, RunAt: now.Add(d.Delay), Reason: d.Reason, IfExpired: true,
 				Error: &queue.AttemptError{Attempt: j.Attempt, At: now, Message: lost.Error()}}
 		}

@@ -1,11 +1,12 @@
--- Jobs that are pending (0), scheduled (1), running (2), completed (3) or
--- cancelled (4). Times are unix microseconds, UTC. AUTOINCREMENT: ids are
+-- Jobs that are pending (0), scheduled (1), running (2), completed (3),
+-- cancelled (4) or blocked (5: waiting for an earlier job of its ordering
+-- key). Times are unix microseconds, UTC. AUTOINCREMENT: ids are
 -- never reused, also not after the newest job was deleted or moved to dead.
 CREATE TABLE spool_jobs (
   id               INTEGER PRIMARY KEY AUTOINCREMENT,
   queue            TEXT    NOT NULL,
   kind             TEXT    NOT NULL,
-  state            INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),
+  state            INTEGER NOT NULL CHECK (state BETWEEN 0 AND 5),
   priority         INTEGER NOT NULL DEFAULT 0,
   run_at           INTEGER NOT NULL,
   attempt          INTEGER NOT NULL DEFAULT 0,
@@ -19,6 +20,8 @@ CREATE TABLE spool_jobs (
   leased_by        TEXT,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   unique_key       TEXT,
+  order_key        TEXT,
+  expires_at       INTEGER,
   metadata         TEXT,
   errors           TEXT,
   payload          BLOB    NOT NULL
@@ -35,6 +38,10 @@ CREATE INDEX spool_jobs_running ON spool_jobs (lease_until) WHERE state = 2;
 CREATE INDEX spool_jobs_finished ON spool_jobs (finished_at) WHERE state IN (3, 4);
 -- Idempotency keys are unique among live jobs.
 CREATE UNIQUE INDEX spool_jobs_unique ON spool_jobs (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2);
+-- Jobs of one ordering key: is the key busy, which blocked job is next.
+CREATE INDEX spool_jobs_order ON spool_jobs (queue, order_key, state, id) WHERE order_key IS NOT NULL;
+-- Jobs that expire unless started in time.
+CREATE INDEX spool_jobs_expiry ON spool_jobs (queue, expires_at) WHERE expires_at IS NOT NULL AND state IN (0, 1, 5);
 
 -- Dead jobs keep the id they had, their whole error history and the reason.
 CREATE TABLE spool_dead (
@@ -51,18 +58,34 @@ CREATE TABLE spool_dead (
   died_at      INTEGER NOT NULL,
   reason       TEXT    NOT NULL,
   unique_key   TEXT,
+  order_key    TEXT,
+  blocks_key   INTEGER NOT NULL DEFAULT 0,
+  expires_at   INTEGER,
   metadata     TEXT,
   errors       TEXT,
   payload      BLOB    NOT NULL
 );
 CREATE INDEX spool_dead_queue ON spool_dead (queue, kind, id);
+-- Dead jobs that hold their ordering key until an operator acts.
+CREATE INDEX spool_dead_blocking ON spool_dead (queue, order_key) WHERE blocks_key;
 
--- Paused queues, seen by every process on the file.
+-- Per-queue settings, seen by every process on the file: paused, the
+-- back-pressure limit, and whether a dead job blocks its ordering key.
 CREATE TABLE spool_queues (
-  name       TEXT    PRIMARY KEY,
-  paused     INTEGER NOT NULL DEFAULT 0,
-  updated_at INTEGER NOT NULL
+  name           TEXT    PRIMARY KEY,
+  paused         INTEGER NOT NULL DEFAULT 0,
+  max_pending    INTEGER,
+  dead_skips_key INTEGER NOT NULL DEFAULT 0,
+  updated_at     INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Keys of effects already applied, for consumer-side idempotency
+-- (Queue.MarkProcessedTx), pruned after their retention.
+CREATE TABLE spool_processed (
+  key          TEXT    PRIMARY KEY,
+  processed_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX spool_processed_at ON spool_processed (processed_at);
 
 -- Settled attempts per minute and queue, for the throughput chart.
 CREATE TABLE spool_metrics (

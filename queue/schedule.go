@@ -1,0 +1,111 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// ErrScheduleNotFound means no schedule of the given name is stored (no
+// scheduler has registered it yet).
+var ErrScheduleNotFound = errors.New("queue: schedule not found")
+
+// ScheduleStore is the part of a backend that periodic schedules (package
+// schedule) need: the state every scheduler on the store shares, so that
+// each tick is enqueued once however many processes run a scheduler and
+// however often they restart. It is separate from Store; package sqlite
+// implements both.
+//
+// As in Store, all times are passed in by the caller and every write takes
+// an optional *sql.Tx (nil: the store's own transaction).
+type ScheduleStore interface {
+	// DB returns the database the store's transactions belong to. A
+	// scheduler begins its write transactions on it, to enqueue a tick's
+	// job (Queue.EnqueueTx) and record the tick (FireSchedule) atomically.
+	DB() *sql.DB
+
+	// Schedules returns every stored schedule, ordered by name.
+	Schedules(ctx context.Context) ([]ScheduleState, error)
+
+	// SaveSchedule records a schedule's definition: Name, Spec, TimeZone,
+	// Kind, Queue and Misfire (the other fields are ignored). A new
+	// schedule starts with LastTick = now, so its first tick is the first
+	// after now; an existing one keeps its state and gets the new
+	// definition.
+	SaveSchedule(ctx context.Context, tx *sql.Tx, def ScheduleState, now time.Time) error
+
+	// FireSchedule records a fire, guarded so that each tick and each
+	// trigger request fires once across schedulers: a tick (f.Tick set)
+	// moves LastTick up to f.Tick only if the stored LastTick is still
+	// before f.Tick and the schedule is not paused (the cursor never moves
+	// back, so a tick once passed cannot fire again, also not after its job
+	// finished); a trigger (f.Trigger set) clears TriggerAt only if it
+	// still equals f.Trigger. It reports whether it recorded the fire;
+	// false means another scheduler got there first, or the schedule was
+	// paused, and the caller must roll back what it enqueued in the same
+	// transaction.
+	FireSchedule(ctx context.Context, tx *sql.Tx, f ScheduleFire) (bool, error)
+
+	// SetSchedulePaused pauses or resumes a schedule for every process on
+	// the store. Resuming moves LastTick up to now, so the ticks that
+	// passed while the schedule was paused are skipped, not caught up. It
+	// returns ErrScheduleNotFound for an unknown name.
+	SetSchedulePaused(ctx context.Context, tx *sql.Tx, name string, paused bool, now time.Time) error
+
+	// TriggerSchedule requests one run of the schedule now, outside its
+	// ticks: TriggerAt is set to now unless a request is already pending.
+	// A scheduler that has the schedule registered serves the request. It
+	// returns ErrScheduleNotFound for an unknown name.
+	TriggerSchedule(ctx context.Context, tx *sql.Tx, name string, now time.Time) error
+}
+
+// ScheduleState is a stored schedule: its definition as a scheduler last
+// registered it, and the state all schedulers share.
+type ScheduleState struct {
+	// Name identifies the schedule.
+	Name string
+	// Spec is the cron spec, without a time zone prefix.
+	Spec string
+	// TimeZone is the IANA name of the zone Spec is read in, such as
+	// "Europe/Berlin" or "UTC".
+	TimeZone string
+	// Kind and Queue are those of the job each tick enqueues.
+	Kind  string
+	Queue string
+	// Misfire names the policy for ticks missed while no scheduler ran.
+	Misfire string
+	// LastTick is the schedule's cursor: every tick up to and including it
+	// was enqueued or skipped.
+	LastTick time.Time
+	// LastRun is the tick of the latest job enqueued, or the time of the
+	// trigger request it served; zero before the first.
+	LastRun time.Time
+	// LastJobID is the ID of the latest job enqueued; zero before the first.
+	LastJobID int64
+	// Paused is true while the schedule is paused.
+	Paused bool
+	// TriggerAt is when a pending "trigger now" request was made; zero if
+	// none is pending.
+	TriggerAt time.Time
+	// UpdatedAt is when the row last changed.
+	UpdatedAt time.Time
+}
+
+// ScheduleFire is what FireSchedule records: a tick (the new LastTick) or a
+// served trigger request (Trigger), with the job enqueued for it.
+type ScheduleFire struct {
+	// Name is the schedule.
+	Name string
+	// Tick is the tick being fired (or skipped): the new LastTick. Set it
+	// for a tick fire.
+	Tick time.Time
+	// Trigger is the request being served (the stored TriggerAt). Set it,
+	// and leave Tick zero, for a trigger fire.
+	Trigger time.Time
+	// JobID is the job enqueued for the fire, or zero when the tick was
+	// skipped (LastRun and LastJobID then stay as they were).
+	JobID int64
+	// Now is the time of the fire.
+	Now time.Time
+}
