@@ -158,7 +158,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		opts.CheckpointInterval = -1
 	}
+	s, err := openPools(ctx, path, opts, false)
+	if err != nil && opts.ReadOnly && errors.Is(err, queue.ErrReadOnly) {
+		// A read-only directory (a backup on a read-only mount): SQLite
+		// cannot create the -shm file WAL reading needs. With no -wal file
+		// every commit is in the main file, which may then be read as
+		// immutable. A live -wal file must never be ignored.
+		if _, werr := os.Stat(path + "-wal"); errors.Is(werr, os.ErrNotExist) {
+			s, err = openPools(ctx, path, opts, true)
+		}
+	}
+	return s, err
+}
+
+func openPools(ctx context.Context, path string, opts Options, immutable bool) (*Store, error) {
 	d := dsn(path, opts)
+	if immutable {
+		d += "&immutable=1"
+	}
 	writeDB, err := sql.Open("sqlite", d)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
