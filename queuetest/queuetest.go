@@ -120,6 +120,10 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"BackPressure", testBackPressure},
 		{"MarkProcessed", testMarkProcessed},
 		{"Correlation", testCorrelation},
+		{"TopicFanOut", testTopicFanOut},
+		{"TopicLogAndBacklog", testTopicLogAndBacklog},
+		{"TopicReplay", testTopicReplay},
+		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -43,51 +43,13 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 		meta[i] = m
 		perQueue[j.Queue]++
 	}
-	nowUS := micros(now)
 	var full error
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		full = nil
 		if err := checkRoom(ctx, x, perQueue, &full); err != nil || full != nil {
 			return err
 		}
-		for i, j := range jobs {
-			state := stPending
-			if j.RunAt.After(now) {
-				state = stScheduled
-			}
-			if j.OrderKey != "" {
-				var busy bool
-				if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
-					return err
-				}
-				if busy {
-					state = stBlocked
-				}
-			}
-			r, err := x.exec(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
-				j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
-				nullMicros(j.ExpiresAt), meta[i], j.Payload)
-			if err != nil {
-				return err
-			}
-			if n, _ := r.RowsAffected(); n == 1 {
-				id, err := r.LastInsertId()
-				if err != nil {
-					return err
-				}
-				res[i] = queue.EnqueueResult{ID: id}
-				continue
-			}
-			if j.UniqueKey == "" {
-				return fmt.Errorf("sqlite: job %d was not inserted", i)
-			}
-			var id int64
-			if err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); err != nil {
-				return fmt.Errorf("sqlite: unique key %q: %w", j.UniqueKey, err)
-			}
-			res[i] = queue.EnqueueResult{ID: id, Duplicate: true}
-		}
-		return nil
+		return insertJobs(ctx, x, now, jobs, meta, res)
 	})
 	if err != nil {
 		return nil, err
@@ -96,6 +58,50 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 		return nil, full
 	}
 	return res, nil
+}
+
+// insertJobs inserts normalised jobs in x, writing each one's result.
+// meta holds each job's encoded metadata.
+func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, meta []any, res []queue.EnqueueResult) error {
+	nowUS := micros(now)
+	for i, j := range jobs {
+		state := stPending
+		if j.RunAt.After(now) {
+			state = stScheduled
+		}
+		if j.OrderKey != "" {
+			var busy bool
+			if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
+				return err
+			}
+			if busy {
+				state = stBlocked
+			}
+		}
+		r, err := x.exec(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
+			j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
+			nullMicros(j.ExpiresAt), meta[i], j.Payload)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			id, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			res[i] = queue.EnqueueResult{ID: id}
+			continue
+		}
+		if j.UniqueKey == "" {
+			return fmt.Errorf("sqlite: job %d was not inserted", i)
+		}
+		var id int64
+		if err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); err != nil {
+			return fmt.Errorf("sqlite: unique key %q: %w", j.UniqueKey, err)
+		}
+		res[i] = queue.EnqueueResult{ID: id, Duplicate: true}
+	}
+	return nil
 }
 
 // checkRoom sets *full when a queue with a MaxPending limit has no room

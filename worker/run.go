@@ -170,6 +170,19 @@ func (p *Pool) maintenanceLoop() {
 			if _, err := p.Prune(context.Background()); err != nil {
 				p.logger.Error("spool: prune failed", "err", err)
 			}
+			// Subscriptions catching up on the event log, in bounded steps.
+			for range 10 {
+				n, err := p.q.DeliverBacklog(context.Background(), 1000)
+				if err != nil {
+					p.logger.Error("spool: event backlog delivery failed", "err", err)
+				}
+				if n == 0 || err != nil {
+					break
+				}
+			}
+			if _, err := p.q.PruneEvents(context.Background(), 1000); err != nil {
+				p.logger.Error("spool: event log pruning failed", "err", err)
+			}
 		}
 	}
 }

@@ -1,0 +1,462 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Topics: publish-subscribe fan-out and a replayable event log, in the same
+// store as the jobs.
+//
+// Publish appends an event to its topic's log (with a per-topic sequence
+// number) and, in the same transaction, creates one job per matching
+// subscription: every subscriber gets its own copy, retried and
+// dead-lettered on its own, and the publisher knows none of them. A
+// subscription binds a topic pattern (and an optional metadata filter) to a
+// queue and a kind; adding one touches no publisher code.
+//
+// Topic names are dot-separated words ("orders.created"). Patterns match
+// word by word: "*" matches exactly one word, "#" matches any number of
+// words, including none. So "orders.*" matches "orders.created" but not
+// "orders" or "orders.line.added"; "orders.#" matches all three; "#"
+// matches every topic.
+
+// Event is something that happened, published to a topic.
+type Event struct {
+	// Topic is the event's topic, dot-separated words of the characters
+	// allowed in queue names (no "*" or "#").
+	Topic string
+	// Payload is the event's raw bytes; Args is encoded as JSON into it
+	// when Payload is nil. Each subscriber's job carries it as its payload.
+	Payload []byte
+	Args    any
+	// Metadata is copied onto every delivered job, with the topic, the
+	// event's sequence number and the subscription added under the keys
+	// "spool.topic", "spool.seq" and "spool.subscription".
+	Metadata map[string]string
+	// OrderKey keeps events of one key (an order id) in order per
+	// subscription.
+	OrderKey string
+}
+
+// PublishResult tells what a publish did.
+type PublishResult struct {
+	// EventID identifies the event in the log (store-wide, increasing).
+	EventID int64
+	// Seq is the event's sequence number within its topic, from 1.
+	Seq int64
+	// Jobs is how many subscriptions received the event.
+	Jobs int
+}
+
+// Subscription binds a topic pattern to a queue and kind.
+type Subscription struct {
+	// Name identifies the subscription; same rules as queue names.
+	Name string
+	// Pattern selects topics (see the package's topic rules).
+	Pattern string
+	// Filter, when set, delivers only events whose metadata has every one
+	// of these key-value pairs.
+	Filter map[string]string
+	// Queue and Kind are where and how delivered jobs run. Queue defaults
+	// to "default"; Kind is required.
+	Queue string
+	Kind  string
+	// Priority and MaxAttempts apply to delivered jobs (defaults as for
+	// NewJob).
+	Priority    int
+	MaxAttempts int
+	// From is where a new subscription starts in the log. The zero value
+	// starts with the next event published.
+	From StartAt
+}
+
+// StartAt says where a new subscription starts reading the event log. At
+// most one field may be set.
+type StartAt struct {
+	// Beginning delivers the whole retained log first, in order.
+	Beginning bool
+	// Time delivers events published at or after it.
+	Time time.Time
+	// Seq delivers events of the topic from this sequence number on; only
+	// for a pattern without wildcards.
+	Seq int64
+}
+
+// SubscriptionInfo is a subscription with its progress.
+type SubscriptionInfo struct {
+	Subscription
+	CreatedAt time.Time
+	// Cursor is the ID of the last event delivered to the subscription.
+	Cursor int64
+	// Backlog counts matching events in the log not yet delivered (a new
+	// subscription catching up); Lag counts events delivered but not yet
+	// handled (its live jobs). Backlog+Lag is how far it trails.
+	Backlog int
+	Lag     int
+}
+
+// TopicInfo describes one topic's log.
+type TopicInfo struct {
+	Name string
+	// LastSeq is the sequence number of the latest event; Events counts the
+	// events retained, from FirstSeq on.
+	LastSeq  int64
+	FirstSeq int64
+	Events   int
+	// Retention is the topic's retention setting.
+	Retention Retention
+}
+
+// Retention bounds a topic's log. Zero fields mean no bound; a log with
+// neither bound keeps every event.
+type Retention struct {
+	// MaxAge drops events older than it.
+	MaxAge time.Duration
+	// MaxEvents keeps at most this many newest events.
+	MaxEvents int
+}
+
+// EventRecord is an event as stored in the log.
+type EventRecord struct {
+	ID          int64
+	Topic       string
+	Seq         int64
+	PublishedAt time.Time
+	OrderKey    string
+	Metadata    map[string]string
+	Payload     []byte
+}
+
+// EventFilter selects events of one topic's log, by sequence range.
+type EventFilter struct {
+	Topic string
+	// FromSeq and ToSeq bound the range (inclusive); zero means open.
+	FromSeq, ToSeq int64
+	// Since and Until bound by publish time; zero means open.
+	Since, Until time.Time
+	// Limit is the most events returned. Defaults to 100; at most 1000.
+	Limit int
+}
+
+// TopicStore is the part of a store that keeps topics; package sqlite's
+// Store implements it. Queue's topic methods need a store that does.
+type TopicStore interface {
+	Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev Event, defaults NewJob) (PublishResult, error)
+	Subscribe(ctx context.Context, tx *sql.Tx, s Subscription, now time.Time) error
+	Unsubscribe(ctx context.Context, tx *sql.Tx, name string) error
+	Subscriptions(ctx context.Context) ([]SubscriptionInfo, error)
+	Topics(ctx context.Context) ([]TopicInfo, error)
+	Events(ctx context.Context, f EventFilter) ([]EventRecord, error)
+	// DeliverBacklog delivers up to limit backlog events to subscriptions
+	// that are catching up, in log order; it returns how many jobs it made.
+	DeliverBacklog(ctx context.Context, now time.Time, limit int, defaults NewJob) (int, error)
+	// Replay delivers the events of f's range again to one subscription.
+	Replay(ctx context.Context, subscription string, f EventFilter, now time.Time, defaults NewJob) (int, error)
+	SetRetention(ctx context.Context, topic string, r Retention, now time.Time) error
+	// PruneEvents drops events past their topic's retention.
+	PruneEvents(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// ErrNoTopics means the store does not implement TopicStore.
+var ErrNoTopics = errors.New("queue: the store does not support topics")
+
+// MatchTopic reports whether topic matches pattern ("*" one word, "#" any
+// number of words).
+func MatchTopic(pattern, topic string) bool {
+	return matchWords(strings.Split(pattern, "."), strings.Split(topic, "."))
+}
+
+func matchWords(p, t []string) bool {
+	for len(p) > 0 {
+		if p[0] == "#" {
+			if len(p) == 1 {
+				return true
+			}
+			for i := 0; i <= len(t); i++ {
+				if matchWords(p[1:], t[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(t) == 0 || (p[0] != "*" && p[0] != t[0]) {
+			return false
+		}
+		p, t = p[1:], t[1:]
+	}
+	return len(t) == 0
+}
+
+// ValidTopic checks a topic name: dot-separated words of letters, digits
+// and "_:-/".
+func ValidTopic(topic string) error { return validWords(topic, false) }
+
+// ValidPattern checks a subscription pattern: a topic whose words may also
+// be "*" or "#".
+func ValidPattern(pattern string) error { return validWords(pattern, true) }
+
+func validWords(s string, wild bool) error {
+	if s == "" {
+		return errors.New("empty topic")
+	}
+	if len(s) > maxNameLen {
+		return fmt.Errorf("topic %.20q... is longer than %d characters", s, maxNameLen)
+	}
+	for _, w := range strings.Split(s, ".") {
+		if w == "" {
+			return fmt.Errorf("topic %q has an empty word (two dots, or a dot at an end)", s)
+		}
+		if w == "*" || w == "#" {
+			if !wild {
+				return fmt.Errorf("topic %q has the wildcard %q; wildcards belong in subscription patterns", s, w)
+			}
+			continue
+		}
+		if strings.ContainsAny(w, "*#") {
+			return fmt.Errorf("%q: a wildcard must be a whole word", s)
+		}
+		if err := ValidName(w); err != nil {
+			return fmt.Errorf("topic %q: %v", s, err)
+		}
+	}
+	return nil
+}
+
+func (q *Queue) topics() (TopicStore, error) {
+	ts, ok := q.store.(TopicStore)
+	if !ok {
+		return nil, ErrNoTopics
+	}
+	return ts, nil
+}
+
+// jobDefaults is what delivered jobs get where a subscription leaves a
+// field zero.
+func (q *Queue) jobDefaults() NewJob {
+	return NewJob{Queue: DefaultQueue, MaxAttempts: q.opts.MaxAttempts}
+}
+
+// Publish appends ev to its topic's log and, in the same transaction,
+// enqueues one job per matching subscription.
+func (q *Queue) Publish(ctx context.Context, ev Event) (PublishResult, error) {
+	return q.PublishTx(ctx, nil, ev)
+}
+
+// PublishTx is Publish inside tx (the outbox: the event and its jobs commit
+// or roll back with the caller's rows). A nil tx uses the store's own.
+func (q *Queue) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) (PublishResult, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if err := ValidTopic(ev.Topic); err != nil {
+		return PublishResult{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if ev.Args != nil {
+		if ev.Payload != nil {
+			return PublishResult{}, fmt.Errorf("%w: event: set either Payload or Args, not both", ErrInvalidArgument)
+		}
+		b, err := json.Marshal(ev.Args)
+		if err != nil {
+			return PublishResult{}, fmt.Errorf("%w: event: cannot encode %s as JSON: %v", ErrInvalidArgument, typeName(ev.Args), err)
+		}
+		ev.Payload, ev.Args = b, nil
+	}
+	if ev.Payload == nil {
+		ev.Payload = []byte{}
+	}
+	if len(ev.Payload) > q.opts.MaxPayloadBytes {
+		return PublishResult{}, fmt.Errorf("%w: event payload of %d bytes exceeds %d", ErrPayloadTooLarge, len(ev.Payload), q.opts.MaxPayloadBytes)
+	}
+	if len(ev.OrderKey) > maxUniqueKeyLen {
+		return PublishResult{}, fmt.Errorf("%w: event OrderKey longer than %d bytes", ErrInvalidArgument, maxUniqueKeyLen)
+	}
+	if parent, ok := JobFromContext(ctx); ok {
+		ev.Metadata = q.inherit(NewJob{Metadata: ev.Metadata}, parent).Metadata
+	}
+	res, err := ts.Publish(ctx, tx, q.opts.Now(), ev, q.jobDefaults())
+	if err == nil && res.Jobs > 0 {
+		q.wake("")
+	}
+	return res, err
+}
+
+// Subscribe creates a durable subscription. It starts with the next event
+// unless s.From says otherwise; a subscription starting in the past
+// receives the backlog, in order, before new events (delivered by worker
+// pools' maintenance, or DeliverBacklog).
+func (q *Queue) Subscribe(ctx context.Context, s Subscription) error {
+	ts, err := q.topics()
+	if err != nil {
+		return err
+	}
+	if err := ValidName(s.Name); err != nil {
+		return fmt.Errorf("%w: subscription name: %v", ErrInvalidArgument, err)
+	}
+	if err := ValidPattern(s.Pattern); err != nil {
+		return fmt.Errorf("%w: subscription %q: pattern: %v", ErrInvalidArgument, s.Name, err)
+	}
+	if s.Queue == "" {
+		s.Queue = DefaultQueue
+	}
+	if err := ValidName(s.Queue); err != nil {
+		return fmt.Errorf("%w: subscription %q: queue: %v", ErrInvalidArgument, s.Name, err)
+	}
+	if err := ValidName(s.Kind); err != nil {
+		return fmt.Errorf("%w: subscription %q: kind: %v", ErrInvalidArgument, s.Name, err)
+	}
+	if s.Priority < 0 || s.Priority > MaxPriority || s.MaxAttempts < 0 {
+		return fmt.Errorf("%w: subscription %q: priority 0..%d and a non-negative MaxAttempts", ErrInvalidArgument, s.Name, MaxPriority)
+	}
+	set := 0
+	for _, b := range []bool{s.From.Beginning, !s.From.Time.IsZero(), s.From.Seq != 0} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		return fmt.Errorf("%w: subscription %q: set at most one of From.Beginning, From.Time, From.Seq", ErrInvalidArgument, s.Name)
+	}
+	if s.From.Seq < 0 || (s.From.Seq > 0 && strings.ContainsAny(s.Pattern, "*#")) {
+		return fmt.Errorf("%w: subscription %q: From.Seq needs a positive sequence and a pattern without wildcards", ErrInvalidArgument, s.Name)
+	}
+	if err := ts.Subscribe(ctx, nil, s, q.opts.Now()); err != nil {
+		return err
+	}
+	// A subscription starting in the past gets its first backlog now; the
+	// rest follows through worker pools' maintenance.
+	if _, err := q.DeliverBacklog(ctx, 1000); err != nil {
+		q.logger.Warn("spool: backlog delivery after subscribe", "subscription", s.Name, "err", err)
+	}
+	return nil
+}
+
+// Unsubscribe deletes a subscription. Jobs already delivered stay.
+func (q *Queue) Unsubscribe(ctx context.Context, name string) error {
+	ts, err := q.topics()
+	if err != nil {
+		return err
+	}
+	return ts.Unsubscribe(ctx, nil, name)
+}
+
+// Subscriptions lists subscriptions with their backlog and lag.
+func (q *Queue) Subscriptions(ctx context.Context) ([]SubscriptionInfo, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return nil, err
+	}
+	return ts.Subscriptions(ctx)
+}
+
+// Topics lists the topics in the event log.
+func (q *Queue) Topics(ctx context.Context) ([]TopicInfo, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return nil, err
+	}
+	return ts.Topics(ctx)
+}
+
+// Events reads a topic's log, oldest first.
+func (q *Queue) Events(ctx context.Context, f EventFilter) ([]EventRecord, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEventFilter(&f); err != nil {
+		return nil, err
+	}
+	return ts.Events(ctx, f)
+}
+
+func checkEventFilter(f *EventFilter) error {
+	if err := ValidTopic(f.Topic); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	switch {
+	case f.Limit == 0:
+		f.Limit = 100
+	case f.Limit < 0 || f.Limit > 1000:
+		return fmt.Errorf("%w: limit %d is outside 1..1000", ErrInvalidArgument, f.Limit)
+	}
+	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
+		return fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
+	}
+	return nil
+}
+
+// DeliverBacklog delivers backlog events to subscriptions that started in
+// the past, up to limit events per call, and returns how many jobs it made.
+// Worker pools call it in their maintenance loop.
+func (q *Queue) DeliverBacklog(ctx context.Context, limit int) (int, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return 0, nil // nothing to deliver on a store without topics
+	}
+	n, err := ts.DeliverBacklog(ctx, q.opts.Now(), limit, q.jobDefaults())
+	if err == nil && n > 0 {
+		q.wake("")
+	}
+	return n, err
+}
+
+// Replay delivers the events of one topic in f's range (sequence and/or
+// time) again to one subscription, after a bug in its handler was fixed.
+// Other subscriptions see nothing. It returns how many jobs it made (a
+// range of at most 10000 events per call; events whose job is still live
+// are not delivered twice).
+func (q *Queue) Replay(ctx context.Context, subscription string, f EventFilter) (int, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return 0, err
+	}
+	if f.Limit == 0 {
+		f.Limit = 10000
+	}
+	if f.Limit < 0 || f.Limit > 10000 {
+		return 0, fmt.Errorf("%w: replay limit %d is outside 1..10000", ErrInvalidArgument, f.Limit)
+	}
+	if err := ValidTopic(f.Topic); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
+		return 0, fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
+	}
+	n, err := ts.Replay(ctx, subscription, f, q.opts.Now(), q.jobDefaults())
+	if err == nil && n > 0 {
+		q.wake("")
+	}
+	return n, err
+}
+
+// SetRetention bounds a topic's log (by age and/or count); PruneEvents, run
+// by worker pools' maintenance, applies it.
+func (q *Queue) SetRetention(ctx context.Context, topic string, r Retention) error {
+	ts, err := q.topics()
+	if err != nil {
+		return err
+	}
+	if err := ValidTopic(topic); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if r.MaxAge < 0 || r.MaxEvents < 0 {
+		return fmt.Errorf("%w: retention must not be negative", ErrInvalidArgument)
+	}
+	return ts.SetRetention(ctx, topic, r, q.opts.Now())
+}
+
+// PruneEvents drops events past their topic's retention, up to limit.
+func (q *Queue) PruneEvents(ctx context.Context, limit int) (int, error) {
+	ts, err := q.topics()
+	if err != nil {
+		return 0, nil
+	}
+	return ts.PruneEvents(ctx, q.opts.Now(), limit)
+}

@@ -1,0 +1,61 @@
+package queue_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+func TestMatchTopic(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		pattern, topic string
+		want           bool
+	}{
+		{"orders.created", "orders.created", true},
+		{"orders.created", "orders.updated", false},
+		{"orders.created", "orders.created.eu", false},
+		{"orders.*", "orders.created", true},
+		{"orders.*", "orders", false},
+		{"orders.*", "orders.line.added", false},
+		{"*.created", "orders.created", true},
+		{"*.created", "created", false},
+		{"orders.#", "orders", true},
+		{"orders.#", "orders.created", true},
+		{"orders.#", "orders.line.added", true},
+		{"orders.#", "payments.created", false},
+		{"#", "anything.at.all", true},
+		{"#.added", "orders.line.added", true},
+		{"#.added", "added", true},
+		{"orders.#.added", "orders.added", true},
+		{"orders.#.added", "orders.line.item.added", true},
+		{"orders.#.added", "orders.line.removed", false},
+		{"*.*", "a.b", true},
+		{"*.*", "a.b.c", false},
+		{"a.*.#", "a", false},
+		{"a.*.#", "a.b", true},
+		{"a.*.#", "a.b.c.d", true},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, queue.MatchTopic(c.pattern, c.topic), "%q vs %q", c.pattern, c.topic)
+	}
+}
+
+func TestValidTopicAndPattern(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"orders", "orders.created", "shop-1.orders_v2.created"} {
+		require.NoError(t, queue.ValidTopic(ok))
+		require.NoError(t, queue.ValidPattern(ok))
+	}
+	for _, bad := range []string{"", "orders..created", ".orders", "orders.", "orders.*", "orders.#", "or ders", "orders.cre*ted"} {
+		require.Error(t, queue.ValidTopic(bad), bad)
+	}
+	for _, ok := range []string{"orders.*", "#", "*.created", "orders.#.added"} {
+		require.NoError(t, queue.ValidPattern(ok), ok)
+	}
+	for _, bad := range []string{"orders.x*", "orders..#", "a b.*"} {
+		require.Error(t, queue.ValidPattern(bad), bad)
+	}
+}

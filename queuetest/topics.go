@@ -1,0 +1,224 @@
+package queuetest
+
+import (
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+func (e *env) topicStore() queue.TopicStore {
+	ts, ok := e.store.(queue.TopicStore)
+	if !ok {
+		e.t.Skip("backend has no topics")
+	}
+	return ts
+}
+
+func (e *env) subscribe(s queue.Subscription) {
+	e.t.Helper()
+	require.NoError(e.t, e.q.Subscribe(e.ctx, s))
+}
+
+func (e *env) publish(ev queue.Event) queue.PublishResult {
+	e.t.Helper()
+	r, err := e.q.Publish(e.ctx, ev)
+	require.NoError(e.t, err)
+	return r
+}
+
+// jobsIn lists a queue's live jobs oldest first.
+func (e *env) jobsIn(name string) []*queue.Job {
+	e.t.Helper()
+	list, err := e.q.List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
+	require.NoError(e.t, err)
+	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
+		list[i], list[j] = list[j], list[i]
+	}
+	return list
+}
+
+func seqs(jobs []*queue.Job) []string {
+	out := make([]string, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.Metadata["spool.seq"]
+	}
+	return out
+}
+
+func testTopicFanOut(e *env) {
+	e.topicStore()
+	e.subscribe(queue.Subscription{Name: "stock", Pattern: "orders.created", Queue: "stock", Kind: "stock.reserve"})
+	e.subscribe(queue.Subscription{Name: "payment", Pattern: "orders.*", Queue: "payment", Kind: "payment.charge", MaxAttempts: 5})
+	e.subscribe(queue.Subscription{Name: "audit", Pattern: "#", Queue: "audit", Kind: "audit.log"})
+	e.subscribe(queue.Subscription{Name: "web-email", Pattern: "orders.created", Filter: map[string]string{"channel": "web"}, Queue: "mail", Kind: "email.receipt"})
+	e.subscribe(queue.Subscription{Name: "refunds", Pattern: "payments.#", Queue: "refunds", Kind: "refund"})
+
+	r := e.publish(queue.Event{Topic: "orders.created", Args: map[string]int{"order": 1}, Metadata: map[string]string{"channel": "web"}})
+	require.Equal(e.t, int64(1), r.Seq)
+	require.Equal(e.t, 4, r.Jobs, "stock, payment, audit and the filtered email")
+	r = e.publish(queue.Event{Topic: "orders.created", Args: map[string]int{"order": 2}, Metadata: map[string]string{"channel": "phone"}})
+	require.Equal(e.t, int64(2), r.Seq)
+	require.Equal(e.t, 3, r.Jobs, "the filter drops the phone order's email")
+	r = e.publish(queue.Event{Topic: "orders.cancelled"})
+	require.Equal(e.t, int64(1), r.Seq, "sequences are per topic")
+	require.Equal(e.t, 2, r.Jobs)
+
+	stock := e.jobsIn("stock")
+	require.Len(e.t, stock, 2)
+	require.Equal(e.t, "stock.reserve", stock[0].Kind)
+	require.JSONEq(e.t, `{"order":1}`, string(stock[0].Payload))
+	require.Equal(e.t, "orders.created", stock[0].Metadata["spool.topic"])
+	require.Equal(e.t, "1", stock[0].Metadata["spool.seq"])
+	require.Equal(e.t, "stock", stock[0].Metadata["spool.subscription"])
+	require.Equal(e.t, "web", stock[0].Metadata["channel"])
+	require.Len(e.t, e.jobsIn("payment"), 3)
+	require.Equal(e.t, 5, e.jobsIn("payment")[0].MaxAttempts)
+	require.Len(e.t, e.jobsIn("audit"), 3)
+	require.Len(e.t, e.jobsIn("mail"), 1)
+	require.Empty(e.t, e.jobsIn("refunds"))
+
+	// A failing subscriber dead-letters alone.
+	j := e.leaseOne("payment")
+	d := settlement(j, queue.OutcomeDead)
+	d.Reason = "card declined"
+	require.NoError(e.t, e.settle(d)[0])
+	require.Len(e.t, e.jobsIn("stock"), 2)
+	require.Len(e.t, e.jobsIn("audit"), 3)
+
+	subs, err := e.q.Subscriptions(e.ctx)
+	require.NoError(e.t, err)
+	lag := map[string]int{}
+	for _, s := range subs {
+		lag[s.Name] = s.Lag
+		require.Zero(e.t, s.Backlog, "%s is caught up", s.Name)
+	}
+	require.Equal(e.t, map[string]int{"audit": 3, "payment": 2, "refunds": 0, "stock": 2, "web-email": 1}, lag)
+
+	topics, err := e.q.Topics(e.ctx)
+	require.NoError(e.t, err)
+	require.Len(e.t, topics, 2)
+	require.Equal(e.t, "orders.created", topics[1].Name)
+	require.Equal(e.t, int64(2), topics[1].LastSeq)
+	require.Equal(e.t, 2, topics[1].Events)
+
+	require.ErrorIs(e.t, e.q.Subscribe(e.ctx, queue.Subscription{Name: "stock", Pattern: "x", Kind: "k"}), queue.ErrInvalidArgument, "duplicate name")
+	for _, bad := range []queue.Subscription{
+		{Name: "", Pattern: "x", Kind: "k"},
+		{Name: "s", Pattern: "orders.x*", Kind: "k"},
+		{Name: "s", Pattern: "orders", Kind: ""},
+		{Name: "s", Pattern: "orders.*", Kind: "k", From: queue.StartAt{Seq: 3}},
+		{Name: "s", Pattern: "orders", Kind: "k", From: queue.StartAt{Beginning: true, Seq: 3}},
+	} {
+		require.ErrorIs(e.t, e.q.Subscribe(e.ctx, bad), queue.ErrInvalidArgument, "%+v", bad)
+	}
+	_, err = e.q.Publish(e.ctx, queue.Event{Topic: "orders.*"})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+}
+
+func testTopicLogAndBacklog(e *env) {
+	ts := e.topicStore()
+	for i := range 5 {
+		e.publish(queue.Event{Topic: "stock.changed", Args: i})
+	}
+	// Joining late, from the beginning: the backlog comes first and in order.
+	require.NoError(e.t, ts.Subscribe(e.ctx, nil, queue.Subscription{Name: "rebuild", Pattern: "stock.*", Queue: "r", Kind: "rebuild", From: queue.StartAt{Beginning: true}}, e.clock.Now()))
+	r := e.publish(queue.Event{Topic: "stock.changed", Args: 5})
+	require.Zero(e.t, r.Jobs, "a subscription catching up gets no new event before its backlog")
+	subs, err := e.q.Subscriptions(e.ctx)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 6, subs[0].Backlog)
+	n, err := e.q.DeliverBacklog(e.ctx, 4)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 4, n)
+	n, err = e.q.DeliverBacklog(e.ctx, 4)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 2, n)
+	r = e.publish(queue.Event{Topic: "stock.changed", Args: 6})
+	require.Equal(e.t, 1, r.Jobs, "caught up: new events are delivered as published")
+	require.Equal(e.t, []string{"1", "2", "3", "4", "5", "6", "7"}, seqs(e.jobsIn("r")))
+
+	// From a sequence number, and from a time.
+	e.subscribe(queue.Subscription{Name: "from-seq", Pattern: "stock.changed", Queue: "s", Kind: "k", From: queue.StartAt{Seq: 6}})
+	require.Equal(e.t, []string{"6", "7"}, seqs(e.jobsIn("s")))
+	e.clock.Advance(time.Hour)
+	mark := e.clock.Now()
+	e.publish(queue.Event{Topic: "stock.changed", Args: 7})
+	e.subscribe(queue.Subscription{Name: "from-time", Pattern: "stock.*", Queue: "t", Kind: "k", From: queue.StartAt{Time: mark}})
+	require.Equal(e.t, []string{"8"}, seqs(e.jobsIn("t")))
+	e.subscribe(queue.Subscription{Name: "from-now", Pattern: "stock.*", Queue: "n", Kind: "k"})
+	require.Empty(e.t, e.jobsIn("n"))
+
+	events, err := e.q.Events(e.ctx, queue.EventFilter{Topic: "stock.changed", FromSeq: 2, ToSeq: 4})
+	require.NoError(e.t, err)
+	require.Len(e.t, events, 3)
+	require.Equal(e.t, int64(2), events[0].Seq)
+	require.Equal(e.t, "1", string(events[0].Payload))
+
+	// Retention by count, then by age.
+	require.NoError(e.t, e.q.SetRetention(e.ctx, "stock.changed", queue.Retention{MaxEvents: 3}))
+	n, err = e.q.PruneEvents(e.ctx, 100)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 5, n)
+	topics, err := e.q.Topics(e.ctx)
+	require.NoError(e.t, err)
+	require.Equal(e.t, int64(6), topics[0].FirstSeq)
+	require.Equal(e.t, 3, topics[0].Events)
+	require.NoError(e.t, e.q.SetRetention(e.ctx, "stock.changed", queue.Retention{MaxAge: 30 * time.Minute}))
+	n, err = e.q.PruneEvents(e.ctx, 100)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 2, n, "the two events from an hour ago")
+	e.subscribe(queue.Subscription{Name: "late", Pattern: "#", Queue: "l", Kind: "k", From: queue.StartAt{Beginning: true}})
+	require.Equal(e.t, []string{"8"}, seqs(e.jobsIn("l")), "the beginning of the retained log")
+}
+
+func testTopicReplay(e *env) {
+	e.subscribe(queue.Subscription{Name: "erp", Pattern: "orders.created", Queue: "erp", Kind: "erp.push"})
+	e.subscribe(queue.Subscription{Name: "mail", Pattern: "orders.created", Queue: "mail", Kind: "email"})
+	for i := range 5 {
+		e.publish(queue.Event{Topic: "orders.created", Args: i})
+	}
+	// The ERP handler had a bug: its jobs completed without effect.
+	for _, j := range e.lease("erp", 10) {
+		require.NoError(e.t, e.settle(settlement(j, queue.OutcomeComplete))[0])
+	}
+	n, err := e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 2, ToSeq: 4})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 3, n)
+	require.Equal(e.t, []string{"2", "3", "4"}, seqs(e.jobsIn("erp")))
+	require.Len(e.t, e.jobsIn("mail"), 5, "other subscribers see nothing")
+	n, err = e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 2, ToSeq: 4})
+	require.NoError(e.t, err)
+	require.Zero(e.t, n, "events whose job is still live are not doubled")
+	_, err = e.q.Replay(e.ctx, "nope", queue.EventFilter{Topic: "orders.created"})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+	_, err = e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "payments.done"})
+	require.ErrorContains(e.t, err, "does not receive topic")
+	_, err = e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 5, ToSeq: 2})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+}
+
+func testTopicOutboxAndOrder(e *env) {
+	e.subscribe(queue.Subscription{Name: "stock", Pattern: "orders.#", Queue: "stock", Kind: "k"})
+	e.subscribe(queue.Subscription{Name: "erp", Pattern: "orders.#", Queue: "stock", Kind: "k2"})
+	tx, err := e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	_, err = e.q.PublishTx(e.ctx, tx, queue.Event{Topic: "orders.created"})
+	require.NoError(e.t, err)
+	require.NoError(e.t, tx.Rollback())
+	topics, err := e.q.Topics(e.ctx)
+	require.NoError(e.t, err)
+	require.Empty(e.t, topics, "a rolled-back publish leaves no event")
+	require.Empty(e.t, e.jobsIn("stock"), "and no job")
+
+	// Events of one key stay in order per subscription; subscriptions on the
+	// same queue do not wait on each other.
+	e.publish(queue.Event{Topic: "orders.created", OrderKey: "order:7"})
+	e.publish(queue.Event{Topic: "orders.paid", OrderKey: "order:7"})
+	jobs := e.lease("stock", 10)
+	require.Len(e.t, jobs, 2, "one per subscription: the second events wait")
+	keys := []string{jobs[0].OrderKey, jobs[1].OrderKey}
+	require.ElementsMatch(e.t, []string{"stock:order:7", "erp:order:7"}, keys)
+	require.Equal(e.t, "1", jobs[0].Metadata["spool.seq"])
+}

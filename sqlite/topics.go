@@ -1,0 +1,543 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+var _ queue.TopicStore = (*Store)(nil)
+
+// A subscription's cursor is the id of the last event it has seen. A
+// subscription is caught up when its cursor is the newest event's id: then
+// Publish delivers to it directly, in the publishing transaction. One that
+// started in the past is behind; DeliverBacklog walks the log for it, in id
+// order, until it has caught up, and Publish leaves it alone meanwhile, so
+// it receives its backlog before any new event.
+
+const (
+	sqlBumpTopic = `INSERT INTO spool_topics (name, last_seq, updated_at) VALUES (?1, 1, ?2)
+  ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1, updated_at = ?2
+  RETURNING last_seq`
+	sqlInsertEvent = `INSERT INTO spool_events (topic, seq, published_at, order_key, metadata, payload)
+  VALUES (?, ?, ?, ?, ?, ?)`
+	sqlSubscriptions = `SELECT name, pattern, filter, queue, kind, priority, max_attempts, cursor, created_at
+  FROM spool_subscriptions ORDER BY name`
+	sqlAdvanceCaughtUp = `UPDATE spool_subscriptions SET cursor = ?1 WHERE cursor = ?1 - 1`
+	sqlLastEventID     = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'spool_events'), 0)`
+)
+
+type subRow struct {
+	queue.Subscription
+	cursor    int64
+	createdAt int64
+}
+
+func (r *subRow) matches(topic string, md map[string]string) bool {
+	if !queue.MatchTopic(r.Pattern, topic) {
+		return false
+	}
+	for k, v := range r.Filter {
+		if md[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func readSubs(ctx context.Context, rows *sql.Rows, err error) ([]*subRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*subRow
+	for rows.Next() {
+		var r subRow
+		var filter sql.NullString
+		if err := rows.Scan(&r.Name, &r.Pattern, &filter, &r.Queue, &r.Kind, &r.Priority, &r.MaxAttempts, &r.cursor, &r.createdAt); err != nil {
+			return nil, err
+		}
+		if filter.Valid && filter.String != "" {
+			if err := json.Unmarshal([]byte(filter.String), &r.Filter); err != nil {
+				return nil, fmt.Errorf("sqlite: subscription %q: filter: %w", r.Name, err)
+			}
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// delivery is the job that carries one event to one subscription.
+func delivery(sub *subRow, ev *queue.EventRecord, now time.Time, defaults queue.NewJob) queue.NewJob {
+	md := make(map[string]string, len(ev.Metadata)+4)
+	for k, v := range ev.Metadata {
+		md[k] = v
+	}
+	md["spool.topic"] = ev.Topic
+	md["spool.seq"] = strconv.FormatInt(ev.Seq, 10)
+	md["spool.event_id"] = strconv.FormatInt(ev.ID, 10)
+	md["spool.subscription"] = sub.Name
+	j := queue.NewJob{
+		Queue: sub.Queue, Kind: sub.Kind, Priority: sub.Priority, MaxAttempts: sub.MaxAttempts,
+		Payload: ev.Payload, Metadata: md, RunAt: now,
+		// One live job per (subscription, event): a replay never doubles one.
+		UniqueKey: subUniquePrefix(sub.Name) + strconv.FormatInt(ev.ID, 10),
+	}
+	if ev.OrderKey != "" {
+		// Ordered per subscription: subscribers never wait on each other.
+		j.OrderKey = sub.Name + ":" + ev.OrderKey
+	}
+	if j.Queue == "" {
+		j.Queue = defaults.Queue
+	}
+	if j.MaxAttempts == 0 {
+		j.MaxAttempts = defaults.MaxAttempts
+	}
+	return j
+}
+
+func subUniquePrefix(name string) string { return "spool.sub:" + name + ":" }
+
+// deliver inserts the delivery jobs and returns how many were new.
+func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (int, error) {
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	meta := make([]any, len(jobs))
+	for i, j := range jobs {
+		m, err := encodeMetadata(j.Metadata)
+		if err != nil {
+			return 0, err
+		}
+		meta[i] = m
+	}
+	res := make([]queue.EnqueueResult, len(jobs))
+	if err := insertJobs(ctx, x, now, jobs, meta, res); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range res {
+		if !r.Duplicate {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Publish implements queue.TopicStore.
+func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue.Event, defaults queue.NewJob) (queue.PublishResult, error) {
+	md, err := encodeMetadata(ev.Metadata)
+	if err != nil {
+		return queue.PublishResult{}, err
+	}
+	var res queue.PublishResult
+	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		res = queue.PublishResult{}
+		if err := x.queryRow(ctx, sqlBumpTopic, ev.Topic, micros(now)).Scan(&res.Seq); err != nil {
+			return err
+		}
+		r, err := x.exec(ctx, sqlInsertEvent, ev.Topic, res.Seq, micros(now), nullString(ev.OrderKey), md, ev.Payload)
+		if err != nil {
+			return err
+		}
+		if res.EventID, err = r.LastInsertId(); err != nil {
+			return err
+		}
+		rows, err := x.query(ctx, sqlSubscriptions)
+		subs, err := readSubs(ctx, rows, err)
+		if err != nil {
+			return err
+		}
+		rec := &queue.EventRecord{ID: res.EventID, Topic: ev.Topic, Seq: res.Seq, PublishedAt: now,
+			OrderKey: ev.OrderKey, Metadata: ev.Metadata, Payload: ev.Payload}
+		var jobs []queue.NewJob
+		for _, sub := range subs {
+			if sub.cursor == res.EventID-1 && sub.matches(ev.Topic, ev.Metadata) {
+				jobs = append(jobs, delivery(sub, rec, now, defaults))
+			}
+		}
+		if res.Jobs, err = deliver(ctx, x, now, jobs); err != nil {
+			return err
+		}
+		_, err = x.exec(ctx, sqlAdvanceCaughtUp, res.EventID)
+		return err
+	})
+	return res, err
+}
+
+const (
+	sqlInsertSub = `INSERT INTO spool_subscriptions
+  (name, pattern, filter, queue, kind, priority, max_attempts, cursor, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlSubExists     = `SELECT 1 FROM spool_subscriptions WHERE name = ?`
+	sqlFirstEventAt  = `SELECT coalesce(min(id), 0) FROM spool_events WHERE published_at >= ?`
+	sqlFirstEventSeq = `SELECT coalesce(min(id), 0) FROM spool_events WHERE topic = ? AND seq >= ?`
+	sqlDeleteSub     = `DELETE FROM spool_subscriptions WHERE name = ?`
+	sqlEventsAfter   = `SELECT id, topic, seq, published_at, order_key, metadata, payload FROM spool_events WHERE id > ? ORDER BY id LIMIT ?`
+	sqlSetCursor     = `UPDATE spool_subscriptions SET cursor = ? WHERE name = ? AND cursor = ?`
+	sqlBehindSubs    = `SELECT name, pattern, filter, queue, kind, priority, max_attempts, cursor, created_at
+  FROM spool_subscriptions WHERE cursor < ? ORDER BY cursor`
+	sqlEventColumns = `id, topic, seq, published_at, order_key, metadata, payload`
+)
+
+// Subscribe implements queue.TopicStore.
+func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscription, now time.Time) error {
+	var filter any
+	if len(sub.Filter) > 0 {
+		b, err := json.Marshal(sub.Filter)
+		if err != nil {
+			return err
+		}
+		filter = string(b)
+	}
+	var result error
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		result = nil
+		var one int
+		switch err := x.queryRow(ctx, sqlSubExists, sub.Name).Scan(&one); err {
+		case nil:
+			result = fmt.Errorf("%w: subscription %q already exists", queue.ErrInvalidArgument, sub.Name)
+			return nil
+		case sql.ErrNoRows:
+		default:
+			return err
+		}
+		var last int64
+		if err := x.queryRow(ctx, sqlLastEventID).Scan(&last); err != nil {
+			return err
+		}
+		cursor := last // from now on
+		first := int64(0)
+		switch {
+		case sub.From.Beginning:
+			cursor = 0
+		case !sub.From.Time.IsZero():
+			if err := x.queryRow(ctx, sqlFirstEventAt, micros(sub.From.Time)).Scan(&first); err != nil {
+				return err
+			}
+		case sub.From.Seq > 0:
+			if err := x.queryRow(ctx, sqlFirstEventSeq, sub.Pattern, sub.From.Seq).Scan(&first); err != nil {
+				return err
+			}
+		}
+		if first > 0 {
+			cursor = first - 1
+		}
+		_, err := x.exec(ctx, sqlInsertSub, sub.Name, sub.Pattern, filter, sub.Queue, sub.Kind, sub.Priority, sub.MaxAttempts, cursor, micros(now))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+// Unsubscribe implements queue.TopicStore.
+func (s *Store) Unsubscribe(ctx context.Context, tx *sql.Tx, name string) error {
+	var found bool
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		r, err := x.exec(ctx, sqlDeleteSub, name)
+		if err != nil {
+			return err
+		}
+		n, _ := r.RowsAffected()
+		found = n == 1
+		return nil
+	})
+	if err == nil && !found {
+		return fmt.Errorf("%w: no subscription %q", queue.ErrInvalidArgument, name)
+	}
+	return err
+}
+
+func scanEvent(r scanner) (*queue.EventRecord, error) {
+	var (
+		e       queue.EventRecord
+		at      int64
+		key, md sql.NullString
+	)
+	if err := r.Scan(&e.ID, &e.Topic, &e.Seq, &at, &key, &md, &e.Payload); err != nil {
+		return nil, err
+	}
+	e.PublishedAt = time.UnixMicro(at)
+	e.OrderKey = key.String
+	if md.Valid && md.String != "" {
+		if err := json.Unmarshal([]byte(md.String), &e.Metadata); err != nil {
+			return nil, err
+		}
+	}
+	if e.Payload == nil {
+		e.Payload = []byte{}
+	}
+	return &e, nil
+}
+
+func readEvents(rows *sql.Rows, err error) ([]*queue.EventRecord, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*queue.EventRecord
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeliverBacklog implements queue.TopicStore.
+func (s *Store) DeliverBacklog(ctx context.Context, now time.Time, limit int, defaults queue.NewJob) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	total := 0
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		total = 0
+		var last int64
+		if err := x.queryRow(ctx, sqlLastEventID).Scan(&last); err != nil {
+			return err
+		}
+		rows, err := x.query(ctx, sqlBehindSubs, last)
+		subs, err := readSubs(ctx, rows, err)
+		if err != nil {
+			return err
+		}
+		for _, sub := range subs {
+			events, err := readEvents(x.query(ctx, sqlEventsAfter, sub.cursor, limit))
+			if err != nil {
+				return err
+			}
+			var jobs []queue.NewJob
+			cursor := sub.cursor
+			for _, ev := range events {
+				if sub.matches(ev.Topic, ev.Metadata) {
+					jobs = append(jobs, delivery(sub, ev, now, defaults))
+				}
+				cursor = ev.ID
+			}
+			if len(events) == 0 {
+				cursor = last // the rest was pruned away
+			}
+			n, err := deliver(ctx, x, now, jobs)
+			if err != nil {
+				return err
+			}
+			total += n
+			if _, err := x.exec(ctx, sqlSetCursor, cursor, sub.Name, sub.cursor); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return total, err
+}
+
+const (
+	sqlSubByName = `SELECT name, pattern, filter, queue, kind, priority, max_attempts, cursor, created_at
+  FROM spool_subscriptions WHERE name = ?`
+	sqlEventRange = `SELECT ` + sqlEventColumns + ` FROM spool_events
+  WHERE topic = ?1 AND (?2 = 0 OR seq >= ?2) AND (?3 = 0 OR seq <= ?3)
+    AND (?4 = 0 OR published_at >= ?4) AND (?5 = 0 OR published_at < ?5)
+  ORDER BY seq LIMIT ?6`
+)
+
+func timeOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+// Replay implements queue.TopicStore.
+func (s *Store) Replay(ctx context.Context, subscription string, f queue.EventFilter, now time.Time, defaults queue.NewJob) (int, error) {
+	var n int
+	var result error
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		n, result = 0, nil
+		rows, err := x.query(ctx, sqlSubByName, subscription)
+		subs, err := readSubs(ctx, rows, err)
+		if err != nil {
+			return err
+		}
+		if len(subs) == 0 {
+			result = fmt.Errorf("%w: no subscription %q", queue.ErrInvalidArgument, subscription)
+			return nil
+		}
+		sub := subs[0]
+		if !queue.MatchTopic(sub.Pattern, f.Topic) {
+			result = fmt.Errorf("%w: subscription %q (pattern %q) does not receive topic %q", queue.ErrInvalidArgument, sub.Name, sub.Pattern, f.Topic)
+			return nil
+		}
+		events, err := readEvents(x.query(ctx, sqlEventRange, f.Topic, f.FromSeq, f.ToSeq, timeOrZero(f.Since), timeOrZero(f.Until), f.Limit))
+		if err != nil {
+			return err
+		}
+		var jobs []queue.NewJob
+		for _, ev := range events {
+			if ev.ID <= sub.cursor && sub.matches(ev.Topic, ev.Metadata) { // past events only: the rest come anyway
+				jobs = append(jobs, delivery(sub, ev, now, defaults))
+			}
+		}
+		n, err = deliver(ctx, x, now, jobs)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, result
+}
+
+// Events implements queue.TopicStore.
+func (s *Store) Events(ctx context.Context, f queue.EventFilter) ([]queue.EventRecord, error) {
+	list, err := readEvents(s.readDB.QueryContext(ctx, sqlEventRange, f.Topic, f.FromSeq, f.ToSeq, timeOrZero(f.Since), timeOrZero(f.Until), f.Limit))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]queue.EventRecord, len(list))
+	for i, e := range list {
+		out[i] = *e
+	}
+	return out, nil
+}
+
+const (
+	// sqlSubLag counts a subscription's live jobs: its unique keys share a
+	// prefix, a range of the unique index; its blocked jobs share an
+	// ordering-key prefix.
+	sqlSubLag = `SELECT
+  (SELECT count(*) FROM spool_jobs WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN (0, 1, 2)) +
+  (SELECT count(*) FROM spool_jobs WHERE queue = ?3 AND order_key >= ?4 AND order_key < ?5 AND order_key IS NOT NULL AND state = 5)`
+	sqlTopics = `SELECT t.name, t.last_seq, t.retain_age_us, t.retain_events,
+  coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0),
+  (SELECT count(*) FROM spool_events e WHERE e.topic = t.name)
+  FROM spool_topics t ORDER BY t.name`
+)
+
+// Subscriptions implements queue.TopicStore.
+func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, error) {
+	tx, err := s.readDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, sqlSubscriptions)
+	subs, err := readSubs(ctx, rows, err)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var last int64
+	if err := tx.QueryRowContext(ctx, sqlLastEventID).Scan(&last); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]queue.SubscriptionInfo, len(subs))
+	for i, sub := range subs {
+		p := subUniquePrefix(sub.Name)
+		kp := sub.Name + ":"
+		var lag int
+		if err := tx.QueryRowContext(ctx, sqlSubLag, p, strings.TrimSuffix(p, ":")+";", sub.Queue, kp, sub.Name+";").Scan(&lag); err != nil {
+			return nil, mapErr(err)
+		}
+		out[i] = queue.SubscriptionInfo{Subscription: sub.Subscription, CreatedAt: time.UnixMicro(sub.createdAt),
+			Cursor: sub.cursor, Backlog: int(max(0, last-sub.cursor)), Lag: lag}
+	}
+	return out, nil
+}
+
+// Topics implements queue.TopicStore.
+func (s *Store) Topics(ctx context.Context) ([]queue.TopicInfo, error) {
+	rows, err := s.readDB.QueryContext(ctx, sqlTopics)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []queue.TopicInfo
+	for rows.Next() {
+		var t queue.TopicInfo
+		var age int64
+		if err := rows.Scan(&t.Name, &t.LastSeq, &age, &t.Retention.MaxEvents, &t.FirstSeq, &t.Events); err != nil {
+			return nil, err
+		}
+		t.Retention.MaxAge = time.Duration(age) * time.Microsecond
+		out = append(out, t)
+	}
+	return out, mapErr(rows.Err())
+}
+
+const (
+	sqlSetRetention = `INSERT INTO spool_topics (name, retain_age_us, retain_events, updated_at) VALUES (?1, ?2, ?3, ?4)
+  ON CONFLICT (name) DO UPDATE SET retain_age_us = ?2, retain_events = ?3, updated_at = ?4`
+	sqlRetainedTopics = `SELECT name, last_seq, retain_age_us, retain_events FROM spool_topics
+  WHERE retain_age_us > 0 OR retain_events > 0`
+	sqlPruneEventsAge = `DELETE FROM spool_events WHERE id IN
+  (SELECT id FROM spool_events WHERE topic = ? AND published_at < ? ORDER BY published_at LIMIT ?)`
+	sqlPruneEventsCount = `DELETE FROM spool_events WHERE id IN
+  (SELECT id FROM spool_events WHERE topic = ? AND seq <= ? ORDER BY seq LIMIT ?)`
+)
+
+// SetRetention implements queue.TopicStore.
+func (s *Store) SetRetention(ctx context.Context, topic string, r queue.Retention, now time.Time) error {
+	return s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		_, err := x.exec(ctx, sqlSetRetention, topic, r.MaxAge.Microseconds(), r.MaxEvents, micros(now))
+		return err
+	})
+}
+
+// PruneEvents implements queue.TopicStore.
+func (s *Store) PruneEvents(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int64
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		n = 0
+		type ret struct {
+			name          string
+			last, age, ev int64
+		}
+		var list []ret
+		rows, err := x.query(ctx, sqlRetainedTopics)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var r ret
+			if err := rows.Scan(&r.name, &r.last, &r.age, &r.ev); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, r)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, r := range list {
+			if r.age > 0 {
+				res, err := x.exec(ctx, sqlPruneEventsAge, r.name, micros(now)-r.age, limit)
+				if err != nil {
+					return err
+				}
+				k, _ := res.RowsAffected()
+				n += k
+			}
+			if r.ev > 0 && r.last > r.ev {
+				res, err := x.exec(ctx, sqlPruneEventsCount, r.name, r.last-r.ev, limit)
+				if err != nil {
+					return err
+				}
+				k, _ := res.RowsAffected()
+				n += k
+			}
+		}
+		return nil
+	})
+	return int(n), err
+}
