@@ -247,4 +247,5 @@ var hotStatements = []string{
 	sqlCompleteDelete, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
 	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
+	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
 }
