@@ -43,8 +43,9 @@ type ScheduleStore interface {
 	// finished); a trigger (f.Trigger set) clears TriggerAt only if it
 	// still equals f.Trigger. It reports whether it recorded the fire;
 	// false means another scheduler got there first, or the schedule was
-	// paused, and the caller must roll back what it enqueued in the same
-	// transaction.
+	// paused. A scheduler calls it first in its transaction and enqueues
+	// the fire's job after it only when it returned true, so that a fire
+	// and its job commit, or roll back, together.
 	FireSchedule(ctx context.Context, tx *sql.Tx, f ScheduleFire) (bool, error)
 
 	// SetSchedulePaused pauses or resumes a schedule for every process on
@@ -81,8 +82,6 @@ type ScheduleState struct {
 	// LastRun is the tick of the latest job enqueued, or the time of the
 	// trigger request it served; zero before the first.
 	LastRun time.Time
-	// LastJobID is the ID of the latest job enqueued; zero before the first.
-	LastJobID int64
 	// Paused is true while the schedule is paused.
 	Paused bool
 	// TriggerAt is when a pending "trigger now" request was made; zero if
@@ -93,19 +92,19 @@ type ScheduleState struct {
 }
 
 // ScheduleFire is what FireSchedule records: a tick (the new LastTick) or a
-// served trigger request (Trigger), with the job enqueued for it.
+// served trigger request (Trigger).
 type ScheduleFire struct {
 	// Name is the schedule.
 	Name string
-	// Tick is the tick being fired (or skipped): the new LastTick. Set it
-	// for a tick fire.
+	// Tick is the tick being fired: the new LastTick, and the new LastRun
+	// unless Skip is set. Set it for a tick fire.
 	Tick time.Time
-	// Trigger is the request being served (the stored TriggerAt). Set it,
-	// and leave Tick zero, for a trigger fire.
+	// Skip records a tick skipped by the misfire policy: LastTick moves,
+	// no job is enqueued and LastRun stays as it was.
+	Skip bool
+	// Trigger is the request being served (the stored TriggerAt); it
+	// becomes LastRun. Set it, and leave Tick zero, for a trigger fire.
 	Trigger time.Time
-	// JobID is the job enqueued for the fire, or zero when the tick was
-	// skipped (LastRun and LastJobID then stay as they were).
-	JobID int64
 	// Now is the time of the fire.
 	Now time.Time
 }
