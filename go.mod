@@ -3,6 +3,7 @@ module github.com/spooljobs/spool
 go 1.26.8
 
 require (
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/stretchr/testify v1.12.1
 	modernc.org/sqlite v1.61.1
 )
