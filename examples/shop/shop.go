@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spooljobs/spool/admin"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
@@ -89,6 +91,15 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 
+	// The admin page, behind HTTP basic auth. The demo makes up a password
+	// per run and prints it; a real app reads one from its configuration.
+	adminPassword := crand.Text()
+	adminPage, err := admin.New(q, admin.Options{Prefix: "/admin", Authorize: admin.BasicAuth("admin", adminPassword)})
+	if err != nil {
+		pool.Stop(ctx)
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		pool.Stop(ctx)
@@ -97,11 +108,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.postOrder)
 	mux.HandleFunc("GET /stats", s.getStats)
+	mux.Handle("/admin/", adminPage)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
-	fmt.Fprintf(out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
-		addr, addr, cfg.DB, cfg.OrdersPerSec, cfg.PaymentFailureRate*100)
+	fmt.Fprintf(out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
+		addr, addr, addr, adminPassword, cfg.DB, cfg.OrdersPerSec, cfg.PaymentFailureRate*100)
 	if cfg.ready != nil {
 		cfg.ready(addr)
 	}

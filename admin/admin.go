@@ -1,0 +1,222 @@
+package admin
+
+import (
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// Options configure a Handler. Authentication is the one decision without a
+// default: set Authorize, or set NoAuth.
+type Options struct {
+	// Authorize decides whether a request may use the admin: pages, the
+	// JSON API and the static files. Required unless NoAuth is set.
+	// BasicAuth returns one for a user name and password. Refused requests
+	// get Unauthorized.
+	Authorize func(*http.Request) bool
+	// NoAuth serves every request without asking Authorize. Set it only
+	// when another layer authenticates (the app's own middleware in front
+	// of the handler, a private network). Setting both Authorize and NoAuth
+	// is an error.
+	NoAuth bool
+	// Unauthorized answers the requests that Authorize refused. Defaults to
+	// 401 Unauthorized with a "WWW-Authenticate: Basic" challenge, which
+	// makes browsers ask for the user name and password that BasicAuth
+	// checks. Apps with their own login set it, for example to redirect to
+	// their login page.
+	Unauthorized http.Handler
+	// ReadOnly hides every action (retry, delete, cancel, pause, resume)
+	// and refuses every POST with 403 Forbidden, also through the JSON API.
+	ReadOnly bool
+	// Prefix is the path the handler is mounted under, such as "/admin":
+	// it serves Prefix+"/" and the paths below, and builds its links with
+	// Prefix. Mount it as is, without http.StripPrefix:
+	//
+	//	mux.Handle("/admin/", h) // with Options{Prefix: "/admin"}
+	//
+	// Defaults to "" (the handler serves "/"). It must start with "/" and
+	// must not end with "/".
+	Prefix string
+	// RefreshInterval is how often the dashboard refreshes its numbers in
+	// the browser (with a small script that fetches a fragment; the pages
+	// work without JavaScript). Defaults to 5s; negative turns it off.
+	// At least 1s.
+	RefreshInterval time.Duration
+	// QueryTimeout bounds every read of a page or an API call. A text
+	// search over a large table that takes longer gets 503 Service
+	// Unavailable with a message to narrow the filter. Defaults to 10s.
+	QueryTimeout time.Duration
+	// Secret keys the CSRF tokens. Defaults to 32 random bytes per Handler,
+	// so a restart invalidates open forms (a reload fixes them). Set the
+	// same secret of at least 32 bytes on every process when several serve
+	// the admin behind one load balancer.
+	Secret []byte
+	// Logger receives a record for every request that failed with a server
+	// error. Defaults to the queue's logger.
+	Logger *slog.Logger
+}
+
+// Default option values.
+const (
+	DefaultRefreshInterval = 5 * time.Second
+	DefaultQueryTimeout    = 10 * time.Second
+)
+
+// Limits on what one request may ask for.
+const (
+	// MaxPageSize is the largest page of jobs a list shows or returns.
+	MaxPageSize = 500
+	// DefaultPageSize is the page size when a request sets no limit.
+	DefaultPageSize = 50
+	// MaxSearchLen is the longest text search, in bytes.
+	MaxSearchLen = 200
+	// MaxIDs is the most job IDs one bulk action may name.
+	MaxIDs = 1000
+	// maxBody caps request bodies (forms and JSON).
+	maxBody = 1 << 20
+)
+
+// Handler serves the admin pages and the JSON API for one queue. Create it
+// with New. It is safe for concurrent use.
+type Handler struct {
+	q        *queue.Queue
+	opts     Options
+	logger   *slog.Logger
+	secret   []byte
+	pages    map[string]*template.Template
+	static   map[string]staticFile
+	cssURL   string
+	jsURL    string
+	routes   []route
+	crossOri *http.CrossOriginProtection
+}
+
+// New returns the admin handler for q. It returns an error when the
+// options are invalid, in particular when neither Options.Authorize nor
+// Options.NoAuth is set.
+func New(q *queue.Queue, opts Options) (*Handler, error) {
+	if q == nil {
+		return nil, errors.New("admin: queue is nil")
+	}
+	switch {
+	case opts.Authorize == nil && !opts.NoAuth:
+		return nil, errors.New("admin: Options.Authorize is nil: set it (for example to admin.BasicAuth(user, password)), or set Options.NoAuth when another layer authenticates")
+	case opts.Authorize != nil && opts.NoAuth:
+		return nil, errors.New("admin: Options.Authorize and Options.NoAuth are both set: choose one")
+	}
+	if p := opts.Prefix; p != "" {
+		if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+			return nil, fmt.Errorf("admin: Options.Prefix %q must start with \"/\" and must not end with \"/\" (for example \"/admin\")", p)
+		}
+		for _, c := range p {
+			if c <= ' ' || c == '?' || c == '#' || c == '%' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c > '~' {
+				return nil, fmt.Errorf("admin: Options.Prefix %q has the character %q; use a plain path such as \"/admin\"", p, c)
+			}
+		}
+	}
+	switch {
+	case opts.RefreshInterval == 0:
+		opts.RefreshInterval = DefaultRefreshInterval
+	case opts.RefreshInterval > 0 && opts.RefreshInterval < time.Second:
+		return nil, fmt.Errorf("admin: Options.RefreshInterval %s is shorter than 1s", opts.RefreshInterval)
+	}
+	switch {
+	case opts.QueryTimeout == 0:
+		opts.QueryTimeout = DefaultQueryTimeout
+	case opts.QueryTimeout < 0:
+		return nil, fmt.Errorf("admin: Options.QueryTimeout %s is negative", opts.QueryTimeout)
+	}
+	secret := opts.Secret
+	switch {
+	case secret == nil:
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	case len(secret) < 32:
+		return nil, fmt.Errorf("admin: Options.Secret has %d bytes; use at least 32 random bytes", len(secret))
+	default:
+		secret = append([]byte(nil), secret...)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = q.Logger()
+	}
+	h := &Handler{q: q, opts: opts, logger: logger, secret: secret, crossOri: http.NewCrossOriginProtection()}
+	if err := h.loadStatic(); err != nil {
+		return nil, err
+	}
+	if err := h.parseTemplates(); err != nil {
+		return nil, err
+	}
+	h.routes = h.routeTable()
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Referrer-Policy", "same-origin")
+	hdr.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+	path, ok := h.strip(r.URL.Path)
+	if !ok {
+		if r.URL.Path == h.opts.Prefix && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			target := h.opts.Prefix + "/"
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, target, http.StatusMovedPermanently)
+			return
+		}
+		h.fail(w, r, false, errNotFound(fmt.Sprintf("%s is outside the admin's Options.Prefix %q: mount the handler at %q without http.StripPrefix", r.URL.Path, h.opts.Prefix, h.opts.Prefix+"/")))
+		return
+	}
+	api := path == "/api" || strings.HasPrefix(path, "/api/")
+	if !h.opts.NoAuth && !h.opts.Authorize(r) {
+		if h.opts.Unauthorized != nil {
+			h.opts.Unauthorized.ServeHTTP(w, r)
+			return
+		}
+		hdr.Set("WWW-Authenticate", `Basic realm="spool admin", charset="UTF-8"`)
+		h.fail(w, r, api, &httpError{status: http.StatusUnauthorized, msg: "authentication required"})
+		return
+	}
+	if r.Method == http.MethodPost {
+		if h.opts.ReadOnly {
+			h.fail(w, r, api, errForbidden("the admin is read-only (Options.ReadOnly): actions are turned off"))
+			return
+		}
+		if err := h.checkCSRF(r, api); err != nil {
+			h.fail(w, r, api, err)
+			return
+		}
+	}
+	h.dispatch(w, r, path, api)
+}
+
+// strip returns the request path below the prefix.
+func (h *Handler) strip(p string) (string, bool) {
+	if h.opts.Prefix == "" {
+		return p, strings.HasPrefix(p, "/")
+	}
+	rest, ok := strings.CutPrefix(p, h.opts.Prefix)
+	if !ok || !strings.HasPrefix(rest, "/") {
+		return "", false
+	}
+	return rest, true
+}
+
+// url returns the absolute path of an admin page: its prefix plus p.
+func (h *Handler) url(p string) string { return h.opts.Prefix + p }

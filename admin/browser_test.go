@@ -1,0 +1,294 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/admin"
+	"github.com/spooljobs/spool/queue"
+)
+
+// The browser test drives the admin in headless Chromium. CI installs
+// Debian's chromium package (.ci/run). Environment:
+//
+//	SPOOL_CHROMIUM=/path/to/chrome   another browser binary
+//	SPOOL_SKIP_BROWSER=1             skip the browser test
+//	SPOOL_ADMIN_SCREENSHOTS=/tmp/dir also save a screenshot of every page
+const (
+	chromiumPath   = "/usr/bin/chromium"
+	installHint    = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium"
+	browserTimeout = 45 * time.Second
+)
+
+// newBrowser starts headless Chromium for the test (with a fresh profile
+// directory, which chromedp makes and removes) and returns its context.
+// A missing browser fails the test, saying how to install it;
+// SPOOL_SKIP_BROWSER=1 skips the test instead.
+func newBrowser(t *testing.T, width, height int) (context.Context, <-chan string) {
+	t.Helper()
+	path := chromiumPath
+	if p := os.Getenv("SPOOL_CHROMIUM"); p != "" {
+		path = p
+	}
+	if os.Getenv("SPOOL_SKIP_BROWSER") == "1" {
+		t.Skip("SPOOL_SKIP_BROWSER=1: skipping the browser test")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the admin's browser test needs headless Chromium at %s (%v).\n"+
+			"Install it (Debian, as .ci/run does):\n\t%s\n"+
+			"or set SPOOL_CHROMIUM to another Chrome/Chromium binary, or SPOOL_SKIP_BROWSER=1 to skip this test.", path, err, installHint)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancel)
+	// The first Run starts the browser; it must not carry a timeout.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")), "start Chromium at %s", path)
+	// Every request of the tab, fetches included, carries the password.
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(testUser+":"+testPass))
+	_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}})
+	require.NoError(t, err)
+	// Accept every confirm() dialog, as a user who clicks OK, and report
+	// its message.
+	dialogs := make(chan string, 16)
+	events := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			select {
+			case dialogs <- ev.Message:
+			default:
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return ctx, dialogs
+}
+
+// text returns the text of the first element matching a CSS selector.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err, "text of %s", sel)
+	return s
+}
+
+// clickAndLoad clicks an element and waits for the page it loads.
+func clickAndLoad(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel))))
+	require.NoError(t, err, "click %s", sel)
+}
+
+func TestBrowserDashboardAndRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: time.Second})
+	ids := seed(e)
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", e.h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	bctx, dialogs := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+
+	// The dashboard shows the counts.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin")))
+	require.Equal(t, "Dashboard · spool admin", must(chromedp.Run(ctx, chromedp.Title())))
+	require.Equal(t, "3", text(t, ctx, "#total-pending"))
+	require.Equal(t, "1", text(t, ctx, "#total-running"))
+	require.Equal(t, "2", text(t, ctx, "#total-dead"))
+	require.Equal(t, "3", text(t, ctx, `tr[data-queue="mail"] td.pending`))
+
+	// It refreshes itself: a new job shows up without a reload.
+	e.enqueue(queue.NewJob{Kind: "email.receipt", Queue: "mail"})
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("total-pending").textContent === "4"`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the dashboard did not refresh to 4 pending")
+
+	// Open a dead job from the dead list and retry it.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/dead")))
+	deadRow := fmt.Sprintf(`tr[data-id="%d"]`, ids["dead"])
+	require.Contains(t, text(t, ctx, deadRow), "card declined")
+	clickAndLoad(t, ctx, deadRow+" a.strong")
+	require.Equal(t, fmt.Sprintf("Job %d · spool admin", ids["dead"]), must(chromedp.Run(ctx, chromedp.Title())))
+	stack, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(".attempts details pre")))
+	require.NoError(t, err)
+	require.Contains(t, stack, "shop.go:42")
+	clickAndLoad(t, ctx, "#retry")
+	require.Equal(t, "Retried 1 job: it is pending again.", text(t, ctx, ".flash"))
+	require.Equal(t, "pending", text(t, ctx, "h1 .badge"))
+	require.Equal(t, queue.StatePending, e.state(ids["dead"]))
+
+	// It left the dead list; the other dead job is still there.
+	var n int
+	clickAndLoad(t, ctx, `nav a[href="/admin/dead"]`)
+	n, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#job-list tbody tr').length`))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Contains(t, text(t, ctx, fmt.Sprintf(`tr[data-id="%d"]`, ids["dead2"])), "warehouse API 500")
+	gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+deadRow+`') === null`))
+	require.NoError(t, err)
+	require.True(t, gone)
+
+	// Retry the other one with its checkbox and "Retry selected".
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`input[name=ids][value="%d"]`, ids["dead2"])))))
+	clickAndLoad(t, ctx, `#bulk .selbar button[formaction="/admin/dead/retry"]`)
+	require.Equal(t, "Retried 1 job: it is pending again.", text(t, ctx, ".flash"))
+	require.Contains(t, text(t, ctx, "main"), "No dead jobs.")
+	require.Equal(t, queue.StatePending, e.state(ids["dead2"]))
+
+	// Pause a queue on the queues page.
+	clickAndLoad(t, ctx, `nav a[href="/admin/queues"]`)
+	clickAndLoad(t, ctx, `tr[data-queue="mail"] button`)
+	select {
+	case msg := <-dialogs:
+		require.Equal(t, "Pause queue mail? Workers stop taking its jobs.", msg)
+	case <-ctx.Done():
+		t.Fatal("no confirmation asked before pausing")
+	}
+	require.Equal(t, "Queue paused: workers lease no new jobs from it. Running jobs finish.", text(t, ctx, ".flash"))
+	require.Equal(t, "paused", text(t, ctx, `tr[data-queue="mail"] .badge`))
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestBrowserScreenshots saves a screenshot of every page to
+// $SPOOL_ADMIN_SCREENSHOTS, for people to look at. It runs only when that
+// variable is set.
+func TestBrowserScreenshots(t *testing.T) {
+	dir := os.Getenv("SPOOL_ADMIN_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set SPOOL_ADMIN_SCREENSHOTS=/some/dir to save screenshots of the admin pages")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: -1})
+	ids := seedDemo(e)
+	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", e.h)
+	mux.Handle("/ro/", ro)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, 2*browserTimeout)
+	defer cancel()
+	shots := []struct{ name, path string }{
+		{"dashboard", "/admin/"},
+		{"jobs", "/admin/jobs"},
+		{"jobs-filtered", "/admin/jobs?queue=orders&state=scheduled"},
+		{"dead", "/admin/dead"},
+		{"job-dead", "/admin/jobs/" + strconv.FormatInt(ids["dead"], 10)},
+		{"job-running", "/admin/jobs/" + strconv.FormatInt(ids["running"], 10)},
+		{"queues", "/admin/queues"},
+		{"flash", "/admin/dead?done=retried&n=3"},
+		{"error-400", "/admin/jobs?state=bogus"},
+		{"error-404", "/admin/jobs/987654"},
+		{"readonly-dead", "/ro/dead"},
+		{"readonly-job", "/ro/jobs/" + strconv.FormatInt(ids["dead"], 10)},
+	}
+	for _, s := range shots {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+s.path)))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		file := filepath.Join(dir, s.name+".png")
+		require.NoError(t, os.WriteFile(file, png, 0o644))
+		t.Logf("%s: %s", s.path, file)
+	}
+	// A narrow window, as on a phone or a split screen.
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(420, 900), chromedp.Navigate(srv.URL+"/admin/")))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dashboard-narrow.png"), png, 0o644))
+}
+
+// seedDemo makes a realistic picture: a shop's queues with an hour of
+// throughput, failures, retries and dead jobs.
+func seedDemo(e *env) map[string]int64 {
+	ids := map[string]int64{}
+	type order struct {
+		OrderID    int    `json:"order_id"`
+		SKU        string `json:"sku"`
+		Quantity   int    `json:"quantity"`
+		TotalCents int    `json:"total_cents"`
+		Customer   string `json:"customer"`
+	}
+	skus := []string{"MUG-1", "TEE-M", "CAP-RED", "BAG-2"}
+	kinds := []string{"stock.reserve", "payment.charge", "warehouse.notify"}
+	for m := 59; m >= 0; m-- {
+		e.clock.Add(-time.Duration(m) * time.Minute)
+		done := 20 + (m*37)%25
+		if m > 20 && m < 26 {
+			done = 4 // a dip
+		}
+		for i := range done {
+			j := e.running(queue.NewJob{Kind: kinds[i%3], Queue: "orders", Args: order{OrderID: 1000 + i}})
+			e.settle(j, queue.OutcomeComplete, "", "")
+		}
+		for i := range (m * 7) % 5 {
+			j := e.running(queue.NewJob{Kind: "payment.charge", Queue: "orders", Args: order{OrderID: 2000 + m*10 + i, SKU: skus[i%4], Quantity: 1, TotalCents: 1200, Customer: fmt.Sprintf("customer-%d", i)},
+				Metadata: map[string]string{"correlation_id": fmt.Sprintf("order-%d", 2000+m*10+i)}})
+			e.settle(j, queue.OutcomeRetry, "payment provider: 503 Service Unavailable", "")
+		}
+		e.clock.Add(time.Duration(m) * time.Minute)
+	}
+	for i := range 14 {
+		e.enqueue(queue.NewJob{Kind: "email.receipt", Queue: "mail", Args: order{OrderID: 3000 + i, Customer: fmt.Sprintf("customer-%d", i)},
+			Metadata: map[string]string{"correlation_id": fmt.Sprintf("order-%d", 3000+i)}})
+		e.clock.Add(3 * time.Second)
+	}
+	e.enqueue(queue.NewJob{Kind: "report.daily", Queue: "reports", RunAt: t0.Add(9 * time.Hour), Args: map[string]string{"day": "2026-03-02"}})
+	require.NoError(e.t, e.q.Pause(context.Background(), "reports"))
+	run := e.running(queue.NewJob{Kind: "warehouse.notify", Queue: "orders", Args: order{OrderID: 4242, SKU: "TEE-M", Quantity: 2, TotalCents: 3600, Customer: "ada"},
+		Metadata: map[string]string{"correlation_id": "order-4242", "tenant": "eu-1"}, UniqueKey: "warehouse.notify:4242", Timeout: 2 * time.Minute})
+	ids["running"] = run.ID
+	stack := "goroutine 41 [running]:\nruntime/debug.Stack()\n\t/usr/local/go/src/runtime/debug/stack.go:26 +0x5e\ngithub.com/spooljobs/spool/worker.(*Pool).run.func1()\n\t/work/worker/run.go:88 +0x8d\npanic({0x8f2a40?, 0xc000212000?})\n\t/usr/local/go/src/runtime/panic.go:792 +0x132\nmain.(*shop).chargePayment(...)\n\t/work/examples/shop/shop.go:214 +0x1c5"
+	dead := e.running(queue.NewJob{Kind: "payment.charge", Queue: "orders", MaxAttempts: 3,
+		Args:     order{OrderID: 1150, SKU: "MUG-1", Quantity: 1, TotalCents: 1200, Customer: "bob <bob@example.com>"},
+		Metadata: map[string]string{"correlation_id": "order-1150"}})
+	dead = e.retryNow(dead, "payment provider: 503 Service Unavailable")
+	dead = e.retryNow(dead, "payment provider: context deadline exceeded")
+	e.settle(dead, queue.OutcomeDead, "runtime error: invalid memory address or nil pointer dereference", stack)
+	ids["dead"] = dead.ID
+	for i, msg := range []string{"order 1200 has total 0 cents: nothing to charge", "smtp: 550 mailbox unavailable <script>alert(1)</script>", "warehouse API: 422 unknown SKU \"HAT-9\""} {
+		kind := []string{"payment.charge", "email.receipt", "warehouse.notify"}[i]
+		q := []string{"orders", "mail", "orders"}[i]
+		e.dead(queue.NewJob{Kind: kind, Queue: q, Args: order{OrderID: 1200 + i}}, msg, "")
+		e.clock.Add(40 * time.Second)
+	}
+	return ids
+}

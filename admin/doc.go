@@ -1,0 +1,110 @@
+// Package admin is spool's web admin: an http.Handler with a dashboard, job
+// lists and details, the actions an operator needs (retry, delete, cancel,
+// pause, resume) and a JSON API with the same reads and actions. It is
+// html/template and embedded static files: no JavaScript build, and every
+// page works without JavaScript (a small script only refreshes the
+// dashboard in place and asks before destructive actions).
+//
+// Mount it under a prefix, with authentication:
+//
+//	h, err := admin.New(q, admin.Options{
+//		Prefix:    "/admin",
+//		Authorize: admin.BasicAuth("admin", os.Getenv("SPOOL_ADMIN_PASSWORD")),
+//	})
+//	mux.Handle("/admin/", h)
+//
+// Options.Prefix is where the handler is mounted; mount it without
+// http.StripPrefix, since the handler builds its links and cookie path from
+// the prefix.
+//
+// # Pages
+//
+//   - / (Dashboard): per queue pending, scheduled, running and dead counts
+//     (and blocked, with ordering keys), the oldest pending job's wait and
+//     whether the queue is paused; the
+//     last hour's completed and failed attempts per minute as a chart. It
+//     refreshes itself every Options.RefreshInterval.
+//   - /jobs: jobs newest first, filtered by queue, kind, state and text in
+//     the payload or the latest error; paged by ID.
+//   - /jobs/{id}: one job: payload (pretty JSON), metadata, every failed
+//     attempt with its error and stack, timestamps, lease holder and
+//     expiry; retry (dead), cancel (pending, scheduled, running), delete.
+//   - /dead: dead jobs with the same filters; retry one, the selected ones
+//     or all matching the filter; delete one or the selected ones.
+//   - /queues: pause and resume queues.
+//
+// # Safety
+//
+// Authentication is required: New fails unless Options.Authorize is set
+// (BasicAuth is ready made) or Options.NoAuth says another layer
+// authenticates. Options.ReadOnly hides every action and refuses every
+// POST with 403.
+//
+// GET never changes state. Every action is a POST that must carry a CSRF
+// token matching the handler's cookie (a signed double-submit cookie, with
+// SameSite=Strict) and must not come from another origin (checked with
+// net/http's CrossOriginProtection): forms send it in the field "csrf", API
+// calls in the X-CSRF-Token header. A POST without a valid token gets 403.
+//
+// Every value shown is escaped by html/template: payloads, errors and
+// metadata are text from outside. Bad, unknown, repeated or out-of-range
+// parameters get 400 Bad Request with a message that says what is wrong.
+// Lists are bounded (at most MaxPageSize jobs, keyset paging by ID), and
+// every read runs under Options.QueryTimeout.
+//
+// # JSON API
+//
+// The API lives under Prefix+"/api". Answers are JSON objects; errors are
+// {"error": "message"} with a 4xx or 5xx status. Times are RFC 3339 in UTC.
+// Authentication is the same as for the pages.
+//
+// Reads (GET):
+//
+//	/api/stats            {"now", "queues": [queue...], "throughput": [minute...]}
+//	                      minute: {"minute", "completed", "failed", "dead"},
+//	                      one per minute of the last hour, oldest first
+//	/api/queues           {"queues": [queue...]}
+//	                      queue: {"name", "pending", "scheduled", "blocked",
+//	                      "blocked_keys", "stuck_keys", "running",
+//	                      "completed", "cancelled", "dead",
+//	                      "oldest_pending_seconds", "paused", "max_pending"}
+//	/api/jobs             {"jobs": [job...], "next_before": id}
+//	                      query: queue, kind, state, q (text in the payload
+//	                      or error), before (an ID: jobs older than it),
+//	                      limit (1 to 500, default 50). next_before is set
+//	                      when an older page exists: pass it as before.
+//	/api/dead             like /api/jobs for dead jobs (no state parameter)
+//	/api/jobs/{id}        one job, with its payload and every attempt error
+//	/api/csrf             {"token", "header", "cookie"}: a CSRF token for
+//	                      actions, and its cookie (Set-Cookie)
+//
+// A job is {"id", "queue", "kind", "state", "priority", "attempt",
+// "max_attempts", "timeout_ms", "created_at", "run_at", "attempted_at",
+// "finished_at", "leased_by", "lease_until", "cancel_requested",
+// "unique_key", "order_key", "expires_at", "metadata", "last_error",
+// "dead_reason"}; /api/jobs/{id}
+// adds "payload" (the JSON itself when the payload is JSON, else a string),
+// "payload_encoding" ("json", "text" or "base64") and "errors": [{"attempt",
+// "at", "error", "stack"}]. Times that have not happened are null.
+//
+// Actions (POST, with the X-CSRF-Token header and the cookie of
+// /api/csrf; a body, where one is taken, is JSON):
+//
+//	/api/jobs/{id}/retry   retry a dead job          → {"id", "retried": 1}
+//	/api/jobs/{id}/cancel  cancel a job              → {"id", "state", "cancel_requested"}
+//	/api/jobs/{id}/delete  delete a job (not running) → {"id", "deleted": 1}
+//	/api/dead/retry        {"ids": [..]} or {"all": true, "queue", "kind", "q"}
+//	                                                  → {"retried": n}
+//	/api/dead/delete       {"ids": [..]}              → {"deleted": n}
+//	/api/queues/pause      {"queue": "name"}          → {"queue", "paused": true}
+//	/api/queues/resume     {"queue": "name"}          → {"queue", "paused": false}
+//
+// Retrying a job that is not dead, cancelling a finished job and deleting a
+// running job get 409 Conflict; an unknown job gets 404. A bulk action names
+// at most MaxIDs jobs. With curl:
+//
+//	curl -u admin:$PW -c jar -b jar https://shop.example/admin/api/csrf
+//	curl -u admin:$PW -c jar -b jar -H "X-CSRF-Token: $TOKEN" \
+//	     -H 'Content-Type: application/json' -d '{"all": true, "queue": "mail"}' \
+//	     https://shop.example/admin/api/dead/retry
+package admin

@@ -1,0 +1,282 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// page is what every page template gets.
+type page struct {
+	Title    string
+	Nav      string // the active nav entry
+	CSS, JS  string
+	CSRF     string
+	ReadOnly bool
+	Flash    string
+	Now      time.Time
+	Data     any
+}
+
+func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, nav string, data any) *page {
+	p := &page{Title: title, Nav: nav, CSS: h.cssURL, JS: h.jsURL, ReadOnly: h.opts.ReadOnly, Now: h.q.Now(), Data: data}
+	if !h.opts.ReadOnly {
+		p.CSRF = h.csrfToken(w, r)
+	}
+	return p
+}
+
+// render executes a page template into a buffer first, so that a template
+// error becomes a clean 500 instead of half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, tmpl string, data any) error {
+	var b bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&b, tmpl, data); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(b.Bytes())
+	}
+	return nil
+}
+
+func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p := &page{Title: http.StatusText(status), CSS: h.cssURL, JS: h.jsURL, ReadOnly: h.opts.ReadOnly, Now: h.q.Now(),
+		Data: map[string]any{"Status": status, "StatusText": http.StatusText(status), "Message": msg}}
+	if err := h.render(w, r, status, "error", "layout", p); err != nil {
+		h.logger.Error("spool admin: render error page", "err", err)
+		http.Error(w, msg, status)
+	}
+}
+
+// readCtx bounds one page's or API call's reads.
+func (h *Handler) readCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), h.opts.QueryTimeout)
+}
+
+// Dashboard.
+
+type dashboard struct {
+	Queues       []queueRow
+	Totals       queue.QueueStats
+	AnyBlocked   bool
+	Chart        chart
+	RefreshURL   string
+	RefreshMS    int64
+	RefreshEvery string
+	Updated      time.Time
+}
+
+type queueRow struct {
+	queue.QueueStats
+	JobsURL string
+	DeadURL string
+}
+
+func (h *Handler) loadDashboard(r *http.Request) (*dashboard, error) {
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	st, err := h.q.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now()}
+	for _, qs := range st.Queues {
+		d.Queues = append(d.Queues, queueRow{QueueStats: qs,
+			JobsURL: h.url("/jobs?queue=" + url.QueryEscape(qs.Name)),
+			DeadURL: h.url("/dead?queue=" + url.QueryEscape(qs.Name))})
+		d.Totals.Pending += qs.Pending
+		d.Totals.Scheduled += qs.Scheduled
+		d.Totals.Blocked += qs.Blocked
+		d.AnyBlocked = d.AnyBlocked || qs.Blocked > 0 || qs.StuckKeys > 0
+		d.Totals.Running += qs.Running
+		d.Totals.Dead += qs.Dead
+		d.Totals.OldestPending = max(d.Totals.OldestPending, qs.OldestPending)
+	}
+	if h.opts.RefreshInterval > 0 {
+		d.RefreshURL = h.url("/partial/dashboard")
+		d.RefreshMS = h.opts.RefreshInterval.Milliseconds()
+		d.RefreshEvery = shortDuration(h.opts.RefreshInterval)
+	}
+	return d, nil
+}
+
+func (h *Handler) dashboardPage(w http.ResponseWriter, r *http.Request) error {
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	d, err := h.loadDashboard(r)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, http.StatusOK, "dashboard", "layout", h.newPage(w, r, "Dashboard", "dashboard", d))
+}
+
+// dashboardPartial serves the dashboard's live part alone, for the
+// auto-refresh script.
+func (h *Handler) dashboardPartial(w http.ResponseWriter, r *http.Request) error {
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	d, err := h.loadDashboard(r)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, http.StatusOK, "dashboard", "live", h.newPage(w, r, "Dashboard", "dashboard", d))
+}
+
+// Job lists.
+
+type jobList struct {
+	Dead      bool
+	Filter    listParams
+	States    []queue.State
+	Jobs      []*queue.Job
+	OlderURL  string
+	NewestURL string
+	FilterURL string
+	Matching  bool // queue, kind or text is set (for "retry all matching")
+	Filtered  bool // any filter is set (for "clear")
+}
+
+func (h *Handler) jobsPage(w http.ResponseWriter, r *http.Request) error {
+	return h.listPage(w, r, false)
+}
+
+func (h *Handler) deadPage(w http.ResponseWriter, r *http.Request) error {
+	return h.listPage(w, r, true)
+}
+
+func (h *Handler) listPage(w http.ResponseWriter, r *http.Request, dead bool) error {
+	keys := slices.Concat(listKeys, flashKeys)
+	if dead {
+		keys = slices.DeleteFunc(keys, func(k string) bool { return k == "state" })
+	}
+	p := readQuery(r, keys...)
+	lp := p.list(!dead)
+	fl := p.flash()
+	if p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	jobs, err := h.q.List(ctx, lp.filter())
+	if err != nil {
+		return err
+	}
+	path := "/jobs"
+	title, nav := "Jobs", "jobs"
+	if dead {
+		path, title, nav = "/dead", "Dead jobs", "dead"
+	}
+	l := &jobList{Dead: dead, Filter: lp, States: queue.States, Jobs: jobs, FilterURL: h.url(path),
+		Matching: lp.Queue != "" || lp.Kind != "" || lp.Search != ""}
+	l.Filtered = l.Matching || (!dead && lp.State != "")
+	if len(jobs) > lp.Limit {
+		l.Jobs = jobs[:lp.Limit]
+		older := lp
+		older.Before = l.Jobs[len(l.Jobs)-1].ID
+		l.OlderURL = h.listURL(path, older, dead)
+	}
+	if lp.Before > 0 {
+		newest := lp
+		newest.Before = 0
+		l.NewestURL = h.listURL(path, newest, dead)
+	}
+	pg := h.newPage(w, r, title, nav, l)
+	pg.Flash = fl.Text()
+	return h.render(w, r, http.StatusOK, "jobs", "layout", pg)
+}
+
+func (h *Handler) listURL(path string, lp listParams, dead bool) string {
+	v := lp.values()
+	if dead {
+		v.Del("state")
+	}
+	if len(v) == 0 {
+		return h.url(path)
+	}
+	return h.url(path + "?" + v.Encode())
+}
+
+// Job detail.
+
+type jobDetail struct {
+	Job         *queue.Job
+	Payload     string
+	PayloadKind string
+	PayloadSize int
+	MetaKeys    []string
+	Errors      []queue.AttemptError // newest first
+	CanRetry    bool
+	CanCancel   bool
+	CanDelete   bool
+	LeaseLeft   string
+}
+
+func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p := readQuery(r, flashKeys...)
+	fl := p.flash()
+	if p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	j, err := h.q.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := &jobDetail{Job: j, PayloadSize: len(j.Payload)}
+	d.Payload, d.PayloadKind = payloadView(j.Payload)
+	for k := range j.Metadata {
+		d.MetaKeys = append(d.MetaKeys, k)
+	}
+	slices.Sort(d.MetaKeys)
+	d.Errors = slices.Clone(j.Errors)
+	slices.Reverse(d.Errors)
+	switch j.State {
+	case queue.StateDead:
+		d.CanRetry, d.CanDelete = true, true
+	case queue.StatePending, queue.StateScheduled:
+		d.CanCancel, d.CanDelete = true, true
+	case queue.StateRunning:
+		d.CanCancel = !j.CancelRequested
+	case queue.StateCompleted, queue.StateCancelled:
+		d.CanDelete = true
+	}
+	pg := h.newPage(w, r, "Job "+strconv.FormatInt(j.ID, 10), "jobs", d)
+	if j.State == queue.StateDead {
+		pg.Nav = "dead"
+	}
+	pg.Flash = fl.Text()
+	return h.render(w, r, http.StatusOK, "job", "layout", pg)
+}
+
+// Queues.
+
+func (h *Handler) queuesPage(w http.ResponseWriter, r *http.Request) error {
+	p := readQuery(r, flashKeys...)
+	fl := p.flash()
+	if p.err != nil {
+		return p.err
+	}
+	d, err := h.loadDashboard(r)
+	if err != nil {
+		return err
+	}
+	pg := h.newPage(w, r, "Queues", "queues", d)
+	pg.Flash = fl.Text()
+	return h.render(w, r, http.StatusOK, "queues", "layout", pg)
+}

@@ -1,0 +1,280 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// listParams is a validated job list filter, as the jobs and dead pages
+// and the API take it in the query string.
+type listParams struct {
+	Queue  string
+	Kind   string
+	State  queue.State
+	Search string
+	Before int64
+	Limit  int
+}
+
+// filter returns the queue.ListFilter for one page, asking for one job
+// more than the page shows to learn whether an older page exists.
+func (p listParams) filter() queue.ListFilter {
+	return queue.ListFilter{Queue: p.Queue, Kind: p.Kind, State: p.State, Search: p.Search, BeforeID: p.Before, Limit: p.Limit + 1}
+}
+
+// values encodes p as query parameters, leaving out defaults.
+func (p listParams) values() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("queue", p.Queue)
+	set("kind", p.Kind)
+	set("state", string(p.State))
+	set("q", p.Search)
+	if p.Before > 0 {
+		v.Set("before", strconv.FormatInt(p.Before, 10))
+	}
+	if p.Limit != DefaultPageSize && p.Limit != 0 {
+		v.Set("limit", strconv.Itoa(p.Limit))
+	}
+	return v
+}
+
+// params reads parameters strictly: each at most once, none unknown.
+type params struct {
+	v   url.Values
+	err error
+}
+
+// query parses the request's query string strictly: a malformed one is a
+// 400, not silently dropped pairs.
+func query(r *http.Request) (url.Values, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errBadRequest("malformed query string: %v", err)
+	}
+	return v, nil
+}
+
+// readQuery reads the request's query parameters, allowing the keys.
+func readQuery(r *http.Request, allowed ...string) *params {
+	v, err := query(r)
+	if err != nil {
+		return &params{err: err}
+	}
+	return readParams(v, allowed...)
+}
+
+// readParams checks that v holds only the allowed keys, each once.
+func readParams(v url.Values, allowed ...string) *params {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				return &params{err: errBadRequest("unknown parameter %q: this page takes no parameters", k)}
+			}
+			return &params{err: errBadRequest("unknown parameter %q (this page takes %s)", k, strings.Join(allowed, ", "))}
+		}
+		if k != "ids" && len(v[k]) > 1 {
+			return &params{err: errBadRequest("parameter %q is given %d times; give it once", k, len(v[k]))}
+		}
+	}
+	return &params{v: v}
+}
+
+func (p *params) str(key string) string {
+	if p.err != nil {
+		return ""
+	}
+	s := p.v.Get(key)
+	if !utf8.ValidString(s) {
+		p.err = errBadRequest("parameter %q is not valid UTF-8", key)
+		return ""
+	}
+	return s
+}
+
+// name reads a queue or kind name (empty allowed).
+func (p *params) name(key string) string {
+	s := p.str(key)
+	if s == "" || p.err != nil {
+		return ""
+	}
+	if err := queue.ValidName(s); err != nil {
+		p.err = errBadRequest("parameter %q: %v", key, err)
+		return ""
+	}
+	return s
+}
+
+func (p *params) state(key string) queue.State {
+	s := queue.State(p.str(key))
+	if s == "" || p.err != nil {
+		return ""
+	}
+	if !s.Valid() {
+		names := make([]string, len(queue.States))
+		for i, st := range queue.States {
+			names[i] = string(st)
+		}
+		p.err = errBadRequest("parameter %q: unknown state %.40q (want one of %s)", key, string(s), strings.Join(names, ", "))
+		return ""
+	}
+	return s
+}
+
+func (p *params) search(key string) string {
+	s := p.str(key)
+	if p.err != nil {
+		return ""
+	}
+	if len(s) > MaxSearchLen {
+		p.err = errBadRequest("parameter %q is %d bytes long; the longest search is %d bytes", key, len(s), MaxSearchLen)
+		return ""
+	}
+	return s
+}
+
+// int reads an integer in [lo, hi], or def when the parameter is absent.
+func (p *params) int(key string, lo, hi, def int64) int64 {
+	s := p.str(key)
+	if s == "" || p.err != nil {
+		return def
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		p.err = errBadRequest("parameter %q is %.40q; want a whole number from %d to %d", key, s, lo, hi)
+		return def
+	}
+	return n
+}
+
+// ids reads every value of key (and key's single value from "id") as job
+// IDs.
+func (p *params) ids(key string) []int64 {
+	if p.err != nil {
+		return nil
+	}
+	vals := p.v[key]
+	if len(vals) > MaxIDs {
+		p.err = errBadRequest("%d job IDs in one request; at most %d", len(vals), MaxIDs)
+		return nil
+	}
+	out := make([]int64, 0, len(vals))
+	for _, s := range vals {
+		id, err := parseID(s)
+		if err != nil {
+			p.err = err
+			return nil
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (p *params) bool(key string) bool {
+	switch s := p.str(key); s {
+	case "", "0", "false":
+		return false
+	case "1", "true", "on":
+		return true
+	default:
+		if p.err == nil {
+			p.err = errBadRequest("parameter %q is %.40q; want 1 or 0", key, s)
+		}
+		return false
+	}
+}
+
+// parseID reads a job ID from a path segment or parameter.
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errBadRequest("job ID %.40q is not a positive whole number", s)
+	}
+	return id, nil
+}
+
+// listKeys are the query parameters of job lists.
+var listKeys = []string{"queue", "kind", "state", "q", "before", "limit"}
+
+// parseList reads a job list filter. withState is false for the dead list,
+// whose state is fixed.
+func (p *params) list(withState bool) listParams {
+	lp := listParams{
+		Queue:  p.name("queue"),
+		Kind:   p.name("kind"),
+		Search: p.search("q"),
+		Before: p.int("before", 1, 1<<63-1, 0),
+		Limit:  int(p.int("limit", 1, MaxPageSize, DefaultPageSize)),
+	}
+	if withState {
+		lp.State = p.state("state")
+	} else {
+		lp.State = queue.StateDead
+	}
+	return lp
+}
+
+// flash is the notice a page shows after an action redirected to it.
+type flash struct {
+	Done string
+	N    int64
+}
+
+var flashKeys = []string{"done", "n"}
+
+var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", "paused", "resumed"}
+
+func (p *params) flash() flash {
+	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0)}
+	if f.Done != "" && !slices.Contains(flashDone, f.Done) && p.err == nil {
+		p.err = errBadRequest("parameter \"done\" is %.40q; want one of %s", f.Done, strings.Join(flashDone, ", "))
+	}
+	return f
+}
+
+// Text returns the notice as a sentence.
+func (f flash) Text() string {
+	plural := func(n int64, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return fmt.Sprintf(many, n)
+	}
+	switch f.Done {
+	case "retried":
+		if f.N == 0 {
+			return "No dead job matched: nothing was retried."
+		}
+		return plural(f.N, "Retried 1 job: it is pending again.", "Retried %d jobs: they are pending again.")
+	case "deleted":
+		if f.N == 0 {
+			return "Nothing was deleted."
+		}
+		return plural(f.N, "Deleted 1 job.", "Deleted %d jobs.")
+	case "cancelled":
+		return "Job cancelled."
+	case "cancel-requested":
+		return "Cancel requested: the worker stops the job at its next heartbeat."
+	case "paused":
+		return "Queue paused: workers lease no new jobs from it. Running jobs finish."
+	case "resumed":
+		return "Queue resumed."
+	}
+	return ""
+}

@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// route is one page, action or API call. Patterns are paths below the
+// prefix whose "{name}" segments match any one segment; the handler reads
+// them with r.PathValue.
+type route struct {
+	method  string
+	pattern string
+	serve   func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (h *Handler) routeTable() []route {
+	return []route{
+		// HTML pages. GET never changes state.
+		{"GET", "/", h.dashboardPage},
+		{"GET", "/partial/dashboard", h.dashboardPartial},
+		{"GET", "/jobs", h.jobsPage},
+		{"GET", "/jobs/{id}", h.jobPage},
+		{"GET", "/dead", h.deadPage},
+		{"GET", "/queues", h.queuesPage},
+		{"GET", "/static/{file}", h.serveStatic},
+		// Schedules (issue 7): the schedule package is being written. Add
+		// "GET /schedules" and "POST /schedules/{pause,resume,trigger}" here,
+		// the page's template in templates/schedules.html, a nav entry in
+		// templates/layout.html, and "/api/schedules" below.
+
+		// HTML actions: POST with a CSRF token, then a redirect (303).
+		{"POST", "/jobs/{id}/retry", h.jobAction(actRetry)},
+		{"POST", "/jobs/{id}/cancel", h.jobAction(actCancel)},
+		{"POST", "/jobs/{id}/delete", h.jobAction(actDelete)},
+		{"POST", "/dead/retry", h.deadAction(actRetry)},
+		{"POST", "/dead/delete", h.deadAction(actDelete)},
+		{"POST", "/queues/pause", h.queueAction(true)},
+		{"POST", "/queues/resume", h.queueAction(false)},
+
+		// JSON API: the same reads and actions (see doc.go).
+		{"GET", "/api/stats", h.apiStats},
+		{"GET", "/api/queues", h.apiQueues},
+		{"GET", "/api/jobs", h.apiJobs(false)},
+		{"GET", "/api/jobs/{id}", h.apiJob},
+		{"GET", "/api/dead", h.apiJobs(true)},
+		{"GET", "/api/csrf", h.apiCSRF},
+		{"POST", "/api/jobs/{id}/retry", h.apiJobAction(actRetry)},
+		{"POST", "/api/jobs/{id}/cancel", h.apiJobAction(actCancel)},
+		{"POST", "/api/jobs/{id}/delete", h.apiJobAction(actDelete)},
+		{"POST", "/api/dead/retry", h.apiDeadAction(actRetry)},
+		{"POST", "/api/dead/delete", h.apiDeadAction(actDelete)},
+		{"POST", "/api/queues/pause", h.apiQueueAction(true)},
+		{"POST", "/api/queues/resume", h.apiQueueAction(false)},
+	}
+}
+
+// dispatch finds the route for path and runs it: 404 when no pattern
+// matches, 405 when one matches with another method.
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, path string, api bool) {
+	segs := splitPath(path)
+	var allow []string
+	for _, rt := range h.routes {
+		vals, ok := matchPattern(rt.pattern, segs)
+		if !ok {
+			continue
+		}
+		method := r.Method
+		if method == http.MethodHead {
+			method = http.MethodGet
+		}
+		if rt.method != method {
+			if !slices.Contains(allow, rt.method) {
+				allow = append(allow, rt.method)
+			}
+			continue
+		}
+		for k, v := range vals {
+			r.SetPathValue(k, v)
+		}
+		if err := rt.serve(w, r); err != nil {
+			h.fail(w, r, api, err)
+		}
+		return
+	}
+	if len(allow) > 0 {
+		if slices.Contains(allow, "GET") {
+			allow = append(allow, "HEAD")
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.fail(w, r, api, &httpError{status: http.StatusMethodNotAllowed,
+			msg: r.Method + " is not allowed here; use " + strings.Join(allow, " or ")})
+		return
+	}
+	h.fail(w, r, api, errNotFound("no admin page at "+h.url(path)))
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func matchPattern(pattern string, segs []string) (map[string]string, bool) {
+	want := splitPath(pattern)
+	if len(want) != len(segs) {
+		return nil, false
+	}
+	var vals map[string]string
+	for i, w := range want {
+		if strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") {
+			if vals == nil {
+				vals = map[string]string{}
+			}
+			vals[w[1:len(w)-1]] = segs[i]
+			continue
+		}
+		if w != segs[i] {
+			return nil, false
+		}
+	}
+	return vals, true
+}
