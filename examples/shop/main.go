@@ -1,9 +1,12 @@
 // Command shop is spool's main demo: a small shop back office on one SQLite
-// file. POST /orders stores an order and enqueues its follow-up jobs in the
-// same transaction (the outbox); workers reserve stock, charge the payment
-// (which fails at random, so retries and backoff show), send the receipt
-// and notify the warehouse. An order with a non-positive total is a poison
-// job that ends in the dead table.
+// file. POST /orders stores an order and publishes orders.created in the
+// same transaction (the outbox); four subscribers each get their own job:
+// stock reservation (completed in the transaction that reserves, so never
+// twice), payment (which fails at random, so retries and backoff show),
+// the receipt email and the warehouse notice. An order with a
+// non-positive total is a poison job that ends in the dead table. A
+// nightly stock sync runs on a schedule, and the admin page is mounted at
+// /admin/.
 //
 //	go run ./examples/shop                      # serves :8080, shop.db
 //	go run ./examples/shop -orders-per-sec 50   # with a load generator

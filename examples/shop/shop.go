@@ -16,6 +16,7 @@ import (
 
 	"github.com/spooljobs/spool/admin"
 	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/schedule"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 )
@@ -76,7 +77,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	s := &shop{db: store.DB(), q: q, out: out, cfg: cfg}
 
 	pool, err := worker.New(q, worker.Options{
-		Queues: map[string]worker.QueueConfig{"orders": {MaxWorkers: 20}, "mail": {MaxWorkers: 5}},
+		Queues: map[string]worker.QueueConfig{"orders": {MaxWorkers: 20}, "mail": {MaxWorkers: 5}, "maintenance": {MaxWorkers: 1}},
 		// Short waits so that retries show within a demo's minute.
 		Backoff: queue.Exponential(500*time.Millisecond, 30*time.Second),
 	})
@@ -87,9 +88,31 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	pool.Handle("payment.charge", worker.JSON(s.chargePayment))
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
 	pool.Handle("warehouse.notify", worker.JSON(s.notifyWarehouse))
+	pool.HandleFunc("stock.sync", s.syncStock)
+	if err := subscribe(ctx, q); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
+
+	// The nightly stock sync: every process may run this scheduler; each
+	// night's tick is enqueued once.
+	sched, err := schedule.New(q, schedule.Options{})
+	if err != nil {
+		pool.Stop(ctx)
+		return err
+	}
+	if err := sched.Add(schedule.Entry{Name: "stock.sync.nightly", Spec: "30 2 * * *", TimeZone: "Europe/Berlin",
+		Job: queue.NewJob{Kind: "stock.sync", Queue: "maintenance"}, Misfire: schedule.MisfireSkip}); err != nil {
+		pool.Stop(ctx)
+		return err
+	}
+	if err := sched.Start(ctx); err != nil {
+		pool.Stop(ctx)
+		return err
+	}
+	defer sched.Stop(context.Background())
 
 	// The admin page, behind HTTP basic auth. The demo makes up a password
 	// per run and prints it; a real app reads one from its configuration.
@@ -155,17 +178,15 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	args := OrderJob{OrderID: id, SKU: o.SKU, Quantity: o.Quantity, TotalCents: o.TotalCents, Customer: o.Customer}
-	meta := map[string]string{"correlation_id": "order-" + strconv.FormatInt(id, 10)}
-	var jobs []queue.NewJob
-	for _, j := range []struct {
-		kind, queue string
-		priority    int
-	}{{"stock.reserve", "orders", 10}, {"payment.charge", "orders", 10}, {"email.receipt", "mail", 0}, {"warehouse.notify", "orders", 0}} {
-		jobs = append(jobs, queue.NewJob{Kind: j.kind, Queue: j.queue, Priority: j.priority, Args: args, Metadata: meta,
-			UniqueKey: fmt.Sprintf("%s:%d", j.kind, id)})
-	}
-	if _, err := s.q.EnqueueManyTx(ctx, tx, jobs); err != nil {
+	// One event; every subscriber (stock, payment, email, warehouse) gets
+	// its own job from it in this same transaction.
+	_, err = s.q.PublishTx(ctx, tx, queue.Event{
+		Topic:    "orders.created",
+		Args:     OrderJob{OrderID: id, SKU: o.SKU, Quantity: o.Quantity, TotalCents: o.TotalCents, Customer: o.Customer},
+		Metadata: map[string]string{"correlation_id": "order-" + strconv.FormatInt(id, 10)},
+		OrderKey: "order:" + strconv.FormatInt(id, 10),
+	})
+	if err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -173,6 +194,35 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 	}
 	s.q.Notify("") // the jobs are committed: wake the workers now
 	return id, nil
+}
+
+// subscriptions are the shop's consumers of orders.created. Adding one
+// touches no publisher code.
+var subscriptions = []queue.Subscription{
+	{Name: "stock", Pattern: "orders.created", Queue: "orders", Kind: "stock.reserve", Priority: 10},
+	{Name: "payment", Pattern: "orders.created", Queue: "orders", Kind: "payment.charge", Priority: 10},
+	{Name: "email", Pattern: "orders.*", Queue: "mail", Kind: "email.receipt"},
+	{Name: "warehouse", Pattern: "orders.created", Queue: "orders", Kind: "warehouse.notify"},
+}
+
+// subscribe creates the subscriptions the database does not have yet.
+func subscribe(ctx context.Context, q *queue.Queue) error {
+	have, err := q.Subscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, s := range have {
+		known[s.Name] = true
+	}
+	for _, s := range subscriptions {
+		if !known[s.Name] {
+			if err := q.Subscribe(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
@@ -207,10 +257,28 @@ func (s *shop) getStats(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(st)
 }
 
+// reserveStock completes its job in the transaction that reserves the
+// stock: a crash or a redelivery can never reserve twice.
 func (s *shop) reserveStock(ctx context.Context, job *queue.Job, o OrderJob) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO stock (sku, reserved) VALUES (?, ?)
-		ON CONFLICT (sku) DO UPDATE SET reserved = reserved + excluded.reserved`, o.SKU, o.Quantity)
-	return err
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stock (sku, reserved) VALUES (?, ?)
+		ON CONFLICT (sku) DO UPDATE SET reserved = reserved + excluded.reserved`, o.SKU, o.Quantity); err != nil {
+		return err
+	}
+	if err := worker.CompleteTx(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// syncStock is the nightly stock sync with the warehouse.
+func (s *shop) syncStock(ctx context.Context, job *queue.Job) error {
+	fmt.Fprintf(s.out, "%s  nightly stock sync (job %d)\n", time.Now().Format("15:04:05"), job.ID)
+	return nil
 }
 
 var errPaymentProvider = errors.New("payment provider: 503 Service Unavailable")

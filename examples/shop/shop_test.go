@@ -99,4 +99,13 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	require.Equal(t, "payment.charge", dead[0].Kind)
 	require.Contains(t, dead[0].DeadReason, "nothing to charge")
 	require.Equal(t, "order-2", dead[0].Metadata["correlation_id"])
+	require.Equal(t, "orders.created", dead[0].Metadata["spool.topic"])
+
+	topics, err := q.Topics(context.Background())
+	require.NoError(t, err)
+	require.Len(t, topics, 1)
+	require.Equal(t, int64(2), topics[0].LastSeq, "one event per order")
+	subs, err := q.Subscriptions(context.Background())
+	require.NoError(t, err)
+	require.Len(t, subs, 4, "stock, payment, email, warehouse")
 }
