@@ -87,7 +87,9 @@ type Job struct {
 	// LeaseUntil is when the current lease expires unless extended.
 	LeaseUntil time.Time
 	// LeaseToken fences the current lease: every settle of the job must
-	// present it, so a worker that lost its lease cannot settle the job.
+	// present it with the job's ID, so a worker that lost its lease cannot
+	// settle the job. Each lease call draws a new random token, shared by
+	// the jobs it leased together.
 	LeaseToken int64
 	// CancelRequested is set when an operator cancelled the job while it ran.
 	CancelRequested bool

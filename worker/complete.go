@@ -27,6 +27,11 @@ type poolKey struct{}
 //
 // It fails with queue.ErrLeaseLost when this worker no longer holds the
 // job; the handler must then roll back. ctx must be the handler's context.
+//
+// While the handler's transaction is open it holds SQLite's write lock:
+// make every spool write in it through the Tx twins (EnqueueTx, PublishTx).
+// A plain Enqueue would wait for the lock the handler itself holds, until
+// the busy timeout, and then fail with queue.ErrBusy.
 func CompleteTx(ctx context.Context, tx *sql.Tx) error {
 	j, ok := queue.JobFromContext(ctx)
 	p, _ := ctx.Value(poolKey{}).(*Pool)

@@ -37,6 +37,10 @@ func runChild(role string) int {
 		err = twoProcChild()
 	case "open":
 		err = openChild()
+	case "ordercrash":
+		err = orderCrashChild()
+	case "oncecrash":
+		err = onceCrashChild()
 	default:
 		err = fmt.Errorf("unknown child role %q", role)
 	}
