@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -28,21 +29,59 @@ func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
 	return j, mapErr(err)
 }
 
-// The list queries: every filter is a bound parameter, empty meaning "any".
-// Keyset paging on id keeps every page as cheap as the first.
+// The list queries are assembled from fixed fragments, one per filter the
+// caller set, every value a bound parameter: a condition written as
+// "(? = ” OR col = ?)" would keep SQLite from using an index or the
+// primary key's range, so a deep page would scan every newer row. Keyset
+// paging on id keeps every page as cheap as the first.
 const (
-	sqlListJobs = `SELECT ` + jobColumns + ` FROM spool_jobs
-  WHERE (?1 = '' OR queue = ?1) AND (?2 = '' OR kind = ?2) AND (?3 < 0 OR state = ?3)
-    AND (?4 = 0 OR id < ?4)
-    AND (?5 = '' OR instr(CAST(payload AS TEXT), ?5) > 0 OR instr(coalesce(errors, ''), ?5) > 0)
-  ORDER BY id DESC LIMIT ?6`
-	sqlListDead = `SELECT ` + deadColumns + ` FROM spool_dead
-  WHERE (?1 = '' OR queue = ?1) AND (?2 = '' OR kind = ?2) AND (?4 = 0 OR id < ?4)
-    AND (?5 = '' OR instr(CAST(payload AS TEXT), ?5) > 0 OR instr(coalesce(errors, ''), ?5) > 0
-         OR instr(reason, ?5) > 0)
-    AND ?3 = ?3
-  ORDER BY id DESC LIMIT ?6`
+	listJobsFrom   = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE 1`
+	listDeadFrom   = `SELECT ` + deadColumns + ` FROM spool_dead WHERE 1`
+	listByQueue    = ` AND queue = ?`
+	listByKind     = ` AND kind = ?`
+	listByState    = ` AND state = ?`
+	listBeforeID   = ` AND id < ?`
+	listSearch     = ` AND (instr(CAST(payload AS TEXT), ?) > 0 OR instr(coalesce(errors, ''), ?) > 0)`
+	listSearchDead = ` AND (instr(CAST(payload AS TEXT), ?) > 0 OR instr(coalesce(errors, ''), ?) > 0 OR instr(reason, ?) > 0)`
+	listOrder      = ` ORDER BY id DESC LIMIT ?`
 )
+
+func listQuery(dead bool, f queue.ListFilter, state int, limit int) (string, []any) {
+	var b strings.Builder
+	var args []any
+	if dead {
+		b.WriteString(listDeadFrom)
+	} else {
+		b.WriteString(listJobsFrom)
+	}
+	if f.Queue != "" {
+		b.WriteString(listByQueue)
+		args = append(args, f.Queue)
+	}
+	if f.Kind != "" {
+		b.WriteString(listByKind)
+		args = append(args, f.Kind)
+	}
+	if !dead && state >= 0 {
+		b.WriteString(listByState)
+		args = append(args, state)
+	}
+	if f.BeforeID > 0 {
+		b.WriteString(listBeforeID)
+		args = append(args, f.BeforeID)
+	}
+	if f.Search != "" {
+		if dead {
+			b.WriteString(listSearchDead)
+			args = append(args, f.Search, f.Search, f.Search)
+		} else {
+			b.WriteString(listSearch)
+			args = append(args, f.Search, f.Search)
+		}
+	}
+	b.WriteString(listOrder)
+	return b.String(), append(args, limit)
+}
 
 // List implements queue.Store.
 func (s *Store) List(ctx context.Context, f queue.ListFilter) ([]*queue.Job, error) {
@@ -50,17 +89,19 @@ func (s *Store) List(ctx context.Context, f queue.ListFilter) ([]*queue.Job, err
 	if limit <= 0 {
 		limit = 50
 	}
-	args := []any{f.Queue, f.Kind, -1, f.BeforeID, f.Search, limit}
 	switch f.State {
 	case queue.StateDead:
-		return s.queryJobs(ctx, true, sqlListDead, args...)
+		q, args := listQuery(true, f, -1, limit)
+		return s.queryJobs(ctx, true, q, args...)
 	case "":
 		// Live jobs first, then dead ones, merged newest first.
-		live, err := s.queryJobs(ctx, false, sqlListJobs, args...)
+		q, args := listQuery(false, f, -1, limit)
+		live, err := s.queryJobs(ctx, false, q, args...)
 		if err != nil {
 			return nil, err
 		}
-		dead, err := s.queryJobs(ctx, true, sqlListDead, args...)
+		q, args = listQuery(true, f, -1, limit)
+		dead, err := s.queryJobs(ctx, true, q, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -70,8 +111,8 @@ func (s *Store) List(ctx context.Context, f queue.ListFilter) ([]*queue.Job, err
 		if code < 0 {
 			return nil, fmt.Errorf("%w: unknown state %q", queue.ErrInvalidArgument, f.State)
 		}
-		args[2] = code
-		return s.queryJobs(ctx, false, sqlListJobs, args...)
+		q, args := listQuery(false, f, code, limit)
+		return s.queryJobs(ctx, false, q, args...)
 	}
 }
 
