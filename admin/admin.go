@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/schedule"
 )
 
 //go:embed templates static
@@ -36,8 +37,9 @@ type Options struct {
 	// checks. Apps with their own login set it, for example to redirect to
 	// their login page.
 	Unauthorized http.Handler
-	// ReadOnly hides every action (retry, delete, cancel, pause, resume)
-	// and refuses every POST with 403 Forbidden, also through the JSON API.
+	// ReadOnly hides every action (retry, delete, cancel, pause, resume,
+	// trigger, replay) and refuses every POST with 403 Forbidden, also
+	// through the JSON API.
 	ReadOnly bool
 	// Prefix is the path the handler is mounted under, such as "/admin":
 	// it serves Prefix+"/" and the paths below, and builds its links with
@@ -65,6 +67,14 @@ type Options struct {
 	// Logger receives a record for every request that failed with a server
 	// error. Defaults to the queue's logger.
 	Logger *slog.Logger
+	// Schedules is the scheduler whose schedules the Schedules page lists
+	// and acts on: pass the app's own, so that the page can tell which
+	// schedules this process registered. Defaults to a scheduler over the
+	// queue with nothing registered (schedule.New, never started: it runs
+	// no goroutine), which lists, pauses, resumes and triggers the
+	// schedules stored by any process on the database; a trigger is then
+	// served by the next round of a process that registered the schedule.
+	Schedules *schedule.Scheduler
 }
 
 // Default option values.
@@ -91,6 +101,7 @@ const (
 // with New. It is safe for concurrent use.
 type Handler struct {
 	q        *queue.Queue
+	sched    *schedule.Scheduler // nil when the store keeps no schedules
 	opts     Options
 	logger   *slog.Logger
 	secret   []byte
@@ -152,6 +163,14 @@ func New(q *queue.Queue, opts Options) (*Handler, error) {
 		logger = q.Logger()
 	}
 	h := &Handler{q: q, opts: opts, logger: logger, secret: secret, crossOri: http.NewCrossOriginProtection()}
+	h.sched = opts.Schedules
+	if h.sched == nil {
+		// Cheap: New starts nothing. It fails only for a store without
+		// queue.ScheduleStore, whose Schedules page then says so.
+		if s, err := schedule.New(q, schedule.Options{Logger: logger}); err == nil {
+			h.sched = s
+		}
+	}
 	if err := h.loadStatic(); err != nil {
 		return nil, err
 	}

@@ -90,19 +90,24 @@ func toAPIJob(j *queue.Job, full bool) apiJob {
 		if a.Errors == nil {
 			a.Errors = []queue.AttemptError{}
 		}
-		switch {
-		case len(j.Payload) == 0:
-			a.PayloadEncoding = "json"
-			a.Payload = json.RawMessage("null")
-		case json.Valid(j.Payload):
-			a.PayloadEncoding, a.Payload = "json", json.RawMessage(j.Payload)
-		case utf8.Valid(j.Payload):
-			a.PayloadEncoding, a.Payload = "text", string(j.Payload)
-		default:
-			a.PayloadEncoding, a.Payload = "base64", j.Payload // []byte marshals as base64
-		}
+		a.PayloadEncoding, a.Payload = apiPayload(j.Payload)
 	}
 	return a
+}
+
+// apiPayload returns a payload's encoding in the API and the value to
+// marshal: the JSON itself, a string, or base64 bytes.
+func apiPayload(p []byte) (string, any) {
+	switch {
+	case len(p) == 0:
+		return "json", json.RawMessage("null")
+	case json.Valid(p):
+		return "json", json.RawMessage(p)
+	case utf8.Valid(p):
+		return "text", string(p)
+	default:
+		return "base64", p // []byte marshals as base64
+	}
 }
 
 func toAPIQueue(q queue.QueueStats) apiQueue {

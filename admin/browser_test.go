@@ -19,6 +19,7 @@ import (
 
 	"github.com/spooljobs/spool/admin"
 	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/schedule"
 )
 
 // The browser test drives the admin in headless Chromium. CI installs
@@ -177,6 +178,20 @@ func TestBrowserDashboardAndRetry(t *testing.T) {
 	}
 	require.Equal(t, "Queue paused: workers lease no new jobs from it. Running jobs finish.", text(t, ctx, ".flash"))
 	require.Equal(t, "paused", text(t, ctx, `tr[data-queue="mail"] .badge`))
+
+	// Trigger a schedule on the schedules page.
+	sc := seedSchedules(e)
+	clickAndLoad(t, ctx, `nav a[href="/admin/schedules"]`)
+	clickAndLoad(t, ctx, `tr[data-schedule="feed.export"] form[action="/admin/schedules/trigger"] button`)
+	select {
+	case msg := <-dialogs:
+		require.Equal(t, "Run schedule feed.export now, outside its ticks? One feed.export job is enqueued.", msg)
+	case <-ctx.Done():
+		t.Fatal("no confirmation asked before triggering")
+	}
+	require.Equal(t, "Schedule feed.export triggered: the next round of a scheduler that has it registered enqueues one job.", text(t, ctx, ".flash"))
+	require.Equal(t, "trigger pending", text(t, ctx, `tr[data-schedule="feed.export"] .badge.trigger`))
+	require.False(t, scheduleInfo(t, sc, "feed.export").TriggerAt.IsZero())
 }
 
 func must[T any](v T, err error) T {
@@ -197,6 +212,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: -1})
 	ids := seedDemo(e)
+	seedDemoSchedulesTopics(e)
 	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -220,6 +236,13 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"error-404", "/admin/jobs/987654"},
 		{"readonly-dead", "/ro/dead"},
 		{"readonly-job", "/ro/jobs/" + strconv.FormatInt(ids["dead"], 10)},
+		{"schedules", "/admin/schedules?done=triggered&n=1&name=invoice.reminders"},
+		{"topics", "/admin/topics"},
+		{"topics-replay", "/admin/topics?replay=audit#replay"},
+		{"topics-replayed", "/admin/topics?done=replayed&n=12&name=stock"},
+		{"topic-events", "/admin/topics/orders.created?limit=12"},
+		{"readonly-schedules", "/ro/schedules"},
+		{"readonly-topics", "/ro/topics"},
 	}
 	for _, s := range shots {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+s.path)))
@@ -229,9 +252,15 @@ func TestBrowserScreenshots(t *testing.T) {
 		require.NoError(t, os.WriteFile(file, png, 0o644))
 		t.Logf("%s: %s", s.path, file)
 	}
+	// An event's payload, opened.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/topics/orders.created?limit=5"),
+		chromedp.Click(chromedp.CSS(`tr[data-seq="30"] summary`))))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "topic-event-open.png"), png, 0o644))
 	// A narrow window, as on a phone or a split screen.
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(420, 900), chromedp.Navigate(srv.URL+"/admin/")))
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dashboard-narrow.png"), png, 0o644))
 }
@@ -291,4 +320,63 @@ func seedDemo(e *env) map[string]int64 {
 		e.clock.Add(40 * time.Second)
 	}
 	return ids
+}
+
+// seedDemoSchedulesTopics adds a shop's schedules and event log to the
+// demo.
+func seedDemoSchedulesTopics(e *env) {
+	ctx := context.Background()
+	s, err := schedule.New(e.q, schedule.Options{})
+	require.NoError(e.t, err)
+	for _, en := range []schedule.Entry{
+		{Name: "stock.sync.nightly", Spec: "30 2 * * *", TimeZone: "Europe/Berlin", Job: queue.NewJob{Kind: "stock.sync", Queue: "maintenance"}},
+		{Name: "feed.export", Spec: "@hourly", Job: queue.NewJob{Kind: "feed.export", Queue: "exports"}},
+		{Name: "invoice.reminders", Spec: "0 9 * * 1-5", TimeZone: "Europe/Berlin", Job: queue.NewJob{Kind: "invoice.remind", Queue: "mail"}},
+		{Name: "carts.cleanup", Spec: "@every 15m", Job: queue.NewJob{Kind: "carts.cleanup", Queue: "maintenance"}},
+		{Name: "happy.hour", Spec: "0 17 * * 5", TimeZone: "Europe/London", Misfire: schedule.MisfireSkip, Job: queue.NewJob{Kind: "promo.notify", Queue: "mail"}},
+	} {
+		require.NoError(e.t, s.Add(en))
+	}
+	e.clock.Add(-2 * time.Hour)
+	_, err = s.RunOnce(ctx)
+	require.NoError(e.t, err)
+	e.clock.Add(2 * time.Hour)
+	_, err = s.RunOnce(ctx)
+	require.NoError(e.t, err)
+	require.NoError(e.t, s.Pause(ctx, "happy.hour"))
+	require.NoError(e.t, s.Trigger(ctx, "invoice.reminders"))
+
+	for _, sub := range []queue.Subscription{
+		{Name: "stock", Pattern: "orders.created", Queue: "stock", Kind: "stock.reserve"},
+		{Name: "payment", Pattern: "orders.created", Queue: "payments", Kind: "payment.charge"},
+		{Name: "email", Pattern: "orders.*", Queue: "mail", Kind: "email.order"},
+		{Name: "audit", Pattern: "#", Kind: "audit.log", Filter: map[string]string{"tenant": "eu-1"}},
+	} {
+		require.NoError(e.t, e.q.Subscribe(ctx, sub))
+	}
+	e.clock.Add(-40 * time.Minute)
+	for i := range 30 {
+		md := map[string]string{"tenant": []string{"eu-1", "us-2"}[i%2], "correlation_id": fmt.Sprintf("order-%d", 5000+i)}
+		_, err := e.q.Publish(ctx, queue.Event{Topic: "orders.created", OrderKey: fmt.Sprintf("order:%d", 5000+i), Metadata: md,
+			Args: map[string]any{"order_id": 5000 + i, "customer": fmt.Sprintf("customer-%d", i), "lines": []map[string]any{{"sku": "MUG-1", "qty": 1 + i%3}}, "total_cents": 1200 + 100*i}})
+		require.NoError(e.t, err)
+		if i%7 == 3 {
+			_, err = e.q.Publish(ctx, queue.Event{Topic: "orders.cancelled", Metadata: md, Args: map[string]any{"order_id": 5000 + i, "reason": "customer request"}})
+			require.NoError(e.t, err)
+		}
+		e.clock.Add(80 * time.Second)
+	}
+	_, err = e.q.Publish(ctx, queue.Event{Topic: "orders.created", Metadata: map[string]string{"tenant": "eu-1", "note": "<script>alert(1)</script>"},
+		Args: map[string]any{"order_id": 5099, "customer": "eve <script>alert(1)</script>"}})
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.q.SetRetention(ctx, "orders.created", queue.Retention{MaxAge: 30 * 24 * time.Hour, MaxEvents: 100000}))
+	require.NoError(e.t, e.q.SetRetention(ctx, "payments.failed", queue.Retention{MaxAge: 7 * 24 * time.Hour}))
+	_, err = e.q.Publish(ctx, queue.Event{Topic: "payments.failed", Args: map[string]any{"order_id": 5003, "error": "card declined"}})
+	require.NoError(e.t, err)
+	// A subscription added later, still catching up on the log.
+	require.NoError(e.t, e.store.Subscribe(ctx, nil, queue.Subscription{Name: "analytics", Pattern: "orders.#", Queue: "analytics", Kind: "analytics.ingest",
+		From: queue.StartAt{Beginning: true}}, e.clock.Now()))
+	// Work through some of the deliveries.
+	completeAll(e, "stock")
+	e.clock.Add(2 * time.Minute)
 }

@@ -1,6 +1,7 @@
 // Package admin is spool's web admin: an http.Handler with a dashboard, job
-// lists and details, the actions an operator needs (retry, delete, cancel,
-// pause, resume) and a JSON API with the same reads and actions. It is
+// lists and details, schedules, topics and subscriptions, the actions an
+// operator needs (retry, delete, cancel, pause, resume, trigger, replay)
+// and a JSON API with the same reads and actions. It is
 // html/template and embedded static files: no JavaScript build, and every
 // page works without JavaScript (a small script only refreshes the
 // dashboard in place and asks before destructive actions).
@@ -32,6 +33,22 @@
 //   - /dead: dead jobs with the same filters; retry one, the selected ones
 //     or all matching the filter; delete one or the selected ones.
 //   - /queues: pause and resume queues.
+//   - /schedules: every schedule stored on the database (package
+//     schedule) with its spec, time zone, job kind and queue, next and
+//     previous run (also in the schedule's own zone), whether it is paused
+//     or has a trigger pending; pause, resume and trigger now. With
+//     Options.Schedules set, it also shows which schedules that scheduler
+//     registered; without, the handler uses a scheduler of its own with
+//     nothing registered, and a trigger is served by the next round of a
+//     process that registered the schedule.
+//   - /topics: every topic (last sequence number, first retained, events
+//     retained, retention) and every subscription (pattern, metadata
+//     filter, queue and kind, cursor, backlog and lag); /topics?replay=name
+//     opens the replay form of one subscription: a topic it receives and a
+//     range of sequence numbers, delivered to that subscription again.
+//   - /topics/{name}: one topic's event log, newest first, paged by
+//     sequence number (to, limit), with each event's metadata, ordering key
+//     and payload (pretty JSON).
 //
 // # Safety
 //
@@ -75,6 +92,27 @@
 //	                      when an older page exists: pass it as before.
 //	/api/dead             like /api/jobs for dead jobs (no state parameter)
 //	/api/jobs/{id}        one job, with its payload and every attempt error
+//	/api/schedules        {"schedules": [schedule...]}
+//	                      schedule: {"name", "spec", "time_zone", "kind",
+//	                      "queue", "misfire", "next_run", "prev_run",
+//	                      "paused", "trigger_requested_at", "registered"};
+//	                      a paused schedule does not run at next_run
+//	/api/topics           {"topics": [topic...]}
+//	                      topic: {"name", "last_seq", "first_seq", "events",
+//	                      "retention": {"max_age_seconds", "max_events"}}
+//	/api/subscriptions    {"subscriptions": [subscription...]}
+//	                      subscription: {"name", "pattern", "filter",
+//	                      "queue", "kind", "priority", "max_attempts",
+//	                      "created_at", "cursor", "backlog", "lag"}
+//	/api/topics/{name}/events
+//	                      {"topic", "events": [event...], "next_from": seq}
+//	                      oldest first; query: from, to (sequence numbers,
+//	                      inclusive), limit (1 to 500, default 50).
+//	                      next_from is set when more events follow: pass
+//	                      it as from. event: {"id", "topic", "seq",
+//	                      "published_at", "order_key", "metadata",
+//	                      "payload_encoding", "payload"}, the payload as
+//	                      for a job
 //	/api/csrf             {"token", "header", "cookie"}: a CSRF token for
 //	                      actions, and its cookie (Set-Cookie)
 //
@@ -98,10 +136,22 @@
 //	/api/dead/delete       {"ids": [..]}              → {"deleted": n}
 //	/api/queues/pause      {"queue": "name"}          → {"queue", "paused": true}
 //	/api/queues/resume     {"queue": "name"}          → {"queue", "paused": false}
+//	/api/schedules/{name}/pause                       → {"name", "paused": true}
+//	/api/schedules/{name}/resume                      → {"name", "paused": false}
+//	/api/schedules/{name}/trigger                     → {"name", "trigger_requested": true}
+//	/api/subscriptions/{name}/replay
+//	                       {"topic", "from", "to"}    → {"subscription", "topic",
+//	                                                     "from", "to", "jobs": n}
 //
 // Retrying a job that is not dead, cancelling a finished job and deleting a
-// running job get 409 Conflict; an unknown job gets 404. A bulk action names
-// at most MaxIDs jobs. With curl:
+// running job get 409 Conflict; an unknown job, schedule, topic or
+// subscription gets 404. A bulk action names at most MaxIDs jobs. Names in
+// a path may contain "/" as they are (/api/topics/shop/eu.orders/events).
+// A replay covers at most 10000 events, within the topic's retained log
+// (from at least first_seq, to at most last_seq), to a subscription whose
+// pattern matches the topic; it makes a job only for events already
+// delivered to the subscription whose job there is not live, and reports
+// how many it made. With curl:
 //
 //	curl -u admin:$PW -c jar -b jar https://shop.example/admin/api/csrf
 //	curl -u admin:$PW -c jar -b jar -H "X-CSRF-Token: $TOKEN" \

@@ -35,8 +35,10 @@ func (h *Handler) classify(r *http.Request, err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.msg
-	case errors.Is(err, queue.ErrNotFound):
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrScheduleNotFound):
 		return http.StatusNotFound, err.Error()
+	case errors.Is(err, queue.ErrNoTopics):
+		return http.StatusNotImplemented, err.Error() + ": topics need a store that implements queue.TopicStore (package sqlite's does)"
 	case errors.Is(err, queue.ErrInvalidArgument), errors.Is(err, queue.ErrInvalidJob):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, queue.ErrNotDead), errors.Is(err, queue.ErrNotCancellable), errors.Is(err, queue.ErrRunning):

@@ -234,14 +234,20 @@ func (p *params) list(withState bool) listParams {
 type flash struct {
 	Done string
 	N    int64
+	Name string // the schedule or subscription acted on
 }
 
 var flashKeys = []string{"done", "n"}
 
-var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", "paused", "resumed"}
+// flashNameKeys are the flash parameters of the pages whose actions name
+// a schedule or subscription.
+var flashNameKeys = []string{"done", "n", "name"}
+
+var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", "paused", "resumed",
+	"schedule-paused", "schedule-resumed", "triggered", "replayed"}
 
 func (p *params) flash() flash {
-	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0)}
+	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0), Name: p.name("name")}
 	if f.Done != "" && !slices.Contains(flashDone, f.Done) && p.err == nil {
 		p.err = errBadRequest("parameter \"done\" is %.40q; want one of %s", f.Done, strings.Join(flashDone, ", "))
 	}
@@ -275,6 +281,20 @@ func (f flash) Text() string {
 		return "Queue paused: workers lease no new jobs from it. Running jobs finish."
 	case "resumed":
 		return "Queue resumed."
+	case "schedule-paused":
+		return "Schedule " + f.Name + " paused: its ticks are skipped in every process until it is resumed. Trigger now still runs it."
+	case "schedule-resumed":
+		return "Schedule " + f.Name + " resumed: it runs again from its next tick. The ticks that passed while it was paused are skipped."
+	case "triggered":
+		return "Schedule " + f.Name + " triggered: the next round of a scheduler that has it registered enqueues one job."
+	case "replayed":
+		switch f.N {
+		case 0:
+			return "Replay to subscription " + f.Name + " made no jobs: each event in the range still has a live job there, or has not been delivered to it yet."
+		case 1:
+			return "Replay to subscription " + f.Name + " made 1 job."
+		}
+		return fmt.Sprintf("Replay to subscription %s made %d jobs.", f.Name, f.N)
 	}
 	return ""
 }

@@ -7,8 +7,10 @@ import (
 )
 
 // route is one page, action or API call. Patterns are paths below the
-// prefix whose "{name}" segments match any one segment; the handler reads
-// them with r.PathValue.
+// prefix whose "{name}" segments match any one segment and whose one
+// "{name...}" segment, if any, matches one or more (schedule, topic and
+// subscription names may contain "/"); the handler reads them with
+// r.PathValue.
 type route struct {
 	method  string
 	pattern string
@@ -24,11 +26,10 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/jobs/{id}", h.jobPage},
 		{"GET", "/dead", h.deadPage},
 		{"GET", "/queues", h.queuesPage},
+		{"GET", "/schedules", h.schedulesPage},
+		{"GET", "/topics", h.topicsPage},
+		{"GET", "/topics/{name...}", h.topicPage},
 		{"GET", "/static/{file}", h.serveStatic},
-		// Schedules (issue 7): the schedule package is being written. Add
-		// "GET /schedules" and "POST /schedules/{pause,resume,trigger}" here,
-		// the page's template in templates/schedules.html, a nav entry in
-		// templates/layout.html, and "/api/schedules" below.
 
 		// HTML actions: POST with a CSRF token, then a redirect (303).
 		{"POST", "/jobs/{id}/retry", h.jobAction(actRetry)},
@@ -38,6 +39,10 @@ func (h *Handler) routeTable() []route {
 		{"POST", "/dead/delete", h.deadAction(actDelete)},
 		{"POST", "/queues/pause", h.queueAction(true)},
 		{"POST", "/queues/resume", h.queueAction(false)},
+		{"POST", "/schedules/pause", h.scheduleAction(schedPause)},
+		{"POST", "/schedules/resume", h.scheduleAction(schedResume)},
+		{"POST", "/schedules/trigger", h.scheduleAction(schedTrigger)},
+		{"POST", "/subscriptions/replay", h.replayAction},
 
 		// JSON API: the same reads and actions (see doc.go).
 		{"GET", "/api/stats", h.apiStats},
@@ -45,6 +50,10 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/jobs", h.apiJobs(false)},
 		{"GET", "/api/jobs/{id}", h.apiJob},
 		{"GET", "/api/dead", h.apiJobs(true)},
+		{"GET", "/api/schedules", h.apiSchedules},
+		{"GET", "/api/topics", h.apiTopics},
+		{"GET", "/api/topics/{name...}/events", h.apiEvents},
+		{"GET", "/api/subscriptions", h.apiSubscriptions},
 		{"GET", "/api/csrf", h.apiCSRF},
 		{"POST", "/api/jobs/{id}/retry", h.apiJobAction(actRetry)},
 		{"POST", "/api/jobs/{id}/cancel", h.apiJobAction(actCancel)},
@@ -53,6 +62,10 @@ func (h *Handler) routeTable() []route {
 		{"POST", "/api/dead/delete", h.apiDeadAction(actDelete)},
 		{"POST", "/api/queues/pause", h.apiQueueAction(true)},
 		{"POST", "/api/queues/resume", h.apiQueueAction(false)},
+		{"POST", "/api/schedules/{name...}/pause", h.apiScheduleAction(schedPause)},
+		{"POST", "/api/schedules/{name...}/resume", h.apiScheduleAction(schedResume)},
+		{"POST", "/api/schedules/{name...}/trigger", h.apiScheduleAction(schedTrigger)},
+		{"POST", "/api/subscriptions/{name...}/replay", h.apiReplay},
 	}
 }
 
@@ -106,19 +119,34 @@ func splitPath(p string) []string {
 
 func matchPattern(pattern string, segs []string) (map[string]string, bool) {
 	want := splitPath(pattern)
-	if len(want) != len(segs) {
+	rest := slices.IndexFunc(want, func(w string) bool { return strings.HasSuffix(w, "...}") })
+	extra := 0 // segments the "{name...}" wildcard takes beyond one
+	switch {
+	case rest < 0 && len(want) != len(segs):
 		return nil, false
+	case rest >= 0 && len(segs) < len(want):
+		return nil, false
+	case rest >= 0:
+		extra = len(segs) - len(want)
 	}
 	var vals map[string]string
 	for i, w := range want {
+		j := i
+		if rest >= 0 && i > rest {
+			j += extra
+		}
 		if strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") {
 			if vals == nil {
 				vals = map[string]string{}
 			}
-			vals[w[1:len(w)-1]] = segs[i]
+			if i == rest {
+				vals[strings.TrimSuffix(w[1:len(w)-1], "...")] = strings.Join(segs[i:i+extra+1], "/")
+				continue
+			}
+			vals[w[1:len(w)-1]] = segs[j]
 			continue
 		}
-		if w != segs[i] {
+		if w != segs[j] {
 			return nil, false
 		}
 	}

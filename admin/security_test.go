@@ -80,6 +80,11 @@ func everyRoute() []struct{ method, path string } {
 		{"POST", "/dead/retry"}, {"POST", "/dead/delete"}, {"POST", "/queues/pause"}, {"POST", "/queues/resume"},
 		{"POST", "/api/jobs/1/retry"}, {"POST", "/api/jobs/1/cancel"}, {"POST", "/api/jobs/1/delete"},
 		{"POST", "/api/dead/retry"}, {"POST", "/api/dead/delete"}, {"POST", "/api/queues/pause"}, {"POST", "/api/queues/resume"},
+		{"GET", "/schedules"}, {"GET", "/topics"}, {"GET", "/topics/orders.created"},
+		{"GET", "/api/schedules"}, {"GET", "/api/topics"}, {"GET", "/api/subscriptions"}, {"GET", "/api/topics/orders.created/events"},
+		{"POST", "/schedules/pause"}, {"POST", "/schedules/resume"}, {"POST", "/schedules/trigger"}, {"POST", "/subscriptions/replay"},
+		{"POST", "/api/schedules/feed.export/pause"}, {"POST", "/api/schedules/feed.export/resume"}, {"POST", "/api/schedules/feed.export/trigger"},
+		{"POST", "/api/subscriptions/stock/replay"},
 		{"GET", "/nope"},
 	}
 }
@@ -224,11 +229,15 @@ func TestReadOnly(t *testing.T) {
 	e := newEnv(t, admin.Options{ReadOnly: true})
 	id := e.dead(queue.NewJob{Kind: "k", Queue: "mail"}, "boom", "")
 	pend := e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
-	for _, p := range []string{"/", "/jobs", "/dead", fmt.Sprintf("/jobs/%d", id), fmt.Sprintf("/jobs/%d", pend), "/queues"} {
+	sc := seedSchedules(e) // happy.hour is paused: its row would offer Resume
+	seedTopics(e)
+	for _, p := range []string{"/", "/jobs", "/dead", fmt.Sprintf("/jobs/%d", id), fmt.Sprintf("/jobs/%d", pend), "/queues",
+		"/schedules", "/topics", "/topics?replay=stock", "/topics/orders.created"} {
 		body := e.getOK(p)
 		require.NotContains(t, body, "<form method=\"post\"", p)
 		require.NotContains(t, body, `name="csrf"`, p)
-		for _, action := range []string{">Retry</button>", ">Retry now</button>", ">Delete</button>", ">Cancel</button>", ">Pause</button>", ">Resume</button>", "Retry all", "selected</button>"} {
+		for _, action := range []string{">Retry</button>", ">Retry now</button>", ">Delete</button>", ">Cancel</button>", ">Pause</button>", ">Resume</button>", "Retry all", "selected</button>",
+			">Trigger now</button>", "Replay…", ">Replay</button>", "?replay="} {
 			require.NotContains(t, body, action, p)
 		}
 		require.Contains(t, body, `<span class="mode"`, p)
@@ -239,7 +248,8 @@ func TestReadOnly(t *testing.T) {
 		if rt.method != "POST" {
 			continue
 		}
-		r := httptest.NewRequest("POST", rt.path, strings.NewReader(url.Values{"id": {fmt.Sprint(id)}, "queue": {"mail"}}.Encode()))
+		r := httptest.NewRequest("POST", rt.path, strings.NewReader(url.Values{"id": {fmt.Sprint(id)}, "queue": {"mail"}, "name": {"feed.export"},
+			"subscription": {"stock"}, "topic": {"orders.created"}, "from": {"1"}, "to": {"2"}}.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		w := e.serve(r)
 		require.Equal(t, http.StatusForbidden, w.Code, rt.path)
@@ -247,8 +257,14 @@ func TestReadOnly(t *testing.T) {
 	}
 	require.Equal(t, queue.StateDead, e.state(id))
 	require.Equal(t, queue.StatePending, e.state(pend))
+	info := scheduleInfo(t, sc, "feed.export")
+	require.False(t, info.Paused)
+	require.True(t, info.TriggerAt.IsZero())
+	require.Equal(t, 7, completeAll(e, "stock"), "the first deliveries only: no replay")
 	// Reads still work, the API included.
 	require.Len(t, decode[struct{ Jobs []any }](t, e.get("/api/dead")).Jobs, 1)
+	require.Len(t, decode[struct{ Schedules []any }](t, e.get("/api/schedules")).Schedules, 3)
+	require.Len(t, decode[struct{ Subscriptions []any }](t, e.get("/api/subscriptions")).Subscriptions, 3)
 }
 
 func TestEscaping(t *testing.T) {
@@ -430,6 +446,7 @@ func TestPrefix(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code)
 	body := w.Body.String()
 	for _, link := range []string{`href="/ops/spool/"`, `href="/ops/spool/jobs"`, `href="/ops/spool/dead"`, `href="/ops/spool/queues"`,
+		`href="/ops/spool/schedules"`, `href="/ops/spool/topics"`,
 		`href="/ops/spool/static/admin.css?v=`, `src="/ops/spool/static/admin.js?v=`, `data-refresh-url="/ops/spool/partial/dashboard"`,
 		`href="/ops/spool/dead?queue=mail"`} {
 		require.Contains(t, body, link)
@@ -441,6 +458,24 @@ func TestPrefix(t *testing.T) {
 
 	w = e.post("/dead/retry", url.Values{"id": {fmt.Sprint(id)}})
 	requireRedirect(t, w, "/ops/spool/dead?done=retried&n=1")
+
+	// Schedules and topics build their links and forms with the prefix too.
+	seedSchedules(e)
+	seedTopics(e)
+	body = serve(httptest.NewRequest("GET", "/ops/spool/schedules", nil)).Body.String()
+	require.Contains(t, body, `action="/ops/spool/schedules/trigger"`)
+	require.Contains(t, body, `href="/ops/spool/jobs?queue=exports&amp;kind=feed.export"`)
+	body = serve(httptest.NewRequest("GET", "/ops/spool/topics?replay=stock", nil)).Body.String()
+	require.Contains(t, body, `href="/ops/spool/topics/orders.created"`)
+	require.Contains(t, body, `href="/ops/spool/topics?replay=stock#replay"`)
+	require.Contains(t, body, `action="/ops/spool/subscriptions/replay"`)
+	body = serve(httptest.NewRequest("GET", "/ops/spool/topics/orders.created?limit=2", nil)).Body.String()
+	require.Contains(t, body, `action="/ops/spool/topics/orders.created"`)
+	require.Contains(t, body, `rel="next" href="/ops/spool/topics/orders.created?limit=2&amp;to=5"`)
+	w = e.post("/schedules/trigger", url.Values{"name": {"feed.export"}})
+	requireRedirect(t, w, "/ops/spool/schedules?done=triggered&n=1&name=feed.export")
+	w = e.postJSON("/api/schedules/feed.export/pause", "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 
 	// The prefix without its slash redirects; paths outside are not ours.
 	w = serve(httptest.NewRequest("GET", "/ops/spool", nil))

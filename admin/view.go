@@ -25,9 +25,10 @@ func (h *Handler) parseTemplates() error {
 		"dur":   formatDuration,
 		"num":   formatNum,
 		"trunc": truncate,
+		"zoned": zoned,
 	}
 	h.pages = map[string]*template.Template{}
-	for _, page := range []string{"dashboard", "jobs", "job", "queues", "error"} {
+	for _, page := range []string{"dashboard", "jobs", "job", "queues", "schedules", "topics", "topic", "error"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", "templates/"+page+".html")
 		if err != nil {
 			return fmt.Errorf("admin: templates: %w", err)
@@ -89,6 +90,15 @@ func formatTime(t time.Time) string {
 		return "—"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+// zoned formats t in its own time zone, as a schedule's next run reads in
+// the schedule's zone: "Tue 3 Mar 02:30 CET". The zero time is "—".
+func zoned(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.Format("Mon 2 Jan 15:04 MST")
 }
 
 // formatNum writes n with thin separators: 1 234 567.
