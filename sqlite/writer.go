@@ -176,7 +176,7 @@ func (w *writer) exec(ops []*op) error {
 	}
 	x := &xtx{tx: tx, s: w.s}
 	if w.lockFirst {
-		if false {
+		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
 			tx.Rollback()
 			return mapErr(err)
 		}
