@@ -148,7 +148,7 @@ type NewJob struct {
 	// with the job and shown to handlers and operators.
 	Metadata map[string]string
 	// UniqueKey is an idempotency key: while a job with the same key is
-	// pending, scheduled or running, enqueueing another returns that job's
+	// pending, scheduled, blocked or running, enqueueing another returns that job's
 	// ID with EnqueueResult.Duplicate set and inserts nothing. The key is
 	// global across queues and kinds; include them in it where that matters.
 	UniqueKey string

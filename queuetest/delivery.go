@@ -73,6 +73,15 @@ func testOrderKeys(e *env) {
 
 	// Completing b1 with no followers leaves nothing behind.
 	e.complete(byID[b1])
+
+	// An idempotency key holds for a blocked job too.
+	held, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k", OrderKey: "order:1", UniqueKey: "u:1"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, queue.StateBlocked, e.get(held.ID).State)
+	again, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k", OrderKey: "order:1", UniqueKey: "u:1"})
+	require.NoError(e.t, err)
+	require.True(e.t, again.Duplicate)
+	require.Equal(e.t, held.ID, again.ID)
 }
 
 func testOrderKeysDeadSkips(e *env) {

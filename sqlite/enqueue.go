@@ -16,7 +16,7 @@ const (
   (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT DO NOTHING`
-	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN (0, 1, 2)`
+	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN (0, 1, 2, 5)`
 	// sqlKeyBusy: does the ordering key have a live job, or a dead job that
 	// blocks it? Then a new job of the key waits (blocked).
 	sqlKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2, 5))

@@ -410,12 +410,10 @@ func (s *Store) Events(ctx context.Context, f queue.EventFilter) ([]queue.EventR
 }
 
 const (
-	// sqlSubLag counts a subscription's live jobs: its unique keys share a
-	// prefix, a range of the unique index; its blocked jobs share an
-	// ordering-key prefix.
-	sqlSubLag = `SELECT
-  (SELECT count(*) FROM spool_jobs WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN (0, 1, 2)) +
-  (SELECT count(*) FROM spool_jobs WHERE queue = ?3 AND order_key >= ?4 AND order_key < ?5 AND order_key IS NOT NULL AND state = 5)`
+	// sqlSubLag counts a subscription's live jobs: their unique keys share
+	// a prefix, a range of the unique index.
+	sqlSubLag = `SELECT count(*) FROM spool_jobs
+  WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN (0, 1, 2, 5)`
 	sqlTopics = `SELECT t.name, t.last_seq, t.retain_age_us, t.retain_events,
   coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0),
   (SELECT count(*) FROM spool_events e WHERE e.topic = t.name)
@@ -441,9 +439,8 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 	out := make([]queue.SubscriptionInfo, len(subs))
 	for i, sub := range subs {
 		p := subUniquePrefix(sub.Name)
-		kp := sub.Name + ":"
 		var lag int
-		if err := tx.QueryRowContext(ctx, sqlSubLag, p, strings.TrimSuffix(p, ":")+";", sub.Queue, kp, sub.Name+";").Scan(&lag); err != nil {
+		if err := tx.QueryRowContext(ctx, sqlSubLag, p, strings.TrimSuffix(p, ":")+";").Scan(&lag); err != nil {
 			return nil, mapErr(err)
 		}
 		out[i] = queue.SubscriptionInfo{Subscription: sub.Subscription, CreatedAt: time.UnixMicro(sub.createdAt),

@@ -36,8 +36,8 @@ CREATE INDEX spool_jobs_scheduled ON spool_jobs (queue, run_at) WHERE state = 1;
 CREATE INDEX spool_jobs_running ON spool_jobs (lease_until) WHERE state = 2;
 -- Pruning of completed and cancelled jobs.
 CREATE INDEX spool_jobs_finished ON spool_jobs (finished_at) WHERE state IN (3, 4);
--- Idempotency keys are unique among live jobs.
-CREATE UNIQUE INDEX spool_jobs_unique ON spool_jobs (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2);
+-- Idempotency keys are unique among live jobs (blocked ones included).
+CREATE UNIQUE INDEX spool_jobs_unique ON spool_jobs (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 5);
 -- Jobs of one ordering key: is the key busy, which blocked job is next.
 CREATE INDEX spool_jobs_order ON spool_jobs (queue, order_key, state, id) WHERE order_key IS NOT NULL;
 -- Jobs that expire unless started in time.
