@@ -186,7 +186,7 @@ func testBackPressure(e *env) {
 	require.NoError(e.t, q.SetQueueSettings(e.ctx, "tiny", queue.QueueSettings{MaxPending: 1}))
 	_, err = q.Enqueue(e.ctx, queue.NewJob{Kind: "k", Queue: "tiny"})
 	require.NoError(e.t, err)
-	ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second) // room for the first refusal under -race
 	defer cancel()
 	done := make(chan error, 1)
 	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "k", Queue: "tiny"})
