@@ -145,6 +145,7 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]Enque
 		return nil, nil
 	}
 	parent, _ := JobFromContext(ctx)
+	var refused error // the last QueueFullError while waiting for room
 	for {
 		now := q.opts.Now()
 		norm := make([]NewJob, len(jobs))
@@ -160,14 +161,19 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]Enque
 			q.wakeFor(norm, now)
 			return res, nil
 		}
+		if refused != nil && ctx.Err() != nil {
+			// The wait ended between two attempts: report why it waited.
+			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
+		}
 		if !q.opts.WaitWhenFull || tx != nil || !errors.Is(err, ErrQueueFull) {
 			return nil, err
 		}
+		refused = err
 		t := time.NewTimer(q.opts.FullRetryInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", err, context.Cause(ctx))
+			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
 		case <-t.C:
 		}
 	}
