@@ -1,0 +1,570 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// The job commands: ls, show, enqueue, retry, cancel, delete.
+
+var (
+	lsCommand   = &command{name: "ls", summary: "list jobs, newest first, with filters", run: runLs}
+	showCommand = &command{name: "show", summary: "show one job: payload, metadata, every attempt's error",
+		run: runShow}
+	enqueueCommand = &command{name: "enqueue", summary: "enqueue a job", run: runEnqueue}
+	retryCommand   = &command{name: "retry", summary: "retry a dead job, or the dead jobs of a queue or kind",
+		run: runRetry}
+	cancelCommand = &command{name: "cancel", summary: "cancel a pending, scheduled or running job", run: runCancel}
+	deleteCommand = &command{name: "delete", summary: "delete a job that is not running", run: runDelete}
+)
+
+// jobJSON is a job in -json output; the names are those of the admin's
+// JSON API. Times that have not happened are null.
+type jobJSON struct {
+	ID              int64                `json:"id"`
+	Queue           string               `json:"queue"`
+	Kind            string               `json:"kind"`
+	State           queue.State          `json:"state"`
+	Priority        int                  `json:"priority"`
+	Attempt         int                  `json:"attempt"`
+	MaxAttempts     int                  `json:"max_attempts"`
+	TimeoutMS       int64                `json:"timeout_ms"`
+	CreatedAt       time.Time            `json:"created_at"`
+	RunAt           time.Time            `json:"run_at"`
+	AttemptedAt     *time.Time           `json:"attempted_at"`
+	FinishedAt      *time.Time           `json:"finished_at"`
+	LeasedBy        string               `json:"leased_by,omitempty"`
+	LeaseUntil      *time.Time           `json:"lease_until"`
+	CancelRequested bool                 `json:"cancel_requested"`
+	UniqueKey       string               `json:"unique_key,omitempty"`
+	OrderKey        string               `json:"order_key,omitempty"`
+	ExpiresAt       *time.Time           `json:"expires_at"`
+	Metadata        map[string]string    `json:"metadata,omitempty"`
+	LastError       string               `json:"last_error,omitempty"`
+	DeadReason      string               `json:"dead_reason,omitempty"`
+	PayloadEncoding string               `json:"payload_encoding,omitempty"`
+	Payload         any                  `json:"payload,omitempty"`
+	Errors          []queue.AttemptError `json:"errors,omitempty"`
+}
+
+// toJobJSON converts a job; full adds its payload and every attempt error.
+func toJobJSON(j *queue.Job, full bool) jobJSON {
+	a := jobJSON{
+		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
+		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, TimeoutMS: j.Timeout.Milliseconds(),
+		CreatedAt: j.CreatedAt.UTC(), RunAt: j.RunAt.UTC(),
+		AttemptedAt: timePtr(j.AttemptedAt), FinishedAt: timePtr(j.FinishedAt),
+		LeasedBy: j.LeasedBy, LeaseUntil: timePtr(j.LeaseUntil), CancelRequested: j.CancelRequested,
+		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: timePtr(j.ExpiresAt),
+		Metadata: j.Metadata, DeadReason: j.DeadReason,
+	}
+	if e := j.LastError(); e != nil {
+		a.LastError = e.Message
+	}
+	if full {
+		a.Errors = j.Errors
+		if a.Errors == nil {
+			a.Errors = []queue.AttemptError{}
+		}
+		a.PayloadEncoding, a.Payload = payloadJSON(j.Payload)
+	}
+	return a
+}
+
+// payloadJSON returns how a payload is written in JSON output: the JSON
+// itself, a string, or base64 bytes.
+func payloadJSON(p []byte) (string, any) {
+	switch {
+	case len(p) == 0:
+		return "json", json.RawMessage("null")
+	case json.Valid(p):
+		return "json", json.RawMessage(p)
+	case utf8.Valid(p):
+		return "text", string(p)
+	default:
+		return "base64", p // []byte marshals as base64
+	}
+}
+
+// payloadText returns a payload for a terminal: indented JSON, text, or a
+// note for binary bytes.
+func payloadText(p []byte) string {
+	switch {
+	case len(p) == 0:
+		return "(empty)"
+	case json.Valid(p):
+		var b bytes.Buffer
+		if json.Indent(&b, p, "", "  ") == nil {
+			return b.String()
+		}
+		return string(p)
+	case utf8.Valid(p):
+		return string(p)
+	default:
+		return fmt.Sprintf("(%d bytes of binary data; -json shows them in base64)", len(p))
+	}
+}
+
+const lsAbout = `Usage: spool ls [flags]
+
+Ls lists jobs newest first: live jobs and dead ones, filtered by queue,
+state, kind and text. A full page ends with a hint on stderr for the next
+page (-before the last ID shown).
+
+Flags:
+`
+
+func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("ls", lsAbout, stderr, true)
+	var f queue.ListFilter
+	var state string
+	c.fs.StringVar(&f.Queue, "queue", "", "only jobs of queue `name`")
+	c.fs.StringVar(&state, "state", "", "only jobs in `state`: "+statesList())
+	c.fs.StringVar(&f.Kind, "kind", "", "only jobs of kind `name`")
+	c.fs.StringVar(&f.Search, "search", "", "only jobs whose payload or latest error contains `text`")
+	c.fs.IntVar(&f.Limit, "limit", 50, "show at most `N` jobs (1 to 1000)")
+	c.fs.Int64Var(&f.BeforeID, "before", 0, "only jobs older than job `ID` (the next page)")
+	if _, err := c.parse(args); err != nil {
+		return err
+	}
+	if err := errors.Join(checkName("-queue", f.Queue), checkName("-kind", f.Kind)); err != nil {
+		return err
+	}
+	if state != "" {
+		f.State = queue.State(strings.ToLower(state))
+		if !f.State.Valid() {
+			return usageErrorf("-state %q: want one of %s", state, statesList())
+		}
+	}
+	if f.Limit < 1 || f.Limit > 1000 {
+		return usageErrorf("-limit %d is outside 1..1000", f.Limit)
+	}
+	if f.BeforeID < 0 {
+		return usageErrorf("-before %d is negative", f.BeforeID)
+	}
+	d, err := c.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	jobs, err := d.q.List(ctx, f)
+	if err != nil {
+		return storeError(err)
+	}
+	var next int64
+	if len(jobs) == f.Limit {
+		next = jobs[len(jobs)-1].ID
+	}
+	if c.json {
+		out := struct {
+			Jobs       []jobJSON `json:"jobs"`
+			NextBefore int64     `json:"next_before,omitempty"`
+		}{Jobs: make([]jobJSON, len(jobs)), NextBefore: next}
+		for i, j := range jobs {
+			out.Jobs[i] = toJobJSON(j, false)
+		}
+		return writeJSON(stdout, out)
+	}
+	now := d.q.Now()
+	tw := newTable(stdout)
+	row(tw, "ID", "QUEUE", "KIND", "STATE", "ATTEMPT", "PRIO", "CREATED", "RUN AT", "LAST ERROR")
+	for _, j := range jobs {
+		msg := "-"
+		if j.DeadReason != "" {
+			msg = j.DeadReason
+		} else if e := j.LastError(); e != nil {
+			msg = e.Message
+		}
+		row(tw, j.ID, j.Queue, j.Kind, j.State, fmt.Sprintf("%d/%d", j.Attempt, j.MaxAttempts), j.Priority,
+			fmtAgo(j.CreatedAt, now), fmtAgo(j.RunAt, now), oneLine(msg, 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintln(stderr, "no jobs match")
+	}
+	if next != 0 {
+		fmt.Fprintf(stderr, "more: add -before %d for the next page\n", next)
+	}
+	return nil
+}
+
+func statesList() string {
+	s := make([]string, len(queue.States))
+	for i, st := range queue.States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+const showAbout = `Usage: spool show [flags] ID
+
+Show prints one job, live or dead: its fields, metadata, payload (JSON
+indented) and every failed attempt with its error and stack.
+
+Flags:
+`
+
+func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("show", showAbout, stderr, true)
+	pos, err := c.parse(args, "job ID")
+	if err != nil {
+		return err
+	}
+	id, err := parseID(pos[0])
+	if err != nil {
+		return err
+	}
+	d, err := c.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	j, err := getJob(ctx, d, id)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(stdout, toJobJSON(j, true))
+	}
+	now := d.q.Now()
+	tw := newTable(stdout)
+	field := func(name string, v any) { row(tw, name+":", v) }
+	field("Job", j.ID)
+	field("Queue", j.Queue)
+	field("Kind", j.Kind)
+	field("State", j.State)
+	field("Priority", j.Priority)
+	field("Attempts", fmt.Sprintf("%d of %d", j.Attempt, j.MaxAttempts))
+	if j.Timeout > 0 {
+		field("Timeout", j.Timeout)
+	}
+	field("Created", fmt.Sprintf("%s (%s)", fmtTime(j.CreatedAt), fmtAgo(j.CreatedAt, now)))
+	field("Run at", fmt.Sprintf("%s (%s)", fmtTime(j.RunAt), fmtAgo(j.RunAt, now)))
+	if !j.AttemptedAt.IsZero() {
+		field("Attempted", fmtTime(j.AttemptedAt))
+	}
+	if !j.FinishedAt.IsZero() {
+		field("Finished", fmtTime(j.FinishedAt))
+	}
+	if j.State == queue.StateRunning {
+		field("Leased by", j.LeasedBy)
+		field("Lease until", fmtTime(j.LeaseUntil))
+	}
+	if j.CancelRequested {
+		field("Cancel", "requested")
+	}
+	if j.UniqueKey != "" {
+		field("Unique key", j.UniqueKey)
+	}
+	if j.OrderKey != "" {
+		field("Order key", j.OrderKey)
+	}
+	if !j.ExpiresAt.IsZero() {
+		field("Expires", fmtTime(j.ExpiresAt))
+	}
+	if j.DeadReason != "" {
+		field("Dead reason", oneLine(j.DeadReason, 200))
+	}
+	for _, k := range sortedKeys(j.Metadata) {
+		field("Metadata "+k, oneLine(j.Metadata[k], 200))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nPayload:\n%s\n", indent(payloadText(j.Payload), "  "))
+	if len(j.Errors) > 0 {
+		fmt.Fprintf(stdout, "\nErrors:\n")
+		for _, e := range j.Errors {
+			fmt.Fprintf(stdout, "  attempt %d at %s:\n%s\n", e.Attempt, fmtTime(e.At), indent(e.Message, "    "))
+			if e.Stack != "" {
+				fmt.Fprintf(stdout, "%s\n", indent(strings.TrimRight(e.Stack, "\n"), "    "))
+			}
+		}
+	}
+	return nil
+}
+
+// getJob reads a job; an unknown ID is exit status 3.
+func getJob(ctx context.Context, d *db, id int64) (*queue.Job, error) {
+	j, err := d.q.Get(ctx, id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil, notFoundf("unknown job id %d", id)
+	}
+	return j, err
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+const enqueueAbout = `Usage: spool enqueue [flags] KIND [JSON]
+
+Enqueue adds a job of KIND with JSON as its payload ({} when omitted; "-"
+reads it from stdin) and prints the new job's ID. With -unique, a job that
+still holds the same key (pending, scheduled or running) makes the call a
+duplicate: nothing is added and the existing job's ID is printed.
+
+Flags:
+`
+
+func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("enqueue", enqueueAbout, stderr, true)
+	var j queue.NewJob
+	c.fs.StringVar(&j.Queue, "queue", queue.DefaultQueue, "the `queue` the job runs in")
+	c.fs.IntVar(&j.Priority, "priority", 0, fmt.Sprintf("`priority` 0 to %d: higher runs first", queue.MaxPriority))
+	c.fs.DurationVar(&j.Delay, "delay", 0, "run the job this `duration` from now (such as 90s or 2h)")
+	c.fs.StringVar(&j.UniqueKey, "unique", "", "unique `key`: no second job with it while one is pending, scheduled or running")
+	c.fs.StringVar(&j.OrderKey, "order-key", "", "ordering `key`: jobs with it run one at a time, in order")
+	c.fs.IntVar(&j.MaxAttempts, "max-attempts", 0, fmt.Sprintf("attempts `N` before the job is dead (default %d)", queue.DefaultMaxAttempts))
+	pos, err := c.parse(args, "KIND", "JSON?")
+	if err != nil {
+		return err
+	}
+	j.Kind = pos[0]
+	payload := "{}"
+	if len(pos) > 1 {
+		payload = pos[1]
+	}
+	if payload == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return fmt.Errorf("read the payload from stdin: %w", err)
+		}
+		payload = string(bytes.TrimSpace(b))
+	}
+	switch {
+	case !json.Valid([]byte(payload)):
+		return usageErrorf("the payload is not valid JSON: %.80q", payload)
+	case checkName("KIND", j.Kind) != nil:
+		return checkName("KIND", j.Kind)
+	case checkName("-queue", j.Queue) != nil:
+		return checkName("-queue", j.Queue)
+	case j.Priority < 0 || j.Priority > queue.MaxPriority:
+		return usageErrorf("-priority %d is outside 0..%d", j.Priority, queue.MaxPriority)
+	case j.Delay < 0:
+		return usageErrorf("-delay %s is negative", j.Delay)
+	case j.MaxAttempts < 0:
+		return usageErrorf("-max-attempts %d is negative", j.MaxAttempts)
+	}
+	j.Payload = []byte(payload)
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := d.q.Enqueue(ctx, j)
+	var ie *queue.InvalidJobError
+	if errors.As(err, &ie) {
+		flagOf := map[string]string{"Kind": "KIND", "Queue": "-queue", "Priority": "-priority", "Delay": "-delay",
+			"UniqueKey": "-unique", "OrderKey": "-order-key", "MaxAttempts": "-max-attempts", "Payload": "JSON"}
+		if name, ok := flagOf[ie.Field]; ok {
+			return usageErrorf("%s: %s", name, ie.Reason)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(stdout, struct {
+			ID        int64 `json:"id"`
+			Duplicate bool  `json:"duplicate"`
+		}{res.ID, res.Duplicate})
+	}
+	if res.Duplicate {
+		fmt.Fprintf(stdout, "duplicate: job %d holds unique key %q; nothing enqueued\n", res.ID, j.UniqueKey)
+		return nil
+	}
+	fmt.Fprintf(stdout, "%d\n", res.ID)
+	return nil
+}
+
+const retryAbout = `Usage: spool retry [flags] ID
+       spool retry -dead (-queue Q | -kind K | -all) [flags]
+
+Retry moves a dead job back to pending with its attempts reset; it keeps
+its ID and its error history. With -dead it retries every dead job of a
+queue and/or kind, or with -all every dead job.
+
+Flags:
+`
+
+func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("retry", retryAbout, stderr, true)
+	var (
+		dead bool
+		f    queue.DeadFilter
+	)
+	c.fs.BoolVar(&dead, "dead", false, "retry the dead jobs selected by -queue, -kind or -all")
+	c.fs.StringVar(&f.Queue, "queue", "", "with -dead: the dead jobs of queue `name`")
+	c.fs.StringVar(&f.Kind, "kind", "", "with -dead: the dead jobs of kind `name`")
+	c.fs.BoolVar(&f.All, "all", false, "with -dead: every dead job (narrowed by -queue and -kind when given)")
+	pos, err := c.parse(args, "ID?")
+	if err != nil {
+		return err
+	}
+	if !dead {
+		switch {
+		case len(pos) == 0:
+			return usageErrorf("missing job ID (or -dead with -queue, -kind or -all)")
+		case f.Queue != "" || f.Kind != "" || f.All:
+			return usageErrorf("-queue, -kind and -all select dead jobs with -dead, not with a job ID")
+		}
+		id, err := parseID(pos[0])
+		if err != nil {
+			return err
+		}
+		d, err := c.openWrite(ctx)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		switch err := d.q.Retry(ctx, id); {
+		case errors.Is(err, queue.ErrNotFound):
+			return notFoundf("unknown job id %d", id)
+		case errors.Is(err, queue.ErrNotDead):
+			state := "not dead"
+			if j, gerr := d.q.Get(ctx, id); gerr == nil {
+				state = string(j.State)
+			}
+			return fmt.Errorf("job %d is %s: only dead jobs can be retried", id, state)
+		case err != nil:
+			return err
+		}
+		return retried(c, stdout, 1, fmt.Sprintf("retried job %d", id))
+	}
+	switch {
+	case len(pos) > 0:
+		return usageErrorf("-dead selects jobs by -queue, -kind or -all; drop the job ID %s", pos[0])
+	case f.Queue == "" && f.Kind == "" && !f.All:
+		return usageErrorf("-dead needs -queue, -kind or -all (-all retries every dead job)")
+	}
+	if err := errors.Join(checkName("-queue", f.Queue), checkName("-kind", f.Kind)); err != nil {
+		return err
+	}
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	n, err := d.q.RetryDead(ctx, f)
+	if err != nil {
+		return storeError(err)
+	}
+	return retried(c, stdout, n, fmt.Sprintf("retried %d dead jobs", n))
+}
+
+func retried(c *cmdline, stdout io.Writer, n int, msg string) error {
+	if c.json {
+		return writeJSON(stdout, struct {
+			Retried int `json:"retried"`
+		}{n})
+	}
+	_, err := fmt.Fprintln(stdout, msg)
+	return err
+}
+
+const cancelAbout = `Usage: spool cancel [flags] ID
+
+Cancel cancels a pending or scheduled job at once. A running job's worker
+sees the request at its next heartbeat and cancels the handler's context;
+the job ends cancelled unless the handler completes first.
+
+Flags:
+`
+
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("cancel", cancelAbout, stderr, true)
+	pos, err := c.parse(args, "job ID")
+	if err != nil {
+		return err
+	}
+	id, err := parseID(pos[0])
+	if err != nil {
+		return err
+	}
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	state, err := d.q.Cancel(ctx, id)
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		return notFoundf("unknown job id %d", id)
+	case errors.Is(err, queue.ErrNotCancellable):
+		state := "finished"
+		if j, gerr := d.q.Get(ctx, id); gerr == nil {
+			state = string(j.State)
+		}
+		return fmt.Errorf("job %d is %s: it cannot be cancelled", id, state)
+	case err != nil:
+		return err
+	}
+	requested := state == queue.StateRunning
+	if c.json {
+		return writeJSON(stdout, struct {
+			ID              int64       `json:"id"`
+			State           queue.State `json:"state"`
+			CancelRequested bool        `json:"cancel_requested"`
+		}{id, state, requested})
+	}
+	if requested {
+		fmt.Fprintf(stdout, "job %d is running: cancel requested; its worker stops it at the next heartbeat\n", id)
+		return nil
+	}
+	fmt.Fprintf(stdout, "cancelled job %d\n", id)
+	return nil
+}
+
+const deleteAbout = `Usage: spool delete [flags] ID
+
+Delete removes a job that is not running (pending, scheduled, blocked,
+completed, cancelled or dead) for good. Cancel a running job first.
+
+Flags:
+`
+
+func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("delete", deleteAbout, stderr, true)
+	pos, err := c.parse(args, "job ID")
+	if err != nil {
+		return err
+	}
+	id, err := parseID(pos[0])
+	if err != nil {
+		return err
+	}
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch err := d.q.Delete(ctx, id); {
+	case errors.Is(err, queue.ErrNotFound):
+		return notFoundf("unknown job id %d", id)
+	case errors.Is(err, queue.ErrRunning):
+		return fmt.Errorf("job %d is running: cancel it first ('spool cancel %d')", id, id)
+	case err != nil:
+		return err
+	}
+	if c.json {
+		return writeJSON(stdout, struct {
+			ID      int64 `json:"id"`
+			Deleted int   `json:"deleted"`
+		}{id, 1})
+	}
+	fmt.Fprintf(stdout, "deleted job %d\n", id)
+	return nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/schedule"
+)
+
+// The schedules command: list the periodic schedules stored in the
+// database, pause, resume and trigger them. It uses a schedule.Scheduler
+// with nothing registered, which acts on the schedules any process stored.
+
+var schedulesCommand = &command{name: "schedules", summary: "list periodic schedules; pause, resume or trigger one",
+	run: runSchedules}
+
+type scheduleJSON struct {
+	Name      string     `json:"name"`
+	Spec      string     `json:"spec"`
+	TimeZone  string     `json:"time_zone"`
+	Kind      string     `json:"kind"`
+	Queue     string     `json:"queue"`
+	Misfire   string     `json:"misfire"`
+	Next      *time.Time `json:"next"`
+	Prev      *time.Time `json:"prev"`
+	Paused    bool       `json:"paused"`
+	TriggerAt *time.Time `json:"trigger_at"`
+}
+
+const schedulesAbout = `Usage: spool schedules [flags]
+       spool schedules pause|resume|trigger [flags] NAME
+
+Schedules lists the periodic schedules stored in the database (by any
+process that registered one) with their spec, time zone, job, next and
+previous run (in the schedule's zone) and whether they are paused.
+
+  pause NAME    stop enqueueing the schedule's ticks, in every process,
+                until resumed
+  resume NAME   resume it; the ticks that passed while paused are skipped
+  trigger NAME  request one run now, paused or not: the next round of a
+                scheduler that has the schedule registered enqueues it
+
+Flags:
+`
+
+func runSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("schedules", schedulesAbout, stderr, true)
+	pos, err := c.parse(args, "ACTION?", "NAME?")
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || pos[0] == "list" || pos[0] == "ls" {
+		if len(pos) > 1 {
+			return usageErrorf("unexpected argument %q", pos[1])
+		}
+		return listSchedules(ctx, c, stdout)
+	}
+	action := pos[0]
+	switch action {
+	case "pause", "resume", "trigger":
+	default:
+		return usageErrorf("unknown action %q: want pause, resume or trigger", action)
+	}
+	if len(pos) < 2 {
+		return usageErrorf("%s needs a schedule NAME", action)
+	}
+	name := pos[1]
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s, err := schedule.New(d.q, schedule.Options{})
+	if err != nil {
+		return err
+	}
+	var msg string
+	switch action {
+	case "pause":
+		err, msg = s.Pause(ctx, name), "paused schedule "+name
+	case "resume":
+		err, msg = s.Resume(ctx, name), "resumed schedule "+name
+	case "trigger":
+		err, msg = s.Trigger(ctx, name), "triggered schedule "+name+": the next round of a scheduler that has it registered enqueues one job"
+	}
+	if errors.Is(err, queue.ErrScheduleNotFound) {
+		return notFoundf("unknown schedule %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		info, err := findSchedule(ctx, s, name)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, info)
+	}
+	_, err = fmt.Fprintln(stdout, msg)
+	return err
+}
+
+func toScheduleJSON(i schedule.Info) scheduleJSON {
+	return scheduleJSON{Name: i.Name, Spec: i.Spec, TimeZone: i.TimeZone, Kind: i.Kind, Queue: i.Queue,
+		Misfire: string(i.Misfire), Next: timePtr(i.Next), Prev: timePtr(i.Prev), Paused: i.Paused,
+		TriggerAt: timePtr(i.TriggerAt)}
+}
+
+func findSchedule(ctx context.Context, s *schedule.Scheduler, name string) (scheduleJSON, error) {
+	list, err := s.List(ctx)
+	if err != nil {
+		return scheduleJSON{}, err
+	}
+	for _, i := range list {
+		if i.Name == name {
+			return toScheduleJSON(i), nil
+		}
+	}
+	return scheduleJSON{}, notFoundf("unknown schedule %q", name)
+}
+
+func listSchedules(ctx context.Context, c *cmdline, stdout io.Writer) error {
+	d, err := c.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s, err := schedule.New(d.q, schedule.Options{})
+	if err != nil {
+		return err
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		out := struct {
+			Schedules []scheduleJSON `json:"schedules"`
+		}{Schedules: []scheduleJSON{}}
+		for _, i := range list {
+			out.Schedules = append(out.Schedules, toScheduleJSON(i))
+		}
+		return writeJSON(stdout, out)
+	}
+	zoned := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Format("2006-01-02 15:04 MST")
+	}
+	tw := newTable(stdout)
+	row(tw, "NAME", "SPEC", "ZONE", "KIND", "QUEUE", "NEXT", "PREV", "PAUSED", "TRIGGER")
+	for _, i := range list {
+		trigger := "-"
+		if !i.TriggerAt.IsZero() {
+			trigger = "requested " + fmtTime(i.TriggerAt)
+		}
+		row(tw, i.Name, i.Spec, i.TimeZone, i.Kind, i.Queue, zoned(i.Next), zoned(i.Prev), yesNo(i.Paused), trigger)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.stderr, "no schedules")
+	}
+	return nil
+}
