@@ -1,10 +1,8 @@
 package admin
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -36,78 +34,12 @@ type apiMinute struct {
 	Dead      int       `json:"dead"`
 }
 
-type apiJob struct {
-	ID              int64                `json:"id"`
-	Queue           string               `json:"queue"`
-	Kind            string               `json:"kind"`
-	State           queue.State          `json:"state"`
-	Priority        int                  `json:"priority"`
-	Attempt         int                  `json:"attempt"`
-	MaxAttempts     int                  `json:"max_attempts"`
-	TimeoutMS       int64                `json:"timeout_ms"`
-	CreatedAt       time.Time            `json:"created_at"`
-	RunAt           time.Time            `json:"run_at"`
-	AttemptedAt     *time.Time           `json:"attempted_at"`
-	FinishedAt      *time.Time           `json:"finished_at"`
-	LeasedBy        string               `json:"leased_by,omitempty"`
-	LeaseUntil      *time.Time           `json:"lease_until"`
-	CancelRequested bool                 `json:"cancel_requested"`
-	UniqueKey       string               `json:"unique_key,omitempty"`
-	OrderKey        string               `json:"order_key,omitempty"`
-	ExpiresAt       *time.Time           `json:"expires_at"`
-	Metadata        map[string]string    `json:"metadata,omitempty"`
-	LastError       string               `json:"last_error,omitempty"`
-	DeadReason      string               `json:"dead_reason,omitempty"`
-	PayloadEncoding string               `json:"payload_encoding,omitempty"`
-	Payload         any                  `json:"payload,omitempty"`
-	Errors          []queue.AttemptError `json:"errors,omitempty"`
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
 	t = t.UTC()
 	return &t
-}
-
-// toAPIJob converts a job; full adds the payload and every attempt error.
-func toAPIJob(j *queue.Job, full bool) apiJob {
-	a := apiJob{
-		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
-		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, TimeoutMS: j.Timeout.Milliseconds(),
-		CreatedAt: j.CreatedAt.UTC(), RunAt: j.RunAt.UTC(),
-		AttemptedAt: timePtr(j.AttemptedAt), FinishedAt: timePtr(j.FinishedAt),
-		LeasedBy: j.LeasedBy, LeaseUntil: timePtr(j.LeaseUntil), CancelRequested: j.CancelRequested,
-		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: timePtr(j.ExpiresAt),
-		Metadata: j.Metadata, DeadReason: j.DeadReason,
-	}
-	if e := j.LastError(); e != nil {
-		a.LastError = e.Message
-	}
-	if full {
-		a.Errors = j.Errors
-		if a.Errors == nil {
-			a.Errors = []queue.AttemptError{}
-		}
-		a.PayloadEncoding, a.Payload = apiPayload(j.Payload)
-	}
-	return a
-}
-
-// apiPayload returns a payload's encoding in the API and the value to
-// marshal: the JSON itself, a string, or base64 bytes.
-func apiPayload(p []byte) (string, any) {
-	switch {
-	case len(p) == 0:
-		return "json", json.RawMessage("null")
-	case json.Valid(p):
-		return "json", json.RawMessage(p)
-	case utf8.Valid(p):
-		return "text", string(p)
-	default:
-		return "base64", p // []byte marshals as base64
-	}
 }
 
 func toAPIQueue(q queue.QueueStats) apiQueue {
@@ -178,15 +110,15 @@ func (h *Handler) apiJobs(dead bool) func(http.ResponseWriter, *http.Request) er
 			return err
 		}
 		out := struct {
-			Jobs       []apiJob `json:"jobs"`
-			NextBefore int64    `json:"next_before,omitempty"`
-		}{Jobs: []apiJob{}}
+			Jobs       []queue.JobJSON `json:"jobs"`
+			NextBefore int64           `json:"next_before,omitempty"`
+		}{Jobs: []queue.JobJSON{}}
 		if len(jobs) > lp.Limit {
 			jobs = jobs[:lp.Limit]
 			out.NextBefore = jobs[len(jobs)-1].ID
 		}
 		for _, j := range jobs {
-			out.Jobs = append(out.Jobs, toAPIJob(j, false))
+			out.Jobs = append(out.Jobs, queue.NewJobJSON(j, false))
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -207,7 +139,7 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPIJob(j, true))
+	writeJSON(w, http.StatusOK, queue.NewJobJSON(j, true))
 	return nil
 }
 

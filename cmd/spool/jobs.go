@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/spooljobs/spool/queue"
@@ -27,74 +26,6 @@ var (
 	cancelCommand = &command{name: "cancel", summary: "cancel a pending, scheduled or running job", run: runCancel}
 	deleteCommand = &command{name: "delete", summary: "delete a job that is not running", run: runDelete}
 )
-
-// jobJSON is a job in -json output; the names are those of the admin's
-// JSON API. Times that have not happened are null.
-type jobJSON struct {
-	ID              int64                `json:"id"`
-	Queue           string               `json:"queue"`
-	Kind            string               `json:"kind"`
-	State           queue.State          `json:"state"`
-	Priority        int                  `json:"priority"`
-	Attempt         int                  `json:"attempt"`
-	MaxAttempts     int                  `json:"max_attempts"`
-	TimeoutMS       int64                `json:"timeout_ms"`
-	CreatedAt       time.Time            `json:"created_at"`
-	RunAt           time.Time            `json:"run_at"`
-	AttemptedAt     *time.Time           `json:"attempted_at"`
-	FinishedAt      *time.Time           `json:"finished_at"`
-	LeasedBy        string               `json:"leased_by,omitempty"`
-	LeaseUntil      *time.Time           `json:"lease_until"`
-	CancelRequested bool                 `json:"cancel_requested"`
-	UniqueKey       string               `json:"unique_key,omitempty"`
-	OrderKey        string               `json:"order_key,omitempty"`
-	ExpiresAt       *time.Time           `json:"expires_at"`
-	Metadata        map[string]string    `json:"metadata,omitempty"`
-	LastError       string               `json:"last_error,omitempty"`
-	DeadReason      string               `json:"dead_reason,omitempty"`
-	PayloadEncoding string               `json:"payload_encoding,omitempty"`
-	Payload         any                  `json:"payload,omitempty"`
-	Errors          []queue.AttemptError `json:"errors,omitempty"`
-}
-
-// toJobJSON converts a job; full adds its payload and every attempt error.
-func toJobJSON(j *queue.Job, full bool) jobJSON {
-	a := jobJSON{
-		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
-		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, TimeoutMS: j.Timeout.Milliseconds(),
-		CreatedAt: j.CreatedAt.UTC(), RunAt: j.RunAt.UTC(),
-		AttemptedAt: timePtr(j.AttemptedAt), FinishedAt: timePtr(j.FinishedAt),
-		LeasedBy: j.LeasedBy, LeaseUntil: timePtr(j.LeaseUntil), CancelRequested: j.CancelRequested,
-		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: timePtr(j.ExpiresAt),
-		Metadata: j.Metadata, DeadReason: j.DeadReason,
-	}
-	if e := j.LastError(); e != nil {
-		a.LastError = e.Message
-	}
-	if full {
-		a.Errors = j.Errors
-		if a.Errors == nil {
-			a.Errors = []queue.AttemptError{}
-		}
-		a.PayloadEncoding, a.Payload = payloadJSON(j.Payload)
-	}
-	return a
-}
-
-// payloadJSON returns how a payload is written in JSON output: the JSON
-// itself, a string, or base64 bytes.
-func payloadJSON(p []byte) (string, any) {
-	switch {
-	case len(p) == 0:
-		return "json", json.RawMessage("null")
-	case json.Valid(p):
-		return "json", json.RawMessage(p)
-	case utf8.Valid(p):
-		return "text", string(p)
-	default:
-		return "base64", p // []byte marshals as base64
-	}
-}
 
 // payloadText returns a payload for a terminal: indented JSON, text, or a
 // note for binary bytes.
@@ -167,11 +98,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.json {
 		out := struct {
-			Jobs       []jobJSON `json:"jobs"`
-			NextBefore int64     `json:"next_before,omitempty"`
-		}{Jobs: make([]jobJSON, len(jobs)), NextBefore: next}
+			Jobs       []queue.JobJSON `json:"jobs"`
+			NextBefore int64           `json:"next_before,omitempty"`
+		}{Jobs: make([]queue.JobJSON, len(jobs)), NextBefore: next}
 		for i, j := range jobs {
-			out.Jobs[i] = toJobJSON(j, false)
+			out.Jobs[i] = queue.NewJobJSON(j, false)
 		}
 		return writeJSON(stdout, out)
 	}
@@ -236,7 +167,7 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if c.json {
-		return writeJSON(stdout, toJobJSON(j, true))
+		return writeJSON(stdout, queue.NewJobJSON(j, true))
 	}
 	now := d.q.Now()
 	tw := newTable(stdout)
