@@ -272,8 +272,27 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 	inflight := 0
 	more := true // there may be ready jobs
 	rate := newBucket(r.cfg.RateLimit, r.cfg.Burst, p.q.Now())
+	// Under load, slots free up one or two at a time; leasing for each
+	// would cost a transaction per job or two. With few slots free while
+	// others still run, the fetcher gathers freed slots for up to
+	// gatherWait first. With most workers idle it leases at once, so a
+	// lightly loaded queue starts jobs without delay.
+	minBatch := max(1, r.cfg.MaxWorkers/2)
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	defer gather.Stop()
+	gathering, gathered := false, false
 	for {
-		if more && inflight < r.cfg.MaxWorkers {
+		if more && inflight < r.cfg.MaxWorkers && r.cfg.MaxWorkers-inflight < minBatch && inflight > 0 && !gathered {
+			if !gathering {
+				resetTimer(gather, gatherWait)
+				gathering = true
+			}
+		} else if more && inflight < r.cfg.MaxWorkers {
+			if gathering {
+				gather.Stop()
+			}
+			gathering, gathered = false, false
 			now := p.q.Now()
 			want := rate.take(now, r.cfg.MaxWorkers-inflight)
 			var res queue.LeaseResult
@@ -316,6 +335,8 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 		case <-timer.C:
 			more = true
 			timer.Reset(p.opts.PollInterval)
+		case <-gather.C:
+			gathering, gathered = false, true
 		case <-r.done:
 			inflight--
 		drain:
@@ -330,6 +351,10 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 		}
 	}
 }
+
+// gatherWait bounds how long a busy fetcher waits for more free slots
+// before leasing for the few it has.
+const gatherWait = 2 * time.Millisecond
 
 func resetTimer(t *time.Timer, d time.Duration) {
 	t.Stop()
