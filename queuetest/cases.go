@@ -119,13 +119,15 @@ func testEnqueueRoundTrip(e *env) {
 }
 
 func testEnqueueManyAllOrNothing(e *env) {
-	jobs := make([]queue.NewJob, 50)
+	// 200 jobs: bulk chunks, a keyed job that breaks a chunk, and a tail.
+	jobs := make([]queue.NewJob, 200)
 	for i := range jobs {
 		jobs[i] = queue.NewJob{Kind: "bulk", Args: i}
 	}
+	jobs[100].UniqueKey = "bulk:100"
 	res, err := e.q.EnqueueMany(e.ctx, jobs)
 	require.NoError(e.t, err)
-	require.Len(e.t, res, 50)
+	require.Len(e.t, res, 200)
 	for i := 1; i < len(res); i++ {
 		require.Greater(e.t, res[i].ID, res[i-1].ID, "results follow the order of jobs")
 		require.Equal(e.t, fmt.Sprint(i), string(e.get(res[i].ID).Payload))
@@ -139,7 +141,7 @@ func testEnqueueManyAllOrNothing(e *env) {
 	require.Equal(e.t, "Priority", ije.Field)
 	list, err := e.q.List(e.ctx, queue.ListFilter{Limit: 1000})
 	require.NoError(e.t, err)
-	require.Len(e.t, list, 50)
+	require.Len(e.t, list, 200)
 }
 
 func testInvalidJobs(e *env) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -60,47 +61,105 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 	return res, nil
 }
 
+// sqlInsertJobsChunk inserts insertChunk jobs in one statement: the bulk
+// path for jobs without unique or ordering keys. No conflict can arise for
+// them, and under the write lock AUTOINCREMENT gives the rows consecutive
+// ids in VALUES order, so the last insert id names every row.
+const insertChunk = 64
+
+var sqlInsertJobsChunk = `INSERT INTO spool_jobs
+  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, metadata, payload)
+  VALUES ` + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", insertChunk-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
 // insertJobs inserts normalised jobs in x, writing each one's result.
 // meta holds each job's encoded metadata.
 func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, meta []any, res []queue.EnqueueResult) error {
 	nowUS := micros(now)
-	for i, j := range jobs {
-		state := stPending
-		if j.RunAt.After(now) {
-			state = stScheduled
-		}
-		if j.OrderKey != "" {
-			var busy bool
-			if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
-				return err
+	var args []any
+	for i := 0; i < len(jobs); {
+		// The bulk path: a run of insertChunk keyless jobs.
+		if len(jobs)-i >= insertChunk && keyless(jobs[i:i+insertChunk]) {
+			args = args[:0]
+			for k, j := range jobs[i : i+insertChunk] {
+				state := stPending
+				if j.RunAt.After(now) {
+					state = stScheduled
+				}
+				args = append(args, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt), j.MaxAttempts,
+					j.Timeout.Microseconds(), nowUS, meta[i+k], j.Payload)
 			}
-			if busy {
-				state = stBlocked
-			}
-		}
-		r, err := x.exec(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
-			j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
-			nullMicros(j.ExpiresAt), meta[i], j.Payload)
-		if err != nil {
-			return err
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			id, err := r.LastInsertId()
+			r, err := x.exec(ctx, sqlInsertJobsChunk, args...)
 			if err != nil {
 				return err
 			}
-			res[i] = queue.EnqueueResult{ID: id}
+			last, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n != insertChunk {
+				return fmt.Errorf("sqlite: bulk insert stored %d of %d jobs", n, insertChunk)
+			}
+			for k := range insertChunk {
+				res[i+k] = queue.EnqueueResult{ID: last - insertChunk + 1 + int64(k)}
+			}
+			i += insertChunk
 			continue
 		}
-		if j.UniqueKey == "" {
-			return fmt.Errorf("sqlite: job %d was not inserted", i)
+		if err := insertOne(ctx, x, now, nowUS, jobs[i], meta[i], &res[i]); err != nil {
+			return fmt.Errorf("%w (job %d)", err, i)
 		}
-		var id int64
-		if err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); err != nil {
-			return fmt.Errorf("sqlite: unique key %q: %w", j.UniqueKey, err)
-		}
-		res[i] = queue.EnqueueResult{ID: id, Duplicate: true}
+		i++
 	}
+	return nil
+}
+
+func keyless(jobs []queue.NewJob) bool {
+	for _, j := range jobs {
+		if j.UniqueKey != "" || j.OrderKey != "" || !j.ExpiresAt.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// insertOne inserts one job: the path for keyed jobs and for the tail of a
+// batch.
+func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
+	state := stPending
+	if j.RunAt.After(now) {
+		state = stScheduled
+	}
+	if j.OrderKey != "" {
+		var busy bool
+		if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
+			return err
+		}
+		if busy {
+			state = stBlocked
+		}
+	}
+	r, err := x.exec(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
+		j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
+		nullMicros(j.ExpiresAt), meta, j.Payload)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		id, err := r.LastInsertId()
+		if err != nil {
+			return err
+		}
+		*res = queue.EnqueueResult{ID: id}
+		return nil
+	}
+	if j.UniqueKey == "" {
+		return fmt.Errorf("sqlite: job was not inserted")
+	}
+	var id int64
+	if err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); err != nil {
+		return fmt.Errorf("sqlite: unique key %q: %w", j.UniqueKey, err)
+	}
+	*res = queue.EnqueueResult{ID: id, Duplicate: true}
 	return nil
 }
 
