@@ -167,13 +167,22 @@ func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.
 // for the jobs about to be added to it. It writes nothing.
 func checkRoom(ctx context.Context, x *xtx, perQueue map[string]int, full *error) error {
 	for name, adding := range perQueue {
-		var limit int
-		switch err := x.queryRow(ctx, sqlMaxPending, name).Scan(&limit); err {
-		case sql.ErrNoRows:
+		limit, ok := x.limits[name]
+		if !ok {
+			switch err := x.queryRow(ctx, sqlMaxPending, name).Scan(&limit); err {
+			case sql.ErrNoRows:
+				limit = 0
+			case nil:
+			default:
+				return err
+			}
+			if x.limits == nil {
+				x.limits = map[string]int{}
+			}
+			x.limits[name] = limit
+		}
+		if limit == 0 {
 			continue
-		case nil:
-		default:
-			return err
 		}
 		var waiting int
 		if err := x.queryRow(ctx, sqlWaiting, name, limit).Scan(&waiting); err != nil {

@@ -109,6 +109,7 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now)); err != nil {
 			return err
 		}
+		delete(x.limits, name)
 		if !qs.DeadSkipsKey {
 			return nil
 		}

@@ -202,6 +202,10 @@ type xtx struct {
 	tx    *sql.Tx
 	s     *Store // nil for a caller's transaction
 	stmts map[string]*sql.Stmt
+	// limits caches queues' MaxPending for the transaction (0: none). The
+	// transaction holds the write lock, so only its own writes change
+	// them: SetQueueSettings clears the cache.
+	limits map[string]int
 }
 
 func (x *xtx) stmt(ctx context.Context, query string) *sql.Stmt {
