@@ -450,7 +450,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, ev := range events {
 		a := apiEvent{ID: ev.ID, Topic: ev.Topic, Seq: ev.Seq, PublishedAt: ev.PublishedAt.UTC(), OrderKey: ev.OrderKey, Metadata: ev.Metadata}
-		a.PayloadEncoding, a.Payload = apiPayload(ev.Payload)
+		a.PayloadEncoding, a.Payload = queue.PayloadJSON(ev.Payload)
 		out.Events = append(out.Events, a)
 	}
 	writeJSON(w, http.StatusOK, out)

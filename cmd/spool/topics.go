@@ -220,7 +220,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			NextSeq int64       `json:"next_from,omitempty"`
 		}{Events: []eventJSON{}, NextSeq: next}
 		for _, e := range list {
-			enc, p := payloadJSON(e.Payload)
+			enc, p := queue.PayloadJSON(e.Payload)
 			out.Events = append(out.Events, eventJSON{ID: e.ID, Topic: e.Topic, Seq: e.Seq, PublishedAt: e.PublishedAt.UTC(),
 				OrderKey: e.OrderKey, Metadata: e.Metadata, PayloadEncoding: enc, Payload: p})
 		}
