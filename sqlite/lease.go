@@ -16,9 +16,11 @@ const (
 	sqlPromote = `UPDATE spool_jobs SET state = 0
   WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 1 AND run_at <= ? ORDER BY run_at LIMIT 1000)`
 	// sqlLease takes the first ready jobs in index order (spool_jobs_ready).
+	// "LIMIT ? + 0": SQLite re-prepares a statement whose bare bound LIMIT
+	// changes value between runs; an expression does not count as one.
 	sqlLease = `UPDATE spool_jobs
   SET state = 2, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
-  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ?)
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ? + 0)
   RETURNING ` + jobColumns
 	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = 1`
 	// sqlAnyExpiry probes the expiry index: one lookup per lease.

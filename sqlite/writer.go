@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -119,6 +120,9 @@ func (w *writer) loop() {
 		select {
 		case o := <-w.ops:
 			batch = append(batch[:0], o)
+			// Let the callers answered by the last commit queue their next
+			// operations first: on two cores they otherwise miss this batch.
+			runtime.Gosched()
 		case <-w.quit:
 			for {
 				select {
