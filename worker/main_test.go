@@ -41,6 +41,8 @@ func runChild(role string) int {
 		err = orderCrashChild()
 	case "oncecrash":
 		err = onceCrashChild()
+	case "topicscrash":
+		err = topicsCrashChild()
 	default:
 		err = fmt.Errorf("unknown child role %q", role)
 	}
