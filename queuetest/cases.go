@@ -426,6 +426,67 @@ func testSettleDeadAndRetryDead(e *env) {
 	require.Equal(e.t, queue.StatePending, e.get(other).State)
 }
 
+// One Settle call carrying many settlements, as a busy pool sends them:
+// completions from several leases, interleaved, some with a stale token,
+// one twice, beside other outcomes. Each settlement gets its own verdict.
+func testSettleBatchMixed(e *env) {
+	var jobs []queue.NewJob
+	for i := range 300 {
+		jobs = append(jobs, queue.NewJob{Kind: "k", Args: i})
+	}
+	_, err := e.q.EnqueueMany(e.ctx, jobs)
+	require.NoError(e.t, err)
+	var leased [][]*queue.Job
+	for range 3 {
+		leased = append(leased, e.lease(queue.DefaultQueue, 100))
+	}
+	var batch []queue.Settlement
+	want := map[int64]bool{} // job id → settled (else lease lost)
+	for i := range 100 {
+		for l := range leased {
+			j := leased[l][i]
+			s := settlement(j, queue.OutcomeComplete)
+			switch {
+			case i%10 == 3:
+				s.Token++ // stale
+				want[j.ID] = false
+			case i%10 == 7 && l == 1:
+				s.Outcome = queue.OutcomeRetry
+				s.RunAt = e.clock.Now().Add(time.Minute)
+				s.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "boom"}
+				want[j.ID] = true
+			default:
+				want[j.ID] = true
+			}
+			batch = append(batch, s)
+		}
+	}
+	again := batch[0] // the same completion twice: the second finds no lease
+	batch = append(batch, again)
+	errs := e.settle(batch...)
+	for i, s := range batch[:len(batch)-1] {
+		if want[s.JobID] {
+			require.NoError(e.t, errs[i], "job %d", s.JobID)
+		} else {
+			require.ErrorIs(e.t, errs[i], queue.ErrLeaseLost, "job %d", s.JobID)
+		}
+	}
+	require.ErrorIs(e.t, errs[len(errs)-1], queue.ErrLeaseLost, "a second completion of job %d", again.JobID)
+	for _, s := range batch[:len(batch)-1] {
+		j, err := e.q.Get(e.ctx, s.JobID)
+		switch {
+		case !want[s.JobID]:
+			require.NoError(e.t, err)
+			require.Equal(e.t, queue.StateRunning, j.State, "a stale token changes nothing")
+		case s.Outcome == queue.OutcomeRetry:
+			require.NoError(e.t, err)
+			require.Equal(e.t, queue.StateScheduled, j.State)
+		default:
+			require.ErrorIs(e.t, err, queue.ErrNotFound, "completed job %d is deleted", s.JobID)
+		}
+	}
+}
+
 func testFencing(e *env) {
 	id := e.enqueue(queue.NewJob{Kind: "k"})
 	j := e.leaseOne(queue.DefaultQueue)

@@ -106,6 +106,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"SettleSnoozeAndRelease", testSettleSnoozeAndRelease},
 		{"SettleDeadAndRetryDead", testSettleDeadAndRetryDead},
 		{"Fencing", testFencing},
+		{"SettleBatchMixed", testSettleBatchMixed},
 		{"ExtendAndExpired", testExtendAndExpired},
 		{"Cancel", testCancel},
 		{"Delete", testDelete},

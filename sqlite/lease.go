@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -21,7 +22,11 @@ const (
 	sqlLease = `UPDATE spool_jobs
   SET state = 2, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
   WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ? + 0)
-  RETURNING ` + jobColumns
+  RETURNING ` + leasedColumns
+	// leasedColumns is what sqlLease reads back, in scanLeased's order: the
+	// columns the lease itself did not just set.
+	leasedColumns = `id, kind, priority, run_at, attempt, max_attempts, timeout_us, created_at,
+  unique_key, order_key, expires_at, metadata, errors, payload`
 	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = 1`
 	// sqlAnyExpiry probes the expiry index: one lookup per lease.
 	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool_jobs
@@ -63,18 +68,21 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
 			return err
 		}
-		rows, err := x.query(ctx, sqlLease, now, micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		until := micros(p.Until)
+		rows, err := x.query(ctx, sqlLease, now, until, token, p.Worker, p.Queue, p.Limit)
 		if err != nil {
 			return err
 		}
 		// The claim commits only once its rows are read and closed: drain
 		// them all before anything else.
 		for rows.Next() {
-			j, err := scanJob(rows, false)
+			j, err := scanLeased(rows)
 			if err != nil {
 				rows.Close()
 				return err
 			}
+			j.Queue, j.State, j.LeaseToken, j.LeasedBy = p.Queue, queue.StateRunning, token, p.Worker
+			j.AttemptedAt, j.LeaseUntil = time.UnixMicro(now), time.UnixMicro(until)
 			res.Jobs = append(res.Jobs, j)
 		}
 		if err := rows.Close(); err != nil {
@@ -90,6 +98,32 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		return nil
 	})
 	return res, err
+}
+
+// scanLeased reads a row of sqlLease's RETURNING (leasedColumns). A
+// leased job is running and was never cancelled while it waited: the
+// caller fills in the lease's own fields.
+func scanLeased(r scanner) (*queue.Job, error) {
+	var (
+		j                                   queue.Job
+		runAt, createdAt, timeout           int64
+		expiresAt                           sql.NullInt64
+		uniqueKey, orderKey, metadata, errs sql.NullString
+	)
+	if err := r.Scan(&j.ID, &j.Kind, &j.Priority, &runAt, &j.Attempt, &j.MaxAttempts, &timeout, &createdAt,
+		&uniqueKey, &orderKey, &expiresAt, &metadata, &errs, &j.Payload); err != nil {
+		return nil, err
+	}
+	j.RunAt = time.UnixMicro(runAt)
+	j.CreatedAt = time.UnixMicro(createdAt)
+	j.Timeout = time.Duration(timeout) * time.Microsecond
+	j.UniqueKey = uniqueKey.String
+	j.OrderKey = orderKey.String
+	j.ExpiresAt = fromMicros(expiresAt)
+	if err := decodeJSONColumns(&j, metadata, errs); err != nil {
+		return nil, err
+	}
+	return &j, nil
 }
 
 // newToken returns a random non-zero lease token.

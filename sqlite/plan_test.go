@@ -80,6 +80,15 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlNextRunAt, queue.DefaultQueue)
 			requirePlan(t, plan, "spool_jobs_scheduled")
 		})
+		t.Run("batched completion", func(t *testing.T) {
+			args := []any{int64(1)}
+			for i := range settleChunk {
+				args = append(args, int64(i+1))
+			}
+			plan := queryPlan(t, s, sqlCompleteDeleteChunk, args...)
+			require.Len(t, plan, 1, "plan: %q", plan)
+			require.Contains(t, plan[0], "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)")
+		})
 		t.Run("expired leases", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlExpired, now, 100)
 			requirePlan(t, plan, "spool_jobs_running")

@@ -93,20 +93,29 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	j.OrderKey = orderKey.String
 	j.ExpiresAt = fromMicros(expiresAt)
 	j.DeadReason = deadReason.String
+	if err := decodeJSONColumns(&j, metadata, errs); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// decodeJSONColumns fills j's metadata and attempt errors from their JSON
+// columns, and makes a NULL payload empty.
+func decodeJSONColumns(j *queue.Job, metadata, errs sql.NullString) error {
 	if metadata.Valid && metadata.String != "" {
 		if err := json.Unmarshal([]byte(metadata.String), &j.Metadata); err != nil {
-			return nil, fmt.Errorf("sqlite: job %d: metadata: %w", j.ID, err)
+			return fmt.Errorf("sqlite: job %d: metadata: %w", j.ID, err)
 		}
 	}
 	if errs.Valid && errs.String != "" {
 		if err := json.Unmarshal([]byte(errs.String), &j.Errors); err != nil {
-			return nil, fmt.Errorf("sqlite: job %d: errors: %w", j.ID, err)
+			return fmt.Errorf("sqlite: job %d: errors: %w", j.ID, err)
 		}
 	}
 	if j.Payload == nil {
 		j.Payload = []byte{}
 	}
-	return &j, nil
+	return nil
 }
 
 func nullString(s string) any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -12,8 +13,7 @@ import (
 // Every statement here names the job by id and the lease token, and requires
 // state running: a worker that lost its lease changes nothing.
 const (
-	sqlCompleteDelete = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = 2`
-	sqlCompleteKeep   = `UPDATE spool_jobs SET state = 3, finished_at = ?, lease_until = NULL, lease_token = NULL
+	sqlCompleteKeep = `UPDATE spool_jobs SET state = 3, finished_at = ?, lease_until = NULL, lease_token = NULL
   WHERE id = ? AND lease_token = ? AND state = 2`
 	// sqlRetry records the failed attempt and schedules the next one; a job
 	// an operator cancelled while it ran ends cancelled instead.
@@ -54,6 +54,15 @@ const (
 	sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = 2 AND lease_until < ? ORDER BY lease_until LIMIT ?`
 )
 
+// Completions that delete their job are settled settleChunk at a time, one
+// statement per lease token: a lease hands all its jobs one token, so a
+// settle batch holds few. RETURNING names the jobs whose lease still held;
+// a short chunk repeats its last id, which IN ignores.
+const settleChunk = 64
+
+var sqlCompleteDeleteChunk = `DELETE FROM spool_jobs WHERE lease_token = ? AND state = 2
+  AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", settleChunk), ", ") + `) RETURNING id`
+
 type metricKey struct {
 	minute int64
 	queue  string
@@ -85,7 +94,20 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 			}
 			return c
 		}
+		done, err := completeDeleteBatched(ctx, x, settlements, errs)
+		if err != nil {
+			return err
+		}
 		for i, st := range settlements {
+			if done[i] {
+				if errs[i] == nil {
+					if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
+						return err
+					}
+					count(st).completed++
+				}
+				continue
+			}
 			errs[i] = nil
 			now := micros(st.Now)
 			var (
@@ -94,11 +116,8 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 			)
 			switch st.Outcome {
 			case queue.OutcomeComplete:
-				if st.Keep {
-					r, err = x.exec(ctx, sqlCompleteKeep, now, st.JobID, st.Token)
-				} else {
-					r, err = x.exec(ctx, sqlCompleteDelete, st.JobID, st.Token)
-				}
+				// Completions that delete were settled in batches above.
+				r, err = x.exec(ctx, sqlCompleteKeep, now, st.JobID, st.Token)
 			case queue.OutcomeRetry:
 				r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, encoded[i], st.JobID, st.Token, st.IfExpired)
 			case queue.OutcomeSnooze:
@@ -155,6 +174,59 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 		return nil, err
 	}
 	return errs, nil
+}
+
+// completeDeleteBatched settles the completions that delete their job,
+// grouped by lease token, settleChunk per statement. It marks in done the
+// settlements it handled and sets errs for those whose lease was lost.
+func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Settlement, errs []error) ([]bool, error) {
+	done := make([]bool, len(settlements))
+	args := make([]any, 0, 1+settleChunk)
+	held := make(map[int64]bool, settleChunk)
+	for i, st := range settlements {
+		if done[i] || st.Outcome != queue.OutcomeComplete || st.Keep {
+			continue
+		}
+		// Gather up to settleChunk completions under st's token.
+		var group []int
+		for k := i; k < len(settlements) && len(group) < settleChunk; k++ {
+			o := settlements[k]
+			if !done[k] && o.Outcome == queue.OutcomeComplete && !o.Keep && o.Token == st.Token {
+				group = append(group, k)
+			}
+		}
+		args = append(args[:0], st.Token)
+		for _, k := range group {
+			args = append(args, settlements[k].JobID)
+		}
+		for len(args) < 1+settleChunk {
+			args = append(args, settlements[group[len(group)-1]].JobID)
+		}
+		rows, err := x.query(ctx, sqlCompleteDeleteChunk, args...)
+		if err != nil {
+			return nil, err
+		}
+		clear(held)
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			held[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		for _, k := range group {
+			done[k] = true
+			errs[k] = nil
+			if !held[settlements[k].JobID] {
+				errs[k] = fmt.Errorf("settle job %d (%s): %w", settlements[k].JobID, queue.OutcomeComplete, queue.ErrLeaseLost)
+			}
+		}
+	}
+	return done, nil
 }
 
 // Extend implements queue.Store.
