@@ -225,7 +225,8 @@ type QueueSettings struct {
 	// and blocked): an enqueue beyond it fails with a *QueueFullError, or
 	// waits (Options.WaitWhenFull). 0 means no limit. Each enqueue
 	// transaction counts up to MaxPending index entries, so keep it to the
-	// hundreds of thousands.
+	// hundreds of thousands. Jobs delivered by Publish are not limited: a
+	// publisher never waits for one subscriber.
 	MaxPending int
 	// DeadSkipsKey lets an ordering key move on when its job dies. By
 	// default (false) a dead job blocks its key until an operator retries

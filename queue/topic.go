@@ -244,6 +244,11 @@ func (q *Queue) jobDefaults() NewJob {
 
 // Publish appends ev to its topic's log and, in the same transaction,
 // enqueues one job per matching subscription.
+//
+// A subscription's queue at its MaxPending does not refuse a publish: the
+// event is already in the log for every other subscriber, and one slow
+// subscriber must not stop the publisher. Watch a subscription's backlog
+// (Subscriptions) instead.
 func (q *Queue) Publish(ctx context.Context, ev Event) (PublishResult, error) {
 	return q.PublishTx(ctx, nil, ev)
 }

@@ -123,6 +123,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Correlation", testCorrelation},
 		{"TopicFanOut", testTopicFanOut},
 		{"TopicLogAndBacklog", testTopicLogAndBacklog},
+		{"TopicIgnoresMaxPending", testTopicIgnoresMaxPending},
 		{"TopicReplay", testTopicReplay},
 		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
 	}

@@ -117,6 +117,21 @@ func testTopicFanOut(e *env) {
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
 }
 
+// A subscriber's full queue does not refuse a publish: the publisher never
+// waits for one subscriber, while a plain enqueue is still refused.
+func testTopicIgnoresMaxPending(e *env) {
+	e.topicStore()
+	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "slow", queue.QueueSettings{MaxPending: 1}))
+	e.subscribe(queue.Subscription{Name: "slow", Pattern: "orders.created", Queue: "slow", Kind: "k"})
+	for range 3 {
+		require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.created"}).Jobs)
+	}
+	require.Len(e.t, e.jobsIn("slow"), 3)
+	_, err := e.q.Enqueue(e.ctx, queue.NewJob{Queue: "slow", Kind: "k"})
+	var full *queue.QueueFullError
+	require.ErrorAs(e.t, err, &full)
+}
+
 func testTopicLogAndBacklog(e *env) {
 	ts := e.topicStore()
 	for i := range 5 {
