@@ -21,9 +21,14 @@ const (
 	// changes value between runs; an expression does not count as one.
 	sqlLease = `UPDATE spool_jobs
   SET state = 2, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
-  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ? + 0)
-  RETURNING ` + leasedColumns
-	// leasedColumns is what sqlLease reads back, in scanLeased's order: the
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ? + 0)`
+	// sqlLeased reads the jobs sqlLease just took back through the running
+	// index: they share the lease's token and expiry. (RETURNING costs more:
+	// SQLite buffers its rows before the first is read.) Every job of one
+	// lease starts at once, so their order does not matter.
+	sqlLeased = `SELECT ` + leasedColumns + ` FROM spool_jobs
+  WHERE state = 2 AND lease_until = ? AND lease_token = ?`
+	// leasedColumns is what sqlLeased reads, in scanLeased's order: the
 	// columns the lease itself did not just set.
 	leasedColumns = `id, kind, priority, run_at, attempt, max_attempts, timeout_us, created_at,
   unique_key, order_key, expires_at, metadata, errors, payload`
@@ -69,24 +74,14 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			return err
 		}
 		until := micros(p.Until)
-		rows, err := x.query(ctx, sqlLease, now, until, token, p.Worker, p.Queue, p.Limit)
+		r, err := x.exec(ctx, sqlLease, now, until, token, p.Worker, p.Queue, p.Limit)
 		if err != nil {
 			return err
 		}
-		// The claim commits only once its rows are read and closed: drain
-		// them all before anything else.
-		for rows.Next() {
-			j, err := scanLeased(rows)
-			if err != nil {
-				rows.Close()
+		if n, _ := r.RowsAffected(); n > 0 {
+			if res.Jobs, err = readLeased(ctx, x, p, token, now, until); err != nil {
 				return err
 			}
-			j.Queue, j.State, j.LeaseToken, j.LeasedBy = p.Queue, queue.StateRunning, token, p.Worker
-			j.AttemptedAt, j.LeaseUntil = time.UnixMicro(now), time.UnixMicro(until)
-			res.Jobs = append(res.Jobs, j)
-		}
-		if err := rows.Close(); err != nil {
-			return err
 		}
 		if len(res.Jobs) < p.Limit {
 			var next sql.NullInt64
@@ -100,7 +95,27 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 	return res, err
 }
 
-// scanLeased reads a row of sqlLease's RETURNING (leasedColumns). A
+// readLeased reads back the jobs a lease with token just took.
+func readLeased(ctx context.Context, x *xtx, p queue.LeaseParams, token, now, until int64) ([]*queue.Job, error) {
+	rows, err := x.query(ctx, sqlLeased, until, token)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var jobs []*queue.Job
+	for rows.Next() {
+		j, err := scanLeased(rows)
+		if err != nil {
+			return nil, err
+		}
+		j.Queue, j.State, j.LeaseToken, j.LeasedBy = p.Queue, queue.StateRunning, token, p.Worker
+		j.AttemptedAt, j.LeaseUntil = time.UnixMicro(now), time.UnixMicro(until)
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+// scanLeased reads a row of sqlLeased (leasedColumns). A
 // leased job is running and was never cancelled while it waited: the
 // caller fills in the lease's own fields.
 func scanLeased(r scanner) (*queue.Job, error) {

@@ -72,6 +72,10 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlLease, now, now, 1, "w", queue.DefaultQueue, 100)
 			requirePlan(t, plan, "spool_jobs_ready")
 		})
+		t.Run("lease read-back", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlLeased, now, 1)
+			requirePlan(t, plan, "spool_jobs_running")
+		})
 		t.Run("promotion", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_scheduled")

@@ -262,7 +262,7 @@ func (x *xtx) close() {
 // hotStatements are prepared once when the store opens; the others are
 // prepared per use.
 var hotStatements = []string{
-	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlNextRunAt, sqlQueuePaused,
+	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueuePaused,
 	sqlCompleteDeleteChunk, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
 	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
