@@ -461,18 +461,25 @@ func testSettleBatchMixed(e *env) {
 			batch = append(batch, s)
 		}
 	}
-	again := batch[0] // the same completion twice: the second finds no lease
-	batch = append(batch, again)
+	// The same completion twice, once right after the first and once at the
+	// end: the first settles the job, the others find no lease.
+	lost := make([]bool, len(batch))
+	for i, s := range batch {
+		lost[i] = !want[s.JobID]
+	}
+	again := batch[3]
+	batch = append(batch[:4], append([]queue.Settlement{again}, batch[4:]...)...)
+	lost = append(lost[:4], append([]bool{true}, lost[4:]...)...)
+	batch, lost = append(batch, again), append(lost, true)
 	errs := e.settle(batch...)
-	for i, s := range batch[:len(batch)-1] {
-		if want[s.JobID] {
-			require.NoError(e.t, errs[i], "job %d", s.JobID)
+	for i, s := range batch {
+		if lost[i] {
+			require.ErrorIs(e.t, errs[i], queue.ErrLeaseLost, "settlement %d, job %d", i, s.JobID)
 		} else {
-			require.ErrorIs(e.t, errs[i], queue.ErrLeaseLost, "job %d", s.JobID)
+			require.NoError(e.t, errs[i], "settlement %d, job %d", i, s.JobID)
 		}
 	}
-	require.ErrorIs(e.t, errs[len(errs)-1], queue.ErrLeaseLost, "a second completion of job %d", again.JobID)
-	for _, s := range batch[:len(batch)-1] {
+	for _, s := range batch {
 		j, err := e.q.Get(e.ctx, s.JobID)
 		switch {
 		case !want[s.JobID]:

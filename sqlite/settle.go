@@ -60,8 +60,17 @@ const (
 // a short chunk repeats its last id, which IN ignores.
 const settleChunk = 64
 
-var sqlCompleteDeleteChunk = `DELETE FROM spool_jobs WHERE lease_token = ? AND state = 2
-  AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", settleChunk), ", ") + `) RETURNING id`
+var (
+	sqlCompleteDeleteChunk = `DELETE FROM spool_jobs WHERE lease_token = ? AND state = 2
+  AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", settleChunk), ", ") + `)`
+	sqlCompleteDeleteChunkReturning = sqlCompleteDeleteChunk + ` RETURNING id`
+)
+
+const (
+	sqlSavepoint         = `SAVEPOINT spool_settle`
+	sqlReleaseSavepoint  = `RELEASE spool_settle`
+	sqlRollbackSavepoint = `ROLLBACK TO spool_settle`
+)
 
 type metricKey struct {
 	minute int64
@@ -202,11 +211,22 @@ func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Sett
 		for len(args) < 1+settleChunk {
 			args = append(args, settlements[group[len(group)-1]].JobID)
 		}
-		rows, err := x.query(ctx, sqlCompleteDeleteChunk, args...)
+		clear(held)
+		all, err := deleteIfAllHeld(ctx, x, args, len(group))
 		if err != nil {
 			return nil, err
 		}
-		clear(held)
+		if all {
+			for _, k := range group {
+				done[k] = true
+				errs[k] = nil
+			}
+			continue
+		}
+		rows, err := x.query(ctx, sqlCompleteDeleteChunkReturning, args...)
+		if err != nil {
+			return nil, err
+		}
 		for rows.Next() {
 			var id int64
 			if err := rows.Scan(&id); err != nil {
@@ -221,12 +241,40 @@ func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Sett
 		for _, k := range group {
 			done[k] = true
 			errs[k] = nil
-			if !held[settlements[k].JobID] {
+			// A job settled twice in one batch was deleted once: the
+			// first settlement takes it.
+			if id := settlements[k].JobID; held[id] {
+				delete(held, id)
+			} else {
 				errs[k] = fmt.Errorf("settle job %d (%s): %w", settlements[k].JobID, queue.OutcomeComplete, queue.ErrLeaseLost)
 			}
 		}
 	}
 	return done, nil
+}
+
+// deleteIfAllHeld runs sqlCompleteDeleteChunk and keeps its work only when
+// it deleted all want jobs: the common case, where every lease still
+// holds, needs no RETURNING. Otherwise it undoes the delete, so the caller
+// can find out which leases were lost.
+func deleteIfAllHeld(ctx context.Context, x *xtx, args []any, want int) (bool, error) {
+	if _, err := x.exec(ctx, sqlSavepoint); err != nil {
+		return false, err
+	}
+	r, err := x.exec(ctx, sqlCompleteDeleteChunk, args...)
+	if err == nil {
+		if n, _ := r.RowsAffected(); int(n) == want {
+			_, err = x.exec(ctx, sqlReleaseSavepoint)
+			return err == nil, err
+		}
+	}
+	if _, rerr := x.exec(ctx, sqlRollbackSavepoint); rerr != nil && err == nil {
+		err = rerr
+	}
+	if _, rerr := x.exec(ctx, sqlReleaseSavepoint); rerr != nil && err == nil {
+		err = rerr
+	}
+	return false, err
 }
 
 // Extend implements queue.Store.

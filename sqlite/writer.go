@@ -263,7 +263,7 @@ func (x *xtx) close() {
 // prepared per use.
 var hotStatements = []string{
 	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueuePaused,
-	sqlCompleteDeleteChunk, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
+	sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning, sqlSavepoint, sqlReleaseSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
 	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
 	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
