@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,13 +204,13 @@ func TestReadOnlyNotASpoolDatabase(t *testing.T) {
 	}
 }
 
-// A file, and a file in a directory, the process may not write. As root,
-// permissions do not stop writes, so only Options.ReadOnly (above) covers
-// read-only access there.
+// A file, and a file in a directory, the process may not write. Root
+// writes whatever the permissions say, so as root (as in CI) the test runs
+// itself again as the unprivileged user nobody.
 func TestReadOnlyFilePermissions(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() == 0 {
-		t.Log("running as root: file permissions do not make a file read-only; TestReadOnlyExistingStore covers read-only access through Options.ReadOnly")
+		runAsNobody(t, "^TestReadOnlyFilePermissions$")
 		return
 	}
 	for _, dirToo := range []bool{false, true} {
@@ -254,6 +255,32 @@ func TestReadOnlyFilePermissions(t *testing.T) {
 			require.ErrorIs(t, err, queue.ErrReadOnly)
 		})
 	}
+}
+
+// runAsNobody runs the tests matching pattern in a copy of this test binary
+// as the user nobody (uid and gid 65534), and fails unless they ran and
+// passed.
+func runAsNobody(t *testing.T, pattern string) {
+	t.Helper()
+	// The copy must be readable by nobody: the test binary's own
+	// directory may not be.
+	dir, err := os.MkdirTemp("", "spool-nobody-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	bin, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+	exe := filepath.Join(dir, "sqlite.test")
+	require.NoError(t, os.WriteFile(exe, bin, 0o755))
+
+	cmd := exec.Command(exe, "-test.run="+pattern, "-test.v", "-test.count=1")
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+os.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "as nobody:\n%s", out)
+	require.Contains(t, string(out), "--- PASS: "+strings.Trim(pattern, "^$"), "as nobody:\n%s", out)
+	t.Logf("ran as nobody:\n%s", out)
 }
 
 // lockFromChild starts a child process holding path's write lock and
