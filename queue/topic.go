@@ -294,9 +294,26 @@ func (q *Queue) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) (PublishRes
 
 // Subscribe creates a durable subscription. It starts with the next event
 // unless s.From says otherwise; a subscription starting in the past
-// receives the backlog, in order, before new events (delivered by worker
-// pools' maintenance, or DeliverBacklog).
+// receives the backlog, in order, before new events: Subscribe delivers
+// the first 1000 backlog events itself, worker pools' maintenance (or
+// DeliverBacklog) the rest.
 func (q *Queue) Subscribe(ctx context.Context, s Subscription) error {
+	if err := q.SubscribeTx(ctx, nil, s); err != nil {
+		return err
+	}
+	// A subscription starting in the past gets its first backlog now; the
+	// rest follows through worker pools' maintenance.
+	if _, err := q.DeliverBacklog(ctx, 1000); err != nil {
+		q.logger.Warn("spool: backlog delivery after subscribe", "subscription", s.Name, "err", err)
+	}
+	return nil
+}
+
+// SubscribeTx is Subscribe inside tx: the subscription exists once tx
+// commits, and not at all if it rolls back (a nil tx uses the store's
+// own). Its backlog, if it starts in the past, is delivered after the
+// commit by worker pools' maintenance or DeliverBacklog.
+func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) error {
 	ts, err := q.topics()
 	if err != nil {
 		return err
@@ -331,24 +348,21 @@ func (q *Queue) Subscribe(ctx context.Context, s Subscription) error {
 	if s.From.Seq < 0 || (s.From.Seq > 0 && strings.ContainsAny(s.Pattern, "*#")) {
 		return fmt.Errorf("%w: subscription %q: From.Seq needs a positive sequence and a pattern without wildcards", ErrInvalidArgument, s.Name)
 	}
-	if err := ts.Subscribe(ctx, nil, s, q.opts.Now()); err != nil {
-		return err
-	}
-	// A subscription starting in the past gets its first backlog now; the
-	// rest follows through worker pools' maintenance.
-	if _, err := q.DeliverBacklog(ctx, 1000); err != nil {
-		q.logger.Warn("spool: backlog delivery after subscribe", "subscription", s.Name, "err", err)
-	}
-	return nil
+	return ts.Subscribe(ctx, tx, s, q.opts.Now())
 }
 
 // Unsubscribe deletes a subscription. Jobs already delivered stay.
 func (q *Queue) Unsubscribe(ctx context.Context, name string) error {
+	return q.UnsubscribeTx(ctx, nil, name)
+}
+
+// UnsubscribeTx is Unsubscribe inside tx (a nil tx uses the store's own).
+func (q *Queue) UnsubscribeTx(ctx context.Context, tx *sql.Tx, name string) error {
 	ts, err := q.topics()
 	if err != nil {
 		return err
 	}
-	return ts.Unsubscribe(ctx, nil, name)
+	return ts.Unsubscribe(ctx, tx, name)
 }
 
 // Subscriptions lists subscriptions with their backlog and lag.

@@ -124,6 +124,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TopicFanOut", testTopicFanOut},
 		{"TopicLogAndBacklog", testTopicLogAndBacklog},
 		{"TopicIgnoresMaxPending", testTopicIgnoresMaxPending},
+		{"TopicSubscribeTx", testTopicSubscribeTx},
 		{"TopicReplay", testTopicReplay},
 		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
 	}

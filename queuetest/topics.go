@@ -214,6 +214,49 @@ func testTopicReplay(e *env) {
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
 }
 
+// Subscriptions made or removed inside the caller's transaction follow it.
+func testTopicSubscribeTx(e *env) {
+	e.topicStore()
+	if e.db == nil {
+		e.t.Skip("backend gives no DB handle")
+	}
+	names := func() []string {
+		subs, err := e.q.Subscriptions(e.ctx)
+		require.NoError(e.t, err)
+		var out []string
+		for _, s := range subs {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	tx, err := e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.q.SubscribeTx(e.ctx, tx, queue.Subscription{Name: "gone", Pattern: "orders.#", Kind: "k"}))
+	require.NoError(e.t, tx.Rollback())
+	require.Empty(e.t, names(), "a rolled-back subscribe leaves no subscription")
+	require.Zero(e.t, e.publish(queue.Event{Topic: "orders.created"}).Jobs)
+
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.q.SubscribeTx(e.ctx, tx, queue.Subscription{Name: "stock", Pattern: "orders.#", Kind: "k", From: queue.StartAt{Beginning: true}}))
+	require.NoError(e.t, tx.Commit())
+	require.Equal(e.t, []string{"stock"}, names())
+	n, err := e.q.DeliverBacklog(e.ctx, 100)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n, "the event published before it, once the subscription committed")
+
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.q.UnsubscribeTx(e.ctx, tx, "stock"))
+	require.NoError(e.t, tx.Rollback())
+	require.Equal(e.t, []string{"stock"}, names(), "a rolled-back unsubscribe keeps it")
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.q.UnsubscribeTx(e.ctx, tx, "stock"))
+	require.NoError(e.t, tx.Commit())
+	require.Empty(e.t, names())
+}
+
 func testTopicOutboxAndOrder(e *env) {
 	e.subscribe(queue.Subscription{Name: "stock", Pattern: "orders.#", Queue: "stock", Kind: "k"})
 	e.subscribe(queue.Subscription{Name: "erp", Pattern: "orders.#", Queue: "stock", Kind: "k2"})
