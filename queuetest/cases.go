@@ -494,6 +494,41 @@ func testSettleBatchMixed(e *env) {
 	}
 }
 
+// One job settled twice in one call, under different outcomes: the first
+// settlement in the call wins and the second finds no lease.
+func testSettleSameJobTwice(e *env) {
+	lease := func() *queue.Job {
+		e.enqueue(queue.NewJob{Kind: "k"})
+		return e.leaseOne(queue.DefaultQueue)
+	}
+
+	j := lease()
+	retry := settlement(j, queue.OutcomeRetry)
+	retry.RunAt = e.clock.Now().Add(time.Hour)
+	retry.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "boom"}
+	errs := e.settle(retry, settlement(j, queue.OutcomeComplete))
+	require.NoError(e.t, errs[0])
+	require.ErrorIs(e.t, errs[1], queue.ErrLeaseLost)
+	require.Equal(e.t, queue.StateScheduled, e.get(j.ID).State, "the retry came first")
+
+	j = lease()
+	keep := settlement(j, queue.OutcomeComplete)
+	keep.Keep = true
+	errs = e.settle(keep, settlement(j, queue.OutcomeComplete))
+	require.NoError(e.t, errs[0])
+	require.ErrorIs(e.t, errs[1], queue.ErrLeaseLost)
+	require.Equal(e.t, queue.StateCompleted, e.get(j.ID).State, "kept: the keeping completion came first")
+
+	j = lease()
+	snooze := settlement(j, queue.OutcomeSnooze)
+	snooze.RunAt = e.clock.Now().Add(time.Hour)
+	errs = e.settle(settlement(j, queue.OutcomeComplete), snooze)
+	require.NoError(e.t, errs[0])
+	require.ErrorIs(e.t, errs[1], queue.ErrLeaseLost)
+	_, err := e.q.Get(e.ctx, j.ID)
+	require.ErrorIs(e.t, err, queue.ErrNotFound, "the completion came first")
+}
+
 func testFencing(e *env) {
 	id := e.enqueue(queue.NewJob{Kind: "k"})
 	j := e.leaseOne(queue.DefaultQueue)

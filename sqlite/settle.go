@@ -67,6 +67,7 @@ var (
 )
 
 const (
+	sqlCompleteDelete    = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = 2`
 	sqlSavepoint         = `SAVEPOINT spool_settle`
 	sqlReleaseSavepoint  = `RELEASE spool_settle`
 	sqlRollbackSavepoint = `ROLLBACK TO spool_settle`
@@ -125,8 +126,12 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 			)
 			switch st.Outcome {
 			case queue.OutcomeComplete:
-				// Completions that delete were settled in batches above.
-				r, err = x.exec(ctx, sqlCompleteKeep, now, st.JobID, st.Token)
+				if st.Keep {
+					r, err = x.exec(ctx, sqlCompleteKeep, now, st.JobID, st.Token)
+				} else {
+					// Not batched: the job has another settlement in this call.
+					r, err = x.exec(ctx, sqlCompleteDelete, st.JobID, st.Token)
+				}
 			case queue.OutcomeRetry:
 				r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, encoded[i], st.JobID, st.Token, st.IfExpired)
 			case queue.OutcomeSnooze:
@@ -188,19 +193,31 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 // completeDeleteBatched settles the completions that delete their job,
 // grouped by lease token, settleChunk per statement. It marks in done the
 // settlements it handled and sets errs for those whose lease was lost.
+// A job that also has another kind of settlement in the call is left to
+// the caller's in-order loop, so that the first of its settlements wins.
 func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Settlement, errs []error) ([]bool, error) {
 	done := make([]bool, len(settlements))
+	batchable := func(st queue.Settlement) bool { return st.Outcome == queue.OutcomeComplete && !st.Keep }
+	var inOrder map[int64]bool
+	for _, st := range settlements {
+		if !batchable(st) {
+			if inOrder == nil {
+				inOrder = map[int64]bool{}
+			}
+			inOrder[st.JobID] = true
+		}
+	}
 	args := make([]any, 0, 1+settleChunk)
 	held := make(map[int64]bool, settleChunk)
 	for i, st := range settlements {
-		if done[i] || st.Outcome != queue.OutcomeComplete || st.Keep {
+		if done[i] || !batchable(st) || inOrder[st.JobID] {
 			continue
 		}
 		// Gather up to settleChunk completions under st's token.
 		var group []int
 		for k := i; k < len(settlements) && len(group) < settleChunk; k++ {
 			o := settlements[k]
-			if !done[k] && o.Outcome == queue.OutcomeComplete && !o.Keep && o.Token == st.Token {
+			if !done[k] && batchable(o) && !inOrder[o.JobID] && o.Token == st.Token {
 				group = append(group, k)
 			}
 		}
@@ -268,10 +285,13 @@ func deleteIfAllHeld(ctx context.Context, x *xtx, args []any, want int) (bool, e
 			return err == nil, err
 		}
 	}
-	if _, rerr := x.exec(ctx, sqlRollbackSavepoint); rerr != nil && err == nil {
+	// Undo even when ctx has ended: in a caller's transaction the
+	// savepoint must not stay open.
+	cleanup := context.WithoutCancel(ctx)
+	if _, rerr := x.exec(cleanup, sqlRollbackSavepoint); rerr != nil && err == nil {
 		err = rerr
 	}
-	if _, rerr := x.exec(ctx, sqlReleaseSavepoint); rerr != nil && err == nil {
+	if _, rerr := x.exec(cleanup, sqlReleaseSavepoint); rerr != nil && err == nil {
 		err = rerr
 	}
 	return false, err

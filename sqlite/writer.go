@@ -263,7 +263,8 @@ func (x *xtx) close() {
 // prepared per use.
 var hotStatements = []string{
 	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueuePaused,
-	sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning, sqlSavepoint, sqlReleaseSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
+	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
+	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
 	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
 	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
