@@ -33,4 +33,8 @@
 // runs inside the caller's *sql.Tx, so that a job is enqueued, or cancelled,
 // together with the caller's own rows or not at all (the transactional
 // outbox). The transaction must belong to the database the store uses.
+// When a Tx twin returns an error, the SQLite store has undone its own
+// writes and left the caller's transaction as it was, to be continued or
+// rolled back; only a context that ends during a write can make SQLite
+// roll back the whole transaction, which its Commit then reports.
 package queue

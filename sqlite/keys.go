@@ -69,7 +69,7 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		}
 		list = append(list, e)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return err
 	}
 	for _, e := range list {
@@ -126,7 +126,7 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 			}
 			keys = append(keys, k)
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return err
 		}
 		if _, err := x.exec(ctx, sqlUnblockDead, name); err != nil {

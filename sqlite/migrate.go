@@ -96,7 +96,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		applied[v] = true
 		newest = max(newest, v)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return mapErr(err)
 	}
 	if known := ms[len(ms)-1].version; newest > known {

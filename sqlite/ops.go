@@ -238,7 +238,7 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 			}
 			list = append(list, d)
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return err
 		}
 		for _, d := range list {

@@ -252,7 +252,7 @@ func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Sett
 			}
 			held[id] = true
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return nil, err
 		}
 		for _, k := range group {

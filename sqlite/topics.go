@@ -513,7 +513,7 @@ func (s *Store) PruneEvents(ctx context.Context, now time.Time, limit int) (int,
 			}
 			list = append(list, r)
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return err
 		}
 		for _, r := range list {

@@ -62,15 +62,43 @@ func newWriter(s *Store, lockFirst bool) *writer {
 // timeout. Taking the write lock first makes it wait instead. (A caller
 // that read in the transaction before calling spool should begin it
 // IMMEDIATE, as DSN does.)
+//
+// In a caller's transaction fn runs inside a savepoint: when it fails, its
+// writes are undone and the caller's transaction is as it was before the
+// call, so the caller may go on with it or roll it back.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
-	if tx != nil {
-		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
-			return mapErr(err)
-		}
-		return mapErr(fn(ctx, &xtx{tx: tx}))
+	if tx == nil {
+		return s.w.do(ctx, fn)
 	}
-	return s.w.do(ctx, fn)
+	if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
+		return mapErr(err)
+	}
+	// End the savepoint even when ctx has ended: it must not stay open in
+	// the caller's transaction. (Inner savepoints end with it.)
+	end := context.WithoutCancel(ctx)
+	if _, err := tx.ExecContext(ctx, sqlWriteSavepoint); err != nil {
+		// The driver may report ctx's end after the statement ran.
+		tx.ExecContext(end, sqlWriteRelease)
+		return mapErr(err)
+	}
+	err := fn(ctx, &xtx{tx: tx})
+	if err == nil {
+		if _, err = tx.ExecContext(end, sqlWriteRelease); err == nil {
+			return nil
+		}
+	}
+	if _, rerr := tx.ExecContext(end, sqlWriteRollback); rerr == nil {
+		tx.ExecContext(end, sqlWriteRelease)
+	}
+	return mapErr(err)
 }
+
+// The savepoint around a write in a caller's transaction.
+const (
+	sqlWriteSavepoint = `SAVEPOINT spool_write`
+	sqlWriteRelease   = `RELEASE spool_write`
+	sqlWriteRollback  = `ROLLBACK TO spool_write`
+)
 
 func (w *writer) do(ctx context.Context, fn opFunc) error {
 	if err := ctx.Err(); err != nil {
