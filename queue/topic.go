@@ -156,9 +156,11 @@ type TopicStore interface {
 	// DeliverBacklog delivers up to limit backlog events to subscriptions
 	// that are catching up, in log order; it returns how many jobs it made.
 	DeliverBacklog(ctx context.Context, now time.Time, limit int, defaults NewJob) (int, error)
-	// Replay delivers the events of f's range again to one subscription.
-	Replay(ctx context.Context, subscription string, f EventFilter, now time.Time, defaults NewJob) (int, error)
-	SetRetention(ctx context.Context, topic string, r Retention, now time.Time) error
+	// Replay delivers the events of f's range again to one subscription,
+	// in tx when it is not nil.
+	Replay(ctx context.Context, tx *sql.Tx, subscription string, f EventFilter, now time.Time, defaults NewJob) (int, error)
+	// SetRetention stores a topic's retention, in tx when it is not nil.
+	SetRetention(ctx context.Context, tx *sql.Tx, topic string, r Retention, now time.Time) error
 	// PruneEvents drops events past their topic's retention.
 	PruneEvents(ctx context.Context, now time.Time, limit int) (int, error)
 }
@@ -432,6 +434,12 @@ func (q *Queue) DeliverBacklog(ctx context.Context, limit int) (int, error) {
 // range of at most 10000 events per call; events whose job is still live
 // are not delivered twice).
 func (q *Queue) Replay(ctx context.Context, subscription string, f EventFilter) (int, error) {
+	return q.ReplayTx(ctx, nil, subscription, f)
+}
+
+// ReplayTx is Replay inside tx (a nil tx uses the store's own): the jobs
+// exist once tx commits.
+func (q *Queue) ReplayTx(ctx context.Context, tx *sql.Tx, subscription string, f EventFilter) (int, error) {
 	ts, err := q.topics()
 	if err != nil {
 		return 0, err
@@ -448,7 +456,7 @@ func (q *Queue) Replay(ctx context.Context, subscription string, f EventFilter) 
 	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
 		return 0, fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
 	}
-	n, err := ts.Replay(ctx, subscription, f, q.opts.Now(), q.jobDefaults())
+	n, err := ts.Replay(ctx, tx, subscription, f, q.opts.Now(), q.jobDefaults())
 	if err == nil && n > 0 {
 		q.wake("")
 	}
@@ -458,6 +466,11 @@ func (q *Queue) Replay(ctx context.Context, subscription string, f EventFilter) 
 // SetRetention bounds a topic's log (by age and/or count); PruneEvents, run
 // by worker pools' maintenance, applies it.
 func (q *Queue) SetRetention(ctx context.Context, topic string, r Retention) error {
+	return q.SetRetentionTx(ctx, nil, topic, r)
+}
+
+// SetRetentionTx is SetRetention inside tx (a nil tx uses the store's own).
+func (q *Queue) SetRetentionTx(ctx context.Context, tx *sql.Tx, topic string, r Retention) error {
 	ts, err := q.topics()
 	if err != nil {
 		return err
@@ -468,7 +481,7 @@ func (q *Queue) SetRetention(ctx context.Context, topic string, r Retention) err
 	if r.MaxAge < 0 || r.MaxEvents < 0 {
 		return fmt.Errorf("%w: retention must not be negative", ErrInvalidArgument)
 	}
-	return ts.SetRetention(ctx, topic, r, q.opts.Now())
+	return ts.SetRetention(ctx, tx, topic, r, q.opts.Now())
 }
 
 // PruneEvents drops events past their topic's retention, up to limit.

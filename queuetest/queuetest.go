@@ -125,7 +125,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TopicFanOut", testTopicFanOut},
 		{"TopicLogAndBacklog", testTopicLogAndBacklog},
 		{"TopicIgnoresMaxPending", testTopicIgnoresMaxPending},
-		{"TopicSubscribeTx", testTopicSubscribeTx},
+		{"TopicWritesInTx", testTopicWritesInTx},
 		{"TopicReplay", testTopicReplay},
 		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
 	}

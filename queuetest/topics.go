@@ -214,8 +214,9 @@ func testTopicReplay(e *env) {
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
 }
 
-// Subscriptions made or removed inside the caller's transaction follow it.
-func testTopicSubscribeTx(e *env) {
+// Subscriptions made or removed, replays and retention changes inside the
+// caller's transaction follow it.
+func testTopicWritesInTx(e *env) {
 	e.topicStore()
 	if e.db == nil {
 		e.t.Skip("backend gives no DB handle")
@@ -244,6 +245,41 @@ func testTopicSubscribeTx(e *env) {
 	n, err := e.q.DeliverBacklog(e.ctx, 100)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n, "the event published before it, once the subscription committed")
+
+	// Replay and retention follow the caller's transaction too.
+	retention := func() queue.Retention {
+		topics, err := e.q.Topics(e.ctx)
+		require.NoError(e.t, err)
+		require.Len(e.t, topics, 1)
+		return topics[0].Retention
+	}
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	n, err = e.q.ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 0, n, "its one event's job is still live")
+	require.NoError(e.t, e.q.SetRetentionTx(e.ctx, tx, "orders.created", queue.Retention{MaxEvents: 7}))
+	require.NoError(e.t, tx.Rollback())
+	require.Zero(e.t, retention().MaxEvents, "a rolled-back retention change leaves none")
+	for _, j := range e.lease(queue.DefaultQueue, 10) {
+		e.complete(j)
+	}
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	n, err = e.q.ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	require.NoError(e.t, tx.Rollback())
+	require.Len(e.t, e.jobsIn(queue.DefaultQueue), 0, "a rolled-back replay leaves no job")
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	n, err = e.q.ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	require.NoError(e.t, e.q.SetRetentionTx(e.ctx, tx, "orders.created", queue.Retention{MaxEvents: 7}))
+	require.NoError(e.t, tx.Commit())
+	require.Len(e.t, e.jobsIn(queue.DefaultQueue), 1)
+	require.Equal(e.t, 7, retention().MaxEvents)
 
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)

@@ -358,10 +358,10 @@ func timeOrZero(t time.Time) int64 {
 }
 
 // Replay implements queue.TopicStore.
-func (s *Store) Replay(ctx context.Context, subscription string, f queue.EventFilter, now time.Time, defaults queue.NewJob) (int, error) {
+func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f queue.EventFilter, now time.Time, defaults queue.NewJob) (int, error) {
 	var n int
 	var result error
-	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		n, result = 0, nil
 		rows, err := x.query(ctx, sqlSubByName, subscription)
 		subs, err := readSubs(ctx, rows, err)
@@ -481,8 +481,8 @@ const (
 )
 
 // SetRetention implements queue.TopicStore.
-func (s *Store) SetRetention(ctx context.Context, topic string, r queue.Retention, now time.Time) error {
-	return s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+func (s *Store) SetRetention(ctx context.Context, tx *sql.Tx, topic string, r queue.Retention, now time.Time) error {
+	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		_, err := x.exec(ctx, sqlSetRetention, topic, r.MaxAge.Microseconds(), r.MaxEvents, micros(now))
 		return err
 	})
