@@ -123,7 +123,9 @@
 // "dead_reason"}; /api/jobs/{id}
 // adds "payload" (the JSON itself when the payload is JSON, else a string),
 // "payload_encoding" ("json", "text" or "base64") and "errors": [{"attempt",
-// "at", "error", "stack"}]. Times that have not happened are null.
+// "at", "error", "stack"}]. Times that have not happened are null;
+// "leased_by", "unique_key", "order_key", "metadata", "last_error",
+// "dead_reason" and "errors" are left out when empty.
 //
 // Actions (POST, with the X-CSRF-Token header and the cookie of
 // /api/csrf; a body, where one is taken, is JSON):

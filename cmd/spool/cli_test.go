@@ -434,7 +434,8 @@ func TestCLIEnqueue(t *testing.T) {
 		Duplicate bool  `json:"duplicate"`
 	}{first, true}, res)
 	r = ok(t, "enqueue", "-db", f.path, "-unique", "invoice:9", "invoice.send")
-	require.Contains(t, r.stdout, fmt.Sprintf("duplicate: job %d", first))
+	require.Equal(t, fmt.Sprintf("%d\n", first), r.stdout, "the existing job's ID, alone, for scripts")
+	require.Contains(t, r.stderr, fmt.Sprintf("duplicate: job %d", first))
 
 	// The payload from stdin, and the database from SPOOL_DB.
 	cmd := exec.Command(spoolBinary(t), "enqueue", "import.row", "-")

@@ -245,7 +245,8 @@ const enqueueAbout = `Usage: spool enqueue [flags] KIND [JSON]
 Enqueue adds a job of KIND with JSON as its payload ({} when omitted; "-"
 reads it from stdin) and prints the new job's ID. With -unique, a job that
 still holds the same key (pending, scheduled or running) makes the call a
-duplicate: nothing is added and the existing job's ID is printed.
+duplicate: nothing is added, the existing job's ID is printed, and a note
+on stderr says so.
 
 Flags:
 `
@@ -314,8 +315,7 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}{res.ID, res.Duplicate})
 	}
 	if res.Duplicate {
-		fmt.Fprintf(stdout, "duplicate: job %d holds unique key %q; nothing enqueued\n", res.ID, j.UniqueKey)
-		return nil
+		fmt.Fprintf(stderr, "duplicate: job %d holds unique key %q; nothing enqueued\n", res.ID, j.UniqueKey)
 	}
 	fmt.Fprintf(stdout, "%d\n", res.ID)
 	return nil

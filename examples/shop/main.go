@@ -9,7 +9,7 @@
 // /admin/.
 //
 //	go run ./examples/shop                      # serves :8080, shop.db
-//	go run ./examples/shop -orders-per-sec 50   # with a load generator
+//	go run ./examples/shop -orders-per-sec 50   # a heavier load (default 5 orders/s)
 //
 // Ctrl-C stops it gracefully: running jobs finish first.
 package main
