@@ -117,7 +117,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// The admin page, behind HTTP basic auth. The demo makes up a password
 	// per run and prints it; a real app reads one from its configuration.
 	adminPassword := crand.Text()
-	adminPage, err := admin.New(q, admin.Options{Prefix: "/admin", Authorize: admin.BasicAuth("admin", adminPassword)})
+	adminPage, err := admin.New(q, admin.Options{Prefix: "/admin", Authorize: admin.BasicAuth("admin", adminPassword), Schedules: sched})
 	if err != nil {
 		pool.Stop(ctx)
 		return err
