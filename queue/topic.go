@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -174,25 +175,40 @@ func MatchTopic(pattern, topic string) bool {
 	return matchWords(strings.Split(pattern, "."), strings.Split(topic, "."))
 }
 
+// matchWords matches word by word in time proportional to len(p) ×
+// len(t), whatever the pattern: backtracking over several "#" would be
+// exponential, and patterns come from subscriptions anyone may create.
 func matchWords(p, t []string) bool {
-	for len(p) > 0 {
-		if p[0] == "#" {
-			if len(p) == 1 {
-				return true
-			}
-			for i := 0; i <= len(t); i++ {
-				if matchWords(p[1:], t[i:]) {
-					return true
-				}
-			}
+	if !slices.Contains(p, "#") {
+		if len(p) != len(t) {
 			return false
 		}
-		if len(t) == 0 || (p[0] != "*" && p[0] != t[0]) {
-			return false
+		for i, w := range p {
+			if w != "*" && w != t[i] {
+				return false
+			}
 		}
-		p, t = p[1:], t[1:]
+		return true
 	}
-	return len(t) == 0
+	// cur[j]: the pattern words so far match t[:j].
+	cur, next := make([]bool, len(t)+1), make([]bool, len(t)+1)
+	cur[0] = true
+	for _, w := range p {
+		if w == "#" {
+			seen := false
+			for j := range cur {
+				seen = seen || cur[j]
+				next[j] = seen
+			}
+		} else {
+			next[0] = false
+			for j := 1; j <= len(t); j++ {
+				next[j] = cur[j-1] && (w == "*" || w == t[j-1])
+			}
+		}
+		cur, next = next, cur
+	}
+	return cur[len(t)]
 }
 
 // ValidTopic checks a topic name: dot-separated words of letters, digits

@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,4 +59,20 @@ func TestValidTopicAndPattern(t *testing.T) {
 	for _, bad := range []string{"orders.x*", "orders..#", "a b.*"} {
 		require.Error(t, queue.ValidPattern(bad), bad)
 	}
+}
+
+// Matching takes time proportional to pattern × topic words, also for
+// patterns full of "#" that would make a backtracking matcher run for
+// hours; a regression hangs this test until its timeout.
+func TestMatchTopicManyHashes(t *testing.T) {
+	words := make([]string, 200)
+	for i := range words {
+		words[i] = "w"
+	}
+	topic := strings.Join(words, ".")
+	pattern := strings.Repeat("#.", 40) + "z"
+	require.False(t, queue.MatchTopic(pattern, topic))
+	require.True(t, queue.MatchTopic(strings.Repeat("#.", 40)+"w", topic))
+	require.True(t, queue.MatchTopic("#.w.#.w.#", topic))
+	require.False(t, queue.MatchTopic("#.w.z.#", topic))
 }
