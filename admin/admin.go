@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -134,6 +135,12 @@ func New(q *queue.Queue, opts Options) (*Handler, error) {
 			if c <= ' ' || c == '?' || c == '#' || c == '%' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c > '~' {
 				return nil, fmt.Errorf("admin: Options.Prefix %q has the character %q; use a plain path such as \"/admin\"", p, c)
 			}
+		}
+		// A prefix that is not a clean path never matches the cleaned
+		// request paths, and one starting "//" would make its own links
+		// point at another host.
+		if path.Clean(p) != p {
+			return nil, fmt.Errorf("admin: Options.Prefix %q is not a clean path (no \"//\", \".\" or \"..\" parts); use a plain path such as \"/admin\"", p)
 		}
 	}
 	switch {

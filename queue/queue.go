@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -312,6 +313,13 @@ func ValidName(s string) error {
 		case c == '.' || c == '_' || c == ':' || c == '-' || c == '/':
 		default:
 			return fmt.Errorf("name %q has the character %q; use letters, digits and ._:-/", s, c)
+		}
+	}
+	// Names appear in the admin's URL paths, which are cleaned: "/" must
+	// separate non-empty parts other than "." and "..".
+	for _, part := range strings.Split(s, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("name %q has a \"/\" at an end, \"//\", or a part \".\" or \"..\"", s)
 		}
 	}
 	return nil

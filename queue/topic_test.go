@@ -61,6 +61,18 @@ func TestValidTopicAndPattern(t *testing.T) {
 	}
 }
 
+// Names appear in the admin's URL paths: a "/" separates real parts.
+func TestValidNameSlashes(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"mail", "shop/mail", "eu-1/shop/mail", "a..b", "v1.2"} {
+		require.NoError(t, queue.ValidName(ok), ok)
+	}
+	for _, bad := range []string{"/mail", "mail/", "shop//mail", "shop/./mail", "shop/../mail", ".", "..", "/"} {
+		require.ErrorContains(t, queue.ValidName(bad), `a "/" at an end`, bad)
+	}
+	require.Error(t, queue.ValidTopic("orders.created/"), "a topic word is a name")
+}
+
 // Matching takes time proportional to pattern × topic words, also for
 // patterns full of "#" that would make a backtracking matcher run for
 // hours; a regression hangs this test until its timeout.
