@@ -150,7 +150,8 @@ type ListFilter struct {
 	Queue string
 	Kind  string
 	State State
-	// Search matches text in the payload or the latest error (substring).
+	// Search matches a substring of the payload, of any attempt's error
+	// message, or of a dead job's reason.
 	Search string
 	// BeforeID pages: only jobs with a smaller ID (the last ID of the
 	// previous page).

@@ -715,6 +715,27 @@ func testList(e *env) {
 	search, err = e.q.List(e.ctx, queue.ListFilter{Search: `"n":3`})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{mail[3]}, ids(search), "search finds text in payloads")
+	search, err = e.q.List(e.ctx, queue.ListFilter{Search: "dial tcp"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, []int64{stock}, ids(search), "search finds text in an attempt's error message")
+
+	// A failed attempt's message is searched as text, not as the JSON it is
+	// stored in: its field names and escapes match nothing.
+	m := e.leaseOne("mail")
+	r := settlement(m, queue.OutcomeRetry)
+	r.RunAt = e.clock.Now().Add(time.Hour)
+	r.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "quota <exceeded> & more"}
+	require.NoError(e.t, e.settle(r)[0])
+	for q, want := range map[string][]int64{
+		"<exceeded> &": {m.ID},
+		"attempt":      {},
+		`"error"`:      {},
+		`\u003c`:      {},
+	} {
+		search, err = e.q.List(e.ctx, queue.ListFilter{Search: q})
+		require.NoError(e.t, err)
+		require.Equal(e.t, want, ids(search), "search %q", q)
+	}
 
 	for _, f := range []queue.ListFilter{{State: "bogus"}, {Limit: -1}, {Limit: 1001}, {Queue: "bad queue"}, {BeforeID: -5}} {
 		_, err := e.q.List(e.ctx, f)

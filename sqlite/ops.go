@@ -35,15 +35,22 @@ func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
 // primary key's range, so a deep page would scan every newer row. Keyset
 // paging on id keeps every page as cheap as the first.
 const (
-	listJobsFrom   = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE 1`
-	listDeadFrom   = `SELECT ` + deadColumns + ` FROM spool_dead WHERE 1`
-	listByQueue    = ` AND queue = ?`
-	listByKind     = ` AND kind = ?`
-	listByState    = ` AND state = ?`
-	listBeforeID   = ` AND id < ?`
-	listSearch     = ` AND (instr(CAST(payload AS TEXT), ?) > 0 OR instr(coalesce(errors, ''), ?) > 0)`
-	listSearchDead = ` AND (instr(CAST(payload AS TEXT), ?) > 0 OR instr(coalesce(errors, ''), ?) > 0 OR instr(reason, ?) > 0)`
-	listOrder      = ` ORDER BY id DESC LIMIT ?`
+	listJobsFrom = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE 1`
+	listDeadFrom = `SELECT ` + deadColumns + ` FROM spool_dead WHERE 1`
+	listByQueue  = ` AND queue = ?`
+	listByKind   = ` AND kind = ?`
+	listByState  = ` AND state = ?`
+	listBeforeID = ` AND id < ?`
+	// Search looks at the payload's text and at each attempt's decoded
+	// error message, not at the errors column's JSON (whose keys and
+	// timestamps would match "error" or a year in every failed job, and
+	// whose escapes hide "<").
+	listSearch = ` AND (instr(CAST(payload AS TEXT), ?) > 0
+  OR EXISTS (SELECT 1 FROM json_each(errors) WHERE instr(json_extract(value, '$.error'), ?) > 0))`
+	listSearchDead = ` AND (instr(CAST(payload AS TEXT), ?) > 0
+  OR EXISTS (SELECT 1 FROM json_each(errors) WHERE instr(json_extract(value, '$.error'), ?) > 0)
+  OR instr(reason, ?) > 0)`
+	listOrder = ` ORDER BY id DESC LIMIT ?`
 )
 
 func listQuery(dead bool, f queue.ListFilter, state int, limit int) (string, []any) {
