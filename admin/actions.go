@@ -149,7 +149,7 @@ func (h *Handler) retryMatching(ctx context.Context, d deadRequest) (int64, erro
 	var before int64
 	for {
 		lctx, cancel := context.WithTimeout(ctx, h.opts.QueryTimeout)
-		jobs, err := h.q.List(lctx, queue.ListFilter{State: queue.StateDead, Queue: d.Queue, Kind: d.Kind, Search: d.Search, BeforeID: before, Limit: MaxPageSize})
+		jobs, err := h.q.List(lctx, queue.ListFilter{State: queue.StateDead, Queue: d.Queue, Kind: d.Kind, Search: d.Search, BeforeID: before, Limit: MaxPageSize, OmitPayload: true})
 		cancel()
 		if err != nil || len(jobs) == 0 {
 			return total, err

@@ -26,7 +26,7 @@ type listParams struct {
 // filter returns the queue.ListFilter for one page, asking for one job
 // more than the page shows to learn whether an older page exists.
 func (p listParams) filter() queue.ListFilter {
-	return queue.ListFilter{Queue: p.Queue, Kind: p.Kind, State: p.State, Search: p.Search, BeforeID: p.Before, Limit: p.Limit + 1}
+	return queue.ListFilter{Queue: p.Queue, Kind: p.Kind, State: p.State, Search: p.Search, BeforeID: p.Before, Limit: p.Limit + 1, OmitPayload: true}
 }
 
 // values encodes p as query parameters, leaving out defaults.

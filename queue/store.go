@@ -158,6 +158,10 @@ type ListFilter struct {
 	BeforeID int64
 	// Limit is the page size. Defaults to 50; at most 1000.
 	Limit int
+	// OmitPayload leaves each job's Payload empty, for lists that do not
+	// show it: a page of jobs with large payloads then costs little
+	// memory. Search still looks at the payloads.
+	OmitPayload bool
 }
 
 // DeadFilter selects dead jobs to retry. IDs, when set, selects those jobs;

@@ -737,6 +737,25 @@ func testList(e *env) {
 		require.Equal(e.t, want, ids(search), "search %q", q)
 	}
 
+	// OmitPayload: the same jobs without their payloads; search still
+	// looks at them.
+	for _, state := range []queue.State{"", queue.StatePending, queue.StateDead} {
+		full, err := e.q.List(e.ctx, queue.ListFilter{State: state})
+		require.NoError(e.t, err)
+		bare, err := e.q.List(e.ctx, queue.ListFilter{State: state, OmitPayload: true})
+		require.NoError(e.t, err)
+		require.Equal(e.t, ids(full), ids(bare), "state %q", state)
+		for i, j := range bare {
+			require.Empty(e.t, j.Payload, "job %d", j.ID)
+			require.NotEmpty(e.t, full[i].Payload, "job %d", j.ID)
+			j.Payload = full[i].Payload
+			require.Equal(e.t, full[i], j, "everything else as in the full list")
+		}
+	}
+	search, err = e.q.List(e.ctx, queue.ListFilter{Search: `"n":3`, OmitPayload: true})
+	require.NoError(e.t, err)
+	require.Equal(e.t, []int64{mail[3]}, ids(search))
+
 	for _, f := range []queue.ListFilter{{State: "bogus"}, {Limit: -1}, {Limit: 1001}, {Queue: "bad queue"}, {BeforeID: -5}} {
 		_, err := e.q.List(e.ctx, f)
 		require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "filter %+v", f)

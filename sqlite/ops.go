@@ -37,10 +37,13 @@ func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
 const (
 	listJobsFrom = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE 1`
 	listDeadFrom = `SELECT ` + deadColumns + ` FROM spool_dead WHERE 1`
-	listByQueue  = ` AND queue = ?`
-	listByKind   = ` AND kind = ?`
-	listByState  = ` AND state = ?`
-	listBeforeID = ` AND id < ?`
+	// The same without the payload (ListFilter.OmitPayload).
+	listJobsFromNoPayload = `SELECT ` + jobColumnsNoPayload + ` FROM spool_jobs WHERE 1`
+	listDeadFromNoPayload = `SELECT ` + deadColumnsNoPayload + ` FROM spool_dead WHERE 1`
+	listByQueue           = ` AND queue = ?`
+	listByKind            = ` AND kind = ?`
+	listByState           = ` AND state = ?`
+	listBeforeID          = ` AND id < ?`
 	// Search looks at the payload's text and at each attempt's decoded
 	// error message, not at the errors column's JSON (whose keys and
 	// timestamps would match "error" or a year in every failed job, and
@@ -56,9 +59,14 @@ const (
 func listQuery(dead bool, f queue.ListFilter, state int, limit int) (string, []any) {
 	var b strings.Builder
 	var args []any
-	if dead {
+	switch {
+	case dead && f.OmitPayload:
+		b.WriteString(listDeadFromNoPayload)
+	case dead:
 		b.WriteString(listDeadFrom)
-	} else {
+	case f.OmitPayload:
+		b.WriteString(listJobsFromNoPayload)
+	default:
 		b.WriteString(listJobsFrom)
 	}
 	if f.Queue != "" {

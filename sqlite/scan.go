@@ -51,6 +51,17 @@ const deadColumns = `id, queue, kind, 5, priority, run_at, attempt, max_attempts
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
   unique_key, order_key, expires_at, metadata, errors, payload, reason`
 
+// jobColumnsNoPayload and deadColumnsNoPayload read NULL in the payload's
+// place, for lists that do not show it.
+const (
+	jobColumnsNoPayload = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
+  unique_key, order_key, expires_at, metadata, errors, NULL`
+	deadColumnsNoPayload = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
+  unique_key, order_key, expires_at, metadata, errors, NULL, reason`
+)
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanJob(r scanner, dead bool) (*queue.Job, error) {

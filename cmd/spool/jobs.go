@@ -57,12 +57,12 @@ Flags:
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("ls", lsAbout, stderr, true)
-	var f queue.ListFilter
+	f := queue.ListFilter{OmitPayload: true} // ls shows no payloads
 	var state string
 	c.fs.StringVar(&f.Queue, "queue", "", "only jobs of queue `name`")
 	c.fs.StringVar(&state, "state", "", "only jobs in `state`: "+statesList())
 	c.fs.StringVar(&f.Kind, "kind", "", "only jobs of kind `name`")
-	c.fs.StringVar(&f.Search, "search", "", "only jobs whose payload or latest error contains `text`")
+	c.fs.StringVar(&f.Search, "search", "", "only jobs whose payload, error messages or dead reason contain `text`")
 	c.fs.IntVar(&f.Limit, "limit", 50, "show at most `N` jobs (1 to 1000)")
 	c.fs.Int64Var(&f.BeforeID, "before", 0, "only jobs older than job `ID` (the next page)")
 	if _, err := c.parse(args); err != nil {
