@@ -730,7 +730,7 @@ func testList(e *env) {
 		"<exceeded> &": {m.ID},
 		"attempt":      {},
 		`"error"`:      {},
-		`\u003c`:      {},
+		`\u003c`:       {},
 	} {
 		search, err = e.q.List(e.ctx, queue.ListFilter{Search: q})
 		require.NoError(e.t, err)
