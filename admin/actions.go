@@ -114,29 +114,10 @@ func (h *Handler) doDead(ctx context.Context, act action, d deadRequest) (int64,
 	case act == actRetry:
 		return h.retryMatching(ctx, d)
 	case act == actDelete:
-		var n int64
-		for _, id := range d.IDs {
-			// Only dead jobs: a job retried meanwhile (by another operator)
-			// is live again and not what was selected for deletion.
-			j, err := h.q.Get(ctx, id)
-			if errors.Is(err, queue.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return n, err
-			}
-			if j.State != queue.StateDead {
-				continue
-			}
-			switch err := h.q.Delete(ctx, id); {
-			case err == nil:
-				n++
-			case errors.Is(err, queue.ErrNotFound):
-			default:
-				return n, err
-			}
-		}
-		return n, nil
+		// Only dead jobs: a job retried meanwhile (by another operator) is
+		// live again and not what was selected for deletion.
+		n, err := h.q.DeleteDead(ctx, queue.DeadFilter{IDs: d.IDs})
+		return int64(n), err
 	}
 	return 0, fmt.Errorf("admin: unknown action %d", act)
 }

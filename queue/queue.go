@@ -411,6 +411,26 @@ func (q *Queue) RetryDeadTx(ctx context.Context, tx *sql.Tx, f DeadFilter) (int,
 	return n, err
 }
 
+// DeleteDead removes every dead job matching f and returns how many it
+// removed. Only dead jobs go: one retried meanwhile is live and stays. A
+// dead job that held its ordering key frees the key.
+func (q *Queue) DeleteDead(ctx context.Context, f DeadFilter) (int, error) {
+	return q.DeleteDeadTx(ctx, nil, f)
+}
+
+// DeleteDeadTx is DeleteDead inside tx (nil tx: the store's own
+// transaction).
+func (q *Queue) DeleteDeadTx(ctx context.Context, tx *sql.Tx, f DeadFilter) (int, error) {
+	if len(f.IDs) == 0 && f.Queue == "" && f.Kind == "" && !f.All {
+		return 0, fmt.Errorf("%w: empty dead filter; set IDs, Queue, Kind or All", ErrInvalidArgument)
+	}
+	n, err := q.store.DeleteDead(ctx, tx, f, q.opts.Now())
+	if err == nil && n > 0 {
+		q.wake("") // freed ordering keys may have ready jobs
+	}
+	return n, err
+}
+
 // Delete removes a job that is not running (pending, scheduled, completed,
 // cancelled or dead). Cancel a running job first.
 func (q *Queue) Delete(ctx context.Context, id int64) error {

@@ -56,6 +56,9 @@ type Store interface {
 	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (int, error)
 	// Delete removes a job that is not running, from either table.
 	Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
+	// DeleteDead removes the dead jobs matching f, and only dead ones (a job
+	// retried meanwhile stays). It returns how many it removed.
+	DeleteDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (int, error)
 	// SetPaused pauses or resumes a queue for every process on the store.
 	SetPaused(ctx context.Context, tx *sql.Tx, queue string, paused bool, now time.Time) error
 	// SetQueueSettings stores a queue's settings for every process.
@@ -164,7 +167,7 @@ type ListFilter struct {
 	OmitPayload bool
 }
 
-// DeadFilter selects dead jobs to retry. IDs, when set, selects those jobs;
+// DeadFilter selects dead jobs to retry or delete. IDs, when set, selects those jobs;
 // otherwise Queue and Kind narrow the selection and All must be set to
 // select every dead job (a guard against an empty filter by mistake).
 type DeadFilter struct {

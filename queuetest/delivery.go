@@ -129,6 +129,54 @@ func testOrderKeysCancelAndDelete(e *env) {
 	require.Equal(e.t, queue.StatePending, e.get(a5).State)
 }
 
+// DeleteDead removes dead jobs only, by IDs or by queue and kind, and a
+// dead job that held its ordering key frees it.
+func testDeleteDead(e *env) {
+	die := func(j queue.NewJob) int64 {
+		id := e.enqueue(j)
+		e.kill(e.leaseOne(j.Queue))
+		require.Equal(e.t, queue.StateDead, e.get(id).State)
+		return id
+	}
+	a1 := die(queue.NewJob{Kind: "x", Queue: "a"})
+	a2 := die(queue.NewJob{Kind: "y", Queue: "a"})
+	b1 := die(queue.NewJob{Kind: "x", Queue: "b"})
+	keyed := die(queue.NewJob{Kind: "k", Queue: "c", OrderKey: "order:9"})
+	next := e.enqueue(queue.NewJob{Kind: "k", Queue: "c", OrderKey: "order:9"})
+	require.Equal(e.t, queue.StateBlocked, e.get(next).State, "the dead job holds its key")
+	live := e.enqueue(queue.NewJob{Kind: "x", Queue: "a"})
+
+	_, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
+
+	// A job retried meanwhile is live and stays; a live ID is ignored.
+	require.NoError(e.t, e.q.Retry(e.ctx, a1))
+	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{a1, live, 999999}})
+	require.NoError(e.t, err)
+	require.Zero(e.t, n)
+	require.Equal(e.t, queue.StatePending, e.get(a1).State)
+	require.Equal(e.t, queue.StatePending, e.get(live).State)
+
+	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{Queue: "a", Kind: "y"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	_, err = e.q.Get(e.ctx, a2)
+	require.ErrorIs(e.t, err, queue.ErrNotFound)
+	require.Equal(e.t, queue.StateDead, e.get(b1).State, "other queues keep theirs")
+
+	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{keyed}})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	require.Equal(e.t, queue.StatePending, e.get(next).State, "the key moved on")
+
+	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{All: true})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n, "b1, the last dead job")
+	dead, err := e.q.List(e.ctx, queue.ListFilter{State: queue.StateDead})
+	require.NoError(e.t, err)
+	require.Empty(e.t, dead)
+}
+
 func testExpiry(e *env) {
 	soon := e.enqueue(queue.NewJob{Kind: "k", ExpiresAt: t0.Add(time.Minute)})
 	later := e.enqueue(queue.NewJob{Kind: "k", ExpiresAt: t0.Add(time.Hour)})

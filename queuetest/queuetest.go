@@ -107,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"SettleDeadAndRetryDead", testSettleDeadAndRetryDead},
 		{"Fencing", testFencing},
 		{"SettleBatchMixed", testSettleBatchMixed},
+		{"DeleteDead", testDeleteDead},
 		{"SettleSameJobTwice", testSettleSameJobTwice},
 		{"ExtendAndExpired", testExtendAndExpired},
 		{"Cancel", testCancel},

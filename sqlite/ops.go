@@ -289,6 +289,54 @@ const (
 	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ? RETURNING queue, order_key`
 )
 
+// DeleteDead implements queue.Store.
+func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, now time.Time) (int, error) {
+	var ids any
+	if len(f.IDs) > 0 {
+		b, _ := json.Marshal(f.IDs)
+		ids = string(b)
+	}
+	var n int
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		n = 0
+		var list []int64
+		rows, err := x.query(ctx, sqlDeadMatching, ids, f.Queue, f.Kind)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var qname string
+			var key sql.NullString
+			if err := rows.Scan(&id, &qname, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, id)
+		}
+		if err := endRows(rows); err != nil {
+			return err
+		}
+		for _, id := range list {
+			var qname string
+			var key sql.NullString
+			switch err := x.queryRow(ctx, sqlDeleteDead, id).Scan(&qname, &key); err {
+			case nil:
+			case sql.ErrNoRows:
+				continue
+			default:
+				return err
+			}
+			if err := promoteNext(ctx, x, qname, key.String, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Delete implements queue.Store.
 func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error {
 	var result error
