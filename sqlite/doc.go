@@ -19,7 +19,8 @@
 // waiting at that moment in one transaction (group commit): each caller
 // returns once its own rows are committed, and sixteen concurrent Enqueue
 // calls cost one commit instead of sixteen. Leases take a batch of jobs in
-// one UPDATE … RETURNING walking a partial index of ready jobs; scheduled
+// one UPDATE walking a partial index of ready jobs, and read the batch back
+// through the index of running jobs; scheduled
 // jobs live outside that index until they are due, so leasing never skips
 // over future jobs. A background goroutine checkpoints the write-ahead log
 // (Options.CheckpointInterval), so that no commit pays for a checkpoint.
