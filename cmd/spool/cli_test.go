@@ -519,6 +519,25 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	okJSON(t, &c, "cancel", "-db", f.path, strconv.FormatInt(b, 10))
 	require.Equal(t, "running", c.State)
 	require.True(t, c.CancelRequested)
+
+	// delete -dead: only dead jobs, by queue, then all.
+	d1, d2, d3 := kill("qc"), kill("qc"), kill("qd")
+	var del struct {
+		Deleted int `json:"deleted"`
+	}
+	okJSON(t, &del, "delete", "-db", f.path, "-dead", "-queue", "qc")
+	require.Equal(t, 2, del.Deleted)
+	for _, id := range []int64{d1, d2} {
+		_, err := f.q.Get(ctx, id)
+		require.ErrorIs(t, err, queue.ErrNotFound)
+	}
+	require.Equal(t, queue.StateDead, f.job(t, d3).State)
+	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
+	r = ok(t, "delete", "-db", f.path, "-dead", "-all")
+	require.Equal(t, "deleted 1 dead jobs\n", r.stdout)
+	_, err = f.q.Get(ctx, d3)
+	require.ErrorIs(t, err, queue.ErrNotFound)
+	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
 }
 
 func TestCLIPauseResume(t *testing.T) {
@@ -770,7 +789,7 @@ func makeAppDB(t *testing.T, path string) {
 // with arguments that would be valid on the fixture.
 var dbCommands = [][]string{
 	{"stats"}, {"ls"}, {"show", "1"}, {"enqueue", "email.send", "{}"}, {"retry", "1"}, {"retry", "-dead", "-all"},
-	{"cancel", "1"}, {"delete", "1"}, {"pause", "mail"}, {"resume", "mail"}, {"schedules"},
+	{"cancel", "1"}, {"delete", "1"}, {"delete", "-dead", "-all"}, {"pause", "mail"}, {"resume", "mail"}, {"schedules"},
 	{"schedules", "trigger", fixtureSchedule}, {"topics"}, {"subs"}, {"events", fixtureTopic},
 	{"replay", fixtureSub, "-topic", fixtureTopic}, {"vacuum"}, {"admin", "-read-only", "-addr", "127.0.0.1:0", "-password", "pw"},
 	{"admin", "-addr", "127.0.0.1:0", "-no-auth"},
@@ -894,6 +913,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"-unique: 600 bytes is longer than 512", []string{"enqueue", "-unique", strings.Repeat("u", 600), "k"}},
 		{"-dead needs -queue, -kind or -all", []string{"retry", "-dead"}},
 		{"drop the job ID 5", []string{"retry", "-dead", "-all", "5"}},
+		{"-dead needs -queue, -kind or -all (-all deletes every dead job)", []string{"delete", "-dead"}},
+		{"drop the job ID 5", []string{"delete", "-dead", "-all", "5"}},
+		{"-queue, -kind and -all select dead jobs with -dead", []string{"delete", "5", "-all"}},
 		{"-queue, -kind and -all select dead jobs with -dead", []string{"retry", "5", "-queue", "mail"}},
 		{"missing job ID (or -dead", []string{"retry"}},
 		{"missing QUEUE", []string{"pause"}},

@@ -460,18 +460,38 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 const deleteAbout = `Usage: spool delete [flags] ID
+       spool delete -dead (-queue Q | -kind K | -all) [flags]
 
 Delete removes a job that is not running (pending, scheduled, blocked,
 completed, cancelled or dead) for good. Cancel a running job first.
+With -dead it removes the dead jobs of a queue or kind, or every dead job
+(-all), and only dead ones; a dead job that held its ordering key frees it.
 
 Flags:
 `
 
 func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("delete", deleteAbout, stderr, true)
-	pos, err := c.parse(args, "job ID")
+	var (
+		dead bool
+		f    queue.DeadFilter
+	)
+	c.fs.BoolVar(&dead, "dead", false, "delete the dead jobs selected by -queue, -kind or -all")
+	c.fs.StringVar(&f.Queue, "queue", "", "with -dead: the dead jobs of queue `name`")
+	c.fs.StringVar(&f.Kind, "kind", "", "with -dead: the dead jobs of kind `name`")
+	c.fs.BoolVar(&f.All, "all", false, "with -dead: every dead job (narrowed by -queue and -kind when given)")
+	pos, err := c.parse(args, "ID?")
 	if err != nil {
 		return err
+	}
+	if dead {
+		return deleteDead(ctx, c, stdout, pos, f)
+	}
+	switch {
+	case len(pos) == 0:
+		return usageErrorf("missing job ID (or -dead with -queue, -kind or -all)")
+	case f.Queue != "" || f.Kind != "" || f.All:
+		return usageErrorf("-queue, -kind and -all select dead jobs with -dead, not with a job ID")
 	}
 	id, err := parseID(pos[0])
 	if err != nil {
@@ -498,4 +518,33 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "deleted job %d\n", id)
 	return nil
+}
+
+// deleteDead is 'spool delete -dead'.
+func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, pos []string, f queue.DeadFilter) error {
+	switch {
+	case len(pos) > 0:
+		return usageErrorf("-dead selects jobs by -queue, -kind or -all; drop the job ID %s", pos[0])
+	case f.Queue == "" && f.Kind == "" && !f.All:
+		return usageErrorf("-dead needs -queue, -kind or -all (-all deletes every dead job)")
+	}
+	if err := errors.Join(checkName("-queue", f.Queue), checkName("-kind", f.Kind)); err != nil {
+		return err
+	}
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	n, err := d.q.DeleteDead(ctx, f)
+	if err != nil {
+		return storeError(err)
+	}
+	if c.json {
+		return writeJSON(stdout, struct {
+			Deleted int `json:"deleted"`
+		}{n})
+	}
+	_, err = fmt.Fprintf(stdout, "deleted %d dead jobs\n", n)
+	return err
 }
