@@ -502,7 +502,7 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	require.Equal(t, "cancelled", c.State)
 	require.False(t, c.CancelRequested)
 	require.Equal(t, queue.StateCancelled, f.job(t, f.later).State)
-	fails(t, 1, "cannot be cancelled", "cancel", "-db", f.path, strconv.FormatInt(f.later, 10))
+	fails(t, 1, fmt.Sprintf("job %d is already cancelled", f.later), "cancel", "-db", f.path, strconv.FormatInt(f.later, 10))
 	r = ok(t, "cancel", "-db", f.path, strconv.FormatInt(f.mail, 10))
 	require.Equal(t, fmt.Sprintf("cancelled job %d\n", f.mail), r.stdout)
 
@@ -696,6 +696,11 @@ func TestCLITopics(t *testing.T) {
 	okJSON(t, &ev, "events", fixtureTopic, "-db", f.path, "-from", "2")
 	require.Len(t, ev.Events, 1)
 	require.EqualValues(t, 2, ev.Events[0].Seq)
+	ev = eventsOut{}
+	okJSON(t, &ev, "events", "-db", f.path, "-topic", fixtureTopic, "-from", "2")
+	require.Len(t, ev.Events, 1, "-topic, as replay takes it")
+	fails(t, 2, "missing TOPIC", "events", "-db", f.path)
+	fails(t, 2, "two topics", "events", "-db", f.path, "-topic", "orders.x", fixtureTopic)
 	r = ok(t, "events", fixtureTopic, "-db", f.path)
 	columnsAligned(t, r.stdout, "SEQ", "ID", "PUBLISHED", "PAYLOAD")
 	require.Contains(t, r.stdout, `{"order":2}`)

@@ -439,7 +439,10 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if j, gerr := d.q.Get(ctx, id); gerr == nil {
 			state = string(j.State)
 		}
-		return fmt.Errorf("job %d is %s: it cannot be cancelled", id, state)
+		if state == string(queue.StateCancelled) {
+			return fmt.Errorf("job %d is already cancelled", id)
+		}
+		return fmt.Errorf("job %d is %s: only pending, scheduled, blocked or running jobs can be cancelled", id, state)
 	case err != nil:
 		return err
 	}

@@ -174,6 +174,7 @@ func runSubs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 const eventsAbout = `Usage: spool events [flags] TOPIC
+       spool events -topic TOPIC [flags]
 
 Events prints a topic's retained events, oldest first, by sequence number.
 A full page ends with a hint on stderr for the next one (-from).
@@ -187,11 +188,19 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	c.fs.Int64Var(&f.FromSeq, "from", 0, "first sequence number `N` to show (default: the oldest retained)")
 	c.fs.Int64Var(&f.ToSeq, "to", 0, "last sequence number `M` to show (default: the newest)")
 	c.fs.IntVar(&f.Limit, "limit", 100, "show at most `N` events (1 to 1000)")
-	pos, err := c.parse(args, "TOPIC")
+	c.fs.StringVar(&f.Topic, "topic", "", "the `topic`, as for replay (or give it as the argument)")
+	pos, err := c.parse(args, "TOPIC?")
 	if err != nil {
 		return err
 	}
-	f.Topic = pos[0]
+	switch {
+	case len(pos) == 1 && f.Topic != "" && pos[0] != f.Topic:
+		return usageErrorf("two topics: %s and -topic %s", pos[0], f.Topic)
+	case len(pos) == 1:
+		f.Topic = pos[0]
+	case f.Topic == "":
+		return usageErrorf("missing TOPIC")
+	}
 	if err := checkSeqRange(f.Topic, f.FromSeq, f.ToSeq); err != nil {
 		return err
 	}
