@@ -10,7 +10,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -297,6 +299,43 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return errBadRequest("bad JSON body: more than one value")
+	}
+	return exactKeys(body, v)
+}
+
+// exactKeys refuses keys that encoding/json matched only by ignoring case
+// ("ALL" for "all"), and keys given twice: both are mistakes a caller
+// should hear about, not guesses to act on.
+func exactKeys(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil // not an object: Decode above judged it
+	}
+	known := map[string]bool{}
+	if t := reflect.TypeOf(v).Elem(); t.Kind() == reflect.Struct {
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			known[name] = true
+		}
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return errBadRequest("bad JSON body: %v", err)
+		}
+		key, _ := t.(string)
+		if !known[key] {
+			return errBadRequest("bad JSON body: unknown field %q (field names are lower case)", key)
+		}
+		if seen[key] {
+			return errBadRequest("bad JSON body: field %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return errBadRequest("bad JSON body: %v", err)
+		}
 	}
 	return nil
 }

@@ -231,6 +231,8 @@ func TestAPIActions(t *testing.T) {
 		{"/api/dead/retry", `{"all": true, "queue": "bad queue"}`, 400, "queue: name \"bad queue\" has the character ' '"},
 		{"/api/dead/retry", `{"all": true} {}`, 400, "more than one value"},
 		{"/api/dead/retry", `not json`, 400, "bad JSON body"},
+		{"/api/dead/retry", `{"ALL": true}`, 400, `unknown field "ALL" (field names are lower case)`},
+		{"/api/dead/retry", `{"all": false, "all": true}`, 400, `field "all" given twice`},
 		{"/api/dead/delete", `{"all": true}`, 400, "give the IDs"},
 		{"/api/queues/pause", `{}`, 400, `parameter "queue" is required`},
 		{"/api/queues/pause", `{"queue": "<x>"}`, 400, "has the character '<'"},
