@@ -51,7 +51,7 @@ func CompleteTx(ctx context.Context, tx *sql.Tx) error {
 		return errs[0]
 	}
 	p.mu.Lock()
-	if a := p.active[j.ID]; a != nil {
+	if a := p.held(j.ID, j.LeaseToken); a != nil {
 		a.completedInTx = true
 	}
 	p.mu.Unlock()

@@ -43,6 +43,7 @@ type Pool struct {
 	workWG     sync.WaitGroup
 	settleDone chan struct{}
 	loopsWG    sync.WaitGroup
+	stopDone   chan struct{} // closed when Stop has finished
 }
 
 // active is a leased job this pool holds.
@@ -51,6 +52,12 @@ type active struct {
 	cancel   context.CancelCauseFunc // set once the handler starts
 	deadline time.Time               // after it, stop extending the lease (a hung handler)
 	released bool                    // settled by Stop; the handler's own settle is dropped
+	// finished: the handler's outcome went to the settler. Stop leaves the
+	// job to it, and the heartbeat keeps the lease until it is settled.
+	finished bool
+	// cancelRequested: an operator asked to cancel the job (seen by a
+	// heartbeat). Kept here, not on the job the handler reads.
+	cancelRequested bool
 	// completedInTx: the handler completed the job in its own transaction
 	// (CompleteTx); the pool's settle then finds it gone, as expected.
 	completedInTx bool
@@ -157,6 +164,7 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.stopFetch = make(chan struct{})
 	p.stopLoops = make(chan struct{})
 	p.settleDone = make(chan struct{})
+	p.stopDone = make(chan struct{})
 
 	go p.settleLoop()
 	for name, cfg := range p.opts.Queues {
@@ -190,15 +198,28 @@ func (p *Pool) dispatch(ctx context.Context, job *queue.Job) error {
 // cancels the rest (their context's cause is ErrStopping) and releases their
 // jobs, and jobs leased but not started, to run again at once without
 // spending an attempt. It returns ctx's error when handlers had to be
-// cancelled. Stop is safe to call more than once.
+// cancelled. Stop is safe to call more than once: a second call waits for
+// the first to finish, or for its own ctx.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	if !p.started || p.stopped {
+	if !p.started {
 		p.mu.Unlock()
 		return nil
 	}
+	if p.stopped {
+		p.mu.Unlock()
+		select {
+		case <-p.stopDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	p.stopped = true
+	held := len(p.active)
 	p.mu.Unlock()
+	defer close(p.stopDone)
+	p.logger.Info("spool: pool stopping", "name", p.opts.Name, "held_jobs", held)
 
 	close(p.stopFetch)
 	p.fetchWG.Wait()
@@ -234,13 +255,14 @@ func (p *Pool) Stop(ctx context.Context) error {
 }
 
 // releaseAll releases every job still held, for handlers that ignored their
-// cancelled context. Their later results are dropped.
+// cancelled context. Their later results are dropped. Jobs whose outcome
+// is already with the settler stay with it.
 func (p *Pool) releaseAll() {
 	now := p.q.Now()
 	var batch []queue.Settlement
 	p.mu.Lock()
 	for _, a := range p.active {
-		if !a.released {
+		if !a.released && !a.finished {
 			a.released = true
 			batch = append(batch, queue.Settlement{JobID: a.job.ID, Token: a.job.LeaseToken, Queue: a.job.Queue, OrderKey: a.job.OrderKey,
 				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
@@ -255,9 +277,26 @@ func (p *Pool) releaseAll() {
 	}
 	p.mu.Lock()
 	for _, s := range batch {
-		delete(p.active, s.JobID)
+		p.forget(s.JobID, s.Token)
 	}
 	p.mu.Unlock()
+}
+
+// held returns this pool's entry for job id under lease token, or nil: an
+// entry of an earlier or later lease of the same job is another's. p.mu
+// must be held.
+func (p *Pool) held(id, token int64) *active {
+	if a := p.active[id]; a != nil && a.job.LeaseToken == token {
+		return a
+	}
+	return nil
+}
+
+// forget removes the entry for job id under lease token. p.mu must be held.
+func (p *Pool) forget(id, token int64) {
+	if p.held(id, token) != nil {
+		delete(p.active, id)
+	}
 }
 
 // fetchLoop leases jobs for one queue whenever it has free workers and
@@ -365,6 +404,12 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	t.Reset(d)
 }
 
+func (p *Pool) isStopping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
+}
+
 func (p *Pool) hold(jobs []*queue.Job) {
 	if len(jobs) == 0 {
 		return
@@ -387,10 +432,29 @@ func (p *Pool) workLoop(r *queueRunner) {
 			p.settle(queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey,
 				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
 		} else {
-			p.run(j)
+			p.runGuarded(r, j)
 		}
 		r.done <- struct{}{}
 	}
+}
+
+// runGuarded runs j; should the handler end its goroutine with
+// runtime.Goexit (t.FailNow in a test, say), the attempt fails, the slot
+// is freed and a new worker takes this one's place.
+func (p *Pool) runGuarded(r *queueRunner, j *queue.Job) {
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		err := errors.New("the handler ended its goroutine (runtime.Goexit, e.g. t.FailNow) without returning")
+		p.settle(p.failure(j, err, ""))
+		r.done <- struct{}{}
+		p.workWG.Add(1)
+		go p.workLoop(r)
+	}()
+	p.run(j)
+	returned = true
 }
 
 // settle hands an outcome to the settler. After Stop, the result of a
@@ -403,6 +467,11 @@ func (p *Pool) settle(s queue.Settlement) {
 		p.logger.Warn("spool: result after stop dropped; the job was released", "job", s.JobID)
 		return
 	}
+	p.mu.Lock()
+	if a := p.held(s.JobID, s.Token); a != nil {
+		a.finished = true
+	}
+	p.mu.Unlock()
 	p.settleCh <- settleReq{s: s}
 }
 
@@ -434,7 +503,7 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 	p.mu.Lock()
 	keep := batch[:0]
 	for _, s := range batch {
-		if a := p.active[s.JobID]; a != nil && a.released {
+		if a := p.held(s.JobID, s.Token); a != nil && a.released {
 			delete(p.active, s.JobID)
 			continue
 		}
@@ -444,29 +513,32 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 	if len(keep) == 0 {
 		return
 	}
+	// A failing store (busy past its timeout, full, read-only) is tried
+	// again until it takes the outcomes: meanwhile the heartbeat keeps
+	// the leases, so a job that succeeded is not rescued as a failure.
+	// Once the pool stops, five tries; then the leases expire and the
+	// rescuer runs the jobs again. Nothing is lost either way.
 	var errs []error
 	var err error
 	for attempt := 1; ; attempt++ {
 		errs, err = p.store.Settle(context.Background(), nil, keep)
-		if err == nil || attempt == 5 {
+		if err == nil || (attempt >= 5 && p.isStopping()) {
 			break
 		}
 		p.logger.Warn("spool: settle failed; retrying", "jobs", len(keep), "attempt", attempt, "err", err)
-		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second))
 	}
 	if err != nil {
-		// The jobs stay leased in the store; their leases expire and the
-		// rescuer runs them again. Nothing is lost.
 		p.logger.Error("spool: settle failed; the jobs run again after their leases expire", "jobs", len(keep), "err", err)
 	}
 	p.mu.Lock()
 	for i, e := range errs {
-		if a := p.active[keep[i].JobID]; e != nil && (a == nil || !a.completedInTx) {
+		if a := p.held(keep[i].JobID, keep[i].Token); e != nil && (a == nil || !a.completedInTx) {
 			p.logger.Warn("spool: lost lease before settling (the job was rescued or cancelled meanwhile)", "job", keep[i].JobID, "err", e)
 		}
 	}
 	for _, s := range keep {
-		delete(p.active, s.JobID)
+		p.forget(s.JobID, s.Token)
 	}
 	p.mu.Unlock()
 	// A job that runs again (at once or later) changes when its queue next

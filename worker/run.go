@@ -23,12 +23,12 @@ func (p *Pool) run(j *queue.Job) {
 
 	start := p.q.Now()
 	p.mu.Lock()
-	if a := p.active[j.ID]; a != nil {
+	if a := p.held(j.ID, j.LeaseToken); a != nil {
 		a.cancel = cancel
 		// Past this, the heartbeat stops extending the lease: a handler that
 		// ignores its cancelled context must not hold the job forever.
 		a.deadline = start.Add(timeout + p.opts.LeaseDuration)
-		if a.job.CancelRequested {
+		if a.cancelRequested {
 			cancel(ErrCancelled)
 		}
 	}
@@ -50,14 +50,27 @@ func (p *Pool) run(j *queue.Job) {
 	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
 		// Someone else holds the job now; nothing of ours may settle it.
 		p.mu.Lock()
-		delete(p.active, j.ID)
+		p.forget(j.ID, j.LeaseToken)
 		p.mu.Unlock()
 		p.logger.Warn("spool: handler stopped after losing its lease", "job", j.ID, "kind", j.Kind)
 		return
 	case err != nil && errors.Is(cause, ErrTimeout):
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)
 	}
+	p.settle(p.outcome(j, s, err, stack))
+}
 
+// failure is the settlement of an attempt of j that failed with err.
+func (p *Pool) failure(j *queue.Job, err error, stack string) queue.Settlement {
+	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: p.q.Now()}
+	return p.outcome(j, s, err, stack)
+}
+
+// outcome completes s, the settlement of an attempt of j, from the
+// handler's result: nil completes, an error retries or kills as Classify
+// decides.
+func (p *Pool) outcome(j *queue.Job, s queue.Settlement, err error, stack string) queue.Settlement {
+	now := s.Now
 	d := queue.Classify(err, j.Attempt, j.MaxAttempts, p.backoffFor(j))
 	s.Outcome = d.Outcome
 	switch d.Outcome {
@@ -73,14 +86,19 @@ func (p *Pool) run(j *queue.Job) {
 		p.logger.Warn("spool: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
 			"outcome", d.Outcome.String(), "correlation_id", j.Metadata["correlation_id"], "err", err)
 	}
-	p.settle(s)
+	return s
 }
 
 // call runs the handler, turning a panic into an error with its stack.
 func (p *Pool) call(ctx context.Context, j *queue.Job) (err error, stack string) {
 	defer func() {
 		if r := recover(); r != nil {
-			err, stack = fmt.Errorf("panic: %v", r), string(debug.Stack())
+			stack = string(debug.Stack())
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("panic: %w", e) // panic(queue.Permanent(err)) still means it
+			} else {
+				err = fmt.Errorf("panic: %v", r)
+			}
 		}
 	}()
 	return p.handler.Work(ctx, j), ""
@@ -120,12 +138,16 @@ func (p *Pool) heartbeatLoop() {
 func (p *Pool) Heartbeat(ctx context.Context) error {
 	now := p.q.Now()
 	var refs []queue.LeaseRef
+	tokens := map[int64]int64{}
 	p.mu.Lock()
 	for _, a := range p.active {
-		if a.released || (!a.deadline.IsZero() && now.After(a.deadline)) {
+		// A job whose outcome waits for the settler keeps its lease,
+		// however long its handler took.
+		if a.released || (!a.finished && !a.deadline.IsZero() && now.After(a.deadline)) {
 			continue
 		}
 		refs = append(refs, queue.LeaseRef{JobID: a.job.ID, Token: a.job.LeaseToken})
+		tokens[a.job.ID] = a.job.LeaseToken
 	}
 	p.mu.Unlock()
 	if len(refs) == 0 {
@@ -138,15 +160,15 @@ func (p *Pool) Heartbeat(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, id := range res.CancelRequested {
-		if a := p.active[id]; a != nil {
-			a.job.CancelRequested = true
+		if a := p.held(id, tokens[id]); a != nil {
+			a.cancelRequested = true
 			if a.cancel != nil {
 				a.cancel(ErrCancelled)
 			}
 		}
 	}
 	for _, id := range res.Lost {
-		if a := p.active[id]; a != nil && a.cancel != nil {
+		if a := p.held(id, tokens[id]); a != nil && a.cancel != nil {
 			a.cancel(queue.ErrLeaseLost)
 		}
 	}
