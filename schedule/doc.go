@@ -48,6 +48,14 @@
 // enqueues one job for all of them, keyed by the latest; [MisfireSkip]
 // drops ticks found more than Options.MisfireGrace late.
 //
+// A schedule whose spec or time zone changes (a deploy with a new Entry of
+// the same name) counts from the change: the new spec's earlier ticks were
+// never due and do not fire as missed. While a rolling deploy runs old and
+// new processes side by side, each stores its own definition in turn, so a
+// tick near the switch can be skipped; give a changed schedule a new name
+// where that matters. Resuming a schedule that is not paused changes
+// nothing.
+//
 // # Operating
 //
 // [Scheduler.List] returns every schedule on the store with its next and

@@ -234,6 +234,18 @@ func parseSpec(spec, timeZone string) (rest, zone string, loc *time.Location, sc
 // parseCron parses a spec without a zone prefix, turning a panic of the
 // parser on odd input into an error.
 func parseCron(spec string) (s cron.Schedule, err error) {
+	// robfig/cron turns "@every" durations under a second into one second
+	// and drops fractions: "@every -1h" would run every second. Refuse what
+	// it would change.
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return nil, fmt.Errorf("@every needs a duration such as 90s or 1h30m: %v", err)
+		}
+		if d < time.Second || d%time.Second != 0 {
+			return nil, fmt.Errorf("@every %s: the interval must be a whole number of seconds, at least 1s", d)
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = nil, fmt.Errorf("cannot parse: %v", r)

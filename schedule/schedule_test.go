@@ -421,7 +421,7 @@ func TestInvalidEntries(t *testing.T) {
 		{schedule.Entry{Name: "minute", Spec: "61 * * * *", Job: job}, "Spec", `"61 * * * *": end of range (61) above maximum (59)`},
 		{schedule.Entry{Name: "fields", Spec: "* * *", Job: job}, "Spec", "expected 5 to 6 fields"},
 		{schedule.Entry{Name: "descriptor", Spec: "@fortnightly", Job: job}, "Spec", "unrecognized descriptor"},
-		{schedule.Entry{Name: "every", Spec: "@every ninety", Job: job}, "Spec", "failed to parse duration"},
+		{schedule.Entry{Name: "every", Spec: "@every ninety", Job: job}, "Spec", "@every needs a duration such as 90s"},
 		{schedule.Entry{Name: "never", Spec: "0 0 30 2 *", Job: job}, "Spec", "matches no time"},
 		{schedule.Entry{Name: "prefix-only", Spec: "CRON_TZ=Europe/Berlin", Job: job}, "Spec", "no schedule after it"},
 		{schedule.Entry{Name: "zone", Spec: "@daily", TimeZone: "Mars/Olympus_Mons", Job: job}, "TimeZone", `unknown time zone "Mars/Olympus_Mons"`},

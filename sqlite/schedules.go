@@ -44,11 +44,15 @@ func (s *Store) Schedules(ctx context.Context) ([]queue.ScheduleState, error) {
 
 // sqlSaveSchedule creates a schedule with its cursor at now, or updates the
 // definition of an existing one (only when it changed) and keeps its state.
+// A new spec or time zone moves the cursor up to now: the new spec's ticks
+// before now were never due, and must not fire as "missed" at the deploy.
 const sqlSaveSchedule = `INSERT INTO spool_schedules
   (name, spec, time_zone, kind, queue, misfire, last_tick, created_at, updated_at)
   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)
   ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, time_zone = excluded.time_zone,
-    kind = excluded.kind, queue = excluded.queue, misfire = excluded.misfire, updated_at = excluded.updated_at
+    kind = excluded.kind, queue = excluded.queue, misfire = excluded.misfire, updated_at = excluded.updated_at,
+    last_tick = CASE WHEN spec <> excluded.spec OR time_zone <> excluded.time_zone
+      THEN max(last_tick, excluded.last_tick) ELSE last_tick END
   WHERE spec <> excluded.spec OR time_zone <> excluded.time_zone OR kind <> excluded.kind
     OR queue <> excluded.queue OR misfire <> excluded.misfire`
 
@@ -106,9 +110,11 @@ func (s *Store) FireSchedule(ctx context.Context, tx *sql.Tx, f queue.ScheduleFi
 }
 
 // sqlSetSchedulePaused pauses, or resumes with the cursor moved up to now
-// (the ticks that passed while paused are skipped).
+// (the ticks that passed while paused are skipped). Resuming a schedule
+// that is not paused changes nothing: its missed ticks are still caught
+// up. (The CASE reads the row's old paused.)
 const sqlSetSchedulePaused = `UPDATE spool_schedules SET paused = ?2,
-    last_tick = CASE WHEN ?2 THEN last_tick ELSE max(last_tick, ?3) END,
+    last_tick = CASE WHEN ?2 OR NOT paused THEN last_tick ELSE max(last_tick, ?3) END,
     updated_at = ?3
   WHERE name = ?1`
 

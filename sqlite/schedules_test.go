@@ -65,17 +65,26 @@ func TestSaveScheduleCreatesOnceAndKeepsState(t *testing.T) {
 		LastTick: time.UnixMicro(tick.UnixMicro()), LastRun: time.UnixMicro(tick.UnixMicro()),
 		UpdatedAt: time.UnixMicro(tick.UnixMicro())})
 
-	// A new definition replaces the old and keeps the state.
-	def.Spec, def.Queue, def.Misfire = "0 3 * * *", "maintenance", "skip"
+	// A new job or misfire policy replaces the old and keeps the state.
+	def.Queue, def.Misfire = "maintenance", "skip"
 	later := schedT0.Add(3 * time.Hour)
 	require.NoError(t, s.SaveSchedule(ctx, nil, def, later))
 	st = scheduleState(t, s, "nightly")
-	require.Equal(t, "0 3 * * *", st.Spec)
 	require.Equal(t, "maintenance", st.Queue)
 	require.Equal(t, "skip", st.Misfire)
 	require.True(t, st.LastTick.Equal(tick))
 	require.True(t, st.LastRun.Equal(tick))
 	require.True(t, st.UpdatedAt.Equal(later.Truncate(time.Microsecond)))
+
+	// A new spec (or zone) also moves the cursor up to now: the new spec's
+	// earlier ticks were never due. The latest run stays.
+	def.Spec = "0 3 * * *"
+	latest := schedT0.Add(4 * time.Hour)
+	require.NoError(t, s.SaveSchedule(ctx, nil, def, latest))
+	st = scheduleState(t, s, "nightly")
+	require.Equal(t, "0 3 * * *", st.Spec)
+	require.True(t, st.LastTick.Equal(latest.Truncate(time.Microsecond)))
+	require.True(t, st.LastRun.Equal(tick))
 
 	require.ErrorIs(t, s.SaveSchedule(ctx, nil, queue.ScheduleState{}, schedT0), queue.ErrInvalidArgument)
 }
