@@ -47,7 +47,7 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 	var full error
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		full = nil
-		if err := checkRoom(ctx, x, perQueue, &full); err != nil || full != nil {
+		if err := checkRoom(ctx, x, jobs, perQueue, &full); err != nil || full != nil {
 			return err
 		}
 		return insertJobs(ctx, x, now, jobs, meta, res)
@@ -164,8 +164,9 @@ func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.
 }
 
 // checkRoom sets *full when a queue with a MaxPending limit has no room
-// for the jobs about to be added to it. It writes nothing.
-func checkRoom(ctx context.Context, x *xtx, perQueue map[string]int, full *error) error {
+// for the jobs about to be added to it. A job whose unique key a live job
+// holds adds nothing (it is a duplicate). It writes nothing.
+func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[string]int, full *error) error {
 	for name, adding := range perQueue {
 		limit, ok := x.limits[name]
 		if !ok {
@@ -182,6 +183,22 @@ func checkRoom(ctx context.Context, x *xtx, perQueue map[string]int, full *error
 			x.limits[name] = limit
 		}
 		if limit == 0 {
+			continue
+		}
+		for _, j := range jobs {
+			if j.Queue != name || j.UniqueKey == "" {
+				continue
+			}
+			var id int64
+			switch err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); err {
+			case nil:
+				adding--
+			case sql.ErrNoRows:
+			default:
+				return err
+			}
+		}
+		if adding <= 0 {
 			continue
 		}
 		var waiting int

@@ -20,7 +20,8 @@ const (
 	sqlPromoteNext = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?3 THEN 0 ELSE 1 END
   WHERE id = (SELECT id FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state = 5 ORDER BY id LIMIT 1)
     AND NOT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2))
-    AND NOT EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key)`
+    AND NOT EXISTS (SELECT 1 FROM spool_dead d WHERE d.queue = ?1 AND d.order_key = ?2 AND d.blocks_key
+      AND d.id < spool_jobs.id)`
 	// deadBlocksKey decides, as a job dies, whether it holds its key.
 	deadBlocksKey = `CASE WHEN order_key IS NULL THEN 0
     ELSE NOT coalesce((SELECT dead_skips_key FROM spool_queues WHERE name = spool_jobs.queue), 0) END`

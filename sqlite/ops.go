@@ -214,7 +214,10 @@ const (
   WHERE (?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))
     AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)
   ORDER BY id`
-	sqlKeyHasHead   = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ? AND order_key = ? AND state IN (0, 1, 2))`
+	// sqlKeyHasHead: must a retried dead job wait? Yes while its key has a
+	// live head, or an older dead job that holds the key.
+	sqlKeyHasHead = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2))
+  OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key AND id < ?3)`
 	sqlRetryOneDead = `INSERT INTO spool_jobs
   (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
    unique_key, order_key, expires_at, metadata, errors, payload)
@@ -260,7 +263,7 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 			state := stPending
 			if d.key.Valid {
 				var busy bool
-				if err := x.queryRow(ctx, sqlKeyHasHead, d.queue, d.key.String).Scan(&busy); err != nil {
+				if err := x.queryRow(ctx, sqlKeyHasHead, d.queue, d.key.String, d.id).Scan(&busy); err != nil {
 					return err
 				}
 				if busy {

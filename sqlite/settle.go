@@ -158,8 +158,11 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				continue
 			}
 			switch st.Outcome {
-			case queue.OutcomeComplete, queue.OutcomeCancel, queue.OutcomeDead:
-				// The job left the live set: its key may move on.
+			case queue.OutcomeComplete, queue.OutcomeCancel, queue.OutcomeDead,
+				queue.OutcomeRetry, queue.OutcomeSnooze, queue.OutcomeRelease:
+				// The job left the live set, or (a retry, snooze or release of
+				// a job an operator cancelled meanwhile) may have: its key may
+				// move on. While the job is still the head this does nothing.
 				if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
 					return err
 				}
