@@ -24,8 +24,15 @@ var DefaultBackoff = Exponential(time.Second, time.Hour)
 // that is, exponential growth with "equal jitter": never less than half the
 // exponential value, so retries spread out without collapsing to zero, and
 // never more than max.
+//
+// A base of zero or less gives no delay; a max below base caps at max (and
+// a max of zero or less at zero).
 func Exponential(base, max time.Duration) Backoff {
+	base, max = clampNonNegative(base), clampNonNegative(max)
 	return func(attempt int) time.Duration {
+		if base == 0 || max == 0 {
+			return 0
+		}
 		if attempt < 1 {
 			attempt = 1
 		}
@@ -41,6 +48,13 @@ func Exponential(base, max time.Duration) Backoff {
 		}
 		return half + rand.N(d-half)
 	}
+}
+
+func clampNonNegative(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d
 }
 
 // Constant returns a backoff that always waits d.

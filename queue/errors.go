@@ -109,10 +109,17 @@ type QueueFullError struct {
 	Limit int
 	// Waiting is how many jobs were waiting (pending, scheduled, blocked).
 	Waiting int
+	// Adding is how many jobs the refused call would have added. More than
+	// Limit can never fit: waiting for room (Options.WaitWhenFull) is
+	// pointless then, and the call fails at once.
+	Adding int
 }
 
 // Error implements error.
 func (e *QueueFullError) Error() string {
+	if e.Adding > e.Limit {
+		return fmt.Sprintf("queue: queue %q takes at most %d waiting jobs (QueueSettings.MaxPending): a call adding %d can never fit", e.Queue, e.Limit, e.Adding)
+	}
 	return fmt.Sprintf("queue: queue %q is full: %d jobs waiting, limit %d (QueueSettings.MaxPending)", e.Queue, e.Waiting, e.Limit)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Options configure a Queue. The zero value is ready to use.
@@ -166,7 +167,8 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]Enque
 			// The wait ended between two attempts: report why it waited.
 			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
 		}
-		if !q.opts.WaitWhenFull || tx != nil || !errors.Is(err, ErrQueueFull) {
+		var full *QueueFullError
+		if !q.opts.WaitWhenFull || tx != nil || !errors.As(err, &full) || full.Adding > full.Limit {
 			return nil, err
 		}
 		refused = err
@@ -280,6 +282,10 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 	for k, v := range j.Metadata {
 		if k == "" {
 			return bad("Metadata", "empty key")
+		}
+		// JSON would turn invalid UTF-8 into U+FFFD: two keys could merge.
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return bad("Metadata", "key %q or its value is not valid UTF-8", k)
 		}
 		size += len(k) + len(v)
 	}

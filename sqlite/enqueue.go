@@ -206,7 +206,7 @@ func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[st
 			return err
 		}
 		if waiting+adding > limit {
-			*full = &queue.QueueFullError{Queue: name, Limit: limit, Waiting: waiting}
+			*full = &queue.QueueFullError{Queue: name, Limit: limit, Waiting: waiting, Adding: adding}
 			return nil
 		}
 	}

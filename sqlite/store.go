@@ -115,7 +115,8 @@ func DSN(path string, opts Options) (string, error) {
 
 func dsn(path string, o Options) string {
 	v := url.Values{}
-	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+	// Whole milliseconds, rounded up: 500µs must still wait, not fail at once.
+	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", (o.BusyTimeout+time.Millisecond-1)/time.Millisecond))
 	v.Add("_pragma", "foreign_keys(1)")
 	if !o.ReadOnly {
 		// A read-only connection cannot switch the file to WAL; a spool
@@ -144,6 +145,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
+	}
+	if path == ":memory:" {
+		// Every pooled connection would get its own empty database.
+		return nil, errors.New(`sqlite: ":memory:" is not supported: spool needs a file that all its connections share (use a file in t.TempDir() for tests)`)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if fi, err := os.Stat(dir); err != nil {

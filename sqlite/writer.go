@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -44,10 +46,14 @@ type writer struct {
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	// connCtx bounds the wait for a connection; close cancels it.
+	connCtx    context.Context
+	cancelConn context.CancelFunc
 }
 
 func newWriter(s *Store, lockFirst bool) *writer {
 	w := &writer{s: s, lockFirst: lockFirst, ops: make(chan *op, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+	w.connCtx, w.cancelConn = context.WithCancel(context.Background())
 	go w.loop()
 	return w
 }
@@ -67,6 +73,22 @@ func newWriter(s *Store, lockFirst bool) *writer {
 // writes are undone and the caller's transaction is as it was before the
 // call, so the caller may go on with it or roll it back.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
+	return s.named(s.writeIn(ctx, tx, fn))
+}
+
+// named adds the database file to errors about the file itself (busy,
+// read-only, full), so that they say which file.
+func (s *Store) named(err error) error {
+	if err == nil || s.path == "" {
+		return err
+	}
+	if errors.Is(err, queue.ErrReadOnly) || errors.Is(err, queue.ErrFull) || errors.Is(err, queue.ErrBusy) {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	return err
+}
+
+func (s *Store) writeIn(ctx context.Context, tx *sql.Tx, fn opFunc) error {
 	if tx == nil {
 		return s.w.do(ctx, fn)
 	}
@@ -137,7 +159,10 @@ func (w *writer) do(ctx context.Context, fn opFunc) error {
 }
 
 func (w *writer) close() {
-	w.closeOnce.Do(func() { close(w.quit) })
+	w.closeOnce.Do(func() {
+		close(w.quit)
+		w.cancelConn()
+	})
 	<-w.done
 }
 
@@ -177,16 +202,31 @@ func (w *writer) loop() {
 }
 
 func (w *writer) run(batch []*op) {
+	// Get a connection before taking the operations: while the pool has
+	// none free (an app's pool whose connections its own transactions
+	// hold), their callers can still give up when their contexts end.
+	conn, connErr := w.s.writeDB.Conn(w.connCtx)
 	live := batch[:0]
 	for _, o := range batch {
 		if o.state.CompareAndSwap(opQueued, opTaken) {
 			live = append(live, o)
 		}
 	}
+	if connErr != nil {
+		err := mapErr(connErr)
+		if w.connCtx.Err() != nil {
+			err = queue.ErrClosed
+		}
+		for _, o := range live {
+			o.done <- err
+		}
+		return
+	}
+	defer conn.Close()
 	if len(live) == 0 {
 		return
 	}
-	err := w.exec(live)
+	err := w.exec(conn, live)
 	if err == nil || len(live) == 1 || fatal(err) {
 		for _, o := range live {
 			o.done <- err
@@ -194,15 +234,16 @@ func (w *writer) run(batch []*op) {
 		return
 	}
 	for _, o := range live {
-		o.done <- w.exec([]*op{o})
+		o.done <- w.exec(conn, []*op{o})
 	}
 }
 
-// exec runs ops in one transaction. The context is not any caller's: a
-// batch serves many callers and must not end because one of them left.
-func (w *writer) exec(ops []*op) error {
+// exec runs ops in one transaction on conn. The context is not any
+// caller's: a batch serves many callers and must not end because one of
+// them left.
+func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 	ctx := context.Background()
-	tx, err := w.s.writeDB.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
