@@ -120,3 +120,21 @@ func TestWriteErrorNamesFile(t *testing.T) {
 	require.ErrorIs(t, err, queue.ErrReadOnly)
 	require.True(t, strings.Contains(err.Error(), path), "error %q does not name %s", err, path)
 }
+
+// Close of a read-only store closes its connections too (it leaked them,
+// and with them the file's -wal and -shm).
+func TestReadOnlyCloseClosesConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ro.db")
+	rw, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, rw.Close())
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	require.NoError(t, err)
+	_, err = newQueue(t, ro).Stats(ctx)
+	require.NoError(t, err)
+	db := ro.DB()
+	require.NoError(t, ro.Close())
+	require.Zero(t, db.Stats().OpenConnections)
+}

@@ -283,9 +283,11 @@ func (s *Store) Close() error {
 			<-s.ckptDone
 		}
 		s.closeStmts()
-		if s.owned && !s.opts.ReadOnly {
-			if _, err := s.readDB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-				s.logger.Warn("spool: final checkpoint", "err", err)
+		if s.owned {
+			if !s.opts.ReadOnly {
+				if _, err := s.readDB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+					s.logger.Warn("spool: final checkpoint", "err", err)
+				}
 			}
 			s.closeErr = errors.Join(s.writeDB.Close(), s.readDB.Close())
 		}

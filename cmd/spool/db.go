@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
@@ -309,13 +310,14 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
 
-// row writes one tab-separated table row.
+// row writes one tab-separated table row. Cells are made printable: job
+// data is anyone's text, and must not drive the terminal.
 func row(w io.Writer, cells ...any) {
 	for i, c := range cells {
 		if i > 0 {
 			fmt.Fprint(w, "\t")
 		}
-		fmt.Fprint(w, c)
+		fmt.Fprint(w, printable(strings.ReplaceAll(fmt.Sprint(c), "\t", " ")))
 	}
 	fmt.Fprint(w, "\n")
 }
@@ -374,6 +376,35 @@ func fmtDuration(d time.Duration) string {
 	default:
 		return two(int64(d/(24*time.Hour)), "d", int64(d%(24*time.Hour)/time.Hour), "h")
 	}
+}
+
+// printable escapes what a terminal would act on instead of showing:
+// control characters (escape sequences among them) as \xNN, other
+// invisible formatting (bidirectional overrides, say) as \uNNNN. Newlines
+// and tabs stay.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, needsEscape) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !needsEscape(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
+
+func needsEscape(r rune) bool {
+	if r == '\n' || r == '\t' {
+		return false
+	}
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (!unicode.IsPrint(r) && !unicode.IsSpace(r))
 }
 
 // oneLine shortens s to its first line and at most n runes, for a table

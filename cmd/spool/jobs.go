@@ -236,8 +236,10 @@ func getJob(ctx context.Context, d *db, id int64) (*queue.Job, error) {
 	return j, err
 }
 
+// indent prefixes every line of s, made printable (job data is anyone's
+// text).
 func indent(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+	return prefix + strings.ReplaceAll(printable(s), "\n", "\n"+prefix)
 }
 
 const enqueueAbout = `Usage: spool enqueue [flags] KIND [JSON]

@@ -56,8 +56,8 @@ func (c config) validate() error {
 	if c.PaymentFailureRate < 0 || c.PaymentFailureRate > 1 {
 		return fmt.Errorf("-payment-failure-rate %v is outside 0..1", c.PaymentFailureRate)
 	}
-	if c.OrdersPerSec < 0 {
-		return fmt.Errorf("-orders-per-sec %v is negative", c.OrdersPerSec)
+	if !(c.OrdersPerSec >= 0 && c.OrdersPerSec <= 10_000) { // NaN fails too
+		return fmt.Errorf("-orders-per-sec %v is outside 0..10000", c.OrdersPerSec)
 	}
 	return nil
 }

@@ -225,6 +225,13 @@ func subscribe(ctx context.Context, q *queue.Queue) error {
 	return nil
 }
 
+// Bounds of an order: far above any real order, far below what would
+// overflow the stock and order sums.
+const (
+	maxQuantity   = 10_000
+	maxTotalCents = 10_000_000_000
+)
+
 func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
 	var o Order
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
@@ -233,8 +240,16 @@ func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad order: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if o.Customer == "" || o.SKU == "" || o.Quantity <= 0 {
-		http.Error(w, "bad order: customer, sku and a positive quantity are required", http.StatusBadRequest)
+	if dec.More() {
+		http.Error(w, "bad order: one JSON object, nothing after it", http.StatusBadRequest)
+		return
+	}
+	if o.Customer == "" || o.SKU == "" || o.Quantity <= 0 || o.Quantity > maxQuantity {
+		http.Error(w, fmt.Sprintf("bad order: customer, sku and a quantity of 1 to %d are required", maxQuantity), http.StatusBadRequest)
+		return
+	}
+	if o.TotalCents < 0 || o.TotalCents > maxTotalCents {
+		http.Error(w, fmt.Sprintf("bad order: total_cents must be 0 to %d", maxTotalCents), http.StatusBadRequest)
 		return
 	}
 	id, err := s.placeOrder(r.Context(), o)

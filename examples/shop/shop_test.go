@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,9 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, post(`{"customer":"bob","sku":"MUG-1","quantity":1,"total_cents":0}`))
 	require.Equal(t, http.StatusBadRequest, post(`{"customer":"eve"}`))
 	require.Equal(t, http.StatusBadRequest, post(`not json`))
+	require.Equal(t, http.StatusBadRequest, post(`{"customer":"a","sku":"MUG-1","quantity":9223372036854775807,"total_cents":1}`), "a quantity that would overflow the stock")
+	require.Equal(t, http.StatusBadRequest, post(`{"customer":"a","sku":"MUG-1","quantity":1,"total_cents":-5}`))
+	require.Equal(t, http.StatusBadRequest, post(`{"customer":"a","sku":"MUG-1","quantity":1,"total_cents":100} trailing`), "one JSON object only")
 
 	// Wait until the good order's four jobs are done and the poison one is dead.
 	require.Eventually(t, func() bool {
@@ -108,4 +112,12 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	subs, err := q.Subscriptions(context.Background())
 	require.NoError(t, err)
 	require.Len(t, subs, 4, "stock, payment, email, warehouse")
+}
+
+// Flags that would crash the load generator or make no sense are refused.
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []config{{OrdersPerSec: 2e9}, {OrdersPerSec: math.NaN()}, {OrdersPerSec: -1}, {PaymentFailureRate: 1.5}} {
+		require.Error(t, c.validate(), "%+v", c)
+	}
+	require.NoError(t, config{OrdersPerSec: 50, PaymentFailureRate: 0.2}.validate())
 }
