@@ -169,10 +169,16 @@ func TestSettleRetriedUntilStoreRecovers(t *testing.T) {
 // written: that job completes, and does not run again.
 func TestHardStopLeavesFinishedJobsToSettler(t *testing.T) {
 	hs, q, _ := newHookQueue(t)
+	// The completion's write waits until Stop has released the hung job:
+	// Stop then finds the finished job still unsettled.
+	released := make(chan struct{})
 	var once sync.Once
 	hs.settle = func(_ context.Context, tx *sql.Tx, s []queue.Settlement) (bool, []error, error) {
-		if s[0].Outcome == queue.OutcomeComplete {
-			once.Do(func() { time.Sleep(1500 * time.Millisecond) }) // a slow (busy) write
+		switch s[0].Outcome {
+		case queue.OutcomeComplete:
+			<-released
+		case queue.OutcomeRelease:
+			defer once.Do(func() { close(released) })
 		}
 		return false, nil, nil
 	}
