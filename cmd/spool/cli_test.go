@@ -916,7 +916,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"-max-attempts -2 is negative", []string{"enqueue", "-max-attempts=-2", "k"}},
 		{"KIND: name", []string{"enqueue", "bad kind"}},
 		{"-unique: 600 bytes is longer than 512", []string{"enqueue", "-unique", strings.Repeat("u", 600), "k"}},
-		{"-dead needs -queue, -kind or -all", []string{"retry", "-dead"}},
+		{"-dead needs -queue, -kind or -all (-all retries every dead job)", []string{"retry", "-dead"}},
 		{"drop the job ID 5", []string{"retry", "-dead", "-all", "5"}},
 		{"-dead needs -queue, -kind or -all (-all deletes every dead job)", []string{"delete", "-dead"}},
 		{"drop the job ID 5", []string{"delete", "-dead", "-all", "5"}},

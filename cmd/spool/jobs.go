@@ -335,26 +335,13 @@ Flags:
 
 func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("retry", retryAbout, stderr, true)
-	var (
-		dead bool
-		f    queue.DeadFilter
-	)
-	c.fs.BoolVar(&dead, "dead", false, "retry the dead jobs selected by -queue, -kind or -all")
-	c.fs.StringVar(&f.Queue, "queue", "", "with -dead: the dead jobs of queue `name`")
-	c.fs.StringVar(&f.Kind, "kind", "", "with -dead: the dead jobs of kind `name`")
-	c.fs.BoolVar(&f.All, "all", false, "with -dead: every dead job (narrowed by -queue and -kind when given)")
+	sel := addDeadFlags(c, "retry", "retries")
 	pos, err := c.parse(args, "ID?")
 	if err != nil {
 		return err
 	}
-	if !dead {
-		switch {
-		case len(pos) == 0:
-			return usageErrorf("missing job ID (or -dead with -queue, -kind or -all)")
-		case f.Queue != "" || f.Kind != "" || f.All:
-			return usageErrorf("-queue, -kind and -all select dead jobs with -dead, not with a job ID")
-		}
-		id, err := parseID(pos[0])
+	if sel.dead {
+		f, err := sel.filter(pos)
 		if err != nil {
 			return err
 		}
@@ -363,27 +350,14 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer d.Close()
-		switch err := d.q.Retry(ctx, id); {
-		case errors.Is(err, queue.ErrNotFound):
-			return notFoundf("unknown job id %d", id)
-		case errors.Is(err, queue.ErrNotDead):
-			state := "not dead"
-			if j, gerr := d.q.Get(ctx, id); gerr == nil {
-				state = string(j.State)
-			}
-			return fmt.Errorf("job %d is %s: only dead jobs can be retried", id, state)
-		case err != nil:
-			return err
+		n, err := d.q.RetryDead(ctx, f)
+		if err != nil {
+			return storeError(err)
 		}
-		return retried(c, stdout, 1, fmt.Sprintf("retried job %d", id))
+		return retried(c, stdout, n, fmt.Sprintf("retried %d dead jobs", n))
 	}
-	switch {
-	case len(pos) > 0:
-		return usageErrorf("-dead selects jobs by -queue, -kind or -all; drop the job ID %s", pos[0])
-	case f.Queue == "" && f.Kind == "" && !f.All:
-		return usageErrorf("-dead needs -queue, -kind or -all (-all retries every dead job)")
-	}
-	if err := errors.Join(checkName("-queue", f.Queue), checkName("-kind", f.Kind)); err != nil {
+	id, err := sel.jobID(pos)
+	if err != nil {
 		return err
 	}
 	d, err := c.openWrite(ctx)
@@ -391,11 +365,60 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer d.Close()
-	n, err := d.q.RetryDead(ctx, f)
-	if err != nil {
-		return storeError(err)
+	switch err := d.q.Retry(ctx, id); {
+	case errors.Is(err, queue.ErrNotFound):
+		return notFoundf("unknown job id %d", id)
+	case errors.Is(err, queue.ErrNotDead):
+		state := "not dead"
+		if j, gerr := d.q.Get(ctx, id); gerr == nil {
+			state = string(j.State)
+		}
+		return fmt.Errorf("job %d is %s: only dead jobs can be retried", id, state)
+	case err != nil:
+		return err
 	}
-	return retried(c, stdout, n, fmt.Sprintf("retried %d dead jobs", n))
+	return retried(c, stdout, 1, fmt.Sprintf("retried job %d", id))
+}
+
+// deadSelection is what retry and delete take: one job ID, or -dead with
+// -queue, -kind or -all.
+type deadSelection struct {
+	verbs string // "retries", "deletes"
+	dead  bool
+	f     queue.DeadFilter
+}
+
+// addDeadFlags adds -dead, -queue, -kind and -all to c, for verb ("retry")
+// and its third person (verbs: "retries").
+func addDeadFlags(c *cmdline, verb, verbs string) *deadSelection {
+	sel := &deadSelection{verbs: verbs}
+	c.fs.BoolVar(&sel.dead, "dead", false, verb+" the dead jobs selected by -queue, -kind or -all")
+	c.fs.StringVar(&sel.f.Queue, "queue", "", "with -dead: the dead jobs of queue `name`")
+	c.fs.StringVar(&sel.f.Kind, "kind", "", "with -dead: the dead jobs of kind `name`")
+	c.fs.BoolVar(&sel.f.All, "all", false, "with -dead: every dead job (narrowed by -queue and -kind when given)")
+	return sel
+}
+
+// jobID checks the one-job form and returns its ID.
+func (sel *deadSelection) jobID(pos []string) (int64, error) {
+	switch {
+	case len(pos) == 0:
+		return 0, usageErrorf("missing job ID (or -dead with -queue, -kind or -all)")
+	case sel.f.Queue != "" || sel.f.Kind != "" || sel.f.All:
+		return 0, usageErrorf("-queue, -kind and -all select dead jobs with -dead, not with a job ID")
+	}
+	return parseID(pos[0])
+}
+
+// filter checks the -dead form and returns its filter.
+func (sel *deadSelection) filter(pos []string) (queue.DeadFilter, error) {
+	switch {
+	case len(pos) > 0:
+		return sel.f, usageErrorf("-dead selects jobs by -queue, -kind or -all; drop the job ID %s", pos[0])
+	case sel.f.Queue == "" && sel.f.Kind == "" && !sel.f.All:
+		return sel.f, usageErrorf("-dead needs -queue, -kind or -all (-all %s every dead job)", sel.verbs)
+	}
+	return sel.f, errors.Join(checkName("-queue", sel.f.Queue), checkName("-kind", sel.f.Kind))
 }
 
 func retried(c *cmdline, stdout io.Writer, n int, msg string) error {
@@ -477,28 +500,15 @@ Flags:
 
 func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("delete", deleteAbout, stderr, true)
-	var (
-		dead bool
-		f    queue.DeadFilter
-	)
-	c.fs.BoolVar(&dead, "dead", false, "delete the dead jobs selected by -queue, -kind or -all")
-	c.fs.StringVar(&f.Queue, "queue", "", "with -dead: the dead jobs of queue `name`")
-	c.fs.StringVar(&f.Kind, "kind", "", "with -dead: the dead jobs of kind `name`")
-	c.fs.BoolVar(&f.All, "all", false, "with -dead: every dead job (narrowed by -queue and -kind when given)")
+	sel := addDeadFlags(c, "delete", "deletes")
 	pos, err := c.parse(args, "ID?")
 	if err != nil {
 		return err
 	}
-	if dead {
-		return deleteDead(ctx, c, stdout, pos, f)
+	if sel.dead {
+		return deleteDead(ctx, c, stdout, sel, pos)
 	}
-	switch {
-	case len(pos) == 0:
-		return usageErrorf("missing job ID (or -dead with -queue, -kind or -all)")
-	case f.Queue != "" || f.Kind != "" || f.All:
-		return usageErrorf("-queue, -kind and -all select dead jobs with -dead, not with a job ID")
-	}
-	id, err := parseID(pos[0])
+	id, err := sel.jobID(pos)
 	if err != nil {
 		return err
 	}
@@ -526,14 +536,9 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // deleteDead is 'spool delete -dead'.
-func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, pos []string, f queue.DeadFilter) error {
-	switch {
-	case len(pos) > 0:
-		return usageErrorf("-dead selects jobs by -queue, -kind or -all; drop the job ID %s", pos[0])
-	case f.Queue == "" && f.Kind == "" && !f.All:
-		return usageErrorf("-dead needs -queue, -kind or -all (-all deletes every dead job)")
-	}
-	if err := errors.Join(checkName("-queue", f.Queue), checkName("-kind", f.Kind)); err != nil {
+func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, sel *deadSelection, pos []string) error {
+	f, err := sel.filter(pos)
+	if err != nil {
 		return err
 	}
 	d, err := c.openWrite(ctx)
