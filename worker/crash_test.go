@@ -41,13 +41,7 @@ type crashArgs struct {
 // come from a logged seed (SPOOL_CRASH_SEED replays them).
 func TestCrashSafety(t *testing.T) {
 	t.Parallel()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SPOOL_CRASH_SEED"); s != "" {
-		var err error
-		seed, err = strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "SPOOL_CRASH_SEED")
-	}
-	t.Logf("kill points from seed %d (replay with SPOOL_CRASH_SEED=%d)", seed, seed)
+	seed := testSeed(t, "SPOOL_CRASH_SEED", "the kill points")
 	rng := rand.New(rand.NewPCG(seed, 0x5b001))
 
 	dir := t.TempDir()

@@ -90,13 +90,7 @@ CREATE TABLE applied_log (job_id INTEGER NOT NULL, run TEXT NOT NULL, token INTE
 func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SPOOL_ONCE_SEED"); s != "" {
-		var err error
-		seed, err = strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "SPOOL_ONCE_SEED")
-	}
-	t.Logf("kill points from seed %d (replay with SPOOL_ONCE_SEED=%d)", seed, seed)
+	seed := testSeed(t, "SPOOL_ONCE_SEED", "the kill points")
 	rng := rand.New(rand.NewPCG(seed, 0x0ce))
 
 	ctx := t.Context()

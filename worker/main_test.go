@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +229,19 @@ func countLines(t *testing.T, path string) int {
 	}
 	require.NoError(t, err)
 	return bytes.Count(b, []byte{'\n'})
+}
+
+// testSeed returns the seed of a randomized test: the value of env when
+// set (to replay a run), else a fresh one; it logs which, with what it
+// drives.
+func testSeed(t *testing.T, env, drives string) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv(env); s != "" {
+		var err error
+		seed, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, env)
+	}
+	t.Logf("seed %d (replay %s with %s=%d)", seed, drives, env, seed)
+	return seed
 }

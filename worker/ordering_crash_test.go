@@ -88,13 +88,7 @@ type orderedJob struct {
 func TestOrderingUnderCrashes(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SPOOL_ORDER_SEED"); s != "" {
-		var err error
-		seed, err = strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "SPOOL_ORDER_SEED")
-	}
-	t.Logf("seed %d (replay the kill points, batches and failure draws with SPOOL_ORDER_SEED=%d)", seed, seed)
+	seed := testSeed(t, "SPOOL_ORDER_SEED", "the kill points, batches and failure draws")
 	rng := rand.New(rand.NewPCG(seed, 0x0bde5))
 
 	ctx := t.Context()

@@ -108,13 +108,7 @@ func (e *topicEvent) stream(sub string) string { return sub + ":" + topicKey(e.o
 func TestTopicsAcrossCrashes(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SPOOL_TOPICS_SEED"); s != "" {
-		var err error
-		seed, err = strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "SPOOL_TOPICS_SEED")
-	}
-	t.Logf("seed %d (replay the publish order, kill points, replay range and failure draws with SPOOL_TOPICS_SEED=%d)", seed, seed)
+	seed := testSeed(t, "SPOOL_TOPICS_SEED", "the publish order, kill points, replay range and failure draws")
 	rng := rand.New(rand.NewPCG(seed, 0x70b1c))
 
 	ctx := t.Context()
