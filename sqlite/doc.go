@@ -22,8 +22,21 @@
 // one UPDATE walking a partial index of ready jobs, and read the batch back
 // through the index of running jobs; scheduled
 // jobs live outside that index until they are due, so leasing never skips
-// over future jobs. A background goroutine checkpoints the write-ahead log
-// (Options.CheckpointInterval), so that no commit pays for a checkpoint.
+// over future jobs.
+//
+// # The write-ahead log and several processes
+//
+// The write-ahead log stays under Options.MaxWALSize: the commit that takes
+// it past a quarter of the bound checkpoints it, and the next write starts
+// it again from its beginning. A background goroutine copies the log into
+// the database file between those checkpoints
+// (Options.CheckpointInterval), so that they find little left to copy.
+//
+// Several processes may open one file. Their writers take turns through a
+// lock file beside it (path + "-lock", Linux only for now): SQLite's own
+// write lock has no queue, and a writer that commits back to back would
+// otherwise keep it from another process's writer for seconds. See the
+// comment in turn.go for how the turn goes round.
 //
 // # Durability
 //

@@ -32,10 +32,20 @@ type Options struct {
 	// connections DB hands to the app). Defaults to 4.
 	ReadConns int
 	// CheckpointInterval is how often a background goroutine copies the
-	// write-ahead log into the database file, so that commits never pay
-	// for it. Defaults to 1s. Negative leaves checkpoints to SQLite's
-	// automatic checkpointing on commit.
+	// write-ahead log into the database file (a PASSIVE checkpoint, which
+	// never blocks a writer), so that the checkpoint a commit runs at
+	// MaxWALSize/4 finds little left to copy. Defaults to 1s. Negative
+	// runs no background checkpoints.
 	CheckpointInterval time.Duration
+	// MaxWALSize bounds the write-ahead log file (the "-wal" file beside
+	// the database), in bytes. A commit that finds more than MaxWALSize/4
+	// in the log checkpoints it, so that the next write starts the log
+	// again from its beginning; a log that grew past MaxWALSize anyway is
+	// truncated by the background checkpoint. Only a read transaction held
+	// open for long (a reader's snapshot pins the log) lets it grow past
+	// the bound, for as long as that transaction stays open. Defaults to
+	// 64 MiB; at least 1 MiB.
+	MaxWALSize int64
 	// ReadOnly opens the file for reading only (inspection tools, a
 	// read-only admin page): no migration, no checkpoints, and every write
 	// fails with queue.ErrReadOnly. The file must already be a spool
@@ -58,6 +68,7 @@ type Store struct {
 
 	w        *writer
 	prepared map[string]*sql.Stmt
+	turn     *fileTurn // the writers' turn (turn.go); nil for New and ReadOnly
 
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
@@ -92,6 +103,12 @@ func (o *Options) defaults() error {
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = time.Second
 	}
+	switch {
+	case o.MaxWALSize == 0:
+		o.MaxWALSize = 64 << 20
+	case o.MaxWALSize < 1<<20:
+		return fmt.Errorf("sqlite: Options.MaxWALSize %d is under 1 MiB", o.MaxWALSize)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,27 +124,38 @@ func DSN(path string, opts Options) (string, error) {
 	if err := opts.defaults(); err != nil {
 		return "", err
 	}
-	// A store made with New runs no checkpoint loop: keep SQLite's
-	// automatic checkpoints, or the WAL grows without bound.
+	// A store made with New runs no checkpoint loop of its own.
 	opts.CheckpointInterval = -1
 	return dsn(path, opts), nil
 }
 
+// busyMillis is a busy timeout in whole milliseconds, rounded up: 500µs
+// must still wait, not fail at once.
+func busyMillis(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
 func dsn(path string, o Options) string {
 	v := url.Values{}
-	// Whole milliseconds, rounded up: 500µs must still wait, not fail at once.
-	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", (o.BusyTimeout+time.Millisecond-1)/time.Millisecond))
+	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyMillis(o.BusyTimeout)))
 	v.Add("_pragma", "foreign_keys(1)")
 	if !o.ReadOnly {
 		// A read-only connection cannot switch the file to WAL; a spool
 		// database already is (the mode is stored in the file).
 		v.Add("_pragma", "journal_mode(WAL)")
 	}
-	v.Add("_pragma", "journal_size_limit(67108864)")
+	// A reset log is truncated back to the bound.
+	v.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", o.MaxWALSize))
 	v.Add("_pragma", "synchronous("+o.Synchronous+")")
-	if o.CheckpointInterval > 0 {
-		v.Add("_pragma", "wal_autocheckpoint(0)")
-	}
+	// The commit that takes the log past a quarter of the bound
+	// checkpoints it (PASSIVE, in the committing connection). Only a
+	// checkpoint that runs before any other write commits can copy every
+	// frame, and only then does the next write start the log from its
+	// beginning: the writer's own commits are such a moment (its turn is
+	// held until the commit, checkpoint included, returns), a background
+	// checkpoint racing steady commits never is. The background loop
+	// copies most frames beforehand, so this one finds little to do.
+	v.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpointPages(o.MaxWALSize)))
 	v.Set("_txlock", "immediate")
 	if o.ReadOnly {
 		v.Set("mode", "ro")
@@ -240,12 +268,33 @@ func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path str
 		}
 		s.prepared[q] = st
 	}
+	if owned && !opts.ReadOnly {
+		if err := s.openTurn(); err != nil {
+			s.closeStmts()
+			return nil, err
+		}
+	}
 	s.w = newWriter(s, !owned)
 	if opts.CheckpointInterval > 0 {
 		s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
 		go s.checkpointLoop()
 	}
 	return s, nil
+}
+
+// openTurn opens the writers' turn beside the database file, with the
+// file's permissions.
+func (s *Store) openTurn() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	t, err := openTurn(s.path, fi.Mode().Perm())
+	if err != nil {
+		return fmt.Errorf("the writers' lock file: %w", err)
+	}
+	s.turn = t
+	return nil
 }
 
 // migrateRetry migrates, retrying while a brand-new file is being set up by
@@ -283,6 +332,9 @@ func (s *Store) Close() error {
 			<-s.ckptDone
 		}
 		s.closeStmts()
+		if s.turn != nil {
+			s.turn.close()
+		}
 		if s.owned {
 			if !s.opts.ReadOnly {
 				if _, err := s.readDB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
@@ -301,8 +353,15 @@ func (s *Store) closeStmts() {
 	}
 }
 
+// walAutoCheckpointPages is the log size, in pages of the default 4 KiB,
+// at which a commit checkpoints: a quarter of the bound.
+func walAutoCheckpointPages(maxWAL int64) int64 {
+	return max(maxWAL/4/4096, 64)
+}
+
 // checkpointLoop copies the WAL into the database file in the background
-// (PASSIVE: it never blocks the writer), keeping checkpoints off commits.
+// (PASSIVE: it never blocks the writer), so that the checkpoint a commit
+// runs finds little to copy, and truncates a log that grew past the bound.
 func (s *Store) checkpointLoop() {
 	defer close(s.ckptDone)
 	t := time.NewTicker(s.opts.CheckpointInterval)
@@ -312,11 +371,46 @@ func (s *Store) checkpointLoop() {
 		case <-s.stopCkpt:
 			return
 		case <-t.C:
-			if err := s.Checkpoint(context.Background()); err != nil {
+			if err := s.checkpointOnce(context.Background()); err != nil {
 				s.logger.Warn("spool: checkpoint", "err", err)
 			}
 		}
 	}
+}
+
+// checkpointOnce is one round of the checkpoint loop: a PASSIVE checkpoint,
+// then, when the log file is past MaxWALSize, a TRUNCATE checkpoint that
+// waits (up to the busy timeout) for readers to leave the log and then
+// empties it.
+func (s *Store) checkpointOnce(ctx context.Context) error {
+	if err := s.Checkpoint(ctx); err != nil {
+		return err
+	}
+	size, err := s.walSize()
+	if err != nil || size <= s.opts.MaxWALSize {
+		return err
+	}
+	var busy, logFrames, copied int
+	if err := s.readDB.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied); err != nil {
+		return fmt.Errorf("truncate the write-ahead log of %d bytes: %w", size, mapErr(err))
+	}
+	if busy != 0 {
+		s.logger.Warn("spool: the write-ahead log is past its bound and could not be truncated: a read transaction has stayed open for long",
+			"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
+	}
+	return nil
+}
+
+// walSize is the size of the write-ahead log file (0 when there is none).
+func (s *Store) walSize() (int64, error) {
+	fi, err := os.Stat(s.path + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 // Checkpoint copies the write-ahead log into the database file without

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -49,6 +50,8 @@ type writer struct {
 	// connCtx bounds the wait for a connection; close cancels it.
 	connCtx    context.Context
 	cancelConn context.CancelFunc
+	// nextTruncate spaces out boundWAL's attempts.
+	nextTruncate time.Time
 }
 
 func newWriter(s *Store, lockFirst bool) *writer {
@@ -243,6 +246,14 @@ func (w *writer) run(batch []*op) {
 // them left.
 func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 	ctx := context.Background()
+	if t := w.s.turn; t != nil {
+		if err := t.acquire(time.Now().Add(w.s.opts.BusyTimeout), w.quit); err != nil {
+			return err
+		}
+		// Held through the commit and the checkpoint it may run, so that
+		// no other process's writer commits in between (see dsn).
+		defer t.release()
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
@@ -262,7 +273,49 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 		}
 	}
 	x.close()
-	return mapErr(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return mapErr(err)
+	}
+	w.boundWAL(conn)
+	return nil
+}
+
+// boundWAL truncates the write-ahead log when it has grown past half of
+// Options.MaxWALSize. The checkpoint each commit runs past a quarter of it
+// (see dsn) keeps the log from growing as long as it can copy every frame;
+// readers whose snapshots are older than the last commit stop it from
+// doing so, and while they keep overlapping the log grows. A TRUNCATE
+// checkpoint waits for those readers (new ones read the latest snapshot and
+// do not hold it up), copies every frame and empties the file. It runs
+// here, between transactions and in the writer's turn, so that no write of
+// this or another spool process commits meanwhile; the wait is short, a
+// tenth of the busy timeout at most, so that one stuck reader cannot stall
+// the writer (the background loop tries again).
+func (w *writer) boundWAL(conn *sql.Conn) {
+	s := w.s
+	if s.path == "" || s.opts.ReadOnly {
+		return
+	}
+	size, err := s.walSize()
+	if err != nil || size <= s.opts.MaxWALSize/2 {
+		return
+	}
+	now := time.Now()
+	if now.Before(w.nextTruncate) {
+		return
+	}
+	w.nextTruncate = now.Add(10 * time.Millisecond)
+	ctx := context.Background()
+	wait := max(s.opts.BusyTimeout/10, time.Millisecond)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(wait))); err != nil {
+		return
+	}
+	var busy, logFrames, copied int
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied)
+	conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(s.opts.BusyTimeout)))
+	if err != nil {
+		s.logger.Warn("spool: truncate the write-ahead log", "wal_bytes", size, "err", mapErr(err))
+	}
 }
 
 // sqlTakeWriteLock changes nothing, but as a write it takes the write lock

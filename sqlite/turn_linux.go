@@ -1,0 +1,196 @@
+//go:build linux
+
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// fileTurn is the writers' turn on Linux: open file description locks on
+// two bytes of the lock file. Unlike POSIX record locks, they belong to
+// the open file, not the process: two stores of one process exclude each
+// other, and closing the file drops only its own locks, never SQLite's.
+type fileTurn struct {
+	f *os.File
+	// yielded: the last release saw a waiter, so the next acquire lets it
+	// go first. Only the writer goroutine uses a turn.
+	yielded bool
+}
+
+const (
+	turnByte   = 0 // held by the writer whose turn it is
+	waitByte   = 1 // held shared by every writer waiting for the turn
+	urgentByte = 2 // held shared by writers that have waited past turnUrgentAfter
+)
+
+func openTurn(dbPath string, perm os.FileMode) (*fileTurn, error) {
+	f, err := os.OpenFile(dbPath+turnLockSuffix, os.O_RDWR|os.O_CREATE, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &fileTurn{f: f}, nil
+}
+
+func (t *fileTurn) lock(cmd int, typ int16, at int64) error {
+	fl := unix.Flock_t{Type: typ, Whence: io.SeekStart, Start: at, Len: 1}
+	for {
+		err := unix.FcntlFlock(t.f.Fd(), cmd, &fl)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// tryTake takes the turn if it is free.
+func (t *fileTurn) tryTake() (bool, error) {
+	if t.f == nil {
+		return false, errors.New("the lock file could not be opened again")
+	}
+	err := t.lock(unix.F_OFD_SETLK, unix.F_WRLCK, turnByte)
+	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// heldByOther reports whether another open file holds a lock on byte at.
+func (t *fileTurn) heldByOther(at int64) bool {
+	if t.f == nil {
+		return false
+	}
+	fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: at, Len: 1}
+	if err := unix.FcntlFlock(t.f.Fd(), unix.F_OFD_GETLK, &fl); err != nil {
+		return false
+	}
+	return fl.Type != unix.F_UNLCK
+}
+
+// acquire waits for the turn until deadline (then queue.ErrBusy) or until
+// quit is closed (then queue.ErrClosed).
+func (t *fileTurn) acquire(deadline time.Time, quit <-chan struct{}) error {
+	if t.yielded {
+		// A waiter was there when this writer gave the turn back: the
+		// kernel woke it, and it takes the turn within microseconds.
+		t.yielded = false
+		t.awaitOther()
+	}
+	for {
+		ok, urgent, err := t.take(deadline, quit)
+		if !ok || err != nil {
+			return err
+		}
+		if urgent || !t.heldByOther(urgentByte) {
+			return nil
+		}
+		// Another writer has waited long: the kernel does not wake
+		// waiters in order, so one may lose the race for the turn many
+		// times in a row. Give it this turn.
+		t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, turnByte)
+		t.awaitOther()
+	}
+}
+
+// awaitOther waits until another writer holds the turn, or briefly.
+func (t *fileTurn) awaitOther() {
+	for until := time.Now().Add(turnYieldMax); time.Now().Before(until) && !t.heldByOther(turnByte); {
+		time.Sleep(turnYieldPoll)
+	}
+}
+
+// take takes the turn, waiting for it if need be; urgent reports that the
+// wait was long enough to mark it urgent.
+func (t *fileTurn) take(deadline time.Time, quit <-chan struct{}) (ok, urgent bool, err error) {
+	if ok, err := t.tryTake(); ok || err != nil {
+		return ok, false, t.wrap(err)
+	}
+	if err := t.lock(unix.F_OFD_SETLK, unix.F_RDLCK, waitByte); err != nil {
+		return false, false, t.wrap(err)
+	}
+	defer t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, waitByte)
+	// A blocking wait, so that the kernel wakes this writer the moment the
+	// turn is given back (polling would leave the file idle between
+	// polls). It cannot be cancelled, so it runs on its own goroutine.
+	f := t.f
+	got := make(chan error, 1)
+	go func() {
+		fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: turnByte, Len: 1}
+		for {
+			err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &fl)
+			if !errors.Is(err, unix.EINTR) {
+				got <- err
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	urgency := time.NewTimer(turnUrgentAfter)
+	defer urgency.Stop()
+	for {
+		select {
+		case err := <-got:
+			if urgent {
+				t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, urgentByte)
+			}
+			return err == nil, urgent, t.wrap(err)
+		case <-urgency.C:
+			urgent = t.lock(unix.F_OFD_SETLK, unix.F_RDLCK, urgentByte) == nil
+		case <-quit:
+			t.abandon(got)
+			return false, false, queue.ErrClosed
+		case <-timer.C:
+			t.abandon(got)
+			return false, false, fmt.Errorf("%w: another process has held the write turn (%s) past the busy timeout", queue.ErrBusy, f.Name())
+		}
+	}
+}
+
+// abandon gives up a blocking wait still in progress on t.f. The wait may
+// still succeed later, and a lock of an open file does not conflict with
+// the same file's other locks: t.f must not be used again, or the late
+// wait would take the turn along with (and its release drop) a later
+// acquire's. So the writer goes on with a new open file, and the old one
+// is closed (dropping whatever the wait took) once the wait returns.
+func (t *fileTurn) abandon(got <-chan error) {
+	old := t.f
+	if f, err := os.OpenFile(old.Name(), os.O_RDWR, 0); err == nil {
+		t.f = f
+	} else {
+		t.f = nil
+	}
+	go func() {
+		<-got
+		old.Close()
+	}()
+}
+
+// release gives the turn back and notes whether a writer is waiting.
+func (t *fileTurn) release() {
+	if t.f == nil {
+		return
+	}
+	t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, turnByte)
+	t.yielded = t.heldByOther(waitByte)
+}
+
+func (t *fileTurn) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: write turn %s: %w", t.f.Name(), err)
+}
+
+func (t *fileTurn) close() error {
+	if t.f == nil {
+		return nil
+	}
+	return t.f.Close()
+}
