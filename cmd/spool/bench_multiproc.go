@@ -775,7 +775,7 @@ func printMultiproc(w io.Writer, r *multiprocResult) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "proc\tenqueued/s\tcompleted/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tstall ms\tErrBusy\tother errors\trescued\tlease lost\t\n")
+	fmt.Fprintf(tw, "proc\tenqueued/s\tcompleted/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tstall ms\tErrBusy\tother errors\trescued\tlease lost\tlog warnings\t\n")
 	for _, p := range r.Processes {
 		other := 0
 		for k, n := range p.Errors {
@@ -783,8 +783,12 @@ func printMultiproc(w io.Writer, r *multiprocResult) {
 				other += n
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t\n", p.Proc, p.EnqueuedPerSec, p.CompletedPerSec,
-			p.P50ms, p.P99ms, p.P999ms, p.MaxMs, p.LongestStallMs, p.BusyErrors, other, p.Rescued, p.LeaseLost)
+		warnings := 0
+		for _, n := range p.Warnings {
+			warnings += n
+		}
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", p.Proc, p.EnqueuedPerSec, p.CompletedPerSec,
+			p.P50ms, p.P99ms, p.P999ms, p.MaxMs, p.LongestStallMs, p.BusyErrors, other, p.Rescued, p.LeaseLost, warnings)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

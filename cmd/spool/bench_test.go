@@ -334,7 +334,7 @@ func TestBenchMultiproc(t *testing.T) {
 	var table bytes.Buffer
 	printMultiproc(&table, &res)
 	for _, want := range []string{"processes", "ErrBusy", "lease lost", "enqueued/s ratio max/min", "slowest enqueue",
-		"longest stall", "lost", "run more than once"} {
+		"longest stall", "lost", "run more than once", "log warnings"} {
 		require.Contains(t, table.String(), want)
 	}
 	require.Regexp(t, `(?m)^\s+1\s+\d+\s+\d+`, table.String())
