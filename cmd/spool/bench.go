@@ -61,9 +61,25 @@ Scenarios:
                 drain handles those 20000, so N jobs wait throughout. The
                 latency fields are the pool's Lease calls. Compare -jobs 10000
                 with -jobs 1000000.
+  multiproc     -procs N (2) processes (this binary run again as children)
+                share one database file, started together, for -duration D
+                (10s): each runs -producers P (8) goroutines calling Enqueue
+                in a loop and a pool of -workers W (16) running the jobs,
+                then stops its producers and stops its pool gracefully.
+                -lease and -busy-timeout set the pool's lease and the
+                store's busy timeout (0: their defaults, 30s and 5s).
+                Reported per process: enqueued/s and completed/s in the
+                window, Enqueue latency p50/p99/p99.9/max (failed calls
+                included), the longest stall (the longest time no producer
+                of the process had an Enqueue return successfully), errors
+                by kind (ErrBusy apart), jobs rescued from a live worker
+                and leases lost. Across processes: the enqueued/s ratio
+                max/min, the slowest Enqueue, jobs run more than once, jobs
+                left in the file and jobs lost (acknowledged, never run and
+                gone). Only lost jobs make the command exit non-zero.
 
 The enqueue scenarios then drain their jobs (untimed) to check delivery.
-Workers default to the pool's default (100). Set -db to keep the file; it
+Workers default to the pool's default (100), in multiproc to 16. Set -db to keep the file; it
 must not exist yet.
 
 Flags:
@@ -89,6 +105,7 @@ type benchScenario struct {
 	jobs      int  // default -jobs; 0 when -jobs does not apply
 	producers int  // default -producers; 0 when -producers does not apply
 	rated     bool // -rate and -duration apply
+	timed     bool // -duration applies (without -rate)
 	run       func(*bench, context.Context) error
 }
 
@@ -100,6 +117,7 @@ func benchScenarios() []benchScenario {
 		{name: "latency", producers: 4, rated: true, run: (*bench).latency},
 		{name: "mixed", jobs: 100_000, run: (*bench).mixed},
 		{name: "backlog", jobs: 10_000, run: (*bench).backlog},
+		{name: "multiproc", producers: 8, timed: true}, // runs apart: runMultiproc
 	}
 }
 
@@ -118,6 +136,13 @@ type benchConfig struct {
 	// long; the missing jobs count as lost. Long enough for an expired
 	// lease (30s) to be rescued.
 	stall time.Duration
+
+	// multiproc only: see bench_multiproc.go.
+	procs       int
+	lease       time.Duration
+	busyTimeout time.Duration
+	child       int    // > 0: run as child process number child
+	childDir    string // where a child writes its job ids
 }
 
 // benchResult is the one JSON object -json prints. Latency fields are nil
@@ -143,6 +168,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.scenario.name == "multiproc" {
+		if cfg.child > 0 {
+			return runMultiprocChild(ctx, cfg, os.Stdin, stdout, stderr)
+		}
+		return runMultiproc(ctx, cfg, stdout, stderr)
+	}
 	res, err := runBenchConfig(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -167,17 +198,22 @@ func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&scenario, "scenario", "drain", "`name`: drain, enqueue, enqueue-many, latency, mixed or backlog")
+	fs.StringVar(&scenario, "scenario", "drain", "`name`: drain, enqueue, enqueue-many, latency, mixed, backlog or multiproc")
 	fs.IntVar(&cfg.jobs, "jobs", 0, "jobs to run, `N` (default: the scenario's; see above)")
-	fs.IntVar(&cfg.workers, "workers", 0, "concurrent handlers `W` of the pool (default 100, the pool's default)")
-	fs.IntVar(&cfg.producers, "producers", 0, "enqueueing goroutines `P` (enqueue 16, enqueue-many 1, latency 4)")
+	fs.IntVar(&cfg.workers, "workers", 0, "concurrent handlers `W` of the pool (default 100, the pool's default; multiproc 16 per process)")
+	fs.IntVar(&cfg.producers, "producers", 0, "enqueueing goroutines `P` (enqueue 16, enqueue-many 1, latency 4, multiproc 8 per process)")
 	fs.IntVar(&cfg.rate, "rate", 1000, "total enqueue rate `R` in jobs/s (latency)")
-	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long `D` producers enqueue (latency)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long `D` producers enqueue (latency, multiproc)")
 	fs.StringVar(&cfg.dbPath, "db", "", "database `path`, which must not exist (default: a new file in a temporary directory, removed afterwards)")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object on stdout instead of a table")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
-	hidden := map[string]bool{"cpuprofile": true, "drained": true}
+	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
+	fs.DurationVar(&cfg.lease, "lease", 0, "each pool's lease duration `D` (multiproc; default 0: the pool's default, 30s)")
+	fs.DurationVar(&cfg.busyTimeout, "busy-timeout", 0, "each store's busy timeout `D` (multiproc; default 0: the store's default, 5s)")
+	fs.IntVar(&cfg.child, "mp-child", 0, "multiproc: run as child process `N` of the parent")
+	fs.StringVar(&cfg.childDir, "mp-dir", "", "multiproc: the `dir` a child writes its job ids to")
+	hidden := map[string]bool{"cpuprofile": true, "drained": true, "mp-child": true, "mp-dir": true}
 	usage := func() {
 		fmt.Fprint(stderr, benchAbout)
 		fs.VisitAll(func(f *flag.Flag) {
@@ -211,16 +247,26 @@ func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	multi := sc.name == "multiproc"
+	noJobs := "latency runs -rate × -duration jobs"
+	if multi {
+		noJobs = "multiproc enqueues for -duration"
+	}
 	for _, c := range []struct {
 		flag    string
 		applies bool
 		why     string
 	}{
-		{"jobs", sc.jobs > 0, "latency runs -rate × -duration jobs"},
-		{"producers", sc.producers > 0, "only enqueue, enqueue-many and latency have producers"},
+		{"jobs", sc.jobs > 0, noJobs},
+		{"producers", sc.producers > 0, "only enqueue, enqueue-many, latency and multiproc have producers"},
 		{"rate", sc.rated, "only latency enqueues at a rate"},
-		{"duration", sc.rated, "only latency runs for a duration"},
+		{"duration", sc.rated || sc.timed, "only latency and multiproc run for a duration"},
 		{"drained", sc.name == "backlog", "only backlog drains ahead of a backlog"},
+		{"procs", multi, "only multiproc runs several processes"},
+		{"lease", multi, "only multiproc sets the lease"},
+		{"busy-timeout", multi, "only multiproc sets the busy timeout"},
+		{"mp-child", multi, "only multiproc runs child processes"},
+		{"mp-dir", multi, "only multiproc runs child processes"},
 	} {
 		if set[c.flag] && !c.applies {
 			return cfg, usageErrorf("-%s does not apply to -scenario %s (%s)", c.flag, sc.name, c.why)
@@ -229,7 +275,7 @@ func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}} {
 		if set[c.flag] && c.v <= 0 {
 			return cfg, usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
 		}
@@ -239,9 +285,19 @@ func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 	}
 	if !set["workers"] {
 		cfg.workers = benchDefaultWorkers
+		if multi {
+			cfg.workers = multiprocDefaultWorkers
+		}
 	}
 	if !set["producers"] {
 		cfg.producers = sc.producers
+	}
+	if multi {
+		if err := checkMultiproc(&cfg); err != nil {
+			return cfg, err
+		}
+		cfg.rate = 0
+		return cfg, nil
 	}
 	if !sc.rated {
 		cfg.rate, cfg.duration = 0, 0
