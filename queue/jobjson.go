@@ -35,10 +35,13 @@ type JobJSON struct {
 	PayloadEncoding string         `json:"payload_encoding,omitempty"`
 	Payload         any            `json:"payload,omitempty"`
 	Errors          []AttemptError `json:"errors,omitempty"`
+	// ErrorsDropped is Job.ErrorsDropped: how many failed attempts' errors
+	// were not kept between the first entry of Errors and the rest.
+	ErrorsDropped int `json:"errors_dropped,omitempty"`
 }
 
-// NewJobJSON returns j's JSON form; full adds the payload and every
-// attempt's error (a listing leaves them out).
+// NewJobJSON returns j's JSON form; full adds the payload and the kept
+// attempt errors (a listing leaves them out).
 func NewJobJSON(j *Job, full bool) JobJSON {
 	a := JobJSON{
 		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
@@ -47,7 +50,7 @@ func NewJobJSON(j *Job, full bool) JobJSON {
 		AttemptedAt: utcOrNil(j.AttemptedAt), FinishedAt: utcOrNil(j.FinishedAt),
 		LeasedBy: j.LeasedBy, LeaseUntil: utcOrNil(j.LeaseUntil), CancelRequested: j.CancelRequested,
 		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: utcOrNil(j.ExpiresAt),
-		Metadata: j.Metadata, DeadReason: j.DeadReason,
+		Metadata: j.Metadata, DeadReason: j.DeadReason, ErrorsDropped: j.ErrorsDropped,
 	}
 	if e := j.LastError(); e != nil {
 		a.LastError = e.Message

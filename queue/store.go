@@ -129,7 +129,8 @@ type Settlement struct {
 	Now time.Time
 	// RunAt is when the job runs again (retry, snooze, release).
 	RunAt time.Time
-	// Error is recorded on the job for retry and dead outcomes.
+	// Error is recorded on the job for retry and dead outcomes, added to
+	// its history with AppendAttemptError (which caps and bounds it).
 	Error *AttemptError
 	// Reason is the dead reason.
 	Reason string
