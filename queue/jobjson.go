@@ -40,8 +40,8 @@ type JobJSON struct {
 	ErrorsDropped int `json:"errors_dropped,omitempty"`
 }
 
-// NewJobJSON returns j's JSON form; full adds the payload and the kept
-// attempt errors (a listing leaves them out).
+// NewJobJSON returns j's JSON form; full adds the payload, the kept attempt
+// errors and the count of those not kept (a listing leaves them out).
 func NewJobJSON(j *Job, full bool) JobJSON {
 	a := JobJSON{
 		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
@@ -50,13 +50,13 @@ func NewJobJSON(j *Job, full bool) JobJSON {
 		AttemptedAt: utcOrNil(j.AttemptedAt), FinishedAt: utcOrNil(j.FinishedAt),
 		LeasedBy: j.LeasedBy, LeaseUntil: utcOrNil(j.LeaseUntil), CancelRequested: j.CancelRequested,
 		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: utcOrNil(j.ExpiresAt),
-		Metadata: j.Metadata, DeadReason: j.DeadReason, ErrorsDropped: j.ErrorsDropped,
+		Metadata: j.Metadata, DeadReason: j.DeadReason,
 	}
 	if e := j.LastError(); e != nil {
 		a.LastError = e.Message
 	}
 	if full {
-		a.Errors = j.Errors
+		a.Errors, a.ErrorsDropped = j.Errors, j.ErrorsDropped
 		if a.Errors == nil {
 			a.Errors = []AttemptError{}
 		}
