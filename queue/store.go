@@ -154,7 +154,7 @@ type ListFilter struct {
 	Queue string
 	Kind  string
 	State State
-	// Search matches a substring of the payload, of any attempt's error
+	// Search matches a substring of the payload, of any kept attempt's error
 	// message, or of a dead job's reason.
 	Search string
 	// BeforeID pages: only jobs with a smaller ID (the last ID of the
