@@ -91,7 +91,7 @@
 //	                      limit (1 to 500, default 50). next_before is set
 //	                      when an older page exists: pass it as before.
 //	/api/dead             like /api/jobs for dead jobs (no state parameter)
-//	/api/jobs/{id}        one job, with its payload and every attempt error
+//	/api/jobs/{id}        one job, with its payload and its attempt errors
 //	/api/schedules        {"schedules": [schedule...]}
 //	                      schedule: {"name", "spec", "time_zone", "kind",
 //	                      "queue", "misfire", "next_run", "prev_run",
@@ -123,9 +123,12 @@
 // "dead_reason"}; /api/jobs/{id}
 // adds "payload" (the JSON itself when the payload is JSON, else a string),
 // "payload_encoding" ("json", "text" or "base64") and "errors": [{"attempt",
-// "at", "error", "stack"}]. Times that have not happened are null;
-// "leased_by", "unique_key", "order_key", "metadata", "last_error",
-// "dead_reason" and "errors" are left out when empty.
+// "at", "error", "stack"}], the kept attempt errors (the first and the
+// latest; see queue.AppendAttemptError). "errors_dropped" counts the failed
+// attempts whose errors were not kept, which lie after the first entry of
+// "errors". Times that have not happened are null; "leased_by",
+// "unique_key", "order_key", "metadata", "last_error", "dead_reason",
+// "errors" and "errors_dropped" are left out when empty.
 //
 // Actions (POST, with the X-CSRF-Token header and the cookie of
 // /api/csrf; a body, where one is taken, is JSON):

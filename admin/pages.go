@@ -215,11 +215,38 @@ type jobDetail struct {
 	PayloadKind string
 	PayloadSize int
 	MetaKeys    []string
-	Errors      []queue.AttemptError // newest first
+	Errors      []attemptRow // newest first, with the gap of dropped attempts where it lies
+	Failed      int          // failed attempts in all, kept or not
 	CanRetry    bool
 	CanCancel   bool
 	CanDelete   bool
 	LeaseLeft   string
+}
+
+// attemptRow is one row of a job's attempt history: a failed attempt, or,
+// when Dropped is set, the gap where that many attempts' errors were not
+// kept (queue.AppendAttemptError bounds the history).
+type attemptRow struct {
+	queue.AttemptError
+	Dropped int
+}
+
+// attemptRows lists j's attempt errors newest first, with the gap of the
+// dropped ones in its place.
+func attemptRows(j *queue.Job) []attemptRow {
+	rows := make([]attemptRow, 0, len(j.Errors)+1)
+	gap := j.ErrorsGap()
+	for i, e := range j.Errors {
+		if i == gap {
+			rows = append(rows, attemptRow{Dropped: j.ErrorsDropped})
+		}
+		rows = append(rows, attemptRow{AttemptError: e})
+	}
+	if gap == len(j.Errors) {
+		rows = append(rows, attemptRow{Dropped: j.ErrorsDropped})
+	}
+	slices.Reverse(rows)
+	return rows
 }
 
 func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
@@ -244,8 +271,8 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 		d.MetaKeys = append(d.MetaKeys, k)
 	}
 	slices.Sort(d.MetaKeys)
-	d.Errors = slices.Clone(j.Errors)
-	slices.Reverse(d.Errors)
+	d.Errors = attemptRows(j)
+	d.Failed = len(j.Errors) + j.ErrorsDropped
 	switch j.State {
 	case queue.StateDead:
 		d.CanRetry, d.CanDelete = true, true

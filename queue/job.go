@@ -93,8 +93,15 @@ type Job struct {
 	LeaseToken int64
 	// CancelRequested is set when an operator cancelled the job while it ran.
 	CancelRequested bool
-	// Errors holds one entry per failed attempt, oldest first.
+	// Errors holds the job's error history, oldest first: one entry per
+	// failed attempt, bounded to the first ErrorsKeptFirst and the latest
+	// ErrorsKeptLast entries (see AppendAttemptError).
 	Errors []AttemptError
+	// ErrorsDropped counts the failed attempts whose errors were not kept
+	// because the history was full. They lie between the first
+	// ErrorsKeptFirst entries of Errors and the rest (see ErrorsGap), so
+	// len(Errors) + ErrorsDropped is the number of failed attempts.
+	ErrorsDropped int
 	// DeadReason says why a dead job died.
 	DeadReason string
 }
@@ -113,9 +120,10 @@ type AttemptError struct {
 	Attempt int `json:"attempt"`
 	// At is when the failure was recorded.
 	At time.Time `json:"at"`
-	// Message is the error text.
+	// Message is the error text, at most MaxErrorMessage bytes as stored.
 	Message string `json:"error"`
-	// Stack is the goroutine stack when the handler panicked.
+	// Stack is the goroutine stack when the handler panicked, at most
+	// MaxErrorStack bytes as stored.
 	Stack string `json:"stack,omitempty"`
 }
 

@@ -35,10 +35,13 @@ type JobJSON struct {
 	PayloadEncoding string         `json:"payload_encoding,omitempty"`
 	Payload         any            `json:"payload,omitempty"`
 	Errors          []AttemptError `json:"errors,omitempty"`
+	// ErrorsDropped is Job.ErrorsDropped: how many failed attempts' errors
+	// were not kept between the first entry of Errors and the rest.
+	ErrorsDropped int `json:"errors_dropped,omitempty"`
 }
 
-// NewJobJSON returns j's JSON form; full adds the payload and every
-// attempt's error (a listing leaves them out).
+// NewJobJSON returns j's JSON form; full adds the payload, the kept attempt
+// errors and the count of those not kept (a listing leaves them out).
 func NewJobJSON(j *Job, full bool) JobJSON {
 	a := JobJSON{
 		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
@@ -53,7 +56,7 @@ func NewJobJSON(j *Job, full bool) JobJSON {
 		a.LastError = e.Message
 	}
 	if full {
-		a.Errors = j.Errors
+		a.Errors, a.ErrorsDropped = j.Errors, j.ErrorsDropped
 		if a.Errors == nil {
 			a.Errors = []AttemptError{}
 		}

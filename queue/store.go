@@ -129,7 +129,8 @@ type Settlement struct {
 	Now time.Time
 	// RunAt is when the job runs again (retry, snooze, release).
 	RunAt time.Time
-	// Error is recorded on the job for retry and dead outcomes.
+	// Error is recorded on the job for retry and dead outcomes, added to
+	// its history with AppendAttemptError (which caps and bounds it).
 	Error *AttemptError
 	// Reason is the dead reason.
 	Reason string
@@ -153,7 +154,7 @@ type ListFilter struct {
 	Queue string
 	Kind  string
 	State State
-	// Search matches a substring of the payload, of any attempt's error
+	// Search matches a substring of the payload, of any kept attempt's error
 	// message, or of a dead job's reason.
 	Search string
 	// BeforeID pages: only jobs with a smaller ID (the last ID of the

@@ -133,6 +133,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TopicWritesInTx", testTopicWritesInTx},
 		{"TopicReplay", testTopicReplay},
 		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
+		{"ErrorHistoryBounded", testErrorHistoryBounded},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ const (
   state = CASE WHEN cancel_requested THEN 4 WHEN ?1 <= ?2 THEN 0 ELSE 1 END,
   run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?2 END,
   lease_until = NULL, lease_token = NULL,
-  errors = json_insert(coalesce(errors, '[]'), '$[#]', json(?3))
+  errors = coalesce(?3, errors)
   WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?2)`
 	// sqlSnooze reschedules without spending the attempt.
 	sqlSnooze = `UPDATE spool_jobs SET
@@ -42,8 +42,7 @@ const (
    died_at, reason, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
    ?1, ?2, unique_key, order_key, ` + deadBlocksKey + `, expires_at, metadata,
-   CASE WHEN ?3 IS NULL THEN errors ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?3)) END,
-   payload
+   coalesce(?3, errors), payload
   FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?1)`
 	sqlDeadDelete = `DELETE FROM spool_jobs WHERE id = ?`
 	sqlMetrics    = `INSERT INTO spool_metrics (minute, queue, completed, failed, dead) VALUES (?, ?, ?, ?, ?)
@@ -83,16 +82,6 @@ type metricCounts struct{ completed, failed, dead int }
 // Settle implements queue.Store.
 func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
 	errs := make([]error, len(settlements))
-	encoded := make([]any, len(settlements))
-	for i, st := range settlements {
-		if st.Error != nil {
-			e, err := encodeAttemptError(st.Error)
-			if err != nil {
-				return nil, err
-			}
-			encoded[i] = e
-		}
-	}
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		metrics := map[metricKey]*metricCounts{}
 		count := func(st queue.Settlement) *metricCounts {
@@ -133,7 +122,10 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 					r, err = x.exec(ctx, sqlCompleteDelete, st.JobID, st.Token)
 				}
 			case queue.OutcomeRetry:
-				r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, encoded[i], st.JobID, st.Token, st.IfExpired)
+				var history any
+				if history, err = appendAttemptError(ctx, x, st); err == nil {
+					r, err = x.exec(ctx, sqlRetry, micros(st.RunAt), now, history, st.JobID, st.Token, st.IfExpired)
+				}
 			case queue.OutcomeSnooze:
 				r, err = x.exec(ctx, sqlSnooze, micros(st.RunAt), now, st.JobID, st.Token)
 			case queue.OutcomeRelease:
@@ -141,7 +133,10 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 			case queue.OutcomeCancel:
 				r, err = x.exec(ctx, sqlCancelRunning, now, st.JobID, st.Token)
 			case queue.OutcomeDead:
-				r, err = x.exec(ctx, sqlDeadInsert, now, st.Reason, encoded[i], st.JobID, st.Token, st.IfExpired)
+				var history any
+				if history, err = appendAttemptError(ctx, x, st); err == nil {
+					r, err = x.exec(ctx, sqlDeadInsert, now, st.Reason, history, st.JobID, st.Token, st.IfExpired)
+				}
 				if err == nil {
 					if n, _ := r.RowsAffected(); n == 1 {
 						_, err = x.exec(ctx, sqlDeadDelete, st.JobID)
@@ -191,6 +186,43 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 		return nil, err
 	}
 	return errs, nil
+}
+
+// sqlSettleErrors reads the error history of a job whose lease still holds.
+const sqlSettleErrors = `SELECT errors FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = 2`
+
+// appendAttemptError returns the errors column of st's job with st.Error
+// added by queue.AppendAttemptError, which bounds the history; nil (keep
+// the column) when st has no error or its lease is lost, where the
+// settle's own statement then changes nothing.
+func appendAttemptError(ctx context.Context, x *xtx, st queue.Settlement) (any, error) {
+	if st.Error == nil {
+		return nil, nil
+	}
+	var stored sql.NullString
+	switch err := x.queryRow(ctx, sqlSettleErrors, st.JobID, st.Token).Scan(&stored); err {
+	case nil:
+	case sql.ErrNoRows:
+		return nil, nil
+	default:
+		return nil, err
+	}
+	var (
+		kept    []queue.AttemptError
+		dropped int
+	)
+	if stored.Valid && stored.String != "" {
+		var err error
+		if kept, dropped, err = decodeErrors(stored.String); err != nil {
+			return nil, fmt.Errorf("sqlite: job %d: errors: %w", st.JobID, err)
+		}
+	}
+	kept, dropped = queue.AppendAttemptError(kept, dropped, *st.Error)
+	enc, err := encodeErrors(kept, dropped)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: job %d: errors: %w", st.JobID, err)
+	}
+	return enc, nil
 }
 
 // completeDeleteBatched settles the completions that delete their job,

@@ -216,15 +216,36 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "\nPayload:\n%s\n", indent(payloadText(j.Payload), "  "))
 	if len(j.Errors) > 0 {
-		fmt.Fprintf(stdout, "\nErrors:\n")
-		for _, e := range j.Errors {
+		if j.ErrorsDropped > 0 {
+			fmt.Fprintf(stdout, "\nErrors (%d failed attempts, %d kept):\n", len(j.Errors)+j.ErrorsDropped, len(j.Errors))
+		} else {
+			fmt.Fprintf(stdout, "\nErrors:\n")
+		}
+		gap := j.ErrorsGap()
+		for i, e := range j.Errors {
+			if i == gap {
+				showDropped(stdout, j.ErrorsDropped)
+			}
 			fmt.Fprintf(stdout, "  attempt %d at %s:\n%s\n", e.Attempt, fmtTime(e.At), indent(e.Message, "    "))
 			if e.Stack != "" {
 				fmt.Fprintf(stdout, "%s\n", indent(strings.TrimRight(e.Stack, "\n"), "    "))
 			}
 		}
+		if gap == len(j.Errors) {
+			showDropped(stdout, j.ErrorsDropped)
+		}
 	}
 	return nil
+}
+
+// showDropped prints the gap in a job's error history where n attempts'
+// errors were not kept.
+func showDropped(w io.Writer, n int) {
+	noun := "attempts"
+	if n == 1 {
+		noun = "attempt"
+	}
+	fmt.Fprintf(w, "  … %d %s not kept …\n", n, noun)
 }
 
 // getJob reads a job; an unknown ID is exit status 3.
