@@ -1,0 +1,82 @@
+//go:build linux
+
+package sqlite_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
+)
+
+// holdTurn takes the writers' turn of the database at path as another
+// process's writer would, and returns a func that gives it back.
+func holdTurn(t *testing.T, path string) func() {
+	t.Helper()
+	f, err := os.OpenFile(path+"-lock", os.O_RDWR, 0)
+	require.NoError(t, err)
+	fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: 0, Len: 1}
+	require.NoError(t, unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &fl))
+	return func() { f.Close() }
+}
+
+// A writer that cannot get the turn within the busy timeout fails with
+// queue.ErrBusy naming the lock file, and writes work again once the turn
+// is given back (the abandoned wait does not take it along).
+func TestTurnHeldPastBusyTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, sqlite.Options{BusyTimeout: 200 * time.Millisecond})
+	q := newQueue(t, s)
+	_, err := q.Enqueue(ctx, queue.NewJob{Kind: "a"})
+	require.NoError(t, err)
+
+	release := holdTurn(t, path)
+	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "b"})
+	require.ErrorIs(t, err, queue.ErrBusy)
+	require.Contains(t, err.Error(), filepath.Base(path)+"-lock")
+	release()
+
+	for i := range 3 {
+		_, err = q.Enqueue(ctx, queue.NewJob{Kind: "c"})
+		require.NoError(t, err, "enqueue %d after the turn came back", i)
+	}
+	// The turn is this store's while it writes, and free between writes.
+	release = holdTurn(t, path)
+	release()
+}
+
+// Close ends a writer's wait for the turn at once.
+func TestCloseWhileWaitingForTurn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: time.Minute})
+	require.NoError(t, err)
+	q := newQueue(t, s)
+	release := holdTurn(t, path)
+	defer release()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := q.Enqueue(ctx, queue.NewJob{Kind: "a"})
+		errc <- err
+	}()
+	// Wait until the writer is waiting: it marks the second byte.
+	f, err := os.Open(path + "-lock")
+	require.NoError(t, err)
+	defer f.Close()
+	require.Eventually(t, func() bool {
+		fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: 1, Len: 1}
+		return unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &fl) == nil && fl.Type != unix.F_UNLCK
+	}, 10*time.Second, time.Millisecond)
+	require.NoError(t, s.Close())
+	require.ErrorIs(t, <-errc, queue.ErrClosed)
+}
