@@ -292,10 +292,28 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 	if size > maxMetadataBytes {
 		return bad("Metadata", "%d bytes exceeds the limit of %d", size, maxMetadataBytes)
 	}
+	// Times outside the store's range are refused, never clamped: the
+	// store would wrap them around (a far-future RunAt would run at once).
+	badTime := func(field, reason string) (NewJob, error) {
+		return NewJob{}, &InvalidJobError{Index: i, Field: field, Reason: reason, Err: ErrTimeOutOfRange}
+	}
 	if j.RunAt.IsZero() {
 		j.RunAt = now.Add(j.Delay)
+		if r := outOfRange(j.RunAt); r != "" {
+			if j.Delay == 0 {
+				return badTime("RunAt", "the queue's clock (Options.Now) reads "+r)
+			}
+			return badTime("Delay", fmt.Sprintf("%s after now: the run time %s", j.Delay, r))
+		}
+	} else if r := outOfRange(j.RunAt); r != "" {
+		return badTime("RunAt", r)
 	}
 	j.Delay = 0
+	if !j.ExpiresAt.IsZero() {
+		if r := outOfRange(j.ExpiresAt); r != "" {
+			return badTime("ExpiresAt", r)
+		}
+	}
 	if start := j.RunAt; !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(start) || !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(now) {
 		return bad("ExpiresAt", "%s is not after the job's run time %s: it would expire before it could start",
 			j.ExpiresAt.UTC().Format(time.RFC3339), j.RunAt.UTC().Format(time.RFC3339))

@@ -82,7 +82,8 @@ type Subscription struct {
 type StartAt struct {
 	// Beginning delivers the whole retained log first, in order.
 	Beginning bool
-	// Time delivers events published at or after it.
+	// Time delivers events published at or after it. It must lie in years
+	// 1 to 9999 (UTC), as every time a store keeps.
 	Time time.Time
 	// Seq delivers events of the topic from this sequence number on; only
 	// for a pattern without wildcards.
@@ -139,7 +140,10 @@ type EventFilter struct {
 	Topic string
 	// FromSeq and ToSeq bound the range (inclusive); zero means open.
 	FromSeq, ToSeq int64
-	// Since and Until bound by publish time; zero means open.
+	// Since and Until bound by publish time; zero means open. Events are
+	// published in years 1 to 9999 (UTC): a Since before them or an Until
+	// after them is an open end too, while a Since after them or an Until
+	// before them is refused (ErrTimeOutOfRange).
 	Since, Until time.Time
 	// Limit is the most events returned. Defaults to 100; at most 1000.
 	Limit int
@@ -366,6 +370,13 @@ func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) err
 	if s.From.Seq < 0 || (s.From.Seq > 0 && strings.ContainsAny(s.Pattern, "*#")) {
 		return fmt.Errorf("%w: subscription %q: From.Seq needs a positive sequence and a pattern without wildcards", ErrInvalidArgument, s.Name)
 	}
+	if !s.From.Time.IsZero() {
+		// Refused, not clamped: the store would wrap a far-future time
+		// around, and the subscription would receive the whole log.
+		if r := outOfRange(s.From.Time); r != "" {
+			return fmt.Errorf("%w: subscription %q: From.Time %s (%w)", ErrInvalidArgument, s.Name, r, ErrTimeOutOfRange)
+		}
+	}
 	return ts.Subscribe(ctx, tx, s, q.opts.Now())
 }
 
@@ -426,6 +437,28 @@ func checkEventFilter(f *EventFilter) error {
 	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
 		return fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
 	}
+	return checkEventTimes(f)
+}
+
+// checkEventTimes clamps or refuses f's time bounds outside the range a
+// store keeps (years 1 to 9999). No event is published outside it, so a
+// Since before it or an Until after it is clamped to zero (an open end):
+// the filter keeps its meaning, and the store never sees a time it would
+// wrap around. A Since after it or an Until before it leaves nothing to
+// match and is refused as the mistake it must be.
+func checkEventTimes(f *EventFilter) error {
+	if !f.Since.IsZero() && outOfRange(f.Since) != "" {
+		if f.Since.After(maxTime) {
+			return fmt.Errorf("%w: event filter Since %s (%w)", ErrInvalidArgument, outOfRange(f.Since), ErrTimeOutOfRange)
+		}
+		f.Since = time.Time{}
+	}
+	if !f.Until.IsZero() && outOfRange(f.Until) != "" {
+		if f.Until.Before(minTime) {
+			return fmt.Errorf("%w: event filter Until %s (%w)", ErrInvalidArgument, outOfRange(f.Until), ErrTimeOutOfRange)
+		}
+		f.Until = time.Time{}
+	}
 	return nil
 }
 
@@ -471,6 +504,9 @@ func (q *Queue) ReplayTx(ctx context.Context, tx *sql.Tx, subscription string, f
 	}
 	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
 		return 0, fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
+	}
+	if err := checkEventTimes(&f); err != nil {
+		return 0, err
 	}
 	n, err := ts.Replay(ctx, tx, subscription, f, q.opts.Now(), q.jobDefaults())
 	if err == nil && n > 0 {
