@@ -140,3 +140,30 @@ func TestEventFilterTimesOutOfRange(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, jobs, "a replay from year 300000 delivered past events")
 }
+
+// An event's metadata follows the rules of a job's: every subscriber's job
+// carries it. Invalid UTF-8 was accepted and turned into U+FFFD in the
+// delivered jobs (two keys could merge into one).
+func TestPublishRefusesMetadataEnqueueRefuses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, nil)
+	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: "s", Pattern: "orders.#", Kind: "k"}))
+	for name, md := range map[string]map[string]string{
+		"utf8":  {"tenant": "\xff"},
+		"empty": {"": "x"},
+		"size":  {"big": string(make([]byte, 64<<10))},
+	} {
+		_, err := q.Publish(ctx, queue.Event{Topic: "orders.created", Metadata: md})
+		require.ErrorIs(t, err, queue.ErrInvalidArgument, name)
+		require.ErrorContains(t, err, "event Metadata", name)
+	}
+	jobs, err := q.List(ctx, queue.ListFilter{})
+	require.NoError(t, err)
+	require.Empty(t, jobs)
+
+	// A subscription's job fields are checked by Enqueue's rules too.
+	err = q.Subscribe(ctx, queue.Subscription{Name: "bad", Pattern: "orders.#", Kind: "k", Queue: "a//b"})
+	require.ErrorIs(t, err, queue.ErrInvalidArgument)
+	require.ErrorContains(t, err, `subscription "bad": Queue:`)
+}

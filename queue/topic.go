@@ -307,6 +307,10 @@ func (q *Queue) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) (PublishRes
 	if parent, ok := JobFromContext(ctx); ok {
 		ev.Metadata = q.inherit(NewJob{Metadata: ev.Metadata}, parent).Metadata
 	}
+	// Every subscriber's job carries the metadata: Enqueue's rules apply.
+	if reason := checkMetadata(ev.Metadata); reason != "" {
+		return PublishResult{}, fmt.Errorf("%w: event Metadata: %s", ErrInvalidArgument, reason)
+	}
 	res, err := ts.Publish(ctx, tx, q.opts.Now(), ev, q.jobDefaults())
 	if err == nil && res.Jobs > 0 {
 		q.wake("")
@@ -349,14 +353,14 @@ func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) err
 	if s.Queue == "" {
 		s.Queue = DefaultQueue
 	}
-	if err := ValidName(s.Queue); err != nil {
-		return fmt.Errorf("%w: subscription %q: queue: %v", ErrInvalidArgument, s.Name, err)
-	}
-	if err := ValidName(s.Kind); err != nil {
-		return fmt.Errorf("%w: subscription %q: kind: %v", ErrInvalidArgument, s.Name, err)
-	}
-	if s.Priority < 0 || s.Priority > MaxPriority || s.MaxAttempts < 0 {
-		return fmt.Errorf("%w: subscription %q: priority 0..%d and a non-negative MaxAttempts", ErrInvalidArgument, s.Name, MaxPriority)
+	// The fields a delivered job takes from the subscription follow
+	// Enqueue's rules, checked by the same code.
+	if err := q.ValidateJob(NewJob{Kind: s.Kind, Queue: s.Queue, Priority: s.Priority, MaxAttempts: s.MaxAttempts}); err != nil {
+		var ie *InvalidJobError
+		if errors.As(err, &ie) {
+			return fmt.Errorf("%w: subscription %q: %s: %s", ErrInvalidArgument, s.Name, ie.Field, ie.Reason)
+		}
+		return err
 	}
 	set := 0
 	for _, b := range []bool{s.From.Beginning, !s.From.Time.IsZero(), s.From.Seq != 0} {
