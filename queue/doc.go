@@ -32,7 +32,8 @@
 // Every write has a Tx twin ([Queue.EnqueueTx], [Queue.CancelTx], ...) that
 // runs inside the caller's *sql.Tx, so that a job is enqueued, or cancelled,
 // together with the caller's own rows or not at all (the transactional
-// outbox). The transaction must belong to the database the store uses.
+// outbox). The transaction must belong to the database the store uses;
+// one of another database is refused with [ErrForeignTx].
 // When a Tx twin returns an error, the SQLite store has undone its own
 // writes and left the caller's transaction as it was, to be continued or
 // rolled back; only a context that ends during a write can make SQLite

@@ -46,10 +46,14 @@ var (
 	// ErrInvalidArgument is wrapped by errors about bad parameters to
 	// operator calls (filters, limits, names).
 	ErrInvalidArgument = errors.New("queue: invalid argument")
+	// ErrTimeOutOfRange is wrapped by errors about a time outside the range
+	// a store keeps, years 1 to 9999 (UTC): a job's RunAt or ExpiresAt, a
+	// subscription's From.Time, an event filter's bounds.
+	ErrTimeOutOfRange = errors.New("queue: time out of range")
 )
 
 // InvalidJobError says which field of a NewJob is wrong and why. It wraps
-// ErrInvalidJob (and ErrPayloadTooLarge for oversize payloads).
+// ErrInvalidJob (and Err, where set).
 type InvalidJobError struct {
 	// Index is the job's position in an EnqueueMany call (0 for Enqueue).
 	Index int
@@ -57,7 +61,8 @@ type InvalidJobError struct {
 	Field string
 	// Reason says what is wrong with it.
 	Reason string
-	// Err is ErrPayloadTooLarge for oversize payloads, else nil.
+	// Err is ErrPayloadTooLarge for oversize payloads, ErrTimeOutOfRange
+	// for times a store cannot keep, else nil.
 	Err error
 }
 

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -143,6 +144,8 @@ type NewJob struct {
 	// Defaults to 0; must be between 0 and MaxPriority.
 	Priority int
 	// RunAt schedules the job for a time. Zero means now (plus Delay).
+	// Like every time a store keeps, it must lie in years 1 to 9999 (UTC);
+	// see ErrTimeOutOfRange.
 	RunAt time.Time
 	// Delay schedules the job this long after now. Must not be negative;
 	// ignored when RunAt is set.
@@ -169,7 +172,7 @@ type NewJob struct {
 	OrderKey string
 	// ExpiresAt is a deadline to start by: a job not started by then goes
 	// to the dead table with the reason "expired" (a message TTL). Zero
-	// means never.
+	// means never. Years 1 to 9999 (UTC), as for RunAt.
 	ExpiresAt time.Time
 }
 
@@ -195,4 +198,28 @@ func (j *Job) DecodeArgs(v any) error {
 		return &PayloadError{JobID: j.ID, Kind: j.Kind, Target: typeName(v), Err: err}
 	}
 	return nil
+}
+
+// The range of times a store keeps: years 1 to 9999, UTC. RFC 3339 and JSON
+// (the admin API, tick metadata) show only four-digit years, and every
+// backend holds this range: SQLite's int64 unix microseconds end in the
+// year 294247 and wrap around after it (year 300000 reads back as -284555),
+// PostgreSQL's timestamptz ends in 294276. Times outside it are refused
+// (RunAt, ExpiresAt, StartAt.Time) or, where that keeps the meaning, clamped
+// (an event filter's open ends). Other times users set reach a store only
+// as durations added to the clock (Delay, Snooze, RetryIn, retention, the
+// worker's keep periods): at most 292 years, within the range for any
+// clock reading before the year 9707.
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// outOfRange says, for a non-zero t outside the range a store keeps, what
+// is wrong with it ("" when t is in range).
+func outOfRange(t time.Time) string {
+	if t.Before(minTime) || t.After(maxTime) {
+		return fmt.Sprintf("%s is outside years 1 to 9999 (UTC)", t.UTC().Format(time.RFC3339Nano))
+	}
+	return ""
 }

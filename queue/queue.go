@@ -225,6 +225,15 @@ func JobFromContext(ctx context.Context) (*Job, bool) {
 	return j, ok && j != nil
 }
 
+// ValidateJob reports whether Enqueue would accept j now: it runs the same
+// checks, with this queue's options and clock, and returns the same
+// *InvalidJobError. Code that keeps job templates to enqueue later (package
+// schedule) validates them with it, so that the rules cannot drift apart.
+func (q *Queue) ValidateJob(j NewJob) error {
+	_, err := q.normalize(0, j, q.opts.Now())
+	return err
+}
+
 // normalize validates j and fills its defaults: Queue, MaxAttempts, an
 // absolute RunAt and a Payload.
 func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
@@ -278,29 +287,56 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 		return NewJob{}, &InvalidJobError{Index: i, Field: "Payload", Err: ErrPayloadTooLarge,
 			Reason: fmt.Sprintf("%d bytes exceeds the limit of %d (Options.MaxPayloadBytes)", len(j.Payload), q.opts.MaxPayloadBytes)}
 	}
-	size := 0
-	for k, v := range j.Metadata {
-		if k == "" {
-			return bad("Metadata", "empty key")
-		}
-		// JSON would turn invalid UTF-8 into U+FFFD: two keys could merge.
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return bad("Metadata", "key %q or its value is not valid UTF-8", k)
-		}
-		size += len(k) + len(v)
+	if reason := checkMetadata(j.Metadata); reason != "" {
+		return bad("Metadata", "%s", reason)
 	}
-	if size > maxMetadataBytes {
-		return bad("Metadata", "%d bytes exceeds the limit of %d", size, maxMetadataBytes)
+	// Times outside the store's range are refused, never clamped: the
+	// store would wrap them around (a far-future RunAt would run at once).
+	badTime := func(field, reason string) (NewJob, error) {
+		return NewJob{}, &InvalidJobError{Index: i, Field: field, Reason: reason, Err: ErrTimeOutOfRange}
 	}
 	if j.RunAt.IsZero() {
 		j.RunAt = now.Add(j.Delay)
+		if r := outOfRange(j.RunAt); r != "" {
+			if j.Delay == 0 {
+				return badTime("RunAt", "the queue's clock (Options.Now) reads "+r)
+			}
+			return badTime("Delay", fmt.Sprintf("%s after now: the run time %s", j.Delay, r))
+		}
+	} else if r := outOfRange(j.RunAt); r != "" {
+		return badTime("RunAt", r)
 	}
 	j.Delay = 0
+	if !j.ExpiresAt.IsZero() {
+		if r := outOfRange(j.ExpiresAt); r != "" {
+			return badTime("ExpiresAt", r)
+		}
+	}
 	if start := j.RunAt; !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(start) || !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(now) {
 		return bad("ExpiresAt", "%s is not after the job's run time %s: it would expire before it could start",
 			j.ExpiresAt.UTC().Format(time.RFC3339), j.RunAt.UTC().Format(time.RFC3339))
 	}
 	return j, nil
+}
+
+// checkMetadata says what is wrong with md as a job's (or an event's)
+// metadata, or "" when nothing is.
+func checkMetadata(md map[string]string) string {
+	size := 0
+	for k, v := range md {
+		if k == "" {
+			return "empty key"
+		}
+		// JSON would turn invalid UTF-8 into U+FFFD: two keys could merge.
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Sprintf("key %q or its value is not valid UTF-8", k)
+		}
+		size += len(k) + len(v)
+	}
+	if size > maxMetadataBytes {
+		return fmt.Sprintf("%d bytes exceeds the limit of %d", size, maxMetadataBytes)
+	}
+	return ""
 }
 
 // ValidName checks a queue or kind name: 1 to 128 characters of ASCII

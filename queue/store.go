@@ -3,8 +3,15 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
+
+// ErrForeignTx means a *sql.Tx passed to a Tx twin (EnqueueTx, CancelTx
+// ...) is a transaction of another database than the store's: its writes
+// would land in the wrong file. Begin it on the store's database (package
+// sqlite: Store.DB, or the *sql.DB given to New).
+var ErrForeignTx = errors.New("queue: transaction belongs to another database")
 
 // Store is the contract a backend implements (package sqlite today). Users
 // hold a *Queue; only backend authors and the worker pool call a Store.
@@ -12,8 +19,9 @@ import (
 // All times are passed in by the caller, which owns the clock, so a backend
 // never reads the wall clock and tests can drive time. Every write takes an
 // optional *sql.Tx: nil means the store's own transaction, non-nil runs the
-// write inside the caller's transaction (which must belong to the store's
-// database). Backends must pass the conformance suite in package queuetest.
+// write inside the caller's transaction, which must belong to the store's
+// database: a backend refuses another with ErrForeignTx. Backends must
+// pass the conformance suite in package queuetest.
 type Store interface {
 	// Enqueue inserts jobs, validated and normalised by Queue, in one
 	// transaction. A job with RunAt after now is scheduled, else pending.

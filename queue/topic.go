@@ -82,7 +82,8 @@ type Subscription struct {
 type StartAt struct {
 	// Beginning delivers the whole retained log first, in order.
 	Beginning bool
-	// Time delivers events published at or after it.
+	// Time delivers events published at or after it. It must lie in years
+	// 1 to 9999 (UTC), as every time a store keeps.
 	Time time.Time
 	// Seq delivers events of the topic from this sequence number on; only
 	// for a pattern without wildcards.
@@ -139,7 +140,10 @@ type EventFilter struct {
 	Topic string
 	// FromSeq and ToSeq bound the range (inclusive); zero means open.
 	FromSeq, ToSeq int64
-	// Since and Until bound by publish time; zero means open.
+	// Since and Until bound by publish time; zero means open. Events are
+	// published in years 1 to 9999 (UTC): a Since before them or an Until
+	// after them is an open end too, while a Since after them or an Until
+	// before them is refused (ErrTimeOutOfRange).
 	Since, Until time.Time
 	// Limit is the most events returned. Defaults to 100; at most 1000.
 	Limit int
@@ -303,6 +307,10 @@ func (q *Queue) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) (PublishRes
 	if parent, ok := JobFromContext(ctx); ok {
 		ev.Metadata = q.inherit(NewJob{Metadata: ev.Metadata}, parent).Metadata
 	}
+	// Every subscriber's job carries the metadata: Enqueue's rules apply.
+	if reason := checkMetadata(ev.Metadata); reason != "" {
+		return PublishResult{}, fmt.Errorf("%w: event Metadata: %s", ErrInvalidArgument, reason)
+	}
 	res, err := ts.Publish(ctx, tx, q.opts.Now(), ev, q.jobDefaults())
 	if err == nil && res.Jobs > 0 {
 		q.wake("")
@@ -345,14 +353,14 @@ func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) err
 	if s.Queue == "" {
 		s.Queue = DefaultQueue
 	}
-	if err := ValidName(s.Queue); err != nil {
-		return fmt.Errorf("%w: subscription %q: queue: %v", ErrInvalidArgument, s.Name, err)
-	}
-	if err := ValidName(s.Kind); err != nil {
-		return fmt.Errorf("%w: subscription %q: kind: %v", ErrInvalidArgument, s.Name, err)
-	}
-	if s.Priority < 0 || s.Priority > MaxPriority || s.MaxAttempts < 0 {
-		return fmt.Errorf("%w: subscription %q: priority 0..%d and a non-negative MaxAttempts", ErrInvalidArgument, s.Name, MaxPriority)
+	// The fields a delivered job takes from the subscription follow
+	// Enqueue's rules, checked by the same code.
+	if err := q.ValidateJob(NewJob{Kind: s.Kind, Queue: s.Queue, Priority: s.Priority, MaxAttempts: s.MaxAttempts}); err != nil {
+		var ie *InvalidJobError
+		if errors.As(err, &ie) {
+			return fmt.Errorf("%w: subscription %q: %s: %s", ErrInvalidArgument, s.Name, ie.Field, ie.Reason)
+		}
+		return err
 	}
 	set := 0
 	for _, b := range []bool{s.From.Beginning, !s.From.Time.IsZero(), s.From.Seq != 0} {
@@ -365,6 +373,13 @@ func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) err
 	}
 	if s.From.Seq < 0 || (s.From.Seq > 0 && strings.ContainsAny(s.Pattern, "*#")) {
 		return fmt.Errorf("%w: subscription %q: From.Seq needs a positive sequence and a pattern without wildcards", ErrInvalidArgument, s.Name)
+	}
+	if !s.From.Time.IsZero() {
+		// Refused, not clamped: the store would wrap a far-future time
+		// around, and the subscription would receive the whole log.
+		if r := outOfRange(s.From.Time); r != "" {
+			return fmt.Errorf("%w: subscription %q: From.Time %s (%w)", ErrInvalidArgument, s.Name, r, ErrTimeOutOfRange)
+		}
 	}
 	return ts.Subscribe(ctx, tx, s, q.opts.Now())
 }
@@ -426,6 +441,28 @@ func checkEventFilter(f *EventFilter) error {
 	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
 		return fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
 	}
+	return checkEventTimes(f)
+}
+
+// checkEventTimes clamps or refuses f's time bounds outside the range a
+// store keeps (years 1 to 9999). No event is published outside it, so a
+// Since before it or an Until after it is clamped to zero (an open end):
+// the filter keeps its meaning, and the store never sees a time it would
+// wrap around. A Since after it or an Until before it leaves nothing to
+// match and is refused as the mistake it must be.
+func checkEventTimes(f *EventFilter) error {
+	if !f.Since.IsZero() && outOfRange(f.Since) != "" {
+		if f.Since.After(maxTime) {
+			return fmt.Errorf("%w: event filter Since %s (%w)", ErrInvalidArgument, outOfRange(f.Since), ErrTimeOutOfRange)
+		}
+		f.Since = time.Time{}
+	}
+	if !f.Until.IsZero() && outOfRange(f.Until) != "" {
+		if f.Until.Before(minTime) {
+			return fmt.Errorf("%w: event filter Until %s (%w)", ErrInvalidArgument, outOfRange(f.Until), ErrTimeOutOfRange)
+		}
+		f.Until = time.Time{}
+	}
 	return nil
 }
 
@@ -471,6 +508,9 @@ func (q *Queue) ReplayTx(ctx context.Context, tx *sql.Tx, subscription string, f
 	}
 	if f.FromSeq < 0 || f.ToSeq < 0 || (f.ToSeq > 0 && f.ToSeq < f.FromSeq) {
 		return 0, fmt.Errorf("%w: sequence range %d..%d", ErrInvalidArgument, f.FromSeq, f.ToSeq)
+	}
+	if err := checkEventTimes(&f); err != nil {
+		return 0, err
 	}
 	n, err := ts.Replay(ctx, tx, subscription, f, q.opts.Now(), q.jobDefaults())
 	if err == nil && n > 0 {

@@ -78,7 +78,7 @@ const (
 var ErrInvalid = errors.New("schedule: invalid schedule")
 
 // InvalidError says which part of an Entry is wrong and why. It wraps
-// ErrInvalid.
+// ErrInvalid, and Err where set.
 type InvalidError struct {
 	// Name is the schedule's name as given.
 	Name string
@@ -87,6 +87,10 @@ type InvalidError struct {
 	Field string
 	// Reason says what is wrong with it.
 	Reason string
+	// Err is the queue's *queue.InvalidJobError when Enqueue would refuse
+	// the job of a tick (errors.Is then matches queue.ErrInvalidJob, and
+	// queue.ErrPayloadTooLarge for an oversize payload), else nil.
+	Err error
 }
 
 // Error implements error.
@@ -94,8 +98,13 @@ func (e *InvalidError) Error() string {
 	return fmt.Sprintf("schedule: invalid schedule %q: %s: %s", e.Name, e.Field, e.Reason)
 }
 
-// Unwrap lets errors.Is match ErrInvalid.
-func (e *InvalidError) Unwrap() error { return ErrInvalid }
+// Unwrap lets errors.Is match ErrInvalid and, where set, Err.
+func (e *InvalidError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalid, e.Err}
+	}
+	return []error{ErrInvalid}
+}
 
 // entry is a validated Entry.
 type entry struct {
@@ -108,15 +117,15 @@ type entry struct {
 	misfire Misfire
 }
 
-// maxKeyLen is the queue's limit on UniqueKey and OrderKey.
-const maxKeyLen = 512
-
 // specParser reads five fields, an optional seconds field and descriptors.
 // A Parser is an immutable value.
 var specParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// newEntry validates e at time now.
-func newEntry(e Entry, now time.Time) (*entry, error) {
+// newEntry validates e at time now. The job template is checked by q, the
+// queue the scheduler enqueues into, as the jobs of its ticks and triggers
+// (with the keys the scheduler adds): what Enqueue would refuse at every
+// tick is refused here, by the same rules.
+func newEntry(q *queue.Queue, e Entry, now time.Time) (*entry, error) {
 	bad := func(field, format string, a ...any) (*entry, error) {
 		return nil, &InvalidError{Name: e.Name, Field: field, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -127,7 +136,8 @@ func newEntry(e Entry, now time.Time) (*entry, error) {
 	if err != nil {
 		return bad(field, "%v", err)
 	}
-	if sched.Next(now).IsZero() {
+	first := sched.Next(now)
+	if first.IsZero() {
 		return bad("Spec", "%q matches no time in the next five years", e.Spec)
 	}
 	switch e.Misfire {
@@ -138,52 +148,40 @@ func newEntry(e Entry, now time.Time) (*entry, error) {
 		return bad("Misfire", "unknown policy %q (want %q or %q)", e.Misfire, MisfireCatchUp, MisfireSkip)
 	}
 	j := e.Job
-	if err := queue.ValidName(j.Kind); err != nil {
-		return bad("Job.Kind", "%v", err)
-	}
-	if j.Queue == "" {
-		j.Queue = queue.DefaultQueue
-	}
-	if err := queue.ValidName(j.Queue); err != nil {
-		return bad("Job.Queue", "%v", err)
-	}
 	switch {
-	case j.Priority < 0 || j.Priority > queue.MaxPriority:
-		return bad("Job.Priority", "%d is outside 0..%d", j.Priority, queue.MaxPriority)
-	case j.Delay < 0:
-		return bad("Job.Delay", "%s is negative", j.Delay)
-	case j.Timeout < 0:
-		return bad("Job.Timeout", "%s is negative", j.Timeout)
-	case j.MaxAttempts < 0:
-		return bad("Job.MaxAttempts", "%d is negative", j.MaxAttempts)
 	case !j.RunAt.IsZero():
 		return bad("Job.RunAt", "must be empty: a schedule's job runs at its tick (use Delay to run it later)")
 	case j.UniqueKey != "":
 		return bad("Job.UniqueKey", "must be empty: the scheduler keys each job by its schedule and tick")
 	case !j.ExpiresAt.IsZero():
 		return bad("Job.ExpiresAt", "must be empty: a fixed deadline would expire the jobs of every later tick")
-	case len(j.OrderKey) > maxKeyLen:
-		return bad("Job.OrderKey", "%d bytes is longer than %d", len(j.OrderKey), maxKeyLen)
+	}
+	if j.Queue == "" {
+		j.Queue = queue.DefaultQueue // stored with the schedule's definition
+	}
+	if j.Payload != nil {
+		j.Payload = append([]byte{}, j.Payload...)
+	}
+	j.Metadata = maps.Clone(j.Metadata)
+	en := &entry{name: e.Name, spec: spec, zone: zone, loc: loc, sched: sched, job: j, misfire: e.Misfire}
+	for _, job := range []queue.NewJob{en.tickJob(first), en.triggerJob(now)} {
+		if err := q.ValidateJob(job); err != nil {
+			var ie *queue.InvalidJobError
+			if !errors.As(err, &ie) {
+				return nil, err
+			}
+			return nil, &InvalidError{Name: e.Name, Field: "Job." + ie.Field, Reason: ie.Reason, Err: err}
+		}
 	}
 	if j.Args != nil {
-		if j.Payload != nil {
-			return bad("Job.Args", "set either Payload or Args, not both")
-		}
+		// Encoded once, here: every tick's job carries the same bytes.
 		b, err := json.Marshal(j.Args)
 		if err != nil {
 			return bad("Job.Args", "cannot encode %s as JSON: %v", reflect.TypeOf(j.Args), err)
 		}
-		j.Payload, j.Args = b, nil
-	} else if j.Payload != nil {
-		j.Payload = append([]byte{}, j.Payload...)
+		en.job.Payload, en.job.Args = b, nil
 	}
-	for k := range j.Metadata {
-		if k == "" {
-			return bad("Job.Metadata", "empty key")
-		}
-	}
-	j.Metadata = maps.Clone(j.Metadata)
-	return &entry{name: e.Name, spec: spec, zone: zone, loc: loc, sched: sched, job: j, misfire: e.Misfire}, nil
+	return en, nil
 }
 
 // parseSpec splits a time zone prefix off spec, resolves the zone (the
@@ -205,6 +203,11 @@ func parseSpec(spec, timeZone string) (rest, zone string, loc *time.Location, sc
 		}
 		if rest == "" {
 			return "", "", nil, nil, "Spec", fmt.Errorf("%q has a time zone prefix but no schedule after it", spec)
+		}
+		// The rest is stored as the spec, and robfig/cron would read a
+		// second prefix in it: the zone stored would not be the zone run.
+		if strings.HasPrefix(rest, "CRON_TZ=") || strings.HasPrefix(rest, "TZ=") {
+			return "", "", nil, nil, "Spec", fmt.Errorf("%q has two time zone prefixes; give one", spec)
 		}
 		if timeZone != "" && timeZone != prefix {
 			return "", "", nil, nil, "TimeZone", fmt.Errorf("%q conflicts with the spec's prefix %q; set the zone in one place", timeZone, prefix)

@@ -612,9 +612,9 @@ func TestStartStop(t *testing.T) {
 	require.Len(t, jobs, 1)
 }
 
-// A schedule whose job the queue refuses (here a payload over the queue's
-// limit, which only the queue knows) fails with an error naming it and its
-// tick, keeps its tick for the next round, and does not stop the others.
+// A schedule whose job the queue refuses at its tick (here its queue is
+// full, which Add cannot know) fails with an error naming it and its tick,
+// keeps its tick for the next round, and does not stop the others.
 func TestRunOnceErrorNamesScheduleAndRunsTheOthers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -622,19 +622,22 @@ func TestRunOnceErrorNamesScheduleAndRunsTheOthers(t *testing.T) {
 	require.NoError(t, err)
 	defer store.Close()
 	clk := newClock(utc("2026-01-01T00:00:00Z"))
-	q, err := queue.New(store, queue.Options{MaxPayloadBytes: 16, Now: clk.Now})
+	q, err := queue.New(store, queue.Options{Now: clk.Now})
+	require.NoError(t, err)
+	require.NoError(t, q.SetQueueSettings(ctx, "full", queue.QueueSettings{MaxPending: 1}))
+	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "filler", Queue: "full", Delay: time.Hour * 24})
 	require.NoError(t, err)
 	s, err := schedule.New(q, schedule.Options{})
 	require.NoError(t, err)
-	require.NoError(t, s.Add(schedule.Entry{Name: "big", Spec: "@hourly", Job: queue.NewJob{Kind: "big", Payload: make([]byte, 100)}}))
+	require.NoError(t, s.Add(schedule.Entry{Name: "big", Spec: "@hourly", Job: queue.NewJob{Kind: "big", Queue: "full"}}))
 	require.NoError(t, s.Add(schedule.Entry{Name: "small", Spec: "@hourly", Job: queue.NewJob{Kind: "small"}}))
 	_, err = s.RunOnce(ctx)
 	require.NoError(t, err)
 
 	clk.Set(utc("2026-01-01T01:00:00Z"))
 	_, err = s.RunOnce(ctx)
-	require.ErrorIs(t, err, queue.ErrPayloadTooLarge)
-	require.ErrorContains(t, err, `schedule "big": tick 2026-01-01T01:00:00Z: queue: invalid job 0: Payload`)
+	require.ErrorIs(t, err, queue.ErrQueueFull)
+	require.ErrorContains(t, err, `schedule "big": tick 2026-01-01T01:00:00Z: queue: queue "full" is full`)
 	require.Equal(t, []string{"2026-01-01T01:00:00Z"}, ticks(t, q, "small"))
 	list, err := s.List(ctx)
 	require.NoError(t, err)

@@ -95,7 +95,7 @@ func New(q *queue.Queue, opts Options) (*Scheduler, error) {
 // already added, or an invalid job template is an *InvalidError naming the
 // schedule and what is wrong. Add may be called after Start.
 func (s *Scheduler) Add(e Entry) error {
-	en, err := newEntry(e, s.opts.Now())
+	en, err := newEntry(s.q, e, s.opts.Now())
 	if err != nil {
 		return err
 	}

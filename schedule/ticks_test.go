@@ -36,9 +36,10 @@ func TestLatestTickMatchesWalk(t *testing.T) {
 	}
 	zones := []string{"Europe/Berlin", "America/New_York", "UTC", "Australia/Lord_Howe"}
 	rng := rand.New(rand.NewPCG(1, 2))
+	q := testQueue(t)
 	for _, spec := range specs {
 		for _, zone := range zones {
-			e, err := newEntry(Entry{Name: "x", Spec: spec, TimeZone: zone, Job: jobTemplate()}, bases[0])
+			e, err := newEntry(q, Entry{Name: "x", Spec: spec, TimeZone: zone, Job: jobTemplate()}, bases[0])
 			require.NoError(t, err, spec)
 			for _, base := range bases {
 				for range 15 {
@@ -64,7 +65,7 @@ func TestLatestTickMatchesWalk(t *testing.T) {
 // Next, not 600,000.
 func TestLatestTickLongGap(t *testing.T) {
 	t.Parallel()
-	e, err := newEntry(Entry{Name: "x", Spec: "* * * * * *", Job: jobTemplate()}, time.Now())
+	e, err := newEntry(testQueue(t), Entry{Name: "x", Spec: "* * * * * *", Job: jobTemplate()}, time.Now())
 	require.NoError(t, err)
 	after := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := after.Add(7*24*time.Hour + 500*time.Millisecond)

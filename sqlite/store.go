@@ -61,6 +61,7 @@ type Store struct {
 	opts   Options
 	logger *slog.Logger
 	path   string
+	file   string // the main database file as SQLite names it; see foreigntx.go
 
 	writeDB *sql.DB // owned: one connection, used by the writer goroutine only
 	readDB  *sql.DB // reads; and the app's connections (DB)
@@ -259,6 +260,11 @@ func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path str
 	} else if err := s.migrateRetry(ctx); err != nil {
 		return nil, err
 	}
+	file, err := mainFile(ctx, readDB)
+	if err != nil {
+		return nil, err
+	}
+	s.file = file
 	s.prepared = map[string]*sql.Stmt{}
 	for _, q := range hotStatements {
 		st, err := writeDB.PrepareContext(ctx, q)

@@ -95,6 +95,9 @@ func (s *Store) writeIn(ctx context.Context, tx *sql.Tx, fn opFunc) error {
 	if tx == nil {
 		return s.w.do(ctx, fn)
 	}
+	if err := s.checkTx(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
 		return mapErr(err)
 	}
