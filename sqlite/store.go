@@ -295,7 +295,7 @@ func (s *Store) openTurn() error {
 	if err != nil {
 		return err
 	}
-	t, err := openTurn(s.path, fi.Mode().Perm())
+	t, err := openTurn(s.path, fi.Mode().Perm(), s.logger)
 	if err != nil {
 		return fmt.Errorf("the writers' lock file: %w", err)
 	}

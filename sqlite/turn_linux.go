@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 // the open file, not the process: two stores of one process exclude each
 // other, and closing the file drops only its own locks, never SQLite's.
 type fileTurn struct {
-	f *os.File
+	f      *os.File // nil once the turn failed: the writer goes on without it
+	logger *slog.Logger
 	// yielded: the last release saw a waiter, so the next acquire lets it
 	// go first. Only the writer goroutine uses a turn.
 	yielded bool
@@ -31,15 +33,18 @@ const (
 	urgentByte = 2 // held shared by writers that have waited past turnUrgentAfter
 )
 
-func openTurn(dbPath string, perm os.FileMode) (*fileTurn, error) {
+func openTurn(dbPath string, perm os.FileMode, logger *slog.Logger) (*fileTurn, error) {
 	f, err := os.OpenFile(dbPath+turnLockSuffix, os.O_RDWR|os.O_CREATE, perm)
 	if err != nil {
 		return nil, err
 	}
-	return &fileTurn{f: f}, nil
+	return &fileTurn{f: f, logger: logger}, nil
 }
 
 func (t *fileTurn) lock(cmd int, typ int16, at int64) error {
+	if t.f == nil {
+		return os.ErrClosed
+	}
 	fl := unix.Flock_t{Type: typ, Whence: io.SeekStart, Start: at, Len: 1}
 	for {
 		err := unix.FcntlFlock(t.f.Fd(), cmd, &fl)
@@ -51,9 +56,6 @@ func (t *fileTurn) lock(cmd int, typ int16, at int64) error {
 
 // tryTake takes the turn if it is free.
 func (t *fileTurn) tryTake() (bool, error) {
-	if t.f == nil {
-		return false, errors.New("the lock file could not be opened again")
-	}
 	err := t.lock(unix.F_OFD_SETLK, unix.F_WRLCK, turnByte)
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 		return false, nil
@@ -74,8 +76,13 @@ func (t *fileTurn) heldByOther(at int64) bool {
 }
 
 // acquire waits for the turn until deadline (then queue.ErrBusy) or until
-// quit is closed (then queue.ErrClosed).
-func (t *fileTurn) acquire(deadline time.Time, quit <-chan struct{}) error {
+// quit is closed (then queue.ErrClosed), and reports whether it holds the
+// turn. The turn only makes the writers fair, SQLite's locks keep them
+// correct: should the lock file fail, the writer goes on without it.
+func (t *fileTurn) acquire(deadline time.Time, quit <-chan struct{}) (bool, error) {
+	if t.f == nil {
+		return false, nil
+	}
 	if t.yielded {
 		// A waiter was there when this writer gave the turn back: the
 		// kernel woke it, and it takes the turn within microseconds.
@@ -83,12 +90,17 @@ func (t *fileTurn) acquire(deadline time.Time, quit <-chan struct{}) error {
 		t.awaitOther()
 	}
 	for {
-		ok, urgent, err := t.take(deadline, quit)
-		if !ok || err != nil {
-			return err
+		urgent, err := t.take(deadline, quit)
+		if errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrClosed) {
+			return false, err
+		}
+		if err != nil {
+			t.logger.Warn("spool: writers of other processes may wait longer: the write turn failed", "err", err)
+			t.close()
+			return false, nil
 		}
 		if urgent || !t.heldByOther(urgentByte) {
-			return nil
+			return true, nil
 		}
 		// Another writer has waited long: the kernel does not wake
 		// waiters in order, so one may lose the race for the turn many
@@ -107,12 +119,12 @@ func (t *fileTurn) awaitOther() {
 
 // take takes the turn, waiting for it if need be; urgent reports that the
 // wait was long enough to mark it urgent.
-func (t *fileTurn) take(deadline time.Time, quit <-chan struct{}) (ok, urgent bool, err error) {
+func (t *fileTurn) take(deadline time.Time, quit <-chan struct{}) (urgent bool, err error) {
 	if ok, err := t.tryTake(); ok || err != nil {
-		return ok, false, t.wrap(err)
+		return false, t.wrap(err)
 	}
 	if err := t.lock(unix.F_OFD_SETLK, unix.F_RDLCK, waitByte); err != nil {
-		return false, false, t.wrap(err)
+		return false, t.wrap(err)
 	}
 	defer t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, waitByte)
 	// A blocking wait, so that the kernel wakes this writer the moment the
@@ -140,15 +152,15 @@ func (t *fileTurn) take(deadline time.Time, quit <-chan struct{}) (ok, urgent bo
 			if urgent {
 				t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, urgentByte)
 			}
-			return err == nil, urgent, t.wrap(err)
+			return urgent, t.wrap(err)
 		case <-urgency.C:
 			urgent = t.lock(unix.F_OFD_SETLK, unix.F_RDLCK, urgentByte) == nil
 		case <-quit:
 			t.abandon(got)
-			return false, false, queue.ErrClosed
+			return false, queue.ErrClosed
 		case <-timer.C:
 			t.abandon(got)
-			return false, false, fmt.Errorf("%w: another process has held the write turn (%s) past the busy timeout", queue.ErrBusy, f.Name())
+			return false, fmt.Errorf("%w: another process has held the write turn (%s) past the busy timeout", queue.ErrBusy, f.Name())
 		}
 	}
 }
@@ -192,5 +204,7 @@ func (t *fileTurn) close() error {
 	if t.f == nil {
 		return nil
 	}
-	return t.f.Close()
+	err := t.f.Close()
+	t.f = nil
+	return err
 }

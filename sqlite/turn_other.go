@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"log/slog"
 	"os"
 	"time"
 )
@@ -12,9 +13,9 @@ import (
 // writes next.
 type fileTurn struct{}
 
-func openTurn(string, os.FileMode) (*fileTurn, error) { return nil, nil }
+func openTurn(string, os.FileMode, *slog.Logger) (*fileTurn, error) { return nil, nil }
 
-func (t *fileTurn) acquire(time.Time, <-chan struct{}) error { return nil }
+func (t *fileTurn) acquire(time.Time, <-chan struct{}) (bool, error) { return false, nil }
 
 func (t *fileTurn) release() {}
 

@@ -250,12 +250,15 @@ func (w *writer) run(batch []*op) {
 func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 	ctx := context.Background()
 	if t := w.s.turn; t != nil {
-		if err := t.acquire(time.Now().Add(w.s.opts.BusyTimeout), w.quit); err != nil {
+		held, err := t.acquire(time.Now().Add(w.s.opts.BusyTimeout), w.quit)
+		if err != nil {
 			return err
 		}
-		// Held through the commit and the checkpoint it may run, so that
-		// no other process's writer commits in between (see dsn).
-		defer t.release()
+		if held {
+			// Held through the commit and the checkpoint it may run, so
+			// that no other process's writer commits in between (see dsn).
+			defer t.release()
+		}
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
