@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -64,6 +65,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	files *fileWatch // filecheck.go: the file's identity; nil when not watched
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -163,12 +166,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		opts.CheckpointInterval = -1
 	}
+	// A directory; a -wal without its database file (filecheck.go).
+	if err := checkOpenPath(path, opts.ReadOnly); err != nil {
+		return nil, err
+	}
 	s, err := openPools(ctx, path, opts, false)
-	if err != nil && opts.ReadOnly && errors.Is(err, queue.ErrReadOnly) {
-		// A read-only directory (a backup on a read-only mount): SQLite
-		// cannot create the -shm file WAL reading needs. With no -wal file
-		// every commit is in the main file, which may then be read as
-		// immutable. A live -wal file must never be ignored.
+	if err != nil && opts.ReadOnly && (errors.Is(err, queue.ErrReadOnly) || isCantOpen(err)) {
+		// A read-only directory or mount (a backup on a read-only mount):
+		// SQLite cannot create the -shm file WAL reading needs (READONLY
+		// in a directory it may not write, CANTOPEN on a read-only file
+		// system). With no -wal file every commit is in the main file,
+		// which may then be read as immutable. A live -wal file must never
+		// be ignored.
 		if _, werr := os.Stat(path + "-wal"); errors.Is(werr, os.ErrNotExist) {
 			s, err = openPools(ctx, path, opts, true)
 		}
@@ -181,7 +190,8 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 	if immutable {
 		d += "&immutable=1"
 	}
-	writeDB, err := sql.Open("sqlite", d)
+	var opened atomic.Pointer[Store] // filecheck.go: later connections never create the file
+	writeDB, err := openDB(d, opts.ReadOnly, &opened)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -189,7 +199,7 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
-	readDB, err := sql.Open("sqlite", d)
+	readDB, err := openDB(d, opts.ReadOnly, &opened)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -202,6 +212,7 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 		readDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	opened.Store(s)
 	return s, nil
 }
 
@@ -240,6 +251,11 @@ func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path str
 		}
 		s.prepared[q] = st
 	}
+	// Notice the file being deleted or replaced (filecheck.go).
+	if err := s.watchFile(); err != nil {
+		s.closeStmts()
+		return nil, err
+	}
 	s.w = newWriter(s, !owned)
 	if opts.CheckpointInterval > 0 {
 		s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
@@ -277,6 +293,7 @@ func (s *Store) Path() string { return s.path }
 // checkpoints the write-ahead log and closes the connections Open made.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopFileCheck() // filecheck.go
 		s.w.close()
 		if s.stopCkpt != nil {
 			close(s.stopCkpt)

@@ -73,6 +73,9 @@ func newWriter(s *Store, lockFirst bool) *writer {
 // writes are undone and the caller's transaction is as it was before the
 // call, so the caller may go on with it or roll it back.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
+	if err := s.fileOK(); err != nil { // filecheck.go: the file was deleted or replaced
+		return err
+	}
 	return s.named(s.writeIn(ctx, tx, fn))
 }
 
@@ -262,6 +265,10 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 		}
 	}
 	x.close()
+	if err := w.s.checkFile(); err != nil { // filecheck.go: never commit to a deleted file
+		tx.Rollback()
+		return err
+	}
 	return mapErr(tx.Commit())
 }
 

@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+	msqlite "modernc.org/sqlite"
+)
+
+// Noticing that the database file was deleted or replaced.
+//
+// SQLite goes on writing to the files it opened after their path names
+// another file or none: a deleted file lives on, unnamed, until the store
+// closes, so every write acknowledged after the delete is lost then, and
+// another process that opens the path meanwhile sees (or creates) another
+// database. A store made by Open records which files its path and the
+// path's -wal name when it opens, compares them with what the paths name
+// before every commit (checkFile in the writer) and every second in the
+// background (fileCheckLoop), and once they differ refuses every write with
+// queue.ErrFileGone, for good.
+//
+// No file descriptor of ours is kept on the database file: closing one
+// would drop the POSIX locks SQLite holds on it in this process. The
+// identity comparison needs none: SQLite's own descriptors keep the old
+// files alive, so a new file at the path can never reuse their inode.
+
+// fileCheckInterval is how often the background check runs.
+const fileCheckInterval = time.Second
+
+// fileWatch is the file identity a store recorded when it opened, and the
+// state of its background check.
+type fileWatch struct {
+	path string
+	main os.FileInfo
+	wal  os.FileInfo // nil: the file had no -wal when the store opened
+
+	err atomic.Pointer[error] // sticky: set once, never cleared
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// watchFile records the identity of the store's file and its -wal and
+// starts the background check. Stores without a path of their own (New)
+// and read-only stores are not watched.
+func (s *Store) watchFile() error {
+	if s.path == "" || s.opts.ReadOnly {
+		return nil
+	}
+	main, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", queue.ErrFileGone, s.path, err)
+	}
+	f := &fileWatch{path: s.path, main: main, stop: make(chan struct{}), done: make(chan struct{})}
+	if wal, err := os.Stat(s.path + "-wal"); err == nil {
+		f.wal = wal
+	}
+	s.files = f
+	go s.fileCheckLoop()
+	return nil
+}
+
+// stopFileCheck stops the background check and waits for it to end.
+func (s *Store) stopFileCheck() {
+	if s.files == nil {
+		return
+	}
+	close(s.files.stop)
+	<-s.files.done
+}
+
+// fileOK returns the sticky error set once the file was found deleted or
+// replaced, without looking at the file again: nil while all is well.
+func (s *Store) fileOK() error {
+	if s.files == nil {
+		return nil
+	}
+	if p := s.files.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// checkFile compares the files the store's path and its -wal name now with
+// those the store opened. When they differ it records a sticky error
+// wrapping queue.ErrFileGone (logged at Error level once) and returns it;
+// every later write fails with it. It costs two stat calls.
+func (s *Store) checkFile() error {
+	if err := s.fileOK(); err != nil || s.files == nil {
+		return err
+	}
+	f := s.files
+	var why string
+	if fi, err := os.Stat(f.path); err != nil {
+		why = fmt.Sprintf("the database file is gone (%v)", errors.Unwrap(err))
+		if errors.Is(err, fs.ErrNotExist) {
+			why = "the database file was deleted or renamed while the store had it open"
+		}
+	} else if !os.SameFile(f.main, fi) {
+		why = "the path now names another file than the one the store opened (it was replaced)"
+	} else if f.wal != nil {
+		if wi, err := os.Stat(f.path + "-wal"); err != nil || !os.SameFile(f.wal, wi) {
+			why = "its write-ahead log " + f.path + "-wal was deleted or replaced while the store had it open"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	err := fmt.Errorf("%w: %s: %s; every write is refused from now on, as it would be lost: "+
+		"close the store, restore the file or move the replacement aside, and open it again", queue.ErrFileGone, f.path, why)
+	if f.err.CompareAndSwap(nil, &err) {
+		s.logger.Error("spool: database file deleted or replaced", "path", f.path, "err", err)
+	}
+	return s.fileOK()
+}
+
+// fileCheckLoop runs the check every fileCheckInterval until stopFileCheck,
+// so that a deleted file is noticed while nothing writes too.
+func (s *Store) fileCheckLoop() {
+	defer close(s.files.done)
+	t := time.NewTicker(fileCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.files.stop:
+			return
+		case <-t.C:
+			if s.runFileCheckOnce() != nil {
+				return // sticky: nothing more to notice
+			}
+		}
+	}
+}
+
+// runFileCheckOnce is one round of the background check.
+func (s *Store) runFileCheckOnce() error { return s.checkFile() }
+
+// checkOpenPath refuses, before SQLite sees path, what SQLite would get
+// wrong or explain badly: a directory, and a -wal file without its
+// database file (opening would create an empty database and reset the
+// -wal, destroying the transactions in it). The -wal is looked at first: a
+// new database has its main file before its -wal, so another process
+// creating the database meanwhile cannot make this check fail.
+func checkOpenPath(path string, readOnly bool) error {
+	_, walErr := os.Lstat(path + "-wal")
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("sqlite: open %s: it is a directory, not a database file", path)
+	case errors.Is(err, fs.ErrNotExist) && walErr == nil && !readOnly:
+		return fmt.Errorf("sqlite: open %s: the database file does not exist but its write-ahead log %s-wal does; "+
+			"opening would create an empty database and discard the log: restore the database file next to it, "+
+			"or remove %s-wal (and %s-shm) if its transactions are not needed", path, path, path, path)
+	}
+	return nil
+}
+
+// noCreateConnector opens connections that may create the database file
+// until the store has opened it (opened is set). Later connections, such as
+// a pool replacing one or the final checkpoint's, open only an existing
+// file (SQLite's mode=rw), and none at all once the file was found deleted
+// or replaced: a new connection would create an empty database that other
+// processes then use, or join the old -wal and -shm files to another
+// database file.
+type noCreateConnector struct {
+	create, existing driver.Connector
+	opened           *atomic.Pointer[Store]
+}
+
+// Connect implements driver.Connector.
+func (c noCreateConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	s := c.opened.Load()
+	if s == nil {
+		return c.create.Connect(ctx)
+	}
+	if err := s.checkFile(); err != nil {
+		return nil, err
+	}
+	return c.existing.Connect(ctx)
+}
+
+// Driver implements driver.Connector.
+func (c noCreateConnector) Driver() driver.Driver { return c.create.Driver() }
+
+// openDB opens a pool on dsn d. Unless readOnly (mode=ro never creates),
+// its connections stop creating the file once opened is set.
+func openDB(d string, readOnly bool, opened *atomic.Pointer[Store]) (*sql.DB, error) {
+	create, err := msqlite.NewConnector(d)
+	if err != nil {
+		return nil, err
+	}
+	if readOnly {
+		return sql.OpenDB(create), nil
+	}
+	existing, err := msqlite.NewConnector(d + "&mode=rw")
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(noCreateConnector{create: create, existing: existing, opened: opened}), nil
+}
+
+// isCantOpen reports whether err is SQLite's CANTOPEN.
+func isCantOpen(err error) bool {
+	var coder interface{ Code() int }
+	return errors.As(err, &coder) && coder.Code()&0xff == codeCantOpen
+}

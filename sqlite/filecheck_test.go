@@ -1,0 +1,189 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
+)
+
+// enqueueOne enqueues one job and returns the error.
+func enqueueOne(q *queue.Queue) error {
+	_, err := q.Enqueue(context.Background(), queue.NewJob{Kind: "k", Payload: []byte("p")})
+	return err
+}
+
+// requireFileGone checks that err says the file at path was deleted or
+// replaced.
+func requireFileGone(t *testing.T, err error, path string) {
+	t.Helper()
+	require.ErrorIs(t, err, queue.ErrFileGone)
+	require.Contains(t, err.Error(), path)
+}
+
+// requireNewConnRefused takes every connection of the store's read pool
+// (Options.ReadConns 4), so that at least one must be new, and checks that
+// a new one is refused with queue.ErrFileGone.
+func requireNewConnRefused(t *testing.T, s *sqlite.Store, path string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 4 && err == nil; i++ {
+		var c *sql.Conn
+		if c, err = s.DB().Conn(context.Background()); err == nil {
+			defer c.Close()
+		}
+	}
+	requireFileGone(t, err, path)
+}
+
+// A store whose file is deleted under it fails every write, loudly, and
+// neither a later read nor Close creates a new file at the path.
+func TestDeletedFileFailsWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, sqlite.Options{})
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+
+	require.NoError(t, os.Remove(path))
+
+	// The very next write fails: it is checked before its commit.
+	err := enqueueOne(q)
+	requireFileGone(t, err, path)
+	require.Contains(t, err.Error(), "deleted")
+	_, err = q.EnqueueMany(ctx, []queue.NewJob{{Kind: "k"}, {Kind: "k"}})
+	requireFileGone(t, err, path)
+	require.ErrorIs(t, q.Pause(ctx, queue.DefaultQueue), queue.ErrFileGone)
+
+	// Reads that need new connections must not create an empty database
+	// where the file was.
+	requireNewConnRefused(t, s, path)
+
+	require.NoError(t, s.Close())
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "the database file was created again")
+
+	// SQLite leaves the -wal of a moved database file in place (it does
+	// not checkpoint it on close): a later Open refuses to start afresh
+	// over it.
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		_, err = sqlite.Open(ctx, path, sqlite.Options{})
+		require.Error(t, err)
+		require.Contains(t, err.Error(), path+"-wal")
+		_, err = os.Stat(path)
+		require.ErrorIs(t, err, fs.ErrNotExist)
+	}
+}
+
+// The background check notices the deletion too, so that writes in the
+// app's own transactions (EnqueueTx), which the writer does not commit,
+// fail as well.
+func TestDeletedFileNoticedInBackground(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, sqlite.Options{})
+	q := newQueue(t, s)
+	require.NoError(t, sqlite.RunFileCheckOnce(s))
+
+	require.NoError(t, os.Remove(path))
+	requireFileGone(t, sqlite.RunFileCheckOnce(s), path)
+
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err == nil { // the pooled connection may be gone with the file
+		_, err = q.EnqueueTx(ctx, tx, queue.NewJob{Kind: "k"})
+		tx.Rollback()
+	}
+	require.Error(t, err)
+	require.ErrorIs(t, err, queue.ErrFileGone)
+}
+
+// Another database renamed over the store's file: the store's writes would
+// go to the old, unnamed file, so they fail; the replacement is untouched.
+func TestReplacedFileFailsWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, sqlite.Options{})
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+
+	other := filepath.Join(t.TempDir(), "other.db")
+	o, err := sqlite.Open(ctx, other, sqlite.Options{})
+	require.NoError(t, err)
+	_, err = newQueue(t, o).Enqueue(ctx, queue.NewJob{Kind: "other"})
+	require.NoError(t, err)
+	require.NoError(t, o.Close())
+	before, err := os.ReadFile(other)
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(other, path))
+
+	err = enqueueOne(q)
+	requireFileGone(t, err, path)
+	require.Contains(t, err.Error(), "replaced")
+
+	// New connections are refused too: they would read the old -wal as
+	// the replacement's.
+	requireNewConnRefused(t, s, path)
+
+	require.NoError(t, s.Close())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(before, after), "the replacement file was changed")
+}
+
+// Deleting the -wal alone: writes to it would be lost (a crash loses every
+// transaction in it), so they fail.
+func TestDeletedWALFailsWrites(t *testing.T) {
+	t.Parallel()
+	s, path := openStore(t, sqlite.Options{})
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+
+	require.NoError(t, os.Remove(path+"-wal"))
+	err := enqueueOne(q)
+	requireFileGone(t, err, path)
+	require.Contains(t, err.Error(), path+"-wal")
+}
+
+// A -wal without its database file: Open refuses, names both files and
+// leaves the -wal as it was (opening would create an empty database and
+// reset the log).
+func TestOpenRefusesOrphanWAL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spool.db")
+	wal := []byte("a -wal file whose database file was lost; its transactions must not be reset")
+	require.NoError(t, os.WriteFile(path+"-wal", wal, 0o644))
+
+	_, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), path+"-wal")
+	require.Contains(t, err.Error(), "does not exist")
+	require.Contains(t, err.Error(), "restore")
+
+	got, err := os.ReadFile(path + "-wal")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(wal, got), "the -wal was changed")
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "Open created the database file")
+}
+
+// Open on a directory says so, read-write and read-only.
+func TestOpenDirectorySaysSo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, ro := range []bool{false, true} {
+		_, err := sqlite.Open(context.Background(), dir, sqlite.Options{ReadOnly: ro})
+		require.Error(t, err)
+		require.Contains(t, err.Error(), dir)
+		require.Contains(t, err.Error(), "is a directory", "read-only %v", ro)
+	}
+}
