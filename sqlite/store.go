@@ -180,6 +180,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		// be ignored.
 		if _, werr := os.Stat(path + "-wal"); errors.Is(werr, os.ErrNotExist) {
 			s, err = openPools(ctx, path, opts, true)
+		} else if werr == nil {
+			err = fmt.Errorf("sqlite: open %s read-only: commits in %s-wal can be read only through a -shm file, "+
+				"which SQLite cannot create here (a read-only directory or mount): copy the database file and "+
+				"its -wal to a writable directory to read them: %w", path, path, err)
 		}
 	}
 	return s, err
