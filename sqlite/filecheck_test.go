@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -186,4 +187,54 @@ func TestOpenDirectorySaysSo(t *testing.T) {
 		require.Contains(t, err.Error(), dir)
 		require.Contains(t, err.Error(), "is a directory", "read-only %v", ro)
 	}
+}
+
+// openCloseEnv switches TestOtherProcessesDoNotTripFileCheck, in a child
+// process, into the part that opens the database it names, writes and
+// closes it again.
+const openCloseEnv = "SPOOL_SQLITE_TEST_OPEN_CLOSE"
+
+// Other stores and processes opening and closing the same file (a worker
+// process, 'spool stats') leave the file and its -wal as they are: the
+// check must not take that for a deletion.
+func TestOtherProcessesDoNotTripFileCheck(t *testing.T) {
+	ctx := context.Background()
+	if path := os.Getenv(openCloseEnv); path != "" {
+		for _, ro := range []bool{false, true} {
+			s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: ro})
+			require.NoError(t, err)
+			q := newQueue(t, s)
+			if !ro {
+				require.NoError(t, enqueueOne(q))
+				require.NoError(t, s.Checkpoint(ctx))
+			}
+			_, err = q.Stats(ctx)
+			require.NoError(t, err)
+			require.NoError(t, s.Close())
+		}
+		return
+	}
+	t.Parallel()
+	s, path := openStore(t, sqlite.Options{})
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+
+	// Another store in this process.
+	o, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, enqueueOne(newQueue(t, o)))
+	require.NoError(t, o.Close())
+	require.NoError(t, sqlite.RunFileCheckOnce(s))
+	require.NoError(t, enqueueOne(q))
+
+	// Another process, read-write then read-only.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOtherProcessesDoNotTripFileCheck$", "-test.count=1")
+	cmd.Env = append(os.Environ(), openCloseEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child:\n%s", out)
+	require.NoError(t, sqlite.RunFileCheckOnce(s))
+	require.NoError(t, enqueueOne(q))
+	require.NoError(t, s.Checkpoint(ctx))
+	require.NoError(t, enqueueOne(q))
+	require.Equal(t, 6, countRows(t, s.DB(), "spool_jobs"))
 }
