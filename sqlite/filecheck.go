@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,8 +43,11 @@ type fileWatch struct {
 	main os.FileInfo
 	wal  os.FileInfo // nil: the file had no -wal when the store opened
 
-	err atomic.Pointer[error] // sticky: set once, never cleared
+	err     atomic.Pointer[error] // sticky: set once, never cleared
+	walGone atomic.Bool           // the sticky error is about the -wal alone
+	rescue  sync.Once             // rescueWAL runs once
 
+	wake chan struct{} // checkFile found the file gone: run the loop now
 	stop chan struct{}
 	done chan struct{}
 }
@@ -59,7 +63,7 @@ func (s *Store) watchFile() error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", queue.ErrFileGone, s.path, err)
 	}
-	f := &fileWatch{path: s.path, main: main, stop: make(chan struct{}), done: make(chan struct{})}
+	f := &fileWatch{path: s.path, main: main, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	if wal, err := os.Stat(s.path + "-wal"); err == nil {
 		f.wal = wal
 	}
@@ -99,6 +103,7 @@ func (s *Store) checkFile() error {
 	}
 	f := s.files
 	var why string
+	walGone := false
 	if fi, err := os.Stat(f.path); err != nil {
 		why = fmt.Sprintf("the database file is gone (%v)", errors.Unwrap(err))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -109,6 +114,7 @@ func (s *Store) checkFile() error {
 	} else if f.wal != nil {
 		if wi, err := os.Stat(f.path + "-wal"); err != nil || !os.SameFile(f.wal, wi) {
 			why = "its write-ahead log " + f.path + "-wal was deleted or replaced while the store had it open"
+			walGone = true
 		}
 	}
 	if why == "" {
@@ -117,7 +123,12 @@ func (s *Store) checkFile() error {
 	err := fmt.Errorf("%w: %s: %s; every write is refused from now on, as it would be lost: "+
 		"close the store, restore the file or move the replacement aside, and open it again", queue.ErrFileGone, f.path, why)
 	if f.err.CompareAndSwap(nil, &err) {
+		f.walGone.Store(walGone)
 		s.logger.Error("spool: database file deleted or replaced", "path", f.path, "err", err)
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
 	}
 	return s.fileOK()
 }
@@ -133,15 +144,57 @@ func (s *Store) fileCheckLoop() {
 		case <-s.files.stop:
 			return
 		case <-t.C:
-			if s.runFileCheckOnce() != nil {
-				return // sticky: nothing more to notice
-			}
+		case <-s.files.wake:
+		}
+		if s.runFileCheckOnce() != nil {
+			return // sticky: nothing more to notice
 		}
 	}
 }
 
-// runFileCheckOnce is one round of the background check.
-func (s *Store) runFileCheckOnce() error { return s.checkFile() }
+// runFileCheckOnce is one round of the background check: checkFile, and
+// once the -wal alone was found gone, rescueWAL.
+func (s *Store) runFileCheckOnce() error {
+	err := s.checkFile()
+	if err != nil && s.files.walGone.Load() {
+		s.files.rescue.Do(s.rescueWAL)
+	}
+	return err
+}
+
+// rescueWAL copies the transactions in a deleted -wal into the database
+// file. The store's connections still hold the deleted log open, and the
+// transactions committed to it were acknowledged: a crash would lose them
+// all, as no other process can find the log. A FULL checkpoint on the
+// writer's connection (opened with the store, so it has the old log open)
+// writes them into the database file and syncs it.
+func (s *Store) rescueWAL() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.BusyTimeout+time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.files.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var busy, logFrames, done int
+	err := s.writeDB.QueryRowContext(ctx, sqlRescueWAL).Scan(&busy, &logFrames, &done)
+	switch {
+	case err != nil:
+		s.logger.Error("spool: copying the deleted -wal into the database file failed: the transactions in it will be lost when the process ends",
+			"path", s.path, "err", mapErr(err))
+	case busy != 0 || done < logFrames:
+		s.logger.Error("spool: copying the deleted -wal into the database file was incomplete: some transactions in it will be lost when the process ends",
+			"path", s.path, "frames", logFrames, "copied", done)
+	default:
+		s.logger.Warn("spool: copied the transactions in the deleted -wal into the database file", "path", s.path, "frames", logFrames)
+	}
+}
+
+// sqlRescueWAL checkpoints the whole log, waiting for readers and writers
+// (busy_timeout); it returns (busy, frames in the log, frames copied).
+const sqlRescueWAL = `PRAGMA wal_checkpoint(FULL)`
 
 // checkOpenPath refuses, before SQLite sees path, what SQLite would get
 // wrong or explain badly: a directory, and a -wal file without its

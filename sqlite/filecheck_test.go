@@ -1,14 +1,18 @@
 package sqlite_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -237,4 +241,80 @@ func TestOtherProcessesDoNotTripFileCheck(t *testing.T) {
 	require.NoError(t, s.Checkpoint(ctx))
 	require.NoError(t, enqueueOne(q))
 	require.Equal(t, 6, countRows(t, s.DB(), "spool_jobs"))
+}
+
+// walCrashEnv switches TestDeletedWALRescuedBeforeCrash, in a child
+// process, into the store that writes, has its -wal deleted and is killed.
+const walCrashEnv = "SPOOL_SQLITE_TEST_WAL_CRASH"
+
+// walCrashJobs is how many jobs the child acknowledges before its -wal is
+// deleted.
+const walCrashJobs = 100
+
+// The -wal deleted under a running store: the jobs acknowledged before the
+// deletion are only in the deleted log, which no other process can find,
+// so a crash would lose them all. When the store notices, it copies them
+// into the database file: killed with SIGKILL after that, the process
+// loses none of them.
+func TestDeletedWALRescuedBeforeCrash(t *testing.T) {
+	ctx := context.Background()
+	if path := os.Getenv(walCrashEnv); path != "" {
+		walCrashChild(t, path)
+		return
+	}
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeletedWALRescuedBeforeCrash$", "-test.count=1")
+	cmd.Env = append(os.Environ(), walCrashEnv+"="+path)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewReader(stdout)
+	expect := func(want string) {
+		t.Helper()
+		if line, err := lines.ReadString('\n'); err != nil || line != want+"\n" {
+			cmd.Process.Kill()
+			cmd.Wait() // stderr is complete once Wait returns
+			t.Fatalf("child said %q (%v), want %q; its output:\n%s", line, err, want, stderr.String())
+		}
+	}
+
+	expect("acknowledged")
+	require.NoError(t, os.Remove(path+"-wal"))
+	_, err = stdin.Write([]byte("deleted\n"))
+	require.NoError(t, err)
+	expect("refused")
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, walCrashJobs, countRows(t, s.DB(), "spool_jobs"), "acknowledged jobs were lost")
+}
+
+// walCrashChild acknowledges walCrashJobs jobs with no checkpoint, waits
+// for its -wal to be deleted, checks that writes are refused and that the
+// file check ran, then waits to be killed.
+func walCrashChild(t *testing.T, path string) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, sqlite.Options{CheckpointInterval: time.Hour})
+	require.NoError(t, err)
+	q := newQueue(t, s)
+	for range walCrashJobs {
+		require.NoError(t, enqueueOne(q))
+	}
+	fmt.Println("acknowledged")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "deleted\n", line)
+	require.ErrorIs(t, enqueueOne(q), queue.ErrFileGone)
+	require.ErrorIs(t, sqlite.RunFileCheckOnce(s), queue.ErrFileGone)
+	fmt.Println("refused")
+	io.Copy(io.Discard, os.Stdin) // until killed
 }
