@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,9 +40,10 @@ const fileCheckInterval = time.Second
 // fileWatch is the file identity a store recorded when it opened, and the
 // state of its background check.
 type fileWatch struct {
-	path string
-	main os.FileInfo
-	wal  os.FileInfo // nil: the file had no -wal when the store opened
+	path    string // absolute
+	walPath string // path + "-wal"
+	main    os.FileInfo
+	wal     os.FileInfo // nil: the file had no -wal when the store opened
 
 	err     atomic.Pointer[error] // sticky: set once, never cleared
 	walGone atomic.Bool           // the sticky error is about the -wal alone
@@ -59,12 +61,17 @@ func (s *Store) watchFile() error {
 	if s.path == "" || s.opts.ReadOnly {
 		return nil
 	}
-	main, err := os.Stat(s.path)
+	// Absolute, as SQLite holds it: the process may change its directory.
+	path, err := filepath.Abs(s.path)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", queue.ErrFileGone, s.path, err)
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
 	}
-	f := &fileWatch{path: s.path, main: main, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	if wal, err := os.Stat(s.path + "-wal"); err == nil {
+	main, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", queue.ErrFileGone, path, err)
+	}
+	f := &fileWatch{path: path, walPath: path + "-wal", main: main, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if wal, err := os.Stat(f.walPath); err == nil {
 		f.wal = wal
 	}
 	s.files = f
@@ -112,8 +119,8 @@ func (s *Store) checkFile() error {
 	} else if !os.SameFile(f.main, fi) {
 		why = "the path now names another file than the one the store opened (it was replaced)"
 	} else if f.wal != nil {
-		if wi, err := os.Stat(f.path + "-wal"); err != nil || !os.SameFile(f.wal, wi) {
-			why = "its write-ahead log " + f.path + "-wal was deleted or replaced while the store had it open"
+		if wi, err := os.Stat(f.walPath); err != nil || !os.SameFile(f.wal, wi) {
+			why = "its write-ahead log " + f.walPath + " was deleted or replaced while the store had it open"
 			walGone = true
 		}
 	}

@@ -318,3 +318,20 @@ func walCrashChild(t *testing.T, path string) {
 	fmt.Println("refused")
 	io.Copy(io.Discard, os.Stdin) // until killed
 }
+
+// A store opened with a relative path goes on working after the process
+// changes its directory: the check looks at the file SQLite opened. (Not
+// parallel: it changes the process's directory.)
+func TestFileCheckAfterChdir(t *testing.T) {
+	ctx := context.Background()
+	t.Chdir(t.TempDir())
+	s, err := sqlite.Open(ctx, "spool.db", sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+
+	t.Chdir(t.TempDir())
+	require.NoError(t, sqlite.RunFileCheckOnce(s))
+	require.NoError(t, enqueueOne(q))
+}
