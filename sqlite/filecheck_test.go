@@ -67,6 +67,7 @@ func TestDeletedFileFailsWrites(t *testing.T) {
 	_, err = q.EnqueueMany(ctx, []queue.NewJob{{Kind: "k"}, {Kind: "k"}})
 	requireFileGone(t, err, path)
 	require.ErrorIs(t, q.Pause(ctx, queue.DefaultQueue), queue.ErrFileGone)
+	require.ErrorIs(t, s.Vacuum(ctx), queue.ErrFileGone)
 
 	// Reads that need new connections must not create an empty database
 	// where the file was.

@@ -352,6 +352,9 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 // as large as it was). It rewrites the whole file and holds the write lock
 // while it runs.
 func (s *Store) Vacuum(ctx context.Context) error {
+	if err := s.checkFile(); err != nil { // filecheck.go
+		return err
+	}
 	_, err := s.writeDB.ExecContext(ctx, `VACUUM`)
 	return mapErr(err)
 }
