@@ -41,7 +41,7 @@ const fileCheckInterval = time.Second
 // state of its background check.
 type fileWatch struct {
 	path    string // absolute
-	walPath string // path + "-wal"
+	walPath string // the -wal, next to the file path resolves to
 	main    os.FileInfo
 	wal     os.FileInfo // nil: the file had no -wal when the store opened
 
@@ -70,7 +70,12 @@ func (s *Store) watchFile() error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", queue.ErrFileGone, path, err)
 	}
-	f := &fileWatch{path: path, walPath: path + "-wal", main: main, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	// SQLite keeps the -wal next to the file a symbolic link names.
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	f := &fileWatch{path: path, walPath: real + "-wal", main: main, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	if wal, err := os.Stat(f.walPath); err == nil {
 		f.wal = wal
 	}

@@ -336,3 +336,24 @@ func TestFileCheckAfterChdir(t *testing.T) {
 	require.NoError(t, sqlite.RunFileCheckOnce(s))
 	require.NoError(t, enqueueOne(q))
 }
+
+// A path that is a symbolic link: SQLite keeps the -wal next to the file
+// it names, and that is the -wal the check watches.
+func TestDeletedWALBehindSymlink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, linkDir := t.TempDir(), t.TempDir()
+	real := filepath.Join(dir, "real.db")
+	link := filepath.Join(linkDir, "spool.db")
+	require.NoError(t, os.Symlink(real, link))
+	s, err := sqlite.Open(ctx, link, sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+	_, err = os.Stat(real + "-wal")
+	require.NoError(t, err, "SQLite put the -wal elsewhere")
+
+	require.NoError(t, os.Remove(real+"-wal"))
+	require.ErrorIs(t, enqueueOne(q), queue.ErrFileGone)
+}
