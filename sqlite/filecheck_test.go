@@ -58,10 +58,21 @@ func TestDeletedFileFailsWrites(t *testing.T) {
 	q := newQueue(t, s)
 	require.NoError(t, enqueueOne(q))
 
+	walBefore, err := os.ReadFile(path + "-wal")
+	require.NoError(t, err)
 	require.NoError(t, os.Remove(path))
 
+	// Another store opening the path meanwhile (another process, in
+	// issue 12) must not start an empty database over the live -wal.
+	_, err = sqlite.Open(ctx, path, sqlite.Options{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), path+"-wal")
+	walAfter, err := os.ReadFile(path + "-wal")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(walBefore, walAfter), "the -wal was changed")
+
 	// The very next write fails: it is checked before its commit.
-	err := enqueueOne(q)
+	err = enqueueOne(q)
 	requireFileGone(t, err, path)
 	require.Contains(t, err.Error(), "deleted")
 	_, err = q.EnqueueMany(ctx, []queue.NewJob{{Kind: "k"}, {Kind: "k"}})
