@@ -142,6 +142,10 @@ func dsn(path string, o Options) string {
 
 // Open opens (creating if needed) the spool database at path and migrates it
 // to the current schema. Two processes may open the same file at once.
+// It refuses to create a database where path's -wal file exists without
+// path (the database file was lost; the log holds its last transactions).
+// If the file or its -wal is later deleted or replaced while the store is
+// open, every write fails with queue.ErrFileGone.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
