@@ -29,6 +29,13 @@ import (
 // background (fileCheckLoop), and once they differ refuses every write with
 // queue.ErrFileGone, for good.
 //
+// The -wal is compared too. SQLite deletes it only when the last
+// connection to the database, in any process, closes; the writer's
+// connection stays open for the store's whole life, so while the store is
+// open a -wal that is gone or another file was deleted by someone else.
+// (A change that lets the writer's connection close would have to revisit
+// this.)
+//
 // No file descriptor of ours is kept on the database file: closing one
 // would drop the POSIX locks SQLite holds on it in this process. The
 // identity comparison needs none: SQLite's own descriptors keep the old
