@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -52,13 +53,18 @@ type fileWatch struct {
 	main    os.FileInfo
 	wal     os.FileInfo // nil: the file had no -wal when the store opened
 
-	err     atomic.Pointer[error] // sticky: set once, never cleared
-	walGone atomic.Bool           // the sticky error is about the -wal alone
-	rescue  sync.Once             // rescueWAL runs once
+	gone   atomic.Pointer[fileGone] // sticky: set once, never cleared
+	rescue sync.Once                // rescueWAL runs once
 
 	wake chan struct{} // checkFile found the file gone: run the loop now
 	stop chan struct{}
 	done chan struct{}
+}
+
+// fileGone is what the check found.
+type fileGone struct {
+	err     error // wraps queue.ErrFileGone
+	walOnly bool  // the database file is in place; its -wal is not
 }
 
 // watchFile records the identity of the store's file and its -wal and
@@ -106,8 +112,8 @@ func (s *Store) fileOK() error {
 	if s.files == nil {
 		return nil
 	}
-	if p := s.files.err.Load(); p != nil {
-		return *p
+	if g := s.files.gone.Load(); g != nil {
+		return g.err
 	}
 	return nil
 }
@@ -115,25 +121,29 @@ func (s *Store) fileOK() error {
 // checkFile compares the files the store's path and its -wal name now with
 // those the store opened. When they differ it records a sticky error
 // wrapping queue.ErrFileGone (logged at Error level once) and returns it;
-// every later write fails with it. It costs two stat calls.
+// every later write fails with it. It costs two stat calls. A stat that
+// fails for another reason than a missing file (permissions, I/O) proves
+// nothing and is let pass.
 func (s *Store) checkFile() error {
 	if err := s.fileOK(); err != nil || s.files == nil {
 		return err
 	}
 	f := s.files
 	var why string
-	walGone := false
+	walOnly := false
 	if fi, err := os.Stat(f.path); err != nil {
-		why = fmt.Sprintf("the database file is gone (%v)", errors.Unwrap(err))
-		if errors.Is(err, fs.ErrNotExist) {
-			why = "the database file was deleted or renamed while the store had it open"
+		if !missing(err) {
+			return nil
 		}
+		why = "the database file was deleted or renamed while the store had it open"
 	} else if !os.SameFile(f.main, fi) {
 		why = "the path now names another file than the one the store opened (it was replaced)"
 	} else if f.wal != nil {
-		if wi, err := os.Stat(f.walPath); err != nil || !os.SameFile(f.wal, wi) {
+		if wi, err := os.Stat(f.walPath); err != nil && !missing(err) {
+			return nil
+		} else if err != nil || !os.SameFile(f.wal, wi) {
 			why = "its write-ahead log " + f.walPath + " was deleted or replaced while the store had it open"
-			walGone = true
+			walOnly = true
 		}
 	}
 	if why == "" {
@@ -141,8 +151,7 @@ func (s *Store) checkFile() error {
 	}
 	err := fmt.Errorf("%w: %s: %s; every write is refused from now on, as it would be lost: "+
 		"close the store, restore the file or move the replacement aside, and open it again", queue.ErrFileGone, f.path, why)
-	if f.err.CompareAndSwap(nil, &err) {
-		f.walGone.Store(walGone)
+	if f.gone.CompareAndSwap(nil, &fileGone{err: err, walOnly: walOnly}) {
 		s.logger.Error("spool: database file deleted or replaced", "path", f.path, "err", err)
 		select {
 		case f.wake <- struct{}{}:
@@ -175,7 +184,7 @@ func (s *Store) fileCheckLoop() {
 // once the -wal alone was found gone, rescueWAL.
 func (s *Store) runFileCheckOnce() error {
 	err := s.checkFile()
-	if err != nil && s.files.walGone.Load() {
+	if g := s.files.gone.Load(); g != nil && g.walOnly {
 		s.files.rescue.Do(s.rescueWAL)
 	}
 	return err
@@ -277,6 +286,12 @@ func openDB(d string, readOnly bool, opened *atomic.Pointer[Store]) (*sql.DB, er
 		return nil, err
 	}
 	return sql.OpenDB(noCreateConnector{create: create, existing: existing, opened: opened}), nil
+}
+
+// missing reports whether a stat error says the file, or a directory on
+// its path, is not there.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // isCantOpen reports whether err is SQLite's CANTOPEN.

@@ -368,3 +368,33 @@ func TestDeletedWALBehindSymlink(t *testing.T) {
 	require.NoError(t, os.Remove(real+"-wal"))
 	require.ErrorIs(t, enqueueOne(q), queue.ErrFileGone)
 }
+
+// A stat that fails for another reason than a missing file proves nothing
+// about the file: a directory the process may briefly not search does not
+// stop the store for good. Root searches any directory, so as root (as in
+// CI) the test runs itself again as the user nobody.
+func TestFileCheckIgnoresUnsearchableDirectory(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() == 0 {
+		runAsNobody(t, "^TestFileCheckIgnoresUnsearchableDirectory$")
+		return
+	}
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "d")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "spool.db"), sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	q := newQueue(t, s)
+	require.NoError(t, enqueueOne(q))
+
+	require.NoError(t, os.Chmod(dir, 0o600))
+	_, err = os.Stat(filepath.Join(dir, "spool.db"))
+	require.ErrorIs(t, err, fs.ErrPermission)
+	require.NoError(t, sqlite.RunFileCheckOnce(s))
+	require.NoError(t, enqueueOne(q))
+
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, sqlite.RunFileCheckOnce(s))
+	require.NoError(t, enqueueOne(q))
+}
