@@ -24,6 +24,12 @@ var (
 	// ErrReadOnly means the database cannot be written (a read-only file,
 	// directory or mount).
 	ErrReadOnly = errors.New("queue: database is read-only")
+	// ErrFileGone means the database file, or its write-ahead log, was
+	// deleted or replaced while the store had it open. Writes would go to
+	// a file no other process sees and be lost when the store closes, so
+	// the store refuses every write from then on. Close it, restore the
+	// file (or move the replacement aside) and open it again.
+	ErrFileGone = errors.New("queue: database file was deleted or replaced")
 	// ErrBusy means the database stayed locked by another connection or
 	// process past the busy timeout. Nothing was written; the call may be
 	// retried.

@@ -44,4 +44,11 @@
 // the process; a power loss or kernel crash can lose the transactions of
 // the last moments before it. Options.Synchronous "FULL" survives those
 // too, at the cost of an fsync per commit.
+//
+// A store made by Open notices when its file or the file's -wal is deleted
+// or replaced while it runs (checked before every commit and every
+// second): SQLite would go on writing to the unnamed old file, and every
+// job acknowledged after that would be lost when the process ends. Every
+// write then fails with queue.ErrFileGone, and the transactions still in a
+// deleted -wal are copied into the database file.
 package sqlite

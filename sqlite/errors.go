@@ -48,5 +48,5 @@ func mapErr(err error) error {
 // running them one by one would only fail again.
 func fatal(err error) bool {
 	return errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrReadOnly) ||
-		errors.Is(err, queue.ErrFull) || errors.Is(err, queue.ErrClosed)
+		errors.Is(err, queue.ErrFull) || errors.Is(err, queue.ErrClosed) || errors.Is(err, queue.ErrFileGone)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -76,6 +77,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	files *fileWatch // filecheck.go: the file's identity; nil when not watched
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -168,6 +171,10 @@ func dsn(path string, o Options) string {
 
 // Open opens (creating if needed) the spool database at path and migrates it
 // to the current schema. Two processes may open the same file at once.
+// It refuses to create a database where path's -wal file exists without
+// path (the database file was lost; the log holds its last transactions).
+// If the file or its -wal is later deleted or replaced while the store is
+// open, every write fails with queue.ErrFileGone.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -192,14 +199,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		opts.CheckpointInterval = -1
 	}
+	// A directory; a -wal without its database file (filecheck.go).
+	if err := checkOpenPath(path, opts.ReadOnly); err != nil {
+		return nil, err
+	}
 	s, err := openPools(ctx, path, opts, false)
-	if err != nil && opts.ReadOnly && errors.Is(err, queue.ErrReadOnly) {
-		// A read-only directory (a backup on a read-only mount): SQLite
-		// cannot create the -shm file WAL reading needs. With no -wal file
-		// every commit is in the main file, which may then be read as
-		// immutable. A live -wal file must never be ignored.
+	if err != nil && opts.ReadOnly && (errors.Is(err, queue.ErrReadOnly) || isCantOpen(err)) {
+		// A read-only directory or mount (a backup on a read-only mount):
+		// SQLite cannot create the -shm file WAL reading needs (READONLY
+		// in a directory it may not write, CANTOPEN on a read-only file
+		// system). With no -wal file every commit is in the main file,
+		// which may then be read as immutable. A live -wal file must never
+		// be ignored.
 		if _, werr := os.Stat(path + "-wal"); errors.Is(werr, os.ErrNotExist) {
 			s, err = openPools(ctx, path, opts, true)
+		} else if werr == nil {
+			err = fmt.Errorf("sqlite: open %s read-only: commits in %s-wal can be read only through a -shm file, "+
+				"which SQLite cannot create here (a read-only directory or mount): copy the database file and "+
+				"its -wal to a writable directory to read them: %w", path, path, err)
 		}
 	}
 	return s, err
@@ -210,7 +227,8 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 	if immutable {
 		d += "&immutable=1"
 	}
-	writeDB, err := sql.Open("sqlite", d)
+	var opened atomic.Pointer[Store] // filecheck.go: later connections never create the file
+	writeDB, err := openDB(d, opts.ReadOnly, &opened)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -218,7 +236,7 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
-	readDB, err := sql.Open("sqlite", d)
+	readDB, err := openDB(d, opts.ReadOnly, &opened)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -231,6 +249,7 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 		readDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	opened.Store(s)
 	return s, nil
 }
 
@@ -279,6 +298,14 @@ func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path str
 			s.closeStmts()
 			return nil, err
 		}
+	}
+	// Notice the file being deleted or replaced (filecheck.go).
+	if err := s.watchFile(); err != nil {
+		s.closeStmts()
+		if s.turn != nil {
+			s.turn.close()
+		}
+		return nil, err
 	}
 	s.w = newWriter(s, !owned)
 	if opts.CheckpointInterval > 0 {
@@ -332,6 +359,7 @@ func (s *Store) Path() string { return s.path }
 // checkpoints the write-ahead log and closes the connections Open made.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopFileCheck() // filecheck.go
 		s.w.close()
 		if s.stopCkpt != nil {
 			close(s.stopCkpt)
@@ -389,6 +417,9 @@ func (s *Store) checkpointLoop() {
 // waits (up to the busy timeout) for readers to leave the log and then
 // empties it.
 func (s *Store) checkpointOnce(ctx context.Context) error {
+	if s.fileOK() != nil {
+		return nil // the file is gone: nothing to copy into (filecheck.go)
+	}
 	if err := s.Checkpoint(ctx); err != nil {
 		return err
 	}
@@ -431,6 +462,9 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 // as large as it was). It rewrites the whole file and holds the write lock
 // while it runs.
 func (s *Store) Vacuum(ctx context.Context) error {
+	if err := s.checkFile(); err != nil { // filecheck.go
+		return err
+	}
 	_, err := s.writeDB.ExecContext(ctx, `VACUUM`)
 	return mapErr(err)
 }

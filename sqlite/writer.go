@@ -50,8 +50,11 @@ type writer struct {
 	// connCtx bounds the wait for a connection; close cancels it.
 	connCtx    context.Context
 	cancelConn context.CancelFunc
-	// nextTruncate spaces out boundWAL's attempts.
+	// nextTruncate spaces out boundWAL's tries below the hard mark;
+	// walStuck: a reader kept the log from being truncated for the busy
+	// timeout, and boundWAL waits no more until a truncation succeeds.
 	nextTruncate time.Time
+	walStuck     bool
 }
 
 func newWriter(s *Store, lockFirst bool) *writer {
@@ -76,6 +79,9 @@ func newWriter(s *Store, lockFirst bool) *writer {
 // writes are undone and the caller's transaction is as it was before the
 // call, so the caller may go on with it or roll it back.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
+	if err := s.fileOK(); err != nil { // filecheck.go: the file was deleted or replaced
+		return err
+	}
 	return s.named(s.writeIn(ctx, tx, fn))
 }
 
@@ -279,6 +285,10 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 		}
 	}
 	x.close()
+	if err := w.s.checkFile(); err != nil { // filecheck.go: never commit to a deleted file
+		tx.Rollback()
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return mapErr(err)
 	}
@@ -290,39 +300,70 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 // Options.MaxWALSize. The checkpoint each commit runs past a quarter of it
 // (see dsn) keeps the log from growing as long as it can copy every frame;
 // readers whose snapshots are older than the last commit stop it from
-// doing so, and while they keep overlapping the log grows. A TRUNCATE
-// checkpoint waits for those readers (new ones read the latest snapshot and
-// do not hold it up), copies every frame and empties the file. It runs
-// here, between transactions and in the writer's turn, so that no write of
-// this or another spool process commits meanwhile; the wait is short, a
-// tenth of the busy timeout at most, so that one stuck reader cannot stall
-// the writer (the background loop tries again).
+// doing so, and so does a checkpoint already running (another process's,
+// or the background loop's), and while that lasts the log grows. A
+// TRUNCATE checkpoint waits for those readers (new ones read the latest
+// snapshot and do not hold it up), copies every frame and empties the
+// file. It runs here, between transactions and in the writer's turn, so
+// that no write of this or another spool process commits meanwhile.
+//
+// Past half the bound it tries once per walRetry with a short wait, and
+// writes go on. Past three quarters the writer starts no transaction until
+// the log is truncated, trying for up to the busy timeout: only a reader
+// that stays open longer than that (a backup, say) lets the log grow past
+// the bound. Writes do not stall again for that reader: until a truncation
+// succeeds, the writer is back to trying now and then.
 func (w *writer) boundWAL(conn *sql.Conn) {
 	s := w.s
-	if s.path == "" || s.opts.ReadOnly {
+	if s.path == "" || s.opts.ReadOnly || s.fileOK() != nil {
 		return
 	}
 	size, err := s.walSize()
 	if err != nil || size <= s.opts.MaxWALSize/2 {
 		return
 	}
+	hard := size > s.opts.MaxWALSize/4*3 && !w.walStuck
 	now := time.Now()
-	if now.Before(w.nextTruncate) {
+	if !hard && now.Before(w.nextTruncate) {
 		return
 	}
-	w.nextTruncate = now.Add(10 * time.Millisecond)
+	w.nextTruncate = now.Add(walRetry)
 	ctx := context.Background()
 	wait := max(s.opts.BusyTimeout/10, time.Millisecond)
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(wait))); err != nil {
 		return
 	}
-	var busy, logFrames, copied int
-	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied)
-	conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(s.opts.BusyTimeout)))
-	if err != nil {
-		s.logger.Warn("spool: truncate the write-ahead log", "wal_bytes", size, "err", mapErr(err))
+	defer conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(s.opts.BusyTimeout)))
+	for deadline := now.Add(s.opts.BusyTimeout); ; {
+		var busy, logFrames, copied int
+		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied)
+		if err != nil {
+			s.logger.Warn("spool: truncate the write-ahead log", "wal_bytes", size, "err", mapErr(err))
+			return
+		}
+		if busy == 0 {
+			w.walStuck = false
+			return
+		}
+		if !hard {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.walStuck = true
+			s.logger.Warn("spool: the write-ahead log is near its bound and a read transaction keeps it from being truncated",
+				"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
+			return
+		}
+		select {
+		case <-w.quit:
+			return
+		case <-time.After(walRetry):
+		}
 	}
 }
+
+// walRetry spaces out boundWAL's tries.
+const walRetry = 2 * time.Millisecond
 
 // sqlTakeWriteLock changes nothing, but as a write it takes the write lock
 // (waiting under busy_timeout) as BEGIN IMMEDIATE would.

@@ -811,6 +811,27 @@ func dirEntries(t *testing.T, dir string) []string {
 	return names
 }
 
+// A -wal left without its database file: every command refuses, names the
+// -wal and says what to do; none (migrate included) creates a database
+// over it or changes it.
+func TestCLIOrphanWAL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lost.db")
+	wal := []byte("the log of a database file that was deleted")
+	require.NoError(t, os.WriteFile(path+"-wal", wal, 0o644))
+	for _, args := range append(dbCommands, []string{"migrate"}) {
+		r := spool(t, append(args, "-db", path)...)
+		require.NotEqual(t, 0, r.code, "%v", args)
+		require.Contains(t, r.stderr, path+"-wal", "%v", args)
+		require.Contains(t, r.stderr, "restore the database file", "%v", args)
+	}
+	require.Equal(t, []string{"lost.db-wal"}, dirEntries(t, dir), "a command created a file")
+	got, err := os.ReadFile(path + "-wal")
+	require.NoError(t, err)
+	require.Equal(t, wal, got, "a command changed the -wal")
+}
+
 func TestCLIMissingFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

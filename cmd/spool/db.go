@@ -204,6 +204,12 @@ func openDB(ctx context.Context, path string, readOnly bool) (*db, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if _, werr := os.Lstat(path + "-wal"); werr == nil {
+			// The database file was lost and its log left: migrate would
+			// not help (sqlite.Open refuses to start afresh over the log).
+			return nil, noDatabasef("no such file %s, but its write-ahead log %s-wal exists: restore the database file next to it, "+
+				"or remove %s-wal (and %s-shm) if its transactions are not needed", path, path, path, path)
+		}
 		return nil, noDatabasef("no such file %s (create a database with 'spool migrate -db %s')", path, path)
 	case err != nil:
 		return nil, err
