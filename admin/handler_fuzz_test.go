@@ -456,7 +456,7 @@ func FuzzHandler(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s %s: reading the body: %v", method, u, err)
 		}
-		what := fmt.Sprintf("%s %s (flags %b) -> %d", method, resp.Request.URL, flags, resp.StatusCode)
+		what := fmt.Sprintf("%s %s (flags %b) -> %d", resp.Request.Method, resp.Request.URL, flags, resp.StatusCode)
 		if resp.StatusCode >= 500 {
 			t.Fatalf("%s: %s", what, b)
 		}
