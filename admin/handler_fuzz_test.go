@@ -3,10 +3,8 @@ package admin_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -472,44 +470,21 @@ func FuzzHandler(f *testing.F) {
 }
 
 var (
-	jobPayloadRE   = regexp.MustCompile(`(?s)<h2>Payload</h2><span class="muted">([^<]*) · [^<]* bytes</span>.*?(?:<pre class="code" id="payload">(.*?)</pre>|</section>)`)
+	jobPayloadRE   = admin.JobPayloadRE
 	eventPayloadRE = regexp.MustCompile(`(?s)<div class="muted payload-kind">([^<]*) · [^<]* bytes</div>\s*<pre class="code">(.*?)</pre>`)
 )
 
-// FuzzPayload enqueues a job and publishes an event with a fuzzed payload
-// and reads them on the job's page and the topic's page: the payload is
-// shown escaped (no "<" of the input reaches the page raw), the page holds
-// only the templates' markup, and the shown text gives the payload back:
-// as the same JSON value when it is shown as JSON (pretty-printed), as the
-// same text when it is text, as the same bytes through base64 otherwise.
+// FuzzPayload is FuzzPayloadView end to end: it enqueues a job and
+// publishes an event with a fuzzed payload on a real store, reads them on
+// the job's page, the topic's page and the JSON API through an httptest
+// server, and checks what FuzzPayloadView checks, that the pages hold only
+// the templates' markup, and that the API gives the payload back exactly.
+// It makes about 100 inputs a second; let it minimise for less than the
+// default minute:
 //
-// Run it longer with:
-//
-//	go test ./admin -run '^$' -fuzz '^FuzzPayload$' -fuzztime 60s
+//	go test ./admin -run '^$' -fuzz '^FuzzPayload$' -fuzztime 60s -fuzzminimizetime 100x
 func FuzzPayload(f *testing.F) {
-	for _, p := range []string{
-		``,
-		`{}`,
-		`{"order": 1, "note": "<script>alert(1)</script>"}`,
-		`{"raw": "\u003cimg src=x onerror=alert(1)\u003e \u0026 \u003C \u003E"}`,
-		`{"a": "\\u003c", "b": "\\\u003c"}`,
-		`[1, 2.50, 1e400, -0, 12345678901234567890]`,
-		`"just a string"`,
-		`  {"spaced":  true}  `,
-		`{"dup": 1, "dup": 2}`,
-		`{"bad utf8": "` + "\xff\xfe" + `"}`,
-		`{"nul": "\u0000"}`,
-		"{\"ctrl\": \"\u2028\u2029\"}",
-		`{"a":`,
-		`plain text with <b>markup</b> & "quotes" 'too'`,
-		"line one\nline two\r\n\ttabbed",
-		"nul \x00 byte",
-		"\xff\xfe\x00<binary>",
-		"\xef\xbb\xbf{\"bom\": 1}",
-		"]]></pre><script>alert(1)</script>",
-		"</pre><img src=x onerror=alert(1)>",
-		"&lt;already escaped&gt;",
-	} {
+	for _, p := range admin.PayloadSeeds {
 		f.Add([]byte(p))
 	}
 	s := newFuzzSite(f)
@@ -527,7 +502,7 @@ func FuzzPayload(f *testing.F) {
 		if m == nil {
 			t.Fatalf("no payload section on the job page for %q", payload)
 		}
-		checkShown(t, "job page", payload, m[1], m[2])
+		admin.CheckPayloadShown(t, "job page", payload, m[1], m[2])
 		s.checkAPIPayload(t, fmt.Sprintf("/api/jobs/%d", res.ID), payload)
 
 		if _, err := s.q.Publish(ctx, queue.Event{Topic: "fuzz.payload", Payload: payload}); err != nil {
@@ -541,7 +516,7 @@ func FuzzPayload(f *testing.F) {
 		if m == nil {
 			t.Fatalf("no payload on the topic page for %q", payload)
 		}
-		checkShown(t, "topic page", payload, m[1], m[2])
+		admin.CheckPayloadShown(t, "topic page", payload, m[1], m[2])
 	})
 }
 
@@ -558,53 +533,6 @@ func (s *fuzzSite) get(t *testing.T, path string) string {
 	}
 	s.checkMarkup(t, "GET "+path, body)
 	return body
-}
-
-// checkShown checks the payload block of a page: kind is the kind shown,
-// escaped the HTML of the payload shown.
-func checkShown(t *testing.T, where string, payload []byte, kind, escaped string) {
-	t.Helper()
-	if strings.ContainsAny(escaped, "<>") {
-		t.Fatalf("%s: the payload %q is shown with a raw < or >: %q", where, payload, escaped)
-	}
-	shown := html.UnescapeString(escaped)
-	// html/template writes NUL as U+FFFD.
-	same := func(text string) bool { return shown == strings.ReplaceAll(text, "\x00", "\uFFFD") }
-	switch kind {
-	case "empty":
-		if len(payload) != 0 || escaped != "" {
-			t.Fatalf("%s: %q is shown as empty, as %q", where, payload, escaped)
-		}
-	case "JSON":
-		if !json.Valid(payload) {
-			t.Fatalf("%s: %q is shown as JSON but is not JSON", where, payload)
-		}
-		if !json.Valid([]byte(shown)) {
-			t.Fatalf("%s: %q is shown as JSON %q, which is not JSON", where, payload, shown)
-		}
-		if want, got := decodeJSON(t, payload), decodeJSON(t, []byte(shown)); !reflect.DeepEqual(want, got) {
-			t.Fatalf("%s: %q is shown as JSON %q, which means %#v, not %#v", where, payload, shown, got, want)
-		}
-		// Pretty-printed: indenting it again changes nothing.
-		var indented bytes.Buffer
-		if err := json.Indent(&indented, []byte(shown), "", "  "); err != nil || indented.String() != shown {
-			t.Fatalf("%s: %q is shown as %q, not pretty-printed (%q)", where, payload, shown, indented.String())
-		}
-	case "text":
-		if !utf8.Valid(payload) || !same(string(payload)) {
-			t.Fatalf("%s: %q is shown as text %q", where, payload, shown)
-		}
-	case "binary, base64":
-		b, err := base64.StdEncoding.DecodeString(shown)
-		if err != nil || !bytes.Equal(b, payload) {
-			t.Fatalf("%s: %q is shown as base64 %q (%v)", where, payload, shown, err)
-		}
-		if utf8.Valid(payload) {
-			t.Fatalf("%s: the text %q is shown as base64", where, payload)
-		}
-	default:
-		t.Fatalf("%s: %q is shown as %q", where, payload, kind)
-	}
 }
 
 // checkAPIPayload checks that the JSON API's answer at path gives payload
@@ -634,7 +562,7 @@ func (s *fuzzSite) checkAPIPayload(t *testing.T, path string, payload []byte) {
 			}
 			return
 		}
-		if !json.Valid(payload) || !reflect.DeepEqual(decodeJSON(t, payload), decodeJSON(t, got.Payload)) {
+		if !json.Valid(payload) || !reflect.DeepEqual(admin.DecodeJSONExact(t, payload), admin.DecodeJSONExact(t, got.Payload)) {
 			t.Fatalf("GET %s: the payload %q is given as the JSON %s", path, payload, got.Payload)
 		}
 	case "text":
@@ -652,16 +580,4 @@ func (s *fuzzSite) checkAPIPayload(t *testing.T, path string, payload []byte) {
 	default:
 		t.Fatalf("GET %s: payload_encoding %q", path, got.Encoding)
 	}
-}
-
-// decodeJSON decodes a JSON value exactly (numbers as written).
-func decodeJSON(t *testing.T, b []byte) any {
-	t.Helper()
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		t.Fatalf("decode %q: %v", b, err)
-	}
-	return v
 }
