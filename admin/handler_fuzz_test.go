@@ -323,9 +323,10 @@ var fuzzContentTypes = []string{"", "application/x-www-form-urlencoded", "applic
 // Actions that pass the CSRF check do run, so the store changes as the
 // fuzzer goes; the client follows their redirects.
 //
-// Run it longer with:
+// Each input is a real HTTP request on a real store (a few hundred a
+// second), so let new inputs minimise for less than the default minute:
 //
-//	go test ./admin -run '^$' -fuzz '^FuzzHandler$' -fuzztime 60s
+//	go test ./admin -run '^$' -fuzz '^FuzzHandler$' -fuzztime 60s -fuzzminimizetime 100x
 func FuzzHandler(f *testing.F) {
 	all := uint8(fuzzAuth | fuzzCSRF | fuzzSameOrigin)
 	evil := "%3Cscript%3Ealert(1)%3C%2Fscript%3E"
