@@ -87,12 +87,13 @@ func newFuzzSite(tb testing.TB) *fuzzSite {
 	enqueue(queue.NewJob{Kind: "bytes", Queue: "mail", Payload: []byte{0, 0xff, '<', 0xfe}})
 	enqueue(queue.NewJob{Kind: "report.daily", Queue: "reports", Delay: time.Hour, UniqueKey: "report:" + evil})
 	lease(queue.NewJob{Kind: "payment.charge", Queue: "orders", OrderKey: "order:" + evil})
-	settle(lease(queue.NewJob{Kind: "payment.charge", Queue: "orders", Args: map[string]int{"order": 8}}), queue.OutcomeDead, "card declined "+evil)
+	settle(lease(queue.NewJob{Kind: "payment.charge", Queue: "orders", Args: map[string]int{"order": 8}}), queue.OutcomeDead, "card declined \xfe "+evil)
 	settle(lease(queue.NewJob{Kind: "warehouse.notify", Queue: "orders"}), queue.OutcomeRetry, "warehouse API 500 "+evil)
 	settle(lease(queue.NewJob{Kind: "stock.reserve", Queue: "orders"}), queue.OutcomeComplete, "")
 	cancelled := enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 	_, err = q.Cancel(ctx, cancelled)
 	fuzzMust(tb, err)
+	enqueue(queue.NewJob{Kind: "bad.utf8.json", Queue: "mail", Payload: []byte("{\"note\": \"\xff<\"}")})
 	fuzzMust(tb, q.Pause(ctx, "reports"))
 
 	sched, err := schedule.New(q, schedule.Options{})
@@ -342,6 +343,7 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "/jobs/1", "done=cancelled", "", 0, all},
 		{"GET", "/jobs/5", "", "", 0, all},
 		{"GET", "/jobs/6", "", "", 0, all},
+		{"GET", "/jobs/10", "", "", 0, all},
 		{"GET", "/jobs/99999", "", "", 0, all},
 		{"GET", "/jobs/" + evil, "", "", 0, all},
 		{"GET", "/dead", "kind=payment.charge", "", 0, all},
@@ -364,6 +366,7 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "/api/queues", "", "", 0, all},
 		{"GET", "/api/jobs", "state=scheduled&limit=500", "", 0, all},
 		{"GET", "/api/jobs/1", "", "", 0, all},
+		{"GET", "/api/jobs/10", "", "", 0, all},
 		{"GET", "/api/dead", "q=declined", "", 0, all},
 		{"GET", "/api/schedules", "", "", 0, all},
 		{"GET", "/api/topics", "", "", 0, all},
@@ -463,8 +466,8 @@ func FuzzHandler(f *testing.F) {
 		case strings.HasPrefix(ctype, "text/html"):
 			s.checkMarkup(t, what, string(b))
 		case strings.HasPrefix(ctype, "application/json"):
-			if len(b) > 0 && !json.Valid(b) {
-				t.Fatalf("%s: invalid JSON: %.200q", what, b)
+			if len(b) > 0 && (!json.Valid(b) || !utf8.Valid(b)) {
+				t.Fatalf("%s: invalid JSON or not UTF-8: %.200q", what, b)
 			}
 		}
 	})
