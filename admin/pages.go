@@ -43,7 +43,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		w.Write(b.Bytes())
+		// The page is UTF-8: text from the request (a path in a 404) or
+		// the store may hold invalid bytes, which html/template copies.
+		w.Write(bytes.ToValidUTF8(b.Bytes(), []byte("\uFFFD")))
 	}
 	return nil
 }

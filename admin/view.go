@@ -144,7 +144,9 @@ func payloadView(p []byte) (text, kind string) {
 	switch {
 	case len(p) == 0:
 		return "", "empty"
-	case cut == "" && json.Valid(p):
+	case cut == "" && utf8.Valid(p) && json.Valid(p):
+		// (json.Valid accepts invalid UTF-8 in strings; a page cannot
+		// show those bytes, so such a payload is shown as base64.)
 		var b bytes.Buffer
 		if err := json.Indent(&b, unescapeHTML(p), "", "  "); err == nil {
 			return b.String(), "JSON"

@@ -66,12 +66,15 @@ func NewJobJSON(j *Job, full bool) JobJSON {
 }
 
 // PayloadJSON returns how a payload is written in JSON: as the JSON itself
-// ("json"), as a string ("text"), or as base64 bytes ("base64").
+// ("json"), as a string ("text"), or as base64 bytes ("base64"). Only valid
+// UTF-8 is written as JSON or text: json.Valid accepts JSON whose strings
+// hold invalid UTF-8, which a JSON answer cannot carry as it is (decoders
+// turn the bytes into U+FFFD), so such a payload is written as base64.
 func PayloadJSON(p []byte) (encoding string, value any) {
 	switch {
 	case len(p) == 0:
 		return "json", json.RawMessage("null")
-	case json.Valid(p):
+	case utf8.Valid(p) && json.Valid(p):
 		return "json", json.RawMessage(p)
 	case utf8.Valid(p):
 		return "text", string(p)
