@@ -213,12 +213,6 @@ func parseSpec(spec, timeZone string) (rest, zone string, loc *time.Location, sc
 			return "", "", nil, nil, "TimeZone", fmt.Errorf("%q conflicts with the spec's prefix %q; set the zone in one place", timeZone, prefix)
 		}
 		zone = prefix
-		// A second prefix would be read by the cron parser and then
-		// overridden by the first, and stored with it: a spec that
-		// contradicts its stored zone and does not parse back.
-		if strings.HasPrefix(rest, "CRON_TZ=") || strings.HasPrefix(rest, "TZ=") {
-			return "", "", nil, nil, "Spec", fmt.Errorf("%q has two time zone prefixes; give one", spec)
-		}
 	}
 	if zone == "" {
 		zone = "UTC"

@@ -94,12 +94,16 @@ func FuzzSpec(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { store.Close() })
+	q, err := queue.New(store, queue.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
 
 	f.Fuzz(func(t *testing.T, spec, zone string) {
 		if len(spec) > 1024 || len(zone) > 256 {
 			t.Skip("longer than any spec or zone name")
 		}
-		e, err := newEntry(Entry{Name: "fuzz", Spec: spec, TimeZone: zone, Job: queue.NewJob{Kind: "k"}}, fuzzStart)
+		e, err := newEntry(q, Entry{Name: "fuzz", Spec: spec, TimeZone: zone, Job: queue.NewJob{Kind: "k"}}, fuzzStart)
 		if err != nil {
 			var ie *InvalidError
 			if !errors.As(err, &ie) || !errors.Is(err, ErrInvalid) {
@@ -148,7 +152,7 @@ func FuzzSpec(f *testing.F) {
 
 		// A process registering the stored definition gets the same one
 		// (its round sees no change to store).
-		e2, err := newEntry(Entry{Name: "fuzz", Spec: st.Spec, TimeZone: st.TimeZone, Job: queue.NewJob{Kind: "k"}}, fuzzStart)
+		e2, err := newEntry(q, Entry{Name: "fuzz", Spec: st.Spec, TimeZone: st.TimeZone, Job: queue.NewJob{Kind: "k"}}, fuzzStart)
 		if err != nil {
 			t.Fatalf("the stored spec %q in %q is refused by Add: %v", st.Spec, st.TimeZone, err)
 		}
