@@ -44,6 +44,9 @@ type Pool struct {
 	settleDone chan struct{}
 	loopsWG    sync.WaitGroup
 	stopDone   chan struct{} // closed when Stop has finished
+
+	epoch time.Time // the queue clock's reading at New: the zero of monotonic
+	step  stepGuard // the rescuer's watch on wall-clock steps
 }
 
 // active is a leased job this pool holds.
@@ -99,6 +102,7 @@ func New(q *queue.Queue, opts Options) (*Pool, error) {
 	return &Pool{
 		q: q, store: q.Store(), opts: opts, logger: opts.Logger,
 		handlers: map[string]Handler{}, active: map[int64]*active{},
+		epoch: q.Now(),
 	}, nil
 }
 

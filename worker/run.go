@@ -214,7 +214,17 @@ func (p *Pool) maintenanceLoop() {
 // the attempt counted, or goes dead when it has no attempts left. It
 // returns how many it rescued. The pool calls it every MaintenanceInterval;
 // any pool on the store rescues any job.
+//
+// Leases end at wall-clock times. When the wall clock stepped forward
+// (more than a second beyond the monotonic clock, Options.Monotonic) since
+// the last call, Rescue rescues nothing for a LeaseDuration of monotonic
+// time, so that live workers' heartbeats extend their leases from the new
+// time first; it logs the step once. See the notes in clock.go for what
+// the guard does not cover.
 func (p *Pool) Rescue(ctx context.Context) (int, error) {
+	if p.rescuePaused(p.q.Now()) {
+		return 0, nil
+	}
 	total := 0
 	for {
 		now := p.q.Now()
