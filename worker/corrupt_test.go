@@ -1,0 +1,138 @@
+package worker_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/internal/sqlitetest"
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/queuetest"
+	"github.com/spooljobs/spool/sqlite"
+	"github.com/spooljobs/spool/worker"
+)
+
+// leaseWatch is a real store that reports the monotonic clock's reading at
+// every Lease call.
+type leaseWatch struct {
+	*sqlite.Store
+	clock *queuetest.Clock
+	calls chan time.Duration
+}
+
+func (w *leaseWatch) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
+	res, err := w.Store.Lease(ctx, p)
+	w.calls <- w.clock.Monotonic()
+	return res, err
+}
+
+// recordSink keeps every log record's level and message.
+type recordSink struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (s *recordSink) Enabled(context.Context, slog.Level) bool { return true }
+func (s *recordSink) Handle(_ context.Context, r slog.Record) error {
+	s.mu.Lock()
+	s.recs = append(s.recs, r)
+	s.mu.Unlock()
+	return nil
+}
+func (s *recordSink) WithAttrs([]slog.Attr) slog.Handler { return s }
+func (s *recordSink) WithGroup(string) slog.Handler      { return s }
+
+// matching returns the messages of the records at level whose message
+// contains text.
+func (s *recordSink) matching(level slog.Level, text string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.recs {
+		if r.Level == level && strings.Contains(r.Message, text) {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+// Issue 12, item 7: with a corrupted page the pool retried the lease
+// hundreds of times a second and logged each failure. On a real file whose
+// ready index has a damaged page, the fetcher now backs off on the pool's
+// clock (1s, 2s, 4s, ... up to 30s) and logs one error that says what to
+// do. The clock moves a quarter second each time the pool reads it, so
+// time passes only as fast as the pool looks at it.
+func TestCorruptPageBacksOffLeasing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	q, err := queue.New(st, queue.Options{})
+	require.NoError(t, err)
+	jobs := make([]queue.NewJob, 300)
+	for i := range jobs {
+		jobs[i] = queue.NewJob{Kind: "k"}
+	}
+	_, err = q.EnqueueMany(ctx, jobs)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	sqlitetest.CorruptPage(t, path, "spool_jobs_ready")
+
+	st, err = sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	clock := queuetest.NewClock(time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC))
+	watch := &leaseWatch{Store: st, clock: clock, calls: make(chan time.Duration, 1000)}
+	q, err = queue.New(watch, queue.Options{Now: clock.Now})
+	require.NoError(t, err)
+	sink := &recordSink{}
+	p, err := worker.New(q, worker.Options{
+		Queues:              map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: 4}},
+		LeaseDuration:       2 * time.Hour,
+		HeartbeatInterval:   time.Hour,
+		MaintenanceInterval: time.Hour,
+		PollInterval:        time.Millisecond,
+		Monotonic: func() time.Duration {
+			clock.Advance(250 * time.Millisecond)
+			return clock.Monotonic()
+		},
+		Logger: slog.New(sink),
+	})
+	require.NoError(t, err)
+	p.HandleFunc("k", func(context.Context, *queue.Job) error { return nil })
+	require.NoError(t, p.Start(ctx))
+	t.Cleanup(func() { p.Stop(context.Background()) })
+
+	const attempts = 9
+	at := make([]time.Duration, attempts)
+	for i := range at {
+		at[i] = recv(t, watch.calls)
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 30, 30, 30}
+	inFirstMinute := 0
+	for i, m := range at {
+		if m-at[0] <= time.Minute {
+			inFirstMinute++
+		}
+		if i == 0 {
+			continue
+		}
+		gap, w := m-at[i-1], want[i-1]*time.Second
+		require.True(t, gap >= w && gap <= w+time.Second,
+			"lease attempt %d came %s after the one before; want the back-off of %s (attempts at %v)", i+1, gap, w, at)
+	}
+	require.LessOrEqual(t, inFirstMinute, 6, "lease attempts in the first minute of corruption")
+
+	logged := sink.matching(slog.LevelError, "")
+	require.Len(t, logged, 1, "one error record for the episode: %q", logged)
+	for _, s := range []string{"corrupt", "spool check -db " + path, "integrity_check", "backup", "sqlite3 " + path + " .recover"} {
+		require.Contains(t, logged[0], s)
+	}
+}
