@@ -70,3 +70,37 @@ func TestNotADatabaseIsErrCorrupt(t *testing.T) {
 	require.Contains(t, err.Error(), "not a SQLite database")
 	require.Contains(t, err.Error(), path)
 }
+
+// Check finds nothing in a sound file and reports the damaged page of a
+// corrupted one, with both checks.
+func TestCheckFindsCorruptPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	q := newQueue(t, s)
+	jobs := make([]queue.NewJob, 300)
+	for i := range jobs {
+		jobs[i] = queue.NewJob{Kind: "k"}
+	}
+	_, err = q.EnqueueMany(ctx, jobs)
+	require.NoError(t, err)
+	for _, full := range []bool{false, true} {
+		problems, err := s.Check(ctx, full)
+		require.NoError(t, err)
+		require.Empty(t, problems, "full %v", full)
+	}
+	require.NoError(t, s.Close())
+	sqlitetest.CorruptPage(t, path, "spool_jobs_ready")
+
+	s, err = sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, full := range []bool{false, true} {
+		problems, err := s.Check(ctx, full)
+		require.NoError(t, err)
+		require.NotEmpty(t, problems, "full %v", full)
+		t.Logf("full %v: %q", full, problems)
+	}
+}
