@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -135,4 +136,84 @@ func TestCorruptPageBacksOffLeasing(t *testing.T) {
 	for _, s := range []string{"corrupt", "spool check -db " + path, "integrity_check", "backup", "sqlite3 " + path + " .recover"} {
 		require.Contains(t, logged[0], s)
 	}
+}
+
+// A settle that reaches a damaged page can never succeed: the settler
+// retried it forever, and every other job's outcome waited behind it. With
+// the index of kept finished jobs damaged, completions (kept) fail while
+// retries (healthy pages) must still be settled; the damage is logged with
+// what to do, and the completed job is left to its lease.
+func TestCorruptPageDoesNotWedgeTheSettler(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	q, err := queue.New(st, queue.Options{})
+	require.NoError(t, err)
+	// Something in the index, so that it has a root page of its own.
+	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "seed"})
+	require.NoError(t, err)
+	lease, err := st.Lease(ctx, queue.LeaseParams{Queue: queue.DefaultQueue, Limit: 1, Now: time.Now(), Until: time.Now().Add(time.Hour), Worker: "seed"})
+	require.NoError(t, err)
+	_, err = st.Settle(ctx, nil, []queue.Settlement{{JobID: lease.Jobs[0].ID, Token: lease.Jobs[0].LeaseToken, Queue: queue.DefaultQueue,
+		Outcome: queue.OutcomeComplete, Keep: true, Now: time.Now()}})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	sqlitetest.CorruptPage(t, path, "spool_jobs_finished")
+
+	st, err = sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	clock := queuetest.NewClock(time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC))
+	q, err = queue.New(st, queue.Options{Now: clock.Now})
+	require.NoError(t, err)
+	sink := &recordSink{}
+	p, err := worker.New(q, worker.Options{
+		Queues:              map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: 8}},
+		LeaseDuration:       2 * time.Hour,
+		HeartbeatInterval:   time.Hour,
+		MaintenanceInterval: time.Hour,
+		PollInterval:        time.Hour,
+		KeepCompleted:       time.Hour,
+		Backoff:             func(int) time.Duration { return time.Hour },
+		Logger:              slog.New(sink),
+	})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	var completed int64
+	p.HandleFunc("ok", func(context.Context, *queue.Job) error { <-done; return nil })
+	p.HandleFunc("fail", func(context.Context, *queue.Job) error { <-done; return errors.New("partner down") })
+	require.NoError(t, p.Start(ctx))
+	t.Cleanup(func() { p.Stop(context.Background()) })
+	res, err := q.Enqueue(ctx, queue.NewJob{Kind: "ok"})
+	require.NoError(t, err)
+	completed = res.ID
+	var failing []int64
+	for range 3 {
+		res, err := q.Enqueue(ctx, queue.NewJob{Kind: "fail"})
+		require.NoError(t, err)
+		failing = append(failing, res.ID)
+	}
+	require.Eventually(t, func() bool {
+		running, err := q.List(ctx, queue.ListFilter{State: queue.StateRunning})
+		require.NoError(t, err)
+		return len(running) == 4
+	}, 10*time.Second, time.Millisecond)
+	close(done) // all four outcomes reach the settler together
+
+	for _, id := range failing {
+		require.Eventually(t, func() bool {
+			j, err := q.Get(ctx, id)
+			require.NoError(t, err)
+			return j.State == queue.StateScheduled
+		}, 10*time.Second, time.Millisecond, "failed job %d was never settled", id)
+	}
+	require.Eventually(t, func() bool { return len(sink.matching(slog.LevelError, "corrupt")) > 0 }, 10*time.Second, time.Millisecond)
+	logged := sink.matching(slog.LevelError, "corrupt")
+	require.Len(t, logged, 1, "%q", logged)
+	require.Contains(t, logged[0], "spool check -db "+path)
+	j, err := q.Get(ctx, completed)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateRunning, j.State, "the completion could not be written: the job waits for its lease to expire")
 }

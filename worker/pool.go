@@ -403,6 +403,31 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 	}
 }
 
+// settleEach settles batch one outcome at a time, after the batch as a
+// whole failed with ErrCorrupt, and returns each outcome's error.
+func (p *Pool) settleEach(batch []queue.Settlement) []error {
+	out := make([]error, len(batch))
+	for i := range batch {
+		errs, err := p.store.Settle(context.Background(), nil, batch[i:i+1])
+		switch {
+		case err != nil:
+			out[i] = err
+		case len(errs) > 0:
+			out[i] = errs[0]
+		}
+	}
+	return out
+}
+
+// dbFile names the database file in log records, when the store knows it
+// (package sqlite's does).
+func (p *Pool) dbFile() string {
+	if s, ok := p.store.(interface{ Path() string }); ok && s.Path() != "" {
+		return s.Path()
+	}
+	return "the database file"
+}
+
 // maxLeaseBackoff caps the wait between lease attempts against a store
 // that keeps failing.
 const maxLeaseBackoff = 30 * time.Second
@@ -449,10 +474,7 @@ func (p *Pool) leaseFailed(name string, f *leaseFailures, err error) {
 	switch {
 	case errors.Is(err, queue.ErrCorrupt) && !f.corrupts:
 		f.corrupts, f.logged = true, true
-		file := "the database file"
-		if s, ok := p.store.(interface{ Path() string }); ok && s.Path() != "" {
-			file = s.Path()
-		}
+		file := p.dbFile()
 		p.logger.Error(fmt.Sprintf("spool: the database file is corrupt: leasing jobs of queue %q fails, retrying with back-off up to %s. "+
 			"Check the file with `spool check -db %s` (or PRAGMA integrity_check), then restore it from a backup, "+
 			"or salvage what is readable with `sqlite3 %s .recover`", name, maxLeaseBackoff, file, file),
@@ -599,11 +621,17 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 	// again until it takes the outcomes: meanwhile the heartbeat keeps
 	// the leases, so a job that succeeded is not rescued as a failure.
 	// Once the pool stops, five tries; then the leases expire and the
-	// rescuer runs the jobs again. Nothing is lost either way.
+	// rescuer runs the jobs again. Nothing is lost either way. A damaged
+	// page (ErrCorrupt) does not heal: the outcomes are settled one by one
+	// instead, so that those on healthy pages are not held up by the rest.
 	var errs []error
 	var err error
 	for attempt := 1; ; attempt++ {
 		errs, err = p.store.Settle(context.Background(), nil, keep)
+		if errors.Is(err, queue.ErrCorrupt) {
+			errs, err = p.settleEach(keep), nil
+			break
+		}
 		if err == nil || (attempt >= 5 && p.isStopping()) {
 			break
 		}
@@ -613,8 +641,17 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 	if err != nil {
 		p.logger.Error("spool: settle failed; the jobs run again after their leases expire", "jobs", len(keep), "err", err)
 	}
+	var corrupt []int64
 	p.mu.Lock()
 	for i, e := range errs {
+		switch {
+		case errors.Is(e, queue.ErrCorrupt):
+			corrupt = append(corrupt, keep[i].JobID)
+			continue
+		case e != nil && !errors.Is(e, queue.ErrLeaseLost): // settled one by one
+			p.logger.Error("spool: settle failed; the job runs again after its lease expires", "job", keep[i].JobID, "err", e)
+			continue
+		}
 		if a := p.held(keep[i].JobID, keep[i].Token); e != nil && (a == nil || !a.completedInTx) {
 			p.logger.Warn("spool: lost lease before settling (the job was rescued or cancelled meanwhile)", "job", keep[i].JobID, "err", e)
 		}
@@ -623,6 +660,14 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 		p.forget(s.JobID, s.Token)
 	}
 	p.mu.Unlock()
+	if len(corrupt) > 0 {
+		file := p.dbFile()
+		p.logger.Error(fmt.Sprintf("spool: the database file is corrupt: the outcomes of %d jobs could not be written; "+
+			"they run again if their rows can be read once their leases expire. "+
+			"Check the file with `spool check -db %s` (or PRAGMA integrity_check), then restore it from a backup, "+
+			"or salvage what is readable with `sqlite3 %s .recover`", len(corrupt), file, file),
+			"jobs", corrupt, "file", file)
+	}
 	// A job that runs again (at once or later) changes when its queue next
 	// has work: let the queue's fetcher look again.
 	// So does a job whose end lets the next job of its ordering key run.
