@@ -26,9 +26,9 @@ import (
 // What remains:
 //   - A backward step makes leases look longer: jobs of crashed workers are
 //     rescued up to the step later. Nothing is lost or run twice.
-//   - The guard sees steps of its own host's clock between two of its runs.
-//     A rescuer that had no earlier run to compare with (a pool that starts
-//     just after the step) does not notice it: jobs whose leases the step
+//   - The guard sees steps of its own host's clock between two of its runs
+//     (the first compares with the pool's Start). A pool that starts just
+//     after the step does not notice it: jobs whose leases the step
 //     made look expired are rescued at once, their owners lose them at the
 //     next heartbeat (ErrLeaseLost) and they run again. Start pools a
 //     LeaseDuration after a known step, or stop them across it.

@@ -152,3 +152,23 @@ func TestClockStepBackDoesNotPauseRescue(t *testing.T) {
 	require.Equal(t, 1, n, "a backward step does not pause rescue")
 	require.Equal(t, 1, sink.count("wall clock stepped back by 5s"))
 }
+
+// The rescuer's first run compares with the pool's Start: a step between
+// the two is noticed too.
+func TestClockStepBeforeFirstRescue(t *testing.T) {
+	t.Parallel()
+	h := newTestQueue(t)
+	h.enqueue(queue.NewJob{Kind: "k", Queue: "other"})
+	t0 := h.clock.Now()
+	_, err := h.store.Lease(h.ctx, queue.LeaseParams{Queue: "other", Limit: 1, Now: t0, Until: t0.Add(10 * time.Second), Worker: "live-elsewhere"})
+	require.NoError(t, err)
+	p := h.pool(worker.Options{LeaseDuration: 10 * time.Second, MaintenanceInterval: time.Hour, Monotonic: h.clock.Monotonic}, func(p *worker.Pool) {})
+	h.clock.Set(t0.Add(20 * time.Second))
+	n, err := p.Rescue(h.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "rescued right after a step that came before the first rescue")
+	h.clock.Advance(11 * time.Second)
+	n, err = p.Rescue(h.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the lease was not extended during the pause: its owner is gone")
+}

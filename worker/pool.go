@@ -183,6 +183,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		p.fetchWG.Add(1)
 		go p.fetchLoop(r)
 	}
+	p.rescuePaused(p.q.Now()) // the first reading the rescuer compares with
 	p.loopsWG.Add(2)
 	go p.heartbeatLoop()
 	go p.maintenanceLoop()
