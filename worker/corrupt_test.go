@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -216,4 +217,72 @@ func TestCorruptPageDoesNotWedgeTheSettler(t *testing.T) {
 	j, err := q.Get(ctx, completed)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateRunning, j.State, "the completion could not be written: the job waits for its lease to expire")
+}
+
+// extendHook is a real store whose Extend fails, as a damaged page makes
+// it, for any batch that includes the job bad.
+type extendHook struct {
+	*sqlite.Store
+	bad int64
+}
+
+func (e *extendHook) Extend(ctx context.Context, refs []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	for _, r := range refs {
+		if r.JobID == e.bad {
+			return queue.ExtendResult{}, fmt.Errorf("%w: database disk image is malformed (11)", queue.ErrCorrupt)
+		}
+	}
+	return e.Store.Extend(ctx, refs, until)
+}
+
+// A heartbeat whose batch reached a damaged page extended no lease at all:
+// one bad row cost every running job of the pool its lease, and they were
+// rescued and ran twice. The other jobs' leases are now extended.
+func TestCorruptPageDoesNotCostOtherJobsTheirLeases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "spool.db"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	hook := &extendHook{Store: st}
+	clock := queuetest.NewClock(time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC))
+	q, err := queue.New(hook, queue.Options{Now: clock.Now})
+	require.NoError(t, err)
+	var ids []int64
+	for range 4 {
+		r, err := q.Enqueue(ctx, queue.NewJob{Kind: "block"})
+		require.NoError(t, err)
+		ids = append(ids, r.ID)
+	}
+	hook.bad = ids[1]
+	release := make(chan struct{})
+	started := make(chan int64, 4)
+	p, err := worker.New(q, worker.Options{
+		LeaseDuration: time.Minute, HeartbeatInterval: 50 * time.Second, MaintenanceInterval: time.Hour, PollInterval: time.Hour,
+	})
+	require.NoError(t, err)
+	p.HandleFunc("block", func(ctx context.Context, j *queue.Job) error {
+		started <- j.ID
+		<-release
+		return nil
+	})
+	require.NoError(t, p.Start(ctx))
+	t.Cleanup(func() { close(release); p.Stop(context.Background()) })
+	for range 4 {
+		recv(t, started)
+	}
+
+	clock.Advance(30 * time.Second)
+	err = p.Heartbeat(ctx)
+	require.ErrorIs(t, err, queue.ErrCorrupt)
+	require.Contains(t, err.Error(), fmt.Sprintf("jobs [%d]", ids[1]))
+	for _, id := range ids {
+		j, err := q.Get(ctx, id)
+		require.NoError(t, err)
+		want := clock.Now().Add(time.Minute)
+		if id == ids[1] {
+			want = clock.Now().Add(30 * time.Second) // the lease it had
+		}
+		require.True(t, j.LeaseUntil.Equal(want), "job %d: lease until %s, want %s", id, j.LeaseUntil, want)
+	}
 }
