@@ -112,6 +112,7 @@ type Handler struct {
 	jsURL    string
 	routes   []route
 	crossOri *http.CrossOriginProtection
+	corrupt  corruptWatch // the last corruption error seen, for the banner
 }
 
 // New returns the admin handler for q. It returns an error when the

@@ -69,6 +69,12 @@
 // Lists are bounded (at most MaxPageSize jobs, keyset paging by ID), and
 // every read runs under Options.QueryTimeout.
 //
+// A read or write that finds the database file corrupt (queue.ErrCorrupt)
+// answers 500 with the store's error, and for 15 minutes after the last
+// such error every page shows a banner naming the file and what to do
+// (spool check, restore from a backup, sqlite3 .recover). Pages that read
+// only healthy parts of the file still render under it.
+//
 // # JSON API
 //
 // The API lives under Prefix+"/api". Answers are JSON objects; errors are

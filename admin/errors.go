@@ -49,6 +49,17 @@ func (h *Handler) classify(r *http.Request, err error) (int, string) {
 		return http.StatusServiceUnavailable, "the database is busy: try again in a moment (" + err.Error() + ")"
 	case errors.Is(err, queue.ErrReadOnly):
 		return http.StatusForbidden, "the database is read-only: " + err.Error()
+	case errors.Is(err, queue.ErrCorrupt):
+		// Not a passing failure: the layout's banner says what to do, on
+		// this page and the next ones.
+		h.noteCorrupt(err)
+		h.logger.Error("spool admin: the database file is corrupt", "method", r.Method, "path", r.URL.Path, "file", h.dbFile(), "err", err)
+		return http.StatusInternalServerError, "this page cannot be read: the database file is corrupt (" + err.Error() + ")"
+	case errors.Is(err, queue.ErrFileGone):
+		h.logger.Error("spool admin: the database file was deleted or replaced", "method", r.Method, "path", r.URL.Path, "err", err)
+		return http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, queue.ErrFull):
+		return http.StatusInsufficientStorage, "the disk or database is full: " + err.Error()
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return 499, "request cancelled" // the client went away; nobody reads this
 	}

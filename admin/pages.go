@@ -22,10 +22,12 @@ type page struct {
 	Flash    string
 	Now      time.Time
 	Data     any
+	// Corrupt is the banner about a corrupt database file, or nil.
+	Corrupt *corruptBanner
 }
 
 func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, nav string, data any) *page {
-	p := &page{Title: title, Nav: nav, CSS: h.cssURL, JS: h.jsURL, ReadOnly: h.opts.ReadOnly, Now: h.q.Now(), Data: data}
+	p := &page{Title: title, Nav: nav, CSS: h.cssURL, JS: h.jsURL, ReadOnly: h.opts.ReadOnly, Now: h.q.Now(), Data: data, Corrupt: h.banner()}
 	if !h.opts.ReadOnly {
 		p.CSRF = h.csrfToken(w, r)
 	}
@@ -52,7 +54,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	p := &page{Title: http.StatusText(status), CSS: h.cssURL, JS: h.jsURL, ReadOnly: h.opts.ReadOnly, Now: h.q.Now(),
-		Data: map[string]any{"Status": status, "StatusText": http.StatusText(status), "Message": msg}}
+		Data: map[string]any{"Status": status, "StatusText": http.StatusText(status), "Message": msg}, Corrupt: h.banner()}
 	if err := h.render(w, r, status, "error", "layout", p); err != nil {
 		h.logger.Error("spool admin: render error page", "err", err)
 		http.Error(w, msg, status)

@@ -37,6 +37,13 @@ var (
 	// ErrFull means the disk or the database's size limit is full. Nothing
 	// was written.
 	ErrFull = errors.New("queue: database or disk is full")
+	// ErrCorrupt means the database file is damaged (SQLite reported a
+	// malformed page, or a file that is not a database at all). It does not
+	// heal by retrying: check the file (spool check, or PRAGMA
+	// integrity_check) and restore it from a backup, or salvage what can
+	// be read with the sqlite3 shell's .recover. Calls that read or write
+	// only healthy pages may still succeed.
+	ErrCorrupt = errors.New("queue: database file is corrupt")
 	// ErrNotDead means a retry from the dead table named a job that is not
 	// dead.
 	ErrNotDead = errors.New("queue: job is not dead")

@@ -32,10 +32,14 @@ type Backend struct {
 	DB *sql.DB
 }
 
-// Clock is a settable clock for tests.
+// Clock is a settable clock for tests. Besides the wall reading (Now) it
+// keeps a monotonic one (Monotonic), for code that tells a step of the wall
+// clock from time passing: Advance moves both, Set moves only the wall
+// clock, as an operator or NTP stepping the system clock does.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	mono time.Duration
 }
 
 // NewClock returns a clock set to t.
@@ -48,14 +52,23 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward by d.
+// Monotonic returns the time that passed on the clock since NewClock: the
+// sum of every Advance, unmoved by Set.
+func (c *Clock) Monotonic() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
+
+// Advance moves the clock forward by d: time passes.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.mono += d
 }
 
-// Set sets the clock.
+// Set sets the wall clock without moving Monotonic: a clock step.
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -358,6 +358,6 @@ func TestProcessesShareWritesFairly(t *testing.T) {
 	require.Greater(t, p.Probes, int64(0))
 	require.Less(t, float64(max(n0, n1))/float64(min(n0, n1)), 2.0, "throughput ratio of the loaders")
 	// A batch holds at most one Enqueue per producer: 8 per loader, so
-	// about 16 per round of the turn; 400 leaves room for many rounds (before the turn: 16 000).
-	require.LessOrEqual(t, p.MaxSkip, int64(400), "jobs the other processes committed while one probe waited")
+	// about 16 per round of the turn, a few hundred on a loaded machine; 2000 leaves room (before the turn: 16 000).
+	require.LessOrEqual(t, p.MaxSkip, int64(2000), "jobs the other processes committed while one probe waited")
 }

@@ -13,6 +13,7 @@ const (
 	codeLocked   = 6
 	codeReadOnly = 8
 	codeIOErr    = 10
+	codeCorrupt  = 11
 	codeFull     = 13
 	codeCantOpen = 14
 	codeNotADB   = 26
@@ -36,13 +37,19 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", queue.ErrReadOnly, err)
 	case codeFull:
 		return fmt.Errorf("%w: %v", queue.ErrFull, err)
+	case codeCorrupt:
+		// Extended codes (SQLITE_CORRUPT_INDEX, _SEQUENCE, _VTAB) too.
+		return fmt.Errorf("%w (%s): %w", queue.ErrCorrupt, corruptAdvice, err)
 	case codeNotADB:
-		return fmt.Errorf("sqlite: file is not a SQLite database: %w", err)
+		return fmt.Errorf("sqlite: file is not a SQLite database (or its header is damaged): %w: %w", queue.ErrCorrupt, err)
 	case codeCantOpen:
 		return fmt.Errorf("sqlite: cannot open the database file: %w", err)
 	}
 	return err
 }
+
+// corruptAdvice is what to do about a corrupt database file.
+const corruptAdvice = "run 'spool check' or PRAGMA integrity_check, then restore the file from a backup or salvage it with the sqlite3 shell's .recover"
 
 // fatal reports whether err dooms every operation of a batch alike, so that
 // running them one by one would only fail again.

@@ -91,7 +91,7 @@ func (s *Store) named(err error) error {
 	if err == nil || s.path == "" {
 		return err
 	}
-	if errors.Is(err, queue.ErrReadOnly) || errors.Is(err, queue.ErrFull) || errors.Is(err, queue.ErrBusy) {
+	if errors.Is(err, queue.ErrReadOnly) || errors.Is(err, queue.ErrFull) || errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCorrupt) {
 		return fmt.Errorf("%s: %w", s.path, err)
 	}
 	return err

@@ -23,6 +23,10 @@
 //
 // Jobs whose worker died are rescued once their lease expires, by any pool
 // on the store: retried with the attempt counted, or dead with none left.
+// Leases end at wall-clock times; after a forward step of the wall clock
+// the rescuer pauses for a LeaseDuration (see Pool.Rescue). A store that
+// keeps failing (a corrupt file: queue.ErrCorrupt) is leased from with a
+// back-off of up to 30s, and logged once per episode with what to do.
 // Stop waits for running handlers until its context ends, then cancels them
 // and releases their jobs to run again at once.
 //

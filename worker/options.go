@@ -70,6 +70,17 @@ type Options struct {
 	Name string
 	// Logger receives the pool's log records. Defaults to the queue's.
 	Logger *slog.Logger
+	// Monotonic reads a clock that steps of the wall clock do not move:
+	// the time passed since any fixed instant. Leases are wall-clock times
+	// (the queue's clock, queue.Options.Now); the pool compares the two
+	// clocks to notice a wall-clock step, after which it pauses rescue
+	// for a LeaseDuration (see Pool.Rescue), and it times its back-off
+	// from a failing store with it. Defaults to the monotonic reading Go
+	// keeps in the times time.Now returns; with a queue clock whose times
+	// carry none (an injected test clock such as queuetest.Clock.Now), to
+	// that clock itself, which leaves steps unnoticed. Tests that step
+	// their clock set it (queuetest.Clock.Monotonic).
+	Monotonic func() time.Duration
 }
 
 func (o *Options) defaults(q *queue.Queue) error {

@@ -44,6 +44,9 @@ type Pool struct {
 	settleDone chan struct{}
 	loopsWG    sync.WaitGroup
 	stopDone   chan struct{} // closed when Stop has finished
+
+	epoch time.Time // the queue clock's reading at New: the zero of monotonic
+	step  stepGuard // the rescuer's watch on wall-clock steps
 }
 
 // active is a leased job this pool holds.
@@ -99,6 +102,7 @@ func New(q *queue.Queue, opts Options) (*Pool, error) {
 	return &Pool{
 		q: q, store: q.Store(), opts: opts, logger: opts.Logger,
 		handlers: map[string]Handler{}, active: map[int64]*active{},
+		epoch: q.Now(),
 	}, nil
 }
 
@@ -179,6 +183,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		p.fetchWG.Add(1)
 		go p.fetchLoop(r)
 	}
+	p.rescuePaused(p.q.Now()) // the first reading the rescuer compares with
 	p.loopsWG.Add(2)
 	go p.heartbeatLoop()
 	go p.maintenanceLoop()
@@ -321,12 +326,19 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 	gather.Stop()
 	defer gather.Stop()
 	gathering, gathered := false, false
+	var fail leaseFailures
 	for {
 		if more && inflight < r.cfg.MaxWorkers && r.cfg.MaxWorkers-inflight < minBatch && inflight > 0 && !gathered {
 			if !gathering {
 				resetTimer(gather, gatherWait)
 				gathering = true
 			}
+		} else if wait := fail.wait(p); more && inflight < r.cfg.MaxWorkers && wait > 0 {
+			// Backing off from a failing store. The timer only makes the
+			// loop look at the clock again (an injected clock does not
+			// follow real time); the back-off itself is on the clock.
+			more = false
+			resetTimer(timer, min(wait, p.opts.PollInterval))
 		} else if more && inflight < r.cfg.MaxWorkers {
 			if gathering {
 				gather.Stop()
@@ -347,8 +359,9 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 				resetTimer(timer, max(rate.wait(), time.Millisecond))
 			case err != nil:
 				rate.refund(want)
-				p.logger.Error("spool: lease failed", "queue", r.name, "err", err)
+				p.leaseFailed(r.name, &fail, err)
 			default:
+				fail.recovered(p, r.name)
 				rate.refund(want - len(res.Jobs))
 				p.hold(res.Jobs)
 				for _, j := range res.Jobs {
@@ -389,6 +402,98 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 			}
 		}
 	}
+}
+
+// settleEach settles batch one outcome at a time, after the batch as a
+// whole failed with ErrCorrupt, and returns each outcome's error.
+func (p *Pool) settleEach(batch []queue.Settlement) []error {
+	out := make([]error, len(batch))
+	for i := range batch {
+		errs, err := p.store.Settle(context.Background(), nil, batch[i:i+1])
+		switch {
+		case err != nil:
+			out[i] = err
+		case len(errs) > 0:
+			out[i] = errs[0]
+		}
+	}
+	return out
+}
+
+// dbFile names the database file in log records, when the store knows it
+// (package sqlite's does).
+func (p *Pool) dbFile() string {
+	if s, ok := p.store.(interface{ Path() string }); ok && s.Path() != "" {
+		return s.Path()
+	}
+	return "the database file"
+}
+
+// maxLeaseBackoff caps the wait between lease attempts against a store
+// that keeps failing.
+const maxLeaseBackoff = 30 * time.Second
+
+// leaseFailures is a fetcher's run of failed leases in a row: an episode.
+type leaseFailures struct {
+	n        int           // failed leases in a row
+	delay    time.Duration // the wait after the last failure
+	until    time.Duration // no lease before the monotonic clock reads this
+	logged   bool          // the episode's first failure was logged
+	corrupts bool          // the episode's first corruption error was logged
+}
+
+// wait returns how long the fetcher must still wait before it leases, or 0.
+func (f *leaseFailures) wait(p *Pool) time.Duration {
+	if f.n == 0 {
+		return 0
+	}
+	if mono := p.monotonic(p.q.Now()); mono < f.until {
+		return f.until - mono
+	}
+	return 0
+}
+
+// leaseFailed backs the fetcher of queue off after a failed lease. A busy
+// database (ErrBusy: another writer held the lock past the busy timeout,
+// which the call already waited) is tried again after PollInterval. Other
+// errors do not pass by retrying at once, corruption (queue.ErrCorrupt) least
+// of all: the wait doubles from a second (or PollInterval, if longer) up to
+// maxLeaseBackoff. The first failure of an episode is logged, and so is its
+// first corruption error, with what to do; later ones only at debug level.
+func (p *Pool) leaseFailed(name string, f *leaseFailures, err error) {
+	f.n++
+	if errors.Is(err, queue.ErrBusy) {
+		f.delay = p.opts.PollInterval
+	} else {
+		f.delay = max(p.opts.PollInterval, time.Second)
+		for i := 1; i < f.n && f.delay < maxLeaseBackoff; i++ {
+			f.delay *= 2
+		}
+		f.delay = min(f.delay, maxLeaseBackoff)
+	}
+	f.until = p.monotonic(p.q.Now()) + f.delay
+	switch {
+	case errors.Is(err, queue.ErrCorrupt) && !f.corrupts:
+		f.corrupts, f.logged = true, true
+		file := p.dbFile()
+		p.logger.Error(fmt.Sprintf("spool: the database file is corrupt: leasing jobs of queue %q fails, retrying with back-off up to %s. "+
+			"Check the file with `spool check -db %s` (or PRAGMA integrity_check), then restore it from a backup, "+
+			"or salvage what is readable with `sqlite3 %s .recover`", name, maxLeaseBackoff, file, file),
+			"queue", name, "file", file, "err", err)
+	case !f.logged:
+		f.logged = true
+		p.logger.Error("spool: lease failed; retrying with back-off", "queue", name, "retry_in", f.delay, "err", err)
+	default:
+		p.logger.Debug("spool: lease failed again", "queue", name, "failures", f.n, "retry_in", f.delay, "err", err)
+	}
+}
+
+// recovered ends an episode of failures after a lease succeeded.
+func (f *leaseFailures) recovered(p *Pool, name string) {
+	if f.n > 0 && f.logged {
+		p.logger.Info("spool: leasing works again", "queue", name, "failures", f.n)
+	}
+	*f = leaseFailures{}
 }
 
 // gatherWait bounds how long a busy fetcher waits for more free slots
@@ -517,11 +622,17 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 	// again until it takes the outcomes: meanwhile the heartbeat keeps
 	// the leases, so a job that succeeded is not rescued as a failure.
 	// Once the pool stops, five tries; then the leases expire and the
-	// rescuer runs the jobs again. Nothing is lost either way.
+	// rescuer runs the jobs again. Nothing is lost either way. A damaged
+	// page (ErrCorrupt) does not heal: the outcomes are settled one by one
+	// instead, so that those on healthy pages are not held up by the rest.
 	var errs []error
 	var err error
 	for attempt := 1; ; attempt++ {
 		errs, err = p.store.Settle(context.Background(), nil, keep)
+		if errors.Is(err, queue.ErrCorrupt) {
+			errs, err = p.settleEach(keep), nil
+			break
+		}
 		if err == nil || (attempt >= 5 && p.isStopping()) {
 			break
 		}
@@ -531,8 +642,17 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 	if err != nil {
 		p.logger.Error("spool: settle failed; the jobs run again after their leases expire", "jobs", len(keep), "err", err)
 	}
+	var corrupt []int64
 	p.mu.Lock()
 	for i, e := range errs {
+		switch {
+		case errors.Is(e, queue.ErrCorrupt):
+			corrupt = append(corrupt, keep[i].JobID)
+			continue
+		case e != nil && !errors.Is(e, queue.ErrLeaseLost): // settled one by one
+			p.logger.Error("spool: settle failed; the job runs again after its lease expires", "job", keep[i].JobID, "err", e)
+			continue
+		}
 		if a := p.held(keep[i].JobID, keep[i].Token); e != nil && (a == nil || !a.completedInTx) {
 			p.logger.Warn("spool: lost lease before settling (the job was rescued or cancelled meanwhile)", "job", keep[i].JobID, "err", e)
 		}
@@ -541,6 +661,14 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 		p.forget(s.JobID, s.Token)
 	}
 	p.mu.Unlock()
+	if len(corrupt) > 0 {
+		file := p.dbFile()
+		p.logger.Error(fmt.Sprintf("spool: the database file is corrupt: the outcomes of %d jobs could not be written; "+
+			"they run again if their rows can be read once their leases expire. "+
+			"Check the file with `spool check -db %s` (or PRAGMA integrity_check), then restore it from a backup, "+
+			"or salvage what is readable with `sqlite3 %s .recover`", len(corrupt), file, file),
+			"jobs", corrupt, "file", file)
+	}
 	// A job that runs again (at once or later) changes when its queue next
 	// has work: let the queue's fetcher look again.
 	// So does a job whose end lets the next job of its ordering key run.

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -154,7 +155,11 @@ func (p *Pool) Heartbeat(ctx context.Context) error {
 		return nil
 	}
 	res, err := p.store.Extend(ctx, refs, now.Add(p.opts.LeaseDuration))
-	if err != nil {
+	if errors.Is(err, queue.ErrCorrupt) && len(refs) > 1 {
+		// A damaged page under some of the jobs must not cost the others
+		// their leases (they would be rescued and run twice).
+		res, err = p.extendEach(ctx, refs, now.Add(p.opts.LeaseDuration))
+	} else if err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -172,7 +177,31 @@ func (p *Pool) Heartbeat(ctx context.Context) error {
 			a.cancel(queue.ErrLeaseLost)
 		}
 	}
-	return nil
+	return err
+}
+
+// extendEach extends the leases one job at a time, after extending them
+// together failed with ErrCorrupt. It returns what the extensions that
+// worked found, and an error naming the jobs whose leases it could not
+// extend (they expire, and are rescued if their rows can be read).
+func (p *Pool) extendEach(ctx context.Context, refs []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	var res queue.ExtendResult
+	var failed []int64
+	var first error
+	for _, ref := range refs {
+		r, err := p.store.Extend(ctx, []queue.LeaseRef{ref}, until)
+		if err != nil {
+			failed = append(failed, ref.JobID)
+			first = cmp.Or(first, err)
+			continue
+		}
+		res.CancelRequested = append(res.CancelRequested, r.CancelRequested...)
+		res.Lost = append(res.Lost, r.Lost...)
+	}
+	if first != nil {
+		return res, fmt.Errorf("extending the leases of jobs %v (of %d; the others were extended): %w", failed, len(refs), first)
+	}
+	return res, nil
 }
 
 // maintenanceLoop rescues expired leases and prunes, every
@@ -214,7 +243,17 @@ func (p *Pool) maintenanceLoop() {
 // the attempt counted, or goes dead when it has no attempts left. It
 // returns how many it rescued. The pool calls it every MaintenanceInterval;
 // any pool on the store rescues any job.
+//
+// Leases end at wall-clock times. When the wall clock stepped forward
+// (more than a second beyond the monotonic clock, Options.Monotonic) since
+// the last call, Rescue rescues nothing for a LeaseDuration of monotonic
+// time, so that live workers' heartbeats extend their leases from the new
+// time first; it logs the step once. See the notes in clock.go for what
+// the guard does not cover.
 func (p *Pool) Rescue(ctx context.Context) (int, error) {
+	if p.rescuePaused(p.q.Now()) {
+		return 0, nil
+	}
 	total := 0
 	for {
 		now := p.q.Now()

@@ -19,6 +19,7 @@
 //	spool admin [-addr :8080] [-user admin] [-password PW | -no-auth] [-read-only] [-prefix /admin]
 //	spool migrate
 //	spool vacuum
+//	spool check [-full]
 //	spool bench [flags]
 //
 // Every command but bench works on a spool database file named by -db PATH
@@ -73,7 +74,7 @@ func commands() []*command {
 	return []*command{
 		statsCommand, lsCommand, showCommand, enqueueCommand, retryCommand, cancelCommand, deleteCommand,
 		pauseCommand, resumeCommand, schedulesCommand, topicsCommand, subsCommand, eventsCommand, replayCommand,
-		adminCommand, migrateCommand, vacuumCommand, benchCommand,
+		adminCommand, migrateCommand, vacuumCommand, checkCommand, benchCommand,
 	}
 }
 
