@@ -111,6 +111,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"CancelRequestedHeadFreesKey", testCancelRequestedHeadFreesKey},
 		{"ExpiredFollowerBlocksOnlyLaterJobs", testExpiredFollowerBlocksOnlyLaterJobs},
 		{"RetryDeadWaitsForOlderBlocker", testRetryDeadWaitsForOlderBlocker},
+		{"RetryDeadUniqueKeyHeld", testRetryDeadUniqueKeyHeld},
 		{"DuplicateWhenFull", testDuplicateWhenFull},
 		{"SettleSameJobTwice", testSettleSameJobTwice},
 		{"ExtendAndExpired", testExtendAndExpired},
