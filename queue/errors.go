@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Errors returned by queues and stores. Check them with errors.Is.
@@ -154,3 +155,23 @@ func (e *KeyHeldError) Error() string {
 
 // Unwrap lets errors.Is match ErrUniqueKeyHeld.
 func (e *KeyHeldError) Unwrap() error { return ErrUniqueKeyHeld }
+
+// SubscriptionChangedError means Subscribe named a subscription that exists
+// with another definition. Subscribe never changes a subscription: call
+// UpdateSubscription to change it on purpose, or pick another name. It
+// wraps ErrSubscriptionChanged.
+type SubscriptionChangedError struct {
+	// Name is the subscription's name.
+	Name string
+	// Stored is the definition in the store; Given the one Subscribe got.
+	Stored, Given Subscription
+}
+
+// Error implements error.
+func (e *SubscriptionChangedError) Error() string {
+	return fmt.Sprintf("queue: subscription %q exists with another definition (%s); UpdateSubscription changes it",
+		e.Name, strings.Join(e.Stored.Diff(e.Given), ", "))
+}
+
+// Unwrap lets errors.Is match ErrSubscriptionChanged.
+func (e *SubscriptionChangedError) Unwrap() error { return ErrSubscriptionChanged }

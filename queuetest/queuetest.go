@@ -134,6 +134,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TopicWritesInTx", testTopicWritesInTx},
 		{"TopicReplay", testTopicReplay},
 		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
+		{"TopicSubscribeIdempotent", testTopicSubscribeIdempotent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
