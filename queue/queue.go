@@ -556,7 +556,10 @@ func (q *Queue) SetQueueSettingsTx(ctx context.Context, tx *sql.Tx, name string,
 //	... apply the effect with tx, then commit ...
 //
 // The key commits with the effect or not at all, so a redelivered job
-// cannot apply it twice. Keys are pruned after worker.Options.KeepProcessed.
+// cannot apply it twice. Worker pools prune keys older than
+// worker.Options.KeepProcessed (7 days by default): a job that reaches its
+// handler again after that (a retry from the dead table, a replay) is not
+// recognised.
 func (q *Queue) MarkProcessedTx(ctx context.Context, tx *sql.Tx, key string) (bool, error) {
 	if tx == nil {
 		return false, fmt.Errorf("%w: tx is nil: the key must commit with the effect", ErrInvalidArgument)
