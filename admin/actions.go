@@ -31,6 +31,9 @@ type result struct {
 	done  string
 	n     int64
 	state queue.State // the job's state after a cancel
+	// skipped lists the dead jobs a bulk retry left dead: a live job holds
+	// their unique key.
+	skipped []queue.KeyHeldError
 }
 
 // doJob runs an action on one job.
@@ -101,34 +104,36 @@ func (d *deadRequest) validate(act action) error {
 	return nil
 }
 
-// doDead runs a bulk action on dead jobs and returns how many it changed.
-func (h *Handler) doDead(ctx context.Context, act action, d deadRequest) (int64, error) {
+// doDead runs a bulk action on dead jobs and returns how many it changed
+// and, for a retry, the jobs that stayed dead because a live job holds
+// their unique key.
+func (h *Handler) doDead(ctx context.Context, act action, d deadRequest) (result, error) {
 	if err := d.validate(act); err != nil {
-		return 0, err
+		return result{}, err
 	}
 	switch {
 	case act == actRetry && len(d.IDs) > 0:
-		n, err := h.q.RetryDead(ctx, queue.DeadFilter{IDs: d.IDs})
-		return int64(n), err
+		res, err := h.q.RetryDead(ctx, queue.DeadFilter{IDs: d.IDs})
+		return result{done: "retried", n: int64(res.Retried), skipped: res.Skipped}, err
 	case act == actRetry && d.Search == "":
-		n, err := h.q.RetryDead(ctx, queue.DeadFilter{Queue: d.Queue, Kind: d.Kind, All: true})
-		return int64(n), err
+		res, err := h.q.RetryDead(ctx, queue.DeadFilter{Queue: d.Queue, Kind: d.Kind, All: true})
+		return result{done: "retried", n: int64(res.Retried), skipped: res.Skipped}, err
 	case act == actRetry:
 		return h.retryMatching(ctx, d)
 	case act == actDelete:
 		// Only dead jobs: a job retried meanwhile (by another operator) is
 		// live again and not what was selected for deletion.
 		n, err := h.q.DeleteDead(ctx, queue.DeadFilter{IDs: d.IDs})
-		return int64(n), err
+		return result{done: "deleted", n: int64(n)}, err
 	}
-	return 0, fmt.Errorf("admin: unknown action %d", act)
+	return result{}, fmt.Errorf("admin: unknown action %d", act)
 }
 
 // retryMatching retries every dead job matching a text search, which
 // queue.DeadFilter cannot express: it pages through the matching dead jobs
 // (each page one bounded query) and retries each page by ID.
-func (h *Handler) retryMatching(ctx context.Context, d deadRequest) (int64, error) {
-	var total int64
+func (h *Handler) retryMatching(ctx context.Context, d deadRequest) (result, error) {
+	total := result{done: "retried"}
 	var before int64
 	for {
 		lctx, cancel := context.WithTimeout(ctx, h.opts.QueryTimeout)
@@ -141,8 +146,9 @@ func (h *Handler) retryMatching(ctx context.Context, d deadRequest) (int64, erro
 		for i, j := range jobs {
 			ids[i] = j.ID
 		}
-		n, err := h.q.RetryDead(ctx, queue.DeadFilter{IDs: ids})
-		total += int64(n)
+		res, err := h.q.RetryDead(ctx, queue.DeadFilter{IDs: ids})
+		total.n += int64(res.Retried)
+		total.skipped = append(total.skipped, res.Skipped...)
 		if err != nil || len(jobs) < MaxPageSize {
 			return total, err
 		}
@@ -168,6 +174,10 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, path string, 
 	if res.done != "" {
 		v.Set("done", res.done)
 		v.Set("n", strconv.FormatInt(res.n, 10))
+	}
+	if len(res.skipped) > 0 {
+		v.Set("skipped", strconv.Itoa(len(res.skipped)))
+		v.Set("held", formatHeld(res.skipped))
 	}
 	target := h.url(path)
 	if len(v) > 0 {
@@ -228,17 +238,13 @@ func (h *Handler) deadAction(act action) func(http.ResponseWriter, *http.Request
 		if p.err != nil {
 			return p.err
 		}
-		n, err := h.doDead(r.Context(), act, d)
+		res, err := h.doDead(r.Context(), act, d)
 		if err != nil {
 			return err
 		}
-		done := "retried"
-		if act == actDelete {
-			done = "deleted"
-		}
 		back := lp.values()
 		back.Del("state")
-		h.redirect(w, r, "/dead", back, result{done: done, n: n})
+		h.redirect(w, r, "/dead", back, res)
 		return nil
 	}
 }
@@ -375,15 +381,27 @@ func (h *Handler) apiDeadAction(act action) func(http.ResponseWriter, *http.Requ
 		if err := decodeBody(w, r, &d); err != nil {
 			return err
 		}
-		n, err := h.doDead(r.Context(), act, d)
+		res, err := h.doDead(r.Context(), act, d)
 		if err != nil {
 			return err
 		}
-		key := "retried"
 		if act == actDelete {
-			key = "deleted"
+			writeJSON(w, http.StatusOK, map[string]int64{"deleted": res.n})
+			return nil
 		}
-		writeJSON(w, http.StatusOK, map[string]int64{key: n})
+		type held struct {
+			ID        int64  `json:"id"`
+			UniqueKey string `json:"unique_key"`
+			HeldBy    int64  `json:"held_by"`
+		}
+		var skipped []held
+		for _, k := range res.skipped {
+			skipped = append(skipped, held{ID: k.JobID, UniqueKey: k.Key, HeldBy: k.HolderID})
+		}
+		writeJSON(w, http.StatusOK, struct {
+			Retried int64  `json:"retried"`
+			Skipped []held `json:"skipped,omitempty"`
+		}{res.n, skipped})
 		return nil
 	}
 }

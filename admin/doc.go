@@ -143,7 +143,8 @@
 //	/api/jobs/{id}/cancel  cancel a job              → {"id", "state", "cancel_requested"}
 //	/api/jobs/{id}/delete  delete a job (not running) → {"id", "deleted": 1}
 //	/api/dead/retry        {"ids": [..]} or {"all": true, "queue", "kind", "q"}
-//	                                                  → {"retried": n}
+//	                                                  → {"retried": n, "skipped":
+//	                                                     [{"id", "unique_key", "held_by"}]}
 //	/api/dead/delete       {"ids": [..]}              → {"deleted": n}
 //	/api/queues/pause      {"queue": "name"}          → {"queue", "paused": true}
 //	/api/queues/resume     {"queue": "name"}          → {"queue", "paused": false}
@@ -154,8 +155,13 @@
 //	                       {"topic", "from", "to"}    → {"subscription", "topic",
 //	                                                     "from", "to", "jobs": n}
 //
-// Retrying a job that is not dead, cancelling a finished job and deleting a
-// running job get 409 Conflict; an unknown job, schedule, topic or
+// A retry leaves a dead job dead while a live job holds its unique key (a
+// newer delivery made by a replay): retrying that one job gets 409 Conflict
+// naming the holder, and a bulk retry retries the others and lists the
+// held ones in "skipped" (left out when none was), each with the job
+// holding its key; the dead page's notice names them too. Retrying a job
+// that is not dead, cancelling a finished job and deleting a running job
+// get 409 Conflict; an unknown job, schedule, topic or
 // subscription gets 404. A bulk action names at most MaxIDs jobs. Names in
 // a path may contain "/" as they are (/api/topics/shop/eu.orders/events).
 // A replay covers at most 10000 events, within the topic's retained log

@@ -235,9 +235,63 @@ type flash struct {
 	Done string
 	N    int64
 	Name string // the schedule or subscription acted on
+	// Skipped counts the dead jobs a retry left dead (a live job holds
+	// their unique key); Held lists the first maxHeld of them.
+	Skipped int64
+	Held    []heldPair
+}
+
+// heldPair is a dead job a retry left dead and the live job holding its
+// unique key.
+type heldPair struct{ job, holder int64 }
+
+// maxHeld bounds the jobs a retry's notice names (they travel in the
+// redirect's URL); the count covers them all.
+const maxHeld = 10
+
+// formatHeld encodes the first maxHeld skipped jobs as the "held" flash
+// parameter: "job:holder,job:holder".
+func formatHeld(skipped []queue.KeyHeldError) string {
+	var b strings.Builder
+	for i, k := range skipped[:min(len(skipped), maxHeld)] {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d:%d", k.JobID, k.HolderID)
+	}
+	return b.String()
+}
+
+// held reads the "held" flash parameter (see formatHeld).
+func (p *params) held(key string) []heldPair {
+	s := p.str(key)
+	if s == "" || p.err != nil {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > maxHeld {
+		p.err = errBadRequest("parameter %q names %d jobs; at most %d", key, len(parts), maxHeld)
+		return nil
+	}
+	out := make([]heldPair, len(parts))
+	for i, part := range parts {
+		j, h, ok := strings.Cut(part, ":")
+		job, err1 := strconv.ParseInt(j, 10, 64)
+		holder, err2 := strconv.ParseInt(h, 10, 64)
+		if !ok || err1 != nil || err2 != nil || job <= 0 || holder <= 0 {
+			p.err = errBadRequest("parameter %q is %.40q; want job:holder pairs of job IDs, comma-separated", key, s)
+			return nil
+		}
+		out[i] = heldPair{job, holder}
+	}
+	return out
 }
 
 var flashKeys = []string{"done", "n"}
+
+// deadFlashKeys are the dead page's flash parameters: a retry there names
+// the jobs it left dead.
+var deadFlashKeys = []string{"done", "n", "skipped", "held"}
 
 // flashNameKeys are the flash parameters of the pages whose actions name
 // a schedule or subscription.
@@ -247,7 +301,8 @@ var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", 
 	"schedule-paused", "schedule-resumed", "triggered", "replayed"}
 
 func (p *params) flash() flash {
-	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0), Name: p.name("name")}
+	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0), Name: p.name("name"),
+		Skipped: p.int("skipped", 0, 1<<31, 0), Held: p.held("held")}
 	if f.Done != "" && !slices.Contains(flashDone, f.Done) && p.err == nil {
 		p.err = errBadRequest("parameter \"done\" is %.40q; want one of %s", f.Done, strings.Join(flashDone, ", "))
 	}
@@ -264,6 +319,9 @@ func (f flash) Text() string {
 	}
 	switch f.Done {
 	case "retried":
+		if f.Skipped > 0 {
+			return f.skippedText()
+		}
 		if f.N == 0 {
 			return "No dead job matched: nothing was retried."
 		}
@@ -297,4 +355,42 @@ func (f flash) Text() string {
 		return fmt.Sprintf("Replay to subscription %s made %d jobs.", f.Name, f.N)
 	}
 	return ""
+}
+
+// skippedText is the notice of a retry that left jobs dead: how many were
+// retried, how many stayed dead and, for the first ones, which live job
+// holds each one's unique key.
+func (f flash) skippedText() string {
+	var b strings.Builder
+	switch f.N {
+	case 0:
+		b.WriteString("Retried no job. ")
+	case 1:
+		b.WriteString("Retried 1 job: it is pending again. ")
+	default:
+		fmt.Fprintf(&b, "Retried %d jobs: they are pending again. ", f.N)
+	}
+	if f.Skipped == 1 {
+		b.WriteString("1 job stayed dead: a live job holds its unique key (")
+	} else {
+		fmt.Fprintf(&b, "%d jobs stayed dead: a live job holds each one's unique key (", f.Skipped)
+	}
+	for i, h := range f.Held {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "job %d held by job %d", h.job, h.holder)
+	}
+	if more := f.Skipped - int64(len(f.Held)); more > 0 {
+		if len(f.Held) > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "and %d more", more)
+	}
+	if f.Skipped == 1 {
+		b.WriteString("). Retry it once the holder has finished, or delete one of the two.")
+	} else {
+		b.WriteString("). Retry them once their holders have finished, or delete one of each pair.")
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Errors returned by queues and stores. Check them with errors.Is.
@@ -63,6 +64,12 @@ var (
 	// a store keeps, years 1 to 9999 (UTC): a job's RunAt or ExpiresAt, a
 	// subscription's From.Time, an event filter's bounds.
 	ErrTimeOutOfRange = errors.New("queue: time out of range")
+	// ErrUniqueKeyHeld is wrapped by *KeyHeldError: a dead job cannot be
+	// retried while a live job holds its unique key.
+	ErrUniqueKeyHeld = errors.New("queue: unique key held by a live job")
+	// ErrSubscriptionChanged is wrapped by *SubscriptionChangedError:
+	// Subscribe named an existing subscription with a different definition.
+	ErrSubscriptionChanged = errors.New("queue: subscription exists with another definition")
 )
 
 // InvalidJobError says which field of a NewJob is wrong and why. It wraps
@@ -143,3 +150,46 @@ func (e *QueueFullError) Error() string {
 
 // Unwrap lets errors.Is match ErrQueueFull.
 func (e *QueueFullError) Unwrap() error { return ErrQueueFull }
+
+// KeyHeldError says why a dead job stays dead on a retry: a live job
+// (pending, scheduled, running or blocked) holds its unique key, such as a
+// newer delivery of the same event made by a replay. Retry the dead job
+// once the holder has finished, or delete one of the two. It wraps
+// ErrUniqueKeyHeld.
+type KeyHeldError struct {
+	// JobID is the dead job that was not retried.
+	JobID int64
+	// Key is its unique key.
+	Key string
+	// HolderID is the live job that holds the key.
+	HolderID int64
+}
+
+// Error implements error.
+func (e *KeyHeldError) Error() string {
+	return fmt.Sprintf("queue: dead job %d stays dead: its unique key %q is held by live job %d (retry it once job %d has finished, or delete one of the two)",
+		e.JobID, e.Key, e.HolderID, e.HolderID)
+}
+
+// Unwrap lets errors.Is match ErrUniqueKeyHeld.
+func (e *KeyHeldError) Unwrap() error { return ErrUniqueKeyHeld }
+
+// SubscriptionChangedError means Subscribe named a subscription that exists
+// with another definition. Subscribe never changes a subscription: call
+// UpdateSubscription to change it on purpose, or pick another name. It
+// wraps ErrSubscriptionChanged.
+type SubscriptionChangedError struct {
+	// Name is the subscription's name.
+	Name string
+	// Stored is the definition in the store; Given the one Subscribe got.
+	Stored, Given Subscription
+}
+
+// Error implements error.
+func (e *SubscriptionChangedError) Error() string {
+	return fmt.Sprintf("queue: subscription %q exists with another definition (%s); UpdateSubscription changes it",
+		e.Name, strings.Join(e.Stored.Diff(e.Given), ", "))
+}
+
+// Unwrap lets errors.Is match ErrSubscriptionChanged.
+func (e *SubscriptionChangedError) Unwrap() error { return ErrSubscriptionChanged }

@@ -420,13 +420,19 @@ func (q *Queue) Retry(ctx context.Context, id int64) error {
 	return q.RetryTx(ctx, nil, id)
 }
 
-// RetryTx is Retry inside tx (nil tx: the store's own transaction).
+// RetryTx is Retry inside tx (nil tx: the store's own transaction). A
+// dead job whose unique key a live job holds again (a newer delivery made
+// by a replay, a fresh enqueue) stays dead: the error is a *KeyHeldError
+// naming the holder.
 func (q *Queue) RetryTx(ctx context.Context, tx *sql.Tx, id int64) error {
-	n, err := q.RetryDeadTx(ctx, tx, DeadFilter{IDs: []int64{id}})
+	res, err := q.RetryDeadTx(ctx, tx, DeadFilter{IDs: []int64{id}})
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if len(res.Skipped) > 0 {
+		return &res.Skipped[0]
+	}
+	if res.Retried == 0 {
 		if _, gerr := q.store.Get(ctx, id); errors.Is(gerr, ErrNotFound) {
 			return fmt.Errorf("retry job %d: %w", id, ErrNotFound)
 		}
@@ -435,22 +441,50 @@ func (q *Queue) RetryTx(ctx context.Context, tx *sql.Tx, id int64) error {
 	return nil
 }
 
-// RetryDead moves every dead job matching f back to pending and returns how
-// many moved.
-func (q *Queue) RetryDead(ctx context.Context, f DeadFilter) (int, error) {
+// RetryDeadResult is what RetryDead did: it retries every matching dead
+// job it can and reports the rest, so that nothing it selected is skipped
+// silently.
+type RetryDeadResult struct {
+	// Retried is how many dead jobs moved back to pending (or to blocked,
+	// behind a live job of their ordering key).
+	Retried int
+	// Skipped lists the matching dead jobs that stayed dead because a live
+	// job holds their unique key, in ID order, each naming the holder.
+	Skipped []KeyHeldError
+}
+
+// Err returns nil when no job was skipped, else an error that wraps every
+// skipped job's *KeyHeldError (and so ErrUniqueKeyHeld), for callers that
+// treat a partial retry as a failure.
+func (r RetryDeadResult) Err() error {
+	if len(r.Skipped) == 0 {
+		return nil
+	}
+	errs := make([]error, len(r.Skipped))
+	for i := range r.Skipped {
+		errs[i] = &r.Skipped[i]
+	}
+	return fmt.Errorf("queue: retried %d dead jobs; %d stayed dead: %w", r.Retried, len(r.Skipped), errors.Join(errs...))
+}
+
+// RetryDead moves every dead job matching f back to pending and reports
+// how many moved. A dead job whose unique key a live job holds stays dead
+// and is listed in the result's Skipped with the holder; the others are
+// retried all the same.
+func (q *Queue) RetryDead(ctx context.Context, f DeadFilter) (RetryDeadResult, error) {
 	return q.RetryDeadTx(ctx, nil, f)
 }
 
 // RetryDeadTx is RetryDead inside tx (nil tx: the store's own transaction).
-func (q *Queue) RetryDeadTx(ctx context.Context, tx *sql.Tx, f DeadFilter) (int, error) {
+func (q *Queue) RetryDeadTx(ctx context.Context, tx *sql.Tx, f DeadFilter) (RetryDeadResult, error) {
 	if len(f.IDs) == 0 && f.Queue == "" && f.Kind == "" && !f.All {
-		return 0, fmt.Errorf("%w: empty dead filter; set IDs, Queue, Kind or All", ErrInvalidArgument)
+		return RetryDeadResult{}, fmt.Errorf("%w: empty dead filter; set IDs, Queue, Kind or All", ErrInvalidArgument)
 	}
-	n, err := q.store.RetryDead(ctx, tx, f, q.opts.Now())
-	if err == nil && n > 0 {
+	res, err := q.store.RetryDead(ctx, tx, f, q.opts.Now())
+	if err == nil && res.Retried > 0 {
 		q.wake("")
 	}
-	return n, err
+	return res, err
 }
 
 // DeleteDead removes every dead job matching f and returns how many it
@@ -558,7 +592,10 @@ func (q *Queue) SetQueueSettingsTx(ctx context.Context, tx *sql.Tx, name string,
 //	... apply the effect with tx, then commit ...
 //
 // The key commits with the effect or not at all, so a redelivered job
-// cannot apply it twice. Keys are pruned after worker.Options.KeepProcessed.
+// cannot apply it twice. Worker pools prune keys older than
+// worker.Options.KeepProcessed (7 days by default): a job that reaches its
+// handler again after that (a retry from the dead table, a replay) is not
+// recognised.
 func (q *Queue) MarkProcessedTx(ctx context.Context, tx *sql.Tx, key string) (bool, error) {
 	if tx == nil {
 		return false, fmt.Errorf("%w: tx is nil: the key must commit with the effect", ErrInvalidArgument)

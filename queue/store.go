@@ -59,9 +59,10 @@ type Store interface {
 	// returns the job's state after the call.
 	Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (State, error)
 	// RetryDead moves dead jobs matching f back to pending with their
-	// attempts reset, keeping their IDs and error history. It returns how
-	// many moved.
-	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (int, error)
+	// attempts reset, keeping their IDs and error history. A dead job whose
+	// unique key a live job holds stays dead and is reported in Skipped with
+	// the holder; the others move all the same. It returns how many moved.
+	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (RetryDeadResult, error)
 	// Delete removes a job that is not running, from either table.
 	Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
 	// DeleteDead removes the dead jobs matching f, and only dead ones (a job

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -73,8 +74,56 @@ type Subscription struct {
 	Priority    int
 	MaxAttempts int
 	// From is where a new subscription starts in the log. The zero value
-	// starts with the next event published.
+	// starts with the next event published. It is not part of the
+	// definition: a subscription that exists keeps its place in the log.
 	From StartAt
+}
+
+// Diff lists the fields of the definition that differ between s and o,
+// such as `Kind "mail.send" -> "mail.receipt"`, or returns nil when they
+// define the same subscription. The definition is Name, Pattern, Filter,
+// Queue (empty meaning DefaultQueue), Kind, Priority and MaxAttempts; an
+// empty Filter equals a nil one, and From is not compared. Subscribe uses
+// it (through the store) to tell a repeated subscribe from a changed one.
+func (s Subscription) Diff(o Subscription) []string {
+	var out []string
+	str := func(field, a, b string) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s %q -> %q", field, a, b))
+		}
+	}
+	num := func(field string, a, b int) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s %d -> %d", field, a, b))
+		}
+	}
+	orDefault := func(q string) string {
+		if q == "" {
+			return DefaultQueue
+		}
+		return q
+	}
+	str("Name", s.Name, o.Name)
+	str("Pattern", s.Pattern, o.Pattern)
+	if !maps.Equal(s.Filter, o.Filter) {
+		out = append(out, fmt.Sprintf("Filter %s -> %s", formatFilter(s.Filter), formatFilter(o.Filter)))
+	}
+	str("Queue", orDefault(s.Queue), orDefault(o.Queue))
+	str("Kind", s.Kind, o.Kind)
+	num("Priority", s.Priority, o.Priority)
+	num("MaxAttempts", s.MaxAttempts, o.MaxAttempts)
+	return out
+}
+
+// formatFilter writes a filter with its keys sorted, so a message is the
+// same every time.
+func formatFilter(f map[string]string) string {
+	keys := slices.Sorted(maps.Keys(f))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%q: %q", k, f[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // StartAt says where a new subscription starts reading the event log. At
@@ -153,7 +202,15 @@ type EventFilter struct {
 // Store implements it. Queue's topic methods need a store that does.
 type TopicStore interface {
 	Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev Event, defaults NewJob) (PublishResult, error)
+	// Subscribe creates the subscription s, validated and normalised by
+	// Queue. If one of that name exists, it changes nothing: it returns nil
+	// when the stored definition equals s (Subscription.Diff is empty), and
+	// a *SubscriptionChangedError otherwise.
 	Subscribe(ctx context.Context, tx *sql.Tx, s Subscription, now time.Time) error
+	// UpdateSubscription replaces the definition of the existing
+	// subscription s.Name with s, keeping its place in the log (s.From is
+	// ignored). A name with no subscription is an ErrInvalidArgument.
+	UpdateSubscription(ctx context.Context, tx *sql.Tx, s Subscription, now time.Time) error
 	Unsubscribe(ctx context.Context, tx *sql.Tx, name string) error
 	Subscriptions(ctx context.Context) ([]SubscriptionInfo, error)
 	Topics(ctx context.Context) ([]TopicInfo, error)
@@ -323,6 +380,15 @@ func (q *Queue) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) (PublishRes
 // receives the backlog, in order, before new events: Subscribe delivers
 // the first 1000 backlog events itself, worker pools' maintenance (or
 // DeliverBacklog) the rest.
+//
+// Subscribe is idempotent, so an app calls it for each of its
+// subscriptions every time it starts, from any number of processes: when
+// the subscription exists with the same definition (see Subscription.Diff;
+// From is not compared) it does nothing and returns nil, and the
+// subscription keeps its place in the log. When it exists with another
+// definition, Subscribe changes nothing and returns a
+// *SubscriptionChangedError (ErrSubscriptionChanged) naming the fields that
+// differ: change a subscription on purpose with UpdateSubscription.
 func (q *Queue) Subscribe(ctx context.Context, s Subscription) error {
 	if err := q.SubscribeTx(ctx, nil, s); err != nil {
 		return err
@@ -344,6 +410,37 @@ func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) err
 	if err != nil {
 		return err
 	}
+	if err := q.checkSubscription(&s); err != nil {
+		return err
+	}
+	return ts.Subscribe(ctx, tx, s, q.opts.Now())
+}
+
+// UpdateSubscription changes the definition of an existing subscription
+// (pattern, filter, queue, kind, priority, max attempts) to s, found by
+// s.Name. It keeps the subscription's place in the log: events published
+// from then on are delivered by the new definition, jobs already delivered
+// stay as they are, and s.From is ignored. A name with no subscription is
+// an ErrInvalidArgument: create it with Subscribe.
+func (q *Queue) UpdateSubscription(ctx context.Context, s Subscription) error {
+	return q.UpdateSubscriptionTx(ctx, nil, s)
+}
+
+// UpdateSubscriptionTx is UpdateSubscription inside tx (a nil tx uses the
+// store's own).
+func (q *Queue) UpdateSubscriptionTx(ctx context.Context, tx *sql.Tx, s Subscription) error {
+	ts, err := q.topics()
+	if err != nil {
+		return err
+	}
+	if err := q.checkSubscription(&s); err != nil {
+		return err
+	}
+	return ts.UpdateSubscription(ctx, tx, s, q.opts.Now())
+}
+
+// checkSubscription validates s and applies its defaults.
+func (q *Queue) checkSubscription(s *Subscription) error {
 	if err := ValidName(s.Name); err != nil {
 		return fmt.Errorf("%w: subscription name: %v", ErrInvalidArgument, err)
 	}
@@ -381,7 +478,7 @@ func (q *Queue) SubscribeTx(ctx context.Context, tx *sql.Tx, s Subscription) err
 			return fmt.Errorf("%w: subscription %q: From.Time %s (%w)", ErrInvalidArgument, s.Name, r, ErrTimeOutOfRange)
 		}
 	}
-	return ts.Subscribe(ctx, tx, s, q.opts.Now())
+	return nil
 }
 
 // Unsubscribe deletes a subscription. Jobs already delivered stay.

@@ -88,3 +88,32 @@ func TestMatchTopicManyHashes(t *testing.T) {
 	require.True(t, queue.MatchTopic("#.w.#.w.#", topic))
 	require.False(t, queue.MatchTopic("#.w.z.#", topic))
 }
+
+func TestSubscriptionDiff(t *testing.T) {
+	t.Parallel()
+	s := queue.Subscription{Name: "mail", Pattern: "orders.*", Kind: "email.receipt"}
+	same := s
+	same.Queue, same.Filter = queue.DefaultQueue, map[string]string{}
+	same.From = queue.StartAt{Beginning: true}
+	require.Empty(t, s.Diff(same), "default queue spelt out, empty filter, From")
+
+	other := s
+	other.Filter = map[string]string{"b": "2", "a": "1"}
+	other.Queue, other.MaxAttempts = "mail", 3
+	require.Equal(t, []string{`Filter {} -> {"a": "1", "b": "2"}`, `Queue "default" -> "mail"`, "MaxAttempts 0 -> 3"}, s.Diff(other))
+
+	err := error(&queue.SubscriptionChangedError{Name: "mail", Stored: s, Given: other})
+	require.ErrorIs(t, err, queue.ErrSubscriptionChanged)
+	require.Equal(t, `queue: subscription "mail" exists with another definition (Filter {} -> {"a": "1", "b": "2"}, Queue "default" -> "mail", MaxAttempts 0 -> 3); UpdateSubscription changes it`, err.Error())
+}
+
+func TestKeyHeldError(t *testing.T) {
+	t.Parallel()
+	err := error(&queue.KeyHeldError{JobID: 5, Key: "charge:1", HolderID: 9})
+	require.ErrorIs(t, err, queue.ErrUniqueKeyHeld)
+	require.Equal(t, `queue: dead job 5 stays dead: its unique key "charge:1" is held by live job 9 (retry it once job 9 has finished, or delete one of the two)`, err.Error())
+	res := queue.RetryDeadResult{Retried: 2, Skipped: []queue.KeyHeldError{{JobID: 5, Key: "charge:1", HolderID: 9}}}
+	require.ErrorIs(t, res.Err(), queue.ErrUniqueKeyHeld)
+	require.Contains(t, res.Err().Error(), "queue: retried 2 dead jobs; 1 stayed dead: queue: dead job 5 stays dead")
+	require.NoError(t, queue.RetryDeadResult{Retried: 2}.Err())
+}

@@ -417,12 +417,12 @@ func testSettleDeadAndRetryDead(e *env) {
 	// Retry by filter.
 	_, err = e.q.RetryDead(e.ctx, queue.DeadFilter{})
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
-	n, err := e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments", Kind: "nope"})
+	res, err := e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments", Kind: "nope"})
 	require.NoError(e.t, err)
-	require.Zero(e.t, n)
-	n, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments"})
+	require.Zero(e.t, res.Retried)
+	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments"})
 	require.NoError(e.t, err)
-	require.Equal(e.t, 1, n)
+	require.Equal(e.t, queue.RetryDeadResult{Retried: 1}, res)
 	require.Equal(e.t, queue.StatePending, e.get(other).State)
 }
 

@@ -56,7 +56,7 @@ func testErrorHistoryBounded(e *env) {
 
 	n, err := e.q.RetryDead(e.ctx, queue.DeadFilter{IDs: []int64{id}})
 	require.NoError(e.t, err)
-	require.Equal(e.t, 1, n)
+	require.Equal(e.t, 1, n.Retried)
 	back := e.get(id)
 	require.Equal(e.t, attempts(dead), attempts(back), "a retried dead job keeps its history")
 	require.Equal(e.t, 15, back.ErrorsDropped)

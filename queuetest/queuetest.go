@@ -124,6 +124,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"CancelRequestedHeadFreesKey", testCancelRequestedHeadFreesKey},
 		{"ExpiredFollowerBlocksOnlyLaterJobs", testExpiredFollowerBlocksOnlyLaterJobs},
 		{"RetryDeadWaitsForOlderBlocker", testRetryDeadWaitsForOlderBlocker},
+		{"RetryDeadUniqueKeyHeld", testRetryDeadUniqueKeyHeld},
 		{"DuplicateWhenFull", testDuplicateWhenFull},
 		{"SettleSameJobTwice", testSettleSameJobTwice},
 		{"ExtendAndExpired", testExtendAndExpired},
@@ -147,6 +148,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TopicReplay", testTopicReplay},
 		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
 		{"ErrorHistoryBounded", testErrorHistoryBounded},
+		{"TopicSubscribeIdempotent", testTopicSubscribeIdempotent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"sync"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -103,7 +104,7 @@ func testTopicFanOut(e *env) {
 	require.Equal(e.t, int64(2), topics[1].LastSeq)
 	require.Equal(e.t, 2, topics[1].Events)
 
-	require.ErrorIs(e.t, e.q.Subscribe(e.ctx, queue.Subscription{Name: "stock", Pattern: "x", Kind: "k"}), queue.ErrInvalidArgument, "duplicate name")
+	require.ErrorIs(e.t, e.q.Subscribe(e.ctx, queue.Subscription{Name: "stock", Pattern: "x", Kind: "k"}), queue.ErrSubscriptionChanged, "a name taken by another definition")
 	for _, bad := range []queue.Subscription{
 		{Name: "", Pattern: "x", Kind: "k"},
 		{Name: "s", Pattern: "orders.x*", Kind: "k"},
@@ -315,4 +316,92 @@ func testTopicOutboxAndOrder(e *env) {
 	keys := []string{jobs[0].OrderKey, jobs[1].OrderKey}
 	require.ElementsMatch(e.t, []string{"stock:order:7", "erp:order:7"}, keys)
 	require.Equal(e.t, "1", jobs[0].Metadata["spool.seq"])
+}
+
+// Subscribe is idempotent: an app subscribes at every start, from several
+// processes at once. The same definition again is a no-op that keeps the
+// subscription's place in the log; another definition under the same name
+// is refused with an error naming what differs, and UpdateSubscription
+// changes it on purpose.
+func testTopicSubscribeIdempotent(e *env) {
+	e.topicStore()
+	sub := queue.Subscription{Name: "mail", Pattern: "orders.*", Filter: map[string]string{"channel": "web"}, Kind: "email.receipt", Priority: 3, MaxAttempts: 7}
+	e.subscribe(sub)
+	require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.created", Metadata: map[string]string{"channel": "web"}}).Jobs)
+	only := func() queue.SubscriptionInfo {
+		e.t.Helper()
+		subs, err := e.q.Subscriptions(e.ctx)
+		require.NoError(e.t, err)
+		require.Len(e.t, subs, 1)
+		return subs[0]
+	}
+	before := only()
+
+	// A restart: the same definition (the default queue spelt out, From
+	// set) changes nothing and delivers no backlog again.
+	again := sub
+	again.Queue = queue.DefaultQueue
+	again.Filter = map[string]string{"channel": "web"}
+	again.From = queue.StartAt{Beginning: true}
+	require.NoError(e.t, e.q.Subscribe(e.ctx, again))
+	require.Equal(e.t, before, only())
+	n, err := e.q.DeliverBacklog(e.ctx, 100)
+	require.NoError(e.t, err)
+	require.Zero(e.t, n)
+	require.Len(e.t, e.jobsIn(queue.DefaultQueue), 1)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = e.q.Subscribe(e.ctx, sub) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(e.t, err, "processes starting at once")
+	}
+	require.Equal(e.t, before, only())
+
+	// Another definition: refused, naming what differs; nothing changes.
+	changed := sub
+	changed.Kind, changed.Filter, changed.Priority = "email.send", nil, 5
+	err = e.q.Subscribe(e.ctx, changed)
+	require.ErrorIs(e.t, err, queue.ErrSubscriptionChanged)
+	var ce *queue.SubscriptionChangedError
+	require.ErrorAs(e.t, err, &ce)
+	require.Equal(e.t, "mail", ce.Name)
+	require.Equal(e.t, "email.receipt", ce.Stored.Kind)
+	require.Equal(e.t, "email.send", ce.Given.Kind)
+	for _, want := range []string{`subscription "mail"`, `Filter {"channel": "web"} -> {}`, `Kind "email.receipt" -> "email.send"`, "Priority 3 -> 5", "UpdateSubscription"} {
+		require.Contains(e.t, err.Error(), want)
+	}
+	require.NotContains(e.t, err.Error(), "MaxAttempts", "only what differs")
+	tx, err := e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	require.ErrorIs(e.t, e.q.SubscribeTx(e.ctx, tx, changed), queue.ErrSubscriptionChanged)
+	require.NoError(e.t, tx.Rollback())
+	require.Equal(e.t, before, only())
+
+	// UpdateSubscription changes it, keeping its place in the log; a
+	// rolled-back update changes nothing.
+	tx, err = e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.q.UpdateSubscriptionTx(e.ctx, tx, changed))
+	require.NoError(e.t, tx.Rollback())
+	require.Equal(e.t, before, only())
+	require.NoError(e.t, e.q.UpdateSubscription(e.ctx, changed))
+	after := only()
+	require.Equal(e.t, before.Cursor, after.Cursor)
+	require.Equal(e.t, before.CreatedAt, after.CreatedAt)
+	require.Empty(e.t, after.Diff(changed))
+	require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.paid"}).Jobs, "no filter now")
+	jobs := e.jobsIn(queue.DefaultQueue)
+	require.Len(e.t, jobs, 2)
+	require.Equal(e.t, "email.send", jobs[1].Kind)
+	require.Equal(e.t, 5, jobs[1].Priority)
+	require.Equal(e.t, "email.receipt", jobs[0].Kind, "a delivered job stays as it was")
+	require.NoError(e.t, e.q.Subscribe(e.ctx, changed), "the new definition is now the stored one")
+	require.ErrorIs(e.t, e.q.Subscribe(e.ctx, sub), queue.ErrSubscriptionChanged)
+
+	require.ErrorIs(e.t, e.q.UpdateSubscription(e.ctx, queue.Subscription{Name: "nope", Pattern: "x", Kind: "k"}), queue.ErrInvalidArgument)
+	require.ErrorIs(e.t, e.q.UpdateSubscription(e.ctx, queue.Subscription{Name: "mail", Pattern: "x.y*", Kind: "k"}), queue.ErrInvalidArgument)
+	require.Equal(e.t, after.Subscription, only().Subscription)
 }

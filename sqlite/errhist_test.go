@@ -136,7 +136,7 @@ func TestErrorHistoryAcrossRetryFromDead(t *testing.T) {
 	now = now.Add(time.Second)
 	n, err := s.RetryDead(ctx, nil, queue.DeadFilter{IDs: []int64{id}}, now)
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 1, n.Retried)
 	back, err := s.Get(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, attemptsOf(dead), attemptsOf(back), "the retried job keeps its history")

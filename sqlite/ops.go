@@ -207,10 +207,17 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 
 // Retrying from the dead table reinserts each job under its own id with its
 // attempts reset and its error history kept, oldest first. A job whose
-// ordering key has a live job again waits behind it (blocked); a job whose
-// unique key a live job holds again stays dead (ON CONFLICT DO NOTHING).
+// ordering key has a live job again waits behind it (blocked). A job whose
+// unique key a live job holds again (sqlUniqueHolder: a replay's newer
+// delivery, a fresh enqueue, or a dead job of the same key retried just
+// before it) stays dead and is reported with the holder, never skipped
+// silently.
 const (
 	sqlDeadMatching = `SELECT id, queue, order_key FROM spool_dead
+  WHERE (?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))
+    AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)
+  ORDER BY id`
+	sqlDeadToRetry = `SELECT id, queue, order_key, unique_key FROM spool_dead
   WHERE (?1 IS NULL OR id IN (SELECT value FROM json_each(?1)))
     AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)
   ORDER BY id`
@@ -223,34 +230,33 @@ const (
    unique_key, order_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, ?2, priority, ?3, 0, max_attempts, timeout_us, created_at,
    unique_key, order_key, NULL, metadata, errors, payload
-  FROM spool_dead WHERE id = ?1
-  ON CONFLICT DO NOTHING`
+  FROM spool_dead WHERE id = ?1`
 	sqlDeleteOneDead = `DELETE FROM spool_dead WHERE id = ?`
 )
 
 // RetryDead implements queue.Store.
-func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, now time.Time) (int, error) {
+func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, now time.Time) (queue.RetryDeadResult, error) {
 	var ids any
 	if len(f.IDs) > 0 {
 		b, _ := json.Marshal(f.IDs)
 		ids = string(b)
 	}
-	var n int
+	var res queue.RetryDeadResult
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		n = 0
+		res = queue.RetryDeadResult{}
 		type dead struct {
-			id    int64
-			queue string
-			key   sql.NullString
+			id        int64
+			queue     string
+			key, ukey sql.NullString
 		}
 		var list []dead
-		rows, err := x.query(ctx, sqlDeadMatching, ids, f.Queue, f.Kind)
+		rows, err := x.query(ctx, sqlDeadToRetry, ids, f.Queue, f.Kind)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var d dead
-			if err := rows.Scan(&d.id, &d.queue, &d.key); err != nil {
+			if err := rows.Scan(&d.id, &d.queue, &d.key, &d.ukey); err != nil {
 				rows.Close()
 				return err
 			}
@@ -260,6 +266,17 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 			return err
 		}
 		for _, d := range list {
+			if d.ukey.Valid {
+				var holder int64
+				switch err := x.queryRow(ctx, sqlUniqueHolder, d.ukey.String).Scan(&holder); err {
+				case nil:
+					res.Skipped = append(res.Skipped, queue.KeyHeldError{JobID: d.id, Key: d.ukey.String, HolderID: holder})
+					continue
+				case sql.ErrNoRows:
+				default:
+					return err
+				}
+			}
 			state := stPending
 			if d.key.Valid {
 				var busy bool
@@ -270,21 +287,17 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 					state = stBlocked
 				}
 			}
-			r, err := x.exec(ctx, sqlRetryOneDead, d.id, state, micros(now))
-			if err != nil {
+			if _, err := x.exec(ctx, sqlRetryOneDead, d.id, state, micros(now)); err != nil {
 				return err
-			}
-			if k, _ := r.RowsAffected(); k == 0 {
-				continue
 			}
 			if _, err := x.exec(ctx, sqlDeleteOneDead, d.id); err != nil {
 				return err
 			}
-			n++
+			res.Retried++
 		}
 		return nil
 	})
-	return n, err
+	return res, err
 }
 
 const (

@@ -65,6 +65,12 @@ type Options struct {
 	KeepCompleted time.Duration
 	// KeepCancelled keeps cancelled jobs this long. Defaults to 24h.
 	KeepCancelled time.Duration
+	// KeepProcessed keeps the keys recorded by queue.MarkProcessedTx this
+	// long; Prune removes older ones. Defaults to 7 days. A job that
+	// reaches its handler again after its key was pruned (a retry from the
+	// dead table, a replay) applies its effect again, so keep keys longer
+	// than any such delay: set a longer duration (years) to keep them all.
+	KeepProcessed time.Duration
 	// Name identifies this pool's leases to operators. Defaults to
 	// host:pid:random.
 	Name string
@@ -145,6 +151,12 @@ func (o *Options) defaults(q *queue.Queue) error {
 		o.KeepCancelled = 24 * time.Hour
 	case o.KeepCancelled < 0:
 		return fmt.Errorf("worker: Options.KeepCancelled %s is negative", o.KeepCancelled)
+	}
+	switch {
+	case o.KeepProcessed == 0:
+		o.KeepProcessed = 7 * 24 * time.Hour
+	case o.KeepProcessed < 0:
+		return fmt.Errorf("worker: Options.KeepProcessed %s is negative", o.KeepProcessed)
 	}
 	if o.Name == "" {
 		host, _ := os.Hostname()

@@ -287,14 +287,16 @@ func (p *Pool) Rescue(ctx context.Context) (int, error) {
 	}
 }
 
-// Prune deletes completed and cancelled jobs past their retention and
-// throughput counters older than a day. The pool calls it every
+// Prune deletes completed and cancelled jobs past their retention,
+// processed keys older than KeepProcessed and throughput counters older
+// than a day. It returns how many jobs it deleted. The pool calls it every
 // MaintenanceInterval.
 func (p *Pool) Prune(ctx context.Context) (int, error) {
 	now := p.q.Now()
 	params := queue.PruneParams{
 		CancelledBefore: now.Add(-p.opts.KeepCancelled),
 		MetricsBefore:   now.Add(-24 * time.Hour),
+		ProcessedBefore: now.Add(-p.opts.KeepProcessed),
 		Limit:           1000,
 	}
 	if p.opts.KeepCompleted > 0 {

@@ -351,6 +351,12 @@ Retry moves a dead job back to pending with its attempts reset; it keeps
 its ID and its error history. With -dead it retries every dead job of a
 queue and/or kind, or with -all every dead job.
 
+A dead job whose unique key a live job holds again (a newer delivery of
+the same event, made by replay) stays dead: retry names the job holding
+the key. With -dead the other jobs are retried all the same, and the ones
+that stayed dead are listed (on stderr, or under "skipped" with -json) and
+the exit status is 1.
+
 Flags:
 `
 
@@ -371,11 +377,20 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer d.Close()
-		n, err := d.q.RetryDead(ctx, f)
+		res, err := d.q.RetryDead(ctx, f)
 		if err != nil {
 			return storeError(err)
 		}
-		return retried(c, stdout, n, fmt.Sprintf("retried %d dead jobs", n))
+		if err := retried(c, stdout, res.Retried, res.Skipped, fmt.Sprintf("retried %d dead jobs", res.Retried)); err != nil {
+			return err
+		}
+		if len(res.Skipped) == 0 {
+			return nil
+		}
+		for _, k := range res.Skipped {
+			fmt.Fprintf(stderr, "job %d stayed dead: its unique key %q is held by live job %d\n", k.JobID, k.Key, k.HolderID)
+		}
+		return fmt.Errorf("%d dead jobs stayed dead: a live job holds each one's unique key; retry them once the holders have finished, or delete one of each pair", len(res.Skipped))
 	}
 	id, err := sel.jobID(pos)
 	if err != nil {
@@ -398,7 +413,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case err != nil:
 		return err
 	}
-	return retried(c, stdout, 1, fmt.Sprintf("retried job %d", id))
+	return retried(c, stdout, 1, nil, fmt.Sprintf("retried job %d", id))
 }
 
 // deadSelection is what retry and delete take: one job ID, or -dead with
@@ -442,11 +457,23 @@ func (sel *deadSelection) filter(pos []string) (queue.DeadFilter, error) {
 	return sel.f, errors.Join(checkName("-queue", sel.f.Queue), checkName("-kind", sel.f.Kind))
 }
 
-func retried(c *cmdline, stdout io.Writer, n int, msg string) error {
+// heldJSON is a dead job a retry left dead, in -json output.
+type heldJSON struct {
+	ID        int64  `json:"id"`
+	UniqueKey string `json:"unique_key"`
+	HeldBy    int64  `json:"held_by"`
+}
+
+func retried(c *cmdline, stdout io.Writer, n int, skipped []queue.KeyHeldError, msg string) error {
 	if c.json {
+		var held []heldJSON
+		for _, k := range skipped {
+			held = append(held, heldJSON{ID: k.JobID, UniqueKey: k.Key, HeldBy: k.HolderID})
+		}
 		return writeJSON(stdout, struct {
-			Retried int `json:"retried"`
-		}{n})
+			Retried int        `json:"retried"`
+			Skipped []heldJSON `json:"skipped,omitempty"`
+		}{n, held})
 	}
 	_, err := fmt.Fprintln(stdout, msg)
 	return err

@@ -39,7 +39,9 @@
 //	4  the database file is missing, is not a spool database, or has a
 //	   schema this spool cannot use (spool migrate creates and migrates)
 //
-// A failing command prints what is wrong on stderr and changes nothing.
+// A failing command prints what is wrong on stderr and changes nothing,
+// but for retry -dead: it retries the jobs it can and exits 1 naming the
+// ones that stayed dead (a live job holds their unique key).
 //
 // Each subcommand lives in its own file (bench.go for bench) and is listed
 // in commands below.

@@ -205,21 +205,15 @@ var subscriptions = []queue.Subscription{
 	{Name: "warehouse", Pattern: "orders.created", Queue: "orders", Kind: "warehouse.notify"},
 }
 
-// subscribe creates the subscriptions the database does not have yet.
+// subscribe makes sure the shop's subscriptions exist, at every start and
+// in every process: Subscribe with a definition the database already has
+// does nothing. A definition changed here is refused with an error naming
+// the difference (queue.ErrSubscriptionChanged) until it is applied on
+// purpose with q.UpdateSubscription.
 func subscribe(ctx context.Context, q *queue.Queue) error {
-	have, err := q.Subscriptions(ctx)
-	if err != nil {
-		return err
-	}
-	known := map[string]bool{}
-	for _, s := range have {
-		known[s.Name] = true
-	}
 	for _, s := range subscriptions {
-		if !known[s.Name] {
-			if err := q.Subscribe(ctx, s); err != nil {
-				return err
-			}
+		if err := q.Subscribe(ctx, s); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -114,6 +114,32 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	require.Len(t, subs, 4, "stock, payment, email, warehouse")
 }
 
+// The shop subscribes at every start, and processes may start at once:
+// each start leaves the same four subscriptions.
+func TestSubscribeAtEveryStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shop.db"), sqlite.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	q, err := queue.New(store, queue.Options{})
+	require.NoError(t, err)
+	errs := make(chan error, 3)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { errs <- subscribe(ctx, q) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, subscribe(ctx, q), "a restart")
+	subs, err := q.Subscriptions(ctx)
+	require.NoError(t, err)
+	require.Len(t, subs, len(subscriptions))
+}
+
 // Flags that would crash the load generator or make no sense are refused.
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []config{{OrdersPerSec: 2e9}, {OrdersPerSec: math.NaN()}, {OrdersPerSec: -1}, {PaymentFailureRate: 1.5}} {
