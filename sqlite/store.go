@@ -35,8 +35,10 @@ type Options struct {
 	// CheckpointInterval is how often a background goroutine copies the
 	// write-ahead log into the database file (a PASSIVE checkpoint, which
 	// never blocks a writer), so that the checkpoint a commit runs at
-	// MaxWALSize/4 finds little left to copy. Defaults to 1s. Negative
-	// runs no background checkpoints.
+	// MaxWALSize/4 finds little left to copy. Defaults to 100ms (measured
+	// here at 1000 jobs/s: p99 start latency 1.0-1.3 ms against 1.6 ms
+	// with 1s, and drain within noise of no checkpoint in the commit
+	// path at all). Negative runs no background checkpoints.
 	CheckpointInterval time.Duration
 	// MaxWALSize bounds the write-ahead log file (the "-wal" file beside
 	// the database), in bytes. A commit that finds more than MaxWALSize/4
@@ -105,7 +107,7 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("sqlite: Options.ReadConns %d is negative", o.ReadConns)
 	}
 	if o.CheckpointInterval == 0 {
-		o.CheckpointInterval = time.Second
+		o.CheckpointInterval = 100 * time.Millisecond
 	}
 	switch {
 	case o.MaxWALSize == 0:
