@@ -15,9 +15,11 @@ import "time"
 // 4.7 s while the other kept committing, leases of live workers expired,
 // and a 1.5 s busy timeout failed calls with queue.ErrBusy.
 //
-// So a store made by Open takes a turn before each write transaction and
-// hands it back after the commit (and the checkpoint a commit may run). The
-// turn is a lock on one byte of a lock file beside the database
+// So a store made by Open takes a turn before it writes, and keeps it
+// through the commit (and the checkpoint a commit may run) and on, while
+// operations keep arriving, for a slice of a few milliseconds (turnSlice in
+// writer.go); it gives the turn back as soon as it has nothing to write.
+// The turn is a lock on one byte of a lock file beside the database
 // (path + "-lock"); a writer that has to wait marks itself waiting on a
 // second byte and blocks in the kernel, which wakes it the moment the turn
 // is given back. A writer giving the turn back that sees a waiter does not
@@ -25,11 +27,10 @@ import "time"
 // briefly, should the waiter be gone). The kernel wakes waiters in no set
 // order, so a writer that has waited past turnUrgentAfter marks itself
 // urgent on a third byte, and a writer that gets the turn while another is
-// urgent hands it on. The turn thus goes round the
-// processes that want it, a batch of one process alternating with a batch
-// of the next, and a waiter waits for about one batch of each other
-// process, not for a lucky wake-up. With no other process, a turn costs
-// three system calls per transaction.
+// urgent hands it on. The turn thus goes round the processes that want it,
+// a slice of one process after a slice of the next, and a waiter waits for
+// about one slice of each other process, not for a lucky wake-up. With no
+// other process, a turn costs three system calls per slice.
 //
 // The turn lives beside SQLite's own locks, which stay the source of
 // correctness: writes that do not take the turn (an app's own

@@ -23,8 +23,12 @@ func holdTurn(t *testing.T, path string) func() {
 	t.Helper()
 	f, err := os.OpenFile(path+"-lock", os.O_RDWR, 0)
 	require.NoError(t, err)
-	fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: 0, Len: 1}
-	require.NoError(t, unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &fl))
+	// The store's writer gives the turn back just after it answers its
+	// callers (or, while operations keep coming, after a slice).
+	require.Eventually(t, func() bool {
+		fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: 0, Len: 1}
+		return unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &fl) == nil
+	}, 5*time.Second, 100*time.Microsecond, "the store kept the turn")
 	return func() { f.Close() }
 }
 
@@ -49,7 +53,7 @@ func TestTurnHeldPastBusyTimeout(t *testing.T) {
 		_, err = q.Enqueue(ctx, queue.NewJob{Kind: "c"})
 		require.NoError(t, err, "enqueue %d after the turn came back", i)
 	}
-	// The turn is this store's while it writes, and free between writes.
+	// The turn is this store's while it writes, and free once it is idle.
 	release = holdTurn(t, path)
 	release()
 }
