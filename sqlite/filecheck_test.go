@@ -122,6 +122,22 @@ func TestDeletedFileNoticedInBackground(t *testing.T) {
 	require.ErrorIs(t, err, queue.ErrFileGone)
 }
 
+// A Tx twin in a transaction begun before the file was deleted looks at the
+// file itself: the caller's commit is out of the store's sight, and the
+// background check may not have run yet. Before, it was accepted (and lost).
+func TestDeletedFileRefusesTxTwin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, sqlite.Options{})
+	q := newQueue(t, s)
+	tx, err := s.DB().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	require.NoError(t, os.Remove(path))
+	_, err = q.EnqueueTx(ctx, tx, queue.NewJob{Kind: "k"})
+	requireFileGone(t, err, path)
+}
+
 // Another database renamed over the store's file: the store's writes would
 // go to the old, unnamed file, so they fail; the replacement is untouched.
 func TestReplacedFileFailsWrites(t *testing.T) {

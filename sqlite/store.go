@@ -296,10 +296,7 @@ func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path str
 		s.prepared[q] = st
 	}
 	if owned && !opts.ReadOnly {
-		if err := s.openTurn(); err != nil {
-			s.closeStmts()
-			return nil, err
-		}
+		s.openTurn()
 	}
 	// Notice the file being deleted or replaced (filecheck.go).
 	if err := s.watchFile(); err != nil {
@@ -318,18 +315,23 @@ func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path str
 }
 
 // openTurn opens the writers' turn beside the database file, with the
-// file's permissions.
-func (s *Store) openTurn() error {
-	fi, err := os.Stat(s.path)
+// file's permissions. The turn only makes writers of several processes
+// fair: when the lock file cannot be opened (another user's, not
+// writable), the store logs it and writes without it.
+func (s *Store) openTurn() {
+	// Beside the file a symbolic link names, as SQLite's -wal: processes
+	// that open it by different names share one turn.
+	real, err := filepath.EvalSymlinks(s.path)
 	if err != nil {
-		return err
+		real = s.path
 	}
-	t, err := openTurn(s.path, fi.Mode().Perm(), s.logger)
+	fi, err := os.Stat(real)
+	if err == nil {
+		s.turn, err = openTurn(real, fi.Mode().Perm(), s.logger)
+	}
 	if err != nil {
-		return fmt.Errorf("the writers' lock file: %w", err)
+		s.logger.Warn("spool: no writers' turn: writers of other processes on this file may wait longer", "path", s.path, "err", err)
 	}
-	s.turn = t
-	return nil
 }
 
 // migrateRetry migrates, retrying while a brand-new file is being set up by
@@ -416,8 +418,7 @@ func (s *Store) checkpointLoop() {
 
 // checkpointOnce is one round of the checkpoint loop: a PASSIVE checkpoint,
 // then, when the log file is past MaxWALSize, a TRUNCATE checkpoint that
-// waits (up to the busy timeout) for readers to leave the log and then
-// empties it.
+// empties it if no reader holds it (it does not wait for one).
 func (s *Store) checkpointOnce(ctx context.Context) error {
 	if s.fileOK() != nil {
 		return nil // the file is gone: nothing to copy into (filecheck.go)
@@ -429,20 +430,29 @@ func (s *Store) checkpointOnce(ctx context.Context) error {
 	if err != nil || size <= s.opts.MaxWALSize {
 		return err
 	}
-	var busy, logFrames, copied int
-	if err := s.readDB.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied); err != nil {
-		return fmt.Errorf("truncate the write-ahead log of %d bytes: %w", size, mapErr(err))
+	// The writer keeps the log bounded as it commits (writer.boundWAL);
+	// this empties a log that a long reader let grow, once the reader is
+	// gone, even while nothing is written. It does not wait: waiting would
+	// hold the write lock, and the writer with it, for the reader.
+	conn, err := s.readDB.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
 	}
-	if busy != 0 {
-		s.logger.Warn("spool: the write-ahead log is past its bound and could not be truncated: a read transaction has stayed open for long",
-			"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
+	defer conn.Close()
+	if _, err := truncateWAL(ctx, conn, 0, s.opts.BusyTimeout); err != nil {
+		return fmt.Errorf("truncate the write-ahead log of %d bytes: %w", size, err)
 	}
 	return nil
 }
 
-// walSize is the size of the write-ahead log file (0 when there is none).
+// walSize is the size of the write-ahead log file (0 when there is none,
+// or the store does not watch its file: New, ReadOnly). The log is next
+// to the file a symbolic link names (the file check resolved it).
 func (s *Store) walSize() (int64, error) {
-	fi, err := os.Stat(s.path + "-wal")
+	if s.files == nil {
+		return 0, nil
+	}
+	fi, err := os.Stat(s.files.walPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}

@@ -30,7 +30,7 @@ import "time"
 // urgent hands it on. The turn thus goes round the processes that want it,
 // a slice of one process after a slice of the next, and a waiter waits for
 // about one slice of each other process, not for a lucky wake-up. With no
-// other process, a turn costs three system calls per slice.
+// other process, a turn costs four system calls per slice.
 //
 // The turn lives beside SQLite's own locks, which stay the source of
 // correctness: writes that do not take the turn (an app's own

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,15 +17,23 @@ import (
 )
 
 // fileTurn is the writers' turn on Linux: open file description locks on
-// two bytes of the lock file. Unlike POSIX record locks, they belong to
+// three bytes of the lock file. Unlike POSIX record locks, they belong to
 // the open file, not the process: two stores of one process exclude each
 // other, and closing the file drops only its own locks, never SQLite's.
+// Only the writer goroutine uses a turn.
 type fileTurn struct {
-	f      *os.File // nil once the turn failed: the writer goes on without it
+	f      *os.File // nil once the turn failed or closed: the writer goes on without it
+	name   string
 	logger *slog.Logger
 	// yielded: the last release saw a waiter, so the next acquire lets it
-	// go first. Only the writer goroutine uses a turn.
+	// go first.
 	yielded bool
+	// pending is the result of a blocking wait for the turn that outlived
+	// the acquire that started it (busy timeout, Close): the next acquire
+	// waits on it rather than start another, so there is never more than
+	// one. Its success means this open file holds the turn.
+	pending chan error
+	closed  atomic.Bool
 }
 
 const (
@@ -34,11 +43,21 @@ const (
 )
 
 func openTurn(dbPath string, perm os.FileMode, logger *slog.Logger) (*fileTurn, error) {
-	f, err := os.OpenFile(dbPath+turnLockSuffix, os.O_RDWR|os.O_CREATE, perm)
+	name := dbPath + turnLockSuffix
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, perm); err == nil {
+			// The database's own mode, whatever the umask, as SQLite
+			// gives its -wal and -shm files: every user who may write the
+			// database may take the turn. (Another user's process may have
+			// created it first: then that chmod is its to make.)
+			f.Chmod(perm)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &fileTurn{f: f, logger: logger}, nil
+	return &fileTurn{f: f, name: name, logger: logger}, nil
 }
 
 func (t *fileTurn) lock(cmd int, typ int16, at int64) error {
@@ -120,35 +139,44 @@ func (t *fileTurn) awaitOther() {
 // take takes the turn, waiting for it if need be; urgent reports that the
 // wait was long enough to mark it urgent.
 func (t *fileTurn) take(deadline time.Time, quit <-chan struct{}) (urgent bool, err error) {
-	if ok, err := t.tryTake(); ok || err != nil {
-		return false, t.wrap(err)
+	if t.pending == nil {
+		if ok, err := t.tryTake(); ok || err != nil {
+			return false, t.wrap(err)
+		}
 	}
 	if err := t.lock(unix.F_OFD_SETLK, unix.F_RDLCK, waitByte); err != nil {
 		return false, t.wrap(err)
 	}
 	defer t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, waitByte)
-	// A blocking wait, so that the kernel wakes this writer the moment the
-	// turn is given back (polling would leave the file idle between
-	// polls). It cannot be cancelled, so it runs on its own goroutine.
-	f := t.f
-	got := make(chan error, 1)
-	go func() {
-		fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: turnByte, Len: 1}
-		for {
-			err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &fl)
-			if !errors.Is(err, unix.EINTR) {
-				got <- err
-				return
+	if t.pending == nil {
+		// A blocking wait, so that the kernel wakes this writer the
+		// moment the turn is given back (polling would leave the file
+		// idle between polls). It cannot be cancelled, so it runs on its
+		// own goroutine; once the file is closed, the wait ends when the
+		// turn comes free and drops it at once (the last reference to an
+		// open file takes its locks along).
+		got := make(chan error, 1)
+		fd := t.f.Fd()
+		go func() {
+			fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: turnByte, Len: 1}
+			for {
+				err := unix.FcntlFlock(fd, unix.F_OFD_SETLKW, &fl)
+				if !errors.Is(err, unix.EINTR) || t.closed.Load() {
+					got <- err
+					return
+				}
 			}
-		}
-	}()
+		}()
+		t.pending = got
+	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	urgency := time.NewTimer(turnUrgentAfter)
 	defer urgency.Stop()
 	for {
 		select {
-		case err := <-got:
+		case err := <-t.pending:
+			t.pending = nil
 			if urgent {
 				t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, urgentByte)
 			}
@@ -156,32 +184,19 @@ func (t *fileTurn) take(deadline time.Time, quit <-chan struct{}) (urgent bool, 
 		case <-urgency.C:
 			urgent = t.lock(unix.F_OFD_SETLK, unix.F_RDLCK, urgentByte) == nil
 		case <-quit:
-			t.abandon(got)
+			t.dropUrgent(urgent)
 			return false, queue.ErrClosed
 		case <-timer.C:
-			t.abandon(got)
-			return false, fmt.Errorf("%w: another process has held the write turn (%s) past the busy timeout", queue.ErrBusy, f.Name())
+			t.dropUrgent(urgent)
+			return false, fmt.Errorf("%w: another process has held the write turn (%s) past the busy timeout", queue.ErrBusy, t.name)
 		}
 	}
 }
 
-// abandon gives up a blocking wait still in progress on t.f. The wait may
-// still succeed later, and a lock of an open file does not conflict with
-// the same file's other locks: t.f must not be used again, or the late
-// wait would take the turn along with (and its release drop) a later
-// acquire's. So the writer goes on with a new open file, and the old one
-// is closed (dropping whatever the wait took) once the wait returns.
-func (t *fileTurn) abandon(got <-chan error) {
-	old := t.f
-	if f, err := os.OpenFile(old.Name(), os.O_RDWR, 0); err == nil {
-		t.f = f
-	} else {
-		t.f = nil
+func (t *fileTurn) dropUrgent(urgent bool) {
+	if urgent {
+		t.lock(unix.F_OFD_SETLK, unix.F_UNLCK, urgentByte)
 	}
-	go func() {
-		<-got
-		old.Close()
-	}()
 }
 
 // release gives the turn back and notes whether a writer is waiting.
@@ -197,13 +212,14 @@ func (t *fileTurn) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("sqlite: write turn %s: %w", t.f.Name(), err)
+	return fmt.Errorf("sqlite: write turn %s: %w", t.name, err)
 }
 
 func (t *fileTurn) close() error {
 	if t.f == nil {
 		return nil
 	}
+	t.closed.Store(true)
 	err := t.f.Close()
 	t.f = nil
 	return err

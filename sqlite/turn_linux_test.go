@@ -84,3 +84,54 @@ func TestCloseWhileWaitingForTurn(t *testing.T) {
 	require.NoError(t, s.Close())
 	require.ErrorIs(t, <-errc, queue.ErrClosed)
 }
+
+// Writes that time out waiting for the turn do not pile up waits: at most
+// one blocked wait (and its open file) per store. Before, each timed-out
+// write left a goroutine blocked in the kernel with its own open file.
+func TestTurnTimeoutsDoNotLeak(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, sqlite.Options{BusyTimeout: 20 * time.Millisecond})
+	q := newQueue(t, s)
+	release := holdTurn(t, path)
+	for range 40 {
+		_, err := q.Enqueue(ctx, queue.NewJob{Kind: "a"})
+		require.ErrorIs(t, err, queue.ErrBusy)
+	}
+	lockFile, err := filepath.EvalSymlinks(path + "-lock")
+	require.NoError(t, err)
+	open := 0
+	entries, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); target == lockFile {
+			open++
+		}
+	}
+	// The store's own and holdTurn's (other tests' stores use other files).
+	require.LessOrEqual(t, open, 2, "open files on the lock file after 40 timed-out writes")
+	release()
+	// The wait still pending gets the turn and the writes go on.
+	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "b"})
+	require.NoError(t, err)
+}
+
+// The lock file has the database's mode whatever the umask, as SQLite's -wal
+// and -shm do: every user who may write the database may take the turn.
+func TestTurnLockFileHasTheDatabasesMode(t *testing.T) {
+	old := unix.Umask(0o022)
+	defer unix.Umask(old)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Chmod(path, 0o660))
+	require.NoError(t, os.Remove(path+"-lock"))
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	fi, err := os.Stat(path + "-lock")
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o660), fi.Mode().Perm())
+}

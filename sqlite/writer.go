@@ -50,9 +50,11 @@ type writer struct {
 	// connCtx bounds the wait for a connection; close cancels it.
 	connCtx    context.Context
 	cancelConn context.CancelFunc
-	// nextTruncate spaces out boundWAL's tries below the hard mark;
-	// walStuck: a reader kept the log from being truncated for the busy
-	// timeout, and boundWAL waits no more until a truncation succeeds.
+	// nextWALLook and nextTruncate space out boundWAL's looks at the log
+	// and its tries below the hard mark; walStuck: a reader kept the log
+	// from being emptied past the hard mark, and boundWAL waits no more
+	// until a truncation succeeds.
+	nextWALLook  time.Time
 	nextTruncate time.Time
 	walStuck     bool
 	// turnHeld: the writer holds the writers' turn, since turnSince.
@@ -82,7 +84,14 @@ func newWriter(s *Store, lockFirst bool) *writer {
 // writes are undone and the caller's transaction is as it was before the
 // call, so the caller may go on with it or roll it back.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
-	if err := s.fileOK(); err != nil { // filecheck.go: the file was deleted or replaced
+	// filecheck.go: the file was deleted or replaced. The writer looks at
+	// the file before each commit; a caller's transaction commits where
+	// spool cannot look, so look now.
+	check := s.fileOK
+	if tx != nil {
+		check = s.checkFile
+	}
+	if err := check(); err != nil {
 		return err
 	}
 	return s.named(s.writeIn(ctx, tx, fn))
@@ -342,68 +351,75 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 // readers whose snapshots are older than the last commit stop it from
 // doing so, and so does a checkpoint already running (another process's,
 // or the background loop's), and while that lasts the log grows. A
-// TRUNCATE checkpoint waits for those readers (new ones read the latest
-// snapshot and do not hold it up), copies every frame and empties the
-// file. It runs here, between transactions and in the writer's turn, so
-// that no write of this or another spool process commits meanwhile.
+// TRUNCATE checkpoint copies every frame and empties the file once no
+// reader holds an old snapshot. It runs here, between transactions and in
+// the writer's turn, so that no write of this or another spool process
+// commits meanwhile.
 //
-// Past half the bound it tries once per walRetry with a short wait, and
-// writes go on. Past three quarters the writer starts no transaction until
-// the log is truncated, trying for up to the busy timeout: only a reader
-// that stays open longer than that (a backup, say) lets the log grow past
-// the bound. Writes do not stall again for that reader: until a truncation
-// succeeds, the writer is back to trying now and then.
+// Past half the bound it tries once per CheckpointInterval without
+// waiting for readers. Past three quarters it waits for them, briefly
+// (walHardWait): short readers end within that, and the log is emptied
+// before it reaches the bound. A reader that stays open longer (a backup,
+// a long report) keeps the log growing past the bound for as long as it
+// stays open; the writer does not wait for it again, logs it once, and
+// goes back to trying now and then until a truncation succeeds.
 func (w *writer) boundWAL(conn *sql.Conn) {
 	s := w.s
-	if s.path == "" || s.opts.ReadOnly || s.fileOK() != nil {
+	if s.files == nil || s.fileOK() != nil {
 		return
 	}
+	now := time.Now()
+	if now.Before(w.nextWALLook) {
+		return
+	}
+	w.nextWALLook = now.Add(walLook)
 	size, err := s.walSize()
 	if err != nil || size <= s.opts.MaxWALSize/2 {
 		return
 	}
 	hard := size > s.opts.MaxWALSize/4*3 && !w.walStuck
-	now := time.Now()
 	if !hard && now.Before(w.nextTruncate) {
 		return
 	}
-	w.nextTruncate = now.Add(walRetry)
-	ctx := context.Background()
-	wait := max(s.opts.BusyTimeout/10, time.Millisecond)
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(wait))); err != nil {
-		return
+	w.nextTruncate = now.Add(max(s.opts.CheckpointInterval, walLook))
+	var wait time.Duration
+	if hard {
+		wait = min(s.opts.BusyTimeout, walHardWait)
 	}
-	defer conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(s.opts.BusyTimeout)))
-	for deadline := now.Add(s.opts.BusyTimeout); ; {
-		var busy, logFrames, copied int
-		err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied)
-		if err != nil {
-			s.logger.Warn("spool: truncate the write-ahead log", "wal_bytes", size, "err", mapErr(err))
-			return
-		}
-		if busy == 0 {
-			w.walStuck = false
-			return
-		}
-		if !hard {
-			return
-		}
-		if time.Now().After(deadline) {
-			w.walStuck = true
-			s.logger.Warn("spool: the write-ahead log is near its bound and a read transaction keeps it from being truncated",
-				"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
-			return
-		}
-		select {
-		case <-w.quit:
-			return
-		case <-time.After(walRetry):
-		}
+	busy, err := truncateWAL(context.Background(), conn, wait, s.opts.BusyTimeout)
+	switch {
+	case err != nil:
+		s.logger.Warn("spool: truncate the write-ahead log", "wal_bytes", size, "err", err)
+	case busy == 0:
+		w.walStuck = false
+	case hard:
+		w.walStuck = true
+		s.logger.Warn("spool: the write-ahead log is near its bound and a read transaction keeps it from being emptied; it grows until that transaction ends",
+			"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
 	}
 }
 
-// walRetry spaces out boundWAL's tries.
-const walRetry = 2 * time.Millisecond
+const (
+	// walLook spaces out the writer's look at the log's size.
+	walLook = time.Millisecond
+	// walHardWait bounds the writer's wait for readers to leave the log
+	// near the bound.
+	walHardWait = 100 * time.Millisecond
+)
+
+// truncateWAL runs a TRUNCATE checkpoint on conn (outside a transaction)
+// that waits up to wait for readers and locks (0: not at all), then puts
+// the connection's busy timeout back to busyTimeout. busy reports that it
+// could not copy every frame or empty the log.
+func truncateWAL(ctx context.Context, conn *sql.Conn, wait, busyTimeout time.Duration) (busy int, err error) {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(wait))); err != nil {
+		return 0, mapErr(err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", busyMillis(busyTimeout)))
+	var logFrames, copied int
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &copied)
+	return busy, mapErr(err)
+}
 
 // sqlTakeWriteLock changes nothing, but as a write it takes the write lock
 // (waiting under busy_timeout) as BEGIN IMMEDIATE would.
