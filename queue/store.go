@@ -79,8 +79,10 @@ type Store interface {
 	// minute for the hour before now.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
 	// Prune deletes completed and cancelled jobs finished before the given
-	// times and throughput records older than a day. It returns how many
-	// jobs it deleted.
+	// times, processed keys recorded before ProcessedBefore and throughput
+	// records before MetricsBefore, at most p.Limit of each kind. It
+	// returns how many jobs and processed keys it deleted: a caller that
+	// gets p.Limit or more calls again for the rest.
 	Prune(ctx context.Context, p PruneParams) (int, error)
 	// Close releases the store's resources.
 	Close() error
@@ -198,7 +200,8 @@ type PruneParams struct {
 	// ProcessedBefore removes processed keys (MarkProcessed) recorded
 	// before it.
 	ProcessedBefore time.Time
-	// Limit is the most jobs removed by one call (keeps transactions short).
+	// Limit is the most jobs of each state, and processed keys, removed by
+	// one call (keeps transactions short).
 	Limit int
 }
 

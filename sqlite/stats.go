@@ -204,9 +204,12 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			n += k
 		}
 		if !p.ProcessedBefore.IsZero() {
-			if _, err := x.exec(ctx, sqlPruneProcessed, micros(p.ProcessedBefore), limit); err != nil {
+			r, err := x.exec(ctx, sqlPruneProcessed, micros(p.ProcessedBefore), limit)
+			if err != nil {
 				return err
 			}
+			k, _ := r.RowsAffected()
+			n += k
 		}
 		if !p.MetricsBefore.IsZero() {
 			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()); err != nil {

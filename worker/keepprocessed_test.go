@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,4 +57,28 @@ func TestKeepProcessedNegativeIsAnError(t *testing.T) {
 	h := newTestQueue(t)
 	_, err := worker.New(h.q, worker.Options{KeepProcessed: -time.Second})
 	require.ErrorContains(t, err, "worker: Options.KeepProcessed -1s is negative")
+}
+
+// One Prune removes every processed key past KeepProcessed, not one batch
+// of them: a pool that marks keys faster than a batch per
+// MaintenanceInterval (1000 per 15 s before) must still keep up.
+func TestPruneRemovesMoreThanOneBatch(t *testing.T) {
+	t.Parallel()
+	h := newTestQueue(t)
+	p, err := worker.New(h.q, worker.Options{KeepProcessed: time.Hour})
+	require.NoError(t, err)
+	tx, err := h.store.DB().BeginTx(h.ctx, nil)
+	require.NoError(t, err)
+	for i := range 2500 {
+		_, err := h.q.MarkProcessedTx(h.ctx, tx, fmt.Sprintf("payment:%d", i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tx.Commit())
+	h.clock.Advance(2 * time.Hour)
+	n, err := p.Prune(h.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2500, n)
+	var left int
+	require.NoError(t, h.store.DB().QueryRowContext(h.ctx, `SELECT count(*) FROM spool_processed`).Scan(&left))
+	require.Zero(t, left)
 }

@@ -409,15 +409,40 @@ func (p *Pool) fetchLoop(r *queueRunner) {
 func (p *Pool) settleEach(batch []queue.Settlement) []error {
 	out := make([]error, len(batch))
 	for i := range batch {
-		errs, err := p.store.Settle(context.Background(), nil, batch[i:i+1])
-		switch {
-		case err != nil:
+		for attempt := 1; ; attempt++ {
+			errs, err := p.store.Settle(context.Background(), nil, batch[i:i+1])
+			if err == nil && len(errs) > 0 {
+				err = errs[0]
+			}
 			out[i] = err
-		case len(errs) > 0:
-			out[i] = errs[0]
+			// A passing failure (busy, full) is tried again, as the whole
+			// batch is: given up, a succeeded job would run again.
+			if !p.retrySettle(err, attempt) {
+				break
+			}
+			time.Sleep(settleRetryWait(attempt))
 		}
 	}
 	return out
+}
+
+// retrySettle reports whether a settle that failed with err (nil: it did
+// not fail) on its attempt-th try is tried again. A store that keeps
+// failing for a passing reason (busy past its timeout, full, read-only) is
+// tried until it takes the outcomes, or five times once the pool stops.
+// Errors that do not pass are not: a damaged page (ErrCorrupt), a deleted
+// database file (ErrFileGone), and a lease lost meanwhile.
+func (p *Pool) retrySettle(err error, attempt int) bool {
+	switch {
+	case err == nil, errors.Is(err, queue.ErrCorrupt), errors.Is(err, queue.ErrFileGone), errors.Is(err, queue.ErrLeaseLost):
+		return false
+	}
+	return attempt < 5 || !p.isStopping()
+}
+
+// settleRetryWait is the wait before a settle's next try.
+func settleRetryWait(attempt int) time.Duration {
+	return min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)
 }
 
 // dbFile names the database file in log records, when the store knows it
@@ -633,11 +658,11 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 			errs, err = p.settleEach(keep), nil
 			break
 		}
-		if err == nil || (attempt >= 5 && p.isStopping()) {
+		if !p.retrySettle(err, attempt) {
 			break
 		}
 		p.logger.Warn("spool: settle failed; retrying", "jobs", len(keep), "attempt", attempt, "err", err)
-		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second))
+		time.Sleep(settleRetryWait(attempt))
 	}
 	if err != nil {
 		p.logger.Error("spool: settle failed; the jobs run again after their leases expire", "jobs", len(keep), "err", err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -298,4 +299,36 @@ func TestSecondStopWaitsForFirst(t *testing.T) {
 	require.NoError(t, p.Stop(context.Background()), "stopped: at once")
 	_, err := h.q.Get(h.ctx, id)
 	require.ErrorIs(t, err, queue.ErrNotFound, "the slow job completed")
+}
+
+// After a batch failed with ErrCorrupt, the outcomes are settled one by
+// one; one that then fails for a passing reason (busy) is tried again, as
+// the batch would be. Before, it was logged and dropped: the succeeded job
+// stayed leased and would run again.
+func TestSettleEachRetriesPassingFailures(t *testing.T) {
+	t.Parallel()
+	hs, q, _ := newHookQueue(t)
+	var calls atomic.Int32
+	hs.settle = func(ctx context.Context, tx *sql.Tx, s []queue.Settlement) (bool, []error, error) {
+		switch calls.Add(1) {
+		case 1:
+			return true, nil, fmt.Errorf("damaged page: %w", queue.ErrCorrupt)
+		case 2:
+			return true, nil, fmt.Errorf("locked: %w", queue.ErrBusy)
+		}
+		return false, nil, nil
+	}
+	p, err := worker.New(q, worker.Options{KeepCompleted: time.Hour, PollInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+	p.HandleFunc("ok", func(context.Context, *queue.Job) error { return nil })
+	ctx := context.Background()
+	require.NoError(t, p.Start(ctx))
+	t.Cleanup(func() { p.Stop(context.Background()) })
+	res, err := q.Enqueue(ctx, queue.NewJob{Kind: "ok"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		j, err := q.Get(ctx, res.ID)
+		return err == nil && j.State == queue.StateCompleted
+	}, 10*time.Second, 5*time.Millisecond, "the job's completion was settled")
+	require.GreaterOrEqual(t, calls.Load(), int32(3))
 }

@@ -289,18 +289,39 @@ func (p *Pool) Rescue(ctx context.Context) (int, error) {
 
 // Prune deletes completed and cancelled jobs past their retention,
 // processed keys older than KeepProcessed and throughput counters older
-// than a day. It returns how many jobs it deleted. The pool calls it every
-// MaintenanceInterval.
+// than a day. It deletes in transactions of at most pruneBatch rows of a
+// kind, as many as it takes (up to pruneRounds, the rest at the next run),
+// so that a pool keeping jobs or processed keys faster than one batch per
+// MaintenanceInterval still keeps up. It returns how many jobs and
+// processed keys it deleted. The pool calls it every MaintenanceInterval.
 func (p *Pool) Prune(ctx context.Context) (int, error) {
 	now := p.q.Now()
 	params := queue.PruneParams{
 		CancelledBefore: now.Add(-p.opts.KeepCancelled),
 		MetricsBefore:   now.Add(-24 * time.Hour),
 		ProcessedBefore: now.Add(-p.opts.KeepProcessed),
-		Limit:           1000,
+		Limit:           pruneBatch,
 	}
 	if p.opts.KeepCompleted > 0 {
 		params.CompletedBefore = now.Add(-p.opts.KeepCompleted)
 	}
-	return p.store.Prune(ctx, params)
+	total := 0
+	for range pruneRounds {
+		n, err := p.store.Prune(ctx, params)
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+		params.MetricsBefore = time.Time{} // done in the first round
+	}
+	return total, nil
 }
+
+const (
+	// pruneBatch bounds the rows of a kind one prune transaction deletes.
+	pruneBatch = 1000
+	// pruneRounds bounds the transactions of one Prune: 100 000 rows of
+	// a kind per MaintenanceInterval (15 s by default), about 6 700 a
+	// second.
+	pruneRounds = 100
+)
