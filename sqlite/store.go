@@ -46,8 +46,10 @@ type Options struct {
 	// again from its beginning; a log that grew past MaxWALSize anyway is
 	// truncated by the background checkpoint. Only a read transaction held
 	// open for long (a reader's snapshot pins the log) lets it grow past
-	// the bound, for as long as that transaction stays open. Defaults to
-	// 64 MiB; at least 1 MiB.
+	// the bound, for as long as that transaction stays open, and so does a
+	// single transaction that writes more than half of it (an EnqueueMany
+	// of large payloads, say). Defaults to 64 MiB; at least
+	// 1 MiB.
 	MaxWALSize int64
 	// ReadOnly opens the file for reading only (inspection tools, a
 	// read-only admin page): no migration, no checkpoints, and every write

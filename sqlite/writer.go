@@ -51,12 +51,13 @@ type writer struct {
 	connCtx    context.Context
 	cancelConn context.CancelFunc
 	// nextWALLook and nextTruncate space out boundWAL's looks at the log
-	// and its tries below the hard mark; walStuck: a reader kept the log
-	// from being emptied past the hard mark, and boundWAL waits no more
-	// until a truncation succeeds.
+	// and its tries below the hard mark; past it, boundWAL waits for
+	// readers again only from hardAfter, hardPause after the last wait
+	// that failed.
 	nextWALLook  time.Time
 	nextTruncate time.Time
-	walStuck     bool
+	hardAfter    time.Time
+	hardPause    time.Duration
 	// turnHeld: the writer holds the writers' turn, since turnSince.
 	turnHeld  bool
 	turnSince time.Time
@@ -345,7 +346,7 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 	return nil
 }
 
-// boundWAL truncates the write-ahead log when it has grown past half of
+// boundWAL truncates the write-ahead log when it has grown past 3/8 of
 // Options.MaxWALSize. The checkpoint each commit runs past a quarter of it
 // (see dsn) keeps the log from growing as long as it can copy every frame;
 // readers whose snapshots are older than the last commit stop it from
@@ -356,13 +357,16 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 // the writer's turn, so that no write of this or another spool process
 // commits meanwhile.
 //
-// Past half the bound it tries once per CheckpointInterval without
-// waiting for readers. Past three quarters it waits for them, briefly
-// (walHardWait): short readers end within that, and the log is emptied
-// before it reaches the bound. A reader that stays open longer (a backup,
-// a long report) keeps the log growing past the bound for as long as it
-// stays open; the writer does not wait for it again, logs it once, and
-// goes back to trying now and then until a truncation succeeds.
+// Past 3/8 of the bound it tries once per CheckpointInterval without
+// waiting for readers. Past half it waits for them, briefly
+// (walHardWait): readers that began before the checkpoint end within that
+// (those that begin after it read the database file and do not hold it
+// up), and the log is emptied before it reaches the bound (the other half
+// is room for the transactions committed meanwhile). A reader that
+// stays open longer (a backup, a long report) keeps the log growing past
+// the bound for as long as it stays open: the writer logs it, and waits
+// again only after a pause that doubles each time (walHardPause, up to
+// walHardPauseMax), so that such a reader costs writes little.
 func (w *writer) boundWAL(conn *sql.Conn) {
 	s := w.s
 	if s.files == nil || s.fileOK() != nil {
@@ -374,10 +378,10 @@ func (w *writer) boundWAL(conn *sql.Conn) {
 	}
 	w.nextWALLook = now.Add(walLook)
 	size, err := s.walSize()
-	if err != nil || size <= s.opts.MaxWALSize/2 {
+	if err != nil || size <= s.opts.MaxWALSize/8*3 {
 		return
 	}
-	hard := size > s.opts.MaxWALSize/4*3 && !w.walStuck
+	hard := size > s.opts.MaxWALSize/2 && !now.Before(w.hardAfter)
 	if !hard && now.Before(w.nextTruncate) {
 		return
 	}
@@ -391,11 +395,14 @@ func (w *writer) boundWAL(conn *sql.Conn) {
 	case err != nil:
 		s.logger.Warn("spool: truncate the write-ahead log", "wal_bytes", size, "err", err)
 	case busy == 0:
-		w.walStuck = false
+		w.hardPause, w.hardAfter = 0, time.Time{}
 	case hard:
-		w.walStuck = true
-		s.logger.Warn("spool: the write-ahead log is near its bound and a read transaction keeps it from being emptied; it grows until that transaction ends",
-			"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
+		w.hardPause = min(max(2*w.hardPause, walHardPause), walHardPauseMax)
+		w.hardAfter = time.Now().Add(w.hardPause)
+		if w.hardPause == walHardPause {
+			s.logger.Warn("spool: the write-ahead log is near its bound and a read transaction keeps it from being emptied; it grows until that transaction ends",
+				"wal_bytes", size, "max_wal_bytes", s.opts.MaxWALSize, "path", s.path)
+		}
 	}
 }
 
@@ -404,7 +411,11 @@ const (
 	walLook = time.Millisecond
 	// walHardWait bounds the writer's wait for readers to leave the log
 	// near the bound.
-	walHardWait = 100 * time.Millisecond
+	walHardWait = 250 * time.Millisecond
+	// walHardPause is the first pause after such a wait failed; it
+	// doubles with each failure in a row, up to walHardPauseMax.
+	walHardPause    = time.Second
+	walHardPauseMax = 30 * time.Second
 )
 
 // truncateWAL runs a TRUNCATE checkpoint on conn (outside a transaction)
