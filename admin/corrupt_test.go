@@ -29,24 +29,14 @@ func TestCorruptDatabaseBanner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "<b>jobs.db")
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	require.NoError(t, err)
-	q, err := queue.New(s, queue.Options{})
-	require.NoError(t, err)
-	jobs := make([]queue.NewJob, 300)
-	for i := range jobs {
-		jobs[i] = queue.NewJob{Kind: "mail"}
-	}
-	_, err = q.EnqueueMany(ctx, jobs)
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
+	sqlitetest.FileWithJobs(t, path, "mail", 300)
 	sqlitetest.CorruptPage(t, path, "spool_jobs_ready")
 
-	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	clock := &fakeClock{t: t0}
-	q, err = queue.New(s, queue.Options{Now: clock.Now})
+	q, err := queue.New(s, queue.Options{Now: clock.Now})
 	require.NoError(t, err)
 	h, err := admin.New(q, admin.Options{NoAuth: true, ReadOnly: true})
 	require.NoError(t, err)

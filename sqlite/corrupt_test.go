@@ -77,14 +77,8 @@ func TestCheckFindsCorruptPage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "q.db")
+	sqlitetest.FileWithJobs(t, path, "k", 300)
 	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	require.NoError(t, err)
-	q := newQueue(t, s)
-	jobs := make([]queue.NewJob, 300)
-	for i := range jobs {
-		jobs[i] = queue.NewJob{Kind: "k"}
-	}
-	_, err = q.EnqueueMany(ctx, jobs)
 	require.NoError(t, err)
 	for _, full := range []bool{false, true} {
 		problems, err := s.Check(ctx, full)

@@ -74,25 +74,15 @@ func TestCorruptPageBacksOffLeasing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "spool.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	require.NoError(t, err)
-	q, err := queue.New(st, queue.Options{})
-	require.NoError(t, err)
-	jobs := make([]queue.NewJob, 300)
-	for i := range jobs {
-		jobs[i] = queue.NewJob{Kind: "k"}
-	}
-	_, err = q.EnqueueMany(ctx, jobs)
-	require.NoError(t, err)
-	require.NoError(t, st.Close())
+	sqlitetest.FileWithJobs(t, path, "k", 300)
 	sqlitetest.CorruptPage(t, path, "spool_jobs_ready")
 
-	st, err = sqlite.Open(ctx, path, sqlite.Options{})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	clock := queuetest.NewClock(time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC))
 	watch := &leaseWatch{Store: st, clock: clock, calls: make(chan time.Duration, 1000)}
-	q, err = queue.New(watch, queue.Options{Now: clock.Now})
+	q, err := queue.New(watch, queue.Options{Now: clock.Now})
 	require.NoError(t, err)
 	sink := &recordSink{}
 	p, err := worker.New(q, worker.Options{

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -10,27 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/internal/sqlitetest"
-	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 )
 
 // spool check passes a sound file and reports a damaged page, with what to
 // do, in text and JSON, quick and full.
 func TestCLICheck(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "spool.db")
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	require.NoError(t, err)
-	q, err := queue.New(s, queue.Options{})
-	require.NoError(t, err)
-	jobs := make([]queue.NewJob, 300)
-	for i := range jobs {
-		jobs[i] = queue.NewJob{Kind: "k"}
-	}
-	_, err = q.EnqueueMany(ctx, jobs)
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
+	sqlitetest.FileWithJobs(t, path, "k", 300)
 
 	r := ok(t, "check", "-db", path)
 	require.Equal(t, "ok: "+path+" passed quick_check\n", r.stdout)
