@@ -2,14 +2,12 @@ package sqlite_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,7 +24,8 @@ import (
 // load runs producers that enqueue and consumers that lease and complete on
 // store s until stop is closed; it reports the first error.
 type load struct {
-	pad       string // the jobs' args: a longer pad writes more of the log per job
+	pad       string        // the jobs' args: a longer pad writes more of the log per job
+	work      chan struct{} // a producer enqueued: an idle consumer looks again
 	enqueued  atomic.Int64
 	maxLatNs  atomic.Int64
 	firstErr  atomic.Pointer[error]
@@ -44,6 +43,7 @@ func (l *load) run(t *testing.T, s *sqlite.Store, stop <-chan struct{}) {
 
 func (l *load) start(q *queue.Queue, s *sqlite.Store, stop <-chan struct{}) {
 	ctx := context.Background()
+	l.work = make(chan struct{}, 1)
 	for range l.producers {
 		l.wg.Go(func() {
 			for {
@@ -65,6 +65,10 @@ func (l *load) start(q *queue.Queue, s *sqlite.Store, stop <-chan struct{}) {
 					}
 				}
 				l.enqueued.Add(1)
+				select {
+				case l.work <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
@@ -83,7 +87,11 @@ func (l *load) start(q *queue.Queue, s *sqlite.Store, stop <-chan struct{}) {
 					return
 				}
 				if len(res.Jobs) == 0 {
-					time.Sleep(time.Millisecond)
+					select {
+					case <-l.work:
+					case <-stop:
+						return
+					}
 					continue
 				}
 				batch := make([]queue.Settlement, 0, len(res.Jobs))
@@ -96,6 +104,24 @@ func (l *load) start(q *queue.Queue, s *sqlite.Store, stop <-chan struct{}) {
 				}
 			}
 		})
+	}
+}
+
+// total is how many jobs the loads enqueued together.
+func total(loads ...*load) int64 {
+	var n int64
+	for _, l := range loads {
+		n += l.enqueued.Load()
+	}
+	return n
+}
+
+// waitFor waits until cond holds, checking every 10 ms, for at most limit.
+func waitFor(limit time.Duration, cond func() bool) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(limit); !cond() && time.Now().Before(deadline); {
+		<-tick.C
 	}
 }
 
@@ -187,7 +213,7 @@ func TestWALStaysBoundedUnderSustainedLoad(t *testing.T) {
 func TestTwoStoresShareWritesFairly(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("contention for 4 s")
+		t.Skip("contention for a few seconds")
 	}
 	path := filepath.Join(t.TempDir(), "fair.db")
 	ctx := context.Background()
@@ -205,7 +231,8 @@ func TestTwoStoresShareWritesFairly(t *testing.T) {
 	for i := range stores {
 		loads[i].run(t, stores[i], stop)
 	}
-	time.Sleep(4 * time.Second) // the load's duration, not a wait for an event
+	// Until 20 000 jobs went through (a few seconds here), or a minute.
+	waitFor(time.Minute, func() bool { return total(loads...) >= 20000 })
 	close(stop)
 	for _, l := range loads {
 		l.wg.Wait()
@@ -241,8 +268,9 @@ type loadResult struct {
 }
 
 // runLoader runs in a child process: it opens the store (busy timeout
-// 1.5 s), waits for a line on stdin, runs 8 producers and 2 consumers for
-// 4 s (or, as a prober, probes) and prints its loadResult.
+// 1.5 s), says "ready", waits for a line on stdin, runs 8 producers and 2
+// consumers (or, as a prober, probes) until the next line (or the end of
+// stdin), and prints its loadResult.
 func runLoader(path string) error {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: 1500 * time.Millisecond})
@@ -255,17 +283,21 @@ func runLoader(path string) error {
 		return err
 	}
 	fmt.Println("ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+	in := bufio.NewReader(os.Stdin)
+	if _, err := in.ReadString('\n'); err != nil {
 		return err
 	}
-	if os.Getenv(proberEnv) != "" {
-		return json.NewEncoder(os.Stdout).Encode(probe(q, s, 4*time.Second))
-	}
 	stop := make(chan struct{})
+	go func() {
+		in.ReadString('\n')
+		close(stop)
+	}()
+	if os.Getenv(proberEnv) != "" {
+		return json.NewEncoder(os.Stdout).Encode(probe(q, s, stop))
+	}
 	l := &load{producers: 8, consumers: 2}
 	l.start(q, s, stop)
-	time.Sleep(4 * time.Second) // the load's duration
-	close(stop)
+	<-stop
 	l.wg.Wait()
 	res := loadResult{Enqueued: l.enqueued.Load(), MaxNs: l.maxLatNs.Load()}
 	if err := l.err(); err != nil {
@@ -277,15 +309,20 @@ func runLoader(path string) error {
 // proberEnv makes a loader child a prober.
 const proberEnv = "SPOOL_SQLITE_TEST_PROBER"
 
-// probe enqueues one job at a time for d, and measures each Enqueue's
+// probe enqueues one job at a time until stop is closed, and measures each Enqueue's
 // wait in jobs rather than time: the newest job id before the call (ids
 // only grow) against the id it got tells how many jobs other processes
 // committed while it waited. That count does not depend on how fast this
 // machine is today.
-func probe(q *queue.Queue, s *sqlite.Store, d time.Duration) loadResult {
+func probe(q *queue.Queue, s *sqlite.Store, stop <-chan struct{}) loadResult {
 	ctx := context.Background()
 	var res loadResult
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+	for {
+		select {
+		case <-stop:
+			return res
+		default:
+		}
 		var before int64
 		if err := s.DB().QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'spool_jobs'`).Scan(&before); err != nil {
 			res.Err = err.Error()
@@ -302,7 +339,6 @@ func probe(q *queue.Queue, s *sqlite.Store, d time.Duration) loadResult {
 		res.Probes++
 		res.Enqueued++
 	}
-	return res
 }
 
 // Processes on one file share the writes fairly: two loaders (8
@@ -317,49 +353,42 @@ func probe(q *queue.Queue, s *sqlite.Store, d time.Duration) loadResult {
 func TestProcessesShareWritesFairly(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("three processes under contention for 4 s")
+		t.Skip("three processes under contention for a few seconds")
 	}
 	path := filepath.Join(t.TempDir(), "fair.db")
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
-	type child struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		out    *bufio.Reader
-		stderr bytes.Buffer
-	}
 	children := make([]*child, 3)
 	for i := range children {
-		c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-		c.cmd.Env = append(os.Environ(), loaderEnv+"="+path)
+		env := []string{loaderEnv + "=" + path}
 		if i == 2 {
-			c.cmd.Env = append(c.cmd.Env, proberEnv+"=1")
+			env = append(env, proberEnv+"=1")
 		}
-		c.cmd.Stderr = &c.stderr
-		c.stdin, err = c.cmd.StdinPipe()
-		require.NoError(t, err)
-		stdout, err := c.cmd.StdoutPipe()
-		require.NoError(t, err)
-		c.out = bufio.NewReader(stdout)
-		require.NoError(t, c.cmd.Start())
-		t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-		line, err := c.out.ReadString('\n')
-		require.NoError(t, err, "child %d: %s", i, &c.stderr)
-		require.Equal(t, "ready\n", line)
-		children[i] = c
+		children[i] = startChild(t, "^$", env...)
+		children[i].expect("ready")
 	}
 	for _, c := range children {
-		_, err := io.WriteString(c.stdin, "go\n")
-		require.NoError(t, err)
+		c.say("go")
 	}
+	// Until 40 000 jobs went through (about 4 s here), or a minute: the
+	// newest job id counts every process's.
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	waitFor(time.Minute, func() bool {
+		var seq int64
+		err := db.QueryRow(`SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'spool_jobs'`).Scan(&seq)
+		return err != nil || seq >= 40000
+	})
 	results := make([]loadResult, len(children))
+	for _, c := range children {
+		c.say("stop")
+	}
 	for i, c := range children {
-		line, err := c.out.ReadString('\n')
-		require.NoError(t, err, "child %d: %s", i, &c.stderr)
-		require.NoError(t, json.Unmarshal([]byte(line), &results[i]))
-		require.NoError(t, c.cmd.Wait(), "child %d: %s", i, &c.stderr)
+		require.NoError(t, json.Unmarshal([]byte(c.line()), &results[i]))
+		c.wait()
 	}
 	n0, n1 := results[0].Enqueued, results[1].Enqueued
 	m0, m1 := time.Duration(results[0].MaxNs), time.Duration(results[1].MaxNs)

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -295,39 +294,13 @@ func runAsNobody(t *testing.T, pattern string) {
 // exit.
 func lockFromChild(t *testing.T, path string) (release func()) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), lockHolderEnv+"="+path)
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	released := false
-	release = func() {
-		if released {
-			return
+	c := startChild(t, "^$", lockHolderEnv+"="+path)
+	c.expect("locked")
+	return func() {
+		if !c.done {
+			c.wait()
 		}
-		released = true
-		stdin.Close()
-		require.NoError(t, cmd.Wait(), "lock holder: %s", stderr.String())
 	}
-	t.Cleanup(func() {
-		if !released {
-			stdin.Close()
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "locked\n" {
-		stdin.Close()
-		waitErr := cmd.Wait()
-		released = true
-		t.Fatalf("lock holder said %q (%v), exit %v, stderr:\n%s", line, err, waitErr, stderr.String())
-	}
-	return release
 }
 
 func TestBusyPastTimeoutWhileAnotherProcessHoldsTheLock(t *testing.T) {

@@ -292,33 +292,12 @@ func TestDeletedWALRescuedBeforeCrash(t *testing.T) {
 	}
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "spool.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDeletedWALRescuedBeforeCrash$", "-test.count=1")
-	cmd.Env = append(os.Environ(), walCrashEnv+"="+path)
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewReader(stdout)
-	expect := func(want string) {
-		t.Helper()
-		if line, err := lines.ReadString('\n'); err != nil || line != want+"\n" {
-			cmd.Process.Kill()
-			cmd.Wait() // stderr is complete once Wait returns
-			t.Fatalf("child said %q (%v), want %q; its output:\n%s", line, err, want, stderr.String())
-		}
-	}
-
-	expect("acknowledged")
+	c := startChild(t, "^TestDeletedWALRescuedBeforeCrash$", walCrashEnv+"="+path)
+	c.expect("acknowledged")
 	require.NoError(t, os.Remove(path+"-wal"))
-	_, err = stdin.Write([]byte("deleted\n"))
-	require.NoError(t, err)
-	expect("refused")
-	require.NoError(t, cmd.Process.Kill())
-	cmd.Wait()
+	c.say("deleted")
+	c.expect("refused")
+	c.kill()
 
 	s, err := sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
