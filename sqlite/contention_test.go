@@ -107,15 +107,6 @@ func (l *load) start(q *queue.Queue, s *sqlite.Store, stop <-chan struct{}) {
 	}
 }
 
-// total is how many jobs the loads enqueued together.
-func total(loads ...*load) int64 {
-	var n int64
-	for _, l := range loads {
-		n += l.enqueued.Load()
-	}
-	return n
-}
-
 // waitFor waits until cond holds, checking every 10 ms, for at most limit.
 func waitFor(limit time.Duration, cond func() bool) {
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -206,49 +197,6 @@ func TestWALStaysBoundedUnderSustainedLoad(t *testing.T) {
 	t.Logf("enqueued %d + %d jobs; WAL peak %.1f MiB (bound %d MiB)", la.enqueued.Load(), lb.enqueued.Load(), float64(peak)/(1<<20), bound>>20)
 	require.GreaterOrEqual(t, la.enqueued.Load()+lb.enqueued.Load(), int64(1000), "the load must have run")
 	require.LessOrEqual(t, peak, int64(bound), "WAL peak")
-}
-
-// Two stores on one file in one process share the writes fairly too (the
-// turn is a lock of the open file, not of the process).
-func TestTwoStoresShareWritesFairly(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("contention for a few seconds")
-	}
-	path := filepath.Join(t.TempDir(), "fair.db")
-	ctx := context.Background()
-	opts := sqlite.Options{BusyTimeout: 1500 * time.Millisecond}
-	stores := make([]*sqlite.Store, 2)
-	loads := make([]*load, 2)
-	for i := range stores {
-		s, err := sqlite.Open(ctx, path, opts)
-		require.NoError(t, err)
-		defer s.Close()
-		stores[i] = s
-		loads[i] = &load{producers: 8, consumers: 2}
-	}
-	stop := make(chan struct{})
-	for i := range stores {
-		loads[i].run(t, stores[i], stop)
-	}
-	// Until 20 000 jobs went through (a few seconds here), or a minute.
-	waitFor(time.Minute, func() bool { return total(loads...) >= 20000 })
-	close(stop)
-	for _, l := range loads {
-		l.wg.Wait()
-	}
-	n0, n1 := loads[0].enqueued.Load(), loads[1].enqueued.Load()
-	m0, m1 := time.Duration(loads[0].maxLatNs.Load()), time.Duration(loads[1].maxLatNs.Load())
-	t.Logf("enqueued %d and %d; slowest Enqueue %s and %s", n0, n1, m0, m1)
-	for _, l := range loads {
-		if err := l.err(); err != nil {
-			require.False(t, errors.Is(err, queue.ErrBusy), "a writer gave up waiting: %v", err)
-			require.NoError(t, err)
-		}
-	}
-	require.Greater(t, min(n0, n1), int64(0))
-	require.Less(t, float64(max(n0, n1))/float64(min(n0, n1)), 2.0, "throughput ratio")
-	require.Less(t, max(m0, m1), time.Second, "slowest Enqueue")
 }
 
 // loaderEnv switches the test binary into a child that runs a load on the
@@ -372,7 +320,7 @@ func TestProcessesShareWritesFairly(t *testing.T) {
 	for _, c := range children {
 		c.say("go")
 	}
-	// Until 40 000 jobs went through (about 4 s here), or a minute: the
+	// Until 15 000 jobs went through (about 1 s here), or a minute: the
 	// newest job id counts every process's.
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	require.NoError(t, err)
@@ -380,7 +328,7 @@ func TestProcessesShareWritesFairly(t *testing.T) {
 	waitFor(time.Minute, func() bool {
 		var seq int64
 		err := db.QueryRow(`SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'spool_jobs'`).Scan(&seq)
-		return err != nil || seq >= 40000
+		return err != nil || seq >= 15000
 	})
 	results := make([]loadResult, len(children))
 	for _, c := range children {
