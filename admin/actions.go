@@ -40,7 +40,7 @@ type result struct {
 func (h *Handler) doJob(ctx context.Context, act action, id int64) (result, error) {
 	switch act {
 	case actRetry:
-		if err := h.q.Retry(ctx, id); err != nil {
+		if err := h.q.Inspector().Retry(ctx, id); err != nil {
 			if errors.Is(err, queue.ErrNotDead) {
 				return result{}, fmt.Errorf("%w: only dead jobs can be retried", err)
 			}
@@ -48,7 +48,7 @@ func (h *Handler) doJob(ctx context.Context, act action, id int64) (result, erro
 		}
 		return result{done: "retried", n: 1}, nil
 	case actCancel:
-		st, err := h.q.Cancel(ctx, id)
+		st, err := h.q.Inspector().Cancel(ctx, id)
 		if err != nil {
 			return result{}, err
 		}
@@ -57,7 +57,7 @@ func (h *Handler) doJob(ctx context.Context, act action, id int64) (result, erro
 		}
 		return result{done: "cancelled", n: 1, state: st}, nil
 	case actDelete:
-		if err := h.q.Delete(ctx, id); err != nil {
+		if err := h.q.Inspector().Delete(ctx, id); err != nil {
 			return result{}, err
 		}
 		return result{done: "deleted", n: 1}, nil
@@ -113,17 +113,17 @@ func (h *Handler) doDead(ctx context.Context, act action, d deadRequest) (result
 	}
 	switch {
 	case act == actRetry && len(d.IDs) > 0:
-		res, err := h.q.RetryDead(ctx, queue.DeadFilter{IDs: d.IDs})
+		res, err := h.q.Inspector().RetryDead(ctx, queue.DeadFilter{IDs: d.IDs})
 		return result{done: "retried", n: int64(res.Retried), skipped: res.Skipped}, err
 	case act == actRetry && d.Search == "":
-		res, err := h.q.RetryDead(ctx, queue.DeadFilter{Queue: d.Queue, Kind: d.Kind, All: true})
+		res, err := h.q.Inspector().RetryDead(ctx, queue.DeadFilter{Queue: d.Queue, Kind: d.Kind, All: true})
 		return result{done: "retried", n: int64(res.Retried), skipped: res.Skipped}, err
 	case act == actRetry:
 		return h.retryMatching(ctx, d)
 	case act == actDelete:
 		// Only dead jobs: a job retried meanwhile (by another operator) is
 		// live again and not what was selected for deletion.
-		n, err := h.q.DeleteDead(ctx, queue.DeadFilter{IDs: d.IDs})
+		n, err := h.q.Inspector().DeleteDead(ctx, queue.DeadFilter{IDs: d.IDs})
 		return result{done: "deleted", n: int64(n)}, err
 	}
 	return result{}, fmt.Errorf("admin: unknown action %d", act)
@@ -137,7 +137,7 @@ func (h *Handler) retryMatching(ctx context.Context, d deadRequest) (result, err
 	var before int64
 	for {
 		lctx, cancel := context.WithTimeout(ctx, h.opts.QueryTimeout)
-		jobs, err := h.q.List(lctx, queue.ListFilter{State: queue.StateDead, Queue: d.Queue, Kind: d.Kind, Search: d.Search, BeforeID: before, Limit: MaxPageSize, OmitPayload: true})
+		jobs, err := h.q.Inspector().List(lctx, queue.ListFilter{State: queue.StateDead, Queue: d.Queue, Kind: d.Kind, Search: d.Search, BeforeID: before, Limit: MaxPageSize, OmitPayload: true})
 		cancel()
 		if err != nil || len(jobs) == 0 {
 			return total, err
@@ -146,7 +146,7 @@ func (h *Handler) retryMatching(ctx context.Context, d deadRequest) (result, err
 		for i, j := range jobs {
 			ids[i] = j.ID
 		}
-		res, err := h.q.RetryDead(ctx, queue.DeadFilter{IDs: ids})
+		res, err := h.q.Inspector().RetryDead(ctx, queue.DeadFilter{IDs: ids})
 		total.n += int64(res.Retried)
 		total.skipped = append(total.skipped, res.Skipped...)
 		if err != nil || len(jobs) < MaxPageSize {
@@ -197,7 +197,7 @@ func (h *Handler) jobAction(act action) func(http.ResponseWriter, *http.Request)
 		}
 		wasDead := false
 		if act == actDelete {
-			j, err := h.q.Get(r.Context(), id)
+			j, err := h.q.Inspector().Get(r.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -273,9 +273,9 @@ func (h *Handler) setPaused(ctx context.Context, name string, pause bool) (resul
 		return result{}, errBadRequest("parameter \"queue\" is required: the name of the queue")
 	}
 	if pause {
-		return result{done: "paused", n: 1}, h.q.Pause(ctx, name)
+		return result{done: "paused", n: 1}, h.q.Inspector().Pause(ctx, name)
 	}
-	return result{done: "resumed", n: 1}, h.q.Resume(ctx, name)
+	return result{done: "resumed", n: 1}, h.q.Inspector().Resume(ctx, name)
 }
 
 // API actions: JSON bodies in, JSON out.

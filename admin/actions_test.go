@@ -151,7 +151,7 @@ func TestQueueActions(t *testing.T) {
 	e := newEnv(t, admin.Options{})
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 	paused := func(name string) bool {
-		st, err := e.q.Stats(context.Background())
+		st, err := e.q.Inspector().Stats(context.Background())
 		require.NoError(t, err)
 		for _, q := range st.Queues {
 			if q.Name == name {

@@ -55,7 +55,7 @@ func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	st, err := h.q.Stats(ctx)
+	st, err := h.q.Inspector().Stats(ctx)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (h *Handler) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	st, err := h.q.Stats(ctx)
+	st, err := h.q.Inspector().Stats(ctx)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (h *Handler) apiJobs(dead bool) func(http.ResponseWriter, *http.Request) er
 		}
 		ctx, cancel := h.readCtx(r)
 		defer cancel()
-		jobs, err := h.q.List(ctx, lp.filter())
+		jobs, err := h.q.Inspector().List(ctx, lp.filter())
 		if err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	j, err := h.q.Get(ctx, id)
+	j, err := h.q.Inspector().Get(ctx, id)
 	if err != nil {
 		return err
 	}

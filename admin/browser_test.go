@@ -307,7 +307,7 @@ func seedDemo(e *env) map[string]int64 {
 		e.clock.Add(3 * time.Second)
 	}
 	e.enqueue(queue.NewJob{Kind: "report.daily", Queue: "reports", RunAt: t0.Add(9 * time.Hour), Args: map[string]string{"day": "2026-03-02"}})
-	require.NoError(e.t, e.q.Pause(context.Background(), "reports"))
+	require.NoError(e.t, e.q.Inspector().Pause(context.Background(), "reports"))
 	run := e.running(queue.NewJob{Kind: "warehouse.notify", Queue: "orders", Args: order{OrderID: 4242, SKU: "TEE-M", Quantity: 2, TotalCents: 3600, Customer: "ada"},
 		Metadata: map[string]string{"correlation_id": "order-4242", "tenant": "eu-1"}, UniqueKey: "warehouse.notify:4242", Timeout: 2 * time.Minute})
 	ids["running"] = run.ID
@@ -358,7 +358,7 @@ func seedDemoSchedulesTopics(e *env) {
 		{Name: "email", Pattern: "orders.*", Queue: "mail", Kind: "email.order"},
 		{Name: "audit", Pattern: "#", Kind: "audit.log", Filter: map[string]string{"tenant": "eu-1"}},
 	} {
-		require.NoError(e.t, e.q.Subscribe(ctx, sub))
+		require.NoError(e.t, e.q.Topics().Subscribe(ctx, sub))
 	}
 	e.clock.Add(-40 * time.Minute)
 	for i := range 30 {
@@ -375,8 +375,8 @@ func seedDemoSchedulesTopics(e *env) {
 	_, err = e.q.Publish(ctx, queue.Event{Topic: "orders.created", Metadata: map[string]string{"tenant": "eu-1", "note": "<script>alert(1)</script>"},
 		Args: map[string]any{"order_id": 5099, "customer": "eve <script>alert(1)</script>"}})
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.q.SetRetention(ctx, "orders.created", queue.Retention{MaxAge: 30 * 24 * time.Hour, MaxEvents: 100000}))
-	require.NoError(e.t, e.q.SetRetention(ctx, "payments.failed", queue.Retention{MaxAge: 7 * 24 * time.Hour}))
+	require.NoError(e.t, e.q.Topics().SetRetention(ctx, "orders.created", queue.Retention{MaxAge: 30 * 24 * time.Hour, MaxEvents: 100000}))
+	require.NoError(e.t, e.q.Topics().SetRetention(ctx, "payments.failed", queue.Retention{MaxAge: 7 * 24 * time.Hour}))
 	_, err = e.q.Publish(ctx, queue.Event{Topic: "payments.failed", Args: map[string]any{"order_id": 5003, "error": "card declined"}})
 	require.NoError(e.t, err)
 	// A subscription added later, still catching up on the log.

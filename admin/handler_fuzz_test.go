@@ -91,10 +91,10 @@ func newFuzzSite(tb testing.TB) *fuzzSite {
 	settle(lease(queue.NewJob{Kind: "warehouse.notify", Queue: "orders"}), queue.OutcomeRetry, "warehouse API 500 "+evil)
 	settle(lease(queue.NewJob{Kind: "stock.reserve", Queue: "orders"}), queue.OutcomeComplete, "")
 	cancelled := enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
-	_, err = q.Cancel(ctx, cancelled)
+	_, err = q.Inspector().Cancel(ctx, cancelled)
 	fuzzMust(tb, err)
 	enqueue(queue.NewJob{Kind: "bad.utf8.json", Queue: "mail", Payload: []byte("{\"note\": \"\xff<\"}")})
-	fuzzMust(tb, q.Pause(ctx, "reports"))
+	fuzzMust(tb, q.Inspector().Pause(ctx, "reports"))
 
 	sched, err := schedule.New(q, schedule.Options{})
 	fuzzMust(tb, err)
@@ -115,7 +115,7 @@ func newFuzzSite(tb testing.TB) *fuzzSite {
 		{Name: "email", Pattern: "orders.*", Queue: "mail", Kind: "email.order"},
 		{Name: "audit/all", Pattern: "#", Kind: "audit.log", Filter: map[string]string{"tenant": "eu-1"}},
 	} {
-		fuzzMust(tb, q.Subscribe(ctx, sub))
+		fuzzMust(tb, q.Topics().Subscribe(ctx, sub))
 	}
 	for i := range 4 {
 		_, err := q.Publish(ctx, queue.Event{Topic: "orders.created", OrderKey: fmt.Sprintf("order:%d", i),
@@ -124,7 +124,7 @@ func newFuzzSite(tb testing.TB) *fuzzSite {
 	}
 	_, err = q.Publish(ctx, queue.Event{Topic: "orders/eu.cancelled", Payload: []byte(evil)})
 	fuzzMust(tb, err)
-	fuzzMust(tb, q.SetRetention(ctx, "orders.created", queue.Retention{MaxEvents: 100}))
+	fuzzMust(tb, q.Topics().SetRetention(ctx, "orders.created", queue.Retention{MaxEvents: 100}))
 
 	mux := http.NewServeMux()
 	auth := admin.BasicAuth(testUser, testPass)

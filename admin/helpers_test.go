@@ -231,7 +231,7 @@ func (e *env) dead(j queue.NewJob, msg, stack string) int64 {
 // state returns a job's state, or "gone".
 func (e *env) state(id int64) queue.State {
 	e.t.Helper()
-	j, err := e.q.Get(context.Background(), id)
+	j, err := e.q.Inspector().Get(context.Background(), id)
 	if errors.Is(err, queue.ErrNotFound) {
 		return "gone"
 	}

@@ -88,7 +88,7 @@ type queueRow struct {
 func (h *Handler) loadDashboard(r *http.Request) (*dashboard, error) {
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	st, err := h.q.Stats(ctx)
+	st, err := h.q.Inspector().Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (h *Handler) listPage(w http.ResponseWriter, r *http.Request, dead bool) er
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	jobs, err := h.q.List(ctx, lp.filter())
+	jobs, err := h.q.Inspector().List(ctx, lp.filter())
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	j, err := h.q.Get(ctx, id)
+	j, err := h.q.Inspector().Get(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func TestDashboard(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, admin.Options{})
 	seed(e)
-	require.NoError(t, e.q.Pause(context.Background(), "reports"))
+	require.NoError(t, e.q.Inspector().Pause(context.Background(), "reports"))
 	body := e.getOK("/")
 	require.Contains(t, body, "<title>Dashboard · spool admin</title>")
 	// Totals: 3 pending mail jobs + 5 retried stock jobs due later
@@ -202,7 +202,7 @@ func TestQueuesPage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, admin.Options{})
 	seed(e)
-	require.NoError(t, e.q.Pause(context.Background(), "mail"))
+	require.NoError(t, e.q.Inspector().Pause(context.Background(), "mail"))
 	body := e.getOK("/queues")
 	require.Regexp(t, `(?s)<tr data-queue="mail">.*?paused.*?action="/queues/resume".*?value="mail".*?Resume</button>`, body)
 	require.Regexp(t, `(?s)<tr data-queue="orders">.*?active.*?action="/queues/pause".*?value="orders".*?Pause</button>`, body)

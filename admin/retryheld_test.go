@@ -42,7 +42,7 @@ func TestRetryDeadKeyHeld(t *testing.T) {
 	require.JSONEq(t, fmt.Sprintf(`{"retried": 1, "skipped": [{"id": %d, "unique_key": "charge:1", "held_by": %d}]}`, a, holder), w.Body.String())
 	require.Equal(t, queue.StatePending, e.state(b))
 	require.Equal(t, queue.StateDead, e.state(a))
-	require.NoError(t, e.q.Delete(t.Context(), b)) // out of the way of the next leases
+	require.NoError(t, e.q.Inspector().Delete(t.Context(), b)) // out of the way of the next leases
 
 	// The dead page's "retry all matching", by filter and by text search:
 	// the notice names the job left dead and its holder.
@@ -53,7 +53,7 @@ func TestRetryDeadKeyHeld(t *testing.T) {
 	requireRedirect(t, w, loc)
 	require.Equal(t, queue.StatePending, e.state(c))
 	require.Contains(t, e.getOK(loc), want)
-	require.NoError(t, e.q.Delete(t.Context(), c))
+	require.NoError(t, e.q.Inspector().Delete(t.Context(), c))
 
 	d := e.dead(queue.NewJob{Queue: "orders", Kind: "charge"}, "card declined", "")
 	w = e.post("/dead/retry", url.Values{"all": {"1"}, "q": {"declined"}})

@@ -156,7 +156,7 @@ func TestScheduleActions(t *testing.T) {
 	e.clock.Add(time.Second)
 	_, err := sc.RunOnce(context.Background())
 	require.NoError(t, err)
-	jobs, err := e.q.List(context.Background(), queue.ListFilter{Kind: "promo.notify", Limit: 10})
+	jobs, err := e.q.Inspector().List(context.Background(), queue.ListFilter{Kind: "promo.notify", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.Equal(t, "happy.hour", jobs[0].Metadata[schedule.MetadataSchedule])

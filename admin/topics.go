@@ -106,11 +106,11 @@ func findSubscription(subs []queue.SubscriptionInfo, name string) (queue.Subscri
 
 // loadTopics reads the topics and the subscriptions.
 func (h *Handler) loadTopics(ctx context.Context) ([]queue.TopicInfo, []queue.SubscriptionInfo, error) {
-	topics, err := h.q.Topics(ctx)
+	topics, err := h.q.Topics().List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	subs, err := h.q.Subscriptions(ctx)
+	subs, err := h.q.Topics().Subscriptions(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,7 +209,7 @@ func (h *Handler) topicPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	v.From = max(t.FirstSeq, v.To-limit+1)
 	if t.Events > 0 && v.From <= v.To {
-		events, err := h.q.Events(ctx, queue.EventFilter{Topic: t.Name, FromSeq: v.From, ToSeq: v.To, Limit: int(limit)})
+		events, err := h.q.Topics().Events(ctx, queue.EventFilter{Topic: t.Name, FromSeq: v.From, ToSeq: v.To, Limit: int(limit)})
 		if err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func (h *Handler) doReplay(ctx context.Context, sub, topic string, from, to int6
 	case from < t.FirstSeq:
 		return 0, errBadRequest("\"from\" (%d) is before the oldest event topic %q retains, seq %d: its retention dropped the older ones", from, t.Name, t.FirstSeq)
 	}
-	return h.q.Replay(ctx, s.Name, queue.EventFilter{Topic: t.Name, FromSeq: from, ToSeq: to})
+	return h.q.Topics().Replay(ctx, s.Name, queue.EventFilter{Topic: t.Name, FromSeq: from, ToSeq: to})
 }
 
 func (h *Handler) replayAction(w http.ResponseWriter, r *http.Request) error {
@@ -374,7 +374,7 @@ func (h *Handler) apiTopics(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	topics, err := h.q.Topics(ctx)
+	topics, err := h.q.Topics().List(ctx)
 	if err != nil {
 		return err
 	}
@@ -393,7 +393,7 @@ func (h *Handler) apiSubscriptions(w http.ResponseWriter, r *http.Request) error
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	subs, err := h.q.Subscriptions(ctx)
+	subs, err := h.q.Topics().Subscriptions(ctx)
 	if err != nil {
 		return err
 	}
@@ -428,14 +428,14 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	topics, err := h.q.Topics(ctx)
+	topics, err := h.q.Topics().List(ctx)
 	if err != nil {
 		return err
 	}
 	if _, err := findTopic(topics, name); err != nil {
 		return err
 	}
-	events, err := h.q.Events(ctx, queue.EventFilter{Topic: name, FromSeq: from, ToSeq: to, Limit: int(limit) + 1})
+	events, err := h.q.Topics().Events(ctx, queue.EventFilter{Topic: name, FromSeq: from, ToSeq: to, Limit: int(limit) + 1})
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,8 @@ import (
 func seedTopics(e *env) {
 	e.t.Helper()
 	ctx := context.Background()
-	require.NoError(e.t, e.q.Subscribe(ctx, queue.Subscription{Name: "stock", Pattern: "orders.created", Queue: "stock", Kind: "stock.reserve"}))
-	require.NoError(e.t, e.q.Subscribe(ctx, queue.Subscription{Name: "audit", Pattern: "orders.#", Kind: "audit.log", Filter: map[string]string{"tenant": "eu-1"}}))
+	require.NoError(e.t, e.q.Topics().Subscribe(ctx, queue.Subscription{Name: "stock", Pattern: "orders.created", Queue: "stock", Kind: "stock.reserve"}))
+	require.NoError(e.t, e.q.Topics().Subscribe(ctx, queue.Subscription{Name: "audit", Pattern: "orders.#", Kind: "audit.log", Filter: map[string]string{"tenant": "eu-1"}}))
 	for i := range 7 {
 		ev := queue.Event{Topic: "orders.created", Args: map[string]any{"order_id": 1000 + i, "total_cents": 1200 + i}, OrderKey: fmt.Sprintf("order:%d", 1000+i)}
 		if i%2 == 0 {
@@ -39,7 +39,7 @@ func seedTopics(e *env) {
 		_, err := e.q.Publish(ctx, queue.Event{Topic: "orders.cancelled", Args: map[string]int{"order_id": 1000 + i}, Metadata: map[string]string{"tenant": "eu-1"}})
 		require.NoError(e.t, err)
 	}
-	require.NoError(e.t, e.q.SetRetention(ctx, "orders.created", queue.Retention{MaxAge: 7 * 24 * time.Hour, MaxEvents: 1000}))
+	require.NoError(e.t, e.q.Topics().SetRetention(ctx, "orders.created", queue.Retention{MaxAge: 7 * 24 * time.Hour, MaxEvents: 1000}))
 	// Straight to the store: Queue.Subscribe would deliver the backlog at once.
 	require.NoError(e.t, e.store.Subscribe(ctx, nil, queue.Subscription{Name: "late", Pattern: "orders.cancelled", Queue: "default", Kind: "late.log",
 		From: queue.StartAt{Beginning: true}}, e.clock.Now()))
@@ -155,8 +155,8 @@ func TestTopicPage(t *testing.T) {
 
 	// Retention dropped the oldest: the log starts later, and a page
 	// before it says so.
-	require.NoError(t, e.q.SetRetention(context.Background(), "orders.created", queue.Retention{MaxEvents: 3}))
-	_, err := e.q.PruneEvents(context.Background(), 100)
+	require.NoError(t, e.q.Topics().SetRetention(context.Background(), "orders.created", queue.Retention{MaxEvents: 3}))
+	_, err := e.q.Topics().PruneEvents(context.Background(), 100)
 	require.NoError(t, err)
 	body = e.getOK("/topics/orders.created")
 	require.Equal(t, []string{"7", "6", "5"}, regexpAll(`<tr data-seq="(\d+)">`, body))
@@ -165,9 +165,9 @@ func TestTopicPage(t *testing.T) {
 	body = e.getOK("/topics/orders.created?to=2")
 	require.Contains(t, body, "No events retained at or before seq 2; the oldest is seq 5.")
 	require.Contains(t, body, `<a href="/topics/orders.created">Back to the newest.</a>`)
-	require.NoError(t, e.q.SetRetention(context.Background(), "orders.cancelled", queue.Retention{MaxAge: time.Second}))
+	require.NoError(t, e.q.Topics().SetRetention(context.Background(), "orders.cancelled", queue.Retention{MaxAge: time.Second}))
 	e.clock.Add(time.Minute)
-	_, err = e.q.PruneEvents(context.Background(), 100)
+	_, err = e.q.Topics().PruneEvents(context.Background(), 100)
 	require.NoError(t, err)
 	require.Contains(t, e.getOK("/topics/orders.cancelled"), "No events retained: the last was seq 2, and the topic's retention dropped it.")
 	require.Contains(t, row(t, e.getOK("/topics"), "data-topic", "orders.cancelled"), `<td class="num first-seq"><span class="muted">—</span></td>`)
@@ -197,7 +197,7 @@ func TestReplayAction(t *testing.T) {
 	requireRedirect(t, w, "/topics?done=replayed&n=3&name=stock")
 	body := e.getOK("/topics?done=replayed&n=3&name=stock")
 	require.Contains(t, body, `<div class="flash" role="status">Replay to subscription stock made 3 jobs.</div>`)
-	jobs, err := e.q.List(context.Background(), queue.ListFilter{Queue: "stock", Limit: 10})
+	jobs, err := e.q.Inspector().List(context.Background(), queue.ListFilter{Queue: "stock", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, jobs, 3)
 	for i, j := range jobs {
@@ -221,8 +221,8 @@ func TestReplayAction(t *testing.T) {
 	requireRedirect(t, w, "/topics?done=replayed&n=4&name=audit")
 
 	// Bad requests: nothing is replayed.
-	require.NoError(t, e.q.SetRetention(context.Background(), "orders.created", queue.Retention{MaxEvents: 5}))
-	_, err = e.q.PruneEvents(context.Background(), 100)
+	require.NoError(t, e.q.Topics().SetRetention(context.Background(), "orders.created", queue.Retention{MaxEvents: 5}))
+	_, err = e.q.Topics().PruneEvents(context.Background(), 100)
 	require.NoError(t, err)
 	before := completeAll(e, "stock") + completeAll(e, "default")
 	require.Equal(t, 4+6, before)
@@ -421,7 +421,7 @@ func TestTopicsEscaping(t *testing.T) {
 	e := newEnv(t, admin.Options{})
 	const evil = `<script>alert("x")</script>`
 	ctx := context.Background()
-	require.NoError(t, e.q.Subscribe(ctx, queue.Subscription{Name: "sneaky", Pattern: "orders.#", Kind: "k", Filter: map[string]string{"who": evil, evil: "key"}}))
+	require.NoError(t, e.q.Topics().Subscribe(ctx, queue.Subscription{Name: "sneaky", Pattern: "orders.#", Kind: "k", Filter: map[string]string{"who": evil, evil: "key"}}))
 	_, err := e.q.Publish(ctx, queue.Event{Topic: "orders.created",
 		Payload:  []byte(`{"note": "` + strings.ReplaceAll(evil, `"`, `\"`) + `", "raw": "\u003cimg src=x onerror=alert(1)\u003e"}`),
 		Metadata: map[string]string{"who": evil, evil: "key"}, OrderKey: evil})

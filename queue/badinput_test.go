@@ -57,7 +57,7 @@ func TestEnqueueRefusesTimesOutOfRange(t *testing.T) {
 		require.ErrorIs(t, err, queue.ErrInvalidJob)
 		require.ErrorContains(t, err, c.value)
 	}
-	jobs, err := q.List(ctx, queue.ListFilter{})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Empty(t, jobs, "a refused job was stored")
 
@@ -65,7 +65,7 @@ func TestEnqueueRefusesTimesOutOfRange(t *testing.T) {
 	for _, at := range []time.Time{time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)} {
 		res, err := q.Enqueue(ctx, queue.NewJob{Kind: "k", RunAt: at})
 		require.NoError(t, err)
-		j, err := q.Get(ctx, res.ID)
+		j, err := q.Inspector().Get(ctx, res.ID)
 		require.NoError(t, err)
 		require.True(t, j.RunAt.Equal(at), "RunAt %s read back as %s", at, j.RunAt)
 	}
@@ -99,12 +99,12 @@ func TestSubscribeRefusesFromTimeOutOfRange(t *testing.T) {
 	q := newQueue(t, nil)
 	_, err := q.Publish(ctx, queue.Event{Topic: "orders.created"})
 	require.NoError(t, err)
-	err = q.Subscribe(ctx, queue.Subscription{Name: "late", Pattern: "orders.#", Kind: "k",
+	err = q.Topics().Subscribe(ctx, queue.Subscription{Name: "late", Pattern: "orders.#", Kind: "k",
 		From: queue.StartAt{Time: year(300000)}})
 	require.ErrorIs(t, err, queue.ErrTimeOutOfRange)
 	require.ErrorIs(t, err, queue.ErrInvalidArgument)
 	require.ErrorContains(t, err, "From.Time 300000-01-01T00:00:00Z")
-	subs, err := q.Subscriptions(ctx)
+	subs, err := q.Topics().Subscriptions(ctx)
 	require.NoError(t, err)
 	require.Empty(t, subs)
 }
@@ -119,24 +119,24 @@ func TestEventFilterTimesOutOfRange(t *testing.T) {
 	_, err := q.Publish(ctx, queue.Event{Topic: "orders.created"})
 	require.NoError(t, err)
 
-	evs, err := q.Events(ctx, queue.EventFilter{Topic: "orders.created", Until: year(300000)})
+	evs, err := q.Topics().Events(ctx, queue.EventFilter{Topic: "orders.created", Until: year(300000)})
 	require.NoError(t, err)
 	require.Len(t, evs, 1, "Until in year 300000 hid an event published now")
-	evs, err = q.Events(ctx, queue.EventFilter{Topic: "orders.created", Since: year(-5)})
+	evs, err = q.Topics().Events(ctx, queue.EventFilter{Topic: "orders.created", Since: year(-5)})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 
-	_, err = q.Events(ctx, queue.EventFilter{Topic: "orders.created", Since: year(300000)})
+	_, err = q.Topics().Events(ctx, queue.EventFilter{Topic: "orders.created", Since: year(300000)})
 	require.ErrorIs(t, err, queue.ErrTimeOutOfRange)
 	require.ErrorContains(t, err, "Since 300000-01-01T00:00:00Z")
-	_, err = q.Events(ctx, queue.EventFilter{Topic: "orders.created", Until: year(-5)})
+	_, err = q.Topics().Events(ctx, queue.EventFilter{Topic: "orders.created", Until: year(-5)})
 	require.ErrorIs(t, err, queue.ErrTimeOutOfRange)
 	require.ErrorContains(t, err, "Until -0005-01-01T00:00:00Z")
 
-	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: "s", Pattern: "orders.#", Kind: "k"}))
-	_, err = q.Replay(ctx, "s", queue.EventFilter{Topic: "orders.created", Since: year(300000)})
+	require.NoError(t, q.Topics().Subscribe(ctx, queue.Subscription{Name: "s", Pattern: "orders.#", Kind: "k"}))
+	_, err = q.Topics().Replay(ctx, "s", queue.EventFilter{Topic: "orders.created", Since: year(300000)})
 	require.ErrorIs(t, err, queue.ErrTimeOutOfRange)
-	jobs, err := q.List(ctx, queue.ListFilter{})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Empty(t, jobs, "a replay from year 300000 delivered past events")
 }
@@ -148,7 +148,7 @@ func TestPublishRefusesMetadataEnqueueRefuses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q := newQueue(t, nil)
-	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: "s", Pattern: "orders.#", Kind: "k"}))
+	require.NoError(t, q.Topics().Subscribe(ctx, queue.Subscription{Name: "s", Pattern: "orders.#", Kind: "k"}))
 	for name, md := range map[string]map[string]string{
 		"utf8":  {"tenant": "\xff"},
 		"empty": {"": "x"},
@@ -158,12 +158,12 @@ func TestPublishRefusesMetadataEnqueueRefuses(t *testing.T) {
 		require.ErrorIs(t, err, queue.ErrInvalidArgument, name)
 		require.ErrorContains(t, err, "event Metadata", name)
 	}
-	jobs, err := q.List(ctx, queue.ListFilter{})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Empty(t, jobs)
 
 	// A subscription's job fields are checked by Enqueue's rules too.
-	err = q.Subscribe(ctx, queue.Subscription{Name: "bad", Pattern: "orders.#", Kind: "k", Queue: "a//b"})
+	err = q.Topics().Subscribe(ctx, queue.Subscription{Name: "bad", Pattern: "orders.#", Kind: "k", Queue: "a//b"})
 	require.ErrorIs(t, err, queue.ErrInvalidArgument)
 	require.ErrorContains(t, err, `subscription "bad": Queue:`)
 }

@@ -67,6 +67,15 @@ var (
 	// ErrUniqueKeyHeld is wrapped by *KeyHeldError: a dead job cannot be
 	// retried while a live job holds its unique key.
 	ErrUniqueKeyHeld = errors.New("queue: unique key held by a live job")
+	// ErrSubscriptionNotFound means no subscription has the given name
+	// (UpdateSubscription, Unsubscribe, Replay).
+	ErrSubscriptionNotFound = errors.New("queue: subscription not found")
+	// ErrScheduleNotFound means no schedule of the given name is stored (no
+	// scheduler has registered it yet).
+	ErrScheduleNotFound = errors.New("queue: schedule not found")
+	// ErrSchemaVersion is wrapped by *SchemaError: the database's schema is
+	// not the one this build of spool uses.
+	ErrSchemaVersion = errors.New("queue: database schema version differs")
 	// ErrSubscriptionChanged is wrapped by *SubscriptionChangedError:
 	// Subscribe named an existing subscription with a different definition.
 	ErrSubscriptionChanged = errors.New("queue: subscription exists with another definition")
@@ -193,3 +202,28 @@ func (e *SubscriptionChangedError) Error() string {
 
 // Unwrap lets errors.Is match ErrSubscriptionChanged.
 func (e *SubscriptionChangedError) Unwrap() error { return ErrSubscriptionChanged }
+
+// SchemaError says that a database's schema version (Have) is not the one
+// this build of spool uses (Want): newer (upgrade spool), or older and the
+// store was opened read-only so it could not migrate (open it read-write
+// once). It wraps ErrSchemaVersion.
+type SchemaError struct {
+	Have, Want int
+	// Path names the database, where known.
+	Path string
+}
+
+// Error implements error.
+func (e *SchemaError) Error() string {
+	where := "the database"
+	if e.Path != "" {
+		where = e.Path
+	}
+	if e.Have > e.Want {
+		return fmt.Sprintf("queue: %s has schema version %d, newer than this spool's %d: upgrade spool", where, e.Have, e.Want)
+	}
+	return fmt.Sprintf("queue: %s has schema version %d, this spool uses %d: open it read-write once to migrate", where, e.Have, e.Want)
+}
+
+// Unwrap returns ErrSchemaVersion.
+func (e *SchemaError) Unwrap() error { return ErrSchemaVersion }

@@ -110,10 +110,10 @@ func Classify(err error, attempt, maxAttempts int, backoff Backoff) Decision {
 	}
 	var pe *permanentError
 	if errors.As(err, &pe) {
-		return Decision{Outcome: OutcomeDead, Reason: "permanent error: " + pe.err.Error()}
+		return Decision{Outcome: OutcomeDead, Reason: PermanentReason(pe.err)}
 	}
 	if attempt >= maxAttempts {
-		return Decision{Outcome: OutcomeDead, Reason: fmt.Sprintf("attempts exhausted (%d of %d): %v", attempt, maxAttempts, err)}
+		return Decision{Outcome: OutcomeDead, Reason: ExhaustedReason(attempt, maxAttempts, err)}
 	}
 	var ri *retryInError
 	if errors.As(err, &ri) {

@@ -3,13 +3,8 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 )
-
-// ErrScheduleNotFound means no schedule of the given name is stored (no
-// scheduler has registered it yet).
-var ErrScheduleNotFound = errors.New("queue: schedule not found")
 
 // ScheduleStore is the part of a backend that periodic schedules (package
 // schedule) need: the state every scheduler on the store shares, so that

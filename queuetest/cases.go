@@ -54,7 +54,7 @@ func settlement(j *queue.Job, o queue.Outcome) queue.Settlement {
 
 func (e *env) get(id int64) *queue.Job {
 	e.t.Helper()
-	j, err := e.q.Get(e.ctx, id)
+	j, err := e.q.Inspector().Get(e.ctx, id)
 	require.NoError(e.t, err)
 	return j
 }
@@ -139,7 +139,7 @@ func testEnqueueManyAllOrNothing(e *env) {
 	require.ErrorAs(e.t, err, &ije)
 	require.Equal(e.t, 25, ije.Index)
 	require.Equal(e.t, "Priority", ije.Field)
-	list, err := e.q.List(e.ctx, queue.ListFilter{Limit: 1000})
+	list, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Limit: 1000})
 	require.NoError(e.t, err)
 	require.Len(e.t, list, 200)
 }
@@ -174,7 +174,7 @@ func testInvalidJobs(e *env) {
 		require.Equal(e.t, c.field, ije.Field, "error %v", err)
 		require.Contains(e.t, err.Error(), c.field)
 	}
-	list, err := e.q.List(e.ctx, queue.ListFilter{})
+	list, err := e.q.Inspector().List(e.ctx, queue.ListFilter{})
 	require.NoError(e.t, err)
 	require.Empty(e.t, list, "no invalid job was stored")
 }
@@ -216,7 +216,7 @@ func testEnqueueTx(e *env) {
 	rolled, err := e.q.EnqueueTx(e.ctx, tx, queue.NewJob{Kind: "outbox"})
 	require.NoError(e.t, err)
 	require.NoError(e.t, tx.Rollback())
-	_, err = e.q.Get(e.ctx, rolled.ID)
+	_, err = e.q.Inspector().Get(e.ctx, rolled.ID)
 	require.ErrorIs(e.t, err, queue.ErrNotFound, "a rolled-back enqueue leaves no job")
 
 	tx, err = e.db.BeginTx(e.ctx, nil)
@@ -279,19 +279,19 @@ func testLeaseScheduled(e *env) {
 
 func testLeasePaused(e *env) {
 	id := e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
-	require.NoError(e.t, e.q.Pause(e.ctx, "mail"))
+	require.NoError(e.t, e.q.Inspector().Pause(e.ctx, "mail"))
 	now := e.clock.Now()
 	res, err := e.store.Lease(e.ctx, queue.LeaseParams{Queue: "mail", Limit: 10, Now: now, Until: now.Add(time.Minute)})
 	require.NoError(e.t, err)
 	require.True(e.t, res.Paused)
 	require.Empty(e.t, res.Jobs)
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	require.Len(e.t, st.Queues, 1)
 	require.True(e.t, st.Queues[0].Paused)
-	require.NoError(e.t, e.q.Resume(e.ctx, "mail"))
+	require.NoError(e.t, e.q.Inspector().Resume(e.ctx, "mail"))
 	require.Equal(e.t, []int64{id}, ids(e.lease("mail", 10)))
-	require.ErrorIs(e.t, e.q.Pause(e.ctx, ""), queue.ErrInvalidArgument)
+	require.ErrorIs(e.t, e.q.Inspector().Pause(e.ctx, ""), queue.ErrInvalidArgument)
 }
 
 func testSettleComplete(e *env) {
@@ -303,12 +303,12 @@ func testSettleComplete(e *env) {
 	keep.Keep = true
 	errs := e.settle(settlement(byID[a], queue.OutcomeComplete), keep)
 	require.NoError(e.t, errors.Join(errs...))
-	_, err := e.q.Get(e.ctx, a)
+	_, err := e.q.Inspector().Get(e.ctx, a)
 	require.ErrorIs(e.t, err, queue.ErrNotFound, "completed jobs are deleted by default")
 	kept := e.get(b)
 	require.Equal(e.t, queue.StateCompleted, kept.State)
 	require.True(e.t, kept.FinishedAt.Equal(e.clock.Now()))
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, st.Throughput[len(st.Throughput)-1].Completed)
 }
@@ -342,7 +342,7 @@ func testSettleRetry(e *env) {
 	require.Equal(e.t, queue.StatePending, got.State)
 	require.Len(e.t, got.Errors, 2, "every attempt's error is kept")
 	require.Equal(e.t, "goroutine 1 [running]", got.Errors[1].Stack)
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	failed := 0
 	for _, m := range st.Throughput {
@@ -392,7 +392,7 @@ func testSettleDeadAndRetryDead(e *env) {
 	require.Equal(e.t, "charge:9", dead.UniqueKey)
 	require.True(e.t, dead.FinishedAt.Equal(e.clock.Now()))
 	require.JSONEq(e.t, `{"order":9}`, string(dead.Payload))
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, st.Queues[0].Dead)
 	require.Equal(e.t, 0, st.Queues[0].Running)
@@ -401,26 +401,26 @@ func testSettleDeadAndRetryDead(e *env) {
 	fresh, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "charge", Queue: "payments", UniqueKey: "charge:9"})
 	require.NoError(e.t, err)
 	require.False(e.t, fresh.Duplicate)
-	require.NoError(e.t, e.q.Delete(e.ctx, fresh.ID))
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, fresh.ID))
 
 	// Retry one: same id, attempts reset, history kept.
 	e.clock.Advance(time.Hour)
-	require.NoError(e.t, e.q.Retry(e.ctx, id))
+	require.NoError(e.t, e.q.Inspector().Retry(e.ctx, id))
 	back := e.get(id)
 	require.Equal(e.t, queue.StatePending, back.State)
 	require.Equal(e.t, 0, back.Attempt)
 	require.Len(e.t, back.Errors, 1)
 	require.True(e.t, back.RunAt.Equal(e.clock.Now()))
-	require.ErrorIs(e.t, e.q.Retry(e.ctx, id), queue.ErrNotDead)
-	require.ErrorIs(e.t, e.q.Retry(e.ctx, 999999), queue.ErrNotFound)
+	require.ErrorIs(e.t, e.q.Inspector().Retry(e.ctx, id), queue.ErrNotDead)
+	require.ErrorIs(e.t, e.q.Inspector().Retry(e.ctx, 999999), queue.ErrNotFound)
 
 	// Retry by filter.
-	_, err = e.q.RetryDead(e.ctx, queue.DeadFilter{})
+	_, err = e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{})
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
-	res, err := e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments", Kind: "nope"})
+	res, err := e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{Queue: "payments", Kind: "nope"})
 	require.NoError(e.t, err)
 	require.Zero(e.t, res.Retried)
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments"})
+	res, err = e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{Queue: "payments"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.RetryDeadResult{Retried: 1}, res)
 	require.Equal(e.t, queue.StatePending, e.get(other).State)
@@ -480,7 +480,7 @@ func testSettleBatchMixed(e *env) {
 		}
 	}
 	for _, s := range batch {
-		j, err := e.q.Get(e.ctx, s.JobID)
+		j, err := e.q.Inspector().Get(e.ctx, s.JobID)
 		switch {
 		case !want[s.JobID]:
 			require.NoError(e.t, err)
@@ -525,7 +525,7 @@ func testSettleSameJobTwice(e *env) {
 	errs = e.settle(settlement(j, queue.OutcomeComplete), snooze)
 	require.NoError(e.t, errs[0])
 	require.ErrorIs(e.t, errs[1], queue.ErrLeaseLost)
-	_, err := e.q.Get(e.ctx, j.ID)
+	_, err := e.q.Inspector().Get(e.ctx, j.ID)
 	require.ErrorIs(e.t, err, queue.ErrNotFound, "the completion came first")
 }
 
@@ -596,7 +596,7 @@ func testExtendAndExpired(e *env) {
 	require.Equal(e.t, queue.StateRunning, e.get(b).State)
 
 	// A cancel request shows on the next extend.
-	state, err := e.q.Cancel(e.ctx, a)
+	state, err := e.q.Inspector().Cancel(e.ctx, a)
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StateRunning, state)
 	ext, err = e.store.Extend(e.ctx, []queue.LeaseRef{{JobID: a, Token: byID[a].LeaseToken}}, e.clock.Now().Add(30*time.Second))
@@ -611,7 +611,7 @@ func testCancel(e *env) {
 	j := e.leaseOne("run")
 
 	for _, id := range []int64{pending, scheduled} {
-		state, err := e.q.Cancel(e.ctx, id)
+		state, err := e.q.Inspector().Cancel(e.ctx, id)
 		require.NoError(e.t, err)
 		require.Equal(e.t, queue.StateCancelled, state)
 		require.Equal(e.t, queue.StateCancelled, e.get(id).State)
@@ -620,7 +620,7 @@ func testCancel(e *env) {
 	e.clock.Advance(2 * time.Hour)
 	require.Empty(e.t, e.lease(queue.DefaultQueue, 10))
 
-	state, err := e.q.Cancel(e.ctx, running)
+	state, err := e.q.Inspector().Cancel(e.ctx, running)
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StateRunning, state, "a running job is asked to stop")
 	require.True(e.t, e.get(running).CancelRequested)
@@ -631,15 +631,15 @@ func testCancel(e *env) {
 	require.NoError(e.t, e.settle(s)[0])
 	require.Equal(e.t, queue.StateCancelled, e.get(running).State)
 
-	_, err = e.q.Cancel(e.ctx, pending)
+	_, err = e.q.Inspector().Cancel(e.ctx, pending)
 	require.ErrorIs(e.t, err, queue.ErrNotCancellable)
-	_, err = e.q.Cancel(e.ctx, 424242)
+	_, err = e.q.Inspector().Cancel(e.ctx, 424242)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 
 	another := e.enqueue(queue.NewJob{Kind: "k"})
 	tx, err := e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	_, err = e.q.CancelTx(e.ctx, tx, another)
+	_, err = e.q.Inspector().CancelTx(e.ctx, tx, another)
 	require.NoError(e.t, err)
 	require.NoError(e.t, tx.Rollback())
 	require.Equal(e.t, queue.StatePending, e.get(another).State, "a rolled-back cancel changes nothing")
@@ -647,26 +647,26 @@ func testCancel(e *env) {
 
 func testDelete(e *env) {
 	pending := e.enqueue(queue.NewJob{Kind: "k"})
-	require.NoError(e.t, e.q.Delete(e.ctx, pending))
-	_, err := e.q.Get(e.ctx, pending)
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, pending))
+	_, err := e.q.Inspector().Get(e.ctx, pending)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 
 	running := e.enqueue(queue.NewJob{Kind: "k"})
 	j := e.leaseOne(queue.DefaultQueue)
-	require.ErrorIs(e.t, e.q.Delete(e.ctx, running), queue.ErrRunning)
+	require.ErrorIs(e.t, e.q.Inspector().Delete(e.ctx, running), queue.ErrRunning)
 
 	d := settlement(j, queue.OutcomeDead)
 	d.Reason = "test"
 	require.NoError(e.t, e.settle(d)[0])
-	require.NoError(e.t, e.q.Delete(e.ctx, running), "dead jobs can be deleted")
-	_, err = e.q.Get(e.ctx, running)
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, running), "dead jobs can be deleted")
+	_, err = e.q.Inspector().Get(e.ctx, running)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
-	require.ErrorIs(e.t, e.q.Delete(e.ctx, running), queue.ErrNotFound)
+	require.ErrorIs(e.t, e.q.Inspector().Delete(e.ctx, running), queue.ErrNotFound)
 }
 
 func testIDsNeverReused(e *env) {
 	a := e.enqueue(queue.NewJob{Kind: "k"})
-	require.NoError(e.t, e.q.Delete(e.ctx, a))
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, a))
 	b := e.enqueue(queue.NewJob{Kind: "k"})
 	require.Greater(e.t, b, a)
 	j := e.leaseOne(queue.DefaultQueue)
@@ -692,30 +692,30 @@ func testList(e *env) {
 	d.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "dial tcp: warehouse offline"}
 	require.NoError(e.t, e.settle(d)[0])
 
-	all, err := e.q.List(e.ctx, queue.ListFilter{})
+	all, err := e.q.Inspector().List(e.ctx, queue.ListFilter{})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{stock, mail[4], mail[3], mail[2], mail[1], mail[0]}, ids(all), "newest first, dead ones included")
 
-	page1, err := e.q.List(e.ctx, queue.ListFilter{Queue: "mail", Limit: 2})
+	page1, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Queue: "mail", Limit: 2})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{mail[4], mail[3]}, ids(page1))
-	page2, err := e.q.List(e.ctx, queue.ListFilter{Queue: "mail", Limit: 2, BeforeID: page1[1].ID})
+	page2, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Queue: "mail", Limit: 2, BeforeID: page1[1].ID})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{mail[2], mail[1]}, ids(page2))
 
-	dead, err := e.q.List(e.ctx, queue.ListFilter{State: queue.StateDead})
+	dead, err := e.q.Inspector().List(e.ctx, queue.ListFilter{State: queue.StateDead})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{stock}, ids(dead))
-	byKind, err := e.q.List(e.ctx, queue.ListFilter{Kind: "email", State: queue.StatePending})
+	byKind, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Kind: "email", State: queue.StatePending})
 	require.NoError(e.t, err)
 	require.Len(e.t, byKind, 5)
-	search, err := e.q.List(e.ctx, queue.ListFilter{Search: "warehouse"})
+	search, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Search: "warehouse"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{stock}, ids(search), "search finds text in errors")
-	search, err = e.q.List(e.ctx, queue.ListFilter{Search: `"n":3`})
+	search, err = e.q.Inspector().List(e.ctx, queue.ListFilter{Search: `"n":3`})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{mail[3]}, ids(search), "search finds text in payloads")
-	search, err = e.q.List(e.ctx, queue.ListFilter{Search: "dial tcp"})
+	search, err = e.q.Inspector().List(e.ctx, queue.ListFilter{Search: "dial tcp"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{stock}, ids(search), "search finds text in an attempt's error message")
 
@@ -732,7 +732,7 @@ func testList(e *env) {
 		`"error"`:      {},
 		`\u003c`:       {},
 	} {
-		search, err = e.q.List(e.ctx, queue.ListFilter{Search: q})
+		search, err = e.q.Inspector().List(e.ctx, queue.ListFilter{Search: q})
 		require.NoError(e.t, err)
 		require.Equal(e.t, want, ids(search), "search %q", q)
 	}
@@ -740,9 +740,9 @@ func testList(e *env) {
 	// OmitPayload: the same jobs without their payloads; search still
 	// looks at them.
 	for _, state := range []queue.State{"", queue.StatePending, queue.StateDead} {
-		full, err := e.q.List(e.ctx, queue.ListFilter{State: state})
+		full, err := e.q.Inspector().List(e.ctx, queue.ListFilter{State: state})
 		require.NoError(e.t, err)
-		bare, err := e.q.List(e.ctx, queue.ListFilter{State: state, OmitPayload: true})
+		bare, err := e.q.Inspector().List(e.ctx, queue.ListFilter{State: state, OmitPayload: true})
 		require.NoError(e.t, err)
 		require.Equal(e.t, ids(full), ids(bare), "state %q", state)
 		for i, j := range bare {
@@ -752,12 +752,12 @@ func testList(e *env) {
 			require.Equal(e.t, full[i], j, "everything else as in the full list")
 		}
 	}
-	search, err = e.q.List(e.ctx, queue.ListFilter{Search: `"n":3`, OmitPayload: true})
+	search, err = e.q.Inspector().List(e.ctx, queue.ListFilter{Search: `"n":3`, OmitPayload: true})
 	require.NoError(e.t, err)
 	require.Equal(e.t, []int64{mail[3]}, ids(search))
 
 	for _, f := range []queue.ListFilter{{State: "bogus"}, {Limit: -1}, {Limit: 1001}, {Queue: "bad queue"}, {BeforeID: -5}} {
-		_, err := e.q.List(e.ctx, f)
+		_, err := e.q.Inspector().List(e.ctx, f)
 		require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "filter %+v", f)
 	}
 }
@@ -770,7 +770,7 @@ func testStats(e *env) {
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "b", Delay: time.Second})
 	e.leaseOne("b")
 	e.clock.Advance(2 * time.Second) // b's scheduled job is now due
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	require.Len(e.t, st.Queues, 2)
 	a, b := st.Queues[0], st.Queues[1]
@@ -793,7 +793,7 @@ func testPrune(e *env) {
 	s.Keep = true
 	require.NoError(e.t, e.settle(s)[0])
 	cancelled := e.enqueue(queue.NewJob{Kind: "k"})
-	_, err := e.q.Cancel(e.ctx, cancelled)
+	_, err := e.q.Inspector().Cancel(e.ctx, cancelled)
 	require.NoError(e.t, err)
 	pending := e.enqueue(queue.NewJob{Kind: "k", Delay: 48 * time.Hour})
 
@@ -805,11 +805,11 @@ func testPrune(e *env) {
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, n)
 	for _, id := range []int64{kept, cancelled} {
-		_, err := e.q.Get(e.ctx, id)
+		_, err := e.q.Inspector().Get(e.ctx, id)
 		require.ErrorIs(e.t, err, queue.ErrNotFound)
 	}
 	require.Equal(e.t, queue.StateScheduled, e.get(pending).State, "live jobs are never pruned")
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	for _, m := range st.Throughput {
 		require.Zero(e.t, m.Completed, "old metrics pruned")

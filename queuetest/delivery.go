@@ -34,7 +34,7 @@ func testOrderKeys(e *env) {
 
 	first := e.lease(queue.DefaultQueue, 10)
 	require.Equal(e.t, []int64{a1, b1}, sortedIDs(first), "one job per key, whatever its priority")
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, st.Queues[0].Blocked)
 	require.Equal(e.t, 1, st.Queues[0].BlockedKeys)
@@ -58,14 +58,14 @@ func testOrderKeys(e *env) {
 	e.kill(j)
 	require.Equal(e.t, queue.StateBlocked, e.get(a3).State)
 	require.Empty(e.t, e.lease(queue.DefaultQueue, 10))
-	st, err = e.q.Stats(e.ctx)
+	st, err = e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, st.Queues[0].StuckKeys)
 	late := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "order:1"})
 	require.Equal(e.t, queue.StateBlocked, e.get(late).State, "a stuck key holds new jobs back too")
 
 	// Retrying the dead job makes it the head again, ahead of a3.
-	require.NoError(e.t, e.q.Retry(e.ctx, a2))
+	require.NoError(e.t, e.q.Inspector().Retry(e.ctx, a2))
 	j = e.leaseOne(queue.DefaultQueue)
 	require.Equal(e.t, a2, j.ID)
 	e.complete(j)
@@ -85,7 +85,7 @@ func testOrderKeys(e *env) {
 }
 
 func testOrderKeysDeadSkips(e *env) {
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "sync", queue.QueueSettings{DeadSkipsKey: true}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "sync", queue.QueueSettings{DeadSkipsKey: true}))
 	a1 := e.enqueue(queue.NewJob{Kind: "k", Queue: "sync", OrderKey: "sku:9"})
 	a2 := e.enqueue(queue.NewJob{Kind: "k", Queue: "sync", OrderKey: "sku:9"})
 	j := e.leaseOne("sync")
@@ -100,7 +100,7 @@ func testOrderKeysDeadSkips(e *env) {
 	require.Equal(e.t, b1, j.ID)
 	e.kill(j)
 	require.Equal(e.t, queue.StateBlocked, e.get(b2).State)
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "held", queue.QueueSettings{DeadSkipsKey: true}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "held", queue.QueueSettings{DeadSkipsKey: true}))
 	require.Equal(e.t, queue.StatePending, e.get(b2).State)
 }
 
@@ -109,14 +109,14 @@ func testOrderKeysCancelAndDelete(e *env) {
 	a2 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o"})
 	a3 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o"})
 	a4 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o", Delay: time.Hour})
-	_, err := e.q.Cancel(e.ctx, a2) // a follower: nothing moves
+	_, err := e.q.Inspector().Cancel(e.ctx, a2) // a follower: nothing moves
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StatePending, e.get(a1).State)
 	require.Equal(e.t, queue.StateBlocked, e.get(a3).State)
-	_, err = e.q.Cancel(e.ctx, a1) // the head: a3 is next
+	_, err = e.q.Inspector().Cancel(e.ctx, a1) // the head: a3 is next
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StatePending, e.get(a3).State)
-	require.NoError(e.t, e.q.Delete(e.ctx, a3))
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, a3))
 	require.Equal(e.t, queue.StateScheduled, e.get(a4).State, "the next head keeps its own run time")
 	// A dead head deleted by an operator releases the key.
 	e.clock.Advance(time.Hour)
@@ -125,7 +125,7 @@ func testOrderKeysCancelAndDelete(e *env) {
 	a5 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o"})
 	e.kill(j)
 	require.Equal(e.t, queue.StateBlocked, e.get(a5).State)
-	require.NoError(e.t, e.q.Delete(e.ctx, a4))
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, a4))
 	require.Equal(e.t, queue.StatePending, e.get(a5).State)
 }
 
@@ -146,33 +146,33 @@ func testDeleteDead(e *env) {
 	require.Equal(e.t, queue.StateBlocked, e.get(next).State, "the dead job holds its key")
 	live := e.enqueue(queue.NewJob{Kind: "x", Queue: "a"})
 
-	_, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{})
+	_, err := e.q.Inspector().DeleteDead(e.ctx, queue.DeadFilter{})
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
 
 	// A job retried meanwhile is live and stays; a live ID is ignored.
-	require.NoError(e.t, e.q.Retry(e.ctx, a1))
-	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{a1, live, 999999}})
+	require.NoError(e.t, e.q.Inspector().Retry(e.ctx, a1))
+	n, err := e.q.Inspector().DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{a1, live, 999999}})
 	require.NoError(e.t, err)
 	require.Zero(e.t, n)
 	require.Equal(e.t, queue.StatePending, e.get(a1).State)
 	require.Equal(e.t, queue.StatePending, e.get(live).State)
 
-	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{Queue: "a", Kind: "y"})
+	n, err = e.q.Inspector().DeleteDead(e.ctx, queue.DeadFilter{Queue: "a", Kind: "y"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
-	_, err = e.q.Get(e.ctx, a2)
+	_, err = e.q.Inspector().Get(e.ctx, a2)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 	require.Equal(e.t, queue.StateDead, e.get(b1).State, "other queues keep theirs")
 
-	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{keyed}})
+	n, err = e.q.Inspector().DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{keyed}})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
 	require.Equal(e.t, queue.StatePending, e.get(next).State, "the key moved on")
 
-	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{All: true})
+	n, err = e.q.Inspector().DeleteDead(e.ctx, queue.DeadFilter{All: true})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n, "b1, the last dead job")
-	dead, err := e.q.List(e.ctx, queue.ListFilter{State: queue.StateDead})
+	dead, err := e.q.Inspector().List(e.ctx, queue.ListFilter{State: queue.StateDead})
 	require.NoError(e.t, err)
 	require.Empty(e.t, dead)
 }
@@ -182,7 +182,7 @@ func testExpiry(e *env) {
 	later := e.enqueue(queue.NewJob{Kind: "k", ExpiresAt: t0.Add(time.Hour)})
 	keyed := e.enqueue(queue.NewJob{Kind: "k", Queue: "o", OrderKey: "x", ExpiresAt: t0.Add(time.Minute)})
 	next := e.enqueue(queue.NewJob{Kind: "k", Queue: "o", OrderKey: "x"})
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "o", queue.QueueSettings{DeadSkipsKey: true}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "o", queue.QueueSettings{DeadSkipsKey: true}))
 	e.clock.Advance(2 * time.Minute)
 	require.Equal(e.t, []int64{later}, ids(e.lease(queue.DefaultQueue, 10)), "an expired job never starts")
 	dead := e.get(soon)
@@ -198,7 +198,7 @@ func testExpiry(e *env) {
 }
 
 func testBackPressure(e *env) {
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "mail", queue.QueueSettings{MaxPending: 3}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "mail", queue.QueueSettings{MaxPending: 3}))
 	for range 2 {
 		e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 	}
@@ -216,7 +216,7 @@ func testBackPressure(e *env) {
 	_, err = e.q.EnqueueMany(e.ctx, []queue.NewJob{{Kind: "k", Queue: "mail"}, {Kind: "k", Queue: "mail"}})
 	require.ErrorIs(e.t, err, queue.ErrQueueFull, "all or nothing: two do not fit")
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.q.Inspector().Stats(e.ctx)
 	require.NoError(e.t, err)
 	for _, qs := range st.Queues {
 		if qs.Name == "mail" {
@@ -225,13 +225,13 @@ func testBackPressure(e *env) {
 			require.Equal(e.t, 1, qs.Scheduled)
 		}
 	}
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "mail", queue.QueueSettings{}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "mail", queue.QueueSettings{}))
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 
 	// Waiting for room instead of failing: gives up when its context ends.
 	q, err := queue.New(e.store, queue.Options{Now: e.clock.Now, WaitWhenFull: true, FullRetryInterval: time.Millisecond})
 	require.NoError(e.t, err)
-	require.NoError(e.t, q.SetQueueSettings(e.ctx, "tiny", queue.QueueSettings{MaxPending: 1}))
+	require.NoError(e.t, q.Inspector().SetQueueSettings(e.ctx, "tiny", queue.QueueSettings{MaxPending: 1}))
 	_, err = q.Enqueue(e.ctx, queue.NewJob{Kind: "k", Queue: "tiny"})
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second) // room for the first refusal under -race

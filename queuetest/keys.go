@@ -17,7 +17,7 @@ func testCancelRequestedHeadFreesKey(e *env) {
 		next := e.enqueue(queue.NewJob{Kind: "k", Queue: "c", OrderKey: key})
 		j := e.leaseOne("c")
 		require.Equal(e.t, head, j.ID)
-		st, err := e.q.Cancel(e.ctx, head)
+		st, err := e.q.Inspector().Cancel(e.ctx, head)
 		require.NoError(e.t, err)
 		require.Equal(e.t, queue.StateRunning, st)
 		s := settlement(j, o)
@@ -56,9 +56,9 @@ func testRetryDeadWaitsForOlderBlocker(e *env) {
 	e.kill(j)                       // h dies, holds the key
 	require.Equal(e.t, queue.StateDead, e.get(h).State)
 	require.Equal(e.t, queue.StateDead, e.get(f).State)
-	require.NoError(e.t, e.q.Retry(e.ctx, f))
+	require.NoError(e.t, e.q.Inspector().Retry(e.ctx, f))
 	require.Equal(e.t, queue.StateBlocked, e.get(f).State, "f must not run before h, which holds the key")
-	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{h}})
+	n, err := e.q.Inspector().DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{h}})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
 	require.Equal(e.t, queue.StatePending, e.get(f).State, "with h gone, f is next")
@@ -67,7 +67,7 @@ func testRetryDeadWaitsForOlderBlocker(e *env) {
 // A duplicate enqueue adds nothing, so a full queue does not refuse it; a
 // new job is still refused.
 func testDuplicateWhenFull(e *env) {
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "m", queue.QueueSettings{MaxPending: 1}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "m", queue.QueueSettings{MaxPending: 1}))
 	first, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k", Queue: "m", UniqueKey: "u"})
 	require.NoError(e.t, err)
 	again, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k", Queue: "m", UniqueKey: "u"})

@@ -33,7 +33,7 @@ func testRetryDeadUniqueKeyHeld(e *env) {
 	holder := e.enqueue(queue.NewJob{Kind: "charge", Queue: "r", UniqueKey: "charge:1"}) // the key is free while a is dead
 
 	// One job: an error that names the holder, not "not dead".
-	err := e.q.Retry(e.ctx, a)
+	err := e.q.Inspector().Retry(e.ctx, a)
 	require.ErrorIs(e.t, err, queue.ErrUniqueKeyHeld)
 	require.NotErrorIs(e.t, err, queue.ErrNotDead, "job %d is dead", a)
 	var held *queue.KeyHeldError
@@ -45,13 +45,13 @@ func testRetryDeadUniqueKeyHeld(e *env) {
 	// In a transaction: the same.
 	tx, err := e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	res, err := e.q.RetryDeadTx(e.ctx, tx, queue.DeadFilter{IDs: []int64{a}})
+	res, err := e.q.Inspector().RetryDeadTx(e.ctx, tx, queue.DeadFilter{IDs: []int64{a}})
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.RetryDeadResult{Skipped: []queue.KeyHeldError{{JobID: a, Key: "charge:1", HolderID: holder}}}, res)
 	require.NoError(e.t, tx.Rollback())
 
 	// A filter: retry what can be retried, report the rest.
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "r"})
+	res, err = e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{Queue: "r"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, res.Retried)
 	require.Equal(e.t, []queue.KeyHeldError{{JobID: a, Key: "charge:1", HolderID: holder}}, res.Skipped)
@@ -63,25 +63,25 @@ func testRetryDeadUniqueKeyHeld(e *env) {
 	require.Equal(e.t, queue.StatePending, e.get(c).State)
 
 	// Once the holder is gone, the job can be retried.
-	require.NoError(e.t, e.q.Delete(e.ctx, holder))
-	require.NoError(e.t, e.q.Retry(e.ctx, a))
+	require.NoError(e.t, e.q.Inspector().Delete(e.ctx, holder))
+	require.NoError(e.t, e.q.Inspector().Retry(e.ctx, a))
 	require.Equal(e.t, queue.StatePending, e.get(a).State)
 	for _, id := range []int64{a, b, c} {
-		require.NoError(e.t, e.q.Delete(e.ctx, id))
+		require.NoError(e.t, e.q.Inspector().Delete(e.ctx, id))
 	}
 
 	// Two dead jobs with one key, retried together: the first is retried,
 	// and holds the key against the second.
 	d1 := e.killNew(queue.NewJob{UniqueKey: "charge:3"})
 	d2 := e.killNew(queue.NewJob{UniqueKey: "charge:3"})
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{IDs: []int64{d2, d1}})
+	res, err = e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{IDs: []int64{d2, d1}})
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.RetryDeadResult{Retried: 1, Skipped: []queue.KeyHeldError{{JobID: d2, Key: "charge:3", HolderID: d1}}}, res)
 	require.Equal(e.t, queue.StatePending, e.get(d1).State)
 	require.Equal(e.t, queue.StateDead, e.get(d2).State)
 
 	// Nothing skipped: Skipped is empty and Err is nil.
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Kind: "nope"})
+	res, err = e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{Kind: "nope"})
 	require.NoError(e.t, err)
 	require.Zero(e.t, res.Retried)
 	require.Empty(e.t, res.Skipped)

@@ -19,7 +19,7 @@ func (e *env) topicStore() queue.TopicStore {
 
 func (e *env) subscribe(s queue.Subscription) {
 	e.t.Helper()
-	require.NoError(e.t, e.q.Subscribe(e.ctx, s))
+	require.NoError(e.t, e.q.Topics().Subscribe(e.ctx, s))
 }
 
 func (e *env) publish(ev queue.Event) queue.PublishResult {
@@ -32,7 +32,7 @@ func (e *env) publish(ev queue.Event) queue.PublishResult {
 // jobsIn lists a queue's live jobs oldest first.
 func (e *env) jobsIn(name string) []*queue.Job {
 	e.t.Helper()
-	list, err := e.q.List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
+	list, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
 	require.NoError(e.t, err)
 	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
 		list[i], list[j] = list[j], list[i]
@@ -88,7 +88,7 @@ func testTopicFanOut(e *env) {
 	require.Len(e.t, e.jobsIn("stock"), 2)
 	require.Len(e.t, e.jobsIn("audit"), 3)
 
-	subs, err := e.q.Subscriptions(e.ctx)
+	subs, err := e.q.Topics().Subscriptions(e.ctx)
 	require.NoError(e.t, err)
 	lag := map[string]int{}
 	for _, s := range subs {
@@ -97,14 +97,14 @@ func testTopicFanOut(e *env) {
 	}
 	require.Equal(e.t, map[string]int{"audit": 3, "payment": 2, "refunds": 0, "stock": 2, "web-email": 1}, lag)
 
-	topics, err := e.q.Topics(e.ctx)
+	topics, err := e.q.Topics().List(e.ctx)
 	require.NoError(e.t, err)
 	require.Len(e.t, topics, 2)
 	require.Equal(e.t, "orders.created", topics[1].Name)
 	require.Equal(e.t, int64(2), topics[1].LastSeq)
 	require.Equal(e.t, 2, topics[1].Events)
 
-	require.ErrorIs(e.t, e.q.Subscribe(e.ctx, queue.Subscription{Name: "stock", Pattern: "x", Kind: "k"}), queue.ErrSubscriptionChanged, "a name taken by another definition")
+	require.ErrorIs(e.t, e.q.Topics().Subscribe(e.ctx, queue.Subscription{Name: "stock", Pattern: "x", Kind: "k"}), queue.ErrSubscriptionChanged, "a name taken by another definition")
 	for _, bad := range []queue.Subscription{
 		{Name: "", Pattern: "x", Kind: "k"},
 		{Name: "s", Pattern: "orders.x*", Kind: "k"},
@@ -112,7 +112,7 @@ func testTopicFanOut(e *env) {
 		{Name: "s", Pattern: "orders.*", Kind: "k", From: queue.StartAt{Seq: 3}},
 		{Name: "s", Pattern: "orders", Kind: "k", From: queue.StartAt{Beginning: true, Seq: 3}},
 	} {
-		require.ErrorIs(e.t, e.q.Subscribe(e.ctx, bad), queue.ErrInvalidArgument, "%+v", bad)
+		require.ErrorIs(e.t, e.q.Topics().Subscribe(e.ctx, bad), queue.ErrInvalidArgument, "%+v", bad)
 	}
 	_, err = e.q.Publish(e.ctx, queue.Event{Topic: "orders.*"})
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
@@ -122,7 +122,7 @@ func testTopicFanOut(e *env) {
 // waits for one subscriber, while a plain enqueue is still refused.
 func testTopicIgnoresMaxPending(e *env) {
 	e.topicStore()
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "slow", queue.QueueSettings{MaxPending: 1}))
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "slow", queue.QueueSettings{MaxPending: 1}))
 	e.subscribe(queue.Subscription{Name: "slow", Pattern: "orders.created", Queue: "slow", Kind: "k"})
 	for range 3 {
 		require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.created"}).Jobs)
@@ -142,13 +142,13 @@ func testTopicLogAndBacklog(e *env) {
 	require.NoError(e.t, ts.Subscribe(e.ctx, nil, queue.Subscription{Name: "rebuild", Pattern: "stock.*", Queue: "r", Kind: "rebuild", From: queue.StartAt{Beginning: true}}, e.clock.Now()))
 	r := e.publish(queue.Event{Topic: "stock.changed", Args: 5})
 	require.Zero(e.t, r.Jobs, "a subscription catching up gets no new event before its backlog")
-	subs, err := e.q.Subscriptions(e.ctx)
+	subs, err := e.q.Topics().Subscriptions(e.ctx)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 6, subs[0].Backlog)
-	n, err := e.q.DeliverBacklog(e.ctx, 4)
+	n, err := e.q.Topics().DeliverBacklog(e.ctx, 4)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 4, n)
-	n, err = e.q.DeliverBacklog(e.ctx, 4)
+	n, err = e.q.Topics().DeliverBacklog(e.ctx, 4)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, n)
 	r = e.publish(queue.Event{Topic: "stock.changed", Args: 6})
@@ -166,23 +166,23 @@ func testTopicLogAndBacklog(e *env) {
 	e.subscribe(queue.Subscription{Name: "from-now", Pattern: "stock.*", Queue: "n", Kind: "k"})
 	require.Empty(e.t, e.jobsIn("n"))
 
-	events, err := e.q.Events(e.ctx, queue.EventFilter{Topic: "stock.changed", FromSeq: 2, ToSeq: 4})
+	events, err := e.q.Topics().Events(e.ctx, queue.EventFilter{Topic: "stock.changed", FromSeq: 2, ToSeq: 4})
 	require.NoError(e.t, err)
 	require.Len(e.t, events, 3)
 	require.Equal(e.t, int64(2), events[0].Seq)
 	require.Equal(e.t, "1", string(events[0].Payload))
 
 	// Retention by count, then by age.
-	require.NoError(e.t, e.q.SetRetention(e.ctx, "stock.changed", queue.Retention{MaxEvents: 3}))
-	n, err = e.q.PruneEvents(e.ctx, 100)
+	require.NoError(e.t, e.q.Topics().SetRetention(e.ctx, "stock.changed", queue.Retention{MaxEvents: 3}))
+	n, err = e.q.Topics().PruneEvents(e.ctx, 100)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 5, n)
-	topics, err := e.q.Topics(e.ctx)
+	topics, err := e.q.Topics().List(e.ctx)
 	require.NoError(e.t, err)
 	require.Equal(e.t, int64(6), topics[0].FirstSeq)
 	require.Equal(e.t, 3, topics[0].Events)
-	require.NoError(e.t, e.q.SetRetention(e.ctx, "stock.changed", queue.Retention{MaxAge: 30 * time.Minute}))
-	n, err = e.q.PruneEvents(e.ctx, 100)
+	require.NoError(e.t, e.q.Topics().SetRetention(e.ctx, "stock.changed", queue.Retention{MaxAge: 30 * time.Minute}))
+	n, err = e.q.Topics().PruneEvents(e.ctx, 100)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, n, "the two events from an hour ago")
 	e.subscribe(queue.Subscription{Name: "late", Pattern: "#", Queue: "l", Kind: "k", From: queue.StartAt{Beginning: true}})
@@ -199,19 +199,19 @@ func testTopicReplay(e *env) {
 	for _, j := range e.lease("erp", 10) {
 		require.NoError(e.t, e.settle(settlement(j, queue.OutcomeComplete))[0])
 	}
-	n, err := e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 2, ToSeq: 4})
+	n, err := e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 2, ToSeq: 4})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 3, n)
 	require.Equal(e.t, []string{"2", "3", "4"}, seqs(e.jobsIn("erp")))
 	require.Len(e.t, e.jobsIn("mail"), 5, "other subscribers see nothing")
-	n, err = e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 2, ToSeq: 4})
+	n, err = e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 2, ToSeq: 4})
 	require.NoError(e.t, err)
 	require.Zero(e.t, n, "events whose job is still live are not doubled")
-	_, err = e.q.Replay(e.ctx, "nope", queue.EventFilter{Topic: "orders.created"})
-	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
-	_, err = e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "payments.done"})
+	_, err = e.q.Topics().Replay(e.ctx, "nope", queue.EventFilter{Topic: "orders.created"})
+	require.ErrorIs(e.t, err, queue.ErrSubscriptionNotFound)
+	_, err = e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "payments.done"})
 	require.ErrorContains(e.t, err, "does not receive topic")
-	_, err = e.q.Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 5, ToSeq: 2})
+	_, err = e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 5, ToSeq: 2})
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
 }
 
@@ -223,7 +223,7 @@ func testTopicWritesInTx(e *env) {
 		e.t.Skip("backend gives no DB handle")
 	}
 	names := func() []string {
-		subs, err := e.q.Subscriptions(e.ctx)
+		subs, err := e.q.Topics().Subscriptions(e.ctx)
 		require.NoError(e.t, err)
 		var out []string
 		for _, s := range subs {
@@ -233,33 +233,33 @@ func testTopicWritesInTx(e *env) {
 	}
 	tx, err := e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.q.SubscribeTx(e.ctx, tx, queue.Subscription{Name: "gone", Pattern: "orders.#", Kind: "k"}))
+	require.NoError(e.t, e.q.Topics().SubscribeTx(e.ctx, tx, queue.Subscription{Name: "gone", Pattern: "orders.#", Kind: "k"}))
 	require.NoError(e.t, tx.Rollback())
 	require.Empty(e.t, names(), "a rolled-back subscribe leaves no subscription")
 	require.Zero(e.t, e.publish(queue.Event{Topic: "orders.created"}).Jobs)
 
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.q.SubscribeTx(e.ctx, tx, queue.Subscription{Name: "stock", Pattern: "orders.#", Kind: "k", From: queue.StartAt{Beginning: true}}))
+	require.NoError(e.t, e.q.Topics().SubscribeTx(e.ctx, tx, queue.Subscription{Name: "stock", Pattern: "orders.#", Kind: "k", From: queue.StartAt{Beginning: true}}))
 	require.NoError(e.t, tx.Commit())
 	require.Equal(e.t, []string{"stock"}, names())
-	n, err := e.q.DeliverBacklog(e.ctx, 100)
+	n, err := e.q.Topics().DeliverBacklog(e.ctx, 100)
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n, "the event published before it, once the subscription committed")
 
 	// Replay and retention follow the caller's transaction too.
 	retention := func() queue.Retention {
-		topics, err := e.q.Topics(e.ctx)
+		topics, err := e.q.Topics().List(e.ctx)
 		require.NoError(e.t, err)
 		require.Len(e.t, topics, 1)
 		return topics[0].Retention
 	}
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	n, err = e.q.ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
+	n, err = e.q.Topics().ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 0, n, "its one event's job is still live")
-	require.NoError(e.t, e.q.SetRetentionTx(e.ctx, tx, "orders.created", queue.Retention{MaxEvents: 7}))
+	require.NoError(e.t, e.q.Topics().SetRetentionTx(e.ctx, tx, "orders.created", queue.Retention{MaxEvents: 7}))
 	require.NoError(e.t, tx.Rollback())
 	require.Zero(e.t, retention().MaxEvents, "a rolled-back retention change leaves none")
 	for _, j := range e.lease(queue.DefaultQueue, 10) {
@@ -267,29 +267,29 @@ func testTopicWritesInTx(e *env) {
 	}
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	n, err = e.q.ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
+	n, err = e.q.Topics().ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
 	require.NoError(e.t, tx.Rollback())
 	require.Len(e.t, e.jobsIn(queue.DefaultQueue), 0, "a rolled-back replay leaves no job")
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	n, err = e.q.ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
+	n, err = e.q.Topics().ReplayTx(e.ctx, tx, "stock", queue.EventFilter{Topic: "orders.created"})
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
-	require.NoError(e.t, e.q.SetRetentionTx(e.ctx, tx, "orders.created", queue.Retention{MaxEvents: 7}))
+	require.NoError(e.t, e.q.Topics().SetRetentionTx(e.ctx, tx, "orders.created", queue.Retention{MaxEvents: 7}))
 	require.NoError(e.t, tx.Commit())
 	require.Len(e.t, e.jobsIn(queue.DefaultQueue), 1)
 	require.Equal(e.t, 7, retention().MaxEvents)
 
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.q.UnsubscribeTx(e.ctx, tx, "stock"))
+	require.NoError(e.t, e.q.Topics().UnsubscribeTx(e.ctx, tx, "stock"))
 	require.NoError(e.t, tx.Rollback())
 	require.Equal(e.t, []string{"stock"}, names(), "a rolled-back unsubscribe keeps it")
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.q.UnsubscribeTx(e.ctx, tx, "stock"))
+	require.NoError(e.t, e.q.Topics().UnsubscribeTx(e.ctx, tx, "stock"))
 	require.NoError(e.t, tx.Commit())
 	require.Empty(e.t, names())
 }
@@ -302,7 +302,7 @@ func testTopicOutboxAndOrder(e *env) {
 	_, err = e.q.PublishTx(e.ctx, tx, queue.Event{Topic: "orders.created"})
 	require.NoError(e.t, err)
 	require.NoError(e.t, tx.Rollback())
-	topics, err := e.q.Topics(e.ctx)
+	topics, err := e.q.Topics().List(e.ctx)
 	require.NoError(e.t, err)
 	require.Empty(e.t, topics, "a rolled-back publish leaves no event")
 	require.Empty(e.t, e.jobsIn("stock"), "and no job")
@@ -330,7 +330,7 @@ func testTopicSubscribeIdempotent(e *env) {
 	require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.created", Metadata: map[string]string{"channel": "web"}}).Jobs)
 	only := func() queue.SubscriptionInfo {
 		e.t.Helper()
-		subs, err := e.q.Subscriptions(e.ctx)
+		subs, err := e.q.Topics().Subscriptions(e.ctx)
 		require.NoError(e.t, err)
 		require.Len(e.t, subs, 1)
 		return subs[0]
@@ -343,16 +343,16 @@ func testTopicSubscribeIdempotent(e *env) {
 	again.Queue = queue.DefaultQueue
 	again.Filter = map[string]string{"channel": "web"}
 	again.From = queue.StartAt{Beginning: true}
-	require.NoError(e.t, e.q.Subscribe(e.ctx, again))
+	require.NoError(e.t, e.q.Topics().Subscribe(e.ctx, again))
 	require.Equal(e.t, before, only())
-	n, err := e.q.DeliverBacklog(e.ctx, 100)
+	n, err := e.q.Topics().DeliverBacklog(e.ctx, 100)
 	require.NoError(e.t, err)
 	require.Zero(e.t, n)
 	require.Len(e.t, e.jobsIn(queue.DefaultQueue), 1)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		wg.Go(func() { errs[i] = e.q.Subscribe(e.ctx, sub) })
+		wg.Go(func() { errs[i] = e.q.Topics().Subscribe(e.ctx, sub) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -363,7 +363,7 @@ func testTopicSubscribeIdempotent(e *env) {
 	// Another definition: refused, naming what differs; nothing changes.
 	changed := sub
 	changed.Kind, changed.Filter, changed.Priority = "email.send", nil, 5
-	err = e.q.Subscribe(e.ctx, changed)
+	err = e.q.Topics().Subscribe(e.ctx, changed)
 	require.ErrorIs(e.t, err, queue.ErrSubscriptionChanged)
 	var ce *queue.SubscriptionChangedError
 	require.ErrorAs(e.t, err, &ce)
@@ -376,7 +376,7 @@ func testTopicSubscribeIdempotent(e *env) {
 	require.NotContains(e.t, err.Error(), "MaxAttempts", "only what differs")
 	tx, err := e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	require.ErrorIs(e.t, e.q.SubscribeTx(e.ctx, tx, changed), queue.ErrSubscriptionChanged)
+	require.ErrorIs(e.t, e.q.Topics().SubscribeTx(e.ctx, tx, changed), queue.ErrSubscriptionChanged)
 	require.NoError(e.t, tx.Rollback())
 	require.Equal(e.t, before, only())
 
@@ -384,10 +384,10 @@ func testTopicSubscribeIdempotent(e *env) {
 	// rolled-back update changes nothing.
 	tx, err = e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.q.UpdateSubscriptionTx(e.ctx, tx, changed))
+	require.NoError(e.t, e.q.Topics().UpdateSubscriptionTx(e.ctx, tx, changed))
 	require.NoError(e.t, tx.Rollback())
 	require.Equal(e.t, before, only())
-	require.NoError(e.t, e.q.UpdateSubscription(e.ctx, changed))
+	require.NoError(e.t, e.q.Topics().UpdateSubscription(e.ctx, changed))
 	after := only()
 	require.Equal(e.t, before.Cursor, after.Cursor)
 	require.Equal(e.t, before.CreatedAt, after.CreatedAt)
@@ -398,10 +398,10 @@ func testTopicSubscribeIdempotent(e *env) {
 	require.Equal(e.t, "email.send", jobs[1].Kind)
 	require.Equal(e.t, 5, jobs[1].Priority)
 	require.Equal(e.t, "email.receipt", jobs[0].Kind, "a delivered job stays as it was")
-	require.NoError(e.t, e.q.Subscribe(e.ctx, changed), "the new definition is now the stored one")
-	require.ErrorIs(e.t, e.q.Subscribe(e.ctx, sub), queue.ErrSubscriptionChanged)
+	require.NoError(e.t, e.q.Topics().Subscribe(e.ctx, changed), "the new definition is now the stored one")
+	require.ErrorIs(e.t, e.q.Topics().Subscribe(e.ctx, sub), queue.ErrSubscriptionChanged)
 
-	require.ErrorIs(e.t, e.q.UpdateSubscription(e.ctx, queue.Subscription{Name: "nope", Pattern: "x", Kind: "k"}), queue.ErrInvalidArgument)
-	require.ErrorIs(e.t, e.q.UpdateSubscription(e.ctx, queue.Subscription{Name: "mail", Pattern: "x.y*", Kind: "k"}), queue.ErrInvalidArgument)
+	require.ErrorIs(e.t, e.q.Topics().UpdateSubscription(e.ctx, queue.Subscription{Name: "nope", Pattern: "x", Kind: "k"}), queue.ErrSubscriptionNotFound)
+	require.ErrorIs(e.t, e.q.Topics().UpdateSubscription(e.ctx, queue.Subscription{Name: "mail", Pattern: "x.y*", Kind: "k"}), queue.ErrInvalidArgument)
 	require.Equal(e.t, after.Subscription, only().Subscription)
 }

@@ -55,7 +55,7 @@ func Example() {
 		}
 	}
 
-	jobs, err := q.List(ctx, queue.ListFilter{Kind: "stock.sync"})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{Kind: "stock.sync"})
 	if err != nil {
 		log.Fatal(err)
 	}

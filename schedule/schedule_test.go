@@ -104,7 +104,7 @@ func (n *node) run(t *testing.T, at time.Time) time.Time {
 // ticks returns the tick metadata of the jobs of kind, oldest job first.
 func ticks(t *testing.T, q *queue.Queue, kind string) []string {
 	t.Helper()
-	jobs, err := q.List(context.Background(), queue.ListFilter{Kind: kind, Limit: 1000})
+	jobs, err := q.Inspector().List(context.Background(), queue.ListFilter{Kind: kind, Limit: 1000})
 	require.NoError(t, err)
 	var out []string
 	for _, j := range slices.Backward(jobs) {
@@ -136,7 +136,7 @@ func TestFiresEachTickOnceWithKeyAndMetadata(t *testing.T) {
 		"2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z", "2026-01-01T04:00:00Z", "2026-01-01T05:00:00Z",
 	}, ticks(t, n.q, "feed.export"))
 
-	jobs, err := n.q.List(ctx, queue.ListFilter{Kind: "feed.export", Limit: 1})
+	jobs, err := n.q.Inspector().List(ctx, queue.ListFilter{Kind: "feed.export", Limit: 1})
 	require.NoError(t, err)
 	j := jobs[0]
 	require.Equal(t, "exports", j.Queue)
@@ -183,12 +183,12 @@ func TestThreeSchedulersOnOneFileFireEachTickOnce(t *testing.T) {
 	)
 	complete := func(n *node) error {
 		ctx := context.Background()
-		jobs, err := n.q.List(ctx, queue.ListFilter{Limit: 1000})
+		jobs, err := n.q.Inspector().List(ctx, queue.ListFilter{Limit: 1000})
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
-			err := n.q.Delete(ctx, j.ID)
+			err := n.q.Inspector().Delete(ctx, j.ID)
 			if errors.Is(err, queue.ErrNotFound) {
 				continue // another node completed it
 			}
@@ -261,10 +261,10 @@ func TestRestartNeitherRepeatsNorLosesTicks(t *testing.T) {
 	e := schedule.Entry{Name: "stock.sync", Spec: "0 * * * *", Job: queue.NewJob{Kind: "stock.sync"}}
 	completeAll := func(n *node) []string {
 		got := ticks(t, n.q, "stock.sync")
-		jobs, err := n.q.List(ctx, queue.ListFilter{Kind: "stock.sync", Limit: 1000})
+		jobs, err := n.q.Inspector().List(ctx, queue.ListFilter{Kind: "stock.sync", Limit: 1000})
 		require.NoError(t, err)
 		for _, j := range jobs {
-			require.NoError(t, n.q.Delete(ctx, j.ID))
+			require.NoError(t, n.q.Inspector().Delete(ctx, j.ID))
 		}
 		return got
 	}
@@ -536,7 +536,7 @@ func TestPauseResumeTriggerAcrossProcesses(t *testing.T) {
 	cli.run(t, utc("2026-04-03T08:12:00Z")) // the CLI has no registration: it cannot serve it
 	app.run(t, utc("2026-04-03T08:12:00Z"))
 	app.run(t, utc("2026-04-03T08:13:00Z"))
-	jobs, err := app.q.List(ctx, queue.ListFilter{Kind: "invoice.remind", Limit: 10})
+	jobs, err := app.q.Inspector().List(ctx, queue.ListFilter{Kind: "invoice.remind", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, jobs, 2)
 	triggered := jobs[0]
@@ -575,7 +575,7 @@ func TestActionsBeforeFirstRound(t *testing.T) {
 
 	require.NoError(t, n.s.Trigger(ctx, "nightly"))
 	n.run(t, utc("2026-01-01T12:00:01Z"))
-	jobs, err := n.q.List(ctx, queue.ListFilter{Kind: "nightly"})
+	jobs, err := n.q.Inspector().List(ctx, queue.ListFilter{Kind: "nightly"})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.Equal(t, "2026-01-01T12:00:00Z", jobs[0].Metadata[schedule.MetadataTrigger])
@@ -595,7 +595,7 @@ func TestStartStop(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Add(schedule.Entry{Name: "yearly", Spec: "@yearly", Job: queue.NewJob{Kind: "yearly"}}))
 
-	woken, unsubscribe := q.Wait(queue.DefaultQueue)
+	woken, unsubscribe := store.Wait(queue.DefaultQueue)
 	defer unsubscribe()
 	require.NoError(t, s.Start(ctx))
 	require.ErrorContains(t, s.Start(ctx), "already started")
@@ -607,7 +607,7 @@ func TestStartStop(t *testing.T) {
 	}
 	require.NoError(t, s.Stop(ctx))
 	require.NoError(t, s.Stop(ctx), "Stop twice is fine")
-	jobs, err := q.List(ctx, queue.ListFilter{Kind: "yearly"})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{Kind: "yearly"})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 }
@@ -624,7 +624,7 @@ func TestRunOnceErrorNamesScheduleAndRunsTheOthers(t *testing.T) {
 	clk := newClock(utc("2026-01-01T00:00:00Z"))
 	q, err := queue.New(store, queue.Options{Now: clk.Now})
 	require.NoError(t, err)
-	require.NoError(t, q.SetQueueSettings(ctx, "full", queue.QueueSettings{MaxPending: 1}))
+	require.NoError(t, q.Inspector().SetQueueSettings(ctx, "full", queue.QueueSettings{MaxPending: 1}))
 	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "filler", Queue: "full", Delay: time.Hour * 24})
 	require.NoError(t, err)
 	s, err := schedule.New(q, schedule.Options{})

@@ -275,8 +275,8 @@ func (s *Scheduler) fire(ctx context.Context, f queue.ScheduleFire, job *queue.N
 	if err := tx.Commit(); err != nil {
 		return false, 0, err
 	}
-	if job != nil {
-		s.q.Notify(job.Queue)
+	if n, ok := s.q.Store().(queue.Notifier); ok && job != nil {
+		n.Notify(job.Queue) // committed: wake this process's workers now
 	}
 	return true, id, nil
 }

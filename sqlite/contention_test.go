@@ -168,7 +168,7 @@ func TestWALStaysBoundedUnderSustainedLoad(t *testing.T) {
 					return
 				case <-tick.C:
 				}
-				if _, err := qa.Stats(ctx); err != nil {
+				if _, err := qa.Inspector().Stats(ctx); err != nil {
 					la.fail(err)
 					return
 				}

@@ -54,7 +54,7 @@ func TestCorruptPageIsErrCorrupt(t *testing.T) {
 				require.NoError(t, err)
 			}
 			// Pages the damage does not reach still work.
-			require.NoError(t, q.Pause(ctx, "other"))
+			require.NoError(t, q.Inspector().Pause(ctx, "other"))
 		})
 	}
 }

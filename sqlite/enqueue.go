@@ -58,6 +58,7 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 	if full != nil {
 		return nil, full
 	}
+	s.wakeJobsAfter(tx, jobs, now)
 	return res, nil
 }
 

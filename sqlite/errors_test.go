@@ -124,14 +124,14 @@ func TestReadOnlyExistingStore(t *testing.T) {
 
 	// Reads work.
 	for i, id := range ids {
-		j, err := rq.Get(ctx, id)
+		j, err := rq.Inspector().Get(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, fmt.Sprint(i), string(j.Payload))
 	}
-	list, err := rq.List(ctx, queue.ListFilter{})
+	list, err := rq.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Len(t, list, 3)
-	stats, err := rq.Stats(ctx)
+	stats, err := rq.Inspector().Stats(ctx)
 	require.NoError(t, err)
 	require.Len(t, stats.Queues, 1)
 	require.Equal(t, 3, stats.Queues[0].Pending)
@@ -145,8 +145,8 @@ func TestReadOnlyExistingStore(t *testing.T) {
 	now := time.Now()
 	_, err = ro.Lease(ctx, queue.LeaseParams{Queue: queue.DefaultQueue, Limit: 1, Now: now, Until: now.Add(time.Minute), Worker: "w"})
 	require.ErrorIs(t, err, queue.ErrReadOnly)
-	require.ErrorIs(t, rq.Delete(ctx, ids[0]), queue.ErrReadOnly)
-	require.ErrorIs(t, rq.Pause(ctx, queue.DefaultQueue), queue.ErrReadOnly)
+	require.ErrorIs(t, rq.Inspector().Delete(ctx, ids[0]), queue.ErrReadOnly)
+	require.ErrorIs(t, rq.Inspector().Pause(ctx, queue.DefaultQueue), queue.ErrReadOnly)
 	tx, err := ro.DB().BeginTx(ctx, nil)
 	if err == nil {
 		_, err = rq.EnqueueTx(ctx, tx, queue.NewJob{Kind: "in.tx"})
@@ -254,7 +254,7 @@ func TestReadOnlyFilePermissions(t *testing.T) {
 			require.NoError(t, err)
 			defer s.Close()
 			q := newQueue(t, s)
-			j, err := q.Get(ctx, res.ID)
+			j, err := q.Inspector().Get(ctx, res.ID)
 			require.NoError(t, err)
 			require.Equal(t, "kept", string(j.Payload))
 			_, err = q.Enqueue(ctx, queue.NewJob{Kind: "k"})
@@ -338,7 +338,7 @@ func TestBusyPastTimeoutWhileAnotherProcessHoldsTheLock(t *testing.T) {
 	// Readers are not blocked (WAL), and everything enqueued before the
 	// lock is still there.
 	for _, id := range before {
-		j, err := q.Get(ctx, id)
+		j, err := q.Inspector().Get(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, "before", j.Kind)
 	}
@@ -348,7 +348,7 @@ func TestBusyPastTimeoutWhileAnotherProcessHoldsTheLock(t *testing.T) {
 
 	res, err := q.Enqueue(ctx, job)
 	require.NoError(t, err)
-	j, err := q.Get(ctx, res.ID)
+	j, err := q.Inspector().Get(ctx, res.ID)
 	require.NoError(t, err)
 	require.Equal(t, "after the lock", string(j.Payload))
 	require.Equal(t, len(before)+1, countRows(t, s.DB(), "spool_jobs"))
@@ -399,7 +399,7 @@ func TestDatabaseFull(t *testing.T) {
 	// The failing batch inserted nothing; every earlier job is intact.
 	require.Equal(t, len(stored), countRows(t, db, "spool_jobs"))
 	for id, p := range stored {
-		j, err := q.Get(ctx, id)
+		j, err := q.Inspector().Get(ctx, id)
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(p, j.Payload), "job %d payload changed", id)
 	}

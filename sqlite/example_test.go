@@ -32,7 +32,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	j, err := q.Get(ctx, res.ID)
+	j, err := q.Inspector().Get(ctx, res.ID)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 
-	st, err := q.Stats(ctx)
+	st, err := q.Inspector().Stats(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}

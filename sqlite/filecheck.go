@@ -259,13 +259,18 @@ type noCreateConnector struct {
 // Connect implements driver.Connector.
 func (c noCreateConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	s := c.opened.Load()
+	var conn driver.Conn
+	var err error
 	if s == nil {
-		return c.create.Connect(ctx)
+		conn, err = c.create.Connect(ctx)
+	} else if err = s.checkFile(); err == nil {
+		conn, err = c.existing.Connect(ctx)
 	}
-	if err := s.checkFile(); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	return c.existing.Connect(ctx)
+	hookCommits(conn, c.opened) // wake.go
+	return conn, nil
 }
 
 // Driver implements driver.Connector.

@@ -77,7 +77,7 @@ func TestDeletedFileFailsWrites(t *testing.T) {
 	require.Contains(t, err.Error(), "deleted")
 	_, err = q.EnqueueMany(ctx, []queue.NewJob{{Kind: "k"}, {Kind: "k"}})
 	requireFileGone(t, err, path)
-	require.ErrorIs(t, q.Pause(ctx, queue.DefaultQueue), queue.ErrFileGone)
+	require.ErrorIs(t, q.Inspector().Pause(ctx, queue.DefaultQueue), queue.ErrFileGone)
 	require.ErrorIs(t, s.Vacuum(ctx), queue.ErrFileGone)
 
 	// Reads that need new connections must not create an empty database
@@ -240,7 +240,7 @@ func TestOtherProcessesDoNotTripFileCheck(t *testing.T) {
 				require.NoError(t, enqueueOne(q))
 				require.NoError(t, s.Checkpoint(ctx))
 			}
-			_, err = q.Stats(ctx)
+			_, err = q.Inspector().Stats(ctx)
 			require.NoError(t, err)
 			require.NoError(t, s.Close())
 		}

@@ -48,15 +48,15 @@ func TestTxTwinsRefuseForeignTx(t *testing.T) {
 			_, err := qa.EnqueueManyTx(ctx, tx, []queue.NewJob{{Kind: "a.job"}})
 			return err
 		},
-		"CancelTx": func(tx *sql.Tx) error { _, err := qa.CancelTx(ctx, tx, 1); return err },
-		"DeleteTx": func(tx *sql.Tx) error { return qa.DeleteTx(ctx, tx, 1) },
-		"PauseTx":  func(tx *sql.Tx) error { return qa.PauseTx(ctx, tx, "default") },
+		"CancelTx": func(tx *sql.Tx) error { _, err := qa.Inspector().CancelTx(ctx, tx, 1); return err },
+		"DeleteTx": func(tx *sql.Tx) error { return qa.Inspector().DeleteTx(ctx, tx, 1) },
+		"PauseTx":  func(tx *sql.Tx) error { return qa.Inspector().PauseTx(ctx, tx, "default") },
 		"RetryDeadTx": func(tx *sql.Tx) error {
-			_, err := qa.RetryDeadTx(ctx, tx, queue.DeadFilter{All: true})
+			_, err := qa.Inspector().RetryDeadTx(ctx, tx, queue.DeadFilter{All: true})
 			return err
 		},
 		"SetQueueSettingsTx": func(tx *sql.Tx) error {
-			return qa.SetQueueSettingsTx(ctx, tx, "default", queue.QueueSettings{MaxPending: 1})
+			return qa.Inspector().SetQueueSettingsTx(ctx, tx, "default", queue.QueueSettings{MaxPending: 1})
 		},
 		"MarkProcessedTx": func(tx *sql.Tx) error { _, err := qa.MarkProcessedTx(ctx, tx, "k"); return err },
 		"PublishTx": func(tx *sql.Tx) error {
@@ -76,11 +76,11 @@ func TestTxTwinsRefuseForeignTx(t *testing.T) {
 		require.ErrorContains(t, err, pathB, name)
 		require.NoError(t, tx.Commit(), name)
 	}
-	jobs, err := qb.List(ctx, queue.ListFilter{})
+	jobs, err := qb.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1, "a job landed in the other database")
 	require.Equal(t, "b.job", jobs[0].Kind)
-	stats, err := qb.Stats(ctx)
+	stats, err := qb.Inspector().Stats(ctx)
 	require.NoError(t, err)
 	for _, qs := range stats.Queues {
 		require.False(t, qs.Paused, "PauseTx paused a queue of the other database")
@@ -133,7 +133,7 @@ func TestEnqueueTxAcceptsSameFileByAnotherName(t *testing.T) {
 			res, err := qq.EnqueueTx(ctx, tx, queue.NewJob{Kind: "k"})
 			require.NoError(t, err, name)
 			require.NoError(t, tx.Commit())
-			_, err = q.Get(ctx, res.ID)
+			_, err = q.Inspector().Get(ctx, res.ID)
 			require.NoError(t, err, name)
 		}
 	}

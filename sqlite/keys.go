@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -74,7 +73,7 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		return err
 	}
 	for _, e := range list {
-		reason := fmt.Sprintf("expired: not started by %s", time.UnixMicro(e.at).UTC().Format(time.RFC3339))
+		reason := queue.ExpiredReason(time.UnixMicro(e.at))
 		r, err := x.exec(ctx, sqlDeadInsertWaiting, micros(now), reason, e.id)
 		if err != nil {
 			return err
@@ -106,7 +105,7 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 	if qs.MaxPending > 0 {
 		limit = qs.MaxPending
 	}
-	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now)); err != nil {
 			return err
 		}
@@ -140,6 +139,10 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		}
 		return nil
 	})
+	if err == nil {
+		s.wakeAfter(tx, name) // keys a dead job held may have moved on
+	}
+	return err
 }
 
 const sqlMarkProcessed = `INSERT INTO spool_processed (key, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING`

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spooljobs/spool/queue"
 )
 
 //go:embed migrations/*.sql
@@ -100,7 +102,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return mapErr(err)
 	}
 	if known := ms[len(ms)-1].version; newest > known {
-		return fmt.Errorf("sqlite: the database has schema version %d, newer than this spool's %d: upgrade spool", newest, known)
+		return &queue.SchemaError{Have: newest, Want: known}
 	}
 	for _, m := range ms {
 		if applied[m.version] {
@@ -128,7 +130,7 @@ func checkSchema(ctx context.Context, db *sql.DB) error {
 		return mapErr(err)
 	}
 	if int(v.Int64) != SchemaVersion() {
-		return fmt.Errorf("schema version %d, this spool uses %d: open it read-write once to migrate", v.Int64, SchemaVersion())
+		return &queue.SchemaError{Have: int(v.Int64), Want: SchemaVersion()}
 	}
 	return nil
 }

@@ -437,7 +437,7 @@ func TestNewSharesTheAppsTransactions(t *testing.T) {
 	committed, tx := checkout(1)
 	require.NoError(t, tx.Commit())
 	require.True(t, orderExists(1))
-	j, err := q.Get(ctx, committed)
+	j, err := q.Inspector().Get(ctx, committed)
 	require.NoError(t, err)
 	require.Equal(t, "email.receipt", j.Kind)
 	require.JSONEq(t, `{"order":1}`, string(j.Payload))
@@ -445,7 +445,7 @@ func TestNewSharesTheAppsTransactions(t *testing.T) {
 	rolledBack, tx := checkout(2)
 	require.NoError(t, tx.Rollback())
 	require.False(t, orderExists(2))
-	_, err = q.Get(ctx, rolledBack)
+	_, err = q.Inspector().Get(ctx, rolledBack)
 	require.ErrorIs(t, err, queue.ErrNotFound)
 	require.Equal(t, 1, countRows(t, db, "spool_jobs"))
 

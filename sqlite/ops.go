@@ -202,6 +202,9 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 	if err != nil {
 		return "", err
 	}
+	if result == nil {
+		s.wakeAfter(tx, "") // the next job of its ordering key may be ready
+	}
 	return state, result
 }
 
@@ -297,6 +300,9 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 		}
 		return nil
 	})
+	if err == nil && res.Retried > 0 {
+		s.wakeAfter(tx, "")
+	}
 	return res, err
 }
 
@@ -350,6 +356,9 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 		}
 		return nil
 	})
+	if err == nil && n > 0 {
+		s.wakeAfter(tx, "") // freed ordering keys may have ready jobs
+	}
 	return n, err
 }
 
@@ -383,6 +392,9 @@ func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 	if err != nil {
 		return err
 	}
+	if result == nil {
+		s.wakeAfter(tx, "") // a freed ordering key may have a ready job
+	}
 	return result
 }
 
@@ -391,8 +403,12 @@ const sqlSetPaused = `INSERT INTO spool_queues (name, paused, updated_at) VALUES
 
 // SetPaused implements queue.Store.
 func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused bool, now time.Time) error {
-	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		_, err := x.exec(ctx, sqlSetPaused, name, paused, micros(now))
 		return err
 	})
+	if err == nil && !paused {
+		s.wakeAfter(tx, name)
+	}
+	return err
 }

@@ -25,7 +25,7 @@ func TestWaitWhenFullRefusesBatchLargerThanLimit(t *testing.T) {
 	s, _ := openStore(t, sqlite.Options{})
 	q, err := queue.New(s, queue.Options{WaitWhenFull: true, FullRetryInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
-	require.NoError(t, q.SetQueueSettings(ctx, queue.DefaultQueue, queue.QueueSettings{MaxPending: 2}))
+	require.NoError(t, q.Inspector().SetQueueSettings(ctx, queue.DefaultQueue, queue.QueueSettings{MaxPending: 2}))
 	done := make(chan error, 1)
 	go func() {
 		_, err := q.EnqueueMany(ctx, []queue.NewJob{{Kind: "a"}, {Kind: "b"}, {Kind: "c"}})
@@ -132,7 +132,7 @@ func TestReadOnlyCloseClosesConnections(t *testing.T) {
 	require.NoError(t, rw.Close())
 	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
 	require.NoError(t, err)
-	_, err = newQueue(t, ro).Stats(ctx)
+	_, err = newQueue(t, ro).Inspector().Stats(ctx)
 	require.NoError(t, err)
 	db := ro.DB()
 	require.NoError(t, ro.Close())

@@ -231,11 +231,11 @@ func TestFireScheduleInTransactionWithEnqueue(t *testing.T) {
 
 	// Complete the job: its key is free again, but the tick does not fire
 	// again.
-	require.NoError(t, q.Delete(ctx, id))
+	require.NoError(t, q.Inspector().Delete(ctx, id))
 	ok, _, err = fireWithJob(tick, job)
 	require.NoError(t, err)
 	require.False(t, ok)
-	jobs, err := q.List(ctx, queue.ListFilter{})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Empty(t, jobs)
 }

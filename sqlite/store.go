@@ -83,9 +83,15 @@ type Store struct {
 	closeErr  error
 
 	files *fileWatch // filecheck.go: the file's identity; nil when not watched
+
+	wakeups     queue.Wakeups // wake.go
+	commitWakes commitWakes
 }
 
-var _ queue.Store = (*Store)(nil)
+var (
+	_ queue.Store    = (*Store)(nil)
+	_ queue.Notifier = (*Store)(nil)
+)
 
 func (o *Options) defaults() error {
 	switch {
@@ -276,11 +282,16 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 
 func newStore(ctx context.Context, writeDB, readDB *sql.DB, owned bool, path string, opts Options) (*Store, error) {
 	s := &Store{opts: opts, logger: opts.Logger, path: path, writeDB: writeDB, readDB: readDB, owned: owned}
+	var err error
 	if opts.ReadOnly {
-		if err := checkSchema(ctx, readDB); err != nil {
-			return nil, err
-		}
-	} else if err := s.migrateRetry(ctx); err != nil {
+		err = checkSchema(ctx, readDB)
+	} else {
+		err = s.migrateRetry(ctx)
+	}
+	if se := (*queue.SchemaError)(nil); errors.As(err, &se) {
+		se.Path = path
+	}
+	if err != nil {
 		return nil, err
 	}
 	file, err := mainFile(ctx, readDB)

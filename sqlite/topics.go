@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,37 +72,6 @@ func readSubs(ctx context.Context, rows *sql.Rows, err error) ([]*subRow, error)
 	return out, rows.Err()
 }
 
-// delivery is the job that carries one event to one subscription.
-func delivery(sub *subRow, ev *queue.EventRecord, now time.Time, defaults queue.NewJob) queue.NewJob {
-	md := make(map[string]string, len(ev.Metadata)+4)
-	for k, v := range ev.Metadata {
-		md[k] = v
-	}
-	md["spool.topic"] = ev.Topic
-	md["spool.seq"] = strconv.FormatInt(ev.Seq, 10)
-	md["spool.event_id"] = strconv.FormatInt(ev.ID, 10)
-	md["spool.subscription"] = sub.Name
-	j := queue.NewJob{
-		Queue: sub.Queue, Kind: sub.Kind, Priority: sub.Priority, MaxAttempts: sub.MaxAttempts,
-		Payload: ev.Payload, Metadata: md, RunAt: now,
-		// One live job per (subscription, event): a replay never doubles one.
-		UniqueKey: subUniquePrefix(sub.Name) + strconv.FormatInt(ev.ID, 10),
-	}
-	if ev.OrderKey != "" {
-		// Ordered per subscription: subscribers never wait on each other.
-		j.OrderKey = sub.Name + ":" + ev.OrderKey
-	}
-	if j.Queue == "" {
-		j.Queue = defaults.Queue
-	}
-	if j.MaxAttempts == 0 {
-		j.MaxAttempts = defaults.MaxAttempts
-	}
-	return j
-}
-
-func subUniquePrefix(name string) string { return "spool.sub:" + name + ":" }
-
 // deliver inserts the delivery jobs and returns how many were new.
 func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (int, error) {
 	if len(jobs) == 0 {
@@ -159,7 +127,7 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		var jobs []queue.NewJob
 		for _, sub := range subs {
 			if sub.cursor == res.EventID-1 && sub.matches(ev.Topic, ev.Metadata) {
-				jobs = append(jobs, delivery(sub, rec, now, defaults))
+				jobs = append(jobs, queue.DeliveryJob(sub.Subscription, *rec, now, defaults))
 			}
 		}
 		if res.Jobs, err = deliver(ctx, x, now, jobs); err != nil {
@@ -168,6 +136,9 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		_, err = x.exec(ctx, sqlAdvanceCaughtUp, res.EventID)
 		return err
 	})
+	if err == nil && res.Jobs > 0 {
+		s.wakeAfter(tx, "")
+	}
 	return res, err
 }
 
@@ -269,7 +240,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, tx *sql.Tx, sub queue.Su
 		return nil
 	})
 	if err == nil && !found {
-		return fmt.Errorf("%w: no subscription %q to update (Subscribe creates one)", queue.ErrInvalidArgument, sub.Name)
+		return fmt.Errorf("%w: no subscription %q to update (Subscribe creates one)", queue.ErrSubscriptionNotFound, sub.Name)
 	}
 	return err
 }
@@ -287,7 +258,7 @@ func (s *Store) Unsubscribe(ctx context.Context, tx *sql.Tx, name string) error 
 		return nil
 	})
 	if err == nil && !found {
-		return fmt.Errorf("%w: no subscription %q", queue.ErrInvalidArgument, name)
+		return fmt.Errorf("%w: no subscription %q", queue.ErrSubscriptionNotFound, name)
 	}
 	return err
 }
@@ -356,7 +327,7 @@ func (s *Store) DeliverBacklog(ctx context.Context, now time.Time, limit int, de
 			cursor := sub.cursor
 			for _, ev := range events {
 				if sub.matches(ev.Topic, ev.Metadata) {
-					jobs = append(jobs, delivery(sub, ev, now, defaults))
+					jobs = append(jobs, queue.DeliveryJob(sub.Subscription, *ev, now, defaults))
 				}
 				cursor = ev.ID
 			}
@@ -374,6 +345,9 @@ func (s *Store) DeliverBacklog(ctx context.Context, now time.Time, limit int, de
 		}
 		return nil
 	})
+	if err == nil && total > 0 {
+		s.wakeAfter(nil, "")
+	}
 	return total, err
 }
 
@@ -405,7 +379,7 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 			return err
 		}
 		if len(subs) == 0 {
-			result = fmt.Errorf("%w: no subscription %q", queue.ErrInvalidArgument, subscription)
+			result = fmt.Errorf("%w: no subscription %q", queue.ErrSubscriptionNotFound, subscription)
 			return nil
 		}
 		sub := subs[0]
@@ -420,7 +394,7 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 		var jobs []queue.NewJob
 		for _, ev := range events {
 			if ev.ID <= sub.cursor && sub.matches(ev.Topic, ev.Metadata) { // past events only: the rest come anyway
-				jobs = append(jobs, delivery(sub, ev, now, defaults))
+				jobs = append(jobs, queue.DeliveryJob(sub.Subscription, *ev, now, defaults))
 			}
 		}
 		n, err = deliver(ctx, x, now, jobs)
@@ -428,6 +402,9 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 	})
 	if err != nil {
 		return 0, err
+	}
+	if result == nil && n > 0 {
+		s.wakeAfter(tx, "")
 	}
 	return n, result
 }
@@ -474,7 +451,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 	}
 	out := make([]queue.SubscriptionInfo, len(subs))
 	for i, sub := range subs {
-		p := subUniquePrefix(sub.Name)
+		p := queue.DeliveryKeyPrefix(sub.Name)
 		var lag int
 		if err := tx.QueryRowContext(ctx, sqlSubLag, p, strings.TrimSuffix(p, ":")+";").Scan(&lag); err != nil {
 			return nil, mapErr(err)

@@ -29,7 +29,7 @@ func BenchmarkPublishFanOut(b *testing.B) {
 		{Name: "payment", Pattern: "orders.*", Queue: "payment", Kind: "payment.charge"},
 		{Name: "email", Pattern: "orders.#", Queue: "mail", Kind: "email.receipt"},
 	} {
-		if err := q.Subscribe(ctx, s); err != nil {
+		if err := q.Topics().Subscribe(ctx, s); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -171,7 +171,7 @@ func TestWritesAfterClose(t *testing.T) {
 	require.ErrorIs(t, err, queue.ErrClosed)
 	_, err = s.Settle(ctx, nil, []queue.Settlement{{JobID: res.ID, Token: 1, Outcome: queue.OutcomeComplete, Now: now}})
 	require.ErrorIs(t, err, queue.ErrClosed)
-	require.ErrorIs(t, q.Delete(ctx, res.ID), queue.ErrClosed)
+	require.ErrorIs(t, q.Inspector().Delete(ctx, res.ID), queue.ErrClosed)
 }
 
 // Enqueues racing with Close either commit (and the job is there) or fail
@@ -256,7 +256,7 @@ func TestJobIDsAreNeverReused(t *testing.T) {
 
 	// Delete the newest job.
 	newest := enqueue()
-	require.NoError(t, q.Delete(ctx, newest))
+	require.NoError(t, q.Inspector().Delete(ctx, newest))
 	next := enqueue()
 	require.Greater(t, next, newest)
 
@@ -276,7 +276,7 @@ func TestJobIDsAreNeverReused(t *testing.T) {
 		Outcome: queue.OutcomeDead, Now: now, Reason: "test", Error: &queue.AttemptError{Attempt: 1, At: now, Message: "boom"}}})
 	require.NoError(t, err)
 	require.NoError(t, errs[0])
-	j, err := q.Get(ctx, newest)
+	j, err := q.Inspector().Get(ctx, newest)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateDead, j.State)
 	require.Zero(t, countRows(t, s.DB(), fmt.Sprintf("spool_jobs WHERE id = %d", newest)))
@@ -284,8 +284,8 @@ func TestJobIDsAreNeverReused(t *testing.T) {
 	require.Greater(t, next, newest)
 
 	// Delete the newest job, then the dead one, then reopen.
-	require.NoError(t, q.Delete(ctx, next))
-	require.NoError(t, q.Delete(ctx, newest))
+	require.NoError(t, q.Inspector().Delete(ctx, next))
+	require.NoError(t, q.Inspector().Delete(ctx, newest))
 	require.NoError(t, s.Close())
 	s, err = sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
@@ -398,7 +398,7 @@ func TestEnqueueTxInDeferredTransaction(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	q := newQueue(t, s)
-	require.NoError(t, q.SetQueueSettings(ctx, queue.DefaultQueue, queue.QueueSettings{MaxPending: 1 << 20}))
+	require.NoError(t, q.Inspector().SetQueueSettings(ctx, queue.DefaultQueue, queue.QueueSettings{MaxPending: 1 << 20}))
 
 	const goroutines, rounds = 8, 30
 	errs := make(chan error, goroutines*rounds)

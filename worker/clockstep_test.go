@@ -116,13 +116,13 @@ func TestClockStepDoesNotStealRunningJobs(t *testing.T) {
 	require.Equal(t, 1, sink.count("jumped forward"), "one warning per step")
 
 	for _, j := range res.Jobs {
-		got, err := h.q.Get(h.ctx, j.ID)
+		got, err := h.q.Inspector().Get(h.ctx, j.ID)
 		require.NoError(t, err)
 		require.Equal(t, queue.StateScheduled, got.State, "job %d of the crashed worker: retried after its backoff", j.ID)
 		require.Len(t, got.Errors, 1)
 		require.Contains(t, got.Errors[0].Message, "crashed-pool stopped heartbeating")
 	}
-	running, err := h.q.List(h.ctx, queue.ListFilter{State: queue.StateRunning})
+	running, err := h.q.Inspector().List(h.ctx, queue.ListFilter{State: queue.StateRunning})
 	require.NoError(t, err)
 	require.Len(t, running, 10)
 	for _, j := range running {

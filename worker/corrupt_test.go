@@ -187,7 +187,7 @@ func TestCorruptPageDoesNotWedgeTheSettler(t *testing.T) {
 		failing = append(failing, res.ID)
 	}
 	require.Eventually(t, func() bool {
-		running, err := q.List(ctx, queue.ListFilter{State: queue.StateRunning})
+		running, err := q.Inspector().List(ctx, queue.ListFilter{State: queue.StateRunning})
 		require.NoError(t, err)
 		return len(running) == 4
 	}, 10*time.Second, time.Millisecond)
@@ -195,7 +195,7 @@ func TestCorruptPageDoesNotWedgeTheSettler(t *testing.T) {
 
 	for _, id := range failing {
 		require.Eventually(t, func() bool {
-			j, err := q.Get(ctx, id)
+			j, err := q.Inspector().Get(ctx, id)
 			require.NoError(t, err)
 			return j.State == queue.StateScheduled
 		}, 10*time.Second, time.Millisecond, "failed job %d was never settled", id)
@@ -204,7 +204,7 @@ func TestCorruptPageDoesNotWedgeTheSettler(t *testing.T) {
 	logged := sink.matching(slog.LevelError, "corrupt")
 	require.Len(t, logged, 1, "%q", logged)
 	require.Contains(t, logged[0], "spool check -db "+path)
-	j, err := q.Get(ctx, completed)
+	j, err := q.Inspector().Get(ctx, completed)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateRunning, j.State, "the completion could not be written: the job waits for its lease to expire")
 }
@@ -267,7 +267,7 @@ func TestCorruptPageDoesNotCostOtherJobsTheirLeases(t *testing.T) {
 	require.ErrorIs(t, err, queue.ErrCorrupt)
 	require.Contains(t, err.Error(), fmt.Sprintf("jobs [%d]", ids[1]))
 	for _, id := range ids {
-		j, err := q.Get(ctx, id)
+		j, err := q.Inspector().Get(ctx, id)
 		require.NoError(t, err)
 		want := clock.Now().Add(time.Minute)
 		if id == ids[1] {

@@ -107,13 +107,13 @@ func TestCrashSafety(t *testing.T) {
 	defer store.Close()
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
-	st, err := q.Stats(t.Context())
+	st, err := q.Inspector().Stats(t.Context())
 	require.NoError(t, err)
 	for _, qs := range st.Queues {
 		require.Zero(t, qs.Pending+qs.Scheduled+qs.Running+qs.Completed+qs.Cancelled+qs.Dead,
 			"queue %q should hold no jobs after the final run: %+v", qs.Name, qs)
 	}
-	left, err := q.List(t.Context(), queue.ListFilter{Limit: 10})
+	left, err := q.Inspector().List(t.Context(), queue.ListFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, left, "jobs left in the store (live or dead)")
 
@@ -225,7 +225,7 @@ func liveJobs(t *testing.T, dbPath string) map[int64]bool {
 	require.NoError(t, err)
 	live := map[int64]bool{}
 	for before := int64(0); ; {
-		page, err := q.List(t.Context(), queue.ListFilter{Limit: 1000, BeforeID: before})
+		page, err := q.Inspector().List(t.Context(), queue.ListFilter{Limit: 1000, BeforeID: before})
 		require.NoError(t, err)
 		for _, j := range page {
 			require.NotEqual(t, queue.StateDead, j.State, "job %d died: %s", j.ID, j.DeadReason)
@@ -344,7 +344,7 @@ func crashChild() error {
 	defer tick.Stop()
 	deadline := time.Now().Add(50 * time.Second)
 	for {
-		st, err := q.Stats(ctx)
+		st, err := q.Inspector().Stats(ctx)
 		if err != nil {
 			return fmt.Errorf("stats: %w", err)
 		}

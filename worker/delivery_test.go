@@ -199,7 +199,7 @@ func TestRateLimitWithInjectedClock(t *testing.T) {
 	recv(t, ran)
 	recv(t, ran) // the burst
 	pending := func() int {
-		st, err := h.q.Stats(h.ctx)
+		st, err := h.q.Inspector().Stats(h.ctx)
 		require.NoError(t, err)
 		if len(st.Queues) == 0 {
 			return 0
@@ -207,11 +207,11 @@ func TestRateLimitWithInjectedClock(t *testing.T) {
 		return st.Queues[0].Pending
 	}
 	require.Eventually(t, func() bool { return pending() == 3 }, 5*time.Second, time.Millisecond)
-	h.q.Notify("partner") // a wake-up alone brings no token
+	h.q.Store().(queue.Notifier).Notify("partner") // a wake-up alone brings no token
 	require.Equal(t, 3, pending())
 	for left := 2; left >= 0; left-- {
 		h.clock.Advance(time.Second)
-		h.q.Notify("partner")
+		h.q.Store().(queue.Notifier).Notify("partner")
 		recv(t, ran)
 		require.Eventually(t, func() bool { return pending() == left }, 5*time.Second, time.Millisecond)
 	}

@@ -175,13 +175,13 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 	final.waitExit(t, 60*time.Second)
 	t.Logf("run %s: finished the rest in %s", finalRun, time.Since(start).Round(time.Millisecond))
 
-	st, err := q.Stats(ctx)
+	st, err := q.Inspector().Stats(ctx)
 	require.NoError(t, err)
 	for _, qs := range st.Queues {
 		require.Zero(t, qs.Pending+qs.Scheduled+qs.Running+qs.Blocked+qs.Completed+qs.Cancelled+qs.Dead,
 			"queue %q should hold no jobs after the final run: %+v", qs.Name, qs)
 	}
-	left, err := q.List(ctx, queue.ListFilter{Limit: 10})
+	left, err := q.Inspector().List(ctx, queue.ListFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, left, "jobs left in the store (live or dead)")
 	acked, counter := checkOnceSnapshot(t, db, dbPath, ids)

@@ -107,7 +107,7 @@ func Example_backPressure() {
 	ctx := context.Background()
 	_, q, done := openExample()
 	defer done()
-	if err := q.SetQueueSettings(ctx, "mail", queue.QueueSettings{MaxPending: 2}); err != nil {
+	if err := q.Inspector().SetQueueSettings(ctx, "mail", queue.QueueSettings{MaxPending: 2}); err != nil {
 		log.Fatal(err)
 	}
 	for i := range 3 {

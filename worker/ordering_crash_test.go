@@ -200,13 +200,13 @@ func TestOrderingUnderCrashes(t *testing.T) {
 
 	// The store holds nothing: every job completed, none is blocked, dead
 	// or stuck.
-	st, err := q.Stats(ctx)
+	st, err := q.Inspector().Stats(ctx)
 	require.NoError(t, err)
 	for _, qs := range st.Queues {
 		require.Zero(t, qs.Pending+qs.Scheduled+qs.Running+qs.Blocked+qs.BlockedKeys+qs.StuckKeys+qs.Completed+qs.Cancelled+qs.Dead,
 			"queue %q should hold no jobs after the final run: %+v", qs.Name, qs)
 	}
-	left, err := q.List(ctx, queue.ListFilter{Limit: 10})
+	left, err := q.Inspector().List(ctx, queue.ListFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, left, "jobs left in the store (live or dead)")
 
@@ -377,7 +377,7 @@ func checkOrderSnapshot(t *testing.T, q *queue.Queue, logPath string, jobOf map[
 	t.Helper()
 	live := map[string][]*queue.Job{} // by key, ascending seq
 	for before := int64(0); ; {
-		page, err := q.List(t.Context(), queue.ListFilter{Limit: 1000, BeforeID: before})
+		page, err := q.Inspector().List(t.Context(), queue.ListFilter{Limit: 1000, BeforeID: before})
 		require.NoError(t, err)
 		for _, j := range page {
 			require.NotEqual(t, queue.StateDead, j.State, "job %d died: %s", j.ID, j.DeadReason)
@@ -506,7 +506,7 @@ func drainAndStop(ctx context.Context, q *queue.Queue, pool *worker.Pool, within
 	defer tick.Stop()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := q.Stats(ctx)
+		st, err := q.Inspector().Stats(ctx)
 		if err != nil {
 			return fmt.Errorf("stats: %w", err)
 		}

@@ -17,8 +17,11 @@ import (
 // worker died, and graceful stop. Several pools, in one process or several,
 // may work the same store.
 type Pool struct {
-	q      *queue.Queue
-	store  queue.Store
+	q     *queue.Queue
+	store queue.Store
+	// wake carries wake-ups: the store's (queue.Notifier), or the pool's
+	// own for a store that sends none.
+	wake   queue.Notifier
 	opts   Options
 	logger *slog.Logger
 
@@ -99,8 +102,12 @@ func New(q *queue.Queue, opts Options) (*Pool, error) {
 	if err := opts.defaults(q); err != nil {
 		return nil, err
 	}
+	wake, ok := q.Store().(queue.Notifier)
+	if !ok {
+		wake = &queue.Wakeups{}
+	}
 	return &Pool{
-		q: q, store: q.Store(), opts: opts, logger: opts.Logger,
+		q: q, store: q.Store(), wake: wake, opts: opts, logger: opts.Logger,
 		handlers: map[string]Handler{}, active: map[int64]*active{},
 		epoch: q.Now(),
 	}, nil
@@ -305,11 +312,11 @@ func (p *Pool) forget(id, token int64) {
 }
 
 // fetchLoop leases jobs for one queue whenever it has free workers and
-// there may be work: after an in-process wake-up, a poll tick, the due time
+// there may be work: after a wake-up from the store, a poll tick, the due time
 // of a scheduled job, or a full previous batch.
 func (p *Pool) fetchLoop(r *queueRunner) {
 	defer p.fetchWG.Done()
-	wake, unsubscribe := p.q.Wait(r.name)
+	wake, unsubscribe := p.wake.Wait(r.name)
 	defer unsubscribe()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -703,7 +710,7 @@ func (p *Pool) settleBatch(batch []queue.Settlement) {
 		case s.Outcome == queue.OutcomeRetry, s.Outcome == queue.OutcomeSnooze, s.Outcome == queue.OutcomeRelease,
 			s.OrderKey != "":
 			if s.Queue != woken {
-				p.q.Notify(s.Queue)
+				p.wake.Notify(s.Queue)
 				woken = s.Queue
 			}
 		}

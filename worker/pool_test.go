@@ -67,7 +67,7 @@ func (h *harness) waitState(id int64, want queue.State) *queue.Job {
 	var j *queue.Job
 	require.Eventually(h.t, func() bool {
 		var err error
-		j, err = h.q.Get(h.ctx, id)
+		j, err = h.q.Inspector().Get(h.ctx, id)
 		if errors.Is(err, queue.ErrNotFound) && want == queue.StateCompleted {
 			j = nil
 			return true
@@ -149,7 +149,7 @@ func TestRetryWithBackoffThenComplete(t *testing.T) {
 
 	for want := 2; want <= 3; want++ {
 		h.clock.Advance(time.Hour)
-		h.q.Notify("default")
+		h.q.Store().(queue.Notifier).Notify("default")
 		require.Equal(t, want, recv(t, attempts))
 		if want < 3 {
 			j = h.waitState(id, queue.StateScheduled)
@@ -237,7 +237,7 @@ func TestSnoozeDoesNotSpendAnAttempt(t *testing.T) {
 	require.Empty(t, j.Errors)
 	require.True(t, j.RunAt.Equal(h.clock.Now().Add(10*time.Minute)))
 	h.clock.Advance(10 * time.Minute)
-	h.q.Notify("default")
+	h.q.Store().(queue.Notifier).Notify("default")
 	require.Equal(t, 1, recv(t, attempts), "still the first attempt of one allowed")
 	h.waitState(id, queue.StateCompleted)
 }
@@ -276,7 +276,7 @@ func TestUnknownKindRunsAfterALaterDeploy(t *testing.T) {
 		p.HandleFunc("invoice.pdf", func(context.Context, *queue.Job) error { ran <- struct{}{}; return nil })
 	})
 	h.clock.Advance(time.Minute)
-	h.q.Notify("default")
+	h.q.Store().(queue.Notifier).Notify("default")
 	recv(t, ran)
 	h.waitState(id, queue.StateCompleted)
 }
@@ -295,7 +295,7 @@ func TestCancelRunningJob(t *testing.T) {
 	})
 	id := h.enqueue(queue.NewJob{Kind: "export"})
 	recv(t, started)
-	state, err := h.q.Cancel(h.ctx, id)
+	state, err := h.q.Inspector().Cancel(h.ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateRunning, state)
 	require.NoError(t, p.Heartbeat(h.ctx)) // what the heartbeat loop does every interval
@@ -325,7 +325,7 @@ func TestStopWaitsForHandlers(t *testing.T) {
 	}
 	close(finish)
 	require.NoError(t, recv(t, stopped))
-	_, err := h.q.Get(h.ctx, id)
+	_, err := h.q.Inspector().Get(h.ctx, id)
 	require.ErrorIs(t, err, queue.ErrNotFound, "the job completed before Stop returned")
 }
 
@@ -358,7 +358,7 @@ func TestHardStopReleasesJobs(t *testing.T) {
 	require.ErrorIs(t, p.Stop(ctx), context.Canceled)
 	require.ErrorIs(t, recv(t, causes), worker.ErrStopping)
 	for _, id := range []int64{polite, stubborn} {
-		j, err := h.q.Get(h.ctx, id)
+		j, err := h.q.Inspector().Get(h.ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, queue.StatePending, j.State, "job %d released to run again at once", id)
 		require.Equal(t, 0, j.Attempt, "the interrupted attempt is refunded")
@@ -369,7 +369,7 @@ func TestHardStopReleasesJobs(t *testing.T) {
 	close(unblock)
 	recv(t, returned)
 	require.NoError(t, p.Heartbeat(h.ctx))
-	j, err := h.q.Get(h.ctx, stubborn)
+	j, err := h.q.Inspector().Get(h.ctx, stubborn)
 	require.NoError(t, err)
 	require.Equal(t, queue.StatePending, j.State)
 }
@@ -395,14 +395,14 @@ func TestRescueExpiredLeases(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 
-	j, err := h.q.Get(h.ctx, retried)
+	j, err := h.q.Inspector().Get(h.ctx, retried)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateScheduled, j.State)
 	require.Equal(t, 1, j.Attempt, "the crashed attempt counts")
 	require.True(t, j.RunAt.Equal(h.clock.Now().Add(time.Minute)))
 	require.Contains(t, j.Errors[0].Message, "crashed-host:1 stopped heartbeating")
 
-	j, err = h.q.Get(h.ctx, lastTry)
+	j, err = h.q.Inspector().Get(h.ctx, lastTry)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateDead, j.State, "no attempts left")
 	require.Contains(t, j.DeadReason, "lease expired")
@@ -432,7 +432,7 @@ func TestLostLeaseCancelsHandlerAndDropsItsResult(t *testing.T) {
 	require.NoError(t, p.Heartbeat(h.ctx))
 	require.ErrorIs(t, recv(t, causes), queue.ErrLeaseLost)
 	require.NoError(t, p.Stop(h.ctx))
-	j, err := h.q.Get(h.ctx, id)
+	j, err := h.q.Inspector().Get(h.ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateScheduled, j.State, "the stale worker's nil did not complete the job")
 }
@@ -463,7 +463,7 @@ func TestPerQueueConcurrency(t *testing.T) {
 	}
 	recv(t, started)
 	recv(t, started)
-	st, err := h.q.Stats(h.ctx)
+	st, err := h.q.Inspector().Stats(h.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 2, st.Queues[0].Running, "only MaxWorkers jobs are leased")
 	require.Equal(t, 4, st.Queues[0].Pending)
@@ -490,7 +490,7 @@ func TestKeepCompletedAndPrune(t *testing.T) {
 	n, err = p.Prune(h.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	_, err = h.q.Get(h.ctx, id)
+	_, err = h.q.Inspector().Get(h.ctx, id)
 	require.ErrorIs(t, err, queue.ErrNotFound)
 }
 

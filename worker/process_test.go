@@ -94,7 +94,7 @@ func TestTwoProcessesOneFile(t *testing.T) {
 		if doneLines() < twoProcJobs {
 			return false
 		}
-		st, err := q.Stats(ctx)
+		st, err := q.Inspector().Stats(ctx)
 		require.NoError(t, err)
 		for _, qs := range st.Queues {
 			if qs.Pending+qs.Scheduled+qs.Running > 0 {
@@ -155,13 +155,13 @@ func TestTwoProcessesOneFile(t *testing.T) {
 	require.Positive(t, perPID[pidB], "worker process %s handled no job", pidB)
 	require.Equal(t, twoProcJobs, perPID[pidA]+perPID[pidB])
 
-	st, err := q.Stats(ctx)
+	st, err := q.Inspector().Stats(ctx)
 	require.NoError(t, err)
 	for _, qs := range st.Queues {
 		require.Zero(t, qs.Pending+qs.Scheduled+qs.Running+qs.Completed+qs.Cancelled+qs.Dead,
 			"queue %q should be empty: %+v", qs.Name, qs)
 	}
-	left, err := q.List(ctx, queue.ListFilter{Limit: 10})
+	left, err := q.Inspector().List(ctx, queue.ListFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, left, "jobs left in the store (live or dead)")
 }
@@ -255,7 +255,7 @@ func TestConcurrentOpenFreshFile(t *testing.T) {
 			defer store.Close()
 			q, err := queue.New(store, queue.Options{})
 			require.NoError(t, err)
-			st, err := q.Stats(t.Context())
+			st, err := q.Inspector().Stats(t.Context())
 			require.NoError(t, err)
 			require.Len(t, st.Queues, 1)
 			require.Equal(t, openChildren*openJobs, st.Queues[0].Pending, "jobs enqueued by %d processes", openChildren)

@@ -114,7 +114,7 @@ func TestLateSettleOfOldAttemptKeepsNewLease(t *testing.T) {
 	n, err := p.Rescue(h.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	h.q.Notify(queue.DefaultQueue)
+	h.q.Store().(queue.Notifier).Notify(queue.DefaultQueue)
 	require.Equal(t, 2, <-started) // attempt 2 runs in the same pool
 
 	close(release1) // the hung attempt 1 finally returns; its settle is lease-lost
@@ -123,7 +123,7 @@ func TestLateSettleOfOldAttemptKeepsNewLease(t *testing.T) {
 	// Attempt 2 is still running: a heartbeat must extend its lease.
 	h.clock.Advance(30 * time.Minute)
 	require.NoError(t, p.Heartbeat(h.ctx))
-	j, err := h.q.Get(h.ctx, id)
+	j, err := h.q.Inspector().Get(h.ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateRunning, j.State)
 	require.True(t, j.LeaseUntil.Equal(h.clock.Now().Add(2*time.Hour)),
@@ -152,7 +152,7 @@ func TestSettleRetriedUntilStoreRecovers(t *testing.T) {
 	require.NoError(t, err)
 	<-done
 	require.Eventually(t, func() bool {
-		_, err := q.Get(context.Background(), r.ID)
+		_, err := q.Inspector().Get(context.Background(), r.ID)
 		return errors.Is(err, queue.ErrNotFound)
 	}, 30*time.Second, 10*time.Millisecond, "the completion is settled once the store takes it")
 	require.Greater(t, fails.Load(), int32(5))
@@ -160,7 +160,7 @@ func TestSettleRetriedUntilStoreRecovers(t *testing.T) {
 	n, err := p.Rescue(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, n)
-	dead, err := q.List(context.Background(), queue.ListFilter{State: queue.StateDead})
+	dead, err := q.Inspector().List(context.Background(), queue.ListFilter{State: queue.StateDead})
 	require.NoError(t, err)
 	require.Empty(t, dead)
 }
@@ -200,7 +200,7 @@ func TestHardStopLeavesFinishedJobsToSettler(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	p.Stop(ctx)
-	j, err := q.Get(context.Background(), r.ID)
+	j, err := q.Inspector().Get(context.Background(), r.ID)
 	if err == nil {
 		t.Fatalf("job whose handler returned nil was released to run again: state %s attempt %d", j.State, j.Attempt)
 	}
@@ -229,7 +229,7 @@ func TestCancelRequestNotWrittenOnHandlersJob(t *testing.T) {
 	})
 	id := h.enqueue(queue.NewJob{Kind: "read"})
 	<-started
-	_, err := h.q.Cancel(h.ctx, id)
+	_, err := h.q.Inspector().Cancel(h.ctx, id)
 	require.NoError(t, err)
 	require.NoError(t, p.Heartbeat(h.ctx))
 	h.waitState(id, queue.StateCancelled)
@@ -297,7 +297,7 @@ func TestSecondStopWaitsForFirst(t *testing.T) {
 	close(release)
 	require.NoError(t, <-first)
 	require.NoError(t, p.Stop(context.Background()), "stopped: at once")
-	_, err := h.q.Get(h.ctx, id)
+	_, err := h.q.Inspector().Get(h.ctx, id)
 	require.ErrorIs(t, err, queue.ErrNotFound, "the slow job completed")
 }
 
@@ -327,7 +327,7 @@ func TestSettleEachRetriesPassingFailures(t *testing.T) {
 	res, err := q.Enqueue(ctx, queue.NewJob{Kind: "ok"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		j, err := q.Get(ctx, res.ID)
+		j, err := q.Inspector().Get(ctx, res.ID)
 		return err == nil && j.State == queue.StateCompleted
 	}, 10*time.Second, 5*time.Millisecond, "the job's completion was settled")
 	require.GreaterOrEqual(t, calls.Load(), int32(3))

@@ -223,7 +223,7 @@ func (p *Pool) maintenanceLoop() {
 			}
 			// Subscriptions catching up on the event log, in bounded steps.
 			for range 10 {
-				n, err := p.q.DeliverBacklog(context.Background(), 1000)
+				n, err := p.q.Topics().DeliverBacklog(context.Background(), 1000)
 				if err != nil {
 					p.logger.Error("spool: event backlog delivery failed", "err", err)
 				}
@@ -231,7 +231,7 @@ func (p *Pool) maintenanceLoop() {
 					break
 				}
 			}
-			if _, err := p.q.PruneEvents(context.Background(), 1000); err != nil {
+			if _, err := p.q.Topics().PruneEvents(context.Background(), 1000); err != nil {
 				p.logger.Error("spool: event log pruning failed", "err", err)
 			}
 		}

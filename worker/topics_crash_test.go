@@ -171,7 +171,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 
 	// Phase 1: "live" from now; the phase-1 events in outbox transactions.
 	store, q := open()
-	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: "live", Pattern: "orders.#", Kind: "orders.live",
+	require.NoError(t, q.Topics().Subscribe(ctx, queue.Subscription{Name: "live", Pattern: "orders.#", Kind: "orders.live",
 		MaxAttempts: topicMaxAttempts}))
 	var p1 []int // orders, round by round, a random order of keys each round
 	for range topicPerOrder1 {
@@ -218,7 +218,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 		record(o, 1, res)
 	}
 	requireContiguous(t, evs)
-	topics, err := q.Topics(ctx)
+	topics, err := q.Topics().List(ctx)
 	require.NoError(t, err)
 	require.Len(t, topics, 1)
 	require.Equal(t, queue.TopicInfo{Name: topicName, LastSeq: topicEvents1, FirstSeq: 1, Events: topicEvents1}, topics[0])
@@ -231,7 +231,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 
 	// Phase 2, after a restart: "late" from the beginning.
 	store, q = open()
-	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: "late", Pattern: "orders.#", Kind: "orders.late",
+	require.NoError(t, q.Topics().Subscribe(ctx, queue.Subscription{Name: "late", Pattern: "orders.#", Kind: "orders.late",
 		MaxAttempts: topicMaxAttempts, From: queue.StartAt{Beginning: true}}))
 	subs = subsByName(t, q)
 	bySubscribe := int(subs["late"].Cursor - evs[0].id + 1)
@@ -373,10 +373,10 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	store, q = open()
 	a := int64(topicEvents1 - topicReplayLen/2 - rng.IntN(50)) // across the phases
 	b := a + topicReplayLen - 1
-	n, err := q.Replay(ctx, "late", queue.EventFilter{Topic: topicName, FromSeq: a, ToSeq: b})
+	n, err := q.Topics().Replay(ctx, "late", queue.EventFilter{Topic: topicName, FromSeq: a, ToSeq: b})
 	require.NoError(t, err)
 	require.Equal(t, topicReplayLen, n, "Replay of seqs %d..%d", a, b)
-	n, err = q.Replay(ctx, "late", queue.EventFilter{Topic: topicName, FromSeq: a, ToSeq: b})
+	n, err = q.Topics().Replay(ctx, "late", queue.EventFilter{Topic: topicName, FromSeq: a, ToSeq: b})
 	require.NoError(t, err)
 	require.Zero(t, n, "a second Replay of the range while its jobs live")
 	var ranged []*topicEvent
@@ -412,14 +412,14 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	// Retention, after a restart: keep the newest topicRetain events.
 	began3 := time.Now()
 	store, q = open()
-	require.NoError(t, q.SetRetention(ctx, topicName, queue.Retention{MaxEvents: topicRetain}))
-	topics, err = q.Topics(ctx)
+	require.NoError(t, q.Topics().SetRetention(ctx, topicName, queue.Retention{MaxEvents: topicRetain}))
+	topics, err = q.Topics().List(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []queue.TopicInfo{{Name: topicName, LastSeq: topicEvents, FirstSeq: 1, Events: topicEvents,
 		Retention: queue.Retention{MaxEvents: topicRetain}}}, topics, "SetRetention prunes nothing itself")
 	pruned := 0
 	for {
-		n, err := q.PruneEvents(ctx, 1000)
+		n, err := q.Topics().PruneEvents(ctx, 1000)
 		require.NoError(t, err)
 		if n == 0 {
 			break
@@ -430,11 +430,11 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	kept := evs[topicEvents-topicRetain:]
 	checkRetained := func(q *queue.Queue) {
 		t.Helper()
-		topics, err := q.Topics(ctx)
+		topics, err := q.Topics().List(ctx)
 		require.NoError(t, err)
 		require.Equal(t, []queue.TopicInfo{{Name: topicName, LastSeq: topicEvents, FirstSeq: topicEvents - topicRetain + 1,
 			Events: topicRetain, Retention: queue.Retention{MaxEvents: topicRetain}}}, topics)
-		log, err := q.Events(ctx, queue.EventFilter{Topic: topicName, Limit: 1000})
+		log, err := q.Topics().Events(ctx, queue.EventFilter{Topic: topicName, Limit: 1000})
 		require.NoError(t, err)
 		require.Len(t, log, topicRetain)
 		for i, r := range log {
@@ -449,10 +449,10 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	require.NoError(t, store.Close())
 	store, q = open()
 	checkRetained(q)
-	n, err = q.PruneEvents(ctx, 1000)
+	n, err = q.Topics().PruneEvents(ctx, 1000)
 	require.NoError(t, err)
 	require.Zero(t, n, "pruning again after a restart")
-	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: "fresh", Pattern: "orders.#", Kind: "orders.fresh",
+	require.NoError(t, q.Topics().Subscribe(ctx, queue.Subscription{Name: "fresh", Pattern: "orders.#", Kind: "orders.fresh",
 		MaxAttempts: topicMaxAttempts, From: queue.StartAt{Beginning: true}}))
 	subs = subsByName(t, q)
 	require.Equal(t, evs[len(evs)-1].id, subs["fresh"].Cursor)
@@ -523,7 +523,7 @@ func requireContiguous(t *testing.T, evs []*topicEvent) {
 
 func subsByName(t *testing.T, q *queue.Queue) map[string]queue.SubscriptionInfo {
 	t.Helper()
-	list, err := q.Subscriptions(t.Context())
+	list, err := q.Topics().Subscriptions(t.Context())
 	require.NoError(t, err)
 	out := map[string]queue.SubscriptionInfo{}
 	for _, s := range list {
@@ -551,7 +551,7 @@ func allJobs(t *testing.T, q *queue.Queue) []*queue.Job {
 	t.Helper()
 	var out []*queue.Job
 	for before := int64(0); ; {
-		page, err := q.List(t.Context(), queue.ListFilter{Limit: 1000, BeforeID: before})
+		page, err := q.Inspector().List(t.Context(), queue.ListFilter{Limit: 1000, BeforeID: before})
 		require.NoError(t, err)
 		out = append(out, page...)
 		if len(page) < 1000 {
@@ -616,13 +616,13 @@ func requireDeliveries(t *testing.T, q *queue.Queue, byID map[int64]*topicEvent,
 
 func requireEmptyStore(t *testing.T, q *queue.Queue) {
 	t.Helper()
-	st, err := q.Stats(t.Context())
+	st, err := q.Inspector().Stats(t.Context())
 	require.NoError(t, err)
 	for _, qs := range st.Queues {
 		require.Zero(t, qs.Pending+qs.Scheduled+qs.Running+qs.Blocked+qs.BlockedKeys+qs.StuckKeys+qs.Completed+qs.Cancelled+qs.Dead,
 			"queue %q should hold no jobs: %+v", qs.Name, qs)
 	}
-	left, err := q.List(t.Context(), queue.ListFilter{Limit: 10})
+	left, err := q.Inspector().List(t.Context(), queue.ListFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, left, "jobs left in the store (live or dead)")
 }
@@ -925,7 +925,7 @@ func topicsCrashChild() error {
 	// jobs; nothing publishes during a final run.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		subs, err := q.Subscriptions(ctx)
+		subs, err := q.Topics().Subscriptions(ctx)
 		if err != nil {
 			return fmt.Errorf("subscriptions: %w", err)
 		}

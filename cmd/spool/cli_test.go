@@ -181,7 +181,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, errs[0])
 
 	f.mail = enqueue(queue.NewJob{Kind: "email.send", Queue: "mail", Priority: 5, Args: map[string]string{"to": "ada@example.com"}})
-	require.NoError(t, q.Pause(ctx, "mail"))
+	require.NoError(t, q.Inspector().Pause(ctx, "mail"))
 	f.later = enqueue(queue.NewJob{Kind: "report.build", Delay: time.Hour, UniqueKey: "report:2026-03"})
 
 	sched, err := schedule.New(q, schedule.Options{Now: func() time.Time { return now }})
@@ -191,7 +191,7 @@ func newFixture(t *testing.T) *fixture {
 	_, err = sched.RunOnce(ctx)
 	require.NoError(t, err)
 
-	require.NoError(t, q.Subscribe(ctx, queue.Subscription{Name: fixtureSub, Pattern: "orders.*", Queue: "notify", Kind: "order.mail"}))
+	require.NoError(t, q.Topics().Subscribe(ctx, queue.Subscription{Name: fixtureSub, Pattern: "orders.*", Queue: "notify", Kind: "order.mail"}))
 	for i := 1; i <= 2; i++ {
 		_, err := q.Publish(ctx, queue.Event{Topic: fixtureTopic, Args: map[string]int{"order": i}})
 		require.NoError(t, err)
@@ -204,16 +204,16 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) snapshot(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	jobs, err := f.q.List(ctx, queue.ListFilter{Limit: 1000})
+	jobs, err := f.q.Inspector().List(ctx, queue.ListFilter{Limit: 1000})
 	require.NoError(t, err)
-	st, err := f.q.Stats(ctx)
+	st, err := f.q.Inspector().Stats(ctx)
 	require.NoError(t, err)
 	for i := range st.Queues {
 		st.Queues[i].OldestPending = 0 // grows with the clock
 	}
 	scheds, err := f.store.Schedules(ctx)
 	require.NoError(t, err)
-	subs, err := f.q.Subscriptions(ctx)
+	subs, err := f.q.Topics().Subscriptions(ctx)
 	require.NoError(t, err)
 	b, err := json.Marshal([]any{jobs, st.Queues, scheds, subs})
 	require.NoError(t, err)
@@ -222,7 +222,7 @@ func (f *fixture) snapshot(t *testing.T) string {
 
 func (f *fixture) job(t *testing.T, id int64) *queue.Job {
 	t.Helper()
-	j, err := f.q.Get(context.Background(), id)
+	j, err := f.q.Inspector().Get(context.Background(), id)
 	require.NoError(t, err)
 	return j
 }
@@ -447,7 +447,7 @@ func TestCLIEnqueue(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"row": 17}`, string(f.job(t, id).Payload))
 
-	jobs, err := f.q.List(ctx, queue.ListFilter{})
+	jobs, err := f.q.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Len(t, jobs, 8)
 }
@@ -509,7 +509,7 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	// delete: gone for good; a running job is refused.
 	r = ok(t, "delete", "-db", f.path, strconv.FormatInt(f.later, 10))
 	require.Equal(t, fmt.Sprintf("deleted job %d\n", f.later), r.stdout)
-	_, err := f.q.Get(ctx, f.later)
+	_, err := f.q.Inspector().Get(ctx, f.later)
 	require.ErrorIs(t, err, queue.ErrNotFound)
 	now := time.Now()
 	l, err := f.store.Lease(ctx, queue.LeaseParams{Queue: "qb", Limit: 1, Now: now, Until: now.Add(time.Minute), Worker: "t"})
@@ -528,14 +528,14 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	okJSON(t, &del, "delete", "-db", f.path, "-dead", "-queue", "qc")
 	require.Equal(t, 2, del.Deleted)
 	for _, id := range []int64{d1, d2} {
-		_, err := f.q.Get(ctx, id)
+		_, err := f.q.Inspector().Get(ctx, id)
 		require.ErrorIs(t, err, queue.ErrNotFound)
 	}
 	require.Equal(t, queue.StateDead, f.job(t, d3).State)
 	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
 	r = ok(t, "delete", "-db", f.path, "-dead", "-all")
 	require.Equal(t, "deleted 1 dead jobs\n", r.stdout)
-	_, err = f.q.Get(ctx, d3)
+	_, err = f.q.Inspector().Get(ctx, d3)
 	require.ErrorIs(t, err, queue.ErrNotFound)
 	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
 }
@@ -545,7 +545,7 @@ func TestCLIPauseResume(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	paused := func(name string) bool {
-		st, err := f.q.Stats(ctx)
+		st, err := f.q.Inspector().Stats(ctx)
 		require.NoError(t, err)
 		for _, q := range st.Queues {
 			if q.Name == name {
@@ -714,15 +714,15 @@ func TestCLITopics(t *testing.T) {
 	}
 	okJSON(t, &rep, "replay", fixtureSub, "-topic", fixtureTopic, "-db", f.path)
 	require.Equal(t, 0, rep.Jobs)
-	jobs, err := f.q.List(ctx, queue.ListFilter{Queue: "notify"})
+	jobs, err := f.q.Inspector().List(ctx, queue.ListFilter{Queue: "notify"})
 	require.NoError(t, err)
 	require.Len(t, jobs, 2)
 	for _, j := range jobs {
-		require.NoError(t, f.q.Delete(ctx, j.ID))
+		require.NoError(t, f.q.Inspector().Delete(ctx, j.ID))
 	}
 	r = ok(t, "replay", fixtureSub, "-topic", fixtureTopic, "-from", "2", "-to", "2", "-db", f.path)
 	require.Equal(t, "replayed 1 events of orders.created to subscription orders.mailer (queue notify, kind order.mail)\n", r.stdout)
-	jobs, err = f.q.List(ctx, queue.ListFilter{Queue: "notify"})
+	jobs, err = f.q.Inspector().List(ctx, queue.ListFilter{Queue: "notify"})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.JSONEq(t, `{"order":2}`, string(jobs[0].Payload))
@@ -759,10 +759,10 @@ func TestCLIMigrateVacuum(t *testing.T) {
 		_, err := f.q.Enqueue(context.Background(), queue.NewJob{Kind: "bulk", Args: map[string]string{"pad": strings.Repeat("x", 2000), "i": strconv.Itoa(i)}})
 		require.NoError(t, err)
 	}
-	jobs, err := f.q.List(context.Background(), queue.ListFilter{Kind: "bulk", Limit: 1000})
+	jobs, err := f.q.Inspector().List(context.Background(), queue.ListFilter{Kind: "bulk", Limit: 1000})
 	require.NoError(t, err)
 	for _, j := range jobs {
-		require.NoError(t, f.q.Delete(context.Background(), j.ID))
+		require.NoError(t, f.q.Inspector().Delete(context.Background(), j.ID))
 	}
 	require.NoError(t, f.store.Checkpoint(context.Background()))
 	var v struct {

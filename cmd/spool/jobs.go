@@ -88,7 +88,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	jobs, err := d.q.List(ctx, f)
+	jobs, err := d.q.Inspector().List(ctx, f)
 	if err != nil {
 		return storeError(err)
 	}
@@ -250,7 +250,7 @@ func showDropped(w io.Writer, n int) {
 
 // getJob reads a job; an unknown ID is exit status 3.
 func getJob(ctx context.Context, d *db, id int64) (*queue.Job, error) {
-	j, err := d.q.Get(ctx, id)
+	j, err := d.q.Inspector().Get(ctx, id)
 	if errors.Is(err, queue.ErrNotFound) {
 		return nil, notFoundf("unknown job id %d", id)
 	}
@@ -377,7 +377,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer d.Close()
-		res, err := d.q.RetryDead(ctx, f)
+		res, err := d.q.Inspector().RetryDead(ctx, f)
 		if err != nil {
 			return storeError(err)
 		}
@@ -401,12 +401,12 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer d.Close()
-	switch err := d.q.Retry(ctx, id); {
+	switch err := d.q.Inspector().Retry(ctx, id); {
 	case errors.Is(err, queue.ErrNotFound):
 		return notFoundf("unknown job id %d", id)
 	case errors.Is(err, queue.ErrNotDead):
 		state := "not dead"
-		if j, gerr := d.q.Get(ctx, id); gerr == nil {
+		if j, gerr := d.q.Inspector().Get(ctx, id); gerr == nil {
 			state = string(j.State)
 		}
 		return fmt.Errorf("job %d is %s: only dead jobs can be retried", id, state)
@@ -503,13 +503,13 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	state, err := d.q.Cancel(ctx, id)
+	state, err := d.q.Inspector().Cancel(ctx, id)
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		return notFoundf("unknown job id %d", id)
 	case errors.Is(err, queue.ErrNotCancellable):
 		state := "finished"
-		if j, gerr := d.q.Get(ctx, id); gerr == nil {
+		if j, gerr := d.q.Inspector().Get(ctx, id); gerr == nil {
 			state = string(j.State)
 		}
 		if state == string(queue.StateCancelled) {
@@ -565,7 +565,7 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	switch err := d.q.Delete(ctx, id); {
+	switch err := d.q.Inspector().Delete(ctx, id); {
 	case errors.Is(err, queue.ErrNotFound):
 		return notFoundf("unknown job id %d", id)
 	case errors.Is(err, queue.ErrRunning):
@@ -594,7 +594,7 @@ func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, sel *deadSele
 		return err
 	}
 	defer d.Close()
-	n, err := d.q.DeleteDead(ctx, f)
+	n, err := d.q.Inspector().DeleteDead(ctx, f)
 	if err != nil {
 		return storeError(err)
 	}

@@ -69,7 +69,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer d.Close()
-	st, err := d.q.Stats(ctx)
+	st, err := d.q.Inspector().Stats(ctx)
 	if err != nil {
 		return err
 	}
@@ -163,9 +163,9 @@ func setPaused(ctx context.Context, name, about string, paused bool, args []stri
 	}
 	defer d.Close()
 	if paused {
-		err = d.q.Pause(ctx, pos[0])
+		err = d.q.Inspector().Pause(ctx, pos[0])
 	} else {
-		err = d.q.Resume(ctx, pos[0])
+		err = d.q.Inspector().Resume(ctx, pos[0])
 	}
 	if err != nil {
 		return storeError(err)
@@ -179,7 +179,7 @@ func setPaused(ctx context.Context, name, about string, paused bool, args []stri
 	if paused {
 		// A queue can be paused before it has jobs; say so, in case the
 		// name is a typo.
-		if st, err := d.q.Stats(ctx); err == nil && !hasQueue(st, pos[0]) {
+		if st, err := d.q.Inspector().Stats(ctx); err == nil && !hasQueue(st, pos[0]) {
 			fmt.Fprintf(stderr, "note: queue %s has no jobs yet; it stays paused until resumed\n", pos[0])
 		}
 	}

@@ -37,7 +37,7 @@ func TestCLIRetryKeyHeldByReplay(t *testing.T) {
 	dead1, dead2 := bySeq["1"], bySeq["2"]
 	// The handler is fixed; event 1 is replayed: a new job holds its key.
 	ok(t, "replay", "-db", f.path, "-topic", fixtureTopic, "-from", "1", "-to", "1", fixtureSub)
-	jobs, err := f.q.List(ctx, queue.ListFilter{Queue: "notify", State: queue.StatePending})
+	jobs, err := f.q.Inspector().List(ctx, queue.ListFilter{Queue: "notify", State: queue.StatePending})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	holder := jobs[0].ID

@@ -76,7 +76,7 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	list, err := d.q.Topics(ctx)
+	list, err := d.q.Topics().List(ctx)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func runSubs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.Close()
-	list, err := d.q.Subscriptions(ctx)
+	list, err := d.q.Topics().Subscriptions(ctx)
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := knownTopic(ctx, d, f.Topic); err != nil {
 		return err
 	}
-	list, err := d.q.Events(ctx, f)
+	list, err := d.q.Topics().Events(ctx, f)
 	if err != nil {
 		return storeError(err)
 	}
@@ -277,7 +277,7 @@ func checkSeqRange(topic string, from, to int64) error {
 
 // knownTopic returns exit status 3 for a topic the log does not know.
 func knownTopic(ctx context.Context, d *db, topic string) error {
-	topics, err := d.q.Topics(ctx)
+	topics, err := d.q.Topics().List(ctx)
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	subs, err := d.q.Subscriptions(ctx)
+	subs, err := d.q.Topics().Subscriptions(ctx)
 	if err != nil {
 		return err
 	}
@@ -341,7 +341,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := knownTopic(ctx, d, f.Topic); err != nil {
 		return err
 	}
-	n, err := d.q.Replay(ctx, name, f)
+	n, err := d.q.Topics().Replay(ctx, name, f)
 	if err != nil {
 		return storeError(err)
 	}

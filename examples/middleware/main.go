@@ -99,7 +99,7 @@ func run(ctx context.Context, path string, out io.Writer) error {
 	if err := pool.Stop(ctx); err != nil {
 		return err
 	}
-	dead, err := q.List(ctx, queue.ListFilter{State: queue.StateDead})
+	dead, err := q.Inspector().List(ctx, queue.ListFilter{State: queue.StateDead})
 	if err != nil {
 		return err
 	}

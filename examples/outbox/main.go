@@ -74,7 +74,7 @@ func run(ctx context.Context, path string, out io.Writer) error {
 	if err := store.DB().QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&users); err != nil {
 		return err
 	}
-	jobs, err := q.List(ctx, queue.ListFilter{Kind: "email.welcome"})
+	jobs, err := q.Inspector().List(ctx, queue.ListFilter{Kind: "email.welcome"})
 	if err != nil {
 		return err
 	}

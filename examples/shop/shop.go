@@ -189,10 +189,10 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The store wakes this process's workers when tx commits.
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
-	s.q.Notify("") // the jobs are committed: wake the workers now
 	return id, nil
 }
 
@@ -212,7 +212,7 @@ var subscriptions = []queue.Subscription{
 // purpose with q.UpdateSubscription.
 func subscribe(ctx context.Context, q *queue.Queue) error {
 	for _, s := range subscriptions {
-		if err := q.Subscribe(ctx, s); err != nil {
+		if err := q.Topics().Subscribe(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -257,7 +257,7 @@ func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *shop) getStats(w http.ResponseWriter, r *http.Request) {
-	st, err := s.q.Stats(r.Context())
+	st, err := s.q.Inspector().Stats(r.Context())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -342,7 +342,7 @@ func (s *shop) printStats(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		st, err := s.q.Stats(ctx)
+		st, err := s.q.Inspector().Stats(ctx)
 		if err != nil {
 			continue
 		}

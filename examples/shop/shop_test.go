@@ -97,7 +97,7 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	require.Equal(t, 3, reserved)
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
-	dead, err := q.List(context.Background(), queue.ListFilter{State: queue.StateDead})
+	dead, err := q.Inspector().List(context.Background(), queue.ListFilter{State: queue.StateDead})
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
 	require.Equal(t, "payment.charge", dead[0].Kind)
@@ -105,11 +105,11 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	require.Equal(t, "order-2", dead[0].Metadata["correlation_id"])
 	require.Equal(t, "orders.created", dead[0].Metadata["spool.topic"])
 
-	topics, err := q.Topics(context.Background())
+	topics, err := q.Topics().List(context.Background())
 	require.NoError(t, err)
 	require.Len(t, topics, 1)
 	require.Equal(t, int64(2), topics[0].LastSeq, "one event per order")
-	subs, err := q.Subscriptions(context.Background())
+	subs, err := q.Topics().Subscriptions(context.Background())
 	require.NoError(t, err)
 	require.Len(t, subs, 4, "stock, payment, email, warehouse")
 }
@@ -135,7 +135,7 @@ func TestSubscribeAtEveryStart(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, subscribe(ctx, q), "a restart")
-	subs, err := q.Subscriptions(ctx)
+	subs, err := q.Topics().Subscriptions(ctx)
 	require.NoError(t, err)
 	require.Len(t, subs, len(subscriptions))
 }

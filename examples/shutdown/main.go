@@ -71,7 +71,7 @@ func run(ctx context.Context, path string, grace time.Duration, out io.Writer, s
 	if err := pool.Stop(stopCtx); err != nil {
 		fmt.Fprintf(out, "grace period over; unfinished jobs were released: %v\n", err)
 	}
-	st, err := q.Stats(context.Background())
+	st, err := q.Inspector().Stats(context.Background())
 	if err != nil {
 		return err
 	}
