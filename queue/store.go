@@ -13,15 +13,20 @@ import (
 // sqlite: Store.DB, or the *sql.DB given to New).
 var ErrForeignTx = errors.New("queue: transaction belongs to another database")
 
-// Store is the contract a backend implements (package sqlite today). Users
-// hold a *Queue; only backend authors and the worker pool call a Store.
+// Store is the contract a backend implements (package sqlite; a server
+// database next). Users hold a *Queue; worker pools, schedulers and tools
+// built on it call the Store. The package documentation says which rules
+// the core decides and what the contract allows a backend shared by
+// several hosts.
 //
-// All times are passed in by the caller, which owns the clock, so a backend
-// never reads the wall clock and tests can drive time. Every write takes an
-// optional *sql.Tx: nil means the store's own transaction, non-nil runs the
-// write inside the caller's transaction, which must belong to the store's
-// database: a backend refuses another with ErrForeignTx. Backends must
-// pass the conformance suite in package queuetest.
+// Times are passed in by the caller, which owns the clock, so tests drive
+// time; a backend for several hosts may compare leases and due times
+// against the database's clock instead (see the package documentation).
+// Every write takes an optional *sql.Tx: nil means the store's own
+// transaction, non-nil runs the write inside the caller's transaction,
+// which must belong to the store's database: a backend refuses another
+// with ErrForeignTx. A backend that can wake workers implements Notifier.
+// Backends must pass the conformance suite in package queuetest.
 type Store interface {
 	// Enqueue inserts jobs, validated and normalised by Queue, in one
 	// transaction. A job with RunAt after now is scheduled, else pending.
@@ -29,10 +34,14 @@ type Store interface {
 	// is not inserted; its result names the holder and Duplicate is set.
 	Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []NewJob) ([]EnqueueResult, error)
 
-	// Lease moves up to p.Limit ready jobs of one queue to running, highest
-	// priority first and then oldest run time, with a fresh lease token. It
-	// first makes due scheduled jobs of the queue ready. A paused queue
-	// leases nothing.
+	// Lease moves up to p.Limit jobs of one queue that are ready by p.Now
+	// (pending, or scheduled with a run time not after p.Now) to running,
+	// highest priority first and then oldest run time, with a fresh lease
+	// token. First, as a step of the contract, it expires the queue's
+	// waiting jobs (pending, scheduled or blocked) whose ExpiresAt is before
+	// p.Now: they move to dead with the reason ExpiredReason(ExpiresAt), and
+	// free their ordering key as a death does. A paused queue leases
+	// nothing.
 	Lease(ctx context.Context, p LeaseParams) (LeaseResult, error)
 
 	// Extend moves the lease of running jobs to until, for those whose

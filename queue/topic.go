@@ -47,7 +47,8 @@ type Event struct {
 
 // PublishResult tells what a publish did.
 type PublishResult struct {
-	// EventID identifies the event in the log (store-wide, increasing).
+	// EventID identifies the event in the log: unique in the store and
+	// increasing within a topic (see the package documentation).
 	EventID int64
 	// Seq is the event's sequence number within its topic, from 1.
 	Seq int64
@@ -142,7 +143,9 @@ type StartAt struct {
 type SubscriptionInfo struct {
 	Subscription
 	CreatedAt time.Time
-	// Cursor is the ID of the last event delivered to the subscription.
+	// Cursor is the subscription's position in the log, for operators to
+	// compare over time; only its backend interprets it (package sqlite:
+	// the ID of the last event delivered).
 	Cursor int64
 	// Backlog counts matching events in the log not yet delivered (a new
 	// subscription catching up); Lag counts events delivered but not yet
@@ -199,7 +202,14 @@ type EventFilter struct {
 
 // TopicStore is the part of a store that keeps topics; package sqlite's
 // Store implements it. Queue's topic methods need a store that does.
+//
+// Every delivery job a TopicStore makes is DeliveryJob's, and sequence
+// numbers within a topic are gap-free in commit order.
 type TopicStore interface {
+	// Publish appends ev to its topic's log with the topic's next sequence
+	// number and, in the same transaction, enqueues DeliveryJob(sub, ev,
+	// now, defaults) for each subscription whose pattern and filter match,
+	// ignoring the queues' MaxPending.
 	Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev Event, defaults NewJob) (PublishResult, error)
 	// Subscribe creates the subscription s, validated and normalised by
 	// Queue. If one of that name exists, it changes nothing: it returns nil
@@ -208,17 +218,24 @@ type TopicStore interface {
 	Subscribe(ctx context.Context, tx *sql.Tx, s Subscription, now time.Time) error
 	// UpdateSubscription replaces the definition of the existing
 	// subscription s.Name with s, keeping its place in the log (s.From is
-	// ignored). A name with no subscription is an ErrInvalidArgument.
+	// ignored). A name with no subscription is an ErrSubscriptionNotFound.
 	UpdateSubscription(ctx context.Context, tx *sql.Tx, s Subscription, now time.Time) error
+	// Unsubscribe deletes a subscription; ErrSubscriptionNotFound when
+	// none has the name.
 	Unsubscribe(ctx context.Context, tx *sql.Tx, name string) error
+	// Subscriptions lists every subscription with its backlog and lag,
+	// ordered by name.
 	Subscriptions(ctx context.Context) ([]SubscriptionInfo, error)
+	// Topics lists every topic in the log, ordered by name.
 	Topics(ctx context.Context) ([]TopicInfo, error)
+	// Events returns the events of f, validated by Topics, oldest first.
 	Events(ctx context.Context, f EventFilter) ([]EventRecord, error)
 	// DeliverBacklog delivers up to limit backlog events to subscriptions
 	// that are catching up, in log order; it returns how many jobs it made.
 	DeliverBacklog(ctx context.Context, now time.Time, limit int, defaults NewJob) (int, error)
 	// Replay delivers the events of f's range again to one subscription,
-	// in tx when it is not nil.
+	// in tx when it is not nil; ErrSubscriptionNotFound when none has the
+	// name, ErrInvalidArgument when it does not receive f.Topic.
 	Replay(ctx context.Context, tx *sql.Tx, subscription string, f EventFilter, now time.Time, defaults NewJob) (int, error)
 	// SetRetention stores a topic's retention, in tx when it is not nil.
 	SetRetention(ctx context.Context, tx *sql.Tx, topic string, r Retention, now time.Time) error
