@@ -38,6 +38,17 @@
 // otherwise keep it from another process's writer for seconds. See the
 // comment in turn.go for how the turn goes round.
 //
+// # Wake-ups
+//
+// Store implements queue.Notifier: after it commits jobs that are ready
+// (an enqueue, a publish, a retry, a freed ordering key, a resumed queue),
+// it wakes this process's idle workers, so a job starts within moments of
+// its commit. A write in the app's transaction (EnqueueTx, PublishTx) wakes
+// them when that transaction commits, through a commit hook on the
+// connections Open makes; a store made by New cannot see the app's commits,
+// and its workers find such jobs at their next poll. Other processes on the
+// file find new jobs at their next poll (worker.Options.PollInterval).
+//
 // # Durability
 //
 // With the default synchronous=NORMAL, a committed job survives a crash of
