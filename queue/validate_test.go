@@ -1,7 +1,7 @@
 package queue_test
 
-// Regression tests for input that was accepted and then misread by the
-// store (issue 12, item 8): each failed before its fix.
+// What validation refuses before a store sees it: times outside the range
+// a store keeps, and event metadata Enqueue would refuse.
 
 import (
 	"context"
