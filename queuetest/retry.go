@@ -3,22 +3,91 @@ package queuetest
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/queue"
 )
 
-// killNew enqueues a job in queue "r" and lets it die.
-func (e *env) killNew(j queue.NewJob) int64 {
-	e.t.Helper()
-	j.Kind, j.Queue = "charge", "r"
-	id := e.enqueue(j)
-	got := e.leaseOne("r")
-	require.Equal(e.t, id, got.ID)
-	e.kill(got)
-	require.Equal(e.t, queue.StateDead, e.get(id).State)
-	return id
+// deadArea: dead jobs: retry and delete.
+var deadArea = area{"Dead", []testCase{
+	{"RetryDeadKeepsIDAndHistory", testSettleDeadAndRetryDead},
+	{"RetryDeadWaitsForOlderBlocker", testRetryDeadWaitsForOlderBlocker},
+	{"RetryDeadSkipsHeldUniqueKeys", testRetryDeadUniqueKeyHeld},
+	{"DeleteDeadRemovesOnlyDead", testDeleteDead},
+}}
+
+func testSettleDeadAndRetryDead(e *env) {
+	id := e.enqueue(queue.NewJob{Kind: "charge", Queue: "payments", Args: map[string]int{"order": 9}, UniqueKey: "charge:9"})
+	other := e.enqueue(queue.NewJob{Kind: "refund", Queue: "payments"})
+	jobs := e.lease("payments", 2)
+	byID := map[int64]*queue.Job{jobs[0].ID: jobs[0], jobs[1].ID: jobs[1]}
+	d1 := settlement(byID[id], queue.OutcomeDead)
+	d1.Reason = "permanent error: card declined"
+	d1.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "card declined"}
+	d2 := settlement(byID[other], queue.OutcomeDead)
+	d2.Reason = "attempts exhausted"
+	require.NoError(e.t, errors.Join(e.settle(d1, d2)...))
+
+	dead := e.get(id)
+	require.Equal(e.t, queue.StateDead, dead.State)
+	require.Equal(e.t, "permanent error: card declined", dead.DeadReason)
+	require.Len(e.t, dead.Errors, 1)
+	require.Equal(e.t, "charge:9", dead.UniqueKey)
+	require.True(e.t, dead.FinishedAt.Equal(e.clock.Now()))
+	require.JSONEq(e.t, `{"order":9}`, string(dead.Payload))
+	st, err := e.q.Stats(e.ctx)
+	require.NoError(e.t, err)
+	require.Equal(e.t, 2, st.Queues[0].Dead)
+	require.Equal(e.t, 0, st.Queues[0].Running)
+
+	// The key is free while the job is dead.
+	fresh, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "charge", Queue: "payments", UniqueKey: "charge:9"})
+	require.NoError(e.t, err)
+	require.False(e.t, fresh.Duplicate)
+	require.NoError(e.t, e.q.Delete(e.ctx, fresh.ID))
+
+	// Retry one: same id, attempts reset, history kept.
+	e.clock.Advance(time.Hour)
+	require.NoError(e.t, e.q.Retry(e.ctx, id))
+	back := e.get(id)
+	require.Equal(e.t, queue.StatePending, back.State)
+	require.Equal(e.t, 0, back.Attempt)
+	require.Len(e.t, back.Errors, 1)
+	require.True(e.t, back.RunAt.Equal(e.clock.Now()))
+	require.ErrorIs(e.t, e.q.Retry(e.ctx, id), queue.ErrNotDead)
+	require.ErrorIs(e.t, e.q.Retry(e.ctx, 999999), queue.ErrNotFound)
+
+	// Retry by filter.
+	_, err = e.q.RetryDead(e.ctx, queue.DeadFilter{})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
+	res, err := e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments", Kind: "nope"})
+	require.NoError(e.t, err)
+	require.Zero(e.t, res.Retried)
+	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, queue.RetryDeadResult{Retried: 1}, res)
+	require.Equal(e.t, queue.StatePending, e.get(other).State)
+}
+
+// A retried dead job waits for an older dead job that still holds its key
+// (and runs once that one is dealt with).
+func testRetryDeadWaitsForOlderBlocker(e *env) {
+	h := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "x"})
+	f := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "x", ExpiresAt: t0.Add(time.Minute)})
+	j := e.leaseOne(queue.DefaultQueue)
+	e.clock.Advance(2 * time.Minute)
+	e.lease(queue.DefaultQueue, 10) // f expires, dead
+	e.kill(j)                       // h dies, holds the key
+	require.Equal(e.t, queue.StateDead, e.get(h).State)
+	require.Equal(e.t, queue.StateDead, e.get(f).State)
+	require.NoError(e.t, e.q.Retry(e.ctx, f))
+	require.Equal(e.t, queue.StateBlocked, e.get(f).State, "f must not run before h, which holds the key")
+	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{h}})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	require.Equal(e.t, queue.StatePending, e.get(f).State, "with h gone, f is next")
 }
 
 // A dead job whose unique key a live job holds again (a newer delivery of
@@ -87,4 +156,52 @@ func testRetryDeadUniqueKeyHeld(e *env) {
 	require.Empty(e.t, res.Skipped)
 	require.NoError(e.t, res.Err())
 	require.False(e.t, errors.Is(res.Err(), queue.ErrUniqueKeyHeld))
+}
+
+// DeleteDead removes dead jobs only, by IDs or by queue and kind, and a
+// dead job that held its ordering key frees it.
+func testDeleteDead(e *env) {
+	die := func(j queue.NewJob) int64 {
+		id := e.enqueue(j)
+		e.kill(e.leaseOne(j.Queue))
+		require.Equal(e.t, queue.StateDead, e.get(id).State)
+		return id
+	}
+	a1 := die(queue.NewJob{Kind: "x", Queue: "a"})
+	a2 := die(queue.NewJob{Kind: "y", Queue: "a"})
+	b1 := die(queue.NewJob{Kind: "x", Queue: "b"})
+	keyed := die(queue.NewJob{Kind: "k", Queue: "c", OrderKey: "order:9"})
+	next := e.enqueue(queue.NewJob{Kind: "k", Queue: "c", OrderKey: "order:9"})
+	require.Equal(e.t, queue.StateBlocked, e.get(next).State, "the dead job holds its key")
+	live := e.enqueue(queue.NewJob{Kind: "x", Queue: "a"})
+
+	_, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
+
+	// A job retried meanwhile is live and stays; a live ID is ignored.
+	require.NoError(e.t, e.q.Retry(e.ctx, a1))
+	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{a1, live, 999999}})
+	require.NoError(e.t, err)
+	require.Zero(e.t, n)
+	require.Equal(e.t, queue.StatePending, e.get(a1).State)
+	require.Equal(e.t, queue.StatePending, e.get(live).State)
+
+	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{Queue: "a", Kind: "y"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	_, err = e.q.Get(e.ctx, a2)
+	require.ErrorIs(e.t, err, queue.ErrNotFound)
+	require.Equal(e.t, queue.StateDead, e.get(b1).State, "other queues keep theirs")
+
+	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{keyed}})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	require.Equal(e.t, queue.StatePending, e.get(next).State, "the key moved on")
+
+	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{All: true})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n, "b1, the last dead job")
+	dead, err := e.q.List(e.ctx, queue.ListFilter{State: queue.StateDead})
+	require.NoError(e.t, err)
+	require.Empty(e.t, dead)
 }

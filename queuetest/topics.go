@@ -9,6 +9,17 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
+// topicArea: TopicStore.
+var topicArea = area{"Topic", []testCase{
+	{"FanOutToMatchingSubscriptions", testTopicFanOut},
+	{"LogBacklogAndRetention", testTopicLogAndBacklog},
+	{"IgnoresMaxPending", testTopicIgnoresMaxPending},
+	{"WritesFollowCallerTx", testTopicWritesInTx},
+	{"ReplayToOneSubscription", testTopicReplay},
+	{"OutboxAndOrderPerSubscription", testTopicOutboxAndOrder},
+	{"SubscribeIdempotent", testTopicSubscribeIdempotent},
+}}
+
 func (e *env) topicStore() queue.TopicStore {
 	ts, ok := e.store.(queue.TopicStore)
 	if !ok {
