@@ -1,7 +1,9 @@
 // Package queuetest is the conformance suite for queue.Store backends: every
 // backend runs the same cases, so a second backend (Postgres) behaves as
-// the first. A backend's test calls Run with a function that opens a fresh,
-// empty store:
+// the first. It checks the promises of queue.Store's documentation, and of
+// queue.TopicStore and queue.ScheduleStore for a store that implements
+// them (their cases skip otherwise). A backend's test calls Run with a
+// function that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
 //		queuetest.Run(t, func(t *testing.T) queuetest.Backend {
@@ -126,7 +128,7 @@ type area struct {
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	areas := []area{
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
-		deadArea, cancelArea, inspectArea, queueArea, statsArea, topicArea,
+		deadArea, cancelArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {
