@@ -21,7 +21,7 @@ func testCancel(e *env) {
 	j := e.leaseOne("run")
 
 	for _, id := range []int64{pending, scheduled} {
-		state, err := e.q.Cancel(e.ctx, id)
+		state, err := e.store.Cancel(e.ctx, nil, id, e.clock.Now())
 		require.NoError(e.t, err)
 		require.Equal(e.t, queue.StateCancelled, state)
 		require.Equal(e.t, queue.StateCancelled, e.get(id).State)
@@ -30,7 +30,7 @@ func testCancel(e *env) {
 	e.clock.Advance(2 * time.Hour)
 	require.Empty(e.t, e.lease(queue.DefaultQueue, 10))
 
-	state, err := e.q.Cancel(e.ctx, running)
+	state, err := e.store.Cancel(e.ctx, nil, running, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StateRunning, state, "a running job is asked to stop")
 	require.True(e.t, e.get(running).CancelRequested)
@@ -41,15 +41,15 @@ func testCancel(e *env) {
 	require.NoError(e.t, e.settle(s)[0])
 	require.Equal(e.t, queue.StateCancelled, e.get(running).State)
 
-	_, err = e.q.Cancel(e.ctx, pending)
+	_, err = e.store.Cancel(e.ctx, nil, pending, e.clock.Now())
 	require.ErrorIs(e.t, err, queue.ErrNotCancellable)
-	_, err = e.q.Cancel(e.ctx, 424242)
+	_, err = e.store.Cancel(e.ctx, nil, 424242, e.clock.Now())
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 
 	another := e.enqueue(queue.NewJob{Kind: "k"})
 	tx, err := e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	_, err = e.q.CancelTx(e.ctx, tx, another)
+	_, err = e.store.Cancel(e.ctx, tx, another, e.clock.Now())
 	require.NoError(e.t, err)
 	require.NoError(e.t, tx.Rollback())
 	require.Equal(e.t, queue.StatePending, e.get(another).State, "a rolled-back cancel changes nothing")
@@ -57,19 +57,19 @@ func testCancel(e *env) {
 
 func testDelete(e *env) {
 	pending := e.enqueue(queue.NewJob{Kind: "k"})
-	require.NoError(e.t, e.q.Delete(e.ctx, pending))
-	_, err := e.q.Get(e.ctx, pending)
+	e.delete(pending)
+	_, err := e.store.Get(e.ctx, pending)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 
 	running := e.enqueue(queue.NewJob{Kind: "k"})
 	j := e.leaseOne(queue.DefaultQueue)
-	require.ErrorIs(e.t, e.q.Delete(e.ctx, running), queue.ErrRunning)
+	require.ErrorIs(e.t, e.store.Delete(e.ctx, nil, running, e.clock.Now()), queue.ErrRunning)
 
 	d := settlement(j, queue.OutcomeDead)
 	d.Reason = "test"
 	require.NoError(e.t, e.settle(d)[0])
-	require.NoError(e.t, e.q.Delete(e.ctx, running), "dead jobs can be deleted")
-	_, err = e.q.Get(e.ctx, running)
+	require.NoError(e.t, e.store.Delete(e.ctx, nil, running, e.clock.Now()), "dead jobs can be deleted")
+	_, err = e.store.Get(e.ctx, running)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
-	require.ErrorIs(e.t, e.q.Delete(e.ctx, running), queue.ErrNotFound)
+	require.ErrorIs(e.t, e.store.Delete(e.ctx, nil, running, e.clock.Now()), queue.ErrNotFound)
 }

@@ -20,7 +20,7 @@ func testExpiry(e *env) {
 	later := e.enqueue(queue.NewJob{Kind: "k", ExpiresAt: t0.Add(time.Hour)})
 	keyed := e.enqueue(queue.NewJob{Kind: "k", Queue: "o", OrderKey: "x", ExpiresAt: t0.Add(time.Minute)})
 	next := e.enqueue(queue.NewJob{Kind: "k", Queue: "o", OrderKey: "x"})
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "o", queue.QueueSettings{DeadSkipsKey: true}))
+	e.settings("o", queue.QueueSettings{DeadSkipsKey: true})
 	e.clock.Advance(2 * time.Minute)
 	require.Equal(e.t, []int64{later}, ids(e.lease(queue.DefaultQueue, 10)), "an expired job never starts")
 	dead := e.get(soon)

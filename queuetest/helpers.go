@@ -52,7 +52,7 @@ func settlement(j *queue.Job, o queue.Outcome) queue.Settlement {
 
 func (e *env) get(id int64) *queue.Job {
 	e.t.Helper()
-	j, err := e.q.Get(e.ctx, id)
+	j, err := e.store.Get(e.ctx, id)
 	require.NoError(e.t, err)
 	return j
 }
@@ -170,4 +170,12 @@ func (e *env) deadIn(name string) int64 {
 	require.Equal(e.t, id, j.ID)
 	e.kill(j)
 	return id
+}
+
+// retry moves dead job id back through the store's RetryDead.
+func (e *env) retry(id int64) {
+	e.t.Helper()
+	res, err := e.store.RetryDead(e.ctx, nil, queue.DeadFilter{IDs: []int64{id}}, e.clock.Now())
+	require.NoError(e.t, err)
+	require.Equal(e.t, queue.RetryDeadResult{Retried: 1}, res, "retry job %d", id)
 }

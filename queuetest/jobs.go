@@ -92,7 +92,7 @@ func testEnqueueManyAllOrNothing(e *env) {
 	require.ErrorAs(e.t, err, &ije)
 	require.Equal(e.t, 25, ije.Index)
 	require.Equal(e.t, "Priority", ije.Field)
-	list, err := e.q.List(e.ctx, queue.ListFilter{Limit: 1000})
+	list, err := e.store.List(e.ctx, queue.ListFilter{Limit: 1000})
 	require.NoError(e.t, err)
 	require.Len(e.t, list, 200)
 }
@@ -127,14 +127,14 @@ func testInvalidJobs(e *env) {
 		require.Equal(e.t, c.field, ije.Field, "error %v", err)
 		require.Contains(e.t, err.Error(), c.field)
 	}
-	list, err := e.q.List(e.ctx, queue.ListFilter{})
+	list, err := e.store.List(e.ctx, queue.ListFilter{})
 	require.NoError(e.t, err)
 	require.Empty(e.t, list, "no invalid job was stored")
 }
 
 func testIDsNeverReused(e *env) {
 	a := e.enqueue(queue.NewJob{Kind: "k"})
-	require.NoError(e.t, e.q.Delete(e.ctx, a))
+	e.delete(a)
 	b := e.enqueue(queue.NewJob{Kind: "k"})
 	require.Greater(e.t, b, a)
 	j := e.leaseOne(queue.DefaultQueue)
@@ -192,7 +192,7 @@ func testUniqueKey(e *env) {
 // A duplicate enqueue adds nothing, so a full queue does not refuse it; a
 // new job is still refused.
 func testDuplicateWhenFull(e *env) {
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "m", queue.QueueSettings{MaxPending: 1}))
+	e.settings("m", queue.QueueSettings{MaxPending: 1})
 	first, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k", Queue: "m", UniqueKey: "u"})
 	require.NoError(e.t, err)
 	again, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k", Queue: "m", UniqueKey: "u"})

@@ -33,7 +33,7 @@ func testOrderKeys(e *env) {
 
 	first := e.lease(queue.DefaultQueue, 10)
 	require.Equal(e.t, []int64{a1, b1}, sortedIDs(first), "one job per key, whatever its priority")
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, st.Queues[0].Blocked)
 	require.Equal(e.t, 1, st.Queues[0].BlockedKeys)
@@ -57,14 +57,14 @@ func testOrderKeys(e *env) {
 	e.kill(j)
 	require.Equal(e.t, queue.StateBlocked, e.get(a3).State)
 	require.Empty(e.t, e.lease(queue.DefaultQueue, 10))
-	st, err = e.q.Stats(e.ctx)
+	st, err = e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, st.Queues[0].StuckKeys)
 	late := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "order:1"})
 	require.Equal(e.t, queue.StateBlocked, e.get(late).State, "a stuck key holds new jobs back too")
 
 	// Retrying the dead job makes it the head again, ahead of a3.
-	require.NoError(e.t, e.q.Retry(e.ctx, a2))
+	e.retry(a2)
 	j = e.leaseOne(queue.DefaultQueue)
 	require.Equal(e.t, a2, j.ID)
 	e.complete(j)
@@ -84,7 +84,7 @@ func testOrderKeys(e *env) {
 }
 
 func testOrderKeysDeadSkips(e *env) {
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "sync", queue.QueueSettings{DeadSkipsKey: true}))
+	e.settings("sync", queue.QueueSettings{DeadSkipsKey: true})
 	a1 := e.enqueue(queue.NewJob{Kind: "k", Queue: "sync", OrderKey: "sku:9"})
 	a2 := e.enqueue(queue.NewJob{Kind: "k", Queue: "sync", OrderKey: "sku:9"})
 	j := e.leaseOne("sync")
@@ -99,7 +99,7 @@ func testOrderKeysDeadSkips(e *env) {
 	require.Equal(e.t, b1, j.ID)
 	e.kill(j)
 	require.Equal(e.t, queue.StateBlocked, e.get(b2).State)
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "held", queue.QueueSettings{DeadSkipsKey: true}))
+	e.settings("held", queue.QueueSettings{DeadSkipsKey: true})
 	require.Equal(e.t, queue.StatePending, e.get(b2).State)
 }
 
@@ -108,14 +108,14 @@ func testOrderKeysCancelAndDelete(e *env) {
 	a2 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o"})
 	a3 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o"})
 	a4 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o", Delay: time.Hour})
-	_, err := e.q.Cancel(e.ctx, a2) // a follower: nothing moves
+	_, err := e.store.Cancel(e.ctx, nil, a2, e.clock.Now()) // a follower: nothing moves
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StatePending, e.get(a1).State)
 	require.Equal(e.t, queue.StateBlocked, e.get(a3).State)
-	_, err = e.q.Cancel(e.ctx, a1) // the head: a3 is next
+	_, err = e.store.Cancel(e.ctx, nil, a1, e.clock.Now()) // the head: a3 is next
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StatePending, e.get(a3).State)
-	require.NoError(e.t, e.q.Delete(e.ctx, a3))
+	e.delete(a3)
 	require.Equal(e.t, queue.StateScheduled, e.get(a4).State, "the next head keeps its own run time")
 	// A dead head deleted by an operator releases the key.
 	e.clock.Advance(time.Hour)
@@ -124,7 +124,7 @@ func testOrderKeysCancelAndDelete(e *env) {
 	a5 := e.enqueue(queue.NewJob{Kind: "k", OrderKey: "o"})
 	e.kill(j)
 	require.Equal(e.t, queue.StateBlocked, e.get(a5).State)
-	require.NoError(e.t, e.q.Delete(e.ctx, a4))
+	e.delete(a4)
 	require.Equal(e.t, queue.StatePending, e.get(a5).State)
 }
 
@@ -137,7 +137,7 @@ func testCancelRequestedHeadFreesKey(e *env) {
 		next := e.enqueue(queue.NewJob{Kind: "k", Queue: "c", OrderKey: key})
 		j := e.leaseOne("c")
 		require.Equal(e.t, head, j.ID)
-		st, err := e.q.Cancel(e.ctx, head)
+		st, err := e.store.Cancel(e.ctx, nil, head, e.clock.Now())
 		require.NoError(e.t, err)
 		require.Equal(e.t, queue.StateRunning, st)
 		s := settlement(j, o)

@@ -68,19 +68,18 @@ func testLeaseScheduled(e *env) {
 
 func testLeasePaused(e *env) {
 	id := e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
-	require.NoError(e.t, e.q.Pause(e.ctx, "mail"))
+	require.NoError(e.t, e.store.SetPaused(e.ctx, nil, "mail", true, e.clock.Now()))
 	now := e.clock.Now()
 	res, err := e.store.Lease(e.ctx, queue.LeaseParams{Queue: "mail", Limit: 10, Now: now, Until: now.Add(time.Minute)})
 	require.NoError(e.t, err)
 	require.True(e.t, res.Paused)
 	require.Empty(e.t, res.Jobs)
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Len(e.t, st.Queues, 1)
 	require.True(e.t, st.Queues[0].Paused)
-	require.NoError(e.t, e.q.Resume(e.ctx, "mail"))
+	require.NoError(e.t, e.store.SetPaused(e.ctx, nil, "mail", false, e.clock.Now()))
 	require.Equal(e.t, []int64{id}, ids(e.lease("mail", 10)))
-	require.ErrorIs(e.t, e.q.Pause(e.ctx, ""), queue.ErrInvalidArgument)
 }
 
 func testExtendAndExpired(e *env) {
@@ -115,7 +114,7 @@ func testExtendAndExpired(e *env) {
 	require.Equal(e.t, queue.StateRunning, e.get(b).State)
 
 	// A cancel request shows on the next extend.
-	state, err := e.q.Cancel(e.ctx, a)
+	state, err := e.store.Cancel(e.ctx, nil, a, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.StateRunning, state)
 	ext, err = e.store.Extend(e.ctx, []queue.LeaseRef{{JobID: a, Token: byID[a].LeaseToken}}, e.clock.Now().Add(30*time.Second))

@@ -16,7 +16,7 @@ var queueArea = area{"QueueSettings", []testCase{
 }}
 
 func testBackPressure(e *env) {
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "mail", queue.QueueSettings{MaxPending: 3}))
+	e.settings("mail", queue.QueueSettings{MaxPending: 3})
 	for range 2 {
 		e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 	}
@@ -34,7 +34,7 @@ func testBackPressure(e *env) {
 	_, err = e.q.EnqueueMany(e.ctx, []queue.NewJob{{Kind: "k", Queue: "mail"}, {Kind: "k", Queue: "mail"}})
 	require.ErrorIs(e.t, err, queue.ErrQueueFull, "all or nothing: two do not fit")
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	for _, qs := range st.Queues {
 		if qs.Name == "mail" {
@@ -43,7 +43,7 @@ func testBackPressure(e *env) {
 			require.Equal(e.t, 1, qs.Scheduled)
 		}
 	}
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "mail", queue.QueueSettings{}))
+	e.settings("mail", queue.QueueSettings{})
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 
 	// Waiting for room instead of failing: gives up when its context ends.

@@ -2,7 +2,6 @@ package queuetest
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -37,7 +36,7 @@ func testSettleDeadAndRetryDead(e *env) {
 	require.Equal(e.t, "charge:9", dead.UniqueKey)
 	require.True(e.t, dead.FinishedAt.Equal(e.clock.Now()))
 	require.JSONEq(e.t, `{"order":9}`, string(dead.Payload))
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, st.Queues[0].Dead)
 	require.Equal(e.t, 0, st.Queues[0].Running)
@@ -46,26 +45,22 @@ func testSettleDeadAndRetryDead(e *env) {
 	fresh, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "charge", Queue: "payments", UniqueKey: "charge:9"})
 	require.NoError(e.t, err)
 	require.False(e.t, fresh.Duplicate)
-	require.NoError(e.t, e.q.Delete(e.ctx, fresh.ID))
+	e.delete(fresh.ID)
 
 	// Retry one: same id, attempts reset, history kept.
 	e.clock.Advance(time.Hour)
-	require.NoError(e.t, e.q.Retry(e.ctx, id))
+	e.retry(id)
 	back := e.get(id)
 	require.Equal(e.t, queue.StatePending, back.State)
 	require.Equal(e.t, 0, back.Attempt)
 	require.Len(e.t, back.Errors, 1)
 	require.True(e.t, back.RunAt.Equal(e.clock.Now()))
-	require.ErrorIs(e.t, e.q.Retry(e.ctx, id), queue.ErrNotDead)
-	require.ErrorIs(e.t, e.q.Retry(e.ctx, 999999), queue.ErrNotFound)
 
 	// Retry by filter.
-	_, err = e.q.RetryDead(e.ctx, queue.DeadFilter{})
-	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
-	res, err := e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments", Kind: "nope"})
+	res, err := e.store.RetryDead(e.ctx, nil, queue.DeadFilter{Queue: "payments", Kind: "nope"}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Zero(e.t, res.Retried)
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "payments"})
+	res, err = e.store.RetryDead(e.ctx, nil, queue.DeadFilter{Queue: "payments"}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.RetryDeadResult{Retried: 1}, res)
 	require.Equal(e.t, queue.StatePending, e.get(other).State)
@@ -82,9 +77,9 @@ func testRetryDeadWaitsForOlderBlocker(e *env) {
 	e.kill(j)                       // h dies, holds the key
 	require.Equal(e.t, queue.StateDead, e.get(h).State)
 	require.Equal(e.t, queue.StateDead, e.get(f).State)
-	require.NoError(e.t, e.q.Retry(e.ctx, f))
+	e.retry(f)
 	require.Equal(e.t, queue.StateBlocked, e.get(f).State, "f must not run before h, which holds the key")
-	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{h}})
+	n, err := e.store.DeleteDead(e.ctx, nil, queue.DeadFilter{IDs: []int64{h}}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
 	require.Equal(e.t, queue.StatePending, e.get(f).State, "with h gone, f is next")
@@ -92,39 +87,30 @@ func testRetryDeadWaitsForOlderBlocker(e *env) {
 
 // A dead job whose unique key a live job holds again (a newer delivery of
 // the same event, made by a replay) stays dead on a retry, and the caller
-// hears which job holds the key: Retry fails with a *KeyHeldError, and
-// RetryDead retries the other jobs and lists the held ones in Skipped.
-// Nothing is skipped silently.
+// hears which job holds the key: RetryDead retries the other jobs and
+// lists the held ones in Skipped, each naming its holder. Nothing is
+// skipped silently.
 func testRetryDeadUniqueKeyHeld(e *env) {
 	a := e.killNew(queue.NewJob{UniqueKey: "charge:1"})
 	b := e.killNew(queue.NewJob{UniqueKey: "charge:2"})
 	c := e.killNew(queue.NewJob{})
 	holder := e.enqueue(queue.NewJob{Kind: "charge", Queue: "r", UniqueKey: "charge:1"}) // the key is free while a is dead
 
-	// One job: an error that names the holder, not "not dead".
-	err := e.q.Retry(e.ctx, a)
-	require.ErrorIs(e.t, err, queue.ErrUniqueKeyHeld)
-	require.NotErrorIs(e.t, err, queue.ErrNotDead, "job %d is dead", a)
-	var held *queue.KeyHeldError
-	require.ErrorAs(e.t, err, &held)
-	require.Equal(e.t, queue.KeyHeldError{JobID: a, Key: "charge:1", HolderID: holder}, *held)
-	require.Contains(e.t, err.Error(), fmt.Sprintf("live job %d", holder))
-	require.Equal(e.t, queue.StateDead, e.get(a).State)
-
-	// In a transaction: the same.
+	// One job, in a transaction: skipped, naming the holder.
 	tx, err := e.db.BeginTx(e.ctx, nil)
 	require.NoError(e.t, err)
-	res, err := e.q.RetryDeadTx(e.ctx, tx, queue.DeadFilter{IDs: []int64{a}})
+	res, err := e.store.RetryDead(e.ctx, tx, queue.DeadFilter{IDs: []int64{a}}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.RetryDeadResult{Skipped: []queue.KeyHeldError{{JobID: a, Key: "charge:1", HolderID: holder}}}, res)
 	require.NoError(e.t, tx.Rollback())
 
 	// A filter: retry what can be retried, report the rest.
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Queue: "r"})
+	res, err = e.store.RetryDead(e.ctx, nil, queue.DeadFilter{Queue: "r"}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, res.Retried)
 	require.Equal(e.t, []queue.KeyHeldError{{JobID: a, Key: "charge:1", HolderID: holder}}, res.Skipped)
 	require.ErrorIs(e.t, res.Err(), queue.ErrUniqueKeyHeld)
+	var held *queue.KeyHeldError
 	require.ErrorAs(e.t, res.Err(), &held)
 	require.Equal(e.t, a, held.JobID)
 	require.Equal(e.t, queue.StateDead, e.get(a).State)
@@ -132,25 +118,25 @@ func testRetryDeadUniqueKeyHeld(e *env) {
 	require.Equal(e.t, queue.StatePending, e.get(c).State)
 
 	// Once the holder is gone, the job can be retried.
-	require.NoError(e.t, e.q.Delete(e.ctx, holder))
-	require.NoError(e.t, e.q.Retry(e.ctx, a))
+	e.delete(holder)
+	e.retry(a)
 	require.Equal(e.t, queue.StatePending, e.get(a).State)
 	for _, id := range []int64{a, b, c} {
-		require.NoError(e.t, e.q.Delete(e.ctx, id))
+		e.delete(id)
 	}
 
 	// Two dead jobs with one key, retried together: the first is retried,
 	// and holds the key against the second.
 	d1 := e.killNew(queue.NewJob{UniqueKey: "charge:3"})
 	d2 := e.killNew(queue.NewJob{UniqueKey: "charge:3"})
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{IDs: []int64{d2, d1}})
+	res, err = e.store.RetryDead(e.ctx, nil, queue.DeadFilter{IDs: []int64{d2, d1}}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, queue.RetryDeadResult{Retried: 1, Skipped: []queue.KeyHeldError{{JobID: d2, Key: "charge:3", HolderID: d1}}}, res)
 	require.Equal(e.t, queue.StatePending, e.get(d1).State)
 	require.Equal(e.t, queue.StateDead, e.get(d2).State)
 
 	// Nothing skipped: Skipped is empty and Err is nil.
-	res, err = e.q.RetryDead(e.ctx, queue.DeadFilter{Kind: "nope"})
+	res, err = e.store.RetryDead(e.ctx, nil, queue.DeadFilter{Kind: "nope"}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Zero(e.t, res.Retried)
 	require.Empty(e.t, res.Skipped)
@@ -175,33 +161,30 @@ func testDeleteDead(e *env) {
 	require.Equal(e.t, queue.StateBlocked, e.get(next).State, "the dead job holds its key")
 	live := e.enqueue(queue.NewJob{Kind: "x", Queue: "a"})
 
-	_, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{})
-	require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "an empty filter is refused")
-
 	// A job retried meanwhile is live and stays; a live ID is ignored.
-	require.NoError(e.t, e.q.Retry(e.ctx, a1))
-	n, err := e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{a1, live, 999999}})
+	e.retry(a1)
+	n, err := e.store.DeleteDead(e.ctx, nil, queue.DeadFilter{IDs: []int64{a1, live, 999999}}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Zero(e.t, n)
 	require.Equal(e.t, queue.StatePending, e.get(a1).State)
 	require.Equal(e.t, queue.StatePending, e.get(live).State)
 
-	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{Queue: "a", Kind: "y"})
+	n, err = e.store.DeleteDead(e.ctx, nil, queue.DeadFilter{Queue: "a", Kind: "y"}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
-	_, err = e.q.Get(e.ctx, a2)
+	_, err = e.store.Get(e.ctx, a2)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 	require.Equal(e.t, queue.StateDead, e.get(b1).State, "other queues keep theirs")
 
-	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{IDs: []int64{keyed}})
+	n, err = e.store.DeleteDead(e.ctx, nil, queue.DeadFilter{IDs: []int64{keyed}}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
 	require.Equal(e.t, queue.StatePending, e.get(next).State, "the key moved on")
 
-	n, err = e.q.DeleteDead(e.ctx, queue.DeadFilter{All: true})
+	n, err = e.store.DeleteDead(e.ctx, nil, queue.DeadFilter{All: true}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n, "b1, the last dead job")
-	dead, err := e.q.List(e.ctx, queue.ListFilter{State: queue.StateDead})
+	dead, err := e.store.List(e.ctx, queue.ListFilter{State: queue.StateDead})
 	require.NoError(e.t, err)
 	require.Empty(e.t, dead)
 }

@@ -30,12 +30,12 @@ func testSettleComplete(e *env) {
 	keep.Keep = true
 	errs := e.settle(settlement(byID[a], queue.OutcomeComplete), keep)
 	require.NoError(e.t, errors.Join(errs...))
-	_, err := e.q.Get(e.ctx, a)
+	_, err := e.store.Get(e.ctx, a)
 	require.ErrorIs(e.t, err, queue.ErrNotFound, "completed jobs are deleted by default")
 	kept := e.get(b)
 	require.Equal(e.t, queue.StateCompleted, kept.State)
 	require.True(e.t, kept.FinishedAt.Equal(e.clock.Now()))
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, st.Throughput[len(st.Throughput)-1].Completed)
 }
@@ -69,7 +69,7 @@ func testSettleRetry(e *env) {
 	require.Equal(e.t, queue.StatePending, got.State)
 	require.Len(e.t, got.Errors, 2, "every attempt's error is kept")
 	require.Equal(e.t, "goroutine 1 [running]", got.Errors[1].Stack)
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	failed := 0
 	for _, m := range st.Throughput {
@@ -154,7 +154,7 @@ func testSettleBatchMixed(e *env) {
 		}
 	}
 	for _, s := range batch {
-		j, err := e.q.Get(e.ctx, s.JobID)
+		j, err := e.store.Get(e.ctx, s.JobID)
 		switch {
 		case !want[s.JobID]:
 			require.NoError(e.t, err)
@@ -199,7 +199,7 @@ func testSettleSameJobTwice(e *env) {
 	errs = e.settle(settlement(j, queue.OutcomeComplete), snooze)
 	require.NoError(e.t, errs[0])
 	require.ErrorIs(e.t, errs[1], queue.ErrLeaseLost)
-	_, err := e.q.Get(e.ctx, j.ID)
+	_, err := e.store.Get(e.ctx, j.ID)
 	require.ErrorIs(e.t, err, queue.ErrNotFound, "the completion came first")
 }
 

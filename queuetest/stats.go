@@ -25,7 +25,7 @@ func testStats(e *env) {
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "b", Delay: time.Second})
 	e.leaseOne("b")
 	e.clock.Advance(2 * time.Second) // b's scheduled job is now due
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Len(e.t, st.Queues, 2)
 	a, b := st.Queues[0], st.Queues[1]
@@ -48,7 +48,7 @@ func testPrune(e *env) {
 	s.Keep = true
 	require.NoError(e.t, e.settle(s)[0])
 	cancelled := e.enqueue(queue.NewJob{Kind: "k"})
-	_, err := e.q.Cancel(e.ctx, cancelled)
+	_, err := e.store.Cancel(e.ctx, nil, cancelled, e.clock.Now())
 	require.NoError(e.t, err)
 	pending := e.enqueue(queue.NewJob{Kind: "k", Delay: 48 * time.Hour})
 
@@ -60,11 +60,11 @@ func testPrune(e *env) {
 	require.NoError(e.t, err)
 	require.Equal(e.t, 2, n)
 	for _, id := range []int64{kept, cancelled} {
-		_, err := e.q.Get(e.ctx, id)
+		_, err := e.store.Get(e.ctx, id)
 		require.ErrorIs(e.t, err, queue.ErrNotFound)
 	}
 	require.Equal(e.t, queue.StateScheduled, e.get(pending).State, "live jobs are never pruned")
-	st, err := e.q.Stats(e.ctx)
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
 	require.NoError(e.t, err)
 	for _, m := range st.Throughput {
 		require.Zero(e.t, m.Completed, "old metrics pruned")

@@ -43,7 +43,7 @@ func (e *env) publish(ev queue.Event) queue.PublishResult {
 // jobsIn lists a queue's live jobs oldest first.
 func (e *env) jobsIn(name string) []*queue.Job {
 	e.t.Helper()
-	list, err := e.q.List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
+	list, err := e.store.List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
 	require.NoError(e.t, err)
 	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
 		list[i], list[j] = list[j], list[i]
@@ -133,7 +133,7 @@ func testTopicFanOut(e *env) {
 // waits for one subscriber, while a plain enqueue is still refused.
 func testTopicIgnoresMaxPending(e *env) {
 	e.topicStore()
-	require.NoError(e.t, e.q.SetQueueSettings(e.ctx, "slow", queue.QueueSettings{MaxPending: 1}))
+	e.settings("slow", queue.QueueSettings{MaxPending: 1})
 	e.subscribe(queue.Subscription{Name: "slow", Pattern: "orders.created", Queue: "slow", Kind: "k"})
 	for range 3 {
 		require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.created"}).Jobs)
