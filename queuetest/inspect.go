@@ -12,6 +12,8 @@ import (
 var inspectArea = area{"Inspect", []testCase{
 	{"GetMissingIsNotFound", testGetMissing},
 	{"ListFiltersAndPages", testList},
+	{"ListDefaultsToFifty", testListDefaultLimit},
+	{"SearchFindsDeadReason", testSearchDeadReason},
 }}
 
 func testList(e *env) {
@@ -105,4 +107,35 @@ func testGetMissing(e *env) {
 	_, err = e.store.Cancel(e.ctx, nil, gone, e.clock.Now())
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 	require.ErrorIs(e.t, e.store.Delete(e.ctx, nil, gone, e.clock.Now()), queue.ErrNotFound)
+}
+
+// A list with no Limit returns the newest 50 jobs.
+func testListDefaultLimit(e *env) {
+	jobs := make([]queue.NewJob, 60)
+	for i := range jobs {
+		jobs[i] = queue.NewJob{Kind: "k"}
+	}
+	res, err := e.q.EnqueueMany(e.ctx, jobs)
+	require.NoError(e.t, err)
+	list, err := e.store.List(e.ctx, queue.ListFilter{})
+	require.NoError(e.t, err)
+	require.Len(e.t, list, 50)
+	require.Equal(e.t, res[59].ID, list[0].ID, "newest first")
+	require.Equal(e.t, res[10].ID, list[49].ID)
+}
+
+// Search finds a dead job by its dead reason alone (no attempt error
+// holds the text).
+func testSearchDeadReason(e *env) {
+	id := e.enqueue(queue.NewJob{Kind: "k", Args: "payload"})
+	e.enqueue(queue.NewJob{Kind: "k", Args: "other"})
+	d := settlement(e.leaseOne(queue.DefaultQueue), queue.OutcomeDead)
+	d.Reason = "gave up: partner retired the endpoint"
+	require.NoError(e.t, e.settle(d)[0])
+	require.Equal(e.t, queue.StateDead, e.state(id))
+	for _, state := range []queue.State{"", queue.StateDead} {
+		list, err := e.store.List(e.ctx, queue.ListFilter{State: state, Search: "retired the endpoint"})
+		require.NoError(e.t, err)
+		require.Equal(e.t, []int64{id}, ids(list), "state %q", state)
+	}
 }

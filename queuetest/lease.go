@@ -18,6 +18,7 @@ var leaseArea = area{"Lease", []testCase{
 	{"ExtendReportsFinishedJobsLost", testExtendFinishedJobsLost},
 	{"ExpiredHonoursLimit", testExpiredLimit},
 	{"StaleTokensSettleNothing", testFencing},
+	{"UsesCallersClockNotTheWallClock", testLeaseCallersClock},
 }}
 
 func testLeaseOrder(e *env) {
@@ -231,5 +232,30 @@ func testExpiredLimit(e *env) {
 	for _, j := range expired {
 		require.Equal(e.t, queue.StateRunning, j.State)
 		require.NotZero(e.t, j.LeaseToken)
+	}
+}
+
+// A backend takes every time from its caller, never from the wall clock:
+// jobs enqueued, leased and settled decades away from today behave as at
+// any other time.
+func testLeaseCallersClock(e *env) {
+	for _, at := range []time.Time{time.Date(2091, 7, 1, 0, 0, 0, 0, time.UTC), time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)} {
+		e.clock.Set(at)
+		ready := e.enqueue(queue.NewJob{Kind: "k", Queue: "c"})
+		later := e.enqueue(queue.NewJob{Kind: "k", Queue: "c", Delay: time.Minute})
+		require.True(e.t, e.get(ready).CreatedAt.Equal(at))
+		require.Equal(e.t, queue.StateScheduled, e.state(later))
+		require.Equal(e.t, time.Duration(0), e.queueStats("c").OldestPending)
+		j := e.leaseOne("c")
+		require.Equal(e.t, ready, j.ID, "only the ready job, at %s", at)
+		require.True(e.t, j.LeaseUntil.Equal(at.Add(30*time.Second)))
+		e.clock.Set(at.Add(time.Minute))
+		require.Equal(e.t, []int64{later}, ids(e.lease("c", 10)))
+		expired, err := e.store.Expired(e.ctx, at.Add(31*time.Second), 10)
+		require.NoError(e.t, err)
+		require.Equal(e.t, []int64{ready}, ids(expired), "by the caller's now")
+		for _, id := range []int64{ready, later} {
+			e.complete(e.get(id))
+		}
 	}
 }

@@ -15,6 +15,7 @@ var deadArea = area{"Dead", []testCase{
 	{"RetryDeadWaitsForOlderBlocker", testRetryDeadWaitsForOlderBlocker},
 	{"RetryDeadSkipsHeldUniqueKeys", testRetryDeadUniqueKeyHeld},
 	{"DeleteDeadRemovesOnlyDead", testDeleteDead},
+	{"RetryDeadByKindOrAll", testRetryDeadByKindOrAll},
 }}
 
 func testSettleDeadAndRetryDead(e *env) {
@@ -187,4 +188,24 @@ func testDeleteDead(e *env) {
 	dead, err := e.store.List(e.ctx, queue.ListFilter{State: queue.StateDead})
 	require.NoError(e.t, err)
 	require.Empty(e.t, dead)
+}
+
+// RetryDead selects by kind within a queue, or every dead job with All;
+// the jobs it leaves are still dead.
+func testRetryDeadByKindOrAll(e *env) {
+	x1 := e.deadIn("a")
+	y := e.enqueue(queue.NewJob{Kind: "other", Queue: "a"})
+	e.kill(e.leaseOne("a"))
+	x2 := e.deadIn("b")
+	res, err := e.store.RetryDead(e.ctx, nil, queue.DeadFilter{Queue: "a", Kind: "k"}, e.clock.Now())
+	require.NoError(e.t, err)
+	require.Equal(e.t, queue.RetryDeadResult{Retried: 1}, res)
+	require.Equal(e.t, queue.StatePending, e.state(x1))
+	require.Equal(e.t, queue.StateDead, e.state(y))
+	require.Equal(e.t, queue.StateDead, e.state(x2))
+	res, err = e.store.RetryDead(e.ctx, nil, queue.DeadFilter{All: true}, e.clock.Now())
+	require.NoError(e.t, err)
+	require.Equal(e.t, queue.RetryDeadResult{Retried: 2}, res)
+	require.Equal(e.t, queue.StatePending, e.state(y))
+	require.Equal(e.t, queue.StatePending, e.state(x2))
 }

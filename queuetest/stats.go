@@ -15,6 +15,7 @@ var statsArea = area{"Stats", []testCase{
 	{"CountsEveryStateAndPausedQueues", testStatsEveryState},
 	{"PruneRemovesOldFinishedJobs", testPrune},
 	{"PruneAtMostLimitOfEachKind", testPruneLimit},
+	{"ThroughputCoversTheHourBeforeNow", testStatsThroughputHour},
 }}
 
 func testStats(e *env) {
@@ -142,4 +143,30 @@ func testPruneLimit(e *env) {
 	n, err = e.store.Prune(e.ctx, p)
 	require.NoError(e.t, err)
 	require.Zero(e.t, n)
+}
+
+// Throughput counts the attempts settled in the hour before now, one entry
+// per minute, oldest first; older ones drop out without a prune.
+func testStatsThroughputHour(e *env) {
+	for range 2 {
+		e.enqueue(queue.NewJob{Kind: "k"})
+	}
+	e.complete(e.leaseOne(queue.DefaultQueue))
+	e.clock.Advance(30 * time.Minute)
+	e.complete(e.leaseOne(queue.DefaultQueue))
+	sum := func() (n int) {
+		st, err := e.store.Stats(e.ctx, e.clock.Now())
+		require.NoError(e.t, err)
+		require.Len(e.t, st.Throughput, 60)
+		for i, m := range st.Throughput {
+			require.True(e.t, m.Minute.Equal(e.clock.Now().Truncate(time.Minute).Add(time.Duration(i-59)*time.Minute)), "minute %d: %s", i, m.Minute)
+			n += m.Completed
+		}
+		return n
+	}
+	require.Equal(e.t, 2, sum())
+	e.clock.Advance(45 * time.Minute)
+	require.Equal(e.t, 1, sum(), "the first completion is over an hour old")
+	e.clock.Advance(time.Hour)
+	require.Zero(e.t, sum())
 }
