@@ -54,7 +54,7 @@ func testErrorHistoryBounded(e *env) {
 	require.Equal(e.t, []int{1, 17, 18, 19, 20, 21, 22, 23, 24, 25}, attempts(dead))
 	require.Equal(e.t, 15, dead.ErrorsDropped)
 
-	n, err := e.q.Inspector().RetryDead(e.ctx, queue.DeadFilter{IDs: []int64{id}})
+	n, err := e.store.RetryDead(e.ctx, nil, queue.DeadFilter{IDs: []int64{id}}, e.clock.Now())
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n.Retried)
 	back := e.get(id)

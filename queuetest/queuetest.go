@@ -1,7 +1,9 @@
 // Package queuetest is the conformance suite for queue.Store backends: every
 // backend runs the same cases, so a second backend (Postgres) behaves as
-// the first. A backend's test calls Run with a function that opens a fresh,
-// empty store:
+// the first. It checks the promises of queue.Store's documentation, and of
+// queue.TopicStore and queue.ScheduleStore for a store that implements
+// them (their cases skip otherwise). A backend's test calls Run with a
+// function that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
 //		queuetest.Run(t, func(t *testing.T) queuetest.Backend {
@@ -83,6 +85,11 @@ type env struct {
 	db    *sql.DB
 	q     *queue.Queue
 	clock *Clock
+	// open opens another fresh store, for cases that need a second
+	// database (a foreign transaction).
+	open func(t *testing.T) Backend
+	// seq is the last number unique returned.
+	seq int
 }
 
 // t0 is the suite's start time: a fixed instant, so failures replay.
@@ -97,63 +104,42 @@ func newEnv(t *testing.T, open func(t *testing.T) Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock}
+	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock, open: open}
 }
 
-// Run runs every conformance case against stores made by open.
+// testCase is one promise a backend keeps, named for it.
+type testCase struct {
+	name string
+	fn   func(*env)
+}
+
+// area is the cases of one part of the contract; each file of the suite
+// holds one or two.
+type area struct {
+	name  string
+	cases []testCase
+}
+
+// Run runs every conformance case against stores made by open, each on a
+// fresh store, as subtests named Area/Promise (such as
+// "OrderKey/NextRunsAfterHolderCompletes"). Cases for an optional interface
+// (queue.TopicStore, queue.ScheduleStore) skip, saying so, when the store
+// does not implement it.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
-	cases := []struct {
-		name string
-		fn   func(*env)
-	}{
-		{"EnqueueRoundTrip", testEnqueueRoundTrip},
-		{"EnqueueManyAllOrNothing", testEnqueueManyAllOrNothing},
-		{"InvalidJobs", testInvalidJobs},
-		{"UniqueKey", testUniqueKey},
-		{"EnqueueTx", testEnqueueTx},
-		{"LeaseOrder", testLeaseOrder},
-		{"LeaseScheduled", testLeaseScheduled},
-		{"LeasePaused", testLeasePaused},
-		{"SettleComplete", testSettleComplete},
-		{"SettleRetry", testSettleRetry},
-		{"SettleSnoozeAndRelease", testSettleSnoozeAndRelease},
-		{"SettleDeadAndRetryDead", testSettleDeadAndRetryDead},
-		{"Fencing", testFencing},
-		{"SettleBatchMixed", testSettleBatchMixed},
-		{"DeleteDead", testDeleteDead},
-		{"CancelRequestedHeadFreesKey", testCancelRequestedHeadFreesKey},
-		{"ExpiredFollowerBlocksOnlyLaterJobs", testExpiredFollowerBlocksOnlyLaterJobs},
-		{"RetryDeadWaitsForOlderBlocker", testRetryDeadWaitsForOlderBlocker},
-		{"RetryDeadUniqueKeyHeld", testRetryDeadUniqueKeyHeld},
-		{"DuplicateWhenFull", testDuplicateWhenFull},
-		{"SettleSameJobTwice", testSettleSameJobTwice},
-		{"ExtendAndExpired", testExtendAndExpired},
-		{"Cancel", testCancel},
-		{"Delete", testDelete},
-		{"IDsNeverReused", testIDsNeverReused},
-		{"List", testList},
-		{"Stats", testStats},
-		{"Prune", testPrune},
-		{"OrderKeys", testOrderKeys},
-		{"OrderKeysDeadSkips", testOrderKeysDeadSkips},
-		{"OrderKeysCancelAndDelete", testOrderKeysCancelAndDelete},
-		{"Expiry", testExpiry},
-		{"BackPressure", testBackPressure},
-		{"MarkProcessed", testMarkProcessed},
-		{"Correlation", testCorrelation},
-		{"TopicFanOut", testTopicFanOut},
-		{"TopicLogAndBacklog", testTopicLogAndBacklog},
-		{"TopicIgnoresMaxPending", testTopicIgnoresMaxPending},
-		{"TopicWritesInTx", testTopicWritesInTx},
-		{"TopicReplay", testTopicReplay},
-		{"TopicOutboxAndOrder", testTopicOutboxAndOrder},
-		{"ErrorHistoryBounded", testErrorHistoryBounded},
-		{"TopicSubscribeIdempotent", testTopicSubscribeIdempotent},
+	areas := []area{
+		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
+		deadArea, cancelArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
+		queueAPIArea,
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+	for _, a := range areas {
+		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
-			c.fn(newEnv(t, open))
+			for _, c := range a.cases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.fn(newEnv(t, open))
+				})
+			}
 		})
 	}
 }

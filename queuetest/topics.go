@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -8,6 +9,18 @@ import (
 
 	"github.com/spooljobs/spool/queue"
 )
+
+// topicArea: TopicStore.
+var topicArea = area{"Topic", []testCase{
+	{"FanOutToMatchingSubscriptions", testTopicFanOut},
+	{"LogBacklogAndRetention", testTopicLogAndBacklog},
+	{"IgnoresMaxPending", testTopicIgnoresMaxPending},
+	{"WritesFollowCallerTx", testTopicWritesInTx},
+	{"ReplayToOneSubscription", testTopicReplay},
+	{"OutboxAndOrderPerSubscription", testTopicOutboxAndOrder},
+	{"SubscribeIdempotent", testTopicSubscribeIdempotent},
+	{"EventsBySeqTimeAndLimit", testTopicEvents},
+}}
 
 func (e *env) topicStore() queue.TopicStore {
 	ts, ok := e.store.(queue.TopicStore)
@@ -32,7 +45,7 @@ func (e *env) publish(ev queue.Event) queue.PublishResult {
 // jobsIn lists a queue's live jobs oldest first.
 func (e *env) jobsIn(name string) []*queue.Job {
 	e.t.Helper()
-	list, err := e.q.Inspector().List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
+	list, err := e.store.List(e.ctx, queue.ListFilter{Queue: name, Limit: 1000})
 	require.NoError(e.t, err)
 	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
 		list[i], list[j] = list[j], list[i]
@@ -122,7 +135,7 @@ func testTopicFanOut(e *env) {
 // waits for one subscriber, while a plain enqueue is still refused.
 func testTopicIgnoresMaxPending(e *env) {
 	e.topicStore()
-	require.NoError(e.t, e.q.Inspector().SetQueueSettings(e.ctx, "slow", queue.QueueSettings{MaxPending: 1}))
+	e.settings("slow", queue.QueueSettings{MaxPending: 1})
 	e.subscribe(queue.Subscription{Name: "slow", Pattern: "orders.created", Queue: "slow", Kind: "k"})
 	for range 3 {
 		require.Equal(e.t, 1, e.publish(queue.Event{Topic: "orders.created"}).Jobs)
@@ -404,4 +417,46 @@ func testTopicSubscribeIdempotent(e *env) {
 	require.ErrorIs(e.t, e.q.Topics().UpdateSubscription(e.ctx, queue.Subscription{Name: "nope", Pattern: "x", Kind: "k"}), queue.ErrSubscriptionNotFound)
 	require.ErrorIs(e.t, e.q.Topics().UpdateSubscription(e.ctx, queue.Subscription{Name: "mail", Pattern: "x.y*", Kind: "k"}), queue.ErrInvalidArgument)
 	require.Equal(e.t, after.Subscription, only().Subscription)
+}
+
+// Events reads one topic's log oldest first, by sequence range, by publish
+// time and up to Limit, with each event as published.
+func testTopicEvents(e *env) {
+	ts := e.topicStore()
+	for i := range 6 {
+		e.publish(queue.Event{Topic: "stock.changed", Args: i, OrderKey: "sku:1", Metadata: map[string]string{"n": fmt.Sprint(i)}})
+		e.publish(queue.Event{Topic: "stock.other", Args: i})
+		e.clock.Advance(time.Minute)
+	}
+	read := func(f queue.EventFilter) []int64 {
+		e.t.Helper()
+		f.Topic = "stock.changed"
+		if f.Limit == 0 {
+			f.Limit = 100
+		}
+		events, err := ts.Events(e.ctx, f)
+		require.NoError(e.t, err)
+		var out []int64
+		for _, ev := range events {
+			out = append(out, ev.Seq)
+		}
+		return out
+	}
+	require.Equal(e.t, []int64{1, 2, 3, 4, 5, 6}, read(queue.EventFilter{}))
+	require.Equal(e.t, []int64{2, 3}, read(queue.EventFilter{FromSeq: 2, ToSeq: 3}))
+	require.Equal(e.t, []int64{5, 6}, read(queue.EventFilter{FromSeq: 5}))
+	require.Equal(e.t, []int64{1, 2}, read(queue.EventFilter{Limit: 2}))
+	require.Equal(e.t, []int64{3, 4}, read(queue.EventFilter{Since: t0.Add(90 * time.Second), Until: t0.Add(210 * time.Second)}))
+	require.Equal(e.t, []int64{4, 5}, read(queue.EventFilter{Since: t0.Add(150 * time.Second), Limit: 2}))
+
+	events, err := ts.Events(e.ctx, queue.EventFilter{Topic: "stock.changed", FromSeq: 4, ToSeq: 4, Limit: 10})
+	require.NoError(e.t, err)
+	require.Len(e.t, events, 1)
+	ev := events[0]
+	require.Equal(e.t, "stock.changed", ev.Topic)
+	require.True(e.t, ev.PublishedAt.Equal(t0.Add(3*time.Minute)), "published %s", ev.PublishedAt)
+	require.Equal(e.t, "sku:1", ev.OrderKey)
+	require.Equal(e.t, map[string]string{"n": "3"}, ev.Metadata)
+	require.Equal(e.t, "3", string(ev.Payload))
+	require.NotZero(e.t, ev.ID)
 }
