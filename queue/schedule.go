@@ -27,7 +27,9 @@ type ScheduleStore interface {
 	// Kind, Queue and Misfire (the other fields are ignored). A new
 	// schedule starts with LastTick = now, so its first tick is the first
 	// after now; an existing one keeps its state and gets the new
-	// definition.
+	// definition, except that a new Spec or TimeZone also moves LastTick up
+	// to now (a changed spec does not fire the ticks it would have had in
+	// the past).
 	SaveSchedule(ctx context.Context, tx *sql.Tx, def ScheduleState, now time.Time) error
 
 	// FireSchedule records a fire, guarded so that each tick and each
@@ -40,7 +42,10 @@ type ScheduleStore interface {
 	// false means another scheduler got there first, or the schedule was
 	// paused. A scheduler calls it first in its transaction and enqueues
 	// the fire's job after it only when it returned true, so that a fire
-	// and its job commit, or roll back, together.
+	// and its job commit, or roll back, together. A trigger is served also
+	// while the schedule is paused (an operator asked for it). An unknown
+	// name fires nothing (false); a fire with both or neither of Tick and
+	// Trigger, or Skip with Trigger, is an ErrInvalidArgument.
 	FireSchedule(ctx context.Context, tx *sql.Tx, f ScheduleFire) (bool, error)
 
 	// SetSchedulePaused pauses or resumes a schedule for every process on

@@ -61,20 +61,23 @@ type Store interface {
 
 	// Get returns a job by ID from the job table or the dead table.
 	Get(ctx context.Context, id int64) (*Job, error)
-	// List returns jobs matching f, newest first, at most f.Limit.
+	// List returns jobs matching f, newest first, at most f.Limit. f comes
+	// validated and with its defaults applied by Inspector.
 	List(ctx context.Context, f ListFilter) ([]*Job, error)
 	// Cancel cancels a pending or scheduled job at once, and asks a running
 	// job to stop (its worker sees the request on its next heartbeat). It
 	// returns the job's state after the call.
 	Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (State, error)
-	// RetryDead moves dead jobs matching f back to pending with their
+	// RetryDead moves dead jobs matching f (validated by Inspector: never
+	// an empty filter) back to pending with their
 	// attempts reset, keeping their IDs and error history. A dead job whose
 	// unique key a live job holds stays dead and is reported in Skipped with
 	// the holder; the others move all the same. It returns how many moved.
 	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (RetryDeadResult, error)
 	// Delete removes a job that is not running, from either table.
 	Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
-	// DeleteDead removes the dead jobs matching f, and only dead ones (a job
+	// DeleteDead removes the dead jobs matching f (validated by Inspector),
+	// and only dead ones (a job
 	// retried meanwhile stays). It returns how many it removed.
 	DeleteDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (int, error)
 	// SetPaused pauses or resumes a queue for every process on the store.

@@ -191,7 +191,8 @@ type EventFilter struct {
 	Topic string
 	// FromSeq and ToSeq bound the range (inclusive); zero means open.
 	FromSeq, ToSeq int64
-	// Since and Until bound by publish time; zero means open. Events are
+	// Since and Until bound by publish time, Since included and Until
+	// excluded; zero means open. Events are
 	// published in years 1 to 9999 (UTC): a Since before them or an Until
 	// after them is an open end too, while a Since after them or an Until
 	// before them is refused (ErrTimeOutOfRange).
@@ -228,7 +229,8 @@ type TopicStore interface {
 	Subscriptions(ctx context.Context) ([]SubscriptionInfo, error)
 	// Topics lists every topic in the log, ordered by name.
 	Topics(ctx context.Context) ([]TopicInfo, error)
-	// Events returns the events of f, validated by Topics, oldest first.
+	// Events returns the events of f, oldest first. f comes validated and
+	// with its defaults applied by Topics (Limit is 1 to 1000).
 	Events(ctx context.Context, f EventFilter) ([]EventRecord, error)
 	// DeliverBacklog delivers up to limit backlog events to subscriptions
 	// that are catching up, in log order; it returns how many jobs it made.
