@@ -1,6 +1,6 @@
 package sqlite_test
 
-// The error history is bounded (issue 12, item 6): a job that fails
+// The error history is bounded: a job that fails
 // hundreds of times keeps a small errors column.
 
 import (

@@ -419,3 +419,19 @@ func TestDatabaseFull(t *testing.T) {
 	require.ErrorIs(t, singleErr, queue.ErrFull)
 	require.Equal(t, len(stored), countRows(t, db, "spool_jobs"))
 }
+
+// Errors about the file itself (here: read-only) name the file.
+func TestWriteErrorNamesFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ro.db")
+	rw, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, rw.Close())
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	_, err = newQueue(t, ro).Enqueue(ctx, queue.NewJob{Kind: "k"})
+	require.ErrorIs(t, err, queue.ErrReadOnly)
+	require.True(t, strings.Contains(err.Error(), path), "error %q does not name %s", err, path)
+}

@@ -1,8 +1,7 @@
 package sqlite_test
 
-// Regression tests for issue 12, item 8b: a transaction of another
-// database passed to a Tx twin wrote the job into the wrong file, and Get
-// then returned another job with that id. Each failed before its fix.
+// A transaction of another database passed to a Tx twin is refused
+// (ErrForeignTx): its writes would land in the wrong file.
 
 import (
 	"context"

@@ -463,3 +463,36 @@ func TestNewNilDB(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "db is nil")
 }
+
+// ":memory:" would give every pooled connection its own empty database:
+// Open refuses it and says why.
+func TestOpenMemoryRefused(t *testing.T) {
+	_, err := sqlite.Open(context.Background(), ":memory:", sqlite.Options{})
+	require.ErrorContains(t, err, `":memory:" is not supported`)
+}
+
+// A positive busy timeout below 1ms rounds up: it still waits.
+func TestSubMillisecondBusyTimeoutWaits(t *testing.T) {
+	t.Parallel()
+	d, err := sqlite.DSN("x.db", sqlite.Options{BusyTimeout: 500 * time.Microsecond})
+	require.NoError(t, err)
+	require.Contains(t, d, "busy_timeout%281%29", d)
+}
+
+// Close of a read-only store closes its connections too (it leaked them,
+// and with them the file's -wal and -shm).
+func TestReadOnlyCloseClosesConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ro.db")
+	rw, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, rw.Close())
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	require.NoError(t, err)
+	_, err = newQueue(t, ro).Inspector().Stats(ctx)
+	require.NoError(t, err)
+	db := ro.DB()
+	require.NoError(t, ro.Close())
+	require.Zero(t, db.Stats().OpenConnections)
+}

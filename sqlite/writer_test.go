@@ -431,3 +431,41 @@ func TestEnqueueTxInDeferredTransaction(t *testing.T) {
 	require.Empty(t, all)
 	require.Equal(t, goroutines*rounds, countRows(t, s.DB(), "spool_jobs"))
 }
+
+// With an app pool of one connection, held by the caller's own transaction,
+// an Enqueue outside it cannot run; it ends with its ctx instead of hanging
+// (the writer takes operations only once it has a connection).
+func TestEnqueueHonoursCtxWhileWriterWaitsForConn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "app.db")
+	dsn, err := sqlite.DSN(path, sqlite.Options{})
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	s, err := sqlite.New(ctx, db, sqlite.Options{})
+	require.NoError(t, err)
+	q := newQueue(t, s)
+
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.Enqueue(cctx, queue.NewJob{Kind: "k"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(3 * time.Second):
+		tx.Rollback()
+		<-done
+		t.Fatal("Enqueue ignored its ctx deadline while the writer waited for a pool connection")
+	}
+	tx.Rollback()
+	s.Close()
+}
