@@ -17,9 +17,9 @@ import (
 // on), promoteNext makes the next blocked job of the key the head.
 
 const (
-	sqlPromoteNext = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?3 THEN 0 ELSE 1 END
-  WHERE id = (SELECT id FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state = 5 ORDER BY id LIMIT 1)
-    AND NOT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2))
+	sqlPromoteNext = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
+  WHERE id = (SELECT id FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state = ` + blockedSQL + ` ORDER BY id LIMIT 1)
+    AND NOT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN ` + keyHeadSQL + `)
     AND NOT EXISTS (SELECT 1 FROM spool_dead d WHERE d.queue = ?1 AND d.order_key = ?2 AND d.blocks_key
       AND d.id < spool_jobs.id)`
 	// deadBlocksKey decides, as a job dies, whether it holds its key.
@@ -42,13 +42,13 @@ func promoteNext(ctx context.Context, x *xtx, queueName, key string, now time.Ti
 // expired job never starts.
 const (
 	sqlExpiredWaiting = `SELECT id, order_key, expires_at FROM spool_jobs
-  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN (0, 1, 5) LIMIT 100`
+  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN ` + waitingSQL + ` LIMIT 100`
 	sqlDeadInsertWaiting = `INSERT INTO spool_dead
   (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
    died_at, reason, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
    ?1, ?2, unique_key, order_key, ` + deadBlocksKey + `, expires_at, metadata, errors, payload
-  FROM spool_jobs WHERE id = ?3 AND state IN (0, 1, 5)`
+  FROM spool_jobs WHERE id = ?3 AND state IN ` + waitingSQL
 )
 
 func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time) error {

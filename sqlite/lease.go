@@ -14,33 +14,33 @@ const (
 	sqlQueuePaused = `SELECT paused FROM spool_queues WHERE name = ?`
 	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
 	// per call so that one call never holds the writer long.
-	sqlPromote = `UPDATE spool_jobs SET state = 0
-  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 1 AND run_at <= ? ORDER BY run_at LIMIT 1000)`
+	sqlPromote = `UPDATE spool_jobs SET state = ` + pendingSQL + `
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = ` + scheduledSQL + ` AND run_at <= ? ORDER BY run_at LIMIT 1000)`
 	// sqlLease takes the first ready jobs in index order (spool_jobs_ready).
 	// "LIMIT ? + 0": SQLite re-prepares a statement whose bare bound LIMIT
 	// changes value between runs; an expression does not count as one.
 	sqlLease = `UPDATE spool_jobs
-  SET state = 2, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
-  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ? + 0)`
+  SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = ` + pendingSQL + ` ORDER BY priority DESC, run_at, id LIMIT ? + 0)`
 	// sqlLeased reads the jobs sqlLease just took back through the running
 	// index: they share the lease's token and expiry. (RETURNING costs more:
 	// SQLite buffers its rows before the first is read.) Every job of one
 	// lease starts at once, so their order does not matter.
 	sqlLeased = `SELECT ` + leasedColumns + ` FROM spool_jobs
-  WHERE state = 2 AND lease_until = ? AND lease_token = ?`
+  WHERE state = ` + runningSQL + ` AND lease_until = ? AND lease_token = ?`
 	// leasedColumns is what sqlLeased reads, in scanLeased's order: the
 	// columns the lease itself did not just set.
 	leasedColumns = `id, kind, priority, run_at, attempt, max_attempts, timeout_us, created_at,
   unique_key, order_key, expires_at, metadata, errors, payload`
-	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = 1`
+	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = ` + scheduledSQL
 	// sqlAnyExpiry probes the expiry index: one lookup per lease.
 	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool_jobs
-  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN (0, 1, 5))`
+  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
 )
 
 // leaseSelectSQL is the job-selecting part of sqlLease, for the query-plan
 // test.
-const leaseSelectSQL = `SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ?`
+const leaseSelectSQL = `SELECT id FROM spool_jobs WHERE queue = ? AND state = ` + pendingSQL + ` ORDER BY priority DESC, run_at, id LIMIT ?`
 
 // Lease implements queue.Store.
 func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {

@@ -144,9 +144,9 @@ func mergeByID(a, b []*queue.Job, limit int) []*queue.Job {
 }
 
 const (
-	sqlCancelWaiting = `UPDATE spool_jobs SET state = 4, finished_at = ? WHERE id = ? AND state IN (0, 1, 5)
+	sqlCancelWaiting = `UPDATE spool_jobs SET state = ` + cancelledSQL + `, finished_at = ? WHERE id = ? AND state IN ` + waitingSQL + `
   RETURNING queue, order_key`
-	sqlRequestCancel = `UPDATE spool_jobs SET cancel_requested = 1 WHERE id = ? AND state = 2`
+	sqlRequestCancel = `UPDATE spool_jobs SET cancel_requested = 1 WHERE id = ? AND state = ` + runningSQL
 	sqlStateOf       = `SELECT state FROM spool_jobs WHERE id = ?`
 	sqlIsDead        = `SELECT 1 FROM spool_dead WHERE id = ?`
 )
@@ -223,7 +223,7 @@ const (
   ORDER BY id`
 	// sqlKeyHasHead: must a retried dead job wait? Yes while its key has a
 	// live head, or an older dead job that holds the key.
-	sqlKeyHasHead = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2))
+	sqlKeyHasHead = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN ` + keyHeadSQL + `)
   OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key AND id < ?3)`
 	sqlRetryOneDead = `INSERT INTO spool_jobs
   (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
@@ -301,7 +301,7 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 }
 
 const (
-	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> 2 RETURNING queue, order_key`
+	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> ` + runningSQL + ` RETURNING queue, order_key`
 	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ? RETURNING queue, order_key`
 )
 

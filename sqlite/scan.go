@@ -21,34 +21,14 @@ func fromMicros(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64)
 }
 
-// States as stored in spool_jobs.state.
-const (
-	stPending   = 0
-	stScheduled = 1
-	stRunning   = 2
-	stCompleted = 3
-	stCancelled = 4
-	stBlocked   = 5
-)
-
-var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled, queue.StateBlocked}
-
-func stateCode(s queue.State) int {
-	for i, n := range stateNames {
-		if n == s {
-			return i
-		}
-	}
-	return -1
-}
-
 // jobColumns is the column list every job query selects, in scanJob's order.
 const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
   unique_key, order_key, expires_at, metadata, errors, payload`
 
-// deadColumns selects spool_dead in the same shape as jobColumns.
-const deadColumns = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
+// deadColumns selects spool_dead in the same shape as jobColumns. A dead
+// job has no state code: NULL stands in its place.
+const deadColumns = `id, queue, kind, NULL, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
   unique_key, order_key, expires_at, metadata, errors, payload, reason`
 
@@ -58,7 +38,7 @@ const (
 	jobColumnsNoPayload = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
   unique_key, order_key, expires_at, metadata, errors, NULL`
-	deadColumnsNoPayload = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
+	deadColumnsNoPayload = `id, queue, kind, NULL, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
   unique_key, order_key, expires_at, metadata, errors, NULL, reason`
 )
@@ -68,7 +48,8 @@ type scanner interface{ Scan(dest ...any) error }
 func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	var (
 		j                                               queue.Job
-		state, timeout                                  int64
+		timeout                                         int64
+		state                                           sql.NullInt64
 		runAt, createdAt                                int64
 		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
 		expiresAt                                       sql.NullInt64
@@ -87,10 +68,10 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	}
 	if dead {
 		j.State = queue.StateDead
-	} else if state >= 0 && int(state) < len(stateNames) {
-		j.State = stateNames[state]
+	} else if state.Valid && state.Int64 >= 0 && state.Int64 < int64(len(stateNames)) {
+		j.State = stateNames[state.Int64]
 	} else {
-		return nil, fmt.Errorf("sqlite: job %d has unknown state %d", j.ID, state)
+		return nil, fmt.Errorf("sqlite: job %d has unknown state %d", j.ID, state.Int64)
 	}
 	j.Timeout = time.Duration(timeout) * time.Microsecond
 	j.RunAt = time.UnixMicro(runAt)

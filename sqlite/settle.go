@@ -13,44 +13,44 @@ import (
 // Every statement here names the job by id and the lease token, and requires
 // state running: a worker that lost its lease changes nothing.
 const (
-	sqlCompleteKeep = `UPDATE spool_jobs SET state = 3, finished_at = ?, lease_until = NULL, lease_token = NULL
-  WHERE id = ? AND lease_token = ? AND state = 2`
+	sqlCompleteKeep = `UPDATE spool_jobs SET state = ` + completedSQL + `, finished_at = ?, lease_until = NULL, lease_token = NULL
+  WHERE id = ? AND lease_token = ? AND state = ` + runningSQL
 	// sqlRetry records the failed attempt and schedules the next one; a job
 	// an operator cancelled while it ran ends cancelled instead.
 	sqlRetry = `UPDATE spool_jobs SET
-  state = CASE WHEN cancel_requested THEN 4 WHEN ?1 <= ?2 THEN 0 ELSE 1 END,
+  state = CASE WHEN cancel_requested THEN ` + cancelledSQL + ` WHEN ?1 <= ?2 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END,
   run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?2 END,
   lease_until = NULL, lease_token = NULL,
   errors = coalesce(?3, errors)
-  WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?2)`
+  WHERE id = ?4 AND lease_token = ?5 AND state = ` + runningSQL + ` AND (?6 = 0 OR lease_until < ?2)`
 	// sqlSnooze reschedules without spending the attempt.
 	sqlSnooze = `UPDATE spool_jobs SET
-  state = CASE WHEN cancel_requested THEN 4 WHEN ?1 <= ?2 THEN 0 ELSE 1 END,
+  state = CASE WHEN cancel_requested THEN ` + cancelledSQL + ` WHEN ?1 <= ?2 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END,
   run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?2 END,
   attempt = max(attempt - 1, 0), lease_until = NULL, lease_token = NULL
-  WHERE id = ?3 AND lease_token = ?4 AND state = 2`
+  WHERE id = ?3 AND lease_token = ?4 AND state = ` + runningSQL
 	// sqlRelease hands an unfinished job back when its worker stops.
 	sqlRelease = `UPDATE spool_jobs SET
-  state = CASE WHEN cancel_requested THEN 4 ELSE 0 END,
+  state = CASE WHEN cancel_requested THEN ` + cancelledSQL + ` ELSE ` + pendingSQL + ` END,
   run_at = ?1, finished_at = CASE WHEN cancel_requested THEN ?1 END,
   attempt = max(attempt - 1, 0), lease_until = NULL, lease_token = NULL
-  WHERE id = ?2 AND lease_token = ?3 AND state = 2`
-	sqlCancelRunning = `UPDATE spool_jobs SET state = 4, finished_at = ?, lease_until = NULL, lease_token = NULL
-  WHERE id = ? AND lease_token = ? AND state = 2`
+  WHERE id = ?2 AND lease_token = ?3 AND state = ` + runningSQL
+	sqlCancelRunning = `UPDATE spool_jobs SET state = ` + cancelledSQL + `, finished_at = ?, lease_until = NULL, lease_token = NULL
+  WHERE id = ? AND lease_token = ? AND state = ` + runningSQL
 	sqlDeadInsert = `INSERT INTO spool_dead
   (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
    died_at, reason, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
    ?1, ?2, unique_key, order_key, ` + deadBlocksKey + `, expires_at, metadata,
    coalesce(?3, errors), payload
-  FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = 2 AND (?6 = 0 OR lease_until < ?1)`
+  FROM spool_jobs WHERE id = ?4 AND lease_token = ?5 AND state = ` + runningSQL + ` AND (?6 = 0 OR lease_until < ?1)`
 	sqlDeadDelete = `DELETE FROM spool_jobs WHERE id = ?`
 	sqlMetrics    = `INSERT INTO spool_metrics (minute, queue, completed, failed, dead) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (minute, queue) DO UPDATE SET completed = completed + excluded.completed,
   failed = failed + excluded.failed, dead = dead + excluded.dead`
-	sqlExtend = `UPDATE spool_jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = 2
+	sqlExtend = `UPDATE spool_jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = ` + runningSQL + `
   RETURNING cancel_requested`
-	sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = 2 AND lease_until < ? ORDER BY lease_until LIMIT ?`
+	sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = ` + runningSQL + ` AND lease_until < ? ORDER BY lease_until LIMIT ?`
 )
 
 // Completions that delete their job are settled settleChunk at a time, one
@@ -60,13 +60,13 @@ const (
 const settleChunk = 64
 
 var (
-	sqlCompleteDeleteChunk = `DELETE FROM spool_jobs WHERE lease_token = ? AND state = 2
+	sqlCompleteDeleteChunk = `DELETE FROM spool_jobs WHERE lease_token = ? AND state = ` + runningSQL + `
   AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", settleChunk), ", ") + `)`
 	sqlCompleteDeleteChunkReturning = sqlCompleteDeleteChunk + ` RETURNING id`
 )
 
 const (
-	sqlCompleteDelete    = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = 2`
+	sqlCompleteDelete    = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = ` + runningSQL
 	sqlSavepoint         = `SAVEPOINT spool_settle`
 	sqlReleaseSavepoint  = `RELEASE spool_settle`
 	sqlRollbackSavepoint = `ROLLBACK TO spool_settle`
@@ -189,7 +189,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 }
 
 // sqlSettleErrors reads the error history of a job whose lease still holds.
-const sqlSettleErrors = `SELECT errors FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = 2`
+const sqlSettleErrors = `SELECT errors FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = ` + runningSQL
 
 // appendAttemptError returns the errors column of st's job with st.Error
 // added by queue.AppendAttemptError, which bounds the history; nil (keep

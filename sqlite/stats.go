@@ -12,14 +12,14 @@ import (
 // Each count walks the partial index of its state, so a snapshot costs
 // in proportion to the jobs in each state, never a scan of every table.
 const (
-	sqlStatsPending   = `SELECT queue, count(*), min(run_at) FROM spool_jobs WHERE state = 0 GROUP BY queue`
+	sqlStatsPending   = `SELECT queue, count(*), min(run_at) FROM spool_jobs WHERE state = ` + pendingSQL + ` GROUP BY queue`
 	sqlStatsScheduled = `SELECT queue, sum(run_at <= ?1), sum(run_at > ?1), min(CASE WHEN run_at <= ?1 THEN run_at END)
-  FROM spool_jobs WHERE state = 1 GROUP BY queue`
-	sqlStatsRunning  = `SELECT queue, count(*) FROM spool_jobs WHERE state = 2 GROUP BY queue`
-	sqlStatsFinished = `SELECT queue, sum(state = 3), sum(state = 4) FROM spool_jobs WHERE state IN (3, 4) GROUP BY queue`
+  FROM spool_jobs WHERE state = ` + scheduledSQL + ` GROUP BY queue`
+	sqlStatsRunning  = `SELECT queue, count(*) FROM spool_jobs WHERE state = ` + runningSQL + ` GROUP BY queue`
+	sqlStatsFinished = `SELECT queue, sum(state = ` + completedSQL + `), sum(state = ` + cancelledSQL + `) FROM spool_jobs WHERE state IN ` + finishedSQL + ` GROUP BY queue`
 	sqlStatsDead     = `SELECT queue, count(*) FROM spool_dead GROUP BY queue`
 	sqlStatsBlocked  = `SELECT queue, count(*), count(DISTINCT order_key) FROM spool_jobs
-  WHERE order_key IS NOT NULL AND state = 5 GROUP BY queue`
+  WHERE order_key IS NOT NULL AND state = ` + blockedSQL + ` GROUP BY queue`
 	sqlStatsStuck = `SELECT queue, count(DISTINCT order_key) FROM spool_dead
   WHERE order_key IS NOT NULL AND blocks_key GROUP BY queue`
 	sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool_queues WHERE paused OR max_pending > 0`

@@ -449,7 +449,7 @@ const (
 	// sqlSubLag counts a subscription's live jobs: their unique keys share
 	// a prefix, a range of the unique index.
 	sqlSubLag = `SELECT count(*) FROM spool_jobs
-  WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN (0, 1, 2, 5)`
+  WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN ` + liveSQL
 	sqlTopics = `SELECT t.name, t.last_seq, t.retain_age_us, t.retain_events,
   coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0),
   (SELECT count(*) FROM spool_events e WHERE e.topic = t.name)
