@@ -195,14 +195,3 @@ func nullMicros(t time.Time) any {
 	}
 	return micros(t)
 }
-
-// endRows closes rows and reports what ended their iteration early (an
-// interrupted statement, say), else the error of closing them. A loop over
-// rows.Next alone cannot tell an error from the last row.
-func endRows(rows *sql.Rows) error {
-	err := rows.Err()
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
