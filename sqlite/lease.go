@@ -101,18 +101,15 @@ func readLeased(ctx context.Context, x *xtx, p queue.LeaseParams, token, now, un
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var jobs []*queue.Job
-	for rows.Next() {
-		j, err := scanLeased(rows)
-		if err != nil {
-			return nil, err
-		}
+	jobs, err := collect(rows, scanLeased)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
 		j.Queue, j.State, j.LeaseToken, j.LeasedBy = p.Queue, queue.StateRunning, token, p.Worker
 		j.AttemptedAt, j.LeaseUntil = time.UnixMicro(now), time.UnixMicro(until)
-		jobs = append(jobs, j)
 	}
-	return jobs, rows.Err()
+	return jobs, nil
 }
 
 // scanLeased reads a row of sqlLeased (leasedColumns). A
@@ -139,6 +136,43 @@ func scanLeased(r scanner) (*queue.Job, error) {
 		return nil, err
 	}
 	return &j, nil
+}
+
+// sqlExtend moves a lease's expiry while the lease holds, and says
+// whether an operator asked to cancel the job meanwhile.
+const sqlExtend = `UPDATE spool_jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = ` + runningSQL + `
+  RETURNING cancel_requested`
+
+// Extend implements queue.Store.
+func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	var res queue.ExtendResult
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		res = queue.ExtendResult{}
+		for _, l := range leases {
+			var cancel bool
+			switch err := x.queryRow(ctx, sqlExtend, micros(until), l.JobID, l.Token).Scan(&cancel); err {
+			case nil:
+				if cancel {
+					res.CancelRequested = append(res.CancelRequested, l.JobID)
+				}
+			case sql.ErrNoRows:
+				res.Lost = append(res.Lost, l.JobID)
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// sqlExpired lists the running jobs whose lease has expired, for the
+// rescuer.
+const sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = ` + runningSQL + ` AND lease_until < ? ORDER BY lease_until LIMIT ?`
+
+// Expired implements queue.Store.
+func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
+	return s.queryJobs(ctx, false, sqlExpired, micros(now), limit)
 }
 
 // newToken returns a random non-zero lease token.
