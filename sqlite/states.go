@@ -34,7 +34,7 @@ const (
 	// liveSQL: the states of a job that holds its unique key
 	// (spool_jobs_unique).
 	liveSQL = "(" + pendingSQL + ", " + scheduledSQL + ", " + runningSQL + ", " + blockedSQL + ")"
-	// keyHeadSQL: the states of the head of an ordering key (keys.go).
+	// keyHeadSQL: the states of the head of an ordering key (orderkeys.go).
 	keyHeadSQL = "(" + pendingSQL + ", " + scheduledSQL + ", " + runningSQL + ")"
 	// finishedSQL: the states of a job kept after it ended
 	// (spool_jobs_finished).
