@@ -17,7 +17,10 @@ const (
 	sqlIsDead        = `SELECT 1 FROM spool_dead WHERE id = ?`
 )
 
-// Cancel implements queue.Store.
+// Cancel implements queue.Store. A waiting job ends cancelled at once and
+// its ordering key moves on; a running one is marked, and its worker,
+// told when it next extends its lease, settles it cancelled. Any other job
+// is refused.
 func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (queue.State, error) {
 	var (
 		state  queue.State
@@ -25,23 +28,12 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 	)
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		state, result = "", nil
-		var qname string
-		var key sql.NullString
-		switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); err {
-		case nil:
-			state = queue.StateCancelled
-			return promoteNext(ctx, x, qname, key.String, now)
-		case sql.ErrNoRows:
-		default:
+		var err error
+		if state, err = cancelWaiting(ctx, x, id, now); err != nil || state != "" {
 			return err
 		}
-		r, err := x.exec(ctx, sqlRequestCancel, id)
-		if err != nil {
+		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
 			return err
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			state = queue.StateRunning
-			return nil
 		}
 		var code int
 		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
@@ -69,4 +61,33 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 		return "", err
 	}
 	return state, result
+}
+
+// cancelWaiting cancels job id if it has not started, and lets its key
+// move on. It returns queue.StateCancelled, or "" when the job is not
+// waiting.
+func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
+	var qname string
+	var key sql.NullString
+	switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); err {
+	case nil:
+		return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
+	case sql.ErrNoRows:
+		return "", nil
+	default:
+		return "", err
+	}
+}
+
+// requestCancel marks job id for cancellation if it is running. It
+// returns queue.StateRunning, or "" when the job is not running.
+func requestCancel(ctx context.Context, x *xtx, id int64) (queue.State, error) {
+	r, err := x.exec(ctx, sqlRequestCancel, id)
+	if err != nil {
+		return "", err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return queue.StateRunning, nil
+	}
+	return "", nil
 }
