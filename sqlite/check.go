@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,23 +32,16 @@ func (s *Store) Check(ctx context.Context, full bool) ([]string, error) {
 		query = sqlIntegrityCheck
 	}
 	var problems []string
-	err := func() error {
-		rows, err := s.readDB.QueryContext(ctx, query)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				return err
-			}
-			if line != "ok" {
+	rows, err := s.readDB.QueryContext(ctx, query)
+	if err == nil {
+		err = eachRow(rows, func(r *sql.Rows) error {
+			line, err := scanString(r)
+			if err == nil && line != "ok" {
 				problems = append(problems, strings.Split(line, "\n")...)
 			}
-		}
-		return rows.Err()
-	}()
+			return err
+		})
+	}
 	switch mapped := mapErr(err); {
 	case errors.Is(mapped, queue.ErrCorrupt):
 		return append(problems, "the check stopped at damage it could not read past: "+err.Error()), nil

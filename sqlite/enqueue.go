@@ -17,18 +17,18 @@ const (
   (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT DO NOTHING`
-	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN (0, 1, 2, 5)`
+	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN ` + liveSQL
 	// sqlKeyBusy: does the ordering key have a live job, or a dead job that
 	// blocks it? Then a new job of the key waits (blocked).
-	sqlKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN (0, 1, 2, 5))
+	sqlKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN ` + liveSQL + `)
   OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key)`
 	sqlMaxPending = `SELECT max_pending FROM spool_queues WHERE name = ? AND max_pending > 0`
 	// sqlWaiting counts a queue's waiting jobs, each state through its
 	// partial index and no further than limit.
 	sqlWaiting = `SELECT
-  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND state = 0 LIMIT ?2)) +
-  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND state = 1 LIMIT ?2)) +
-  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key IS NOT NULL AND state = 5 LIMIT ?2))`
+  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND state = ` + pendingSQL + ` LIMIT ?2)) +
+  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND state = ` + scheduledSQL + ` LIMIT ?2)) +
+  (SELECT count(*) FROM (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key IS NOT NULL AND state = ` + blockedSQL + ` LIMIT ?2))`
 )
 
 // Enqueue implements queue.Store.

@@ -42,20 +42,20 @@ func mainFile(ctx context.Context, q querier) (string, error) {
 	if err != nil {
 		return "", mapErr(err)
 	}
-	defer rows.Close()
 	file := ""
-	for rows.Next() {
+	err = eachRow(rows, func(r *sql.Rows) error {
 		var seq int64
 		var name string
 		var f sql.NullString
-		if err := rows.Scan(&seq, &name, &f); err != nil {
-			return "", err
+		if err := r.Scan(&seq, &name, &f); err != nil {
+			return err
 		}
 		if name == "main" {
 			file = f.String
 		}
-	}
-	return file, mapErr(rows.Err())
+		return nil
+	})
+	return file, mapErr(err)
 }
 
 // checkTx refuses tx unless its main database is the store's, with an

@@ -14,33 +14,33 @@ const (
 	sqlQueuePaused = `SELECT paused FROM spool_queues WHERE name = ?`
 	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
 	// per call so that one call never holds the writer long.
-	sqlPromote = `UPDATE spool_jobs SET state = 0
-  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 1 AND run_at <= ? ORDER BY run_at LIMIT 1000)`
+	sqlPromote = `UPDATE spool_jobs SET state = ` + pendingSQL + `
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = ` + scheduledSQL + ` AND run_at <= ? ORDER BY run_at LIMIT 1000)`
 	// sqlLease takes the first ready jobs in index order (spool_jobs_ready).
 	// "LIMIT ? + 0": SQLite re-prepares a statement whose bare bound LIMIT
 	// changes value between runs; an expression does not count as one.
 	sqlLease = `UPDATE spool_jobs
-  SET state = 2, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
-  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ? + 0)`
+  SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
+  WHERE id IN (SELECT id FROM spool_jobs WHERE queue = ? AND state = ` + pendingSQL + ` ORDER BY priority DESC, run_at, id LIMIT ? + 0)`
 	// sqlLeased reads the jobs sqlLease just took back through the running
 	// index: they share the lease's token and expiry. (RETURNING costs more:
 	// SQLite buffers its rows before the first is read.) Every job of one
 	// lease starts at once, so their order does not matter.
 	sqlLeased = `SELECT ` + leasedColumns + ` FROM spool_jobs
-  WHERE state = 2 AND lease_until = ? AND lease_token = ?`
+  WHERE state = ` + runningSQL + ` AND lease_until = ? AND lease_token = ?`
 	// leasedColumns is what sqlLeased reads, in scanLeased's order: the
 	// columns the lease itself did not just set.
 	leasedColumns = `id, kind, priority, run_at, attempt, max_attempts, timeout_us, created_at,
   unique_key, order_key, expires_at, metadata, errors, payload`
-	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = 1`
+	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = ` + scheduledSQL
 	// sqlAnyExpiry probes the expiry index: one lookup per lease.
 	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool_jobs
-  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN (0, 1, 5))`
+  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
 )
 
 // leaseSelectSQL is the job-selecting part of sqlLease, for the query-plan
 // test.
-const leaseSelectSQL = `SELECT id FROM spool_jobs WHERE queue = ? AND state = 0 ORDER BY priority DESC, run_at, id LIMIT ?`
+const leaseSelectSQL = `SELECT id FROM spool_jobs WHERE queue = ? AND state = ` + pendingSQL + ` ORDER BY priority DESC, run_at, id LIMIT ?`
 
 // Lease implements queue.Store.
 func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
@@ -101,18 +101,15 @@ func readLeased(ctx context.Context, x *xtx, p queue.LeaseParams, token, now, un
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var jobs []*queue.Job
-	for rows.Next() {
-		j, err := scanLeased(rows)
-		if err != nil {
-			return nil, err
-		}
+	jobs, err := collect(rows, scanLeased)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
 		j.Queue, j.State, j.LeaseToken, j.LeasedBy = p.Queue, queue.StateRunning, token, p.Worker
 		j.AttemptedAt, j.LeaseUntil = time.UnixMicro(now), time.UnixMicro(until)
-		jobs = append(jobs, j)
 	}
-	return jobs, rows.Err()
+	return jobs, nil
 }
 
 // scanLeased reads a row of sqlLeased (leasedColumns). A
@@ -139,6 +136,43 @@ func scanLeased(r scanner) (*queue.Job, error) {
 		return nil, err
 	}
 	return &j, nil
+}
+
+// sqlExtend moves a lease's expiry while the lease holds, and says
+// whether an operator asked to cancel the job meanwhile.
+const sqlExtend = `UPDATE spool_jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND state = ` + runningSQL + `
+  RETURNING cancel_requested`
+
+// Extend implements queue.Store.
+func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	var res queue.ExtendResult
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		res = queue.ExtendResult{}
+		for _, l := range leases {
+			var cancel bool
+			switch err := x.queryRow(ctx, sqlExtend, micros(until), l.JobID, l.Token).Scan(&cancel); err {
+			case nil:
+				if cancel {
+					res.CancelRequested = append(res.CancelRequested, l.JobID)
+				}
+			case sql.ErrNoRows:
+				res.Lost = append(res.Lost, l.JobID)
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// sqlExpired lists the running jobs whose lease has expired, for the
+// rescuer.
+const sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = ` + runningSQL + ` AND lease_until < ? ORDER BY lease_until LIMIT ?`
+
+// Expired implements queue.Store.
+func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
+	return s.queryJobs(ctx, false, sqlExpired, micros(now), limit)
 }
 
 // newToken returns a random non-zero lease token.

@@ -83,23 +83,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, sqlCreateMigrations); err != nil {
 		return mapErr(err)
 	}
-	applied := map[int]bool{}
 	rows, err := tx.QueryContext(ctx, sqlAppliedVersions)
 	if err != nil {
 		return mapErr(err)
 	}
-	newest := 0
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return err
-		}
-		applied[v] = true
-		newest = max(newest, v)
-	}
-	if err := endRows(rows); err != nil {
+	versions, err := collect(rows, scanID)
+	if err != nil {
 		return mapErr(err)
+	}
+	applied := map[int]bool{}
+	newest := 0
+	for _, v := range versions {
+		applied[int(v)] = true
+		newest = max(newest, int(v))
 	}
 	if known := ms[len(ms)-1].version; newest > known {
 		return &queue.SchemaError{Have: newest, Want: known}

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -21,34 +20,14 @@ func fromMicros(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64)
 }
 
-// States as stored in spool_jobs.state.
-const (
-	stPending   = 0
-	stScheduled = 1
-	stRunning   = 2
-	stCompleted = 3
-	stCancelled = 4
-	stBlocked   = 5
-)
-
-var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled, queue.StateBlocked}
-
-func stateCode(s queue.State) int {
-	for i, n := range stateNames {
-		if n == s {
-			return i
-		}
-	}
-	return -1
-}
-
 // jobColumns is the column list every job query selects, in scanJob's order.
 const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
   unique_key, order_key, expires_at, metadata, errors, payload`
 
-// deadColumns selects spool_dead in the same shape as jobColumns.
-const deadColumns = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
+// deadColumns selects spool_dead in the same shape as jobColumns. A dead
+// job has no state code: NULL stands in its place.
+const deadColumns = `id, queue, kind, NULL, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
   unique_key, order_key, expires_at, metadata, errors, payload, reason`
 
@@ -58,7 +37,7 @@ const (
 	jobColumnsNoPayload = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
   unique_key, order_key, expires_at, metadata, errors, NULL`
-	deadColumnsNoPayload = `id, queue, kind, 5, priority, run_at, attempt, max_attempts, timeout_us,
+	deadColumnsNoPayload = `id, queue, kind, NULL, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
   unique_key, order_key, expires_at, metadata, errors, NULL, reason`
 )
@@ -68,7 +47,8 @@ type scanner interface{ Scan(dest ...any) error }
 func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	var (
 		j                                               queue.Job
-		state, timeout                                  int64
+		timeout                                         int64
+		state                                           sql.NullInt64
 		runAt, createdAt                                int64
 		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
 		expiresAt                                       sql.NullInt64
@@ -87,10 +67,10 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	}
 	if dead {
 		j.State = queue.StateDead
-	} else if state >= 0 && int(state) < len(stateNames) {
-		j.State = stateNames[state]
+	} else if state.Valid && state.Int64 >= 0 && state.Int64 < int64(len(stateNames)) {
+		j.State = stateNames[state.Int64]
 	} else {
-		return nil, fmt.Errorf("sqlite: job %d has unknown state %d", j.ID, state)
+		return nil, fmt.Errorf("sqlite: job %d has unknown state %d", j.ID, state.Int64)
 	}
 	j.Timeout = time.Duration(timeout) * time.Microsecond
 	j.RunAt = time.UnixMicro(runAt)
@@ -149,79 +129,9 @@ func encodeMetadata(m map[string]string) (any, error) {
 	return string(b), nil
 }
 
-// The errors column holds a job's error history as a JSON array, oldest
-// first, bounded by queue.AppendAttemptError. Where attempts were dropped,
-// an entry {"dropped": n} stands in their place; rows written before the
-// bound have none and read as they are.
-type storedAttemptError struct {
-	queue.AttemptError
-	Dropped int `json:"dropped,omitempty"`
-}
-
-type droppedMarker struct {
-	Dropped int `json:"dropped"`
-}
-
-// decodeErrors reads an errors column.
-func decodeErrors(s string) ([]queue.AttemptError, int, error) {
-	var stored []storedAttemptError
-	if err := json.Unmarshal([]byte(s), &stored); err != nil {
-		return nil, 0, err
-	}
-	var (
-		kept    []queue.AttemptError
-		dropped int
-	)
-	for _, e := range stored {
-		if e.Dropped > 0 {
-			dropped += e.Dropped
-			continue
-		}
-		kept = append(kept, e.AttemptError)
-	}
-	return kept, dropped, nil
-}
-
-// encodeErrors writes an errors column, with the dropped attempts' marker
-// where queue.Job.ErrorsGap puts them. Times are stored in UTC; HTML
-// characters are not escaped (the column is data, not a page).
-func encodeErrors(kept []queue.AttemptError, dropped int) (string, error) {
-	j := queue.Job{Errors: kept, ErrorsDropped: dropped}
-	gap := j.ErrorsGap()
-	out := make([]any, 0, len(kept)+1)
-	for i, e := range kept {
-		if i == gap {
-			out = append(out, droppedMarker{dropped})
-		}
-		e.At = e.At.UTC()
-		out = append(out, e)
-	}
-	if gap == len(kept) {
-		out = append(out, droppedMarker{dropped})
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
-}
-
 func nullMicros(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
 	return micros(t)
-}
-
-// endRows closes rows and reports what ended their iteration early (an
-// interrupted statement, say), else the error of closing them. A loop over
-// rows.Next alone cannot tell an error from the last row.
-func endRows(rows *sql.Rows) error {
-	err := rows.Err()
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

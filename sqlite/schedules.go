@@ -21,25 +21,25 @@ func (s *Store) Schedules(ctx context.Context) ([]queue.ScheduleState, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	defer rows.Close()
-	var out []queue.ScheduleState
-	for rows.Next() {
-		var (
-			st                  queue.ScheduleState
-			lastTick, updatedAt int64
-			lastRun, trigger    sql.NullInt64
-		)
-		if err := rows.Scan(&st.Name, &st.Spec, &st.TimeZone, &st.Kind, &st.Queue, &st.Misfire,
-			&lastTick, &lastRun, &st.Paused, &trigger, &updatedAt); err != nil {
-			return nil, mapErr(err)
-		}
-		st.LastTick = time.UnixMicro(lastTick)
-		st.LastRun = fromMicros(lastRun)
-		st.TriggerAt = fromMicros(trigger)
-		st.UpdatedAt = time.UnixMicro(updatedAt)
-		out = append(out, st)
+	list, err := collect(rows, scanSchedule)
+	return list, mapErr(err)
+}
+
+func scanSchedule(r scanner) (queue.ScheduleState, error) {
+	var (
+		st                  queue.ScheduleState
+		lastTick, updatedAt int64
+		lastRun, trigger    sql.NullInt64
+	)
+	if err := r.Scan(&st.Name, &st.Spec, &st.TimeZone, &st.Kind, &st.Queue, &st.Misfire,
+		&lastTick, &lastRun, &st.Paused, &trigger, &updatedAt); err != nil {
+		return st, err
 	}
-	return out, mapErr(rows.Err())
+	st.LastTick = time.UnixMicro(lastTick)
+	st.LastRun = fromMicros(lastRun)
+	st.TriggerAt = fromMicros(trigger)
+	st.UpdatedAt = time.UnixMicro(updatedAt)
+	return st, nil
 }
 
 // sqlSaveSchedule creates a schedule with its cursor at now, or updates the

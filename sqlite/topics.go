@@ -50,26 +50,27 @@ func (r *subRow) matches(topic string, md map[string]string) bool {
 	return true
 }
 
+// readSubs reads the subscriptions a query returned (the columns of
+// sqlSubscriptions), given with the query's error.
 func readSubs(ctx context.Context, rows *sql.Rows, err error) ([]*subRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*subRow
-	for rows.Next() {
-		var r subRow
-		var filter sql.NullString
-		if err := rows.Scan(&r.Name, &r.Pattern, &filter, &r.Queue, &r.Kind, &r.Priority, &r.MaxAttempts, &r.cursor, &r.createdAt); err != nil {
-			return nil, err
-		}
-		if filter.Valid && filter.String != "" {
-			if err := json.Unmarshal([]byte(filter.String), &r.Filter); err != nil {
-				return nil, fmt.Errorf("sqlite: subscription %q: filter: %w", r.Name, err)
-			}
-		}
-		out = append(out, &r)
+	return collect(rows, scanSub)
+}
+
+func scanSub(r scanner) (*subRow, error) {
+	var sub subRow
+	var filter sql.NullString
+	if err := r.Scan(&sub.Name, &sub.Pattern, &filter, &sub.Queue, &sub.Kind, &sub.Priority, &sub.MaxAttempts, &sub.cursor, &sub.createdAt); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	if filter.Valid && filter.String != "" {
+		if err := json.Unmarshal([]byte(filter.String), &sub.Filter); err != nil {
+			return nil, fmt.Errorf("sqlite: subscription %q: filter: %w", sub.Name, err)
+		}
+	}
+	return &sub, nil
 }
 
 // deliver inserts the delivery jobs and returns how many were new.
@@ -285,20 +286,13 @@ func scanEvent(r scanner) (*queue.EventRecord, error) {
 	return &e, nil
 }
 
+// readEvents reads the events a query returned (sqlEventColumns), given
+// with the query's error.
 func readEvents(rows *sql.Rows, err error) ([]*queue.EventRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*queue.EventRecord
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanEvent)
 }
 
 // DeliverBacklog implements queue.TopicStore.
@@ -426,7 +420,7 @@ const (
 	// sqlSubLag counts a subscription's live jobs: their unique keys share
 	// a prefix, a range of the unique index.
 	sqlSubLag = `SELECT count(*) FROM spool_jobs
-  WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN (0, 1, 2, 5)`
+  WHERE unique_key >= ?1 AND unique_key < ?2 AND unique_key IS NOT NULL AND state IN ` + liveSQL
 	sqlTopics = `SELECT t.name, t.last_seq, t.retain_age_us, t.retain_events,
   coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0),
   (SELECT count(*) FROM spool_events e WHERE e.topic = t.name)
@@ -468,18 +462,16 @@ func (s *Store) Topics(ctx context.Context) ([]queue.TopicInfo, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	defer rows.Close()
-	var out []queue.TopicInfo
-	for rows.Next() {
-		var t queue.TopicInfo
-		var age int64
-		if err := rows.Scan(&t.Name, &t.LastSeq, &age, &t.Retention.MaxEvents, &t.FirstSeq, &t.Events); err != nil {
-			return nil, err
-		}
-		t.Retention.MaxAge = time.Duration(age) * time.Microsecond
-		out = append(out, t)
-	}
-	return out, mapErr(rows.Err())
+	topics, err := collect(rows, scanTopic)
+	return topics, mapErr(err)
+}
+
+func scanTopic(r scanner) (queue.TopicInfo, error) {
+	var t queue.TopicInfo
+	var age int64
+	err := r.Scan(&t.Name, &t.LastSeq, &age, &t.Retention.MaxEvents, &t.FirstSeq, &t.Events)
+	t.Retention.MaxAge = time.Duration(age) * time.Microsecond
+	return t, err
 }
 
 const (
@@ -509,24 +501,12 @@ func (s *Store) PruneEvents(ctx context.Context, now time.Time, limit int) (int,
 	var n int64
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		n = 0
-		type ret struct {
-			name          string
-			last, age, ev int64
-		}
-		var list []ret
 		rows, err := x.query(ctx, sqlRetainedTopics)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var r ret
-			if err := rows.Scan(&r.name, &r.last, &r.age, &r.ev); err != nil {
-				rows.Close()
-				return err
-			}
-			list = append(list, r)
-		}
-		if err := endRows(rows); err != nil {
+		list, err := collect(rows, scanRetained)
+		if err != nil {
 			return err
 		}
 		for _, r := range list {
@@ -550,4 +530,16 @@ func (s *Store) PruneEvents(ctx context.Context, now time.Time, limit int) (int,
 		return nil
 	})
 	return int(n), err
+}
+
+// retained is a topic with a retention, as sqlRetainedTopics reads it.
+type retained struct {
+	name          string
+	last, age, ev int64
+}
+
+func scanRetained(r scanner) (retained, error) {
+	var t retained
+	err := r.Scan(&t.name, &t.last, &t.age, &t.ev)
+	return t, err
 }

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+const (
+	sqlCancelWaiting = `UPDATE spool_jobs SET state = ` + cancelledSQL + `, finished_at = ? WHERE id = ? AND state IN ` + waitingSQL + `
+  RETURNING queue, order_key`
+	sqlRequestCancel = `UPDATE spool_jobs SET cancel_requested = 1 WHERE id = ? AND state = ` + runningSQL
+	sqlStateOf       = `SELECT state FROM spool_jobs WHERE id = ?`
+	sqlIsDead        = `SELECT 1 FROM spool_dead WHERE id = ?`
+)
+
+// Cancel implements queue.Store. A waiting job ends cancelled at once and
+// its ordering key moves on; a running one is marked, and its worker,
+// told when it next extends its lease, settles it cancelled. Any other job
+// is refused.
+func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (queue.State, error) {
+	var (
+		state  queue.State
+		result error
+	)
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		state, result = "", nil
+		var err error
+		if state, err = cancelWaiting(ctx, x, id, now); err != nil || state != "" {
+			return err
+		}
+		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
+			return err
+		}
+		var code int
+		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
+		case nil:
+			state = stateNames[code]
+			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
+			return nil
+		case sql.ErrNoRows:
+		default:
+			return err
+		}
+		var one int
+		switch err := x.queryRow(ctx, sqlIsDead, id).Scan(&one); err {
+		case nil:
+			state = queue.StateDead
+			result = fmt.Errorf("cancel job %d (dead): %w", id, queue.ErrNotCancellable)
+		case sql.ErrNoRows:
+			result = fmt.Errorf("cancel job %d: %w", id, queue.ErrNotFound)
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if result == nil {
+		s.wakeAfter(tx, "") // the next job of its ordering key may be ready
+	}
+	return state, result
+}
+
+// cancelWaiting cancels job id if it has not started, and lets its key
+// move on. It returns queue.StateCancelled, or "" when the job is not
+// waiting.
+func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
+	var qname string
+	var key sql.NullString
+	switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); err {
+	case nil:
+		return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
+	case sql.ErrNoRows:
+		return "", nil
+	default:
+		return "", err
+	}
+}
+
+// requestCancel marks job id for cancellation if it is running. It
+// returns queue.StateRunning, or "" when the job is not running.
+func requestCancel(ctx context.Context, x *xtx, id int64) (queue.State, error) {
+	r, err := x.exec(ctx, sqlRequestCancel, id)
+	if err != nil {
+		return "", err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return queue.StateRunning, nil
+	}
+	return "", nil
+}

@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Per-queue settings, in spool_queues, seen by every process on the file.
+
+const sqlSetPaused = `INSERT INTO spool_queues (name, paused, updated_at) VALUES (?, ?, ?)
+  ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`
+
+// SetPaused implements queue.Store.
+func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused bool, now time.Time) error {
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		_, err := x.exec(ctx, sqlSetPaused, name, paused, micros(now))
+		return err
+	})
+	if err == nil && !paused {
+		s.wakeAfter(tx, name)
+	}
+	return err
+}
+
+const (
+	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at) VALUES (?1, ?2, ?3, ?4)
+  ON CONFLICT (name) DO UPDATE SET max_pending = ?2, dead_skips_key = ?3, updated_at = ?4`
+	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool_dead WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
+	sqlUnblockDead      = `UPDATE spool_dead SET blocks_key = 0 WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
+)
+
+// SetQueueSettings implements queue.Store. Switching DeadSkipsKey on
+// releases the keys that dead jobs of the queue hold now.
+func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
+	var limit any
+	if qs.MaxPending > 0 {
+		limit = qs.MaxPending
+	}
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now)); err != nil {
+			return err
+		}
+		delete(x.limits, name)
+		if !qs.DeadSkipsKey {
+			return nil
+		}
+		rows, err := x.query(ctx, sqlBlockingDeadKeys, name)
+		if err != nil {
+			return err
+		}
+		keys, err := collect(rows, scanString)
+		if err != nil {
+			return err
+		}
+		if _, err := x.exec(ctx, sqlUnblockDead, name); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := promoteNext(ctx, x, name, k, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.wakeAfter(tx, name) // keys a dead job held may have moved on
+	}
+	return err
+}
