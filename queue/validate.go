@@ -34,48 +34,82 @@ func (q *Queue) ValidateJob(j NewJob) error {
 }
 
 // normalize validates j and fills its defaults: Queue, MaxAttempts, an
-// absolute RunAt and a Payload.
+// absolute RunAt and a Payload. Its error is an *InvalidJobError with
+// Index i.
 func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
-	bad := func(field, format string, a ...any) (NewJob, error) {
-		return NewJob{}, &InvalidJobError{Index: i, Field: field, Reason: fmt.Sprintf(format, a...)}
+	field, err := q.normalizeFields(&j)
+	if err == nil {
+		field, err = q.normalizePayload(&j)
 	}
+	if err == nil {
+		field, err = normalizeTimes(&j, now)
+	}
+	if err != nil {
+		ie := &InvalidJobError{Index: i, Field: field, Reason: err.Error()}
+		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrTimeOutOfRange) {
+			ie.Err = errors.Unwrap(err)
+		}
+		return NewJob{}, ie
+	}
+	return j, nil
+}
+
+// reason is an invalid field's reason; wrapped, it carries the sentinel
+// the *InvalidJobError wraps.
+type reason struct {
+	text string
+	err  error
+}
+
+func (r *reason) Error() string { return r.text }
+func (r *reason) Unwrap() error { return r.err }
+
+func invalid(format string, a ...any) error { return &reason{text: fmt.Sprintf(format, a...)} }
+
+// normalizeFields checks the names, numbers and keys, and fills Queue and
+// MaxAttempts.
+func (q *Queue) normalizeFields(j *NewJob) (string, error) {
 	if err := ValidName(j.Kind); err != nil {
-		return bad("Kind", "%v", err)
+		return "Kind", invalid("%v", err)
 	}
 	if j.Queue == "" {
 		j.Queue = DefaultQueue
 	}
 	if err := ValidName(j.Queue); err != nil {
-		return bad("Queue", "%v", err)
-	}
-	if j.Priority < 0 || j.Priority > MaxPriority {
-		return bad("Priority", "%d is outside 0..%d", j.Priority, MaxPriority)
-	}
-	if j.Delay < 0 {
-		return bad("Delay", "%s is negative", j.Delay)
-	}
-	if j.Timeout < 0 {
-		return bad("Timeout", "%s is negative", j.Timeout)
+		return "Queue", invalid("%v", err)
 	}
 	switch {
-	case j.MaxAttempts == 0:
-		j.MaxAttempts = q.opts.MaxAttempts
+	case j.Priority < 0 || j.Priority > MaxPriority:
+		return "Priority", invalid("%d is outside 0..%d", j.Priority, MaxPriority)
+	case j.Delay < 0:
+		return "Delay", invalid("%s is negative", j.Delay)
+	case j.Timeout < 0:
+		return "Timeout", invalid("%s is negative", j.Timeout)
 	case j.MaxAttempts < 0:
-		return bad("MaxAttempts", "%d is negative", j.MaxAttempts)
+		return "MaxAttempts", invalid("%d is negative", j.MaxAttempts)
+	case len(j.UniqueKey) > maxUniqueKeyLen:
+		return "UniqueKey", invalid("%d bytes is longer than %d", len(j.UniqueKey), maxUniqueKeyLen)
+	case len(j.OrderKey) > maxUniqueKeyLen:
+		return "OrderKey", invalid("%d bytes is longer than %d", len(j.OrderKey), maxUniqueKeyLen)
 	}
-	if len(j.UniqueKey) > maxUniqueKeyLen {
-		return bad("UniqueKey", "%d bytes is longer than %d", len(j.UniqueKey), maxUniqueKeyLen)
+	if j.MaxAttempts == 0 {
+		j.MaxAttempts = q.opts.MaxAttempts
 	}
-	if len(j.OrderKey) > maxUniqueKeyLen {
-		return bad("OrderKey", "%d bytes is longer than %d", len(j.OrderKey), maxUniqueKeyLen)
+	if r := checkMetadata(j.Metadata); r != "" {
+		return "Metadata", invalid("%s", r)
 	}
+	return "", nil
+}
+
+// normalizePayload encodes Args into Payload and checks its size.
+func (q *Queue) normalizePayload(j *NewJob) (string, error) {
 	if j.Args != nil {
 		if j.Payload != nil {
-			return bad("Args", "set either Payload or Args, not both")
+			return "Args", invalid("set either Payload or Args, not both")
 		}
 		b, err := json.Marshal(j.Args)
 		if err != nil {
-			return bad("Args", "cannot encode %s as JSON: %v", typeName(j.Args), err)
+			return "Args", invalid("cannot encode %s as JSON: %v", typeName(j.Args), err)
 		}
 		j.Payload, j.Args = b, nil
 	}
@@ -83,39 +117,40 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 		j.Payload = []byte{}
 	}
 	if len(j.Payload) > q.opts.MaxPayloadBytes {
-		return NewJob{}, &InvalidJobError{Index: i, Field: "Payload", Err: ErrPayloadTooLarge,
-			Reason: fmt.Sprintf("%d bytes exceeds the limit of %d (Options.MaxPayloadBytes)", len(j.Payload), q.opts.MaxPayloadBytes)}
+		return "Payload", &reason{err: ErrPayloadTooLarge,
+			text: fmt.Sprintf("%d bytes exceeds the limit of %d (Options.MaxPayloadBytes)", len(j.Payload), q.opts.MaxPayloadBytes)}
 	}
-	if reason := checkMetadata(j.Metadata); reason != "" {
-		return bad("Metadata", "%s", reason)
-	}
-	// Times outside the store's range are refused, never clamped: the
-	// store would wrap them around (a far-future RunAt would run at once).
-	badTime := func(field, reason string) (NewJob, error) {
-		return NewJob{}, &InvalidJobError{Index: i, Field: field, Reason: reason, Err: ErrTimeOutOfRange}
-	}
+	return "", nil
+}
+
+// normalizeTimes makes RunAt absolute and checks RunAt and ExpiresAt.
+// Times outside the store's range are refused, never clamped: the store
+// would wrap them around (a far-future RunAt would run at once).
+func normalizeTimes(j *NewJob, now time.Time) (string, error) {
+	badTime := func(text string) error { return &reason{text: text, err: ErrTimeOutOfRange} }
 	if j.RunAt.IsZero() {
 		j.RunAt = now.Add(j.Delay)
 		if r := outOfRange(j.RunAt); r != "" {
 			if j.Delay == 0 {
-				return badTime("RunAt", "the queue's clock (Options.Now) reads "+r)
+				return "RunAt", badTime("the queue's clock (Options.Now) reads " + r)
 			}
-			return badTime("Delay", fmt.Sprintf("%s after now: the run time %s", j.Delay, r))
+			return "Delay", badTime(fmt.Sprintf("%s after now: the run time %s", j.Delay, r))
 		}
 	} else if r := outOfRange(j.RunAt); r != "" {
-		return badTime("RunAt", r)
+		return "RunAt", badTime(r)
 	}
 	j.Delay = 0
-	if !j.ExpiresAt.IsZero() {
-		if r := outOfRange(j.ExpiresAt); r != "" {
-			return badTime("ExpiresAt", r)
-		}
+	if j.ExpiresAt.IsZero() {
+		return "", nil
 	}
-	if start := j.RunAt; !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(start) || !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(now) {
-		return bad("ExpiresAt", "%s is not after the job's run time %s: it would expire before it could start",
+	if r := outOfRange(j.ExpiresAt); r != "" {
+		return "ExpiresAt", badTime(r)
+	}
+	if !j.ExpiresAt.After(j.RunAt) || !j.ExpiresAt.After(now) {
+		return "ExpiresAt", invalid("%s is not after the job's run time %s: it would expire before it could start",
 			j.ExpiresAt.UTC().Format(time.RFC3339), j.RunAt.UTC().Format(time.RFC3339))
 	}
-	return j, nil
+	return "", nil
 }
 
 // checkMetadata says what is wrong with md as a job's (or an event's)
