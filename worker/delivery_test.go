@@ -123,7 +123,7 @@ func TestCompleteTxAppliesOnce(t *testing.T) {
 	_, err := db.Exec(`CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)`)
 	require.NoError(t, err)
 	var failed atomic.Bool
-	h.pool(worker.Options{Backoff: queue.Constant(0)}, func(p *worker.Pool) {
+	p := h.pool(worker.Options{Backoff: queue.Constant(0)}, func(p *worker.Pool) {
 		p.HandleFunc("count", func(ctx context.Context, j *queue.Job) error {
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
@@ -133,7 +133,7 @@ func TestCompleteTxAppliesOnce(t *testing.T) {
 			if _, err := tx.ExecContext(ctx, `UPDATE counter SET n = n + 1`); err != nil {
 				return err
 			}
-			if err := worker.CompleteTx(ctx, tx); err != nil {
+			if err := p.CompleteTx(ctx, tx, j); err != nil {
 				return err
 			}
 			if j.ID == 1 && failed.CompareAndSwap(false, true) {
@@ -153,7 +153,7 @@ func TestCompleteTxAppliesOnce(t *testing.T) {
 	require.NoError(t, db.QueryRow(`SELECT n FROM counter`).Scan(&n))
 	require.Equal(t, 10, n, "each job's effect applied exactly once")
 
-	require.Error(t, worker.CompleteTx(h.ctx, nil), "outside a handler")
+	require.ErrorIs(t, p.CompleteTx(h.ctx, nil, &queue.Job{ID: ids[0]}), queue.ErrInvalidArgument, "nil tx")
 }
 
 func TestCompleteTxLeaseLost(t *testing.T) {
@@ -168,7 +168,7 @@ func TestCompleteTxLeaseLost(t *testing.T) {
 			tx, err := h.store.DB().BeginTx(context.Background(), nil)
 			require.NoError(t, err)
 			defer tx.Rollback()
-			got <- worker.CompleteTx(ctx, tx)
+			got <- p.CompleteTx(ctx, tx, j)
 			return nil
 		})
 	})

@@ -53,7 +53,7 @@ func (p *Pool) run(j *queue.Job) {
 	if timeout <= 0 {
 		timeout = p.opts.JobTimeout
 	}
-	ctx, cancel := context.WithCancelCause(context.WithValue(queue.ContextWithJob(p.baseCtx, j), poolKey{}, p))
+	ctx, cancel := context.WithCancelCause(queue.ContextWithJob(p.baseCtx, j))
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancelTimeout()
 	defer cancel(nil)
