@@ -64,6 +64,7 @@ const (
 	moveLease
 )
 
+// newFetcher returns the fetcher of r, ready to look for work.
 func newFetcher(p *Pool, r *queueRunner) *fetcher {
 	return &fetcher{
 		p: p, r: r,

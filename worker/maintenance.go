@@ -7,8 +7,7 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// maintenanceLoop rescues expired leases and prunes, every
-// MaintenanceInterval.
+// maintenanceLoop runs maintainOnce every MaintenanceInterval.
 func (p *Pool) maintenanceLoop() {
 	defer p.loopsWG.Done()
 	t := time.NewTicker(p.opts.MaintenanceInterval)
@@ -18,26 +17,32 @@ func (p *Pool) maintenanceLoop() {
 		case <-p.stopLoops:
 			return
 		case <-t.C:
-			if _, err := p.Rescue(context.Background()); err != nil {
-				p.logger.Error("spool: rescue failed", "err", err)
-			}
-			if _, err := p.Prune(context.Background()); err != nil {
-				p.logger.Error("spool: prune failed", "err", err)
-			}
-			// Subscriptions catching up on the event log, in bounded steps.
-			for range 10 {
-				n, err := p.q.Topics().DeliverBacklog(context.Background(), 1000)
-				if err != nil {
-					p.logger.Error("spool: event backlog delivery failed", "err", err)
-				}
-				if n == 0 || err != nil {
-					break
-				}
-			}
-			if _, err := p.q.Topics().PruneEvents(context.Background(), 1000); err != nil {
-				p.logger.Error("spool: event log pruning failed", "err", err)
-			}
+			p.maintainOnce(context.Background())
 		}
+	}
+}
+
+// maintainOnce rescues expired leases, prunes, lets subscriptions catch up
+// on the event log (in bounded steps) and prunes the event log. It logs
+// what fails and goes on with the rest.
+func (p *Pool) maintainOnce(ctx context.Context) {
+	if _, err := p.Rescue(ctx); err != nil {
+		p.logger.Error("spool: rescue failed", "err", err)
+	}
+	if _, err := p.Prune(ctx); err != nil {
+		p.logger.Error("spool: prune failed", "err", err)
+	}
+	for range 10 {
+		n, err := p.q.Topics().DeliverBacklog(ctx, 1000)
+		if err != nil {
+			p.logger.Error("spool: event backlog delivery failed", "err", err)
+		}
+		if n == 0 || err != nil {
+			break
+		}
+	}
+	if _, err := p.q.Topics().PruneEvents(ctx, 1000); err != nil {
+		p.logger.Error("spool: event log pruning failed", "err", err)
 	}
 }
 

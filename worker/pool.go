@@ -64,7 +64,7 @@ type active struct {
 	// heartbeat). Kept here, not on the job the handler reads.
 	cancelRequested bool
 	// completedInTx: the handler completed the job in its own transaction
-	// (CompleteTx); the pool's settle then finds it gone, as expected.
+	// (Pool.CompleteTx); the pool's settle then finds it gone, as expected.
 	completedInTx bool
 }
 
@@ -277,12 +277,14 @@ func (p *Pool) dbFile() string {
 	return "the database file"
 }
 
+// isStopping reports whether Stop was called.
 func (p *Pool) isStopping() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stopped
 }
 
+// hold records jobs as leased by this pool.
 func (p *Pool) hold(jobs []*queue.Job) {
 	if len(jobs) == 0 {
 		return
