@@ -1,9 +1,10 @@
 package worker_test
 
+// Rescue across steps of the wall clock (see clock.go).
+
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,21 +14,8 @@ import (
 	"github.com/spooljobs/spool/worker"
 )
 
-// count returns how many recorded messages contain s.
-func (l *logSink) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, m := range l.msgs {
-		if strings.Contains(m, s) {
-			n++
-		}
-	}
-	return n
-}
-
-// Issue 12, item 5: a forward step of the wall clock made another pool's
-// rescuer take every running job of a live pool. Pool A runs 10 jobs
+// A forward step of the wall clock must not let another pool's rescuer
+// take the running jobs of a live pool. Pool A runs 10 jobs
 // (handlers blocked), a crashed worker left 3 leased jobs behind, and pool
 // B's rescuer sees the wall clock jump 10s without the monotonic clock
 // moving. B rescues none of A's jobs, neither at once nor once the pause

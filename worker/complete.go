@@ -3,45 +3,48 @@ package worker
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"fmt"
 
 	"github.com/spooljobs/spool/queue"
 )
 
-type poolKey struct{}
-
-// CompleteTx completes the running job inside tx, the handler's own
-// transaction on the store's database (sqlite.Store.DB), so that the
-// handler's effect and the job's acknowledgement commit together or not at
-// all: a crash before the commit leaves neither, and a redelivery after it
-// finds the job gone. This is exactly-once for effects in the same
-// database.
+// CompleteTx completes job, which a handler of this pool is running,
+// inside tx, the handler's own transaction on the store's database
+// (sqlite.Store.DB), so that the handler's effect and the job's
+// acknowledgement commit together or not at all: a crash before the
+// commit leaves neither, and a redelivery after it finds the job gone.
+// This is exactly-once for effects in the same database.
 //
-//	tx, _ := db.BeginTx(ctx, nil)
-//	defer tx.Rollback()
-//	tx.ExecContext(ctx, `UPDATE stock SET reserved = reserved + ? WHERE sku = ?`, n, sku)
-//	if err := worker.CompleteTx(ctx, tx); err != nil {
-//		return err // lease lost: roll back, another worker has the job
-//	}
-//	return tx.Commit()
+//	pool.HandleFunc("stock.reserve", func(ctx context.Context, job *queue.Job) error {
+//		tx, err := db.BeginTx(ctx, nil)
+//		if err != nil {
+//			return err
+//		}
+//		defer tx.Rollback()
+//		tx.ExecContext(ctx, `UPDATE stock SET reserved = reserved + 1 WHERE sku = ?`, sku)
+//		if err := pool.CompleteTx(ctx, tx, job); err != nil {
+//			return err // lease lost: roll back, another worker has the job
+//		}
+//		return tx.Commit()
+//	})
 //
-// It fails with queue.ErrLeaseLost when this worker no longer holds the
-// job; the handler must then roll back. ctx must be the handler's context.
+// job is the job the handler received and ctx the handler's context. It
+// fails with queue.ErrLeaseLost when this worker no longer holds the job;
+// the handler must then roll back. A nil tx or job is an error wrapping
+// queue.ErrInvalidArgument.
 //
 // While the handler's transaction is open it holds SQLite's write lock:
 // make every spool write in it through the Tx twins (EnqueueTx, PublishTx).
 // A plain Enqueue would wait for the lock the handler itself holds, until
 // the busy timeout, and then fail with queue.ErrBusy.
-func CompleteTx(ctx context.Context, tx *sql.Tx) error {
-	j, ok := queue.JobFromContext(ctx)
-	p, _ := ctx.Value(poolKey{}).(*Pool)
-	if !ok || p == nil {
-		return errors.New("worker: CompleteTx needs the context a handler received")
+func (p *Pool) CompleteTx(ctx context.Context, tx *sql.Tx, job *queue.Job) error {
+	switch {
+	case tx == nil:
+		return fmt.Errorf("%w: CompleteTx: tx is nil", queue.ErrInvalidArgument)
+	case job == nil:
+		return fmt.Errorf("%w: CompleteTx: job is nil", queue.ErrInvalidArgument)
 	}
-	if tx == nil {
-		return errors.New("worker: CompleteTx: tx is nil")
-	}
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey,
+	s := queue.Settlement{JobID: job.ID, Token: job.LeaseToken, Queue: job.Queue, OrderKey: job.OrderKey,
 		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.opts.KeepCompleted > 0}
 	errs, err := p.store.Settle(ctx, tx, []queue.Settlement{s})
 	if err != nil {
@@ -51,7 +54,7 @@ func CompleteTx(ctx context.Context, tx *sql.Tx) error {
 		return errs[0]
 	}
 	p.mu.Lock()
-	if a := p.held(j.ID, j.LeaseToken); a != nil {
+	if a := p.held(job.ID, job.LeaseToken); a != nil {
 		a.completedInTx = true
 	}
 	p.mu.Unlock()

@@ -64,9 +64,9 @@ func (s *recordSink) matching(level slog.Level, text string) []string {
 	return out
 }
 
-// Issue 12, item 7: with a corrupted page the pool retried the lease
-// hundreds of times a second and logged each failure. On a real file whose
-// ready index has a damaged page, the fetcher now backs off on the pool's
+// A corrupted page must not make the pool retry the lease hundreds of
+// times a second, logging each failure. On a real file whose ready index
+// has a damaged page, the fetcher backs off on the pool's
 // clock (1s, 2s, 4s, ... up to 30s) and logs one error that says what to
 // do. The clock moves a quarter second each time the pool reads it, so
 // time passes only as fast as the pool looks at it.
@@ -129,8 +129,8 @@ func TestCorruptPageBacksOffLeasing(t *testing.T) {
 	}
 }
 
-// A settle that reaches a damaged page can never succeed: the settler
-// retried it forever, and every other job's outcome waited behind it. With
+// A settle that reaches a damaged page can never succeed, and must not
+// hold up every other job's outcome behind it. With
 // the index of kept finished jobs damaged, completions (kept) fail while
 // retries (healthy pages) must still be settled; the damage is logged with
 // what to do, and the completed job is left to its lease.
@@ -225,9 +225,9 @@ func (e *extendHook) Extend(ctx context.Context, refs []queue.LeaseRef, until ti
 	return e.Store.Extend(ctx, refs, until)
 }
 
-// A heartbeat whose batch reached a damaged page extended no lease at all:
-// one bad row cost every running job of the pool its lease, and they were
-// rescued and ran twice. The other jobs' leases are now extended.
+// A heartbeat whose batch reaches a damaged page still extends the other
+// jobs' leases: one bad row must not cost every running job of the pool
+// its lease (they would be rescued and run twice).
 func TestCorruptPageDoesNotCostOtherJobsTheirLeases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -52,7 +52,7 @@ CREATE TABLE applied_log (job_id INTEGER NOT NULL, run TEXT NOT NULL, token INTE
 // TestExactlyOnceEffectsUnderCrashes runs onceJobs jobs whose handler, in
 // one transaction on the store's database, increments the app's counter,
 // records its job in effects and applied_log, completes its job with
-// worker.CompleteTx, waits a moment and commits. A worker process with four
+// Pool.CompleteTx, waits a moment and commits. A worker process with four
 // handlers is killed with SIGKILL onceKills times, in turn: aimed at a
 // handler that has written its effect and its acknowledgement but not yet
 // committed them; at a random moment; aimed at a handler that has
@@ -491,7 +491,7 @@ func onceCrashChild() error {
 		if _, err := tx.StmtContext(ctx, markEffect).ExecContext(ctx, job.ID); err != nil {
 			return err
 		}
-		if err := worker.CompleteTx(ctx, tx); err != nil {
+		if err := pool.CompleteTx(ctx, tx, job); err != nil {
 			return err // the lease was lost: another run has the job
 		}
 		if err := logf("ready", job); err != nil {

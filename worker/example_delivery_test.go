@@ -60,7 +60,7 @@ func ExamplePool_orderKeys() {
 
 // CompleteTx commits the handler's effect and the job's acknowledgement
 // together: a crash or a redelivery cannot apply the effect twice.
-func ExampleCompleteTx() {
+func ExamplePool_CompleteTx() {
 	ctx := context.Background()
 	store, q, done := openExample()
 	defer done()
@@ -82,7 +82,7 @@ func ExampleCompleteTx() {
 			ON CONFLICT (sku) DO UPDATE SET reserved = reserved + 1`, sku); err != nil {
 			return err
 		}
-		if err := worker.CompleteTx(ctx, tx); err != nil {
+		if err := pool.CompleteTx(ctx, tx, job); err != nil {
 			return err // the lease was lost: roll back, the job runs elsewhere
 		}
 		return tx.Commit()

@@ -89,7 +89,29 @@ type Options struct {
 	Monotonic func() time.Duration
 }
 
+// defaults applies the documented defaults to o and checks it.
 func (o *Options) defaults(q *queue.Queue) error {
+	if err := o.queueDefaults(); err != nil {
+		return err
+	}
+	if err := o.durationDefaults(); err != nil {
+		return err
+	}
+	if o.Backoff == nil {
+		o.Backoff = queue.DefaultBackoff
+	}
+	if o.Name == "" {
+		host, _ := os.Hostname()
+		o.Name = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano()%100000, 36)
+	}
+	if o.Logger == nil {
+		o.Logger = q.Logger()
+	}
+	return nil
+}
+
+// queueDefaults applies the defaults of Queues and checks them.
+func (o *Options) queueDefaults() error {
 	if len(o.Queues) == 0 {
 		o.Queues = map[string]QueueConfig{queue.DefaultQueue: {}}
 	}
@@ -110,6 +132,11 @@ func (o *Options) defaults(q *queue.Queue) error {
 		qs[name] = c
 	}
 	o.Queues = qs
+	return nil
+}
+
+// durationDefaults applies the defaults of the durations and checks them.
+func (o *Options) durationDefaults() error {
 	switch {
 	case o.LeaseDuration == 0:
 		o.LeaseDuration = 30 * time.Second
@@ -134,9 +161,6 @@ func (o *Options) defaults(q *queue.Queue) error {
 	case o.JobTimeout < 0:
 		return fmt.Errorf("worker: Options.JobTimeout %s is negative", o.JobTimeout)
 	}
-	if o.Backoff == nil {
-		o.Backoff = queue.DefaultBackoff
-	}
 	switch {
 	case o.MaintenanceInterval == 0:
 		o.MaintenanceInterval = o.LeaseDuration / 2
@@ -157,13 +181,6 @@ func (o *Options) defaults(q *queue.Queue) error {
 		o.KeepProcessed = 7 * 24 * time.Hour
 	case o.KeepProcessed < 0:
 		return fmt.Errorf("worker: Options.KeepProcessed %s is negative", o.KeepProcessed)
-	}
-	if o.Name == "" {
-		host, _ := os.Hostname()
-		o.Name = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano()%100000, 36)
-	}
-	if o.Logger == nil {
-		o.Logger = q.Logger()
 	}
 	return nil
 }

@@ -52,10 +52,11 @@ CREATE TABLE IF NOT EXISTS stock (
   reserved INTEGER NOT NULL DEFAULT 0);`
 
 type shop struct {
-	db  *sql.DB
-	q   *queue.Queue
-	out io.Writer
-	cfg config
+	db   *sql.DB
+	q    *queue.Queue
+	pool *worker.Pool
+	out  io.Writer
+	cfg  config
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
@@ -84,6 +85,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.pool = pool
 	pool.Handle("stock.reserve", worker.JSON(s.reserveStock))
 	pool.Handle("payment.charge", worker.JSON(s.chargePayment))
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
@@ -278,7 +280,7 @@ func (s *shop) reserveStock(ctx context.Context, job *queue.Job, o OrderJob) err
 		ON CONFLICT (sku) DO UPDATE SET reserved = reserved + excluded.reserved`, o.SKU, o.Quantity); err != nil {
 		return err
 	}
-	if err := worker.CompleteTx(ctx, tx); err != nil {
+	if err := s.pool.CompleteTx(ctx, tx, job); err != nil {
 		return err
 	}
 	return tx.Commit()

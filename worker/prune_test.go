@@ -1,14 +1,38 @@
 package worker_test
 
+// Pruning of kept jobs and processed keys.
+
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/worker"
 )
+
+func TestKeepCompletedAndPrune(t *testing.T) {
+	t.Parallel()
+	h := newTestQueue(t)
+	p := h.pool(worker.Options{KeepCompleted: time.Hour}, func(p *worker.Pool) {
+		p.HandleFunc("k", func(context.Context, *queue.Job) error { return nil })
+	})
+	id := h.enqueue(queue.NewJob{Kind: "k"})
+	j := h.waitState(id, queue.StateCompleted)
+	require.NotNil(t, j, "kept for inspection")
+	n, err := p.Prune(h.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	h.clock.Advance(time.Hour + time.Second)
+	n, err = p.Prune(h.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = h.q.Inspector().Get(h.ctx, id)
+	require.ErrorIs(t, err, queue.ErrNotFound)
+}
 
 // markProcessed records key in its own transaction and reports whether it
 // was new.
@@ -22,9 +46,8 @@ func (h *harness) markProcessed(key string) bool {
 	return first
 }
 
-// Processed keys (MarkProcessedTx) were never pruned: Pool.Prune did not set
-// PruneParams.ProcessedBefore and Options.KeepProcessed did not exist. A key
-// is kept for KeepProcessed (7 days by default) and pruned after it.
+// A processed key (MarkProcessedTx) is kept for KeepProcessed (7 days by
+// default) and pruned after it.
 func TestPruneRemovesProcessedKeysAfterKeepProcessed(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -61,7 +84,7 @@ func TestKeepProcessedNegativeIsAnError(t *testing.T) {
 
 // One Prune removes every processed key past KeepProcessed, not one batch
 // of them: a pool that marks keys faster than a batch per
-// MaintenanceInterval (1000 per 15 s before) must still keep up.
+// MaintenanceInterval (more than 1000 per 15 s) still keeps up.
 func TestPruneRemovesMoreThanOneBatch(t *testing.T) {
 	t.Parallel()
 	h := newTestQueue(t)
