@@ -41,7 +41,7 @@ func (c *endsAfter) Err() error {
 	}
 }
 
-// A Settle in the caller's transaction (as worker.CompleteTx does) whose
+// A Settle in the caller's transaction (as worker.Pool.CompleteTx does) whose
 // context ends part-way, at every point in turn, over a chunk that takes
 // the lost-lease path: when it fails, it leaves no savepoint open and the
 // caller's transaction as it was.
