@@ -52,12 +52,16 @@ CREATE TABLE IF NOT EXISTS stock (
   reserved INTEGER NOT NULL DEFAULT 0);`
 
 type shop struct {
-	db   *sql.DB
-	q    *queue.Queue
-	pool *worker.Pool
-	out  io.Writer
-	cfg  config
+	db    *sql.DB
+	q     *queue.Queue
+	pool  *worker.Pool
+	sched *schedule.Scheduler
+	out   io.Writer
+	cfg   config
 }
+
+// run runs the demo until ctx ends: the store, the workers, the nightly
+// schedule, the HTTP server, and the simulated load.
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := cfg.validate(); err != nil {
@@ -76,8 +80,41 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	s := &shop{db: store.DB(), q: q, out: out, cfg: cfg}
+	if err := s.startWorkers(ctx); err != nil {
+		return err
+	}
+	srv, err := s.startServing(ctx)
+	if s.sched != nil {
+		defer s.sched.Stop(context.Background())
+	}
+	if err != nil {
+		s.pool.Stop(ctx)
+		return err
+	}
+	if cfg.OrdersPerSec > 0 {
+		go s.generateLoad(ctx)
+	}
+	if cfg.StatsEvery > 0 {
+		go s.printStats(ctx)
+	}
+	<-ctx.Done()
 
-	pool, err := worker.New(q, worker.Options{
+	fmt.Fprintln(out, "stopping: finishing running jobs (up to 10s)")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	if err := s.pool.Stop(shutdown); err != nil {
+		fmt.Fprintf(out, "stopped hard; unfinished jobs were released and run next time: %v\n", err)
+	} else {
+		fmt.Fprintln(out, "stopped")
+	}
+	return nil
+}
+
+// startWorkers registers the shop's handlers and subscriptions and starts
+// the worker pool.
+func (s *shop) startWorkers(ctx context.Context) error {
+	pool, err := worker.New(s.q, worker.Options{
 		Queues: map[string]worker.QueueConfig{"orders": {MaxWorkers: 20}, "mail": {MaxWorkers: 5}, "maintenance": {MaxWorkers: 1}},
 		// Short waits so that retries show within a demo's minute.
 		Backoff: queue.Exponential(500*time.Millisecond, 30*time.Second),
@@ -91,44 +128,39 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
 	pool.Handle("warehouse.notify", worker.JSON(s.notifyWarehouse))
 	pool.HandleFunc("stock.sync", s.syncStock)
-	if err := subscribe(ctx, q); err != nil {
+	if err := subscribe(ctx, s.q); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	if err := pool.Start(ctx); err != nil {
-		return err
-	}
+	return pool.Start(ctx)
+}
 
+// startServing starts the nightly scheduler and the HTTP server (orders,
+// stats, the admin page) and prints where to find them.
+func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
 	// The nightly stock sync: every process may run this scheduler; each
 	// night's tick is enqueued once.
-	sched, err := schedule.New(q, schedule.Options{})
+	sched, err := schedule.New(s.q, schedule.Options{})
 	if err != nil {
-		pool.Stop(ctx)
-		return err
+		return nil, err
 	}
 	if err := sched.Add(schedule.Entry{Name: "stock.sync.nightly", Spec: "30 2 * * *", TimeZone: "Europe/Berlin",
 		Job: queue.NewJob{Kind: "stock.sync", Queue: "maintenance"}, Misfire: schedule.MisfireSkip}); err != nil {
-		pool.Stop(ctx)
-		return err
+		return nil, err
 	}
 	if err := sched.Start(ctx); err != nil {
-		pool.Stop(ctx)
-		return err
+		return nil, err
 	}
-	defer sched.Stop(context.Background())
-
+	s.sched = sched // run stops it
 	// The admin page, behind HTTP basic auth. The demo makes up a password
 	// per run and prints it; a real app reads one from its configuration.
 	adminPassword := crand.Text()
-	adminPage, err := admin.New(q, admin.Options{Prefix: "/admin", Authorize: admin.BasicAuth("admin", adminPassword), Schedules: sched})
+	adminPage, err := admin.New(s.q, admin.Options{Prefix: "/admin", Authorize: admin.BasicAuth("admin", adminPassword), Schedules: sched})
 	if err != nil {
-		pool.Stop(ctx)
-		return err
+		return nil, err
 	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		pool.Stop(ctx)
-		return err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.postOrder)
@@ -137,30 +169,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
-	fmt.Fprintf(out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
-		addr, addr, addr, adminPassword, cfg.DB, cfg.OrdersPerSec, cfg.PaymentFailureRate*100)
-	if cfg.ready != nil {
-		cfg.ready(addr)
+	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
+		addr, addr, addr, adminPassword, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
+	if s.cfg.ready != nil {
+		s.cfg.ready(addr)
 	}
-
-	if cfg.OrdersPerSec > 0 {
-		go s.generateLoad(ctx)
-	}
-	if cfg.StatsEvery > 0 {
-		go s.printStats(ctx)
-	}
-	<-ctx.Done()
-
-	fmt.Fprintln(out, "stopping: finishing running jobs (up to 10s)")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdown)
-	if err := pool.Stop(shutdown); err != nil {
-		fmt.Fprintf(out, "stopped hard; unfinished jobs were released and run next time: %v\n", err)
-	} else {
-		fmt.Fprintln(out, "stopped")
-	}
-	return nil
+	return srv, nil
 }
 
 // placeOrder stores the order and enqueues its follow-up jobs in one
