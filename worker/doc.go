@@ -10,9 +10,10 @@
 //
 // A pool keeps MaxWorkers handlers busy per queue. It leases as many jobs
 // as it has free workers in one call, extends their leases by heartbeat
-// while they run, and acknowledges outcomes in batches. An enqueue through
-// the same *queue.Queue wakes the pool at once; jobs written by other
-// processes are found by polling (Options.PollInterval).
+// while they run, and acknowledges outcomes in batches. The store wakes
+// the pool when it commits ready jobs (queue.Notifier: an enqueue in this
+// process, or the commit of an app's transaction that enqueued some); jobs
+// written by other processes are found by polling (Options.PollInterval).
 //
 // Outcomes follow queue.Classify: nil completes, an error retries after the
 // backoff, queue.Permanent and exhausted attempts go to the dead table,
