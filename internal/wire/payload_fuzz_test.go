@@ -22,15 +22,15 @@ func decodeExact(t *testing.T, b []byte) any {
 	return v
 }
 
-// FuzzPayload checks Payload, the payload in the admin API's and
+// FuzzPayloadJSON checks Payload, the payload in the admin API's and
 // the CLI's JSON: encoded with encoding/json it is valid UTF-8, and it
 // gives the payload back (the same JSON value, the same text, the same
 // bytes).
 //
 // Run it longer with:
 //
-//	go test ./internal/wire -run '^$' -fuzz '^FuzzPayload$' -fuzztime 60s
-func FuzzPayload(f *testing.F) {
+//	go test ./internal/wire -run '^$' -fuzz '^FuzzPayloadJSON$' -fuzztime 60s
+func FuzzPayloadJSON(f *testing.F) {
 	for _, p := range []string{
 		``,
 		`null`,
