@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -360,15 +361,14 @@ func (h *Handler) apiJobAction(act action) func(http.ResponseWriter, *http.Reque
 		if err != nil {
 			return err
 		}
-		out := map[string]any{"id": id}
+		var out any
 		switch act {
 		case actRetry:
-			out["retried"] = 1
+			out = wire.RetryResult{ID: id, Retried: 1}
 		case actDelete:
-			out["deleted"] = 1
+			out = wire.DeleteResult{ID: id, Deleted: 1}
 		case actCancel:
-			out["state"] = res.state
-			out["cancel_requested"] = res.state == queue.StateRunning
+			out = wire.NewCancelResult(id, res.state)
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -386,22 +386,10 @@ func (h *Handler) apiDeadAction(act action) func(http.ResponseWriter, *http.Requ
 			return err
 		}
 		if act == actDelete {
-			writeJSON(w, http.StatusOK, map[string]int64{"deleted": res.n})
+			writeJSON(w, http.StatusOK, wire.DeleteResult{Deleted: int(res.n)})
 			return nil
 		}
-		type held struct {
-			ID        int64  `json:"id"`
-			UniqueKey string `json:"unique_key"`
-			HeldBy    int64  `json:"held_by"`
-		}
-		var skipped []held
-		for _, k := range res.skipped {
-			skipped = append(skipped, held{ID: k.JobID, UniqueKey: k.Key, HeldBy: k.HolderID})
-		}
-		writeJSON(w, http.StatusOK, struct {
-			Retried int64  `json:"retried"`
-			Skipped []held `json:"skipped,omitempty"`
-		}{res.n, skipped})
+		writeJSON(w, http.StatusOK, wire.NewRetryResult(0, int(res.n), res.skipped))
 		return nil
 	}
 }
@@ -422,7 +410,7 @@ func (h *Handler) apiQueueAction(pause bool) func(http.ResponseWriter, *http.Req
 		if _, err := h.setPaused(r.Context(), body.Queue, pause); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"queue": body.Queue, "paused": pause})
+		writeJSON(w, http.StatusOK, wire.PauseResult{Queue: body.Queue, Paused: pause})
 		return nil
 	}
 }

@@ -2,52 +2,12 @@ package admin
 
 import (
 	"net/http"
-	"time"
 
-	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/internal/wire"
 )
 
-// The JSON shapes of the API (documented in doc.go). They are the admin's
-// own, with stable snake_case names, rather than the queue package's
-// structs.
-
-type apiQueue struct {
-	Name                 string  `json:"name"`
-	Pending              int     `json:"pending"`
-	Scheduled            int     `json:"scheduled"`
-	Blocked              int     `json:"blocked"`
-	BlockedKeys          int     `json:"blocked_keys"`
-	StuckKeys            int     `json:"stuck_keys"`
-	Running              int     `json:"running"`
-	Completed            int     `json:"completed"`
-	Cancelled            int     `json:"cancelled"`
-	Dead                 int     `json:"dead"`
-	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
-	Paused               bool    `json:"paused"`
-	MaxPending           int     `json:"max_pending"`
-}
-
-type apiMinute struct {
-	Minute    time.Time `json:"minute"`
-	Completed int       `json:"completed"`
-	Failed    int       `json:"failed"`
-	Dead      int       `json:"dead"`
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
-}
-
-func toAPIQueue(q queue.QueueStats) apiQueue {
-	return apiQueue{Name: q.Name, Pending: q.Pending, Scheduled: q.Scheduled,
-		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
-		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
-		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending}
-}
+// The JSON shapes of the API (documented in doc.go) are package wire's,
+// the same the spool command prints with -json.
 
 func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) error {
 	if p := readQuery(r); p.err != nil {
@@ -59,18 +19,7 @@ func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Now        time.Time   `json:"now"`
-		Queues     []apiQueue  `json:"queues"`
-		Throughput []apiMinute `json:"throughput"`
-	}{Now: h.q.Now().UTC(), Queues: []apiQueue{}, Throughput: []apiMinute{}}
-	for _, q := range st.Queues {
-		out.Queues = append(out.Queues, toAPIQueue(q))
-	}
-	for _, m := range st.Throughput {
-		out.Throughput = append(out.Throughput, apiMinute{Minute: m.Minute.UTC(), Completed: m.Completed, Failed: m.Failed, Dead: m.Dead})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, wire.NewStats(h.q.Now(), st, st.Throughput))
 	return nil
 }
 
@@ -84,11 +33,7 @@ func (h *Handler) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	qs := []apiQueue{}
-	for _, q := range st.Queues {
-		qs = append(qs, toAPIQueue(q))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"queues": qs})
+	writeJSON(w, http.StatusOK, wire.NewQueues(st))
 	return nil
 }
 
@@ -109,18 +54,12 @@ func (h *Handler) apiJobs(dead bool) func(http.ResponseWriter, *http.Request) er
 		if err != nil {
 			return err
 		}
-		out := struct {
-			Jobs       []queue.JobJSON `json:"jobs"`
-			NextBefore int64           `json:"next_before,omitempty"`
-		}{Jobs: []queue.JobJSON{}}
+		var next int64
 		if len(jobs) > lp.Limit {
 			jobs = jobs[:lp.Limit]
-			out.NextBefore = jobs[len(jobs)-1].ID
+			next = jobs[len(jobs)-1].ID
 		}
-		for _, j := range jobs {
-			out.Jobs = append(out.Jobs, queue.NewJobJSON(j, false))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, wire.NewJobPage(jobs, next))
 		return nil
 	}
 }
@@ -139,7 +78,7 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, queue.NewJobJSON(j, true))
+	writeJSON(w, http.StatusOK, wire.NewJob(j, true))
 	return nil
 }
 

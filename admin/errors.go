@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -26,17 +27,21 @@ func errNotFound(msg string) error { return &httpError{status: http.StatusNotFou
 
 func errForbidden(msg string) error { return &httpError{status: http.StatusForbidden, msg: msg} }
 
-// classify turns any error into the status and message to show. Errors of
-// the queue that describe the request (not found, wrong state, invalid
-// argument) keep their text; anything else is an internal error, logged
-// and shown without details.
+// classify turns any error into the status and message to show: the one
+// place the admin maps the queue's errors to HTTP. Errors of the queue
+// that describe the request keep their text: a missing job, schedule or
+// subscription is 404, an invalid argument or job 400, a job in the wrong
+// state 409. Anything else is an internal error, logged and shown without
+// details.
 func (h *Handler) classify(r *http.Request, err error) (int, string) {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.msg
-	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrScheduleNotFound):
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrSubscriptionNotFound):
 		return http.StatusNotFound, err.Error()
+	case errors.Is(err, queue.ErrScheduleNotFound):
+		return http.StatusNotFound, err.Error() + " (a schedule is stored once a scheduler has registered it: schedule.Scheduler.Add)"
 	case errors.Is(err, queue.ErrNoTopics):
 		return http.StatusNotImplemented, err.Error() + ": topics need a store that implements queue.TopicStore (package sqlite's does)"
 	case errors.Is(err, queue.ErrInvalidArgument), errors.Is(err, queue.ErrInvalidJob):
@@ -76,7 +81,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, api bool, err err
 		return
 	}
 	if api {
-		writeJSON(w, status, map[string]string{"error": msg})
+		writeJSON(w, status, wire.Error{Error: msg})
 		return
 	}
 	h.renderError(w, r, status, msg)

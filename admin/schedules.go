@@ -2,12 +2,11 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/schedule"
 )
@@ -63,9 +62,6 @@ func (h *Handler) doSchedule(ctx context.Context, act schedAction, name string) 
 		res.done, err = "triggered", s.Trigger(ctx, name)
 	default:
 		return result{}, fmt.Errorf("admin: unknown schedule action %d", act)
-	}
-	if errors.Is(err, queue.ErrScheduleNotFound) {
-		return result{}, errNotFound(fmt.Sprintf("no schedule %q on this database: a schedule is stored once a scheduler has registered it (schedule.Scheduler.Add)", name))
 	}
 	return res, err
 }
@@ -124,26 +120,6 @@ func (h *Handler) scheduleAction(act schedAction) func(http.ResponseWriter, *htt
 
 // The JSON API.
 
-type apiSchedule struct {
-	Name               string     `json:"name"`
-	Spec               string     `json:"spec"`
-	TimeZone           string     `json:"time_zone"`
-	Kind               string     `json:"kind"`
-	Queue              string     `json:"queue"`
-	Misfire            string     `json:"misfire"`
-	NextRun            *time.Time `json:"next_run"`
-	PrevRun            *time.Time `json:"prev_run"`
-	Paused             bool       `json:"paused"`
-	TriggerRequestedAt *time.Time `json:"trigger_requested_at"`
-	Registered         bool       `json:"registered"`
-}
-
-func toAPISchedule(i schedule.Info) apiSchedule {
-	return apiSchedule{Name: i.Name, Spec: i.Spec, TimeZone: i.TimeZone, Kind: i.Kind, Queue: i.Queue,
-		Misfire: string(i.Misfire), NextRun: timePtr(i.Next), PrevRun: timePtr(i.Prev), Paused: i.Paused,
-		TriggerRequestedAt: timePtr(i.TriggerAt), Registered: i.Registered}
-}
-
 func (h *Handler) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 	if p := readQuery(r); p.err != nil {
 		return p.err
@@ -152,11 +128,7 @@ func (h *Handler) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []apiSchedule{}
-	for _, i := range list {
-		out = append(out, toAPISchedule(i))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"schedules": out})
+	writeJSON(w, http.StatusOK, wire.NewSchedules(list))
 	return nil
 }
 
@@ -173,14 +145,13 @@ func (h *Handler) apiScheduleAction(act schedAction) func(http.ResponseWriter, *
 		if _, err := h.doSchedule(r.Context(), act, name); err != nil {
 			return err
 		}
-		out := map[string]any{"name": name}
+		out := wire.ScheduleResult{Name: name}
 		switch act {
-		case schedPause:
-			out["paused"] = true
-		case schedResume:
-			out["paused"] = false
+		case schedPause, schedResume:
+			paused := act == schedPause
+			out.Paused = &paused
 		case schedTrigger:
-			out["trigger_requested"] = true
+			out.TriggerRequested = true
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil

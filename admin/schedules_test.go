@@ -168,7 +168,7 @@ func TestScheduleActions(t *testing.T) {
 	// Unknown and bad names.
 	w = e.post("/schedules/trigger", url.Values{"name": {"nope"}})
 	require.Equal(t, http.StatusNotFound, w.Code)
-	require.Contains(t, htmlUnescape(w.Body.String()), `no schedule "nope" on this database: a schedule is stored once a scheduler has registered it`)
+	require.Contains(t, htmlUnescape(w.Body.String()), `schedule "nope": queue: schedule not found (a schedule is stored once a scheduler has registered it`)
 	for _, c := range []struct {
 		form url.Values
 		msg  string
@@ -253,8 +253,8 @@ func TestScheduleAPI(t *testing.T) {
 		status     int
 		msg        string
 	}{
-		{"/api/schedules/nope/trigger", "", 404, `no schedule "nope" on this database`},
-		{"/api/schedules/nope/pause", "", 404, `no schedule "nope"`},
+		{"/api/schedules/nope/trigger", "", 404, `schedule "nope": queue: schedule not found (a schedule is stored`},
+		{"/api/schedules/nope/pause", "", 404, `schedule "nope": queue: schedule not found`},
 		{"/api/schedules/a%20b/pause", "", 400, `schedule name "a b" has the character ' '`},
 		{"/api/schedules/%3Cscript%3E/resume", "", 400, `has the character '<'`},
 		{"/api/schedules/" + strings.Repeat("s", 129) + "/pause", "", 400, "longer than 128 characters"},

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -257,9 +257,8 @@ func newEventRow(ev queue.EventRecord) eventRow {
 
 // Replay.
 
-// doReplay checks a replay request and runs it: the subscription and the
-// topic must exist, the subscription must receive the topic, and the range
-// must lie within the topic's retained log.
+// doReplay checks a replay request (names, a range of at most
+// maxReplayEvents sequence numbers) and runs it.
 func (h *Handler) doReplay(ctx context.Context, sub, topic string, from, to int64) (int, error) {
 	if err := queue.ValidName(sub); err != nil {
 		return 0, errBadRequest("subscription %v", err)
@@ -279,31 +278,10 @@ func (h *Handler) doReplay(ctx context.Context, sub, topic string, from, to int6
 	case to-from >= maxReplayEvents:
 		return 0, errBadRequest("the range from %d to %d has %d events; replay at most %d at once", from, to, to-from+1, maxReplayEvents)
 	}
-	rctx, cancel := context.WithTimeout(ctx, h.opts.QueryTimeout)
-	topics, subs, err := h.loadTopics(rctx)
-	cancel()
-	if err != nil {
-		return 0, err
-	}
-	s, err := findSubscription(subs, sub)
-	if err != nil {
-		return 0, err
-	}
-	t, err := findTopic(topics, topic)
-	if err != nil {
-		return 0, err
-	}
-	switch {
-	case !queue.MatchTopic(s.Pattern, t.Name):
-		return 0, errBadRequest("subscription %q (pattern %q) does not receive topic %q", s.Name, s.Pattern, t.Name)
-	case t.Events == 0:
-		return 0, errBadRequest("topic %q retains no events to replay (its last was seq %d)", t.Name, t.LastSeq)
-	case to > t.LastSeq:
-		return 0, errBadRequest("\"to\" (%d) is past the last event of topic %q, seq %d", to, t.Name, t.LastSeq)
-	case from < t.FirstSeq:
-		return 0, errBadRequest("\"from\" (%d) is before the oldest event topic %q retains, seq %d: its retention dropped the older ones", from, t.Name, t.FirstSeq)
-	}
-	return h.q.Topics().Replay(ctx, s.Name, queue.EventFilter{Topic: t.Name, FromSeq: from, ToSeq: to})
+	// The queue checks the rest: that the subscription exists
+	// (queue.ErrSubscriptionNotFound, a 404) and receives the topic
+	// (queue.ErrInvalidArgument, a 400).
+	return h.q.Topics().Replay(ctx, sub, queue.EventFilter{Topic: topic, FromSeq: from, ToSeq: to})
 }
 
 func (h *Handler) replayAction(w http.ResponseWriter, r *http.Request) error {
@@ -330,44 +308,6 @@ func (h *Handler) replayAction(w http.ResponseWriter, r *http.Request) error {
 
 // The JSON API.
 
-type apiTopic struct {
-	Name      string       `json:"name"`
-	LastSeq   int64        `json:"last_seq"`
-	FirstSeq  int64        `json:"first_seq"`
-	Events    int          `json:"events"`
-	Retention apiRetention `json:"retention"`
-}
-
-type apiRetention struct {
-	MaxAgeSeconds float64 `json:"max_age_seconds"`
-	MaxEvents     int     `json:"max_events"`
-}
-
-type apiSubscription struct {
-	Name        string            `json:"name"`
-	Pattern     string            `json:"pattern"`
-	Filter      map[string]string `json:"filter"`
-	Queue       string            `json:"queue"`
-	Kind        string            `json:"kind"`
-	Priority    int               `json:"priority"`
-	MaxAttempts int               `json:"max_attempts"`
-	CreatedAt   time.Time         `json:"created_at"`
-	Cursor      int64             `json:"cursor"`
-	Backlog     int               `json:"backlog"`
-	Lag         int               `json:"lag"`
-}
-
-type apiEvent struct {
-	ID              int64             `json:"id"`
-	Topic           string            `json:"topic"`
-	Seq             int64             `json:"seq"`
-	PublishedAt     time.Time         `json:"published_at"`
-	OrderKey        string            `json:"order_key,omitempty"`
-	Metadata        map[string]string `json:"metadata,omitempty"`
-	PayloadEncoding string            `json:"payload_encoding"`
-	Payload         any               `json:"payload"`
-}
-
 func (h *Handler) apiTopics(w http.ResponseWriter, r *http.Request) error {
 	if p := readQuery(r); p.err != nil {
 		return p.err
@@ -378,12 +318,7 @@ func (h *Handler) apiTopics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []apiTopic{}
-	for _, t := range topics {
-		out = append(out, apiTopic{Name: t.Name, LastSeq: t.LastSeq, FirstSeq: t.FirstSeq, Events: t.Events,
-			Retention: apiRetention{MaxAgeSeconds: t.Retention.MaxAge.Seconds(), MaxEvents: t.Retention.MaxEvents}})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
+	writeJSON(w, http.StatusOK, wire.NewTopics(topics))
 	return nil
 }
 
@@ -397,17 +332,7 @@ func (h *Handler) apiSubscriptions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out := []apiSubscription{}
-	for _, s := range subs {
-		f := s.Filter
-		if f == nil {
-			f = map[string]string{}
-		}
-		out = append(out, apiSubscription{Name: s.Name, Pattern: s.Pattern, Filter: f, Queue: s.Queue, Kind: s.Kind,
-			Priority: s.Priority, MaxAttempts: s.MaxAttempts, CreatedAt: s.CreatedAt.UTC(),
-			Cursor: s.Cursor, Backlog: s.Backlog, Lag: s.Lag})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
+	writeJSON(w, http.StatusOK, wire.NewSubscriptions(subs))
 	return nil
 }
 
@@ -439,21 +364,12 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Topic    string     `json:"topic"`
-		Events   []apiEvent `json:"events"`
-		NextFrom int64      `json:"next_from,omitempty"`
-	}{Topic: name, Events: []apiEvent{}}
+	var next int64
 	if len(events) > int(limit) {
-		out.NextFrom = events[limit].Seq
+		next = events[limit].Seq
 		events = events[:limit]
 	}
-	for _, ev := range events {
-		a := apiEvent{ID: ev.ID, Topic: ev.Topic, Seq: ev.Seq, PublishedAt: ev.PublishedAt.UTC(), OrderKey: ev.OrderKey, Metadata: ev.Metadata}
-		a.PayloadEncoding, a.Payload = queue.PayloadJSON(ev.Payload)
-		out.Events = append(out.Events, a)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, wire.NewEventPage(name, events, next))
 	return nil
 }
 
@@ -474,6 +390,6 @@ func (h *Handler) apiReplay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subscription": name, "topic": body.Topic, "from": body.From, "to": body.To, "jobs": n})
+	writeJSON(w, http.StatusOK, wire.ReplayResult{Subscription: name, Topic: body.Topic, From: body.From, To: body.To, Jobs: n})
 	return nil
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -44,39 +44,12 @@ func (h *Handler) ago(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	d := h.q.Now().Sub(t)
-	if d < 0 {
-		return "in " + shortDuration(-d)
-	}
-	if d < time.Second {
-		return "just now"
-	}
-	return shortDuration(d) + " ago"
+	return wire.Ago(t, h.q.Now(), " ")
 }
 
 // shortDuration rounds d to its largest unit or two: 45s, 3m 12s, 5h 3m,
 // 4d 2h.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return two(int(d/time.Minute), "m", int(d%time.Minute/time.Second), "s")
-	case d < 48*time.Hour:
-		return two(int(d/time.Hour), "h", int(d%time.Hour/time.Minute), "m")
-	default:
-		return two(int(d/(24*time.Hour)), "d", int(d%(24*time.Hour)/time.Hour), "h")
-	}
-}
-
-func two(a int, ua string, b int, ub string) string {
-	if b == 0 {
-		return strconv.Itoa(a) + ua
-	}
-	return strconv.Itoa(a) + ua + " " + strconv.Itoa(b) + ub
-}
+func shortDuration(d time.Duration) string { return wire.Duration(d, " ") }
 
 func formatDuration(d time.Duration) string {
 	if d <= 0 {
@@ -102,22 +75,7 @@ func zoned(t time.Time) string {
 }
 
 // formatNum writes n with thin separators: 1 234 567.
-func formatNum(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f")
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func formatNum(n int) string { return wire.Num(n, "\u202f") }
 
 // truncate shortens s to at most n runes on its first line.
 func truncate(n int, s string) string {

@@ -202,6 +202,9 @@ func TestReadOnlyNotASpoolDatabase(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), "not a spool database")
 			require.Contains(t, err.Error(), path)
+			var se *queue.SchemaError
+			require.ErrorAs(t, err, &se, "callers tell it apart without reading the text")
+			require.Zero(t, se.Have, "schema version 0: no spool tables")
 
 			after, err := os.ReadFile(path)
 			require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -121,7 +120,7 @@ func checkSchema(ctx context.Context, db *sql.DB) error {
 	err := db.QueryRowContext(ctx, `SELECT max(version) FROM spool_migrations`).Scan(&v)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
-			return errors.New("not a spool database (no spool_migrations table)")
+			return fmt.Errorf("not a spool database (no spool_migrations table): %w", &queue.SchemaError{Want: SchemaVersion()})
 		}
 		return mapErr(err)
 	}

@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -90,23 +92,29 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer d.Close()
 	jobs, err := d.q.Inspector().List(ctx, f)
 	if err != nil {
-		return storeError(err)
+		return storeError(err, "")
 	}
 	var next int64
 	if len(jobs) == f.Limit {
 		next = jobs[len(jobs)-1].ID
 	}
 	if c.json {
-		out := struct {
-			Jobs       []queue.JobJSON `json:"jobs"`
-			NextBefore int64           `json:"next_before,omitempty"`
-		}{Jobs: make([]queue.JobJSON, len(jobs)), NextBefore: next}
-		for i, j := range jobs {
-			out.Jobs[i] = queue.NewJobJSON(j, false)
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, wire.NewJobPage(jobs, next))
 	}
-	now := d.q.Now()
+	if err := listJobs(stdout, jobs, d.q.Now()); err != nil {
+		return err
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintln(stderr, "no jobs match")
+	}
+	if next != 0 {
+		fmt.Fprintf(stderr, "more: add -before %d for the next page\n", next)
+	}
+	return nil
+}
+
+// listJobs prints jobs as ls's table.
+func listJobs(stdout io.Writer, jobs []*queue.Job, now time.Time) error {
 	tw := newTable(stdout)
 	row(tw, "ID", "QUEUE", "KIND", "STATE", "ATTEMPT", "PRIO", "CREATED", "RUN AT", "LAST ERROR")
 	for _, j := range jobs {
@@ -119,16 +127,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		row(tw, j.ID, j.Queue, j.Kind, j.State, fmt.Sprintf("%d/%d", j.Attempt, j.MaxAttempts), j.Priority,
 			fmtAgo(j.CreatedAt, now), fmtAgo(j.RunAt, now), oneLine(msg, 60))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(jobs) == 0 {
-		fmt.Fprintln(stderr, "no jobs match")
-	}
-	if next != 0 {
-		fmt.Fprintf(stderr, "more: add -before %d for the next page\n", next)
-	}
-	return nil
+	return tw.Flush()
 }
 
 func statesList() string {
@@ -167,9 +166,18 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if c.json {
-		return writeJSON(stdout, queue.NewJobJSON(j, true))
+		return writeJSON(stdout, wire.NewJob(j, true))
 	}
-	now := d.q.Now()
+	if err := showFields(stdout, j, d.q.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nPayload:\n%s\n", indent(payloadText(j.Payload), "  "))
+	showErrors(stdout, j)
+	return nil
+}
+
+// showFields prints a job's fields, one per line, as show does.
+func showFields(stdout io.Writer, j *queue.Job, now time.Time) error {
 	tw := newTable(stdout)
 	field := func(name string, v any) { row(tw, name+":", v) }
 	field("Job", j.ID)
@@ -211,10 +219,12 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, k := range sortedKeys(j.Metadata) {
 		field("Metadata "+k, oneLine(j.Metadata[k], 200))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nPayload:\n%s\n", indent(payloadText(j.Payload), "  "))
+	return tw.Flush()
+}
+
+// showErrors prints the errors a job's failed attempts left, with the gap
+// where some were not kept.
+func showErrors(stdout io.Writer, j *queue.Job) {
 	if len(j.Errors) > 0 {
 		if j.ErrorsDropped > 0 {
 			fmt.Fprintf(stdout, "\nErrors (%d failed attempts, %d kept):\n", len(j.Errors)+j.ErrorsDropped, len(j.Errors))
@@ -235,7 +245,6 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			showDropped(stdout, j.ErrorsDropped)
 		}
 	}
-	return nil
 }
 
 // showDropped prints the gap in a job's error history where n attempts'
@@ -251,10 +260,7 @@ func showDropped(w io.Writer, n int) {
 // getJob reads a job; an unknown ID is exit status 3.
 func getJob(ctx context.Context, d *db, id int64) (*queue.Job, error) {
 	j, err := d.q.Inspector().Get(ctx, id)
-	if errors.Is(err, queue.ErrNotFound) {
-		return nil, notFoundf("unknown job id %d", id)
-	}
-	return j, err
+	return j, storeError(err, idArg(id))
 }
 
 // indent prefixes every line of s, made printable (job data is anyone's
@@ -299,19 +305,8 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		payload = string(bytes.TrimSpace(b))
 	}
-	switch {
-	case !json.Valid([]byte(payload)):
+	if !json.Valid([]byte(payload)) {
 		return usageErrorf("the payload is not valid JSON: %.80q", payload)
-	case checkName("KIND", j.Kind) != nil:
-		return checkName("KIND", j.Kind)
-	case checkName("-queue", j.Queue) != nil:
-		return checkName("-queue", j.Queue)
-	case j.Priority < 0 || j.Priority > queue.MaxPriority:
-		return usageErrorf("-priority %d is outside 0..%d", j.Priority, queue.MaxPriority)
-	case j.Delay < 0:
-		return usageErrorf("-delay %s is negative", j.Delay)
-	case j.MaxAttempts < 0:
-		return usageErrorf("-max-attempts %d is negative", j.MaxAttempts)
 	}
 	j.Payload = []byte(payload)
 	d, err := c.openWrite(ctx)
@@ -319,29 +314,36 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer d.Close()
+	// The queue checks the job (queue.ValidateJob's rules); a field it
+	// refuses is a usage error naming the flag or argument.
 	res, err := d.q.Enqueue(ctx, j)
-	var ie *queue.InvalidJobError
-	if errors.As(err, &ie) {
-		flagOf := map[string]string{"Kind": "KIND", "Queue": "-queue", "Priority": "-priority", "Delay": "-delay",
-			"UniqueKey": "-unique", "OrderKey": "-order-key", "MaxAttempts": "-max-attempts", "Payload": "JSON"}
-		if name, ok := flagOf[ie.Field]; ok {
-			return usageErrorf("%s: %s", name, ie.Reason)
-		}
-	}
 	if err != nil {
-		return err
+		return jobFlagError(err)
 	}
 	if c.json {
-		return writeJSON(stdout, struct {
-			ID        int64 `json:"id"`
-			Duplicate bool  `json:"duplicate"`
-		}{res.ID, res.Duplicate})
+		return writeJSON(stdout, wire.EnqueueResult{ID: res.ID, Duplicate: res.Duplicate})
 	}
 	if res.Duplicate {
 		fmt.Fprintf(stderr, "duplicate: job %d holds unique key %q; nothing enqueued\n", res.ID, j.UniqueKey)
 	}
 	fmt.Fprintf(stdout, "%d\n", res.ID)
 	return nil
+}
+
+// flagOf names the flag or argument of enqueue that sets a NewJob field.
+var flagOf = map[string]string{"Kind": "KIND", "Queue": "-queue", "Priority": "-priority", "Delay": "-delay",
+	"UniqueKey": "-unique", "OrderKey": "-order-key", "MaxAttempts": "-max-attempts", "Payload": "JSON"}
+
+// jobFlagError turns the queue's *InvalidJobError about a field enqueue's
+// flags set into a usage error naming the flag.
+func jobFlagError(err error) error {
+	var ie *queue.InvalidJobError
+	if errors.As(err, &ie) {
+		if name, ok := flagOf[ie.Field]; ok {
+			return usageErrorf("%s: %s", name, ie.Reason)
+		}
+	}
+	return err
 }
 
 const retryAbout = `Usage: spool retry [flags] ID
@@ -379,9 +381,9 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer d.Close()
 		res, err := d.q.Inspector().RetryDead(ctx, f)
 		if err != nil {
-			return storeError(err)
+			return storeError(err, "")
 		}
-		if err := retried(c, stdout, res.Retried, res.Skipped, fmt.Sprintf("retried %d dead jobs", res.Retried)); err != nil {
+		if err := retried(c, stdout, wire.NewRetryResult(0, res.Retried, res.Skipped), fmt.Sprintf("retried %d dead jobs", res.Retried)); err != nil {
 			return err
 		}
 		if len(res.Skipped) == 0 {
@@ -402,8 +404,6 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer d.Close()
 	switch err := d.q.Inspector().Retry(ctx, id); {
-	case errors.Is(err, queue.ErrNotFound):
-		return notFoundf("unknown job id %d", id)
 	case errors.Is(err, queue.ErrNotDead):
 		state := "not dead"
 		if j, gerr := d.q.Inspector().Get(ctx, id); gerr == nil {
@@ -411,9 +411,9 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return fmt.Errorf("job %d is %s: only dead jobs can be retried", id, state)
 	case err != nil:
-		return err
+		return storeError(err, idArg(id))
 	}
-	return retried(c, stdout, 1, nil, fmt.Sprintf("retried job %d", id))
+	return retried(c, stdout, wire.RetryResult{ID: id, Retried: 1}, fmt.Sprintf("retried job %d", id))
 }
 
 // deadSelection is what retry and delete take: one job ID, or -dead with
@@ -457,23 +457,10 @@ func (sel *deadSelection) filter(pos []string) (queue.DeadFilter, error) {
 	return sel.f, errors.Join(checkName("-queue", sel.f.Queue), checkName("-kind", sel.f.Kind))
 }
 
-// heldJSON is a dead job a retry left dead, in -json output.
-type heldJSON struct {
-	ID        int64  `json:"id"`
-	UniqueKey string `json:"unique_key"`
-	HeldBy    int64  `json:"held_by"`
-}
-
-func retried(c *cmdline, stdout io.Writer, n int, skipped []queue.KeyHeldError, msg string) error {
+// retried prints what a retry did: res with -json, else msg.
+func retried(c *cmdline, stdout io.Writer, res wire.RetryResult, msg string) error {
 	if c.json {
-		var held []heldJSON
-		for _, k := range skipped {
-			held = append(held, heldJSON{ID: k.JobID, UniqueKey: k.Key, HeldBy: k.HolderID})
-		}
-		return writeJSON(stdout, struct {
-			Retried int        `json:"retried"`
-			Skipped []heldJSON `json:"skipped,omitempty"`
-		}{n, held})
+		return writeJSON(stdout, res)
 	}
 	_, err := fmt.Fprintln(stdout, msg)
 	return err
@@ -505,8 +492,6 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer d.Close()
 	state, err := d.q.Inspector().Cancel(ctx, id)
 	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		return notFoundf("unknown job id %d", id)
 	case errors.Is(err, queue.ErrNotCancellable):
 		state := "finished"
 		if j, gerr := d.q.Inspector().Get(ctx, id); gerr == nil {
@@ -517,17 +502,13 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return fmt.Errorf("job %d is %s: only pending, scheduled, blocked or running jobs can be cancelled", id, state)
 	case err != nil:
-		return err
+		return storeError(err, idArg(id))
 	}
-	requested := state == queue.StateRunning
+	res := wire.NewCancelResult(id, state)
 	if c.json {
-		return writeJSON(stdout, struct {
-			ID              int64       `json:"id"`
-			State           queue.State `json:"state"`
-			CancelRequested bool        `json:"cancel_requested"`
-		}{id, state, requested})
+		return writeJSON(stdout, res)
 	}
-	if requested {
+	if res.CancelRequested {
 		fmt.Fprintf(stdout, "job %d is running: cancel requested; its worker stops it at the next heartbeat\n", id)
 		return nil
 	}
@@ -566,18 +547,13 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer d.Close()
 	switch err := d.q.Inspector().Delete(ctx, id); {
-	case errors.Is(err, queue.ErrNotFound):
-		return notFoundf("unknown job id %d", id)
 	case errors.Is(err, queue.ErrRunning):
 		return fmt.Errorf("job %d is running: cancel it first ('spool cancel %d')", id, id)
 	case err != nil:
-		return err
+		return storeError(err, idArg(id))
 	}
 	if c.json {
-		return writeJSON(stdout, struct {
-			ID      int64 `json:"id"`
-			Deleted int   `json:"deleted"`
-		}{id, 1})
+		return writeJSON(stdout, wire.DeleteResult{ID: id, Deleted: 1})
 	}
 	fmt.Fprintf(stdout, "deleted job %d\n", id)
 	return nil
@@ -596,12 +572,10 @@ func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, sel *deadSele
 	defer d.Close()
 	n, err := d.q.Inspector().DeleteDead(ctx, f)
 	if err != nil {
-		return storeError(err)
+		return storeError(err, "")
 	}
 	if c.json {
-		return writeJSON(stdout, struct {
-			Deleted int `json:"deleted"`
-		}{n})
+		return writeJSON(stdout, wire.DeleteResult{Deleted: n})
 	}
 	_, err = fmt.Fprintf(stdout, "deleted %d dead jobs\n", n)
 	return err

@@ -27,7 +27,8 @@
 // creates or migrates a file; the other commands open it read-only to read,
 // and check that it is a spool database before they write. Flags and
 // arguments may come in any order. Output is an aligned table, or with
-// -json one JSON value on stdout; notes and hints go to stderr.
+// -json one JSON value on stdout, in the shapes of the admin's JSON API
+// (both print internal/wire's); notes and hints go to stderr.
 //
 // Exit status:
 //
@@ -44,7 +45,10 @@
 // ones that stayed dead (a live job holds their unique key).
 //
 // Each subcommand lives in its own file (bench.go for bench) and is listed
-// in commands below.
+// in commands below. What they share: cmdline.go (the -db and -json flags,
+// argument parsing), open.go (opening the file), exit.go (exit statuses),
+// errors.go (errors to exit statuses), format.go (JSON, tables, cells) and
+// escape.go (terminal-safe text).
 package main
 
 import (

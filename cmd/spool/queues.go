@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -17,31 +17,6 @@ var (
 	pauseCommand  = &command{name: "pause", summary: "stop workers in every process from leasing a queue's jobs", run: runPause}
 	resumeCommand = &command{name: "resume", summary: "resume a paused queue", run: runResume}
 )
-
-// queueJSON is a queue's counts in -json output; the names are those of the
-// admin's JSON API.
-type queueJSON struct {
-	Name                 string  `json:"name"`
-	Pending              int     `json:"pending"`
-	Scheduled            int     `json:"scheduled"`
-	Blocked              int     `json:"blocked"`
-	BlockedKeys          int     `json:"blocked_keys"`
-	StuckKeys            int     `json:"stuck_keys"`
-	Running              int     `json:"running"`
-	Completed            int     `json:"completed"`
-	Cancelled            int     `json:"cancelled"`
-	Dead                 int     `json:"dead"`
-	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
-	Paused               bool    `json:"paused"`
-	MaxPending           int     `json:"max_pending"`
-}
-
-type minuteJSON struct {
-	Minute    time.Time `json:"minute"`
-	Completed int       `json:"completed"`
-	Failed    int       `json:"failed"`
-	Dead      int       `json:"dead"`
-}
 
 const statsAbout = `Usage: spool stats [flags]
 
@@ -78,21 +53,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		tp = tp[len(tp)-*minutes:]
 	}
 	if c.json {
-		out := struct {
-			Now        time.Time    `json:"now"`
-			Queues     []queueJSON  `json:"queues"`
-			Throughput []minuteJSON `json:"throughput"`
-		}{Now: d.q.Now().UTC(), Queues: []queueJSON{}, Throughput: []minuteJSON{}}
-		for _, q := range st.Queues {
-			out.Queues = append(out.Queues, queueJSON{Name: q.Name, Pending: q.Pending, Scheduled: q.Scheduled,
-				Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
-				Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
-				OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending})
-		}
-		for _, m := range tp {
-			out.Throughput = append(out.Throughput, minuteJSON{Minute: m.Minute.UTC(), Completed: m.Completed, Failed: m.Failed, Dead: m.Dead})
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
 	row(tw, "QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT")
@@ -168,13 +129,10 @@ func setPaused(ctx context.Context, name, about string, paused bool, args []stri
 		err = d.q.Inspector().Resume(ctx, pos[0])
 	}
 	if err != nil {
-		return storeError(err)
+		return storeError(err, "")
 	}
 	if c.json {
-		return writeJSON(stdout, struct {
-			Queue  string `json:"queue"`
-			Paused bool   `json:"paused"`
-		}{pos[0], paused})
+		return writeJSON(stdout, wire.PauseResult{Queue: pos[0], Paused: paused})
 	}
 	if paused {
 		// A queue can be paused before it has jobs; say so, in case the

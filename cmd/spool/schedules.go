@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/schedule"
 )
@@ -17,19 +17,6 @@ import (
 
 var schedulesCommand = &command{name: "schedules", summary: "list periodic schedules; pause, resume or trigger one",
 	run: runSchedules}
-
-type scheduleJSON struct {
-	Name      string     `json:"name"`
-	Spec      string     `json:"spec"`
-	TimeZone  string     `json:"time_zone"`
-	Kind      string     `json:"kind"`
-	Queue     string     `json:"queue"`
-	Misfire   string     `json:"misfire"`
-	Next      *time.Time `json:"next"`
-	Prev      *time.Time `json:"prev"`
-	Paused    bool       `json:"paused"`
-	TriggerAt *time.Time `json:"trigger_at"`
-}
 
 const schedulesAbout = `Usage: spool schedules [flags]
        spool schedules pause|resume|trigger [flags] NAME
@@ -87,11 +74,8 @@ func runSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case "trigger":
 		err, msg = s.Trigger(ctx, name), "triggered schedule "+name+": the next round of a scheduler that has it registered enqueues one job"
 	}
-	if errors.Is(err, queue.ErrScheduleNotFound) {
-		return notFoundf("unknown schedule %q", name)
-	}
 	if err != nil {
-		return err
+		return storeError(err, name)
 	}
 	if c.json {
 		info, err := findSchedule(ctx, s, name)
@@ -104,23 +88,18 @@ func runSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return err
 }
 
-func toScheduleJSON(i schedule.Info) scheduleJSON {
-	return scheduleJSON{Name: i.Name, Spec: i.Spec, TimeZone: i.TimeZone, Kind: i.Kind, Queue: i.Queue,
-		Misfire: string(i.Misfire), Next: timePtr(i.Next), Prev: timePtr(i.Prev), Paused: i.Paused,
-		TriggerAt: timePtr(i.TriggerAt)}
-}
-
-func findSchedule(ctx context.Context, s *schedule.Scheduler, name string) (scheduleJSON, error) {
+// findSchedule returns the named schedule's JSON form.
+func findSchedule(ctx context.Context, s *schedule.Scheduler, name string) (wire.Schedule, error) {
 	list, err := s.List(ctx)
 	if err != nil {
-		return scheduleJSON{}, err
+		return wire.Schedule{}, err
 	}
 	for _, i := range list {
 		if i.Name == name {
-			return toScheduleJSON(i), nil
+			return wire.NewSchedule(i), nil
 		}
 	}
-	return scheduleJSON{}, notFoundf("unknown schedule %q", name)
+	return wire.Schedule{}, storeError(queue.ErrScheduleNotFound, name)
 }
 
 func listSchedules(ctx context.Context, c *cmdline, stdout io.Writer) error {
@@ -138,13 +117,7 @@ func listSchedules(ctx context.Context, c *cmdline, stdout io.Writer) error {
 		return err
 	}
 	if c.json {
-		out := struct {
-			Schedules []scheduleJSON `json:"schedules"`
-		}{Schedules: []scheduleJSON{}}
-		for _, i := range list {
-			out.Schedules = append(out.Schedules, toScheduleJSON(i))
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, wire.NewSchedules(list))
 	}
 	zoned := func(t time.Time) string {
 		if t.IsZero() {

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -20,42 +20,6 @@ var (
 	replayCommand = &command{name: "replay", summary: "deliver a topic's past events again to one subscription",
 		run: runReplay}
 )
-
-type topicJSON struct {
-	Name      string `json:"name"`
-	LastSeq   int64  `json:"last_seq"`
-	FirstSeq  int64  `json:"first_seq"`
-	Events    int    `json:"events"`
-	Retention struct {
-		MaxAgeSeconds float64 `json:"max_age_seconds"`
-		MaxEvents     int     `json:"max_events"`
-	} `json:"retention"`
-}
-
-type subJSON struct {
-	Name        string            `json:"name"`
-	Pattern     string            `json:"pattern"`
-	Filter      map[string]string `json:"filter,omitempty"`
-	Queue       string            `json:"queue"`
-	Kind        string            `json:"kind"`
-	Priority    int               `json:"priority"`
-	MaxAttempts int               `json:"max_attempts"`
-	CreatedAt   time.Time         `json:"created_at"`
-	Cursor      int64             `json:"cursor"`
-	Backlog     int               `json:"backlog"`
-	Lag         int               `json:"lag"`
-}
-
-type eventJSON struct {
-	ID              int64             `json:"id"`
-	Topic           string            `json:"topic"`
-	Seq             int64             `json:"seq"`
-	PublishedAt     time.Time         `json:"published_at"`
-	OrderKey        string            `json:"order_key,omitempty"`
-	Metadata        map[string]string `json:"metadata,omitempty"`
-	PayloadEncoding string            `json:"payload_encoding"`
-	Payload         any               `json:"payload"`
-}
 
 const topicsAbout = `Usage: spool topics [flags]
 
@@ -81,16 +45,7 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if c.json {
-		out := struct {
-			Topics []topicJSON `json:"topics"`
-		}{Topics: []topicJSON{}}
-		for _, t := range list {
-			j := topicJSON{Name: t.Name, LastSeq: t.LastSeq, FirstSeq: t.FirstSeq, Events: t.Events}
-			j.Retention.MaxAgeSeconds = t.Retention.MaxAge.Seconds()
-			j.Retention.MaxEvents = t.Retention.MaxEvents
-			out.Topics = append(out.Topics, j)
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, wire.NewTopics(list))
 	}
 	tw := newTable(stdout)
 	row(tw, "TOPIC", "LAST SEQ", "FIRST SEQ", "EVENTS", "RETENTION")
@@ -141,15 +96,7 @@ func runSubs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if c.json {
-		out := struct {
-			Subscriptions []subJSON `json:"subscriptions"`
-		}{Subscriptions: []subJSON{}}
-		for _, s := range list {
-			out.Subscriptions = append(out.Subscriptions, subJSON{Name: s.Name, Pattern: s.Pattern, Filter: s.Filter,
-				Queue: s.Queue, Kind: s.Kind, Priority: s.Priority, MaxAttempts: s.MaxAttempts,
-				CreatedAt: s.CreatedAt.UTC(), Cursor: s.Cursor, Backlog: s.Backlog, Lag: s.Lag})
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, wire.NewSubscriptions(list))
 	}
 	tw := newTable(stdout)
 	row(tw, "NAME", "PATTERN", "FILTER", "QUEUE", "KIND", "CURSOR", "BACKLOG", "LAG")
@@ -217,24 +164,29 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	list, err := d.q.Topics().Events(ctx, f)
 	if err != nil {
-		return storeError(err)
+		return storeError(err, "")
 	}
 	var next int64
 	if len(list) == f.Limit {
 		next = list[len(list)-1].Seq + 1
 	}
 	if c.json {
-		out := struct {
-			Events  []eventJSON `json:"events"`
-			NextSeq int64       `json:"next_from,omitempty"`
-		}{Events: []eventJSON{}, NextSeq: next}
-		for _, e := range list {
-			enc, p := queue.PayloadJSON(e.Payload)
-			out.Events = append(out.Events, eventJSON{ID: e.ID, Topic: e.Topic, Seq: e.Seq, PublishedAt: e.PublishedAt.UTC(),
-				OrderKey: e.OrderKey, Metadata: e.Metadata, PayloadEncoding: enc, Payload: p})
-		}
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, wire.NewEventPage(f.Topic, list, next))
 	}
+	if err := listEvents(stdout, list); err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stderr, "no events in this range")
+	}
+	if next != 0 {
+		fmt.Fprintf(stderr, "more: add -from %d for the next page\n", next)
+	}
+	return nil
+}
+
+// listEvents prints events as the events command's table.
+func listEvents(stdout io.Writer, list []queue.EventRecord) error {
 	tw := newTable(stdout)
 	row(tw, "SEQ", "ID", "PUBLISHED", "ORDER KEY", "PAYLOAD")
 	for _, e := range list {
@@ -248,16 +200,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		row(tw, e.Seq, e.ID, fmtTime(e.PublishedAt), oneLine(key, 30), oneLine(payload, 80))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(stderr, "no events in this range")
-	}
-	if next != 0 {
-		fmt.Fprintf(stderr, "more: add -from %d for the next page\n", next)
-	}
-	return nil
+	return tw.Flush()
 }
 
 // checkSeqRange checks a topic name and a -from/-to sequence range.
@@ -322,36 +265,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	subs, err := d.q.Topics().Subscriptions(ctx)
-	if err != nil {
-		return err
-	}
-	var sub *queue.SubscriptionInfo
-	for i := range subs {
-		if subs[i].Name == name {
-			sub = &subs[i]
-		}
-	}
-	if sub == nil {
-		return notFoundf("unknown subscription %q", name)
-	}
-	if !queue.MatchTopic(sub.Pattern, f.Topic) {
-		return usageErrorf("-topic %s: subscription %s (pattern %s) does not receive it", f.Topic, name, sub.Pattern)
-	}
-	if err := knownTopic(ctx, d, f.Topic); err != nil {
-		return err
-	}
+	// The queue checks that the subscription exists (exit status 3) and
+	// receives the topic (a usage error).
 	n, err := d.q.Topics().Replay(ctx, name, f)
 	if err != nil {
-		return storeError(err)
+		return storeError(err, name)
 	}
 	if c.json {
-		return writeJSON(stdout, struct {
-			Subscription string `json:"subscription"`
-			Topic        string `json:"topic"`
-			Jobs         int    `json:"jobs"`
-		}{name, f.Topic, n})
+		return writeJSON(stdout, wire.ReplayResult{Subscription: name, Topic: f.Topic, From: f.FromSeq, To: f.ToSeq, Jobs: n})
 	}
-	_, err = fmt.Fprintf(stdout, "replayed %d events of %s to subscription %s (queue %s, kind %s)\n", n, f.Topic, name, sub.Queue, sub.Kind)
+	_, err = fmt.Fprintf(stdout, "replayed %d events of %s to subscription %s\n", n, f.Topic, name)
 	return err
 }

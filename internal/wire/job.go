@@ -1,18 +1,20 @@
-package queue
+package wire
 
 import (
 	"encoding/json"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spooljobs/spool/queue"
 )
 
-// JobJSON is a job's JSON form, the one the admin API and the spool command
-// print: snake_case names, times in UTC, absent times as null.
-type JobJSON struct {
+// Job is a job's JSON form: snake_case names, times in UTC, absent times
+// as null.
+type Job struct {
 	ID              int64             `json:"id"`
 	Queue           string            `json:"queue"`
 	Kind            string            `json:"kind"`
-	State           State             `json:"state"`
+	State           queue.State       `json:"state"`
 	Priority        int               `json:"priority"`
 	Attempt         int               `json:"attempt"`
 	MaxAttempts     int               `json:"max_attempts"`
@@ -30,26 +32,26 @@ type JobJSON struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	LastError       string            `json:"last_error,omitempty"`
 	DeadReason      string            `json:"dead_reason,omitempty"`
-	// PayloadEncoding and Payload are set by NewJobJSON with full: see
-	// PayloadJSON.
-	PayloadEncoding string         `json:"payload_encoding,omitempty"`
-	Payload         any            `json:"payload,omitempty"`
-	Errors          []AttemptError `json:"errors,omitempty"`
+	// PayloadEncoding and Payload are set by NewJob with full: see
+	// Payload.
+	PayloadEncoding string               `json:"payload_encoding,omitempty"`
+	Payload         any                  `json:"payload,omitempty"`
+	Errors          []queue.AttemptError `json:"errors,omitempty"`
 	// ErrorsDropped is Job.ErrorsDropped: how many failed attempts' errors
 	// were not kept between the first entry of Errors and the rest.
 	ErrorsDropped int `json:"errors_dropped,omitempty"`
 }
 
-// NewJobJSON returns j's JSON form; full adds the payload, the kept attempt
+// NewJob returns j's JSON form; full adds the payload, the kept attempt
 // errors and the count of those not kept (a listing leaves them out).
-func NewJobJSON(j *Job, full bool) JobJSON {
-	a := JobJSON{
+func NewJob(j *queue.Job, full bool) Job {
+	a := Job{
 		ID: j.ID, Queue: j.Queue, Kind: j.Kind, State: j.State, Priority: j.Priority,
 		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, TimeoutMS: j.Timeout.Milliseconds(),
 		CreatedAt: j.CreatedAt.UTC(), RunAt: j.RunAt.UTC(),
-		AttemptedAt: utcOrNil(j.AttemptedAt), FinishedAt: utcOrNil(j.FinishedAt),
-		LeasedBy: j.LeasedBy, LeaseUntil: utcOrNil(j.LeaseUntil), CancelRequested: j.CancelRequested,
-		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: utcOrNil(j.ExpiresAt),
+		AttemptedAt: UTC(j.AttemptedAt), FinishedAt: UTC(j.FinishedAt),
+		LeasedBy: j.LeasedBy, LeaseUntil: UTC(j.LeaseUntil), CancelRequested: j.CancelRequested,
+		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: UTC(j.ExpiresAt),
 		Metadata: j.Metadata, DeadReason: j.DeadReason,
 	}
 	if e := j.LastError(); e != nil {
@@ -58,19 +60,36 @@ func NewJobJSON(j *Job, full bool) JobJSON {
 	if full {
 		a.Errors, a.ErrorsDropped = j.Errors, j.ErrorsDropped
 		if a.Errors == nil {
-			a.Errors = []AttemptError{}
+			a.Errors = []queue.AttemptError{}
 		}
-		a.PayloadEncoding, a.Payload = PayloadJSON(j.Payload)
+		a.PayloadEncoding, a.Payload = Payload(j.Payload)
 	}
 	return a
 }
 
-// PayloadJSON returns how a payload is written in JSON: as the JSON itself
+// JobPage is one page of a job listing, newest first. NextBefore, when
+// set, is the ID to pass as "before" for the next (older) page.
+type JobPage struct {
+	Jobs       []Job `json:"jobs"`
+	NextBefore int64 `json:"next_before,omitempty"`
+}
+
+// NewJobPage returns the page of jobs (without payloads) and the ID that
+// continues it (0: none).
+func NewJobPage(jobs []*queue.Job, nextBefore int64) JobPage {
+	p := JobPage{Jobs: make([]Job, len(jobs)), NextBefore: nextBefore}
+	for i, j := range jobs {
+		p.Jobs[i] = NewJob(j, false)
+	}
+	return p
+}
+
+// Payload returns how a payload is written in JSON: as the JSON itself
 // ("json"), as a string ("text"), or as base64 bytes ("base64"). Only valid
 // UTF-8 is written as JSON or text: json.Valid accepts JSON whose strings
 // hold invalid UTF-8, which a JSON answer cannot carry as it is (decoders
 // turn the bytes into U+FFFD), so such a payload is written as base64.
-func PayloadJSON(p []byte) (encoding string, value any) {
+func Payload(p []byte) (encoding string, value any) {
 	switch {
 	case len(p) == 0:
 		return "json", json.RawMessage("null")
@@ -81,12 +100,4 @@ func PayloadJSON(p []byte) (encoding string, value any) {
 	default:
 		return "base64", p // []byte marshals as base64
 	}
-}
-
-func utcOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
 }

@@ -1,4 +1,4 @@
-package queue_test
+package wire_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/internal/wire"
 )
 
 // decodeExact decodes one JSON value, numbers as written.
@@ -22,14 +22,14 @@ func decodeExact(t *testing.T, b []byte) any {
 	return v
 }
 
-// FuzzPayloadJSON checks PayloadJSON, the payload in the admin API's and
+// FuzzPayloadJSON checks Payload, the payload in the admin API's and
 // the CLI's JSON: encoded with encoding/json it is valid UTF-8, and it
 // gives the payload back (the same JSON value, the same text, the same
 // bytes).
 //
 // Run it longer with:
 //
-//	go test ./queue -run '^$' -fuzz '^FuzzPayloadJSON$' -fuzztime 60s
+//	go test ./internal/wire -run '^$' -fuzz '^FuzzPayloadJSON$' -fuzztime 60s
 func FuzzPayloadJSON(f *testing.F) {
 	for _, p := range []string{
 		``,
@@ -46,13 +46,13 @@ func FuzzPayloadJSON(f *testing.F) {
 		f.Add([]byte(p))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		enc, v := queue.PayloadJSON(payload)
+		enc, v := wire.Payload(payload)
 		b, err := json.Marshal(map[string]any{"payload": v})
 		if err != nil {
-			t.Fatalf("PayloadJSON(%q) = %s %#v, which does not encode: %v", payload, enc, v, err)
+			t.Fatalf("Payload(%q) = %s %#v, which does not encode: %v", payload, enc, v, err)
 		}
 		if !utf8.Valid(b) {
-			t.Fatalf("PayloadJSON(%q) = %s, encoded as invalid UTF-8: %q", payload, enc, b)
+			t.Fatalf("Payload(%q) = %s, encoded as invalid UTF-8: %q", payload, enc, b)
 		}
 		var got struct{ Payload json.RawMessage }
 		if err := json.Unmarshal(b, &got); err != nil {
@@ -67,20 +67,20 @@ func FuzzPayloadJSON(f *testing.F) {
 				return
 			}
 			if !reflect.DeepEqual(decodeExact(t, payload), decodeExact(t, got.Payload)) {
-				t.Fatalf("PayloadJSON(%q) gives back the JSON %s", payload, got.Payload)
+				t.Fatalf("Payload(%q) gives back the JSON %s", payload, got.Payload)
 			}
 		case "text":
 			var s string
 			if err := json.Unmarshal(got.Payload, &s); err != nil || s != string(payload) {
-				t.Fatalf("PayloadJSON(%q) gives back the text %q (%v)", payload, s, err)
+				t.Fatalf("Payload(%q) gives back the text %q (%v)", payload, s, err)
 			}
 		case "base64":
 			var raw []byte
 			if err := json.Unmarshal(got.Payload, &raw); err != nil || !bytes.Equal(raw, payload) {
-				t.Fatalf("PayloadJSON(%q) gives back the bytes %q (%v)", payload, raw, err)
+				t.Fatalf("Payload(%q) gives back the bytes %q (%v)", payload, raw, err)
 			}
 		default:
-			t.Fatalf("PayloadJSON(%q): encoding %q", payload, enc)
+			t.Fatalf("Payload(%q): encoding %q", payload, enc)
 		}
 	})
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
+)
+
+// Opening the database file: never creating or migrating it (only
+// migrate does), and saying why a file is not one the commands can use.
+
+// db is an open database: the store and a queue over it.
+type db struct {
+	path  string
+	store *sqlite.Store
+	q     *queue.Queue
+}
+
+func (d *db) Close() error { return d.store.Close() }
+
+// openRead opens the database read-only: it never creates, migrates or
+// changes the file.
+func (c *cmdline) openRead(ctx context.Context) (*db, error) {
+	path, err := c.path()
+	if err != nil {
+		return nil, err
+	}
+	return openDB(ctx, path, true)
+}
+
+// openWrite opens the database for writing after checking, read-only,
+// that the file exists and is a spool database of this spool's schema, so
+// that a write command never creates or migrates a file.
+func (c *cmdline) openWrite(ctx context.Context) (*db, error) {
+	path, err := c.path()
+	if err != nil {
+		return nil, err
+	}
+	ro, err := openDB(ctx, path, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := ro.Close(); err != nil {
+		return nil, err
+	}
+	return openDB(ctx, path, false)
+}
+
+// openDB opens path, which must be an existing spool database, and turns
+// the ways it is not into errors that name the file (exit status 4).
+func openDB(ctx context.Context, path string, readOnly bool) (*db, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, werr := os.Lstat(path + "-wal"); werr == nil {
+			// The database file was lost and its log left: migrate would
+			// not help (sqlite.Open refuses to start afresh over the log).
+			return nil, noDatabasef("no such file %s, but its write-ahead log %s-wal exists: restore the database file next to it, "+
+				"or remove %s-wal (and %s-shm) if its transactions are not needed", path, path, path, path)
+		}
+		return nil, noDatabasef("no such file %s (create a database with 'spool migrate -db %s')", path, path)
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, noDatabasef("%s is a directory, not a spool database", path)
+	case !fi.Mode().IsRegular():
+		return nil, noDatabasef("%s is not a regular file, not a spool database", path)
+	}
+	store, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: readOnly, CheckpointInterval: -1})
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	q, err := queue.New(store, queue.Options{})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &db{path: path, store: store, q: q}, nil
+}

@@ -1,0 +1,72 @@
+package wire
+
+import (
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Queue is one queue's counts and settings.
+type Queue struct {
+	Name                 string  `json:"name"`
+	Pending              int     `json:"pending"`
+	Scheduled            int     `json:"scheduled"`
+	Blocked              int     `json:"blocked"`
+	BlockedKeys          int     `json:"blocked_keys"`
+	StuckKeys            int     `json:"stuck_keys"`
+	Running              int     `json:"running"`
+	Completed            int     `json:"completed"`
+	Cancelled            int     `json:"cancelled"`
+	Dead                 int     `json:"dead"`
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+	Paused               bool    `json:"paused"`
+	MaxPending           int     `json:"max_pending"`
+}
+
+// NewQueue returns q's JSON form.
+func NewQueue(q queue.QueueStats) Queue {
+	return Queue{Name: q.Name, Pending: q.Pending, Scheduled: q.Scheduled,
+		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
+		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
+		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending}
+}
+
+// Queues is the list of queues.
+type Queues struct {
+	Queues []Queue `json:"queues"`
+}
+
+// NewQueues returns the queues of st.
+func NewQueues(st *queue.Stats) Queues {
+	out := Queues{Queues: make([]Queue, len(st.Queues))}
+	for i, q := range st.Queues {
+		out.Queues[i] = NewQueue(q)
+	}
+	return out
+}
+
+// Minute is the attempts settled in one minute.
+type Minute struct {
+	Minute    time.Time `json:"minute"`
+	Completed int       `json:"completed"`
+	Failed    int       `json:"failed"`
+	Dead      int       `json:"dead"`
+}
+
+// Stats is the queues' counts with the throughput of the last minutes,
+// oldest first, at Now (the queue's clock).
+type Stats struct {
+	Now        time.Time `json:"now"`
+	Queues     []Queue   `json:"queues"`
+	Throughput []Minute  `json:"throughput"`
+}
+
+// NewStats returns st's queues at now with the minutes of throughput given
+// (all of st.Throughput, or the last few).
+func NewStats(now time.Time, st *queue.Stats, minutes []queue.MinuteStats) Stats {
+	out := Stats{Now: now.UTC(), Queues: NewQueues(st).Queues, Throughput: make([]Minute, len(minutes))}
+	for i, m := range minutes {
+		out.Throughput[i] = Minute{Minute: m.Minute.UTC(), Completed: m.Completed, Failed: m.Failed, Dead: m.Dead}
+	}
+	return out
+}
