@@ -164,11 +164,11 @@
 // get 409 Conflict; an unknown job, schedule, topic or
 // subscription gets 404. A bulk action names at most MaxIDs jobs. Names in
 // a path may contain "/" as they are (/api/topics/shop/eu.orders/events).
-// A replay covers a range of at most 10000 sequence numbers, to a
-// subscription whose pattern matches the topic (else 400); it makes a job
-// only for events of the range the topic still retains, already delivered
-// to the subscription, whose job there is not live, and reports how many
-// it made. With curl:
+// A replay covers a range of at most 10000 sequence numbers within the
+// topic's retained log (else 400), to a subscription whose pattern matches
+// the topic (else 400); it makes a job only for events of the range
+// already delivered to the subscription whose job there is not live, and
+// reports how many it made. With curl:
 //
 //	curl -u admin:$PW -c jar -b jar https://shop.example/admin/api/csrf
 //	curl -u admin:$PW -c jar -b jar -H "X-CSRF-Token: $TOKEN" \

@@ -29,8 +29,8 @@ func errForbidden(msg string) error { return &httpError{status: http.StatusForbi
 
 // classify turns any error into the status and message to show: the one
 // place the admin maps the queue's errors to HTTP. Errors of the queue
-// that describe the request keep their text: a missing job, schedule or
-// subscription is 404, an invalid argument or job 400, a job in the wrong
+// that describe the request keep their text: a missing job, schedule,
+// subscription or topic is 404, an invalid argument or job 400, a job in the wrong
 // state 409. Anything else is an internal error, logged and shown without
 // details.
 func (h *Handler) classify(r *http.Request, err error) (int, string) {
@@ -38,7 +38,7 @@ func (h *Handler) classify(r *http.Request, err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.msg
-	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrSubscriptionNotFound):
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrSubscriptionNotFound), errors.Is(err, queue.ErrTopicNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, queue.ErrScheduleNotFound):
 		return http.StatusNotFound, err.Error() + " (a schedule is stored once a scheduler has registered it: schedule.Scheduler.Add)"

@@ -278,9 +278,10 @@ func (h *Handler) doReplay(ctx context.Context, sub, topic string, from, to int6
 	case to-from >= maxReplayEvents:
 		return 0, errBadRequest("the range from %d to %d has %d events; replay at most %d at once", from, to, to-from+1, maxReplayEvents)
 	}
-	// The queue checks the rest: that the subscription exists
-	// (queue.ErrSubscriptionNotFound, a 404) and receives the topic
-	// (queue.ErrInvalidArgument, a 400).
+	// The store checks the rest, once: that the subscription and the topic
+	// exist (queue.ErrSubscriptionNotFound, ErrTopicNotFound: 404), that
+	// the subscription receives the topic and the range lies within the
+	// retained log (queue.ErrInvalidArgument: 400).
 	return h.q.Topics().Replay(ctx, sub, queue.EventFilter{Topic: topic, FromSeq: from, ToSeq: to})
 }
 

@@ -248,6 +248,8 @@ func TestReplayAction(t *testing.T) {
 		{form("subscription", strings.Repeat("s", 200)), 400, "longer than 128 characters"},
 		{form("topic", "-"), 400, `"topic" is required`},
 		{form("topic", "orders.deleted"), 400, `subscription "stock" (pattern "orders.created") does not receive topic "orders.deleted"`},
+		{form("to", "8"), 400, `to seq 8 is past the last event of topic "orders.created", seq 7`},
+		{form("from", "2"), 400, `from seq 2 is before the oldest event topic "orders.created" retains, seq 3`},
 		{form("topic", "orders..created"), 400, "has an empty word"},
 		{form("topic", "orders.*"), 400, "wildcards belong in subscription patterns"},
 		{form("topic", strings.Repeat("t", 200)), 400, "longer than 128 characters"},
@@ -398,12 +400,14 @@ func TestReplayAPI(t *testing.T) {
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created"}`, 400, `"from" is required`},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": 1}`, 400, `"to" is required`},
 		{"/api/subscriptions/stock/replay", `{"topic": "nope.topic", "from": 1, "to": 2}`, 400, `does not receive topic "nope.topic"`},
+		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": 1, "to": 70}`, 400, `to seq 70 is past the last event`},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": -1, "to": 2}`, 400, "sequence numbers are positive"},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": 3, "to": 2}`, 400, `"from" (3) is after "to" (2)`},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": "1", "to": 2}`, 400, "bad JSON body"},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": 1.5, "to": 2}`, 400, "bad JSON body"},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.created", "from": 1, "to": 2, "all": true}`, 400, `unknown field "all"`},
 		{"/api/subscriptions/audit/replay", `{"topic": "payments.failed", "from": 1, "to": 2}`, 400, `(pattern "orders.#") does not receive topic "payments.failed"`},
+		{"/api/subscriptions/audit/replay", `{"topic": "orders.archived", "from": 1, "to": 2}`, 404, `no topic "orders.archived"`},
 		{"/api/subscriptions/stock/replay", `{"topic": "orders.cancelled", "from": 1, "to": 2}`, 400, "does not receive topic"},
 	} {
 		w := e.postJSON(c.path, c.body)

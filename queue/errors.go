@@ -70,6 +70,9 @@ var (
 	// ErrSubscriptionNotFound means no subscription has the given name
 	// (UpdateSubscription, Unsubscribe, Replay).
 	ErrSubscriptionNotFound = errors.New("queue: subscription not found")
+	// ErrTopicNotFound means no event was ever published to the named
+	// topic (Replay).
+	ErrTopicNotFound = errors.New("queue: topic not found")
 	// ErrScheduleNotFound means no schedule of the given name is stored (no
 	// scheduler has registered it yet).
 	ErrScheduleNotFound = errors.New("queue: schedule not found")

@@ -236,8 +236,12 @@ type TopicStore interface {
 	// that are catching up, in log order; it returns how many jobs it made.
 	DeliverBacklog(ctx context.Context, now time.Time, limit int, defaults NewJob) (int, error)
 	// Replay delivers the events of f's range again to one subscription,
-	// in tx when it is not nil; ErrSubscriptionNotFound when none has the
-	// name, ErrInvalidArgument when it does not receive f.Topic.
+	// in tx when it is not nil. It refuses, delivering nothing:
+	// ErrSubscriptionNotFound when no subscription has the name,
+	// ErrTopicNotFound when f.Topic has no log, and ErrInvalidArgument when
+	// the subscription does not receive f.Topic, the topic retains no
+	// events, or a sequence bound lies outside the retained log (FromSeq
+	// before its oldest event, ToSeq past its last).
 	Replay(ctx context.Context, tx *sql.Tx, subscription string, f EventFilter, now time.Time, defaults NewJob) (int, error)
 	// SetRetention stores a topic's retention, in tx when it is not nil.
 	SetRetention(ctx context.Context, tx *sql.Tx, topic string, r Retention, now time.Time) error

@@ -17,6 +17,7 @@ var topicArea = area{"Topic", []testCase{
 	{"IgnoresMaxPending", testTopicIgnoresMaxPending},
 	{"WritesFollowCallerTx", testTopicWritesInTx},
 	{"ReplayToOneSubscription", testTopicReplay},
+	{"ReplayOutsideTheLogRefused", testTopicReplayRefusals},
 	{"OutboxAndOrderPerSubscription", testTopicOutboxAndOrder},
 	{"SubscribeIdempotent", testTopicSubscribeIdempotent},
 	{"EventsBySeqTimeAndLimit", testTopicEvents},
@@ -226,6 +227,30 @@ func testTopicReplay(e *env) {
 	require.ErrorContains(e.t, err, "does not receive topic")
 	_, err = e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 5, ToSeq: 2})
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+}
+
+// A replay outside what the log holds is refused, not silently empty: a
+// topic never published to, a range past the last event, a range before
+// what the retention kept.
+func testTopicReplayRefusals(e *env) {
+	e.subscribe(queue.Subscription{Name: "erp", Pattern: "orders.#", Queue: "erp", Kind: "erp.push"})
+	_, err := e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.archived"})
+	require.ErrorIs(e.t, err, queue.ErrTopicNotFound)
+	for i := range 5 {
+		e.publish(queue.Event{Topic: "orders.created", Args: i})
+	}
+	_, err = e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 1, ToSeq: 6})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+	require.ErrorContains(e.t, err, "past the last event")
+	require.NoError(e.t, e.q.Topics().SetRetention(e.ctx, "orders.created", queue.Retention{MaxEvents: 2}))
+	_, err = e.q.Topics().PruneEvents(e.ctx, 100)
+	require.NoError(e.t, err)
+	_, err = e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 1, ToSeq: 5})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+	require.ErrorContains(e.t, err, "before the oldest event")
+	n, err := e.q.Topics().Replay(e.ctx, "erp", queue.EventFilter{Topic: "orders.created", FromSeq: 4, ToSeq: 5})
+	require.NoError(e.t, err)
+	require.Zero(e.t, n, "the retained events' jobs are still live: nothing doubled")
 }
 
 // Subscriptions made or removed, replays and retention changes inside the

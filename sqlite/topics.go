@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -377,9 +378,8 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 			return nil
 		}
 		sub := subs[0]
-		if !queue.MatchTopic(sub.Pattern, f.Topic) {
-			result = fmt.Errorf("%w: subscription %q (pattern %q) does not receive topic %q", queue.ErrInvalidArgument, sub.Name, sub.Pattern, f.Topic)
-			return nil
+		if result, err = replayRefusal(ctx, x, sub, f); result != nil || err != nil {
+			return err
 		}
 		events, err := readEvents(x.query(ctx, sqlEventRange, f.Topic, f.FromSeq, f.ToSeq, timeOrZero(f.Since), timeOrZero(f.Until), f.Limit))
 		if err != nil {
@@ -401,6 +401,39 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 		s.wakeAfter(tx, "")
 	}
 	return n, result
+}
+
+// sqlTopicLog reads a topic's last sequence number and its oldest
+// retained one (0 when it retains none).
+const sqlTopicLog = `SELECT t.last_seq, coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0)
+  FROM spool_topics t WHERE t.name = ?`
+
+// replayRefusal says why a replay of f to sub is refused, or nil: sub must
+// receive the topic, the topic must have a log, and f's sequence bounds
+// must lie within what the log retains.
+func replayRefusal(ctx context.Context, x *xtx, sub *subRow, f queue.EventFilter) (refused, err error) {
+	bad := func(format string, a ...any) (error, error) {
+		return fmt.Errorf("%w: "+format, append([]any{queue.ErrInvalidArgument}, a...)...), nil
+	}
+	if !queue.MatchTopic(sub.Pattern, f.Topic) {
+		return bad("subscription %q (pattern %q) does not receive topic %q", sub.Name, sub.Pattern, f.Topic)
+	}
+	var last, first int64
+	switch err = x.queryRow(ctx, sqlTopicLog, f.Topic).Scan(&last, &first); {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: no topic %q: a topic appears once an event is published to it", queue.ErrTopicNotFound, f.Topic), nil
+	case err != nil:
+		return nil, err
+	}
+	switch {
+	case first == 0:
+		return bad("topic %q retains no events to replay (its last was seq %d)", f.Topic, last)
+	case f.ToSeq > last:
+		return bad("to seq %d is past the last event of topic %q, seq %d", f.ToSeq, f.Topic, last)
+	case f.FromSeq != 0 && f.FromSeq < first:
+		return bad("from seq %d is before the oldest event topic %q retains, seq %d: its retention dropped the older ones", f.FromSeq, f.Topic, first)
+	}
+	return nil, nil
 }
 
 // Events implements queue.TopicStore.

@@ -79,6 +79,8 @@ func storeError(err error, arg string) error {
 		return notFound(err, "unknown schedule %q", arg)
 	case errors.Is(err, queue.ErrSubscriptionNotFound):
 		return notFound(err, "unknown subscription %q", arg)
+	case errors.Is(err, queue.ErrTopicNotFound):
+		return notFound(err, "", "")
 	case errors.Is(err, queue.ErrInvalidArgument):
 		return &usageError{err: err}
 	}

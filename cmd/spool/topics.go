@@ -265,8 +265,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	// The queue checks that the subscription exists (exit status 3) and
-	// receives the topic (a usage error).
+	// The store checks that the subscription and the topic exist (exit
+	// status 3), that the subscription receives the topic and that the
+	// range lies within the retained log (a usage error).
 	n, err := d.q.Topics().Replay(ctx, name, f)
 	if err != nil {
 		return storeError(err, name)
