@@ -1,12 +1,10 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
@@ -199,10 +198,6 @@ func TestWALStaysBoundedUnderSustainedLoad(t *testing.T) {
 	require.LessOrEqual(t, peak, int64(bound), "WAL peak")
 }
 
-// loaderEnv switches the test binary into a child that runs a load on the
-// database file it names (see runLoader).
-const loaderEnv = "SPOOL_SQLITE_TEST_LOADER"
-
 // loadResult is what a loader child prints.
 type loadResult struct {
 	Enqueued int64  `json:"enqueued"`
@@ -215,11 +210,11 @@ type loadResult struct {
 	MaxSkip int64 `json:"max_skip"`
 }
 
-// runLoader runs in a child process: it opens the store (busy timeout
-// 1.5 s), says "ready", waits for a line on stdin, runs 8 producers and 2
-// consumers (or, as a prober, probes) until the next line (or the end of
-// stdin), and prints its loadResult.
-func runLoader(path string) error {
+// runLoader runs in a child process (roles "loader" and "prober"): it
+// opens the store (busy timeout 1.5 s), says "ready", waits for a line on
+// stdin, runs 8 producers and 2 consumers (or, as a prober, probes) until
+// the next line (or the end of stdin), and prints its loadResult.
+func runLoader(path string, prober bool) error {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: 1500 * time.Millisecond})
 	if err != nil {
@@ -230,17 +225,16 @@ func runLoader(path string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("ready")
-	in := bufio.NewReader(os.Stdin)
-	if _, err := in.ReadString('\n'); err != nil {
+	childtest.Say("ready")
+	if _, err := childtest.ReadLine(); err != nil {
 		return err
 	}
 	stop := make(chan struct{})
 	go func() {
-		in.ReadString('\n')
+		childtest.ReadLine()
 		close(stop)
 	}()
-	if os.Getenv(proberEnv) != "" {
+	if prober {
 		return json.NewEncoder(os.Stdout).Encode(probe(q, s, stop))
 	}
 	l := &load{producers: 8, consumers: 2}
@@ -253,9 +247,6 @@ func runLoader(path string) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
-
-// proberEnv makes a loader child a prober.
-const proberEnv = "SPOOL_SQLITE_TEST_PROBER"
 
 // probe enqueues one job at a time until stop is closed, and measures each Enqueue's
 // wait in jobs rather than time: the newest job id before the call (ids
@@ -308,17 +299,17 @@ func TestProcessesShareWritesFairly(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
-	children := make([]*child, 3)
+	children := make([]*childtest.Child, 3)
 	for i := range children {
-		env := []string{loaderEnv + "=" + path}
+		role := "loader"
 		if i == 2 {
-			env = append(env, proberEnv+"=1")
+			role = "prober"
 		}
-		children[i] = startChild(t, "^$", env...)
-		children[i].expect("ready")
+		children[i] = childtest.Start(t, role, pathEnv+"="+path)
+		children[i].Expect("ready", time.Minute)
 	}
 	for _, c := range children {
-		c.say("go")
+		c.Say("go")
 	}
 	// Until 15 000 jobs went through (about 1 s here), or a minute: the
 	// newest job id counts every process's.
@@ -332,11 +323,11 @@ func TestProcessesShareWritesFairly(t *testing.T) {
 	})
 	results := make([]loadResult, len(children))
 	for _, c := range children {
-		c.say("stop")
+		c.Say("stop")
 	}
 	for i, c := range children {
-		require.NoError(t, json.Unmarshal([]byte(c.line()), &results[i]))
-		c.wait()
+		require.NoError(t, json.Unmarshal([]byte(c.Line(time.Minute)), &results[i]))
+		c.Wait(time.Minute)
 	}
 	n0, n1 := results[0].Enqueued, results[1].Enqueued
 	m0, m1 := time.Duration(results[0].MaxNs), time.Duration(results[1].MaxNs)

@@ -6,46 +6,23 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
 
-// lockHolderEnv switches the test binary into a child that holds the write
-// lock of the database file it names (see holdLock).
-const lockHolderEnv = "SPOOL_SQLITE_TEST_LOCK_HOLDER"
-
-func TestMain(m *testing.M) {
-	if path := os.Getenv(lockHolderEnv); path != "" {
-		if err := holdLock(path); err != nil {
-			fmt.Fprintln(os.Stderr, "lock holder:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	if path := os.Getenv(loaderEnv); path != "" {
-		if err := runLoader(path); err != nil {
-			fmt.Fprintln(os.Stderr, "loader:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// holdLock runs in a child process: it takes the database's write lock,
-// says "locked" on stdout, and keeps the lock until stdin closes.
+// holdLock runs in a child process (role "lockholder"): it takes the
+// database's write lock, says "locked" on stdout, and keeps the lock until
+// stdin closes.
 func holdLock(path string) error {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -65,8 +42,8 @@ func holdLock(path string) error {
   ON CONFLICT (name) DO UPDATE SET updated_at = updated_at + 1`); err != nil {
 		return err
 	}
-	fmt.Println("locked")
-	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
+	childtest.Say("locked")
+	if err := childtest.AwaitClose(); err != nil {
 		return err
 	}
 	_, err = c.ExecContext(ctx, "COMMIT")
@@ -219,7 +196,7 @@ func TestReadOnlyNotASpoolDatabase(t *testing.T) {
 func TestReadOnlyFilePermissions(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() == 0 {
-		runAsNobody(t, "^TestReadOnlyFilePermissions$")
+		childtest.RunTestsAsNobody(t, "^TestReadOnlyFilePermissions$")
 		return
 	}
 	for _, dirToo := range []bool{false, true} {
@@ -266,44 +243,14 @@ func TestReadOnlyFilePermissions(t *testing.T) {
 	}
 }
 
-// runAsNobody runs the tests matching pattern in a copy of this test binary
-// as the user nobody (uid and gid 65534), and fails unless they ran and
-// passed.
-func runAsNobody(t *testing.T, pattern string) {
-	t.Helper()
-	// The copy must be readable by nobody: the test binary's own
-	// directory may not be.
-	dir, err := os.MkdirTemp("", "spool-nobody-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	bin, err := os.ReadFile(os.Args[0])
-	require.NoError(t, err)
-	exe := filepath.Join(dir, "sqlite.test")
-	require.NoError(t, os.WriteFile(exe, bin, 0o755))
-
-	cmd := exec.Command(exe, "-test.run="+pattern, "-test.v", "-test.count=1")
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+os.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "as nobody:\n%s", out)
-	require.Contains(t, string(out), "--- PASS: "+strings.Trim(pattern, "^$"), "as nobody:\n%s", out)
-	t.Logf("ran as nobody:\n%s", out)
-}
-
 // lockFromChild starts a child process holding path's write lock and
 // returns once it holds it. release lets it commit and waits for it to
 // exit.
 func lockFromChild(t *testing.T, path string) (release func()) {
 	t.Helper()
-	c := startChild(t, "^$", lockHolderEnv+"="+path)
-	c.expect("locked")
-	return func() {
-		if !c.done {
-			c.wait()
-		}
-	}
+	c := childtest.Start(t, "lockholder", pathEnv+"="+path)
+	c.Expect("locked", time.Minute)
+	return func() { c.Wait(time.Minute) }
 }
 
 func TestBusyPastTimeoutWhileAnotherProcessHoldsTheLock(t *testing.T) {

@@ -1,21 +1,18 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
@@ -221,32 +218,12 @@ func TestOpenDirectorySaysSo(t *testing.T) {
 	}
 }
 
-// openCloseEnv switches TestOtherProcessesDoNotTripFileCheck, in a child
-// process, into the part that opens the database it names, writes and
-// closes it again.
-const openCloseEnv = "SPOOL_SQLITE_TEST_OPEN_CLOSE"
-
 // Other stores and processes opening and closing the same file (a worker
 // process, 'spool stats') leave the file and its -wal as they are: the
 // check must not take that for a deletion.
 func TestOtherProcessesDoNotTripFileCheck(t *testing.T) {
-	ctx := context.Background()
-	if path := os.Getenv(openCloseEnv); path != "" {
-		for _, ro := range []bool{false, true} {
-			s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: ro})
-			require.NoError(t, err)
-			q := newQueue(t, s)
-			if !ro {
-				require.NoError(t, enqueueOne(q))
-				require.NoError(t, s.Checkpoint(ctx))
-			}
-			_, err = q.Inspector().Stats(ctx)
-			require.NoError(t, err)
-			require.NoError(t, s.Close())
-		}
-		return
-	}
 	t.Parallel()
+	ctx := context.Background()
 	s, path := openStore(t, sqlite.Options{})
 	q := newQueue(t, s)
 	require.NoError(t, enqueueOne(q))
@@ -260,10 +237,7 @@ func TestOtherProcessesDoNotTripFileCheck(t *testing.T) {
 	require.NoError(t, enqueueOne(q))
 
 	// Another process, read-write then read-only.
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOtherProcessesDoNotTripFileCheck$", "-test.count=1")
-	cmd.Env = append(os.Environ(), openCloseEnv+"="+path)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "child:\n%s", out)
+	childtest.Start(t, "openclose", pathEnv+"="+path).Wait(time.Minute)
 	require.NoError(t, sqlite.RunFileCheckOnce(s))
 	require.NoError(t, enqueueOne(q))
 	require.NoError(t, s.Checkpoint(ctx))
@@ -271,9 +245,25 @@ func TestOtherProcessesDoNotTripFileCheck(t *testing.T) {
 	require.Equal(t, 6, countRows(t, s.DB(), "spool_jobs"))
 }
 
-// walCrashEnv switches TestDeletedWALRescuedBeforeCrash, in a child
-// process, into the store that writes, has its -wal deleted and is killed.
-const walCrashEnv = "SPOOL_SQLITE_TEST_WAL_CRASH"
+// openCloseChild is TestOtherProcessesDoNotTripFileCheck's other process
+// (role "openclose"): it opens the database at path, writes and closes it
+// again, then does the same read-only.
+func openCloseChild(t *childtest.T, path string) {
+	ctx := context.Background()
+	for _, ro := range []bool{false, true} {
+		s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: ro})
+		require.NoError(t, err)
+		q, err := queue.New(s, queue.Options{})
+		require.NoError(t, err)
+		if !ro {
+			require.NoError(t, enqueueOne(q))
+			require.NoError(t, s.Checkpoint(ctx))
+		}
+		_, err = q.Inspector().Stats(ctx)
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	}
+}
 
 // walCrashJobs is how many jobs the child acknowledges before its -wal is
 // deleted.
@@ -285,19 +275,15 @@ const walCrashJobs = 100
 // into the database file: killed with SIGKILL after that, the process
 // loses none of them.
 func TestDeletedWALRescuedBeforeCrash(t *testing.T) {
-	ctx := context.Background()
-	if path := os.Getenv(walCrashEnv); path != "" {
-		walCrashChild(t, path)
-		return
-	}
 	t.Parallel()
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "spool.db")
-	c := startChild(t, "^TestDeletedWALRescuedBeforeCrash$", walCrashEnv+"="+path)
-	c.expect("acknowledged")
+	c := childtest.Start(t, "walcrash", pathEnv+"="+path)
+	c.Expect("acknowledged", time.Minute)
 	require.NoError(t, os.Remove(path+"-wal"))
-	c.say("deleted")
-	c.expect("refused")
-	c.kill()
+	c.Say("deleted")
+	c.Expect("refused", time.Minute)
+	c.Kill()
 
 	s, err := sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
@@ -305,25 +291,27 @@ func TestDeletedWALRescuedBeforeCrash(t *testing.T) {
 	require.Equal(t, walCrashJobs, countRows(t, s.DB(), "spool_jobs"), "acknowledged jobs were lost")
 }
 
-// walCrashChild acknowledges walCrashJobs jobs with no checkpoint, waits
+// walCrashChild is TestDeletedWALRescuedBeforeCrash's store (role
+// "walcrash"): it acknowledges walCrashJobs jobs with no checkpoint, waits
 // for its -wal to be deleted, checks that writes are refused and that the
 // file check ran, then waits to be killed.
-func walCrashChild(t *testing.T, path string) {
+func walCrashChild(t *childtest.T, path string) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, path, sqlite.Options{CheckpointInterval: time.Hour})
 	require.NoError(t, err)
-	q := newQueue(t, s)
+	q, err := queue.New(s, queue.Options{})
+	require.NoError(t, err)
 	for range walCrashJobs {
 		require.NoError(t, enqueueOne(q))
 	}
-	fmt.Println("acknowledged")
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	childtest.Say("acknowledged")
+	line, err := childtest.ReadLine()
 	require.NoError(t, err)
-	require.Equal(t, "deleted\n", line)
+	require.Equal(t, "deleted", line)
 	require.ErrorIs(t, enqueueOne(q), queue.ErrFileGone)
 	require.ErrorIs(t, sqlite.RunFileCheckOnce(s), queue.ErrFileGone)
-	fmt.Println("refused")
-	io.Copy(io.Discard, os.Stdin) // until killed
+	childtest.Say("refused")
+	childtest.AwaitClose() // until killed
 }
 
 // A store opened with a relative path goes on working after the process
@@ -371,7 +359,7 @@ func TestDeletedWALBehindSymlink(t *testing.T) {
 func TestFileCheckIgnoresUnsearchableDirectory(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() == 0 {
-		runAsNobody(t, "^TestFileCheckIgnoresUnsearchableDirectory$")
+		childtest.RunTestsAsNobody(t, "^TestFileCheckIgnoresUnsearchableDirectory$")
 		return
 	}
 	ctx := context.Background()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,14 +15,22 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
 
-// roMountEnv switches TestReadOnlyMount, in a child process of its own
-// mount namespace, into the part that mounts a directory read-only and
-// reads the database in it. Its value is "SRC:MNT".
+// roMountEnv tells TestReadOnlyMount's child process (role "romount"), in a
+// mount namespace of its own, which directory to mount read-only where:
+// its value is "SRC:MNT".
 const roMountEnv = "SPOOL_SQLITE_TEST_RO_MOUNT"
+
+// The role exists only where the test does.
+func init() {
+	childRoles["romount"] = func() error {
+		return childtest.Check(func(t *childtest.T) { readOnlyMountChild(t, os.Getenv(roMountEnv)) })
+	}
+}
 
 // A database on a read-only mount (a backup mounted read-only) can be
 // inspected: SQLite cannot create the -shm file that reading a WAL
@@ -35,10 +42,6 @@ const roMountEnv = "SPOOL_SQLITE_TEST_RO_MOUNT"
 // so that nothing outside the test sees it. The test skips, saying why,
 // only when the system allows neither.
 func TestReadOnlyMount(t *testing.T) {
-	if spec := os.Getenv(roMountEnv); spec != "" {
-		readOnlyMountChild(t, spec)
-		return
-	}
 	t.Parallel()
 	ctx := context.Background()
 	src, mnt := t.TempDir(), t.TempDir()
@@ -64,8 +67,7 @@ func TestReadOnlyMount(t *testing.T) {
 	}
 	require.NoError(t, s.Close())
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReadOnlyMount$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), roMountEnv+"="+src+":"+mnt)
+	cmd := childtest.Command("romount", roMountEnv+"="+src+":"+mnt)
 	if os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	} else {
@@ -85,7 +87,6 @@ func TestReadOnlyMount(t *testing.T) {
 		cannotMount(t, string(m))
 	}
 	require.NoError(t, err, "in the mount namespace:\n%s", out)
-	require.Contains(t, string(out), "--- PASS: TestReadOnlyMount", "in the mount namespace:\n%s", out)
 	t.Logf("in the mount namespace:\n%s", out)
 }
 
@@ -101,15 +102,16 @@ func cannotMount(t *testing.T, why string) {
 }
 
 // readOnlyMountChild runs in the child: it bind-mounts SRC read-only on MNT
-// and opens the databases there.
-func readOnlyMountChild(t *testing.T, spec string) {
+// and opens the databases there. Where it cannot mount, it fails saying
+// "cannot mount: ", and the parent skips or fails the test.
+func readOnlyMountChild(t *childtest.T, spec string) {
 	src, mnt, _ := strings.Cut(spec, ":")
 	// Keep the mounts in this namespace.
 	if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		t.Skipf("cannot mount: making / private: %v", err)
+		t.Fatalf("cannot mount: making / private: %v", err)
 	}
 	if err := syscall.Mount(src, mnt, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("cannot mount: bind %s on %s: %v", src, mnt, err)
+		t.Fatalf("cannot mount: bind %s on %s: %v", src, mnt, err)
 	}
 	// A remount must keep the flags the mount has (a user namespace may
 	// not drop them).
@@ -117,7 +119,7 @@ func readOnlyMountChild(t *testing.T, spec string) {
 	require.NoError(t, syscall.Statfs(mnt, &st))
 	keep := uintptr(st.Flags) & (syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC | syscall.MS_NOATIME | syscall.MS_NODIRATIME | syscall.MS_RELATIME)
 	if err := syscall.Mount("none", mnt, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|keep, ""); err != nil {
-		t.Skipf("cannot mount: remount %s read-only: %v", mnt, err)
+		t.Fatalf("cannot mount: remount %s read-only: %v", mnt, err)
 	}
 	err := os.WriteFile(filepath.Join(mnt, "probe"), nil, 0o644)
 	require.ErrorIs(t, err, syscall.EROFS, "the mount is not read-only")
@@ -127,7 +129,8 @@ func readOnlyMountChild(t *testing.T, spec string) {
 	s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
 	require.NoError(t, err)
 	defer s.Close()
-	q := newQueue(t, s)
+	q, err := queue.New(s, queue.Options{})
+	require.NoError(t, err)
 	list, err := q.Inspector().List(ctx, queue.ListFilter{})
 	require.NoError(t, err)
 	require.Len(t, list, 1)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
@@ -66,11 +66,10 @@ func TestCrashSafety(t *testing.T) {
 		// 4700 of the 6000+ lines the jobs write: every target is reached.
 		target := base + 40 + rng.IntN(900)
 		start := time.Now()
-		c := startChild(t, "crash", env(run)...)
-		waitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
+		c := childtest.Start(t, "crash", env(run)...)
+		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
 			func() bool { return countLines(t, logPath) >= target }, c)
-		c.kill()
-		c.requireNoRace(t)
+		c.Kill()
 		killed[run] = true
 		lines := countLines(t, logPath)
 		t.Logf("run %s: SIGKILL after %s at log line %d (run started at line %d)",
@@ -97,8 +96,8 @@ func TestCrashSafety(t *testing.T) {
 	}
 
 	start := time.Now()
-	final := startChild(t, "crash", append(env(finalRun), "SPOOL_TEST_FINAL=1")...)
-	final.waitExit(t, 60*time.Second)
+	final := childtest.Start(t, "crash", append(env(finalRun), "SPOOL_TEST_FINAL=1")...)
+	final.Wait(60 * time.Second)
 	t.Logf("run %s: finished the rest in %s", finalRun, time.Since(start).Round(time.Millisecond))
 
 	// The store is empty: every job completed (and was deleted), none dead.
@@ -334,7 +333,7 @@ func crashChild() error {
 
 	if !final {
 		// Work until killed. Stdin ends only if the parent went away.
-		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = childtest.AwaitClose()
 		return errors.New("stdin closed before the parent killed this run")
 	}
 

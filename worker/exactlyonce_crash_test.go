@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
@@ -132,7 +132,7 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 		target := base + 30 + rng.IntN(120)
 		kind := [...]string{"before-commit", "random", "after-commit"}[(i-1)%3]
 		start := time.Now()
-		c := startChild(t, "oncecrash", env(run)...)
+		c := childtest.Start(t, "oncecrash", env(run)...)
 		what := fmt.Sprintf("run %s to write log line %d", run, target)
 		cond := func() bool { return countLines(t, logPath) >= target }
 		switch kind {
@@ -161,9 +161,8 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 				return fresh
 			}
 		}
-		waitUntil(t, 30*time.Second, what, cond, c)
-		c.kill()
-		c.requireNoRace(t)
+		childtest.WaitUntil(t, 30*time.Second, what, cond, c)
+		c.Kill()
 		killed[run] = true
 		acked, counter := checkOnceSnapshot(t, db, dbPath, ids)
 		t.Logf("run %s: SIGKILL (%s) after %s at log line %d (run started at line %d): %d jobs acknowledged, counter %d",
@@ -171,8 +170,8 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 	}
 
 	start := time.Now()
-	final := startChild(t, "oncecrash", append(env(finalRun), "SPOOL_TEST_FINAL=1")...)
-	final.waitExit(t, 60*time.Second)
+	final := childtest.Start(t, "oncecrash", append(env(finalRun), "SPOOL_TEST_FINAL=1")...)
+	final.Wait(60 * time.Second)
 	t.Logf("run %s: finished the rest in %s", finalRun, time.Since(start).Round(time.Millisecond))
 
 	st, err := q.Inspector().Stats(ctx)
@@ -519,7 +518,7 @@ func onceCrashChild() error {
 		return err
 	}
 	if os.Getenv("SPOOL_TEST_FINAL") != "1" {
-		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+		_ = childtest.AwaitClose() // until killed
 		return errors.New("stdin closed before the parent killed this run")
 	}
 	return drainAndStop(ctx, q, pool, 50*time.Second)

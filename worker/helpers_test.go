@@ -4,11 +4,14 @@ package worker_test
 // injected clock, a store whose Settle can be made to fail, a log sink.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,4 +163,31 @@ func (l *logSink) count(s string) int {
 		}
 	}
 	return n
+}
+
+// countLines returns how many complete lines the file at path holds (0 if
+// it does not exist yet).
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	require.NoError(t, err)
+	return bytes.Count(b, []byte{'\n'})
+}
+
+// testSeed returns the seed of a randomized test: the value of env when
+// set (to replay a run), else a fresh one; it logs which, with what it
+// drives.
+func testSeed(t *testing.T, env, drives string) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv(env); s != "" {
+		var err error
+		seed, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, env)
+	}
+	t.Logf("seed %d (replay %s with %s=%d)", seed, drives, env, seed)
+	return seed
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
@@ -156,11 +156,11 @@ func TestOrderingUnderCrashes(t *testing.T) {
 		run := fmt.Sprintf("k%d", i)
 		base := countLines(t, logPath)
 		start := time.Now()
-		c := startChild(t, "ordercrash", env(run)...)
+		c := childtest.Start(t, "ordercrash", env(run)...)
 		if i == 1 {
 			// The second half goes in while the worker works: enqueues from
 			// this process race with its leases and acks on each key.
-			waitUntil(t, 30*time.Second, "the first run to start work",
+			childtest.WaitUntil(t, 30*time.Second, "the first run to start work",
 				func() bool { return countLines(t, logPath) >= base+20 }, c)
 			enqueue(all[half:], func() bool { return rng.IntN(8) == 0 })
 			t.Logf("enqueued the second half (%d jobs) in %s while run %s worked (log line %d)",
@@ -171,10 +171,9 @@ func TestOrderingUnderCrashes(t *testing.T) {
 		// again), 2500 in all: three kills use at most 900 after the
 		// enqueueing is done.
 		target := base + 50 + rng.IntN(250)
-		waitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
+		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
 			func() bool { return countLines(t, logPath) >= target }, c)
-		c.kill()
-		c.requireNoRace(t)
+		c.Kill()
 		killed[run] = true
 		t.Logf("run %s: SIGKILL after %s at log line %d (run started at line %d)",
 			run, time.Since(start).Round(time.Millisecond), countLines(t, logPath), base)
@@ -194,8 +193,8 @@ func TestOrderingUnderCrashes(t *testing.T) {
 	}
 
 	start := time.Now()
-	final := startChild(t, "ordercrash", append(env(finalRun), "SPOOL_TEST_FINAL=1")...)
-	final.waitExit(t, 60*time.Second)
+	final := childtest.Start(t, "ordercrash", append(env(finalRun), "SPOOL_TEST_FINAL=1")...)
+	final.Wait(60 * time.Second)
 	t.Logf("run %s: finished the rest in %s", finalRun, time.Since(start).Round(time.Millisecond))
 
 	// The store holds nothing: every job completed, none is blocked, dead
@@ -492,7 +491,7 @@ func orderCrashChild() error {
 		return err
 	}
 	if os.Getenv("SPOOL_TEST_FINAL") != "1" {
-		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+		_ = childtest.AwaitClose() // until killed
 		return errors.New("stdin closed before the parent killed this run")
 	}
 	return drainAndStop(ctx, q, pool, 50*time.Second)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
@@ -49,10 +49,10 @@ func TestTwoProcessesOneFile(t *testing.T) {
 	require.NoError(t, err)
 
 	env := []string{"SPOOL_TEST_DB=" + dbPath, "SPOOL_TEST_LOG=" + logPath}
-	a := startChild(t, "twoproc", env...)
-	b := startChild(t, "twoproc", env...)
-	a.waitLine(t, "ready", 30*time.Second)
-	b.waitLine(t, "ready", 30*time.Second)
+	a := childtest.Start(t, "twoproc", env...)
+	b := childtest.Start(t, "twoproc", env...)
+	a.Expect("ready", 30*time.Second)
+	b.Expect("ready", 30*time.Second)
 
 	doneLines := func() int {
 		data, err := os.ReadFile(logPath)
@@ -86,11 +86,11 @@ func TestTwoProcessesOneFile(t *testing.T) {
 		// Let the workers get through most of it, then enqueue the next
 		// round while they still work on the rest.
 		want := len(ids) - twoProcRound/2
-		waitUntil(t, 30*time.Second, fmt.Sprintf("%d jobs done", want), func() bool { return doneLines() >= want }, a, b)
+		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("%d jobs done", want), func() bool { return doneLines() >= want }, a, b)
 	}
 	require.Len(t, ids, twoProcJobs)
 
-	waitUntil(t, 30*time.Second, "every job done and acknowledged", func() bool {
+	childtest.WaitUntil(t, 30*time.Second, "every job done and acknowledged", func() bool {
 		if doneLines() < twoProcJobs {
 			return false
 		}
@@ -103,10 +103,10 @@ func TestTwoProcessesOneFile(t *testing.T) {
 		}
 		return true
 	}, a, b)
-	a.stdin.Close()
-	b.stdin.Close()
-	a.waitExit(t, 30*time.Second)
-	b.waitExit(t, 30*time.Second)
+	a.CloseStdin()
+	b.CloseStdin()
+	a.Wait(30 * time.Second)
+	b.Wait(30 * time.Second)
 
 	// Exactly once: one start and one done per job, by the same process.
 	type jobRun struct {
@@ -149,7 +149,7 @@ func TestTwoProcessesOneFile(t *testing.T) {
 		require.Equal(t, 1, r.starts, "job %d: starts", id)
 		require.Equal(t, 1, r.dones, "job %d: dones", id)
 	}
-	pidA, pidB := strconv.Itoa(a.cmd.Process.Pid), strconv.Itoa(b.cmd.Process.Pid)
+	pidA, pidB := strconv.Itoa(a.Pid()), strconv.Itoa(b.Pid())
 	t.Logf("jobs done by pid %s: %d, by pid %s: %d", pidA, perPID[pidA], pidB, perPID[pidB])
 	require.Positive(t, perPID[pidA], "worker process %s handled no job", pidA)
 	require.Positive(t, perPID[pidB], "worker process %s handled no job", pidB)
@@ -206,8 +206,8 @@ func twoProcChild() error {
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Println("ready")
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes stdin
+	childtest.Say("ready")
+	_ = childtest.AwaitClose() // until the parent closes stdin
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Stop(stopCtx); err != nil {
@@ -233,21 +233,21 @@ func TestConcurrentOpenFreshFile(t *testing.T) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			t.Parallel()
 			dbPath := filepath.Join(t.TempDir(), "fresh.db")
-			children := make([]*childProc, openChildren)
+			children := make([]*childtest.Child, openChildren)
 			for i := range children {
-				children[i] = startChild(t, "open", "SPOOL_TEST_DB="+dbPath)
+				children[i] = childtest.Start(t, "open", "SPOOL_TEST_DB="+dbPath)
 			}
 			for _, c := range children {
-				c.waitLine(t, "ready", 30*time.Second)
+				c.Expect("ready", 30*time.Second)
 			}
 			_, err := os.Stat(dbPath)
 			require.True(t, os.IsNotExist(err), "the database file exists before the children open it: %v", err)
 			// Release them together: each waits for its stdin to end.
 			for _, c := range children {
-				c.stdin.Close()
+				c.CloseStdin()
 			}
 			for _, c := range children {
-				c.waitExit(t, 30*time.Second)
+				c.Wait(30 * time.Second)
 			}
 
 			store, err := sqlite.Open(t.Context(), dbPath, sqlite.Options{})
@@ -272,8 +272,8 @@ func TestConcurrentOpenFreshFile(t *testing.T) {
 // waits until its stdin ends, then opens the database and enqueues
 // openJobs jobs.
 func openChild() error {
-	fmt.Println("ready")
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	childtest.Say("ready")
+	_ = childtest.AwaitClose()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, os.Getenv("SPOOL_TEST_DB"), sqlite.Options{})
 	if err != nil {

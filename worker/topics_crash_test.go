@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
@@ -280,7 +281,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 		return deliveredStreams(evs, map[string]int64{"live": subs["live"].Cursor, "late": subs["late"].Cursor})
 	}
 	killed := map[string]bool{}
-	kill := func(c *childProc, run string, start time.Time, base int) {
+	kill := func(c *childtest.Child, run string, start time.Time, base int) {
 		// Every delivered job writes at least a start and a done, so the
 		// log reaches 2*delivered lines: the target is always reached.
 		delivered := 0
@@ -288,10 +289,9 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 			delivered += len(ids)
 		}
 		target := min(mainLines.count(t)+100+rng.IntN(300), 2*delivered-100)
-		waitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
+		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
 			func() bool { return mainLines.count(t) >= target }, c)
-		c.kill()
-		c.requireNoRace(t)
+		c.Kill()
 		killed[run] = true
 		subs := subsByName(t, q)
 		t.Logf("run %s: SIGKILL after %s at log line %d (run started at line %d); late: cursor %d, backlog %d, lag %d",
@@ -303,7 +303,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	// k1: its maintenance never runs, so "late" stays behind; the first
 	// phase-2 round joins its backlog, published as the run starts work.
 	start, base := time.Now(), mainLines.count(t)
-	c := startChild(t, "topicscrash", env(mainLog, "k1", time.Hour, false)...)
+	c := childtest.Start(t, "topicscrash", env(mainLog, "k1", time.Hour, false)...)
 	publish2(1)
 	require.False(t, caughtUp)
 	kill(c, "k1", start, base)
@@ -315,17 +315,17 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	// arrive, the second once its pool runs: the pool's first maintenance
 	// tick comes 100ms after it started, while the round is published.
 	start, base = time.Now(), mainLines.count(t)
-	c = startChild(t, "topicscrash", env(mainLog, "k2", 100*time.Millisecond, false)...)
+	c = childtest.Start(t, "topicscrash", env(mainLog, "k2", 100*time.Millisecond, false)...)
 	publish2(1)
-	c.waitLine(t, "ready", 30*time.Second)
+	c.Expect("ready", 30*time.Second)
 	publish2(1)
-	waitUntil(t, 30*time.Second, "late to catch up", func() bool { return subsByName(t, q)["late"].Backlog == 0 }, c)
+	childtest.WaitUntil(t, 30*time.Second, "late to catch up", func() bool { return subsByName(t, q)["late"].Backlog == 0 }, c)
 	kill(c, "k2", start, base)
 
 	// k3: late is caught up: Publish delivers to it directly.
 	start, base = time.Now(), mainLines.count(t)
-	c = startChild(t, "topicscrash", env(mainLog, "k3", 100*time.Millisecond, false)...)
-	c.waitLine(t, "ready", 30*time.Second)
+	c = childtest.Start(t, "topicscrash", env(mainLog, "k3", 100*time.Millisecond, false)...)
+	c.Expect("ready", 30*time.Second)
 	publish2(topicPerOrder2 - 3)
 	require.True(t, caughtUp, "late never caught up")
 	kill(c, "k3", start, base)
@@ -333,8 +333,8 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	requireContiguous(t, evs)
 
 	start = time.Now()
-	final := startChild(t, "topicscrash", env(mainLog, finalRun, 100*time.Millisecond, true)...)
-	final.waitExit(t, 60*time.Second)
+	final := childtest.Start(t, "topicscrash", env(mainLog, finalRun, 100*time.Millisecond, true)...)
+	final.Wait(60 * time.Second)
 	t.Logf("run %s: finished the rest in %s", finalRun, time.Since(start).Round(time.Millisecond))
 
 	requireEmptyStore(t, q)
@@ -393,16 +393,15 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	require.Zero(t, subs["late"].Backlog)
 
 	start, base = time.Now(), 0
-	c = startChild(t, "topicscrash", env(replayLog, "r1", 100*time.Millisecond, false)...)
+	c = childtest.Start(t, "topicscrash", env(replayLog, "r1", 100*time.Millisecond, false)...)
 	target := 20 + rng.IntN(150)
-	waitUntil(t, 30*time.Second, fmt.Sprintf("run r1 to write log line %d", target),
+	childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run r1 to write log line %d", target),
 		func() bool { return replayLines.count(t) >= target }, c)
-	c.kill()
-	c.requireNoRace(t)
+	c.Kill()
 	t.Logf("replay run r1: SIGKILL after %s at log line %d", time.Since(start).Round(time.Millisecond), replayLines.count(t))
 	topicSnapshot(t, q, replayLog, byID, replayed, "replay run r1")
-	final = startChild(t, "topicscrash", env(replayLog, "rfinal", 100*time.Millisecond, true)...)
-	final.waitExit(t, 60*time.Second)
+	final = childtest.Start(t, "topicscrash", env(replayLog, "rfinal", 100*time.Millisecond, true)...)
+	final.Wait(60 * time.Second)
 	requireEmptyStore(t, q)
 	rst := checkTopicStreams(t, readTopicLog(t, replayLog, byID), replayed, map[string]bool{"r1": true})
 	t.Logf("replay of seqs %d..%d to late: %d jobs, 1 kill: %d handler runs (%d failed, %d cut short by a kill, %d acknowledgements lost); %s",
@@ -462,8 +461,8 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	freshStreams := deliveredStreams(kept, map[string]int64{"fresh": evs[len(evs)-1].id})
 	requireDeliveries(t, q, byID, freshStreams, "the new subscription")
 	require.NoError(t, store.Close())
-	final = startChild(t, "topicscrash", env(freshLog, "ffinal", 100*time.Millisecond, true)...)
-	final.waitExit(t, 60*time.Second)
+	final = childtest.Start(t, "topicscrash", env(freshLog, "ffinal", 100*time.Millisecond, true)...)
+	final.Wait(60 * time.Second)
 	store, q = open()
 	requireEmptyStore(t, q)
 	fst := checkTopicStreams(t, readTopicLog(t, freshLog, byID), freshStreams, map[string]bool{})
@@ -916,9 +915,9 @@ func topicsCrashChild() error {
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Println("ready")
+	childtest.Say("ready")
 	if os.Getenv("SPOOL_TEST_FINAL") != "1" {
-		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+		_ = childtest.AwaitClose() // until killed
 		return errors.New("stdin closed before the parent killed this run")
 	}
 	// The backlog first (this pool's maintenance delivers it), then the
