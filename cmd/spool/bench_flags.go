@@ -12,14 +12,62 @@ import (
 	"time"
 )
 
+// benchHidden are the flags the usage text leaves out: for measuring the
+// bench itself, and the multiproc parent's flags for its children.
+var benchHidden = map[string]bool{"cpuprofile": true, "drained": true, "mp-child": true, "mp-dir": true}
+
+// parseBench parses and checks the bench flags, and completes the
+// configuration with the scenario's defaults.
 func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 	var (
 		cfg      benchConfig
 		scenario string
 	)
+	fs := benchFlags(&cfg, &scenario)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			benchUsage(fs, stderr)
+			return cfg, err
+		}
+		return cfg, &usageError{err: err}
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageErrorf("unexpected argument %q (bench takes only flags)", fs.Arg(0))
+	}
+	sc, err := findScenario(scenario)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.scenario = sc
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkApplies(sc, set); err != nil {
+		return cfg, err
+	}
+	if err := checkPositive(cfg, set); err != nil {
+		return cfg, err
+	}
+	applyScenarioDefaults(&cfg, set)
+	if sc.name == "multiproc" {
+		if err := checkMultiproc(&cfg); err != nil {
+			return cfg, err
+		}
+		cfg.rate = 0
+		return cfg, nil
+	}
+	if err := checkSingleProc(&cfg); err != nil {
+		return cfg, err
+	}
+	cfg.stall = time.Minute
+	return cfg, nil
+}
+
+// benchFlags defines the bench flags on a new flag set, into cfg and
+// scenario.
+func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&scenario, "scenario", "drain", "`name`: drain, enqueue, enqueue-many, latency, mixed, backlog or multiproc")
+	fs.StringVar(scenario, "scenario", "drain", "`name`: drain, enqueue, enqueue-many, latency, mixed, backlog or multiproc")
 	fs.IntVar(&cfg.jobs, "jobs", 0, "jobs to run, `N` (default: the scenario's; see above)")
 	fs.IntVar(&cfg.workers, "workers", 0, "concurrent handlers `W` of the pool (default 100, the pool's default; multiproc 16 per process)")
 	fs.IntVar(&cfg.producers, "producers", 0, "enqueueing goroutines `P` (enqueue 16, enqueue-many 1, latency 4, multiproc 8 per process)")
@@ -34,40 +82,35 @@ func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.DurationVar(&cfg.busyTimeout, "busy-timeout", 0, "each store's busy timeout `D` (multiproc; default 0: the store's default, 5s)")
 	fs.IntVar(&cfg.child, "mp-child", 0, "multiproc: run as child process `N` of the parent")
 	fs.StringVar(&cfg.childDir, "mp-dir", "", "multiproc: the `dir` a child writes its job ids to")
-	hidden := map[string]bool{"cpuprofile": true, "drained": true, "mp-child": true, "mp-dir": true}
-	usage := func() {
-		fmt.Fprint(stderr, benchAbout)
-		fs.VisitAll(func(f *flag.Flag) {
-			if hidden[f.Name] {
-				return
-			}
-			name, text := flag.UnquoteUsage(f)
-			fmt.Fprintf(stderr, "  -%s %s\n    \t%s\n", f.Name, name, text)
-		})
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return cfg, err
+	return fs
+}
+
+// benchUsage prints the about text and the flags that are not hidden.
+func benchUsage(fs *flag.FlagSet, stderr io.Writer) {
+	fmt.Fprint(stderr, benchAbout)
+	fs.VisitAll(func(f *flag.Flag) {
+		if benchHidden[f.Name] {
+			return
 		}
-		return cfg, &usageError{err: err}
-	}
-	if fs.NArg() > 0 {
-		return cfg, usageErrorf("unexpected argument %q (bench takes only flags)", fs.Arg(0))
-	}
+		name, text := flag.UnquoteUsage(f)
+		fmt.Fprintf(stderr, "  -%s %s\n    \t%s\n", f.Name, name, text)
+	})
+}
+
+// findScenario returns the scenario called name.
+func findScenario(name string) (benchScenario, error) {
 	var names []string
 	for _, s := range benchScenarios() {
-		names = append(names, s.name)
-		if s.name == scenario {
-			cfg.scenario = s
+		if s.name == name {
+			return s, nil
 		}
+		names = append(names, s.name)
 	}
-	sc := cfg.scenario
-	if sc.name == "" {
-		return cfg, usageErrorf("unknown scenario %q (want one of %s)", scenario, strings.Join(names, ", "))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return benchScenario{}, usageErrorf("unknown scenario %q (want one of %s)", name, strings.Join(names, ", "))
+}
+
+// checkApplies refuses the flags set that do not apply to the scenario.
+func checkApplies(sc benchScenario, set map[string]bool) error {
 	multi := sc.name == "multiproc"
 	noJobs := "latency runs -rate × -duration jobs"
 	if multi {
@@ -90,64 +133,80 @@ func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
 		{"mp-dir", multi, "only multiproc runs child processes"},
 	} {
 		if set[c.flag] && !c.applies {
-			return cfg, usageErrorf("-%s does not apply to -scenario %s (%s)", c.flag, sc.name, c.why)
+			return usageErrorf("-%s does not apply to -scenario %s (%s)", c.flag, sc.name, c.why)
 		}
 	}
+	return nil
+}
+
+// checkPositive refuses counts set to less than 1.
+func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
 	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}} {
 		if set[c.flag] && c.v <= 0 {
-			return cfg, usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
+			return usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
 		}
 	}
+	return nil
+}
+
+// applyScenarioDefaults gives -jobs, -workers and -producers the
+// scenario's defaults where they were not set.
+func applyScenarioDefaults(cfg *benchConfig, set map[string]bool) {
+	sc := cfg.scenario
 	if !set["jobs"] {
 		cfg.jobs = sc.jobs
 	}
 	if !set["workers"] {
 		cfg.workers = benchDefaultWorkers
-		if multi {
+		if sc.name == "multiproc" {
 			cfg.workers = multiprocDefaultWorkers
 		}
 	}
 	if !set["producers"] {
 		cfg.producers = sc.producers
 	}
-	if multi {
-		if err := checkMultiproc(&cfg); err != nil {
-			return cfg, err
-		}
-		cfg.rate = 0
-		return cfg, nil
-	}
-	if !sc.rated {
+}
+
+// checkSingleProc checks and completes the flags of the scenarios that run
+// in this process: the jobs of a rated run, the bounds on -jobs and
+// -producers, and that -db is a new file.
+func checkSingleProc(cfg *benchConfig) error {
+	if !cfg.scenario.rated {
 		cfg.rate, cfg.duration = 0, 0
 	} else {
 		if cfg.duration <= 0 {
-			return cfg, usageErrorf("-duration %s: must be positive", cfg.duration)
+			return usageErrorf("-duration %s: must be positive", cfg.duration)
 		}
 		n := float64(cfg.rate) * cfg.duration.Seconds()
 		if n < 1 {
-			return cfg, usageErrorf("-rate %d for -duration %s is less than one job", cfg.rate, cfg.duration)
+			return usageErrorf("-rate %d for -duration %s is less than one job", cfg.rate, cfg.duration)
 		}
 		if n > benchMaxJobs {
-			return cfg, usageErrorf("-rate %d for -duration %s is more than %d jobs", cfg.rate, cfg.duration, benchMaxJobs)
+			return usageErrorf("-rate %d for -duration %s is more than %d jobs", cfg.rate, cfg.duration, benchMaxJobs)
 		}
 		cfg.jobs = int(n)
 	}
 	if cfg.jobs > benchMaxJobs {
-		return cfg, usageErrorf("-jobs %d: at most %d", cfg.jobs, benchMaxJobs)
+		return usageErrorf("-jobs %d: at most %d", cfg.jobs, benchMaxJobs)
 	}
-	if sc.name == "enqueue" && cfg.producers > cfg.jobs {
-		return cfg, usageErrorf("-producers %d is more than -jobs %d", cfg.producers, cfg.jobs)
+	if cfg.scenario.name == "enqueue" && cfg.producers > cfg.jobs {
+		return usageErrorf("-producers %d is more than -jobs %d", cfg.producers, cfg.jobs)
 	}
-	if cfg.dbPath != "" {
-		if _, err := os.Stat(cfg.dbPath); err == nil {
-			return cfg, usageErrorf("-db %s already exists; give the path of a new file (bench accounts for every job in it)", cfg.dbPath)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return cfg, usageErrorf("-db %s: %v", cfg.dbPath, err)
-		}
+	return checkNewDB(cfg.dbPath)
+}
+
+// checkNewDB accepts "" or the path of a file that does not exist yet.
+func checkNewDB(path string) error {
+	if path == "" {
+		return nil
 	}
-	cfg.stall = time.Minute
-	return cfg, nil
+	if _, err := os.Stat(path); err == nil {
+		return usageErrorf("-db %s already exists; give the path of a new file (bench accounts for every job in it)", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return usageErrorf("-db %s: %v", path, err)
+	}
+	return nil
 }

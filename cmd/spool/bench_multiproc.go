@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,14 +76,7 @@ func checkMultiproc(cfg *benchConfig) error {
 	if cfg.childDir != "" {
 		return usageErrorf("-mp-dir applies only with -mp-child (it is set by the multiproc parent)")
 	}
-	if cfg.dbPath != "" {
-		if _, err := os.Stat(cfg.dbPath); err == nil {
-			return usageErrorf("-db %s already exists; give the path of a new file (bench accounts for every job in it)", cfg.dbPath)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return usageErrorf("-db %s: %v", cfg.dbPath, err)
-		}
-	}
-	return nil
+	return checkNewDB(cfg.dbPath)
 }
 
 // multiprocProc is one process's results: the JSON line a child prints, and

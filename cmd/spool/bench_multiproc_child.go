@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,8 +27,8 @@ import (
 // parent's start line on stdin, enqueues and works jobs for cfg.duration,
 // and prints its results as one JSON line.
 func runMultiprocChild(ctx context.Context, cfg benchConfig, stdin io.Reader, stdout, stderr io.Writer) (err error) {
-	logs := &logCounter{counts: map[string]int{}, out: slog.NewTextHandler(stderr, nil)}
-	logger := slog.New(logs)
+	c := &mpChild{cfg: cfg, stderr: stderr, logs: &logCounter{counts: map[string]int{}, out: slog.NewTextHandler(stderr, nil)}}
+	logger := slog.New(c.logs)
 	store, err := sqlite.Open(ctx, cfg.dbPath, sqlite.Options{BusyTimeout: cfg.busyTimeout, Logger: logger})
 	if err != nil {
 		return err
@@ -39,77 +38,128 @@ func runMultiprocChild(ctx context.Context, cfg benchConfig, stdin io.Reader, st
 			err = fmt.Errorf("close the store: %w", cerr)
 		}
 	}()
+	if err := c.setUp(store, logger); err != nil {
+		return err
+	}
+	if err := c.awaitStart(stdin, stdout); err != nil {
+		return err
+	}
+	c.start = time.Now()
+	if err := c.pool.Start(ctx); err != nil {
+		return err
+	}
+	c.startProducers(ctx)
+	window, ranInWindow := c.runWindow(ctx)
+	if err := c.stopPool(); err != nil {
+		return err
+	}
+	res, err := c.results(window, ranInWindow)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+// mpChild is the state of a multiproc child's run.
+type mpChild struct {
+	cfg    benchConfig
+	stderr io.Writer
+	logs   *logCounter
+
+	q    *queue.Queue
+	pool *worker.Pool
+
+	ranMu    sync.Mutex
+	ran      []int64 // IDs of the jobs this process's handlers ran
+	ranCount atomic.Int64
+
+	start     time.Time // the parent's start signal
+	producers []*producer
+	stop      atomic.Bool
+	enqueued  atomic.Int64
+	wg        sync.WaitGroup
+}
+
+// setUp makes the queue over store and the pool whose handler records the
+// jobs it ran.
+func (c *mpChild) setUp(store *sqlite.Store, logger *slog.Logger) error {
 	q, err := queue.New(store, queue.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
 	pool, err := worker.New(q, worker.Options{
-		Queues:        map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: cfg.workers}},
-		LeaseDuration: cfg.lease,
+		Queues:        map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: c.cfg.workers}},
+		LeaseDuration: c.cfg.lease,
 		Logger:        logger,
 	})
 	if err != nil {
 		return err
 	}
-	var (
-		ranMu    sync.Mutex
-		ran      []int64 // IDs of the jobs this process's handlers ran
-		ranCount atomic.Int64
-	)
 	pool.HandleFunc(benchKind, func(_ context.Context, j *queue.Job) error {
-		ranMu.Lock()
-		ran = append(ran, j.ID)
-		ranMu.Unlock()
-		ranCount.Add(1)
+		c.ranMu.Lock()
+		c.ran = append(c.ran, j.ID)
+		c.ranMu.Unlock()
+		c.ranCount.Add(1)
 		return nil
 	})
+	c.q, c.pool = q, pool
+	return nil
+}
 
+// awaitStart tells the parent the child is ready and waits for its start
+// line.
+func (c *mpChild) awaitStart(stdin io.Reader, stdout io.Writer) error {
 	if _, err := fmt.Fprintln(stdout, multiprocReady); err != nil {
 		return err
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if strings.TrimSpace(line) != multiprocGo {
-		return fmt.Errorf("multiproc child %d: no start line %q from the parent on stdin (read %q, %v)", cfg.child, multiprocGo, line, err)
+		return fmt.Errorf("multiproc child %d: no start line %q from the parent on stdin (read %q, %v)", c.cfg.child, multiprocGo, line, err)
 	}
+	return nil
+}
 
-	start := time.Now()
-	if err := pool.Start(ctx); err != nil {
-		return err
-	}
-	producers := make([]*producer, cfg.producers)
-	var (
-		stop     atomic.Bool
-		enqueued atomic.Int64
-		wg       sync.WaitGroup
-	)
-	for i := range producers {
+// startProducers starts cfg.producers goroutines calling Enqueue in a loop
+// until c.stop is set or ctx is done.
+func (c *mpChild) startProducers(ctx context.Context) {
+	c.producers = make([]*producer, c.cfg.producers)
+	for i := range c.producers {
 		p := &producer{errors: map[string]int{}}
-		producers[i] = p
-		// A payload like the other scenarios', with an ID unique across
-		// the processes of a run.
-		seq := cfg.child*1_000_000_000_000 + i*1_000_000_000
-		wg.Go(func() {
-			for !stop.Load() && ctx.Err() == nil {
-				t0 := time.Now()
-				r, err := q.Enqueue(ctx, queue.NewJob{Kind: benchKind, Payload: benchPayload(seq)})
-				t1 := time.Now()
-				seq++
-				p.latency = append(p.latency, t1.Sub(t0))
-				if err != nil {
-					kind := enqueueErrorKind(err)
-					if p.errors[kind] == 0 {
-						fmt.Fprintf(stderr, "first %s error of producer %d: %v\n", kind, i, err)
-					}
-					p.errors[kind]++
-					continue
-				}
-				p.acked = append(p.acked, r.ID)
-				p.returned = append(p.returned, t1.Sub(start))
-				enqueued.Add(1)
-			}
-		})
+		c.producers[i] = p
+		c.wg.Go(func() { c.produce(ctx, i, p) })
 	}
-	timer := time.NewTimer(cfg.duration)
+}
+
+// produce is producer i's loop.
+func (c *mpChild) produce(ctx context.Context, i int, p *producer) {
+	// A payload like the other scenarios', with an ID unique across
+	// the processes of a run.
+	seq := c.cfg.child*1_000_000_000_000 + i*1_000_000_000
+	for !c.stop.Load() && ctx.Err() == nil {
+		t0 := time.Now()
+		r, err := c.q.Enqueue(ctx, queue.NewJob{Kind: benchKind, Payload: benchPayload(seq)})
+		t1 := time.Now()
+		seq++
+		p.latency = append(p.latency, t1.Sub(t0))
+		if err != nil {
+			kind := enqueueErrorKind(err)
+			if p.errors[kind] == 0 {
+				fmt.Fprintf(c.stderr, "first %s error of producer %d: %v\n", kind, i, err)
+			}
+			p.errors[kind]++
+			continue
+		}
+		p.acked = append(p.acked, r.ID)
+		p.returned = append(p.returned, t1.Sub(c.start))
+		c.enqueued.Add(1)
+	}
+}
+
+// runWindow reports progress every second until cfg.duration is over or
+// ctx is done, then stops the producers and waits for them. It returns
+// the window and the handler runs within it.
+func (c *mpChild) runWindow(ctx context.Context) (time.Duration, int64) {
+	timer := time.NewTimer(c.cfg.duration)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 wait:
@@ -119,29 +169,39 @@ wait:
 			break wait
 		case <-ctx.Done():
 			timer.Stop()
-			fmt.Fprintf(stderr, "interrupted after %.1fs; stopping\n", time.Since(start).Seconds())
+			fmt.Fprintf(c.stderr, "interrupted after %.1fs; stopping\n", time.Since(c.start).Seconds())
 			break wait
 		case now := <-tick.C:
-			fmt.Fprintf(stderr, "%.0fs: %d enqueued, %d run\n", now.Sub(start).Seconds(), enqueued.Load(), ranCount.Load())
+			fmt.Fprintf(c.stderr, "%.0fs: %d enqueued, %d run\n", now.Sub(c.start).Seconds(), c.enqueued.Load(), c.ranCount.Load())
 		}
 	}
-	stop.Store(true)
-	window := time.Since(start)
-	ranInWindow := ranCount.Load()
-	wg.Wait()
+	c.stop.Store(true)
+	window := time.Since(c.start)
+	ranInWindow := c.ranCount.Load()
+	c.wg.Wait()
+	return window, ranInWindow
+}
+
+// stopPool stops the pool gracefully, within multiprocStopTimeout.
+func (c *mpChild) stopPool() error {
 	sctx, cancel := context.WithTimeout(context.Background(), multiprocStopTimeout)
 	defer cancel()
-	if err := pool.Stop(sctx); err != nil {
-		return fmt.Errorf("multiproc child %d: stop the pool: %w", cfg.child, err)
+	if err := c.pool.Stop(sctx); err != nil {
+		return fmt.Errorf("multiproc child %d: stop the pool: %w", c.cfg.child, err)
 	}
+	return nil
+}
 
-	res := multiprocProc{Proc: cfg.child, PID: os.Getpid(), Seconds: round(window.Seconds(), 3), Errors: map[string]int{}}
+// results writes the IDs of the jobs enqueued and run to the parent's
+// directory and sums up the run.
+func (c *mpChild) results(window time.Duration, ranInWindow int64) (multiprocProc, error) {
+	res := multiprocProc{Proc: c.cfg.child, PID: os.Getpid(), Seconds: round(window.Seconds(), 3), Errors: map[string]int{}}
 	var (
 		acked     []int64
 		latencies []time.Duration
 		returned  []time.Duration
 	)
-	for _, p := range producers {
+	for _, p := range c.producers {
 		acked = append(acked, p.acked...)
 		latencies = append(latencies, p.latency...)
 		returned = append(returned, p.returned...)
@@ -149,30 +209,47 @@ wait:
 			res.Errors[k] += n
 		}
 	}
-	ranMu.Lock()
-	runs := slices.Clone(ran)
-	ranMu.Unlock()
-	if err := writeIDs(filepath.Join(cfg.childDir, idsFile("enqueued", cfg.child)), acked); err != nil {
-		return err
+	c.ranMu.Lock()
+	runs := slices.Clone(c.ran)
+	c.ranMu.Unlock()
+	if err := writeIDs(filepath.Join(c.cfg.childDir, idsFile("enqueued", c.cfg.child)), acked); err != nil {
+		return res, err
 	}
-	if err := writeIDs(filepath.Join(cfg.childDir, idsFile("ran", cfg.child)), runs); err != nil {
-		return err
+	if err := writeIDs(filepath.Join(c.cfg.childDir, idsFile("ran", c.cfg.child)), runs); err != nil {
+		return res, err
 	}
 	res.Enqueued, res.Completed = len(acked), len(runs)
 	slices.Sort(returned)
 	inWindow, _ := slices.BinarySearch(returned, window+1)
 	res.EnqueuedPerSec = round(float64(inWindow)/window.Seconds(), 0)
 	res.CompletedPerSec = round(float64(ranInWindow)/window.Seconds(), 0)
-	if len(latencies) > 0 {
-		slices.Sort(latencies)
-		res.P50ms = ms(percentile(latencies, 50))
-		res.P99ms = ms(percentile(latencies, 99))
-		res.P999ms = ms(percentile(latencies, 99.9))
-		res.MaxMs = ms(latencies[len(latencies)-1])
-	}
+	setEnqueueLatencies(&res, latencies)
 	res.LongestStallMs = ms(longestGap(returned, window))
 	res.BusyErrors = res.Errors["busy"]
-	res.Warnings = logs.snapshot()
+	res.Warnings = c.logs.snapshot()
+	countLeaseWarnings(&res)
+	if rss, ok := peakRSS(); ok {
+		res.PeakRSSMB = &rss
+	}
+	return res, nil
+}
+
+// setEnqueueLatencies sets the Enqueue latency percentiles of res from the
+// latencies of every call.
+func setEnqueueLatencies(res *multiprocProc, latencies []time.Duration) {
+	if len(latencies) == 0 {
+		return
+	}
+	slices.Sort(latencies)
+	res.P50ms = ms(percentile(latencies, 50))
+	res.P99ms = ms(percentile(latencies, 99))
+	res.P999ms = ms(percentile(latencies, 99.9))
+	res.MaxMs = ms(latencies[len(latencies)-1])
+}
+
+// countLeaseWarnings counts the rescues and lost leases among the pool's
+// warnings in res.
+func countLeaseWarnings(res *multiprocProc) {
 	for msg, n := range res.Warnings {
 		switch {
 		case strings.HasPrefix(msg, logRescued):
@@ -181,10 +258,6 @@ wait:
 			res.LeaseLost += n
 		}
 	}
-	if rss, ok := peakRSS(); ok {
-		res.PeakRSSMB = &rss
-	}
-	return json.NewEncoder(stdout).Encode(res)
 }
 
 // producer is one enqueueing goroutine's record.
@@ -213,43 +286,4 @@ func enqueueErrorKind(err error) string {
 	default:
 		return "other"
 	}
-}
-
-// logCounter is a slog.Handler that counts warning and error records by
-// message and passes the first few of each message on to out.
-type logCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
-	out    slog.Handler
-}
-
-// logShown is how many records of one message a logCounter passes on.
-const logShown = 3
-
-func (h *logCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (h *logCounter) Handle(ctx context.Context, r slog.Record) error {
-	h.mu.Lock()
-	h.counts[r.Message]++
-	n := h.counts[r.Message]
-	h.mu.Unlock()
-	if n > logShown {
-		return nil
-	}
-	if n == logShown {
-		r.AddAttrs(slog.String("note", "further records of this message are only counted"))
-	}
-	return h.out.Handle(ctx, r)
-}
-
-// WithAttrs and WithGroup keep counting by message; the attributes and
-// groups are dropped from the records passed on.
-func (h *logCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
-
-func (h *logCounter) WithGroup(string) slog.Handler { return h }
-
-func (h *logCounter) snapshot() map[string]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return maps.Clone(h.counts)
 }

@@ -23,23 +23,56 @@ func mergeMultiproc(ctx context.Context, cfg benchConfig, dir, path string, proc
 		Seconds: cfg.duration.Seconds(), LeaseMs: cfg.lease.Milliseconds(), BusyTimeoutMs: cfg.busyTimeout.Milliseconds(),
 		Processes: procs, Left: map[string]int{},
 	}
-	var acked, ran []int64
+	acked, ran, err := readChildIDs(dir, procs)
+	if err != nil {
+		return nil, err
+	}
+	sumProcs(res, procs)
+	left, err := jobsLeft(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(acked)
+	slices.Sort(ran)
+	lost, err := classifyAcked(res, acked, ran, left)
+	if err != nil {
+		return nil, err
+	}
+	res.Enqueued, res.Lost = len(acked), len(lost)
+	countRuns(res, acked, ran)
+	if len(lost) > 0 {
+		fmt.Fprintf(stderr, "multiproc: lost jobs (the first IDs): %v\n", lost[:min(len(lost), 10)])
+	}
+	return res, nil
+}
+
+// readChildIDs reads every child's files of the job IDs it enqueued
+// (acknowledged) and ran, and checks them against the counts it reported.
+func readChildIDs(dir string, procs []multiprocProc) (acked, ran []int64, err error) {
 	for _, p := range procs {
 		a, err := readIDs(filepath.Join(dir, idsFile("enqueued", p.Proc)))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(a) != p.Enqueued {
-			return nil, fmt.Errorf("multiproc: child %d reports %d jobs enqueued but its file lists %d", p.Proc, p.Enqueued, len(a))
+			return nil, nil, fmt.Errorf("multiproc: child %d reports %d jobs enqueued but its file lists %d", p.Proc, p.Enqueued, len(a))
 		}
 		r, err := readIDs(filepath.Join(dir, idsFile("ran", p.Proc)))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(r) != p.Completed {
-			return nil, fmt.Errorf("multiproc: child %d reports %d handler runs but its file lists %d", p.Proc, p.Completed, len(r))
+			return nil, nil, fmt.Errorf("multiproc: child %d reports %d handler runs but its file lists %d", p.Proc, p.Completed, len(r))
 		}
 		acked, ran = append(acked, a...), append(ran, r...)
+	}
+	return acked, ran, nil
+}
+
+// sumProcs sets the report's figures over the processes: the worst
+// latency and stall, the sums of errors and lease trouble, the ratios.
+func sumProcs(res *multiprocResult, procs []multiprocProc) {
+	for _, p := range procs {
 		res.SlowestEnqueueMs = max(res.SlowestEnqueueMs, p.MaxMs)
 		res.LongestStallMs = max(res.LongestStallMs, p.LongestStallMs)
 		res.BusyErrors += p.BusyErrors
@@ -48,24 +81,11 @@ func mergeMultiproc(ctx context.Context, cfg benchConfig, dir, path string, proc
 	}
 	res.ThroughputRatio = spread(procs, func(p multiprocProc) float64 { return p.EnqueuedPerSec })
 	res.CompletedRatio = spread(procs, func(p multiprocProc) float64 { return p.CompletedPerSec })
+}
 
-	left, err := jobsLeft(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(acked)
-	slices.Sort(ran)
-	runs := func(id int64) int { // how often job id ran
-		i, found := slices.BinarySearch(ran, id)
-		if !found {
-			return 0
-		}
-		n := 0
-		for ; i < len(ran) && ran[i] == id; i++ {
-			n++
-		}
-		return n
-	}
+// classifyAcked counts each acknowledged job (sorted acked) as left in the
+// file, completed (in sorted ran) or lost, and returns the lost ones.
+func classifyAcked(res *multiprocResult, acked, ran []int64, left map[int64]queue.State) ([]int64, error) {
 	var lost []int64
 	for i, id := range acked {
 		if i > 0 && acked[i-1] == id {
@@ -74,13 +94,32 @@ func mergeMultiproc(ctx context.Context, cfg benchConfig, dir, path string, proc
 		switch state, inFile := left[id]; {
 		case inFile:
 			res.Left[string(state)]++
-		case runs(id) > 0:
+		case runCount(ran, id) > 0:
 			res.Completed++
 		default:
 			lost = append(lost, id)
 		}
 	}
-	res.Enqueued, res.Lost = len(acked), len(lost)
+	return lost, nil
+}
+
+// runCount returns how often job id ran, from the sorted IDs of the runs.
+func runCount(ran []int64, id int64) int {
+	i, found := slices.BinarySearch(ran, id)
+	if !found {
+		return 0
+	}
+	n := 0
+	for ; i < len(ran) && ran[i] == id; i++ {
+		n++
+	}
+	return n
+}
+
+// countRuns counts the jobs run more than once and the jobs run though
+// their Enqueue failed, from the sorted IDs of the acknowledged jobs and
+// of the runs.
+func countRuns(res *multiprocResult, acked, ran []int64) {
 	for i := 0; i < len(ran); {
 		j := i
 		for j < len(ran) && ran[j] == ran[i] {
@@ -95,10 +134,6 @@ func mergeMultiproc(ctx context.Context, cfg benchConfig, dir, path string, proc
 		}
 		i = j
 	}
-	if len(lost) > 0 {
-		fmt.Fprintf(stderr, "multiproc: lost jobs (the first IDs): %v\n", lost[:min(len(lost), 10)])
-	}
-	return res, nil
 }
 
 // spread returns the highest of f over procs divided by the lowest, or nil

@@ -40,40 +40,64 @@ func runChildren(ctx context.Context, cfg benchConfig, exe, dir, path string, lo
 		}
 	}()
 	for n := 1; n <= cfg.procs; n++ {
-		cmd := exec.CommandContext(ctx, exe, "bench", "-scenario", "multiproc",
-			"-mp-child", strconv.Itoa(n), "-mp-dir", dir, "-db", path,
-			"-duration", cfg.duration.String(), "-producers", strconv.Itoa(cfg.producers),
-			"-workers", strconv.Itoa(cfg.workers), "-lease", cfg.lease.String(),
-			"-busy-timeout", cfg.busyTimeout.String())
-		// Interrupted, the children stop early and still report.
-		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-		cmd.WaitDelay = 2 * multiprocStopTimeout
-		cmd.Stderr = &prefixWriter{prefix: fmt.Sprintf("proc %d: ", n), w: logw}
-		stdin, err := cmd.StdinPipe()
+		c, err := startChild(ctx, cfg, exe, dir, path, n, logw)
 		if err != nil {
 			return nil, err
 		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("multiproc: start child %d: %w", n, err)
-		}
-		children = append(children, &child{n: n, cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<16)})
+		children = append(children, c)
 	}
+	if err := startTogether(children); err != nil {
+		return nil, err
+	}
+	return collectResults(ctx, children)
+}
+
+// startChild starts child n, its stderr prefixed on logw.
+func startChild(ctx context.Context, cfg benchConfig, exe, dir, path string, n int, logw *lockedWriter) (*child, error) {
+	cmd := exec.CommandContext(ctx, exe, "bench", "-scenario", "multiproc",
+		"-mp-child", strconv.Itoa(n), "-mp-dir", dir, "-db", path,
+		"-duration", cfg.duration.String(), "-producers", strconv.Itoa(cfg.producers),
+		"-workers", strconv.Itoa(cfg.workers), "-lease", cfg.lease.String(),
+		"-busy-timeout", cfg.busyTimeout.String())
+	// Interrupted, the children stop early and still report.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 2 * multiprocStopTimeout
+	cmd.Stderr = &prefixWriter{prefix: fmt.Sprintf("proc %d: ", n), w: logw}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("multiproc: start child %d: %w", n, err)
+	}
+	return &child{n: n, cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<16)}, nil
+}
+
+// startTogether waits until every child is ready, then sends each the
+// start line.
+func startTogether(children []*child) error {
 	for _, c := range children {
 		line, err := c.out.ReadString('\n')
 		if strings.TrimSpace(line) != multiprocReady {
-			return nil, fmt.Errorf("multiproc: child %d did not get ready (read %q, %v); its stderr is above", c.n, line, err)
+			return fmt.Errorf("multiproc: child %d did not get ready (read %q, %v); its stderr is above", c.n, line, err)
 		}
 	}
 	for _, c := range children {
 		if _, err := io.WriteString(c.stdin, multiprocGo+"\n"); err != nil {
-			return nil, fmt.Errorf("multiproc: start child %d: %w", c.n, err)
+			return fmt.Errorf("multiproc: start child %d: %w", c.n, err)
 		}
 		c.stdin.Close()
 	}
+	return nil
+}
+
+// collectResults reads each child's JSON line of results and waits for it
+// to exit.
+func collectResults(ctx context.Context, children []*child) ([]multiprocProc, error) {
 	procs := make([]multiprocProc, len(children))
 	var failed []string
 	for i, c := range children {

@@ -13,18 +13,23 @@ import (
 	"time"
 )
 
+// printMultiproc prints the multiproc report as three tables: the setup,
+// a row per process, and the totals.
 func printMultiproc(w io.Writer, r *multiprocResult) {
+	printMultiprocSetup(w, r)
+	fmt.Fprintln(w)
+	printMultiprocProcs(w, r.Processes)
+	fmt.Fprintln(w)
+	printMultiprocTotals(w, r)
+}
+
+// printMultiprocSetup prints what the run was asked to do.
+func printMultiprocSetup(w io.Writer, r *multiprocResult) {
 	orDefault := func(ms int64, def string) string {
 		if ms == 0 {
 			return "default (" + def + ")"
 		}
 		return (time.Duration(ms) * time.Millisecond).String()
-	}
-	ratio := func(v *float64) string {
-		if v == nil {
-			return "- (a process made no progress)"
-		}
-		return strconv.FormatFloat(*v, 'f', 2, 64)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\t%s\n", r.Scenario)
@@ -35,10 +40,13 @@ func printMultiproc(w io.Writer, r *multiprocResult) {
 	fmt.Fprintf(tw, "lease\t%s\n", orDefault(r.LeaseMs, "30s"))
 	fmt.Fprintf(tw, "busy timeout\t%s\n", orDefault(r.BusyTimeoutMs, "5s"))
 	tw.Flush()
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+}
+
+// printMultiprocProcs prints a row per process.
+func printMultiprocProcs(w io.Writer, procs []multiprocProc) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "proc\tenqueued/s\tcompleted/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tstall ms\tErrBusy\tother errors\trescued\tlease lost\tlog warnings\t\n")
-	for _, p := range r.Processes {
+	for _, p := range procs {
 		other := 0
 		for k, n := range p.Errors {
 			if k != "busy" {
@@ -53,27 +61,43 @@ func printMultiproc(w io.Writer, r *multiprocResult) {
 			p.P50ms, p.P99ms, p.P999ms, p.MaxMs, p.LongestStallMs, p.BusyErrors, other, p.Rescued, p.LeaseLost, warnings)
 	}
 	tw.Flush()
-	fmt.Fprintln(w)
-	var left []string
-	total := 0
-	for _, s := range slices.Sorted(maps.Keys(r.Left)) {
-		left = append(left, fmt.Sprintf("%s %d", s, r.Left[s]))
-		total += r.Left[s]
+}
+
+// printMultiprocTotals prints the figures across processes and the
+// delivery check.
+func printMultiprocTotals(w io.Writer, r *multiprocResult) {
+	ratio := func(v *float64) string {
+		if v == nil {
+			return "- (a process made no progress)"
+		}
+		return strconv.FormatFloat(*v, 'f', 2, 64)
 	}
-	leftText := strconv.Itoa(total)
-	if len(left) > 0 {
-		leftText += " (" + strings.Join(left, ", ") + ")"
-	}
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "enqueued/s ratio max/min\t%s\n", ratio(r.ThroughputRatio))
 	fmt.Fprintf(tw, "completed/s ratio max/min\t%s\n", ratio(r.CompletedRatio))
 	fmt.Fprintf(tw, "slowest enqueue\t%.3f ms\n", r.SlowestEnqueueMs)
 	fmt.Fprintf(tw, "longest stall\t%.3f ms\n", r.LongestStallMs)
 	fmt.Fprintf(tw, "enqueued (acknowledged)\t%d\n", r.Enqueued)
 	fmt.Fprintf(tw, "completed\t%d\n", r.Completed)
-	fmt.Fprintf(tw, "left in the file\t%s\n", leftText)
+	fmt.Fprintf(tw, "left in the file\t%s\n", leftText(r.Left))
 	fmt.Fprintf(tw, "lost\t%d\n", r.Lost)
 	fmt.Fprintf(tw, "run more than once\t%d jobs (%d extra runs)\n", r.Duplicates, r.ExtraRuns)
 	fmt.Fprintf(tw, "run though Enqueue failed\t%d\n", r.RanUnacknowledged)
 	tw.Flush()
+}
+
+// leftText is the total of the jobs left in the file, followed by the
+// count of each state, such as "7 (pending 5, running 2)".
+func leftText(left map[string]int) string {
+	var states []string
+	total := 0
+	for _, s := range slices.Sorted(maps.Keys(left)) {
+		states = append(states, fmt.Sprintf("%s %d", s, left[s]))
+		total += left[s]
+	}
+	text := strconv.Itoa(total)
+	if len(states) > 0 {
+		text += " (" + strings.Join(states, ", ") + ")"
+	}
+	return text
 }
