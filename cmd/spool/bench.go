@@ -82,6 +82,8 @@ const benchMaxJobs = 50_000_000
 // benchKind is the kind of every job the bench enqueues.
 const benchKind = "bench.noop"
 
+// benchScenario is a scenario: its name, the flags that apply to it with
+// their defaults, and its run.
 type benchScenario struct {
 	name      string
 	jobs      int  // default -jobs; 0 when -jobs does not apply
@@ -91,6 +93,7 @@ type benchScenario struct {
 	run       func(*bench, context.Context) error
 }
 
+// benchScenarios are the scenarios, in the order the usage names them.
 func benchScenarios() []benchScenario {
 	return []benchScenario{
 		{name: "drain", jobs: 100_000, run: (*bench).drain},
@@ -103,6 +106,7 @@ func benchScenarios() []benchScenario {
 	}
 }
 
+// benchConfig is a checked bench command line.
 type benchConfig struct {
 	scenario   benchScenario
 	jobs       int
@@ -145,6 +149,8 @@ type benchResult struct {
 	Duplicates int      `json:"duplicates"`
 }
 
+// runBench is the bench command: it runs the scenario and prints its
+// report, failing when the delivery check does.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseBench(args, stderr)
 	if err != nil {

@@ -41,6 +41,7 @@ func (b *bench) drainTimed(ctx context.Context) error {
 	return nil
 }
 
+// drain times the pool handling cfg.jobs jobs enqueued beforehand.
 func (b *bench) drain(ctx context.Context) error {
 	n := b.cfg.jobs
 	b.tr = newTracker(n, n, false)

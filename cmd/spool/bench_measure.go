@@ -17,6 +17,7 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
+// setLatencies sets the result's p50, p99 and max from d, when there are any.
 func (b *bench) setLatencies(d []time.Duration) {
 	if len(d) == 0 {
 		return
@@ -37,11 +38,13 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[max(0, min(i, len(d)-1))]
 }
 
+// round rounds v to places decimal places.
 func round(v float64, places int) float64 {
 	f := math.Pow(10, float64(places))
 	return math.Round(v*f) / f
 }
 
+// ms is d in milliseconds, rounded to 3 places.
 func ms(d time.Duration) float64 {
 	return round(float64(d)/float64(time.Millisecond), 3)
 }
@@ -67,6 +70,7 @@ type timedStore struct {
 	leases []time.Duration
 }
 
+// Lease leases through the store, timing the call while record is set.
 func (s *timedStore) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
 	if !s.record.Load() {
 		return s.Store.Lease(ctx, p)

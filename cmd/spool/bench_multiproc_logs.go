@@ -20,8 +20,11 @@ type logCounter struct {
 // logShown is how many records of one message a logCounter passes on.
 const logShown = 3
 
+// Enabled passes on warnings and errors only.
 func (h *logCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
 
+// Handle counts r and passes it on while its message was seen at most
+// logShown times.
 func (h *logCounter) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Lock()
 	h.counts[r.Message]++
@@ -41,6 +44,7 @@ func (h *logCounter) Handle(ctx context.Context, r slog.Record) error {
 func (h *logCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *logCounter) WithGroup(string) slog.Handler      { return h }
 
+// snapshot returns the counts by message so far.
 func (h *logCounter) snapshot() map[string]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -178,6 +178,7 @@ func jobsLeft(ctx context.Context, path string) (map[int64]queue.State, error) {
 	}
 }
 
+// idsFile is the name of child proc's file of the job IDs it enqueued or ran.
 func idsFile(what string, proc int) string {
 	return fmt.Sprintf("%s-%d.ids", what, proc)
 }

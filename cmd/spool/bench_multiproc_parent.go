@@ -127,6 +127,7 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// Write writes p to the underlying writer, one call at a time.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -141,6 +142,8 @@ type prefixWriter struct {
 	buf    []byte
 }
 
+// Write passes on the complete lines of b and keeps the rest for the
+// next call.
 func (p *prefixWriter) Write(b []byte) (int, error) {
 	p.buf = append(p.buf, b...)
 	for {

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 )
 
+// printBench prints a single-process scenario's result as a table; "-"
+// marks what the scenario does not measure.
 func printBench(w io.Writer, r *benchResult) {
 	opt := func(v *float64, unit string) string {
 		if v == nil {

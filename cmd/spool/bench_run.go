@@ -34,6 +34,8 @@ type bench struct {
 	profiling bool
 }
 
+// runBenchConfig runs a single-process scenario on a new database file and
+// returns its result.
 func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res *benchResult, err error) {
 	b := &bench{cfg: cfg, stderr: stderr, res: &benchResult{
 		Scenario: cfg.scenario.name, Jobs: cfg.jobs, Workers: cfg.workers,
@@ -85,6 +87,7 @@ func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res
 	return b.res, nil
 }
 
+// logf prints a progress line on stderr.
 func (b *bench) logf(format string, a ...any) {
 	fmt.Fprintf(b.stderr, format+"\n", a...)
 }
@@ -106,6 +109,7 @@ func (b *bench) startTimed() error {
 	return nil
 }
 
+// stopProfile stops the CPU profile, if one runs.
 func (b *bench) stopProfile() {
 	if b.profiling {
 		pprof.StopCPUProfile()
@@ -113,6 +117,7 @@ func (b *bench) stopProfile() {
 	}
 }
 
+// startPool starts a pool of cfg.workers running the no-op handler.
 func (b *bench) startPool(ctx context.Context) error {
 	opts := worker.Options{}
 	if b.cfg.workers != benchDefaultWorkers {
@@ -130,6 +135,7 @@ func (b *bench) startPool(ctx context.Context) error {
 	return nil
 }
 
+// stopPool stops the pool, if one runs, within 30s.
 func (b *bench) stopPool() error {
 	if b.pool == nil {
 		return nil
@@ -211,6 +217,7 @@ func (b *bench) fill(ctx context.Context, from, to int, job func(seq int) queue.
 	return nil
 }
 
+// setRate sets the result's seconds and jobs per second.
 func (b *bench) setRate(jobs int, d time.Duration) {
 	b.res.Seconds = d.Seconds()
 	if d > 0 {

@@ -16,6 +16,7 @@ const (
 	payloadRest   = `,"order_id":"10245","customer":"c-4711","items":3,"total_cents":6997,"note":"bench"}`
 )
 
+// benchPayload is the payload of job seq.
 func benchPayload(seq int) []byte {
 	b := make([]byte, 0, len(payloadPrefix)+len(payloadRest)+10)
 	b = append(b, payloadPrefix...)
@@ -23,6 +24,7 @@ func benchPayload(seq int) []byte {
 	return append(b, payloadRest...)
 }
 
+// payloadSeq returns the seq of a payload benchPayload made.
 func payloadSeq(p []byte) (int, bool) {
 	if !bytes.HasPrefix(p, []byte(payloadPrefix)) {
 		return 0, false
@@ -60,6 +62,7 @@ func newTracker(n, limit int, starts bool) *tracker {
 	return t
 }
 
+// handle records a run of job seq.
 func (t *tracker) handle(seq int) {
 	now := int64(time.Since(t.base))
 	if t.starts != nil {
