@@ -176,6 +176,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, served <-chan error, 
 	return nil
 }
 
+// isLoopback reports whether host names the loopback interface.
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
