@@ -122,63 +122,25 @@ func New(q *queue.Queue, opts Options) (*Handler, error) {
 	if q == nil {
 		return nil, errors.New("admin: queue is nil")
 	}
-	switch {
-	case opts.Authorize == nil && !opts.NoAuth:
-		return nil, errors.New("admin: Options.Authorize is nil: set it (for example to admin.BasicAuth(user, password)), or set Options.NoAuth when another layer authenticates")
-	case opts.Authorize != nil && opts.NoAuth:
-		return nil, errors.New("admin: Options.Authorize and Options.NoAuth are both set: choose one")
+	if err := checkAuth(opts); err != nil {
+		return nil, err
 	}
-	if p := opts.Prefix; p != "" {
-		if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
-			return nil, fmt.Errorf("admin: Options.Prefix %q must start with \"/\" and must not end with \"/\" (for example \"/admin\")", p)
-		}
-		for _, c := range p {
-			if c <= ' ' || c == '?' || c == '#' || c == '%' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c > '~' {
-				return nil, fmt.Errorf("admin: Options.Prefix %q has the character %q; use a plain path such as \"/admin\"", p, c)
-			}
-		}
-		// A prefix that is not a clean path never matches the cleaned
-		// request paths, and one starting "//" would make its own links
-		// point at another host.
-		if path.Clean(p) != p {
-			return nil, fmt.Errorf("admin: Options.Prefix %q is not a clean path (no \"//\", \".\" or \"..\" parts); use a plain path such as \"/admin\"", p)
-		}
+	if err := checkPrefix(opts.Prefix); err != nil {
+		return nil, err
 	}
-	switch {
-	case opts.RefreshInterval == 0:
-		opts.RefreshInterval = DefaultRefreshInterval
-	case opts.RefreshInterval > 0 && opts.RefreshInterval < time.Second:
-		return nil, fmt.Errorf("admin: Options.RefreshInterval %s is shorter than 1s", opts.RefreshInterval)
+	if err := applyTimings(&opts); err != nil {
+		return nil, err
 	}
-	switch {
-	case opts.QueryTimeout == 0:
-		opts.QueryTimeout = DefaultQueryTimeout
-	case opts.QueryTimeout < 0:
-		return nil, fmt.Errorf("admin: Options.QueryTimeout %s is negative", opts.QueryTimeout)
-	}
-	secret := opts.Secret
-	switch {
-	case secret == nil:
-		secret = make([]byte, 32)
-		rand.Read(secret)
-	case len(secret) < 32:
-		return nil, fmt.Errorf("admin: Options.Secret has %d bytes; use at least 32 random bytes", len(secret))
-	default:
-		secret = append([]byte(nil), secret...)
+	secret, err := csrfSecret(opts.Secret)
+	if err != nil {
+		return nil, err
 	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = q.Logger()
 	}
 	h := &Handler{q: q, opts: opts, logger: logger, secret: secret, crossOri: http.NewCrossOriginProtection()}
-	h.sched = opts.Schedules
-	if h.sched == nil {
-		// Cheap: New starts nothing. It fails only for a store without
-		// queue.ScheduleStore, whose Schedules page then says so.
-		if s, err := schedule.New(q, schedule.Options{Logger: logger}); err == nil {
-			h.sched = s
-		}
-	}
+	h.sched = scheduler(q, opts.Schedules, logger)
 	if err := h.loadStatic(); err != nil {
 		return nil, err
 	}
@@ -187,6 +149,87 @@ func New(q *queue.Queue, opts Options) (*Handler, error) {
 	}
 	h.routes = h.routeTable()
 	return h, nil
+}
+
+// checkAuth requires exactly one of Options.Authorize and Options.NoAuth.
+func checkAuth(opts Options) error {
+	switch {
+	case opts.Authorize == nil && !opts.NoAuth:
+		return errors.New("admin: Options.Authorize is nil: set it (for example to admin.BasicAuth(user, password)), or set Options.NoAuth when another layer authenticates")
+	case opts.Authorize != nil && opts.NoAuth:
+		return errors.New("admin: Options.Authorize and Options.NoAuth are both set: choose one")
+	}
+	return nil
+}
+
+// checkPrefix accepts "" or a clean path of plain characters that starts
+// with "/" and does not end with "/".
+func checkPrefix(p string) error {
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return fmt.Errorf("admin: Options.Prefix %q must start with \"/\" and must not end with \"/\" (for example \"/admin\")", p)
+	}
+	for _, c := range p {
+		if c <= ' ' || c == '?' || c == '#' || c == '%' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c > '~' {
+			return fmt.Errorf("admin: Options.Prefix %q has the character %q; use a plain path such as \"/admin\"", p, c)
+		}
+	}
+	// A prefix that is not a clean path never matches the cleaned
+	// request paths, and one starting "//" would make its own links
+	// point at another host.
+	if path.Clean(p) != p {
+		return fmt.Errorf("admin: Options.Prefix %q is not a clean path (no \"//\", \".\" or \"..\" parts); use a plain path such as \"/admin\"", p)
+	}
+	return nil
+}
+
+// applyTimings checks Options.RefreshInterval and Options.QueryTimeout and
+// sets their defaults.
+func applyTimings(opts *Options) error {
+	switch {
+	case opts.RefreshInterval == 0:
+		opts.RefreshInterval = DefaultRefreshInterval
+	case opts.RefreshInterval > 0 && opts.RefreshInterval < time.Second:
+		return fmt.Errorf("admin: Options.RefreshInterval %s is shorter than 1s", opts.RefreshInterval)
+	}
+	switch {
+	case opts.QueryTimeout == 0:
+		opts.QueryTimeout = DefaultQueryTimeout
+	case opts.QueryTimeout < 0:
+		return fmt.Errorf("admin: Options.QueryTimeout %s is negative", opts.QueryTimeout)
+	}
+	return nil
+}
+
+// csrfSecret returns a copy of Options.Secret, or 32 random bytes when it
+// is nil.
+func csrfSecret(secret []byte) ([]byte, error) {
+	switch {
+	case secret == nil:
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		return secret, nil
+	case len(secret) < 32:
+		return nil, fmt.Errorf("admin: Options.Secret has %d bytes; use at least 32 random bytes", len(secret))
+	default:
+		return append([]byte(nil), secret...), nil
+	}
+}
+
+// scheduler returns the app's scheduler, or else one over q with nothing
+// registered; nil when the store keeps no schedules.
+func scheduler(q *queue.Queue, s *schedule.Scheduler, logger *slog.Logger) *schedule.Scheduler {
+	if s != nil {
+		return s
+	}
+	// Cheap: New starts nothing. It fails only for a store without
+	// queue.ScheduleStore, whose Schedules page then says so.
+	if s, err := schedule.New(q, schedule.Options{Logger: logger}); err == nil {
+		return s
+	}
+	return nil
 }
 
 // ServeHTTP implements http.Handler.

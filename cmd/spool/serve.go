@@ -41,48 +41,20 @@ request: serve it over HTTPS (behind a proxy) beyond localhost.
 Flags:
 `
 
+// runAdmin serves the admin for the database until ctx is done.
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("admin", adminAbout, stderr, false)
-	var (
-		addr, user, password, prefix string
-		noAuth, readOnly             bool
-	)
-	c.fs.StringVar(&addr, "addr", ":8080", "listen on `address` (host:port; port 0 picks a free one)")
-	c.fs.StringVar(&user, "user", "admin", "basic auth user `name`")
-	c.fs.StringVar(&password, "password", "", "basic auth `password` (default $"+adminPasswordEnv+")")
-	c.fs.BoolVar(&noAuth, "no-auth", false, "serve without authentication: only when another layer authenticates")
-	c.fs.BoolVar(&readOnly, "read-only", false, "open the database read-only and turn off every action")
-	c.fs.StringVar(&prefix, "prefix", "", "serve under this URL `path`, such as /admin (default: the root)")
+	f := adminFlags{}
+	f.define(c)
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	opts := admin.Options{ReadOnly: readOnly, Prefix: prefix,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	switch {
-	case noAuth && password != "":
-		return usageErrorf("-no-auth and -password contradict each other: choose one")
-	case noAuth:
-		opts.NoAuth = true
-	default:
-		if password == "" {
-			password = os.Getenv(adminPasswordEnv)
-		}
-		if password == "" {
-			return usageErrorf("the admin needs a password: set -password or %s (or -no-auth when another layer authenticates)", adminPasswordEnv)
-		}
-		if user == "" {
-			return usageErrorf("-user is empty")
-		}
-		opts.Authorize = admin.BasicAuth(user, password)
+	opts, err := f.options(stderr)
+	if err != nil {
+		return err
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usageErrorf("-addr %q: %v (want host:port, such as :8080 or 127.0.0.1:8080)", addr, err)
-	}
-	var (
-		d   *db
-		err error
-	)
-	if readOnly {
+	var d *db
+	if f.readOnly {
 		d, err = c.openRead(ctx)
 	} else {
 		d, err = c.openWrite(ctx)
@@ -97,37 +69,96 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// unchecked.
 		return usageErrorf("-prefix: %v", err)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
 	}
-	var handler http.Handler = h
-	if prefix != "" {
-		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/" {
-				http.Redirect(w, r, prefix+"/", http.StatusFound)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: withRootRedirect(h, f.prefix), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	f.announce(stderr, ln.Addr(), d.path)
+	return serveUntilDone(ctx, srv, served, stderr)
+}
 
-	who := "user " + user
-	if noAuth {
+// adminFlags are the admin command's own flags.
+type adminFlags struct {
+	addr, user, password, prefix string
+	noAuth, readOnly             bool
+}
+
+// define adds the flags to c.
+func (f *adminFlags) define(c *cmdline) {
+	c.fs.StringVar(&f.addr, "addr", ":8080", "listen on `address` (host:port; port 0 picks a free one)")
+	c.fs.StringVar(&f.user, "user", "admin", "basic auth user `name`")
+	c.fs.StringVar(&f.password, "password", "", "basic auth `password` (default $"+adminPasswordEnv+")")
+	c.fs.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication: only when another layer authenticates")
+	c.fs.BoolVar(&f.readOnly, "read-only", false, "open the database read-only and turn off every action")
+	c.fs.StringVar(&f.prefix, "prefix", "", "serve under this URL `path`, such as /admin (default: the root)")
+}
+
+// options checks the flags and returns the handler's options; the
+// password defaults to $SPOOL_ADMIN_PASSWORD.
+func (f *adminFlags) options(stderr io.Writer) (admin.Options, error) {
+	opts := admin.Options{ReadOnly: f.readOnly, Prefix: f.prefix,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	switch {
+	case f.noAuth && f.password != "":
+		return opts, usageErrorf("-no-auth and -password contradict each other: choose one")
+	case f.noAuth:
+		opts.NoAuth = true
+	default:
+		if f.password == "" {
+			f.password = os.Getenv(adminPasswordEnv)
+		}
+		if f.password == "" {
+			return opts, usageErrorf("the admin needs a password: set -password or %s (or -no-auth when another layer authenticates)", adminPasswordEnv)
+		}
+		if f.user == "" {
+			return opts, usageErrorf("-user is empty")
+		}
+		opts.Authorize = admin.BasicAuth(f.user, f.password)
+	}
+	if _, _, err := net.SplitHostPort(f.addr); err != nil {
+		return opts, usageErrorf("-addr %q: %v (want host:port, such as :8080 or 127.0.0.1:8080)", f.addr, err)
+	}
+	return opts, nil
+}
+
+// withRootRedirect serves h, and with a prefix redirects "/" to the
+// admin's page under it.
+func withRootRedirect(h http.Handler, prefix string) http.Handler {
+	if prefix == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, prefix+"/", http.StatusFound)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// announce prints where the admin listens, for whom, and the address to
+// open; it warns when -no-auth serves beyond the loopback interface.
+func (f *adminFlags) announce(stderr io.Writer, addr net.Addr, path string) {
+	who := "user " + f.user
+	if f.noAuth {
 		who = "no authentication"
-		if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
-			fmt.Fprintf(stderr, "spool admin: warning: -no-auth on %s: anyone who reaches this address can act on the jobs\n", ln.Addr())
+		if host, _, _ := net.SplitHostPort(f.addr); !isLoopback(host) {
+			fmt.Fprintf(stderr, "spool admin: warning: -no-auth on %s: anyone who reaches this address can act on the jobs\n", addr)
 		}
 	}
 	mode := ""
-	if readOnly {
+	if f.readOnly {
 		mode = ", read-only"
 	}
-	fmt.Fprintf(stderr, "spool admin: listening on %s for %s (%s%s); open %s\n", ln.Addr(), d.path, who, mode, adminURL(ln.Addr(), prefix))
+	fmt.Fprintf(stderr, "spool admin: listening on %s for %s (%s%s); open %s\n", addr, path, who, mode, adminURL(addr, f.prefix))
+}
 
+// serveUntilDone waits until the server fails (its error on served) or ctx
+// is done, then shuts it down within 5s.
+func serveUntilDone(ctx context.Context, srv *http.Server, served <-chan error, stderr io.Writer) error {
 	select {
 	case err := <-served:
 		return err
@@ -145,6 +176,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// isLoopback reports whether host names the loopback interface.
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
