@@ -20,6 +20,10 @@ import (
 // notification sent inside the transaction at its commit), and not
 // before. A store shared by several processes may also carry wake-ups
 // between them; package sqlite wakes only its own process.
+//
+// A Store that wraps another (to time or trace its calls) must forward
+// Notifier too, or pools built on it find every job at their next poll
+// only; worker pools log once when their store sends no wake-ups.
 type Notifier interface {
 	// Wait returns a channel that receives a value when jobs of the named
 	// queue may have become ready, and a function that stops the

@@ -25,7 +25,7 @@ func testExpiry(e *env) {
 	require.Equal(e.t, []int64{later}, ids(e.lease(queue.DefaultQueue, 10)), "an expired job never starts")
 	dead := e.get(soon)
 	require.Equal(e.t, queue.StateDead, dead.State)
-	require.Contains(e.t, dead.DeadReason, "expired: not started by 2026-03-01T09:01:00Z")
+	require.Equal(e.t, queue.ExpiredReason(t0.Add(time.Minute)), dead.DeadReason, "the core's reason, word for word")
 	require.Equal(e.t, []int64{next}, ids(e.lease("o", 10)), "an expired head lets its key move on (DeadSkipsKey)")
 	require.Equal(e.t, queue.StateDead, e.get(keyed).State)
 

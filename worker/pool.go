@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -125,6 +126,10 @@ func (p *Pool) Start(ctx context.Context) error {
 		return err
 	}
 	p.started = true
+	if _, ok := p.wake.(*queue.Wakeups); ok {
+		p.logger.Info("spool: the store sends no wake-ups (it does not implement queue.Notifier): jobs start at the next poll",
+			"store", fmt.Sprintf("%T", p.store), "poll_interval", p.opts.PollInterval)
+	}
 
 	p.handler = p.chain()
 	p.baseCtx, p.hardStop = context.WithCancelCause(context.WithoutCancel(ctx))

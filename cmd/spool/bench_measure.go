@@ -70,6 +70,15 @@ type timedStore struct {
 	leases []time.Duration
 }
 
+// Wait forwards the store's wake-ups (queue.Notifier): without them the
+// pool would find each job only at its next poll.
+func (s *timedStore) Wait(name string) (<-chan struct{}, func()) {
+	return s.Store.(queue.Notifier).Wait(name)
+}
+
+// Notify forwards to the store's queue.Notifier.
+func (s *timedStore) Notify(name string) { s.Store.(queue.Notifier).Notify(name) }
+
 // Lease leases through the store, timing the call while record is set.
 func (s *timedStore) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
 	if !s.record.Load() {
