@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spooljobs/spool/internal/jobcodec"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -37,7 +38,7 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 	meta := make([]any, len(jobs))
 	perQueue := map[string]int{}
 	for i, j := range jobs {
-		m, err := encodeMetadata(j.Metadata)
+		m, err := jobcodec.EncodeMetadata(j.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: job %d metadata: %w", i, err)
 		}

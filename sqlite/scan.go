@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/jobcodec"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -101,7 +102,7 @@ func decodeJSONColumns(j *queue.Job, metadata, errs sql.NullString) error {
 	}
 	if errs.Valid && errs.String != "" {
 		var err error
-		if j.Errors, j.ErrorsDropped, err = decodeErrors(errs.String); err != nil {
+		if j.Errors, j.ErrorsDropped, err = jobcodec.DecodeErrors(errs.String); err != nil {
 			return fmt.Errorf("sqlite: job %d: errors: %w", j.ID, err)
 		}
 	}
@@ -116,17 +117,6 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
-}
-
-func encodeMetadata(m map[string]string) (any, error) {
-	if len(m) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
 }
 
 func nullMicros(t time.Time) any {

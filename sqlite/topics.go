@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/jobcodec"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -79,7 +80,7 @@ func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (i
 	}
 	meta := make([]any, len(jobs))
 	for i, j := range jobs {
-		m, err := encodeMetadata(j.Metadata)
+		m, err := jobcodec.EncodeMetadata(j.Metadata)
 		if err != nil {
 			return 0, err
 		}
@@ -100,7 +101,7 @@ func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (i
 
 // Publish implements queue.TopicStore.
 func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue.Event, defaults queue.NewJob) (queue.PublishResult, error) {
-	md, err := encodeMetadata(ev.Metadata)
+	md, err := jobcodec.EncodeMetadata(ev.Metadata)
 	if err != nil {
 		return queue.PublishResult{}, err
 	}

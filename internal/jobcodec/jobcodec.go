@@ -1,0 +1,96 @@
+// Package jobcodec holds the text formats of the job columns that every
+// store keeps the same way: a job's metadata and its bounded error
+// history, both JSON. The SQLite and PostgreSQL stores write and read
+// them through it, so a job's history means the same in both.
+package jobcodec
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// The errors column holds a job's error history as a JSON array, oldest
+// first, bounded by queue.AppendAttemptError. Where attempts were dropped,
+// an entry {"dropped": n} stands in their place; rows written before the
+// bound have none and read as they are.
+type storedAttemptError struct {
+	queue.AttemptError
+	Dropped int `json:"dropped,omitempty"`
+}
+
+type droppedMarker struct {
+	Dropped int `json:"dropped"`
+}
+
+// DecodeErrors reads an errors column: the kept attempts and how many were
+// dropped between them.
+func DecodeErrors(s string) ([]queue.AttemptError, int, error) {
+	var stored []storedAttemptError
+	if err := json.Unmarshal([]byte(s), &stored); err != nil {
+		return nil, 0, err
+	}
+	var (
+		kept    []queue.AttemptError
+		dropped int
+	)
+	for _, e := range stored {
+		if e.Dropped > 0 {
+			dropped += e.Dropped
+			continue
+		}
+		kept = append(kept, e.AttemptError)
+	}
+	return kept, dropped, nil
+}
+
+// EncodeErrors writes an errors column, with the dropped attempts' marker
+// where queue.Job.ErrorsGap puts them. Times are stored in UTC; HTML
+// characters are not escaped (the column is data, not a page).
+func EncodeErrors(kept []queue.AttemptError, dropped int) (string, error) {
+	j := queue.Job{Errors: kept, ErrorsDropped: dropped}
+	gap := j.ErrorsGap()
+	out := make([]any, 0, len(kept)+1)
+	for i, e := range kept {
+		if i == gap {
+			out = append(out, droppedMarker{dropped})
+		}
+		e.At = e.At.UTC()
+		out = append(out, e)
+	}
+	if gap == len(kept) {
+		out = append(out, droppedMarker{dropped})
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// EncodeMetadata is a metadata column: JSON, or nil (NULL) when m is empty.
+func EncodeMetadata(m map[string]string) (any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// DecodeMetadata reads a metadata column; "" is no metadata.
+func DecodeMetadata(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

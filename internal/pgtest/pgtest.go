@@ -1,0 +1,65 @@
+// Package pgtest finds the PostgreSQL server that the postgres store's
+// tests run against and gives each test a fresh schema on it.
+//
+// The server's URL comes from SPOOL_PG_URL, by default
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable. Where no server
+// answers, tests skip saying so, so that go test ./... passes on a laptop;
+// with SPOOL_REQUIRE_POSTGRES=1 (as .ci/run sets) they fail instead.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+)
+
+// DefaultURL is the server tests use when SPOOL_PG_URL is not set.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// URL returns the test server's URL, skipping (or, with
+// SPOOL_REQUIRE_POSTGRES=1, failing) t when no server answers there.
+func URL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("SPOOL_PG_URL")
+	if url == "" {
+		url = DefaultURL
+	}
+	db, err := sql.Open("pgx", url)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = db.PingContext(ctx)
+		cancel()
+		db.Close()
+	}
+	if err != nil {
+		msg := fmt.Sprintf("no PostgreSQL server at %s (set SPOOL_PG_URL): %v", url, err)
+		if os.Getenv("SPOOL_REQUIRE_POSTGRES") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + "; skipping")
+	}
+	return url
+}
+
+// Schema returns the name of a fresh schema for t, dropped with everything
+// in it when t ends. The store creates the schema itself.
+func Schema(t testing.TB, url string) string {
+	t.Helper()
+	name := "t_" + strings.ToLower(rand.Text()[:12])
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		db.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`)
+	})
+	return name
+}

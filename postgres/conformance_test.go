@@ -1,0 +1,59 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/spooljobs/spool/internal/pgtest"
+	"github.com/spooljobs/spool/postgres"
+	"github.com/spooljobs/spool/queuetest"
+)
+
+// openStore opens a store on a fresh schema of the test server and closes
+// it when the test ends.
+func openStore(t *testing.T, opts postgres.Options) *postgres.Store {
+	t.Helper()
+	url := pgtest.URL(t)
+	opts.Schema = pgtest.Schema(t, url)
+	s, err := postgres.Open(context.Background(), url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestConformance runs the shared Store contract suite on PostgreSQL, each
+// case on a fresh schema.
+func TestConformance(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T) queuetest.Backend {
+		s := openStore(t, postgres.Options{MaxConns: 4})
+		return queuetest.Backend{Store: s, DB: s.DB()}
+	})
+}
+
+// Open migrates a fresh schema, and a second Open of it finds the work
+// done (several hosts starting at once migrate once).
+func TestOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
+	ctx := context.Background()
+	errs := make(chan error, 4)
+	stores := make(chan *postgres.Store, 4)
+	for range 4 {
+		go func() {
+			s, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 2})
+			errs <- err
+			stores <- s
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if s := <-stores; s != nil {
+			defer s.Close()
+		}
+	}
+}

@@ -1,0 +1,39 @@
+// Package postgres is spool's store on PostgreSQL, through the maintained
+// driver github.com/jackc/pgx/v5 (its database/sql adapter, pgx/v5/stdlib):
+// the same queue.Store, queue.TopicStore, queue.ScheduleStore and
+// queue.Notifier as package sqlite, for apps that outgrow one machine and
+// share one database between several hosts.
+//
+// Open connects and migrates:
+//
+//	store, err := postgres.Open(ctx, "postgres://app@db.internal/shop", postgres.Options{})
+//
+// New wraps a *sql.DB the app already uses (opened with pgx's stdlib
+// driver), so that jobs live beside the app's tables and enqueue in the
+// app's transactions. An app on a native pgx pool opens a *sql.DB over the
+// same pool with stdlib.OpenDBFromPool and hands that to New.
+//
+// # Tables and schemas
+//
+// The tables live in one schema, "spool" by default (Options.Schema), so
+// that two apps can share a database. Migrations are embedded, applied in
+// one transaction under an advisory lock, and recorded: several hosts
+// starting at once migrate once.
+//
+// # Transactions
+//
+// Every write takes the caller's *sql.Tx (the Tx twins of package queue),
+// or runs in the store's own transaction. In a caller's transaction a write
+// runs inside a savepoint: when it fails, the caller's transaction is left
+// as it was. A transaction on another database is refused with
+// queue.ErrForeignTx.
+//
+// # Wake-ups
+//
+// Writes that make jobs ready send a notification (pg_notify) inside their
+// transaction; PostgreSQL delivers it at commit to every host listening,
+// so a job enqueued on one host starts within moments on another. A store
+// keeps one connection LISTENing for them. Options.NoListen turns that off
+// for connection poolers in transaction mode (PgBouncer): workers then
+// find jobs by polling.
+package postgres

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		base := strings.TrimSuffix(e.Name(), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("postgres: migration file %q is not NNNN_name.sql", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// SchemaVersion is the schema version this build of spool migrates to.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// The migration lock: a transaction-scoped advisory lock, keyed by the
+// schema's name, so that hosts starting at once migrate one after the
+// other and the later ones find the work done.
+const (
+	sqlMigrationLock   = `SELECT pg_advisory_xact_lock(hashtextextended('spool-migrate:' || $1, 0))`
+	sqlCreateMigration = `CREATE TABLE IF NOT EXISTS spool.migrations (
+  version    integer PRIMARY KEY,
+  name       text    NOT NULL,
+  applied_at bigint  NOT NULL
+)`
+	sqlAppliedMigrations = `SELECT version FROM spool.migrations`
+	sqlRecordMigration   = `INSERT INTO spool.migrations (version, name, applied_at) VALUES ($1, $2, $3)`
+	sqlInitMeta          = `INSERT INTO spool.meta (id, store_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`
+)
+
+// migrate applies the migrations the schema lacks, in one transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	// The schema's name is validated (Options.Schema): the one identifier
+	// written into a statement.
+	createSchema := `CREATE SCHEMA IF NOT EXISTS "` + s.schema + `"`
+	if _, err := tx.ExecContext(ctx, sqlMigrationLock, s.schema); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", mapErr(err))
+	}
+	for _, q := range []string{createSchema, s.sql(sqlCreateMigration)} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", mapErr(err))
+		}
+	}
+	rows, err := tx.QueryContext(ctx, s.sql(sqlAppliedMigrations))
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", mapErr(err))
+	}
+	applied := map[int]bool{}
+	newest := 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return mapErr(err)
+		}
+		applied[v], newest = true, max(newest, v)
+	}
+	if err := rows.Close(); err != nil {
+		return mapErr(err)
+	}
+	if known := ms[len(ms)-1].version; newest > known {
+		return &queue.SchemaError{Have: newest, Want: known, Path: "schema " + s.schema}
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.sql(m.sql)); err != nil {
+			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, mapErr(err))
+		}
+		if _, err := tx.ExecContext(ctx, s.sql(sqlRecordMigration), m.version, m.name, time.Now().UnixMicro()); err != nil {
+			return mapErr(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.sql(sqlInitMeta), newStoreID()); err != nil {
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}

@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"context"
+	"time"
+)
+
+// Ordering keys. Of the jobs sharing a (queue, order key), only the oldest
+// live one, the head, is ever pending, scheduled or running; the others
+// wait in state blocked, outside the lease index. When the head leaves
+// (completed, cancelled, deleted, or dead in a queue that lets keys move
+// on), promoteNext makes the next blocked job of the key the head.
+//
+// Several hosts write at once, so every write that decides a key's head
+// (an enqueue of a keyed job, a promotion) first takes the key's
+// transaction-scoped advisory lock (lockKey): two enqueues of one key can
+// then never both find the key free.
+
+const (
+	sqlLockKey     = `SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(0) || $2 || chr(0) || $3, 0))`
+	sqlPromoteNext = `UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
+  WHERE j.id = (SELECT id FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state = ` + blockedSQL + ` ORDER BY id LIMIT 1)
+    AND NOT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + keyHeadSQL + `)
+    AND NOT EXISTS (SELECT 1 FROM spool.dead d WHERE d.queue = $1 AND d.order_key = $2 AND d.blocks_key
+      AND d.id < j.id)`
+	// deadBlocksKey decides, as a job dies, whether it holds its key. It
+	// reads the columns of the dying row as "j".
+	deadBlocksKey = `CASE WHEN j.order_key IS NULL THEN false
+    ELSE NOT coalesce((SELECT dead_skips_key FROM spool.queues WHERE name = j.queue), false) END`
+)
+
+// lockKey takes the advisory lock of (queue, key) for the rest of x's
+// transaction. A no-op for jobs without a key.
+func lockKey(ctx context.Context, x *xtx, queueName, key string) error {
+	if key == "" {
+		return nil
+	}
+	_, err := x.exec(ctx, sqlLockKey, x.s.schema, queueName, key)
+	return err
+}
+
+// promoteNext makes the next blocked job of the key ready, if the key is
+// free. A no-op for jobs without a key.
+func promoteNext(ctx context.Context, x *xtx, queueName, key string, now time.Time) error {
+	if key == "" {
+		return nil
+	}
+	if err := lockKey(ctx, x, queueName, key); err != nil {
+		return err
+	}
+	_, err := x.exec(ctx, sqlPromoteNext, queueName, key, micros(now))
+	if err == nil {
+		x.wake(queueName)
+	}
+	return err
+}

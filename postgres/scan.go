@@ -1,0 +1,145 @@
+package postgres
+
+import (
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/queue"
+)
+
+// Job states as stored in spool.jobs.state (migrations/0001_init.sql's
+// CHECK and partial indexes name the same numbers). A dead job has no
+// state code: it lives in spool.dead. Queries name states as literals
+// (the *SQL constants), never as parameters, so that the planner matches
+// them to the partial indexes.
+const (
+	stPending   = 0
+	stScheduled = 1
+	stRunning   = 2
+	stCompleted = 3
+	stCancelled = 4
+	stBlocked   = 5
+
+	pendingSQL   = "0"
+	scheduledSQL = "1"
+	runningSQL   = "2"
+	completedSQL = "3"
+	cancelledSQL = "4"
+	blockedSQL   = "5"
+	// waitingSQL: a job not yet started (jobs_expiry).
+	waitingSQL = "(0, 1, 5)"
+	// liveSQL: a job that holds its unique key (jobs_unique).
+	liveSQL = "(0, 1, 2, 5)"
+	// keyHeadSQL: the head of an ordering key.
+	keyHeadSQL = "(0, 1, 2)"
+	// finishedSQL: a job kept after it ended (jobs_finished).
+	finishedSQL = "(3, 4)"
+)
+
+var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled, queue.StateBlocked}
+
+// stateCode returns the code of a live job's state, -1 for any other.
+func stateCode(s queue.State) int {
+	for i, n := range stateNames {
+		if n == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// jobColumns is the column list every job query selects, in scanJob's order.
+const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
+  unique_key, order_key, expires_at, metadata, errors, payload`
+
+// deadColumns selects spool.dead in the same shape as jobColumns, with the
+// reason last. A dead job has no state code: NULL stands in its place.
+const deadColumns = `id, queue, kind, NULL::smallint, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, died_at, NULL::bigint, NULL::bigint, NULL::text, false,
+  unique_key, order_key, expires_at, metadata, errors, payload, reason`
+
+// jobColumnsNoPayload and deadColumnsNoPayload read NULL in the payload's
+// place, for lists that do not show it.
+const (
+	jobColumnsNoPayload = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
+  unique_key, order_key, expires_at, metadata, errors, NULL::bytea`
+	deadColumnsNoPayload = `id, queue, kind, NULL::smallint, priority, run_at, attempt, max_attempts, timeout_us,
+  created_at, attempted_at, died_at, NULL::bigint, NULL::bigint, NULL::text, false,
+  unique_key, order_key, expires_at, metadata, errors, NULL::bytea, reason`
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanJob reads a row of jobColumns (dead: deadColumns).
+func scanJob(r scanner, dead bool) (*queue.Job, error) {
+	var (
+		j                                               queue.Job
+		timeout                                         int64
+		state                                           sql.NullInt64
+		runAt, createdAt                                int64
+		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
+		expiresAt                                       sql.NullInt64
+		leasedBy, uniqueKey, orderKey, metadata, errs   sql.NullString
+		deadReason                                      sql.NullString
+	)
+	dest := []any{&j.ID, &j.Queue, &j.Kind, &state, &j.Priority, &runAt, &j.Attempt, &j.MaxAttempts, &timeout,
+		&createdAt, &attemptedAt, &finishedAt, &leaseUntil, &leaseToken, &leasedBy, &j.CancelRequested,
+		&uniqueKey, &orderKey, &expiresAt, &metadata, &errs, &j.Payload}
+	if dead {
+		dest = append(dest, &deadReason)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	switch {
+	case dead:
+		j.State = queue.StateDead
+	case state.Valid && state.Int64 >= 0 && state.Int64 < int64(len(stateNames)):
+		j.State = stateNames[state.Int64]
+	default:
+		return nil, fmt.Errorf("postgres: job %d has unknown state %d", j.ID, state.Int64)
+	}
+	j.Timeout = time.Duration(timeout) * time.Microsecond
+	j.RunAt = fromMicros(runAt)
+	j.CreatedAt = fromMicros(createdAt)
+	j.AttemptedAt = fromNullMicros(attemptedAt)
+	j.FinishedAt = fromNullMicros(finishedAt)
+	j.LeaseUntil = fromNullMicros(leaseUntil)
+	j.LeaseToken = leaseToken.Int64
+	j.LeasedBy = leasedBy.String
+	j.UniqueKey = uniqueKey.String
+	j.OrderKey = orderKey.String
+	j.ExpiresAt = fromNullMicros(expiresAt)
+	j.DeadReason = deadReason.String
+	var err error
+	if j.Metadata, err = jobcodec.DecodeMetadata(metadata.String); err != nil {
+		return nil, fmt.Errorf("postgres: job %d: metadata: %w", j.ID, err)
+	}
+	if errs.String != "" {
+		if j.Errors, j.ErrorsDropped, err = jobcodec.DecodeErrors(errs.String); err != nil {
+			return nil, fmt.Errorf("postgres: job %d: errors: %w", j.ID, err)
+		}
+	}
+	if j.Payload == nil {
+		j.Payload = []byte{}
+	}
+	return &j, nil
+}
+
+// collect reads every row of rows with scan, and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
