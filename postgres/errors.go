@@ -19,6 +19,7 @@ const (
 	codeSerialization    = "40001"
 	codeDeadlock         = "40P01"
 	codeUndefinedTable   = "42P01"
+	codeUndefinedSchema  = "3F000"
 	codeInsufficientPriv = "42501"
 )
 

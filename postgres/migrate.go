@@ -128,3 +128,23 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	return mapErr(tx.Commit())
 }
+
+// sqlSchemaVersion reads the newest migration applied to the schema.
+const sqlSchemaVersion = `SELECT coalesce(max(version), 0) FROM spool.migrations`
+
+// checkSchema verifies, without writing, that the schema holds spool's
+// tables at this build's version.
+func (s *Store) checkSchema(ctx context.Context) error {
+	var v int
+	err := s.db.QueryRowContext(ctx, s.sql(sqlSchemaVersion)).Scan(&v)
+	switch {
+	case isCode(err, codeUndefinedTable), isCode(err, codeUndefinedSchema):
+		v = 0
+	case err != nil:
+		return fmt.Errorf("postgres: read the schema version: %w", mapErr(err))
+	}
+	if v != SchemaVersion() {
+		return &queue.SchemaError{Have: v, Want: SchemaVersion(), Path: "schema " + s.schema}
+	}
+	return nil
+}

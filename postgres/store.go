@@ -28,6 +28,10 @@ type Options struct {
 	// (worker.Options.PollInterval). Writes still send notifications,
 	// which cost nothing when nobody listens.
 	NoListen bool
+	// NoMigrate opens without creating or migrating anything, for tools
+	// that must not change the database (the spool command): a schema that
+	// is missing or of another version is a *queue.SchemaError.
+	NoMigrate bool
 	// ListenURL is the connection string of the connection that LISTENs
 	// for wake-ups, for a store made by New (Open listens on its own URL).
 	// Empty: a store made by New does not listen, and its workers poll.
@@ -126,7 +130,11 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", mapErr(err))
 	}
-	if err := s.migrate(ctx); err != nil {
+	migrate := s.migrate
+	if opts.NoMigrate {
+		migrate = s.checkSchema
+	}
+	if err := migrate(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.db.QueryRowContext(ctx, s.sql(`SELECT store_id FROM spool.meta WHERE id = 1`)).Scan(&s.id); err != nil {

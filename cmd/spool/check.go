@@ -45,6 +45,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if isPostgresURL(path) {
+		return usageErrorf("spool check reads SQLite files; on PostgreSQL use the server's own checks (amcheck, pg_amcheck)")
+	}
 	var problems []string
 	d, err := openDB(ctx, path, true)
 	switch {
@@ -54,7 +57,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case err != nil:
 		return err
 	default:
-		problems, err = d.store.Check(ctx, *full)
+		problems, err = d.file.Check(ctx, *full)
 		d.Close()
 		if err != nil {
 			return err

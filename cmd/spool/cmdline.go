@@ -34,7 +34,7 @@ type cmdline struct {
 func newCmdline(name, about string, stderr io.Writer, withJSON bool) *cmdline {
 	c := &cmdline{fs: flag.NewFlagSet(name, flag.ContinueOnError), about: about, stderr: stderr}
 	c.fs.SetOutput(io.Discard)
-	c.fs.StringVar(&c.db, "db", "", "database `path` (default $"+dbEnv+")")
+	c.fs.StringVar(&c.db, "db", "", "database file `path` or postgres:// URL (default $"+dbEnv+")")
 	if withJSON {
 		c.fs.BoolVar(&c.json, "json", false, "print one JSON value on stdout instead of a table")
 	}
@@ -104,7 +104,7 @@ func (c *cmdline) path() (string, error) {
 	if p := os.Getenv(dbEnv); p != "" {
 		return p, nil
 	}
-	return "", usageErrorf("no database: set -db PATH or the %s environment variable", dbEnv)
+	return "", usageErrorf("no database: set -db PATH (or a postgres:// URL) or the %s environment variable", dbEnv)
 }
 
 // parseID reads a job ID argument.

@@ -22,10 +22,13 @@
 //	spool check [-full]
 //	spool bench [flags]
 //
-// Every command but bench works on a spool database file named by -db PATH
-// or, without -db, the SPOOL_DB environment variable. Only migrate
-// creates or migrates a file; the other commands open it read-only to read,
-// and check that it is a spool database before they write. Flags and
+// Every command but bench works on a spool database named by -db: a file
+// path, or a PostgreSQL URL (postgres://user@host/db, with
+// spool_schema=NAME for a schema other than "spool"); without -db, the
+// SPOOL_DB environment variable. Only migrate creates or migrates a file
+// or schema; the other commands open it read-only to read, and check that
+// it is a spool database before they write. check and vacuum are for
+// SQLite files. Flags and
 // arguments may come in any order. Output is an aligned table, or with
 // -json one JSON value on stdout, in the shapes of the admin's JSON API
 // (both print internal/wire's); notes and hints go to stderr.

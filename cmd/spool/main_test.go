@@ -58,7 +58,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		r := fails(t, 2, tc.want, append(tc.args, "-db", f.path)...)
 		require.Contains(t, r.stderr, "Run 'spool help "+tc.args[0]+"' for usage.")
 	}
-	fails(t, 2, "no database: set -db PATH or the SPOOL_DB environment variable", "ls")
+	fails(t, 2, "no database: set -db PATH (or a postgres:// URL) or the SPOOL_DB environment variable", "ls")
 	fails(t, 2, `unknown command "frob"`, "frob")
 	r := spool(t)
 	require.Equal(t, 2, r.code)

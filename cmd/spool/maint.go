@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/sqlite"
 )
 
@@ -40,6 +41,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	path, err := c.path()
 	if err != nil {
 		return err
+	}
+	if isPostgresURL(path) {
+		return migratePostgres(ctx, c, path, stdout)
 	}
 	action := "created"
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
@@ -105,8 +109,11 @@ func runVacuum(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
+	if d.file == nil {
+		return usageErrorf("spool vacuum rewrites SQLite files; PostgreSQL's autovacuum (or VACUUM) reclaims space there")
+	}
 	before := fileSize(d.path)
-	if err := d.store.Vacuum(ctx); err != nil {
+	if err := d.file.Vacuum(ctx); err != nil {
 		return err
 	}
 	if err := d.Close(); err != nil {
@@ -145,4 +152,31 @@ func fmtBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// migratePostgres creates or migrates the spool schema on a PostgreSQL
+// server and prints its version.
+func migratePostgres(ctx context.Context, c *cmdline, raw string, stdout io.Writer) error {
+	shown := displayURL(raw)
+	conn, schema, err := splitSchema(raw)
+	if err != nil {
+		return usageErrorf("%s: %v", shown, err)
+	}
+	s, err := postgres.Open(ctx, conn, postgres.Options{Schema: schema, NoListen: true, MaxConns: 2})
+	if err != nil {
+		return openError(shown, err)
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	v := postgres.SchemaVersion()
+	if c.json {
+		return writeJSON(stdout, struct {
+			Path          string `json:"path"`
+			Schema        string `json:"schema"`
+			SchemaVersion int    `json:"schema_version"`
+		}{shown, s.Schema(), v})
+	}
+	_, err = fmt.Fprintf(stdout, "%s: schema %s is at version %d\n", shown, s.Schema(), v)
+	return err
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net/url"
 	"os"
+	"strings"
 
+	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
@@ -15,8 +18,9 @@ import (
 
 // db is an open database: the store and a queue over it.
 type db struct {
-	path  string
-	store *sqlite.Store
+	path  string // the file, or the URL without its password
+	store queue.Store
+	file  *sqlite.Store // the SQLite store; nil on PostgreSQL
 	q     *queue.Queue
 }
 
@@ -53,6 +57,9 @@ func (c *cmdline) openWrite(ctx context.Context) (*db, error) {
 // openDB opens path, which must be an existing spool database, and turns
 // the ways it is not into errors that name the file (exit status 4).
 func openDB(ctx context.Context, path string, readOnly bool) (*db, error) {
+	if isPostgresURL(path) {
+		return openPostgres(ctx, path)
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -79,5 +86,58 @@ func openDB(ctx context.Context, path string, readOnly bool) (*db, error) {
 		store.Close()
 		return nil, err
 	}
-	return &db{path: path, store: store, q: q}, nil
+	return &db{path: path, store: store, file: store, q: q}, nil
+}
+
+// isPostgresURL reports whether the database argument names a PostgreSQL
+// server rather than a file.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// displayURL is a URL as messages show it: without its password.
+func displayURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// openPostgres opens the spool schema at url without creating or
+// migrating it (spool migrate does) and without listening for wake-ups.
+// The schema is the URL's spool_schema parameter, "spool" by default.
+func openPostgres(ctx context.Context, raw string) (*db, error) {
+	shown := displayURL(raw)
+	conn, schema, err := splitSchema(raw)
+	if err != nil {
+		return nil, usageErrorf("%s: %v", shown, err)
+	}
+	store, err := postgres.Open(ctx, conn, postgres.Options{Schema: schema, NoMigrate: true, NoListen: true, MaxConns: 4})
+	if err != nil {
+		return nil, openError(shown, err)
+	}
+	q, err := queue.New(store, queue.Options{})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &db{path: shown, store: store, q: q}, nil
+}
+
+// splitSchema takes spool's own parameter, spool_schema, out of a
+// PostgreSQL URL: the server does not know it.
+func splitSchema(raw string) (conn, schema string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", err
+	}
+	qv := u.Query()
+	schema = qv.Get("spool_schema")
+	qv.Del("spool_schema")
+	u.RawQuery = qv.Encode()
+	return u.String(), schema, nil
 }
