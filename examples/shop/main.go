@@ -27,7 +27,7 @@ import (
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.DB, "db", "shop.db", "database file")
+	flag.StringVar(&cfg.DB, "db", "shop.db", "database: an SQLite file, or a postgres:// URL")
 	flag.StringVar(&cfg.Addr, "addr", "localhost:8080", "HTTP listen address")
 	flag.Float64Var(&cfg.OrdersPerSec, "orders-per-sec", 5, "orders the built-in load generator places per second (0: none)")
 	flag.Float64Var(&cfg.PaymentFailureRate, "payment-failure-rate", 0.2, "share of payment attempts that fail (0..1)")

@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/admin"
+	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/schedule"
 	"github.com/spooljobs/spool/sqlite"
@@ -38,7 +40,10 @@ type OrderJob struct {
 	Customer   string `json:"customer"`
 }
 
-const schema = `
+// The shop's own tables, beside spool's. The statements below are written
+// so that SQLite and PostgreSQL both run them ($n parameters, RETURNING,
+// ON CONFLICT); only the id column differs.
+const schemaSQLite = `
 CREATE TABLE IF NOT EXISTS orders (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   customer    TEXT    NOT NULL,
@@ -50,6 +55,37 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS stock (
   sku      TEXT PRIMARY KEY,
   reserved INTEGER NOT NULL DEFAULT 0);`
+
+const schemaPostgres = `
+CREATE TABLE IF NOT EXISTS orders (
+  id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer    TEXT    NOT NULL,
+  sku         TEXT    NOT NULL,
+  quantity    INTEGER NOT NULL,
+  total_cents INTEGER NOT NULL,
+  paid        INTEGER NOT NULL DEFAULT 0,
+  created_at  BIGINT  NOT NULL);
+CREATE TABLE IF NOT EXISTS stock (
+  sku      TEXT PRIMARY KEY,
+  reserved INTEGER NOT NULL DEFAULT 0);`
+
+// openStore opens the database -db names: a postgres:// URL, or else an
+// SQLite file. It returns the store, the shop's handle on the same
+// database, and the DDL of the shop's tables there.
+func openStore(ctx context.Context, db string) (queue.Store, *sql.DB, string, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		s, err := postgres.Open(ctx, db, postgres.Options{})
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return s, s.DB(), schemaPostgres, nil
+	}
+	s, err := sqlite.Open(ctx, db, sqlite.Options{})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return s, s.DB(), schemaSQLite, nil
+}
 
 type shop struct {
 	db    *sql.DB
@@ -67,19 +103,19 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{})
+	store, db, schema, err := openStore(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.DB().ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create shop tables: %w", err)
 	}
 	q, err := queue.New(store, queue.Options{})
 	if err != nil {
 		return err
 	}
-	s := &shop{db: store.DB(), q: q, out: out, cfg: cfg}
+	s := &shop{db: db, q: q, out: out, cfg: cfg}
 	if err := s.startWorkers(ctx); err != nil {
 		return err
 	}
@@ -185,12 +221,9 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
-	r, err := tx.ExecContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES (?, ?, ?, ?, ?)`,
-		o.Customer, o.SKU, o.Quantity, o.TotalCents, time.Now().UnixMilli())
-	if err != nil {
-		return 0, err
-	}
-	id, err := r.LastInsertId()
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		o.Customer, o.SKU, o.Quantity, o.TotalCents, time.Now().UnixMilli()).Scan(&id)
 	if err != nil {
 		return 0, err
 	}
@@ -290,8 +323,8 @@ func (s *shop) reserveStock(ctx context.Context, job *queue.Job, o OrderJob) err
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO stock (sku, reserved) VALUES (?, ?)
-		ON CONFLICT (sku) DO UPDATE SET reserved = reserved + excluded.reserved`, o.SKU, o.Quantity); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stock (sku, reserved) VALUES ($1, $2)
+		ON CONFLICT (sku) DO UPDATE SET reserved = stock.reserved + excluded.reserved`, o.SKU, o.Quantity); err != nil {
 		return err
 	}
 	if err := s.pool.CompleteTx(ctx, tx, job); err != nil {
@@ -316,7 +349,7 @@ func (s *shop) chargePayment(ctx context.Context, job *queue.Job, o OrderJob) er
 	if rand.Float64() < s.cfg.PaymentFailureRate {
 		return errPaymentProvider
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE orders SET paid = 1 WHERE id = ?`, o.OrderID)
+	_, err := s.db.ExecContext(ctx, `UPDATE orders SET paid = 1 WHERE id = $1`, o.OrderID)
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/pgtest"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
@@ -40,7 +41,16 @@ func (s *syncBuffer) String() string {
 // database after a graceful stop.
 func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "shop.db")
+	testShop(t, filepath.Join(t.TempDir(), "shop.db"))
+}
+
+// The same shop on PostgreSQL (-db postgres://...), in a fresh database.
+func TestShopOnPostgres(t *testing.T) {
+	t.Parallel()
+	testShop(t, pgtest.Database(t, pgtest.URL(t)))
+}
+
+func testShop(t *testing.T, db string) {
 	addrCh := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
@@ -87,12 +97,12 @@ func TestShopTakesOrdersAndWorksThem(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Contains(t, out.String(), "stopped")
 
-	store, err := sqlite.Open(context.Background(), db, sqlite.Options{})
+	store, sdb, _, err := openStore(context.Background(), db)
 	require.NoError(t, err)
 	defer store.Close()
 	var paid, reserved int
-	require.NoError(t, store.DB().QueryRow(`SELECT count(*) FROM orders WHERE paid = 1`).Scan(&paid))
-	require.NoError(t, store.DB().QueryRow(`SELECT reserved FROM stock WHERE sku = 'MUG-1'`).Scan(&reserved))
+	require.NoError(t, sdb.QueryRow(`SELECT count(*) FROM orders WHERE paid = 1`).Scan(&paid))
+	require.NoError(t, sdb.QueryRow(`SELECT reserved FROM stock WHERE sku = 'MUG-1'`).Scan(&reserved))
 	require.Equal(t, 1, paid)
 	require.Equal(t, 3, reserved)
 	q, err := queue.New(store, queue.Options{})

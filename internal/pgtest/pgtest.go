@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"strings"
 	"testing"
@@ -62,4 +63,34 @@ func Schema(t testing.TB, url string) string {
 		db.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`)
 	})
 	return name
+}
+
+// Database creates a fresh database on the server at url for t, dropped
+// when t ends, and returns its URL: for programs that use the default
+// schema and tables of their own (the shop, the spool command).
+func Database(t testing.TB, url string) string {
+	t.Helper()
+	name := "t_" + strings.ToLower(rand.Text()[:12])
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(context.Background(), `CREATE DATABASE "`+name+`"`); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		db.ExecContext(context.Background(), `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+	})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
