@@ -52,7 +52,7 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 		result = nil
 		if have, err := readSubs(x.query(ctx, sqlSubByName, sub.Name)); err != nil || len(have) > 0 {
 			if err == nil {
-				result = changed(have[0], sub)
+				result = subChangedErr(have[0], sub)
 			}
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 		// Another transaction created the name meanwhile: compare with it.
 		have, err := readSubs(x.query(ctx, sqlSubByName, sub.Name))
 		if err == nil && len(have) > 0 {
-			result = changed(have[0], sub)
+			result = subChangedErr(have[0], sub)
 		}
 		return err
 	})
@@ -100,9 +100,9 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 	return result
 }
 
-// changed is the error for subscribing sub where have exists: nil when
+// subChangedErr is the error for subscribing sub where have exists: nil when
 // they define the same subscription.
-func changed(have *subRow, sub queue.Subscription) error {
+func subChangedErr(have *subRow, sub queue.Subscription) error {
 	if len(have.Diff(sub)) == 0 {
 		return nil
 	}
