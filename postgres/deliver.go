@@ -1,0 +1,94 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/queue"
+)
+
+// Delivery jobs: the jobs Publish, DeliverBacklog and Replay make, each
+// one queue.DeliveryJob's. They are inserted as Enqueue inserts jobs,
+// except that the queues' MaxPending does not apply: every one has a
+// unique key (a live job of the same subscription and event makes the new
+// one a duplicate, not inserted), and one whose event had an ordering key
+// waits, blocked, behind the key's live job.
+
+const (
+	// sqlInsertDelivery inserts one delivery job, or nothing when a live
+	// job holds its unique key (the partial unique index decides).
+	sqlInsertDelivery = `INSERT INTO spool.jobs
+  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveSQL + ` DO NOTHING
+  RETURNING id`
+	// sqlDeliveryKeyBusy: does the ordering key have a live job, or a dead
+	// job that blocks it? Then a new job of the key waits (blocked).
+	sqlDeliveryKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + liveSQL + `)
+  OR EXISTS (SELECT 1 FROM spool.dead WHERE queue = $1 AND order_key = $2 AND blocks_key)`
+)
+
+// deliver inserts the delivery jobs in x and returns how many were new.
+// It asks for every queue's workers to be woken at commit when any was.
+func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (int, error) {
+	n := 0
+	for i, j := range jobs {
+		made, err := insertDelivery(ctx, x, now, j)
+		if err != nil {
+			return 0, fmt.Errorf("%w (delivery job %d)", err, i)
+		}
+		if made {
+			n++
+		}
+	}
+	if n > 0 {
+		x.wake("")
+	}
+	return n, nil
+}
+
+// insertDelivery inserts one delivery job, reporting whether it was new
+// (false: a live job holds its unique key). For a keyed job it first takes
+// the key's advisory lock, so that the key's head is decided by one
+// transaction at a time.
+func insertDelivery(ctx context.Context, x *xtx, now time.Time, j queue.NewJob) (bool, error) {
+	meta, err := jobcodec.EncodeMetadata(j.Metadata)
+	if err != nil {
+		return false, fmt.Errorf("postgres: metadata: %w", err)
+	}
+	state := stPending
+	if j.RunAt.After(now) {
+		state = stScheduled
+	}
+	if j.OrderKey != "" {
+		if err := lockKey(ctx, x, j.Queue, j.OrderKey); err != nil {
+			return false, err
+		}
+		var busy bool
+		if err := x.queryRow(ctx, sqlDeliveryKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
+			return false, err
+		}
+		if busy {
+			state = stBlocked
+		}
+	}
+	payload := j.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	var id int64
+	err = x.queryRow(ctx, sqlInsertDelivery, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
+		j.MaxAttempts, j.Timeout.Microseconds(), micros(now), nullString(j.UniqueKey), nullString(j.OrderKey),
+		nullMicros(j.ExpiresAt), meta, payload).Scan(&id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	}
+	return false, err
+}
