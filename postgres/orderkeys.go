@@ -17,7 +17,10 @@ import (
 // then never both find the key free.
 
 const (
-	sqlLockKey     = `SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(0) || $2 || chr(0) || $3, 0))`
+	// sqlLockKey hashes (schema, queue, key) into one advisory lock: the
+	// queue's length prefix keeps "a"+"bc" apart from "ab"+"c", and a
+	// collision of two keys' hashes only makes them wait for each other.
+	sqlLockKey     = `SELECT pg_advisory_xact_lock(hashtextextended(length($2)::text || ':' || $2 || $3, hashtextextended($1, 0)))`
 	sqlPromoteNext = `UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
   WHERE j.id = (SELECT id FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state = ` + blockedSQL + ` ORDER BY id LIMIT 1)
     AND NOT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + keyHeadSQL + `)
