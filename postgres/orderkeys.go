@@ -17,7 +17,7 @@ import (
 // then never both find the key free.
 
 const (
-	sqlLockKey     = `SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(0) || $2 || chr(0) || $3, 0))`
+	sqlLockKey     = `SELECT pg_advisory_xact_lock(hashtextextended(json_build_array($1::text, $2::text, $3::text)::text, 0))`
 	sqlPromoteNext = `UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
   WHERE j.id = (SELECT id FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state = ` + blockedSQL + ` ORDER BY id LIMIT 1)
     AND NOT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + keyHeadSQL + `)
