@@ -140,7 +140,7 @@ const sessionSchemaParam = "spool_store.schema"
 
 // sqlStoreID reads the store's identity in a transaction, to tell its
 // database from another, and the schema the transaction's session was
-// opened for ('' for a session no store's Open made: the app's).
+// opened for (empty for a session no store's Open made: the app's).
 const sqlStoreID = `SELECT store_id, coalesce(current_setting('` + sessionSchemaParam + `', true), '')
   FROM spool.meta WHERE id = 1`
 
