@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/spooljobs/spool/queue"
@@ -96,10 +97,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("pgx", url)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	// Tag the pool's sessions with the schema, so that a transaction begun
+	// on another store's pool of the same database is told apart (checkTx).
+	cfg.RuntimeParams[sessionSchemaParam] = opts.Schema
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	s, err := newStore(ctx, db, true, url, opts)

@@ -74,8 +74,14 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, fn func(ctx context.Conte
 	for range maxRetries {
 		var x *xtx
 		if x, err = s.writeOwn(ctx, fn); err == nil {
-			for q := range x.wakes {
-				s.wakeups.Notify(q) // this host at once; others through the notification
+			if s.listen == nil {
+				// No listener: wake this host here. With one, the
+				// notification wakes this host too (once, not twice: an
+				// echo arriving after a local wake-up would wake a waiter
+				// that has already seen the jobs).
+				for q := range x.wakes {
+					s.wakeups.Notify(q)
+				}
 			}
 			return nil
 		}
@@ -128,17 +134,24 @@ func (s *Store) writeIn(ctx context.Context, tx *sql.Tx, fn func(ctx context.Con
 	return ctxErr(ctx, mapErr(err))
 }
 
-// sqlStoreID reads the store's identity in a transaction, to tell its
-// database from another.
-const sqlStoreID = `SELECT store_id FROM spool.meta WHERE id = 1`
+// sessionSchemaParam is the session setting with which Open tags its
+// pool's connections: the schema of the store that opened them.
+const sessionSchemaParam = "spool_store.schema"
 
-// checkTx refuses a caller's transaction on another database (or another
-// schema): its writes would land where this store never looks.
+// sqlStoreID reads the store's identity in a transaction, to tell its
+// database from another, and the schema the transaction's session was
+// opened for (empty for a session no store's Open made: the app's).
+const sqlStoreID = `SELECT store_id, coalesce(current_setting('` + sessionSchemaParam + `', true), '')
+  FROM spool.meta WHERE id = 1`
+
+// checkTx refuses a caller's transaction on another database, or on the
+// pool another store's Open made for another schema of this one (its
+// writes would land where that store's user never looks).
 func (s *Store) checkTx(ctx context.Context, x *xtx) error {
-	var id string
-	err := x.queryRow(ctx, sqlStoreID).Scan(&id)
+	var id, schema string
+	err := x.queryRow(ctx, sqlStoreID).Scan(&id, &schema)
 	switch {
-	case err == nil && id == s.id:
+	case err == nil && id == s.id && (schema == "" || schema == s.schema):
 		return nil
 	case err == nil, errors.Is(err, sql.ErrNoRows), isCode(err, codeUndefinedTable):
 		return fmt.Errorf("%w (this store: schema %q, store id %s)", queue.ErrForeignTx, s.schema, s.id)

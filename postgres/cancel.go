@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+const (
+	sqlCancelWaiting = `UPDATE spool.jobs SET state = ` + cancelledSQL + `, finished_at = $1 WHERE id = $2 AND state IN ` + waitingSQL + `
+  RETURNING queue, order_key`
+	sqlRequestCancel = `UPDATE spool.jobs SET cancel_requested = true WHERE id = $1 AND state = ` + runningSQL
+	sqlStateOf       = `SELECT state FROM spool.jobs WHERE id = $1`
+	sqlIsDead        = `SELECT true FROM spool.dead WHERE id = $1`
+)
+
+// Cancel implements queue.Store. A waiting job ends cancelled at once and
+// its ordering key moves on; a running one is marked, and its worker,
+// told when it next extends its lease, settles it cancelled. Any other job
+// is refused.
+func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (queue.State, error) {
+	var (
+		state  queue.State
+		result error
+	)
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		state, result = "", nil
+		var err error
+		if state, err = cancelWaiting(ctx, x, id, now); err != nil || state != "" {
+			return err
+		}
+		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
+			return err
+		}
+		var code int
+		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); {
+		case err == nil:
+			state = stateNames[code]
+			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var dead bool
+		switch err := x.queryRow(ctx, sqlIsDead, id).Scan(&dead); {
+		case err == nil:
+			state = queue.StateDead
+			result = fmt.Errorf("cancel job %d (dead): %w", id, queue.ErrNotCancellable)
+		case errors.Is(err, sql.ErrNoRows):
+			result = fmt.Errorf("cancel job %d: %w", id, queue.ErrNotFound)
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return state, result
+}
+
+// cancelWaiting cancels job id if it has not started, and lets its key
+// move on (promoteNext wakes the queue). It returns queue.StateCancelled,
+// or "" when the job is not waiting.
+func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
+	var qname string
+	var key sql.NullString
+	switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); {
+	case err == nil:
+		return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	default:
+		return "", err
+	}
+}
+
+// requestCancel marks job id for cancellation if it is running. It
+// returns queue.StateRunning, or "" when the job is not running.
+func requestCancel(ctx context.Context, x *xtx, id int64) (queue.State, error) {
+	r, err := x.exec(ctx, sqlRequestCancel, id)
+	if err != nil {
+		return "", err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return queue.StateRunning, nil
+	}
+	return "", nil
+}

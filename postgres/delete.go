@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Deleting a job, live or dead, lets its ordering key move on
+// (promoteNext, which wakes the key's queue).
+const (
+	sqlDeleteJob  = `DELETE FROM spool.jobs WHERE id = $1 AND state <> ` + runningSQL + ` RETURNING queue, order_key`
+	sqlDeleteDead = `DELETE FROM spool.dead WHERE id = $1 RETURNING queue, order_key`
+)
+
+// Delete implements queue.Store. A running job is refused with
+// queue.ErrRunning.
+func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error {
+	var result error
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		result = nil
+		for _, q := range []string{sqlDeleteJob, sqlDeleteDead} {
+			if deleted, err := deleteAndPromote(ctx, x, q, id, now); deleted || err != nil {
+				return err
+			}
+		}
+		var code int
+		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); {
+		case err == nil:
+			result = fmt.Errorf("delete job %d: %w: cancel it first", id, queue.ErrRunning)
+		case errors.Is(err, sql.ErrNoRows):
+			result = fmt.Errorf("delete job %d: %w", id, queue.ErrNotFound)
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+// DeleteDead implements queue.Store. A job another transaction deleted
+// first is not counted.
+func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		n = 0
+		list, err := deadMatching(ctx, x, f)
+		if err != nil {
+			return err
+		}
+		for _, d := range list {
+			deleted, err := deleteAndPromote(ctx, x, sqlDeleteDead, d.id, now)
+			if err != nil {
+				return err
+			}
+			if deleted {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// deleteAndPromote runs query, sqlDeleteJob or sqlDeleteDead, for the job
+// id and makes the next job of its ordering key the head. It reports
+// whether it deleted a job.
+func deleteAndPromote(ctx context.Context, x *xtx, query string, id int64, now time.Time) (bool, error) {
+	var qname string
+	var key sql.NullString
+	switch err := x.queryRow(ctx, query, id).Scan(&qname, &key); {
+	case err == nil:
+		return true, promoteNext(ctx, x, qname, key.String, now)
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, err
+	}
+}

@@ -1,0 +1,135 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Retrying from the dead table reinserts each job under its own id with its
+// attempts reset and its error history kept, oldest first. A job whose
+// ordering key has a live job again waits behind it (blocked), decided
+// under the key's advisory lock. A job whose unique key a live job holds
+// again (sqlUniqueHolder: a replay's newer delivery, a fresh enqueue, or a
+// dead job of the same key retried just before it) stays dead and is
+// reported with the holder, never skipped silently. Each dead row is
+// locked before it moves, so that two hosts retrying (or deleting) the same
+// jobs move each once.
+const (
+	// sqlLockDead locks a dead job's row; no row when another transaction
+	// moved or deleted it first.
+	sqlLockDead = `SELECT true FROM spool.dead WHERE id = $1 FOR UPDATE`
+	// sqlKeyHasHead: must a retried dead job wait? Yes while its key has a
+	// live head, or an older dead job that holds the key.
+	sqlKeyHasHead = `SELECT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + keyHeadSQL + `)
+  OR EXISTS (SELECT 1 FROM spool.dead WHERE queue = $1 AND order_key = $2 AND blocks_key AND id < $3)`
+	// sqlRetryOneDead copies a dead job back; no row when a live job took
+	// its unique key in the meantime.
+	sqlRetryOneDead = `INSERT INTO spool.jobs
+  (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
+   unique_key, order_key, expires_at, metadata, errors, payload)
+  SELECT id, queue, kind, $2, priority, $3, 0, max_attempts, timeout_us, created_at,
+   unique_key, order_key, NULL, metadata, errors, payload
+  FROM spool.dead WHERE id = $1
+  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveSQL + ` DO NOTHING
+  RETURNING id`
+	sqlDeleteOneDead = `DELETE FROM spool.dead WHERE id = $1`
+)
+
+// RetryDead implements queue.Store.
+func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, now time.Time) (queue.RetryDeadResult, error) {
+	var res queue.RetryDeadResult
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		res = queue.RetryDeadResult{}
+		list, err := deadMatching(ctx, x, f)
+		if err != nil {
+			return err
+		}
+		for _, d := range list {
+			var locked bool
+			switch err := x.queryRow(ctx, sqlLockDead, d.id).Scan(&locked); {
+			case errors.Is(err, sql.ErrNoRows):
+				continue // gone: another transaction moved it
+			case err != nil:
+				return err
+			}
+			held, err := uniqueHeld(ctx, x, d)
+			if err != nil {
+				return err
+			}
+			if held == nil {
+				var moved bool
+				if moved, err = retryOneDead(ctx, x, d, now); err != nil {
+					return err
+				}
+				if moved {
+					res.Retried++
+					x.wake(d.queue)
+					continue
+				}
+				// A live job took the key since uniqueHeld looked.
+				if held, err = uniqueHeld(ctx, x, d); err != nil {
+					return err
+				}
+				if held == nil {
+					return fmt.Errorf("postgres: retry dead job %d: unique key %q neither free nor held", d.id, d.ukey.String)
+				}
+			}
+			res.Skipped = append(res.Skipped, *held)
+		}
+		return nil
+	})
+	if err != nil {
+		return queue.RetryDeadResult{}, err
+	}
+	return res, nil
+}
+
+// uniqueHeld returns, when a live job holds d's unique key, the error
+// that reports d skipped; nil when d has no unique key or it is free.
+func uniqueHeld(ctx context.Context, x *xtx, d deadRef) (*queue.KeyHeldError, error) {
+	if !d.ukey.Valid {
+		return nil, nil
+	}
+	var holder int64
+	switch err := x.queryRow(ctx, sqlUniqueHolder, d.ukey.String).Scan(&holder); {
+	case err == nil:
+		return &queue.KeyHeldError{JobID: d.id, Key: d.ukey.String, HolderID: holder}, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+// retryOneDead moves d back to spool.jobs, pending, or blocked behind the
+// head of its ordering key. It reports false, moving nothing, when a live
+// job holds d's unique key.
+func retryOneDead(ctx context.Context, x *xtx, d deadRef, now time.Time) (bool, error) {
+	state := stPending
+	if d.key.Valid {
+		if err := lockKey(ctx, x, d.queue, d.key.String); err != nil {
+			return false, err
+		}
+		var busy bool
+		if err := x.queryRow(ctx, sqlKeyHasHead, d.queue, d.key.String, d.id).Scan(&busy); err != nil {
+			return false, err
+		}
+		if busy {
+			state = stBlocked
+		}
+	}
+	var id int64
+	switch err := x.queryRow(ctx, sqlRetryOneDead, d.id, state, micros(now)).Scan(&id); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	_, err := x.exec(ctx, sqlDeleteOneDead, d.id)
+	return err == nil, err
+}
