@@ -101,9 +101,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	// Tag the pool's sessions with the schema, so that a transaction begun
-	// on another store's pool of the same database is told apart (checkTx).
-	cfg.RuntimeParams[sessionSchemaParam] = opts.Schema
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)

@@ -134,26 +134,22 @@ func (s *Store) writeIn(ctx context.Context, tx *sql.Tx, fn func(ctx context.Con
 	return ctxErr(ctx, mapErr(err))
 }
 
-// sessionSchemaParam is the session setting with which Open tags its
-// pool's connections: the schema of the store that opened them.
-const sessionSchemaParam = "spool_store.schema"
-
 // sqlStoreID reads the store's identity in a transaction, to tell its
-// database from another, and the schema the transaction's session was
-// opened for (empty for a session no store's Open made: the app's).
-const sqlStoreID = `SELECT store_id, coalesce(current_setting('` + sessionSchemaParam + `', true), '')
-  FROM spool.meta WHERE id = 1`
+// database from another.
+const sqlStoreID = `SELECT store_id FROM spool.meta WHERE id = 1`
 
-// checkTx refuses a caller's transaction on another database, or on the
-// pool another store's Open made for another schema of this one (its
-// writes would land where that store's user never looks).
+// checkTx refuses a caller's transaction on another database: its writes
+// would land where this store never looks. A transaction on this database
+// begun through any pool (the app's, another schema's store's) is not
+// foreign: the store's statements name its own schema, so one transaction
+// can write to two apps' schemas and commit or roll back both.
 func (s *Store) checkTx(ctx context.Context, x *xtx) error {
-	var id, schema string
-	err := x.queryRow(ctx, sqlStoreID).Scan(&id, &schema)
+	var id string
+	err := x.queryRow(ctx, sqlStoreID).Scan(&id)
 	switch {
-	case err == nil && id == s.id && (schema == "" || schema == s.schema):
+	case err == nil && id == s.id:
 		return nil
-	case err == nil, errors.Is(err, sql.ErrNoRows), isCode(err, codeUndefinedTable):
+	case err == nil, errors.Is(err, sql.ErrNoRows), isCode(err, codeUndefinedTable), isCode(err, codeUndefinedSchema):
 		return fmt.Errorf("%w (this store: schema %q, store id %s)", queue.ErrForeignTx, s.schema, s.id)
 	}
 	return err
