@@ -52,28 +52,40 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 }
 
 // lockSettledKeys takes the advisory locks of the settled jobs' ordering
-// keys, in one order (so that two settles never wait on each other's
-// keys), before any job row is touched: promoteNext takes them again
-// after the job leaves, and every write that decides a key's head takes
-// the key first, then rows.
+// keys before any job row is touched (lockKeysInOrder); promoteNext takes
+// them again after the job leaves.
 func lockSettledKeys(ctx context.Context, x *xtx, settlements []queue.Settlement) error {
-	type qk struct{ queue, key string }
-	seen := map[qk]bool{}
-	var keys []qk
+	keys := make([]queueKey, 0, len(settlements))
 	for _, st := range settlements {
-		k := qk{st.Queue, st.OrderKey}
-		if st.OrderKey != "" && !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
+		keys = append(keys, queueKey{st.Queue, st.OrderKey})
+	}
+	return lockKeysInOrder(ctx, x, keys)
+}
+
+// queueKey is an ordering key of a queue.
+type queueKey struct{ queue, key string }
+
+// lockKeysInOrder takes the advisory locks of keys (empty keys skipped),
+// sorted, so that two writes that lock several keys never wait on each
+// other in a cycle. Every write that decides a key's head takes the key's
+// lock first, then job rows.
+func lockKeysInOrder(ctx context.Context, x *xtx, keys []queueKey) error {
+	sorted := make([]queueKey, 0, len(keys))
+	for _, k := range keys {
+		if k.key != "" {
+			sorted = append(sorted, k)
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].queue != keys[j].queue {
-			return keys[i].queue < keys[j].queue
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].queue != sorted[j].queue {
+			return sorted[i].queue < sorted[j].queue
 		}
-		return keys[i].key < keys[j].key
+		return sorted[i].key < sorted[j].key
 	})
-	for _, k := range keys {
+	for i, k := range sorted {
+		if i > 0 && k == sorted[i-1] {
+			continue
+		}
 		if err := lockKey(ctx, x, k.queue, k.key); err != nil {
 			return err
 		}
