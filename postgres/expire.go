@@ -25,6 +25,7 @@ type expiring struct {
 	at  int64
 }
 
+// scanExpiring reads a row of sqlExpiredWaiting.
 func scanExpiring(r scanner) (expiring, error) {
 	var e expiring
 	err := r.Scan(&e.id, &e.key, &e.at)

@@ -15,11 +15,14 @@ const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, fa
   ON CONFLICT (minute, queue) DO UPDATE SET completed = m.completed + excluded.completed,
   failed = m.failed + excluded.failed, dead = m.dead + excluded.dead`
 
+// metricKey names a row of spool.metrics: a minute (Unix seconds) and a
+// queue.
 type metricKey struct {
 	minute int64
 	queue  string
 }
 
+// metricCounts are the attempts one Settle call adds to a row.
 type metricCounts struct{ completed, failed, dead int }
 
 // throughput gathers the counts of one Settle call, written at its end.
