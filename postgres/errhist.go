@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/queue"
+)
+
+// sqlSettleErrors reads the error history of a job whose lease still
+// holds, and locks the row until the settle's own statement rewrites it.
+const sqlSettleErrors = `SELECT errors FROM spool.jobs WHERE id = $1 AND lease_token = $2 AND state = ` + runningSQL + `
+  FOR UPDATE`
+
+// appendAttemptError returns the errors column of st's job with st.Error
+// added by queue.AppendAttemptError, which bounds the history; nil (keep
+// the column) when st has no error or its lease is lost, where the
+// settle's own statement then changes nothing.
+func appendAttemptError(ctx context.Context, x *xtx, st queue.Settlement) (any, error) {
+	if st.Error == nil {
+		return nil, nil
+	}
+	var stored sql.NullString
+	switch err := x.queryRow(ctx, sqlSettleErrors, st.JobID, st.Token).Scan(&stored); err {
+	case nil:
+	case sql.ErrNoRows:
+		return nil, nil
+	default:
+		return nil, err
+	}
+	var (
+		kept    []queue.AttemptError
+		dropped int
+	)
+	if stored.Valid && stored.String != "" {
+		var err error
+		if kept, dropped, err = jobcodec.DecodeErrors(stored.String); err != nil {
+			return nil, fmt.Errorf("postgres: job %d: errors: %w", st.JobID, err)
+		}
+	}
+	kept, dropped = queue.AppendAttemptError(kept, dropped, *st.Error)
+	enc, err := jobcodec.EncodeErrors(kept, dropped)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: job %d: errors: %w", st.JobID, err)
+	}
+	return enc, nil
+}

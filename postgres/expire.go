@@ -1,0 +1,68 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Expiry: a job not started by its ExpiresAt dies with the reason
+// "expired". The lease of a queue expires that queue's jobs first, so an
+// expired job never starts. Leases that expire at once take the jobs in
+// one order (expiry, then id), so they wait on each other, never in a
+// cycle; a job another lease expired first is skipped (moveToDead moves
+// nothing).
+const sqlExpiredWaiting = `SELECT id, order_key, expires_at FROM spool.jobs
+  WHERE queue = $1 AND expires_at <= $2 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `
+  ORDER BY expires_at, id LIMIT 100`
+
+// expiring is a job sqlExpiredWaiting found.
+type expiring struct {
+	id  int64
+	key sql.NullString
+	at  int64
+}
+
+// scanExpiring reads a row of sqlExpiredWaiting.
+func scanExpiring(r scanner) (expiring, error) {
+	var e expiring
+	err := r.Scan(&e.id, &e.key, &e.at)
+	return e, err
+}
+
+// expireWaiting moves the expired jobs of a queue that have not started
+// to spool.dead (dead.go), up to 100 per call, and lets their keys move
+// on. Their keys are locked first (lockKeysInOrder), before any job moves.
+func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time) error {
+	rows, err := x.query(ctx, sqlExpiredWaiting, queueName, micros(now))
+	if err != nil {
+		return err
+	}
+	list, err := collect(rows, scanExpiring)
+	if err != nil {
+		return err
+	}
+	keys := make([]queueKey, len(list))
+	for i, e := range list {
+		keys[i] = queueKey{queueName, e.key.String}
+	}
+	if err := lockKeysInOrder(ctx, x, keys); err != nil {
+		return err
+	}
+	for _, e := range list {
+		reason := queue.ExpiredReason(fromMicros(e.at))
+		moved, err := moveToDead(ctx, x, sqlDeadMoveWaiting, e.id, micros(now), reason, nil)
+		if err != nil {
+			return err
+		}
+		if !moved {
+			continue
+		}
+		if err := promoteNext(ctx, x, queueName, e.key.String, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}

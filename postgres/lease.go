@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Leasing. Several hosts lease from one queue at once: each takes the
+// ready jobs nobody else is taking (FOR UPDATE SKIP LOCKED), so two leases
+// never block on, nor share, a job.
+
+const (
+	sqlQueuePaused = `SELECT paused FROM spool.queues WHERE name = $1`
+	// sqlAnyExpiry probes the expiry index: one lookup per lease.
+	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool.jobs
+  WHERE queue = $1 AND expires_at <= $2 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
+	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
+	// per call so that one call never holds many rows long; rows another
+	// lease is promoting are left to it.
+	sqlPromote = `UPDATE spool.jobs SET state = ` + pendingSQL + `
+  WHERE id IN (SELECT id FROM spool.jobs WHERE queue = $1 AND state = ` + scheduledSQL + ` AND run_at <= $2
+    ORDER BY run_at LIMIT 1000 FOR UPDATE SKIP LOCKED)`
+	// sqlLease takes the first ready jobs in index order (jobs_ready) that
+	// no other lease is taking, and returns them.
+	sqlLease = `UPDATE spool.jobs
+  SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
+  WHERE id IN (SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
+    ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED)
+  RETURNING ` + jobColumns
+	sqlNextRunAt = `SELECT min(run_at) FROM spool.jobs WHERE queue = $1 AND state = ` + scheduledSQL
+)
+
+// Lease implements queue.Store.
+func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
+	var res queue.LeaseResult
+	if p.Limit <= 0 {
+		return res, nil
+	}
+	token := newToken()
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		res = queue.LeaseResult{}
+		var paused, expiring bool
+		switch err := x.queryRow(ctx, sqlQueuePaused, p.Queue).Scan(&paused); err {
+		case nil, sql.ErrNoRows:
+		default:
+			return err
+		}
+		if paused {
+			res.Paused = true
+			return nil
+		}
+		now := micros(p.Now)
+		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
+			return err
+		}
+		if expiring {
+			if err := expireWaiting(ctx, x, p.Queue, p.Now); err != nil {
+				return err
+			}
+		}
+		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
+			return err
+		}
+		rows, err := x.query(ctx, sqlLease, now, micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		if err != nil {
+			return err
+		}
+		if res.Jobs, err = collect(rows, scanLive); err != nil {
+			return err
+		}
+		if len(res.Jobs) < p.Limit {
+			var next sql.NullInt64
+			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
+				return err
+			}
+			res.NextRunAt = fromNullMicros(next)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// scanLive reads a row of jobColumns.
+func scanLive(r scanner) (*queue.Job, error) { return scanJob(r, false) }
+
+// sqlExtend moves a lease's expiry while the lease holds, and says
+// whether an operator asked to cancel the job meanwhile.
+const sqlExtend = `UPDATE spool.jobs SET lease_until = $1 WHERE id = $2 AND lease_token = $3 AND state = ` + runningSQL + `
+  RETURNING cancel_requested`
+
+// Extend implements queue.Store.
+func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	var res queue.ExtendResult
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		res = queue.ExtendResult{}
+		for _, l := range leases {
+			var cancel bool
+			switch err := x.queryRow(ctx, sqlExtend, micros(until), l.JobID, l.Token).Scan(&cancel); err {
+			case nil:
+				if cancel {
+					res.CancelRequested = append(res.CancelRequested, l.JobID)
+				}
+			case sql.ErrNoRows:
+				res.Lost = append(res.Lost, l.JobID)
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// sqlExpired lists the running jobs whose lease has expired, for the
+// rescuer.
+const sqlExpired = `SELECT ` + jobColumns + ` FROM spool.jobs WHERE state = ` + runningSQL + ` AND lease_until < $1
+  ORDER BY lease_until LIMIT $2`
+
+// Expired implements queue.Store.
+func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.sql(sqlExpired), micros(now), limit)
+	if err != nil {
+		return nil, ctxErr(ctx, mapErr(err))
+	}
+	jobs, err := collect(rows, scanLive)
+	return jobs, ctxErr(ctx, mapErr(err))
+}
+
+// newToken returns a random non-zero lease token.
+func newToken() int64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if t := int64(binary.LittleEndian.Uint64(b[:]) >> 1); t != 0 {
+			return t
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Prune removes, in bounded batches, what the retention policy no longer
+// keeps. Rows another transaction holds are left for the next call.
+// The finished jobs of one state: the state is written in, so that the
+// planner matches the partial index jobs_finished.
+const pruneFinished = `DELETE FROM spool.jobs WHERE id IN
+  (SELECT id FROM spool.jobs WHERE state = %s AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
+var (
+	sqlPruneCompleted = sprintf(pruneFinished, completedSQL)
+	sqlPruneCancelled = sprintf(pruneFinished, cancelledSQL)
+)
+
+const (
+	sqlPruneMetrics   = `DELETE FROM spool.metrics WHERE minute < $1`
+	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key IN
+  (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+)
+
+// Prune implements queue.Store.
+func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int64
+	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		n = 0
+		for _, c := range []struct {
+			query  string
+			before time.Time
+		}{{sqlPruneCompleted, p.CompletedBefore}, {sqlPruneCancelled, p.CancelledBefore}} {
+			if c.before.IsZero() {
+				continue
+			}
+			r, err := x.exec(ctx, c.query, micros(c.before), limit)
+			if err != nil {
+				return err
+			}
+			k, _ := r.RowsAffected()
+			n += k
+		}
+		if !p.ProcessedBefore.IsZero() {
+			r, err := x.exec(ctx, sqlPruneProcessed, micros(p.ProcessedBefore), limit)
+			if err != nil {
+				return err
+			}
+			k, _ := r.RowsAffected()
+			n += k
+		}
+		if !p.MetricsBefore.IsZero() {
+			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return int(n), err
+}

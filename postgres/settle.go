@@ -1,0 +1,292 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Settling ends an attempt as its outcome says. Every statement here names
+// the job by id and the lease token, and requires state running: a worker
+// that lost its lease changes nothing.
+
+// Settle implements queue.Store. It answers each settlement in errs: nil,
+// or an error wrapping queue.ErrLeaseLost.
+func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
+	errs := make([]error, len(settlements))
+	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+		counts := throughput{}
+		if err := lockSettledKeys(ctx, x, settlements); err != nil {
+			return err
+		}
+		done, err := completeDeleteBatched(ctx, x, settlements, errs)
+		if err != nil {
+			return err
+		}
+		for i, st := range settlements {
+			if !done[i] {
+				var held bool
+				if held, err = settleOne(ctx, x, st); err != nil {
+					return err
+				}
+				errs[i] = nil
+				if !held {
+					errs[i] = leaseLost(st.JobID, st.Outcome)
+				}
+			}
+			if errs[i] == nil {
+				if err := settled(ctx, x, st, counts); err != nil {
+					return err
+				}
+			}
+		}
+		return counts.record(ctx, x)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// lockSettledKeys takes the advisory locks of the settled jobs' ordering
+// keys before any job row is touched (lockKeysInOrder); promoteNext takes
+// them again after the job leaves.
+func lockSettledKeys(ctx context.Context, x *xtx, settlements []queue.Settlement) error {
+	keys := make([]queueKey, 0, len(settlements))
+	for _, st := range settlements {
+		keys = append(keys, queueKey{st.Queue, st.OrderKey})
+	}
+	return lockKeysInOrder(ctx, x, keys)
+}
+
+// queueKey is an ordering key of a queue.
+type queueKey struct{ queue, key string }
+
+// lockKeysInOrder takes the advisory locks of keys (empty keys skipped),
+// sorted, so that two writes that lock several keys never wait on each
+// other in a cycle. Every write that decides a key's head takes the key's
+// lock first, then job rows.
+func lockKeysInOrder(ctx context.Context, x *xtx, keys []queueKey) error {
+	sorted := make([]queueKey, 0, len(keys))
+	for _, k := range keys {
+		if k.key != "" {
+			sorted = append(sorted, k)
+		}
+	}
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].queue != sorted[j].queue {
+			return sorted[i].queue < sorted[j].queue
+		}
+		return sorted[i].key < sorted[j].key
+	})
+	for i, k := range sorted {
+		if i > 0 && k == sorted[i-1] {
+			continue
+		}
+		if err := lockKey(ctx, x, k.queue, k.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaseLost is the answer to a settlement whose lease no longer held.
+func leaseLost(id int64, outcome queue.Outcome) error {
+	return fmt.Errorf("settle job %d (%s): %w", id, outcome, queue.ErrLeaseLost)
+}
+
+// settled follows a settlement that took effect. The job left the live
+// set, or (a retry, snooze or release of a job an operator cancelled
+// meanwhile) may have: its key may move on; while the job is still the
+// head this does nothing. Then the attempt is counted.
+func settled(ctx context.Context, x *xtx, st queue.Settlement, counts throughput) error {
+	if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
+		return err
+	}
+	counts.count(st)
+	return nil
+}
+
+// settleOne settles st on its own and reports whether its lease still
+// held.
+func settleOne(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
+	switch st.Outcome {
+	case queue.OutcomeComplete:
+		return settleComplete(ctx, x, st)
+	case queue.OutcomeRetry:
+		return settleRetry(ctx, x, st)
+	case queue.OutcomeSnooze:
+		return execHeld(ctx, x, sqlSnooze, micros(st.RunAt), micros(st.Now), st.JobID, st.Token)
+	case queue.OutcomeRelease:
+		return execHeld(ctx, x, sqlReleaseJob, micros(st.RunAt), st.JobID, st.Token)
+	case queue.OutcomeCancel:
+		return execHeld(ctx, x, sqlCancelRunning, micros(st.Now), st.JobID, st.Token)
+	case queue.OutcomeDead:
+		return settleDead(ctx, x, st)
+	default:
+		return false, fmt.Errorf("postgres: settle job %d: unknown outcome %v", st.JobID, st.Outcome)
+	}
+}
+
+// execHeld runs one of the statements below and reports whether it
+// changed the job: whether its lease still held.
+func execHeld(ctx context.Context, x *xtx, query string, args ...any) (bool, error) {
+	r, err := x.exec(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n > 0, err
+}
+
+const (
+	sqlCompleteKeep = `UPDATE spool.jobs SET state = ` + completedSQL + `, finished_at = $1, lease_until = NULL, lease_token = NULL
+  WHERE id = $2 AND lease_token = $3 AND state = ` + runningSQL
+	sqlCompleteDelete = `DELETE FROM spool.jobs WHERE id = $1 AND lease_token = $2 AND state = ` + runningSQL
+)
+
+// settleComplete keeps the job as completed, or deletes it. (The
+// deletions completeDeleteBatched did not batch: the job has another
+// settlement in this call.)
+func settleComplete(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
+	if st.Keep {
+		return execHeld(ctx, x, sqlCompleteKeep, micros(st.Now), st.JobID, st.Token)
+	}
+	return execHeld(ctx, x, sqlCompleteDelete, st.JobID, st.Token)
+}
+
+// sqlRetry records the failed attempt and schedules the next one; a job
+// an operator cancelled while it ran ends cancelled instead. With $6 set,
+// only once the lease has expired.
+const sqlRetry = `UPDATE spool.jobs SET
+  state = CASE WHEN cancel_requested THEN ` + cancelledSQL + ` WHEN $1::bigint <= $2::bigint THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END,
+  run_at = $1::bigint, finished_at = CASE WHEN cancel_requested THEN $2::bigint END,
+  lease_until = NULL, lease_token = NULL,
+  errors = coalesce($3::text, errors)
+  WHERE id = $4 AND lease_token = $5 AND state = ` + runningSQL + ` AND (NOT $6::boolean OR lease_until < $2::bigint)`
+
+// settleRetry records st's error and schedules the job's next attempt.
+func settleRetry(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
+	history, err := appendAttemptError(ctx, x, st)
+	if err != nil {
+		return false, err
+	}
+	return execHeld(ctx, x, sqlRetry, micros(st.RunAt), micros(st.Now), history, st.JobID, st.Token, st.IfExpired)
+}
+
+// settleDead moves the job to spool.dead (dead.go) with its error.
+func settleDead(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
+	history, err := appendAttemptError(ctx, x, st)
+	if err != nil {
+		return false, err
+	}
+	return moveToDead(ctx, x, sqlDeadMove, st.JobID, micros(st.Now), st.Reason, history, st.Token, st.IfExpired)
+}
+
+const (
+	// sqlSnooze reschedules without spending the attempt.
+	sqlSnooze = `UPDATE spool.jobs SET
+  state = CASE WHEN cancel_requested THEN ` + cancelledSQL + ` WHEN $1::bigint <= $2::bigint THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END,
+  run_at = $1::bigint, finished_at = CASE WHEN cancel_requested THEN $2::bigint END,
+  attempt = greatest(attempt - 1, 0), lease_until = NULL, lease_token = NULL
+  WHERE id = $3 AND lease_token = $4 AND state = ` + runningSQL
+	// sqlReleaseJob hands an unfinished job back when its worker stops.
+	sqlReleaseJob = `UPDATE spool.jobs SET
+  state = CASE WHEN cancel_requested THEN ` + cancelledSQL + ` ELSE ` + pendingSQL + ` END,
+  run_at = $1::bigint, finished_at = CASE WHEN cancel_requested THEN $1::bigint END,
+  attempt = greatest(attempt - 1, 0), lease_until = NULL, lease_token = NULL
+  WHERE id = $2 AND lease_token = $3 AND state = ` + runningSQL
+	// sqlCancelRunning ends a job its worker gave up on after a cancel
+	// request.
+	sqlCancelRunning = `UPDATE spool.jobs SET state = ` + cancelledSQL + `, finished_at = $1, lease_until = NULL, lease_token = NULL
+  WHERE id = $2 AND lease_token = $3 AND state = ` + runningSQL
+)
+
+// Completions that delete their job are settled in one statement per
+// lease token: a lease hands all its jobs one token, so a settle batch
+// holds few. RETURNING names the jobs whose lease still held.
+const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE lease_token = $1 AND state = ` + runningSQL + `
+  AND id = ANY($2) RETURNING id`
+
+// batchable reports whether st is a completion that deletes its job.
+func batchable(st queue.Settlement) bool { return st.Outcome == queue.OutcomeComplete && !st.Keep }
+
+// completeDeleteBatched settles the completions that delete their job,
+// grouped by lease token. It marks in done the settlements it handled and
+// sets errs for those whose lease was lost. A job that also has another
+// kind of settlement in the call is left to the caller's in-order loop,
+// so that the first of its settlements wins.
+func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Settlement, errs []error) ([]bool, error) {
+	done := make([]bool, len(settlements))
+	inOrder := settledInOrder(settlements)
+	for i, st := range settlements {
+		if done[i] || !batchable(st) || inOrder[st.JobID] {
+			continue
+		}
+		var group []int
+		for k := i; k < len(settlements); k++ {
+			o := settlements[k]
+			if !done[k] && batchable(o) && !inOrder[o.JobID] && o.Token == st.Token {
+				group = append(group, k)
+			}
+		}
+		if err := completeDeleteGroup(ctx, x, settlements, group, errs); err != nil {
+			return nil, err
+		}
+		for _, k := range group {
+			done[k] = true
+		}
+	}
+	return done, nil
+}
+
+// settledInOrder returns the jobs that have a settlement in the call that
+// cannot be batched (nil when there are none).
+func settledInOrder(settlements []queue.Settlement) map[int64]bool {
+	var inOrder map[int64]bool
+	for _, st := range settlements {
+		if !batchable(st) {
+			if inOrder == nil {
+				inOrder = map[int64]bool{}
+			}
+			inOrder[st.JobID] = true
+		}
+	}
+	return inOrder
+}
+
+// completeDeleteGroup deletes the jobs of the settlements group indexes,
+// all under one lease token, in one statement, and sets errs for those
+// whose lease was lost.
+func completeDeleteGroup(ctx context.Context, x *xtx, settlements []queue.Settlement, group []int, errs []error) error {
+	ids := make([]int64, len(group))
+	for n, k := range group {
+		ids[n] = settlements[k].JobID
+		errs[k] = nil
+	}
+	rows, err := x.query(ctx, sqlCompleteDeleteMany, settlements[group[0]].Token, ids)
+	if err != nil {
+		return err
+	}
+	deleted, err := collect(rows, func(r scanner) (id int64, err error) { err = r.Scan(&id); return id, err })
+	if err != nil {
+		return err
+	}
+	held := make(map[int64]bool, len(deleted))
+	for _, id := range deleted {
+		held[id] = true
+	}
+	for _, k := range group {
+		// A job settled twice in one batch was deleted once: the first
+		// settlement takes it.
+		if id := settlements[k].JobID; held[id] {
+			delete(held, id)
+		} else {
+			errs[k] = leaseLost(id, queue.OutcomeComplete)
+		}
+	}
+	return nil
+}

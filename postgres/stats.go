@@ -1,0 +1,261 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"time"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Stats implements queue.Store. The counts come from one read-only
+// snapshot (repeatable read), so they are consistent with each other.
+// Each count walks the partial index of its state, so a snapshot costs in
+// proportion to the jobs in each state, never a scan of every table.
+func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, ctxErr(ctx, mapErr(err))
+	}
+	defer tx.Rollback()
+	r := statsReader{s: s, tx: tx, qs: queueStats{}}
+	for _, part := range []func(context.Context, time.Time) error{
+		r.addPending, r.addScheduled, r.addRunning, r.addFinished, r.addDead, r.addBlocked, r.addStuck, r.addSettings,
+	} {
+		if err := part(ctx, now); err != nil {
+			return nil, ctxErr(ctx, mapErr(err))
+		}
+	}
+	out := &queue.Stats{Queues: r.qs.sorted()}
+	if out.Throughput, err = r.throughput(ctx, now); err != nil {
+		return nil, ctxErr(ctx, mapErr(err))
+	}
+	return out, nil
+}
+
+// statsReader reads the parts of one snapshot in tx.
+type statsReader struct {
+	s  *Store
+	tx *sql.Tx
+	qs queueStats
+}
+
+// each runs query in the snapshot and calls fn for each row.
+func (r statsReader) each(ctx context.Context, query string, fn func(*sql.Rows) error, args ...any) error {
+	rows, err := r.tx.QueryContext(ctx, r.s.sql(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// queueStats gathers the per-queue counts of a snapshot by queue name.
+type queueStats map[string]*queue.QueueStats
+
+// get returns the counts of the queue name, adding it.
+func (qs queueStats) get(name string) *queue.QueueStats {
+	q := qs[name]
+	if q == nil {
+		q = &queue.QueueStats{Name: name}
+		qs[name] = q
+	}
+	return q
+}
+
+// sorted returns the queues by name.
+func (qs queueStats) sorted() []queue.QueueStats {
+	var out []queue.QueueStats
+	for _, q := range qs {
+		out = append(out, *q)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// oldest raises q's OldestPending to the age at now of a job that was due
+// at runAt.
+func oldest(q *queue.QueueStats, now time.Time, runAt sql.NullInt64) {
+	if runAt.Valid {
+		if age := now.Sub(fromMicros(runAt.Int64)); age > q.OldestPending {
+			q.OldestPending = age
+		}
+	}
+}
+
+const sqlStatsPending = `SELECT queue, count(*), min(run_at) FROM spool.jobs WHERE state = ` + pendingSQL + ` GROUP BY queue`
+
+// addPending counts the pending jobs and finds the oldest.
+func (r statsReader) addPending(ctx context.Context, now time.Time) error {
+	return r.each(ctx, sqlStatsPending, func(rows *sql.Rows) error {
+		var name string
+		var n int
+		var runAt sql.NullInt64
+		if err := rows.Scan(&name, &n, &runAt); err != nil {
+			return err
+		}
+		q := r.qs.get(name)
+		q.Pending += n
+		oldest(q, now, runAt)
+		return nil
+	})
+}
+
+const sqlStatsScheduled = `SELECT queue, count(*) FILTER (WHERE run_at <= $1), count(*) FILTER (WHERE run_at > $1),
+  min(run_at) FILTER (WHERE run_at <= $1)
+  FROM spool.jobs WHERE state = ` + scheduledSQL + ` GROUP BY queue`
+
+// addScheduled counts the scheduled jobs. One that is due counts as
+// pending, and as such may be the oldest: it is ready in all but name
+// until the next lease promotes it.
+func (r statsReader) addScheduled(ctx context.Context, now time.Time) error {
+	return r.each(ctx, sqlStatsScheduled, func(rows *sql.Rows) error {
+		var name string
+		var due, later int
+		var runAt sql.NullInt64
+		if err := rows.Scan(&name, &due, &later, &runAt); err != nil {
+			return err
+		}
+		q := r.qs.get(name)
+		q.Pending += due
+		q.Scheduled += later
+		oldest(q, now, runAt)
+		return nil
+	}, micros(now))
+}
+
+const sqlStatsRunning = `SELECT queue, count(*) FROM spool.jobs WHERE state = ` + runningSQL + ` GROUP BY queue`
+
+// addRunning counts the running jobs.
+func (r statsReader) addRunning(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsRunning, func(rows *sql.Rows) error {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		r.qs.get(name).Running = n
+		return nil
+	})
+}
+
+const sqlStatsFinished = `SELECT queue, count(*) FILTER (WHERE state = ` + completedSQL + `),
+  count(*) FILTER (WHERE state = ` + cancelledSQL + `)
+  FROM spool.jobs WHERE state IN ` + finishedSQL + ` GROUP BY queue`
+
+// addFinished counts the completed and cancelled jobs not yet pruned.
+func (r statsReader) addFinished(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsFinished, func(rows *sql.Rows) error {
+		var name string
+		var n, m int
+		if err := rows.Scan(&name, &n, &m); err != nil {
+			return err
+		}
+		q := r.qs.get(name)
+		q.Completed, q.Cancelled = n, m
+		return nil
+	})
+}
+
+const sqlStatsDead = `SELECT queue, count(*) FROM spool.dead GROUP BY queue`
+
+// addDead counts the dead jobs.
+func (r statsReader) addDead(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsDead, func(rows *sql.Rows) error {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		r.qs.get(name).Dead = n
+		return nil
+	})
+}
+
+const sqlStatsBlocked = `SELECT queue, count(*), count(DISTINCT order_key) FROM spool.jobs
+  WHERE order_key IS NOT NULL AND state = ` + blockedSQL + ` GROUP BY queue`
+
+// addBlocked counts the jobs waiting behind the head of their ordering
+// key, and their keys.
+func (r statsReader) addBlocked(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsBlocked, func(rows *sql.Rows) error {
+		var name string
+		var n, m int
+		if err := rows.Scan(&name, &n, &m); err != nil {
+			return err
+		}
+		q := r.qs.get(name)
+		q.Blocked, q.BlockedKeys = n, m
+		return nil
+	})
+}
+
+const sqlStatsStuck = `SELECT queue, count(DISTINCT order_key) FROM spool.dead
+  WHERE order_key IS NOT NULL AND blocks_key GROUP BY queue`
+
+// addStuck counts the ordering keys a dead job holds.
+func (r statsReader) addStuck(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsStuck, func(rows *sql.Rows) error {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		r.qs.get(name).StuckKeys = n
+		return nil
+	})
+}
+
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool.queues WHERE paused OR max_pending > 0`
+
+// addSettings reads which queues are paused or have a MaxPending limit.
+func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsSettings, func(rows *sql.Rows) error {
+		var name string
+		var paused bool
+		var n int
+		if err := rows.Scan(&name, &paused, &n); err != nil {
+			return err
+		}
+		q := r.qs.get(name)
+		q.Paused, q.MaxPending = paused, n
+		return nil
+	})
+}
+
+const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM spool.metrics
+  WHERE minute >= $1 GROUP BY minute`
+
+// throughput returns one entry per minute of the hour before now, oldest
+// first, zero-filled, from the counts Settle records (throughput.go).
+func (r statsReader) throughput(ctx context.Context, now time.Time) ([]queue.MinuteStats, error) {
+	start := now.Truncate(time.Minute).Add(-59 * time.Minute)
+	minutes := make([]queue.MinuteStats, 60)
+	for i := range minutes {
+		minutes[i].Minute = start.Add(time.Duration(i) * time.Minute)
+	}
+	err := r.each(ctx, sqlStatsMinutes, func(rows *sql.Rows) error {
+		var minute int64
+		var c, f, d int
+		if err := rows.Scan(&minute, &c, &f, &d); err != nil {
+			return err
+		}
+		if i := int((minute - start.Unix()) / 60); i >= 0 && i < len(minutes) {
+			minutes[i].Completed, minutes[i].Failed, minutes[i].Dead = c, f, d
+		}
+		return nil
+	}, start.Unix())
+	if err != nil {
+		return nil, err
+	}
+	return minutes, nil
+}
