@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/spooljobs/spool/internal/pgtest"
@@ -24,10 +25,26 @@ func openStore(t *testing.T, opts postgres.Options) *postgres.Store {
 }
 
 // TestConformance runs the shared Store contract suite on PostgreSQL, each
-// case on a fresh schema.
+// case on a fresh schema. A case that opens a second store (to show that a
+// transaction of another database is refused) gets it in another database
+// of the server: a schema of the same database is not foreign.
 func TestConformance(t *testing.T) {
+	var mu sync.Mutex
+	opened := map[*testing.T]bool{}
 	queuetest.Run(t, func(t *testing.T) queuetest.Backend {
-		s := openStore(t, postgres.Options{MaxConns: 4})
+		mu.Lock()
+		second := opened[t]
+		opened[t] = true
+		mu.Unlock()
+		url := pgtest.URL(t)
+		if second {
+			url = otherDatabase(t, url)
+		}
+		s, err := postgres.Open(context.Background(), url, postgres.Options{Schema: pgtest.Schema(t, url), MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
 		return queuetest.Backend{Store: s, DB: s.DB()}
 	})
 }
