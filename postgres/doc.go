@@ -1,8 +1,8 @@
 // Package postgres is spool's store on PostgreSQL, through the maintained
 // driver github.com/jackc/pgx/v5 (its database/sql adapter, pgx/v5/stdlib):
-// the same queue.Store, queue.TopicStore, queue.ScheduleStore and
-// queue.Notifier as package sqlite, for apps that outgrow one machine and
-// share one database between several hosts.
+// the same queue.Store, queue.TopicStore, queue.ScheduleStore,
+// queue.Notifier and queue.Leader as package sqlite, for apps that outgrow
+// one machine and share one database between several hosts.
 //
 // Open connects and migrates:
 //

@@ -42,8 +42,9 @@ type Options struct {
 }
 
 // Store is the PostgreSQL backend of spool. It implements queue.Store,
-// queue.TopicStore, queue.ScheduleStore and queue.Notifier, and is safe for
-// concurrent use by many goroutines and many hosts.
+// queue.TopicStore, queue.ScheduleStore, queue.Notifier and queue.Leader
+// (leader.go), and is safe for concurrent use by many goroutines and many
+// hosts.
 type Store struct {
 	opts   Options
 	logger *slog.Logger

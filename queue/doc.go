@@ -22,7 +22,7 @@
 //   - Worker pools (package worker) and schedulers (package schedule) are
 //     built on a Queue and share its store, clock ([Queue.Now]) and logger.
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
-//     [Notifier]) and run package queuetest's conformance suite.
+//     [Notifier], [Leader]) and run package queuetest's conformance suite.
 //
 // # Lifecycle
 //
@@ -109,8 +109,9 @@
 //     them between hosts (LISTEN/NOTIFY) does; workers poll either way.
 //   - Maintenance (rescue through [Store.Expired], [Store.Prune],
 //     [TopicStore.DeliverBacklog], [TopicStore.PruneEvents]) is safe when
-//     every process runs it at once; a backend may elect one leader to
-//     save the work.
+//     every process runs it at once; a backend may elect one leader
+//     ([Leader]) to save the work, and worker pools then maintain only
+//     while they hold the role.
 //   - Transactions are database/sql's *sql.Tx, which apps on SQLite and on
 //     PostgreSQL (pgx's stdlib package) share. An app on a native pgx pool
 //     opens a *sql.DB over the same pool (stdlib.OpenDBFromPool) and begins

@@ -1,8 +1,8 @@
 // Package queuetest is the conformance suite for queue.Store backends: every
 // backend runs the same cases, so a second backend (Postgres) behaves as
 // the first. It checks the promises of queue.Store's documentation, and of
-// queue.TopicStore and queue.ScheduleStore for a store that implements
-// them (their cases skip otherwise). A backend's test calls Run with a
+// queue.TopicStore, queue.ScheduleStore and queue.Leader for a store that
+// implements them (their cases skip otherwise). A backend's test calls Run with a
 // function that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
@@ -123,13 +123,13 @@ type area struct {
 // Run runs every conformance case against stores made by open, each on a
 // fresh store, as subtests named Area/Promise (such as
 // "OrderKey/NextRunsAfterHolderCompletes"). Cases for an optional interface
-// (queue.TopicStore, queue.ScheduleStore) skip, saying so, when the store
-// does not implement it.
+// (queue.TopicStore, queue.ScheduleStore, queue.Leader) skip, saying so,
+// when the store does not implement it.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	areas := []area{
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
 		deadArea, cancelArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
-		wakeArea, queueAPIArea,
+		wakeArea, queueAPIArea, leaderArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -61,7 +61,9 @@ type Options struct {
 }
 
 // Store is the SQLite backend of spool. It implements queue.Store and is
-// safe for concurrent use by many goroutines.
+// safe for concurrent use by many goroutines. It implements
+// queue.Leader too (leader.go), so that of the worker pools sharing the
+// file, in one process or several, one runs maintenance.
 type Store struct {
 	opts   Options
 	logger *slog.Logger

@@ -23,9 +23,13 @@ func (p *Pool) maintenanceLoop() {
 }
 
 // maintainOnce rescues expired leases, prunes, lets subscriptions catch up
-// on the event log (in bounded steps) and prunes the event log. It logs
-// what fails and goes on with the rest.
+// on the event log (in bounded steps) and prunes the event log, when this
+// pool leads maintenance (see lead). It logs what fails and goes on with
+// the rest.
 func (p *Pool) maintainOnce(ctx context.Context) {
+	if !p.lead(ctx) {
+		return
+	}
 	if _, err := p.Rescue(ctx); err != nil {
 		p.logger.Error("spool: rescue failed", "err", err)
 	}
@@ -46,13 +50,74 @@ func (p *Pool) maintainOnce(ctx context.Context) {
 	}
 }
 
+// maintenanceRole is the role pools elect a leader for, on a store that
+// implements queue.Leader.
+const maintenanceRole = "maintenance"
+
+// leaderTTL is the term a maintenance leader is granted at each round:
+// two rounds, so that one late round does not lose the role, and a
+// leader that stopped without resigning (its host died) is replaced
+// within three rounds.
+func (p *Pool) leaderTTL() time.Duration { return 2 * p.opts.MaintenanceInterval }
+
+// lead reports whether this pool runs this maintenance round: on a store
+// that implements queue.Leader, when it holds (takes or renews) the role
+// "maintenance" under its id; on any other store, always (every pool
+// maintains, as maintenance is safe concurrently). When the election
+// fails it maintains all the same, for the same reason. It logs when the
+// pool gains or loses the role.
+func (p *Pool) lead(ctx context.Context) bool {
+	l, ok := p.store.(queue.Leader)
+	if !ok {
+		p.leading.Store(true)
+		return true
+	}
+	now := p.q.Now()
+	lead, err := l.Lead(ctx, maintenanceRole, p.id, now, p.leaderTTL())
+	if err != nil {
+		p.logger.Error("spool: maintenance leader election failed; maintaining this round anyway", "err", err)
+		return true
+	}
+	switch was := p.leading.Swap(lead); {
+	case lead && !was:
+		p.logger.Info("spool: this pool leads maintenance (rescue, pruning)", "name", p.opts.Name, "pool_id", p.id)
+	case !lead && was:
+		p.logger.Info("spool: another pool leads maintenance now", "name", p.opts.Name, "pool_id", p.id)
+	}
+	return lead
+}
+
+// resign gives up the maintenance role at Stop, if this pool holds it, so
+// that another pool takes it at its next round rather than after the
+// term. ctx is Stop's: it may have ended, the resignation is tried anyway
+// for a few seconds.
+func (p *Pool) resign(ctx context.Context) {
+	l, ok := p.store.(queue.Leader)
+	if !ok || !p.leading.Swap(false) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.Resign(ctx, maintenanceRole, p.id); err != nil {
+		p.logger.Warn("spool: resigning maintenance leadership failed; another pool takes it when the term ends",
+			"err", err, "term", p.leaderTTL())
+	}
+}
+
+// Leading reports whether this pool runs the maintenance rounds: on a
+// store that implements queue.Leader, whether it held the role at its
+// last round (false before its first); on any other store, true once it
+// ran one (every pool maintains). For operators and tests.
+func (p *Pool) Leading() bool { return p.leading.Load() }
+
 // Prune deletes completed and cancelled jobs past their retention,
 // processed keys older than KeepProcessed and throughput counters older
 // than a day. It deletes in transactions of at most pruneBatch rows of a
 // kind, as many as it takes (up to pruneRounds, the rest at the next run),
 // so that a pool keeping jobs or processed keys faster than one batch per
 // MaintenanceInterval still keeps up. It returns how many jobs and
-// processed keys it deleted. The pool calls it every MaintenanceInterval.
+// processed keys it deleted. The pool calls it every MaintenanceInterval
+// while it leads maintenance (Leading); a direct call always prunes.
 func (p *Pool) Prune(ctx context.Context) (int, error) {
 	now := p.q.Now()
 	params := queue.PruneParams{

@@ -58,7 +58,10 @@ type Options struct {
 	KindBackoff map[string]queue.Backoff
 	// MaintenanceInterval is how often the pool rescues jobs with expired
 	// leases (crashed or hung workers) and prunes old jobs. Defaults to
-	// LeaseDuration/2.
+	// LeaseDuration/2. On a store that implements queue.Leader, one pool
+	// of those sharing the store maintains (Pool.Leading); when it stops,
+	// another takes over at its next round, and when its host dies,
+	// within three rounds.
 	MaintenanceInterval time.Duration
 	// KeepCompleted keeps completed jobs this long for inspection. Defaults
 	// to 0: a completed job is deleted when it is acknowledged.

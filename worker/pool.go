@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -50,6 +53,9 @@ type Pool struct {
 
 	epoch time.Time // the queue clock's reading at New: the zero of monotonic
 	step  stepGuard // the rescuer's watch on wall-clock steps
+
+	id      string      // this pool's holder id in leader elections (a UUID)
+	leading atomic.Bool // this pool ran the last maintenance round (maintenance.go)
 }
 
 // active is a leased job this pool holds.
@@ -107,7 +113,7 @@ func New(q *queue.Queue, opts Options) (*Pool, error) {
 	return &Pool{
 		q: q, store: q.Store(), wake: wake, opts: opts, logger: opts.Logger,
 		handlers: map[string]Handler{}, active: map[int64]*active{},
-		epoch: q.Now(),
+		epoch: q.Now(), id: uuid.NewString(),
 	}, nil
 }
 
@@ -201,6 +207,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 	<-p.settleDone
 	close(p.stopLoops)
 	p.loopsWG.Wait()
+	p.resign(ctx)
 	p.logger.Info("spool: pool stopped", "name", p.opts.Name, "hard", result != nil)
 	return result
 }

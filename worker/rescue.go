@@ -11,8 +11,9 @@ import (
 // Rescue settles jobs whose lease expired (their worker crashed, was
 // killed, or hung past its timeout): each is retried after its backoff with
 // the attempt counted, or goes dead when it has no attempts left. It
-// returns how many it rescued. The pool calls it every MaintenanceInterval;
-// any pool on the store rescues any job.
+// returns how many it rescued. The pool calls it every MaintenanceInterval
+// while it leads maintenance (Leading); any pool on the store rescues any
+// job, and a direct call always rescues.
 //
 // Leases end at wall-clock times. When the wall clock stepped forward
 // (more than a second beyond the monotonic clock, Options.Monotonic) since

@@ -1,0 +1,8 @@
+-- Leaders: one holder at a time per role (queue.Leader), such as the worker
+-- pool that runs maintenance. A row whose expires_at has passed is free for
+-- the next caller of Lead; Resign deletes the row.
+CREATE TABLE spool_leaders (
+  name       TEXT    PRIMARY KEY,
+  holder     TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
