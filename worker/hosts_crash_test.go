@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,36 +103,7 @@ func TestSeveralHostsUnderCrashes(t *testing.T) {
 		h.start(fmt.Sprintf("p%d", i))
 	}
 
-	// The chaos: kill someone every hostsKillEvery (the first kill a
-	// worker's, the second a producer's) until the producers are done
-	// and enough kills happened.
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range h.children {
-			if !yield(name) {
-				return
-			}
-		}
-	})
-	kills := 0
-	for kills < hostsMinKills || h.producersDone() < hostsProds {
-		at := time.Now().Add(hostsKillEvery/2 + time.Duration(rng.Int64N(int64(hostsKillEvery))))
-		childtest.WaitUntil(t, time.Minute, "the time of the next kill", func() bool { return time.Now().After(at) }, h.list()...)
-		var name string
-		switch {
-		case kills == 0:
-			name = fmt.Sprintf("w%d", 1+rng.IntN(hostsWorkers))
-		case kills == 1 && h.producersDone() < hostsProds:
-			name = fmt.Sprintf("p%d", 1+rng.IntN(hostsProds))
-		default:
-			name = names[rng.IntN(len(names))]
-		}
-		if name[0] == 'p' && h.producerDone(name) {
-			continue // nothing left to interrupt
-		}
-		h.kill(name)
-		kills++
-		h.start(name)
-	}
+	kills := h.chaos(rng)
 	h.killsDone = time.Now()
 	for i := 1; i <= hostsProds; i++ {
 		h.children[fmt.Sprintf("p%d", i)].Wait(30 * time.Second)
@@ -143,7 +115,7 @@ func TestSeveralHostsUnderCrashes(t *testing.T) {
 		c.Say("stop-cron")
 		c.Expect("cron stopped", 30*time.Second)
 	}
-	childtest.WaitUntil(t, time.Minute, "the workers to drain the store", func() bool { return liveCount(t, q) == 0 }, h.list()...)
+	childtest.WaitUntil(t, time.Minute, "the workers to drain the store", func() bool { return liveCount(t, q) == 0 }, h.list('w')...)
 	for i := 1; i <= hostsWorkers; i++ {
 		h.children[fmt.Sprintf("w%d", i)].Wait(30 * time.Second)
 	}
@@ -158,7 +130,7 @@ func TestSeveralHostsUnderCrashes(t *testing.T) {
 		"in %s: %d jobs enqueued (%d acknowledged; %d keyed on %d keys; %d unique keys, %d duplicate enqueues refused); "+
 		"%d handler runs: %d jobs ran more than once (at most %d times), all explained by a kill: %d runs cut short by a kill, "+
 		"%d finished but their acknowledgement lost to a kill; %d cron ticks, each enqueued once (%d tick jobs ran twice after a kill; %d gaps of missed ticks); "+
-		"drained in %s; %s in all",
+		"then drained in %s; %s in all",
 		hostsWorkers, hostsProds, kills, h.killedOf('w'), h.killedOf('p'), h.killsDone.Sub(began).Round(time.Millisecond),
 		st.jobs, st.acked, st.keyed, hostsKeys, uniq.keys, uniq.dups,
 		st.starts, st.reran, st.maxStarts, st.interrupted, st.ackLost, ticks.ticks, ticks.reran, ticks.gaps,
@@ -205,10 +177,44 @@ func (h *hostsRun) kill(name string) {
 	h.incarnation[name]++
 }
 
-// list returns the running children.
-func (h *hostsRun) list() []*childtest.Child {
+// chaos kills a random process every hostsKillEvery or so (the first kill
+// a worker's, the second a producer's) and starts it again, until the
+// producers are done and hostsMinKills kills happened. It returns how many
+// it killed.
+func (h *hostsRun) chaos(rng *rand.Rand) int {
+	h.t.Helper()
+	names := slices.Sorted(maps.Keys(h.children))
+	kills := 0
+	for kills < hostsMinKills || h.producersDone() < hostsProds {
+		at := time.Now().Add(hostsKillEvery/2 + time.Duration(rng.Int64N(int64(hostsKillEvery))))
+		childtest.WaitUntil(h.t, time.Minute, "the time of the next kill", func() bool { return time.Now().After(at) }, h.list(0)...)
+		var name string
+		switch {
+		case kills == 0:
+			name = fmt.Sprintf("w%d", 1+rng.IntN(hostsWorkers))
+		case kills == 1 && h.producersDone() < hostsProds:
+			name = fmt.Sprintf("p%d", 1+rng.IntN(hostsProds))
+		default:
+			name = names[rng.IntN(len(names))]
+		}
+		if name[0] == 'p' && h.producerDone(name) {
+			continue // nothing left to interrupt
+		}
+		h.kill(name)
+		kills++
+		h.start(name)
+	}
+	return kills
+}
+
+// list returns the current runs of the workers ('w'), the producers ('p')
+// or, with 0, of all.
+func (h *hostsRun) list(kind byte) []*childtest.Child {
 	var out []*childtest.Child
-	for _, c := range h.children {
+	for name, c := range h.children {
+		if kind != 0 && name[0] != kind {
+			continue
+		}
 		out = append(out, c)
 	}
 	return out
@@ -386,32 +392,39 @@ func checkHostsRuns(t *testing.T, lg []hostsLine, killed map[string]bool) hostsS
 		if args.Key != "" {
 			st.keyed++
 		}
-		s, d := starts[id], dones[id]
-		require.NotEmpty(t, d, "job %d (%+v) never completed: lost (starts %v)", id, args, s)
-		seen := map[string]bool{}
-		for i, e := range s {
-			require.False(t, seen[e.run], "job %d started twice in run %s: it ran again without a kill (%v)", id, e.run, s)
-			seen[e.run] = true
-			if i > 0 {
-				require.Greater(t, e.attempt, s[i-1].attempt, "job %d: %s after %s", id, e, s[i-1])
-			}
-			if i < len(s)-1 {
-				require.True(t, killed[e.run], "job %d ran again after run %s, which was not killed (%v)", id, e.run, s)
-				if slices.ContainsFunc(d, func(x hostsLine) bool { return x.run == e.run }) {
-					st.ackLost++
-				} else {
-					st.interrupted++
-				}
-			}
-		}
-		require.Equal(t, s[len(s)-1].run, d[len(d)-1].run, "job %d: its last start never finished (%v; %v)", id, s, d)
-		st.starts += len(s)
-		if len(s) > 1 {
-			st.reran++
-		}
-		st.maxStarts = max(st.maxStarts, len(s))
+		checkJobRuns(t, id, args, starts[id], dones[id], killed, &st)
 	}
 	return st
+}
+
+// checkJobRuns checks the handler runs of one job: it completed, and each
+// start but the last was in a killed run, with a higher attempt than the
+// one before; it counts them in st.
+func checkJobRuns(t *testing.T, id int64, args hostsArgs, s, d []hostsLine, killed map[string]bool, st *hostsStats) {
+	t.Helper()
+	require.NotEmpty(t, d, "job %d (%+v) never completed: lost (starts %v)", id, args, s)
+	seen := map[string]bool{}
+	for i, e := range s {
+		require.False(t, seen[e.run], "job %d started twice in run %s: it ran again without a kill (%v)", id, e.run, s)
+		seen[e.run] = true
+		if i > 0 {
+			require.Greater(t, e.attempt, s[i-1].attempt, "job %d: %s after %s", id, e, s[i-1])
+		}
+		if i < len(s)-1 {
+			require.True(t, killed[e.run], "job %d ran again after run %s, which was not killed (%v)", id, e.run, s)
+			if slices.ContainsFunc(d, func(x hostsLine) bool { return x.run == e.run }) {
+				st.ackLost++
+			} else {
+				st.interrupted++
+			}
+		}
+	}
+	require.Equal(t, s[len(s)-1].run, d[len(d)-1].run, "job %d: its last start never finished (%v; %v)", id, s, d)
+	st.starts += len(s)
+	if len(s) > 1 {
+		st.reran++
+	}
+	st.maxStarts = max(st.maxStarts, len(s))
 }
 
 // checkHostsKeys checks, per ordering key, that the key's jobs (in ID
@@ -732,26 +745,7 @@ func hostWorkerChild() error {
 	if err != nil {
 		return err
 	}
-	pool.Handle(hostsKind, worker.JSON(func(ctx context.Context, job *queue.Job, a hostsArgs) error {
-		fields := fmt.Sprintf("%s %s %d %s %s %d %d", run, a.P, a.Seq, dash(a.Key), dash(a.UKey), job.ID, job.Attempt)
-		if _, err := fmt.Fprintf(logFile, "start %s\n", fields); err != nil {
-			return err
-		}
-		// Some work: a few jobs are in flight in every process when a kill
-		// comes.
-		time.Sleep(10*time.Millisecond + rand.N(40*time.Millisecond))
-		_, err := fmt.Fprintf(logFile, "done %s\n", fields)
-		return err
-	}))
-	pool.HandleFunc(hostsTickKind, func(ctx context.Context, job *queue.Job) error {
-		fields := fmt.Sprintf("%s %s %d %d", run, job.Metadata[schedule.MetadataTick], job.ID, job.Attempt)
-		if _, err := fmt.Fprintf(logFile, "tick %s\n", fields); err != nil {
-			return err
-		}
-		time.Sleep(rand.N(3 * time.Millisecond))
-		_, err := fmt.Fprintf(logFile, "tickdone %s\n", fields)
-		return err
-	})
+	handleHostsJobs(pool, logFile, run)
 	sched, err := schedule.New(q, schedule.Options{Logger: logger})
 	if err != nil {
 		return err
@@ -782,4 +776,29 @@ func hostWorkerChild() error {
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return pool.Stop(stopCtx)
+}
+
+// handleHostsJobs registers the handlers of the worker processes of
+// TestSeveralHostsUnderCrashes, which log each run's start and end.
+func handleHostsJobs(pool *worker.Pool, logFile *os.File, run string) {
+	pool.Handle(hostsKind, worker.JSON(func(ctx context.Context, job *queue.Job, a hostsArgs) error {
+		fields := fmt.Sprintf("%s %s %d %s %s %d %d", run, a.P, a.Seq, dash(a.Key), dash(a.UKey), job.ID, job.Attempt)
+		if _, err := fmt.Fprintf(logFile, "start %s\n", fields); err != nil {
+			return err
+		}
+		// Some work: a few jobs are in flight in every process when a kill
+		// comes.
+		time.Sleep(10*time.Millisecond + rand.N(40*time.Millisecond))
+		_, err := fmt.Fprintf(logFile, "done %s\n", fields)
+		return err
+	}))
+	pool.HandleFunc(hostsTickKind, func(ctx context.Context, job *queue.Job) error {
+		fields := fmt.Sprintf("%s %s %d %d", run, job.Metadata[schedule.MetadataTick], job.ID, job.Attempt)
+		if _, err := fmt.Fprintf(logFile, "tick %s\n", fields); err != nil {
+			return err
+		}
+		time.Sleep(rand.N(3 * time.Millisecond))
+		_, err := fmt.Fprintf(logFile, "tickdone %s\n", fields)
+		return err
+	})
 }
