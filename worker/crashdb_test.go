@@ -136,16 +136,17 @@ func (d crashDB) Kill(t *testing.T, c *childtest.Child) {
 }
 
 // onBothBackends runs test as the subtests "sqlite", on a fresh file named
-// file in a temporary directory, and "postgres", on a fresh schema on the
-// test server (pgtest: skipped where no server runs, unless
-// SPOOL_REQUIRE_POSTGRES=1). The subtests run in parallel.
+// file in a temporary directory, and then "postgres", on a fresh schema on
+// the test server (pgtest: skipped where no server runs, unless
+// SPOOL_REQUIRE_POSTGRES=1). The subtests run one after the other: the
+// crash tests already run in parallel with each other, and their leases
+// (a second) are sized for that load on two cores under -race, not for
+// twice as many processes beside a PostgreSQL server.
 func onBothBackends(t *testing.T, file string, test func(t *testing.T, db crashDB)) {
 	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
 		test(t, crashDB{DSN: filepath.Join(t.TempDir(), file)})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
 		test(t, newPostgresCrashDB(t))
 	})
 }
