@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -93,8 +95,11 @@ func scanLive(r scanner) (*queue.Job, error) { return scanJob(r, false) }
 const sqlExtend = `UPDATE spool.jobs SET lease_until = $1 WHERE id = $2 AND lease_token = $3 AND state = ` + runningSQL + `
   RETURNING cancel_requested`
 
-// Extend implements queue.Store.
+// Extend implements queue.Store. It updates the jobs in id order, the
+// order Settle locks them in (lockSettledJobs): a heartbeat and a settle
+// or rescue of the same jobs never wait on each other in a cycle.
 func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	leases = slices.SortedFunc(slices.Values(leases), func(a, b queue.LeaseRef) int { return cmp.Compare(a.JobID, b.JobID) })
 	var res queue.ExtendResult
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.ExtendResult{}

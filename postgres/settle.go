@@ -22,6 +22,9 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 		if err := lockSettledKeys(ctx, x, settlements); err != nil {
 			return err
 		}
+		if err := lockSettledJobs(ctx, x, settlements); err != nil {
+			return err
+		}
 		done, err := completeDeleteBatched(ctx, x, settlements, errs)
 		if err != nil {
 			return err
@@ -60,6 +63,26 @@ func lockSettledKeys(ctx context.Context, x *xtx, settlements []queue.Settlement
 		keys = append(keys, queueKey{st.Queue, st.OrderKey})
 	}
 	return lockKeysInOrder(ctx, x, keys)
+}
+
+// sqlLockJobs locks job rows in id order (the sort runs below the lock).
+const sqlLockJobs = `SELECT id FROM spool.jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+// lockSettledJobs locks the settled jobs' rows in id order, after their
+// keys' locks and before any of them changes, as Extend updates them: the
+// statements below then lock rows this transaction holds, and two settles
+// (a worker's and a rescue) or a settle and a heartbeat of the same jobs
+// never wait on each other in a cycle.
+func lockSettledJobs(ctx context.Context, x *xtx, settlements []queue.Settlement) error {
+	ids := make([]int64, len(settlements))
+	for i, st := range settlements {
+		ids[i] = st.JobID
+	}
+	rows, err := x.query(ctx, sqlLockJobs, ids)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // queueKey is an ordering key of a queue.

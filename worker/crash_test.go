@@ -16,7 +16,6 @@ import (
 
 	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 	"github.com/stretchr/testify/require"
 )
@@ -38,19 +37,22 @@ type crashArgs struct {
 // run more than once only because a kill interrupted it: every start of a
 // job but its last happened in a run that was killed, and a job the store
 // acknowledged (deleted) before a kill never starts again. The kill points
-// come from a logged seed (SPOOL_CRASH_SEED replays them).
+// come from a logged seed (SPOOL_CRASH_SEED replays them). It runs on
+// SQLite and on PostgreSQL.
 func TestCrashSafety(t *testing.T) {
 	t.Parallel()
+	onBothBackends(t, "crash.db", testCrashSafety)
+}
+
+func testCrashSafety(t *testing.T, db crashDB) {
 	seed := testSeed(t, "SPOOL_CRASH_SEED", "the kill points")
 	rng := rand.New(rand.NewPCG(seed, 0x5b001))
 
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "crash.db")
-	logPath := filepath.Join(dir, "runs.log")
-	seqOf := enqueueCrashJobs(t, dbPath)
+	logPath := filepath.Join(t.TempDir(), "runs.log")
+	seqOf := enqueueCrashJobs(t, db)
 
 	env := func(run string) []string {
-		return []string{"SPOOL_TEST_DB=" + dbPath, "SPOOL_TEST_LOG=" + logPath, "SPOOL_TEST_RUN=" + run}
+		return append(db.Env(), "SPOOL_TEST_LOG="+logPath, "SPOOL_TEST_RUN="+run)
 	}
 	killed := map[string]bool{}
 	// ackedAt[id] is the log's length when a look at the store after a
@@ -69,7 +71,7 @@ func TestCrashSafety(t *testing.T) {
 		c := childtest.Start(t, "crash", env(run)...)
 		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
 			func() bool { return countLines(t, logPath) >= target }, c)
-		c.Kill()
+		db.Kill(t, c)
 		killed[run] = true
 		lines := countLines(t, logPath)
 		t.Logf("run %s: SIGKILL after %s at log line %d (run started at line %d)",
@@ -77,7 +79,7 @@ func TestCrashSafety(t *testing.T) {
 
 		// The store as the kill left it: a job that is gone was
 		// acknowledged, so a handler must have finished it.
-		live := liveJobs(t, dbPath)
+		live := liveJobs(t, db)
 		soFar := readCrashLog(t, logPath, seqOf)
 		for id := range seqOf {
 			r := soFar[id]
@@ -101,9 +103,7 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("run %s: finished the rest in %s", finalRun, time.Since(start).Round(time.Millisecond))
 
 	// The store is empty: every job completed (and was deleted), none dead.
-	store, err := sqlite.Open(t.Context(), dbPath, sqlite.Options{})
-	require.NoError(t, err)
-	defer store.Close()
+	store := db.MustOpen(t, openOpts{})
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
 	st, err := q.Inspector().Stats(t.Context())
@@ -154,10 +154,10 @@ func TestCrashSafety(t *testing.T) {
 
 // enqueueCrashJobs creates the database with crashJobs jobs and returns
 // their sequence numbers by job ID.
-func enqueueCrashJobs(t *testing.T, dbPath string) map[int64]int {
+func enqueueCrashJobs(t *testing.T, db crashDB) map[int64]int {
 	t.Helper()
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	store, err := db.Open(ctx, openOpts{})
 	require.NoError(t, err)
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
@@ -215,9 +215,9 @@ func (r *jobRuns) String() string {
 
 // liveJobs returns the IDs of the jobs in the store, which must hold no
 // dead job.
-func liveJobs(t *testing.T, dbPath string) map[int64]bool {
+func liveJobs(t *testing.T, db crashDB) map[int64]bool {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), dbPath, sqlite.Options{ReadOnly: true})
+	store, err := db.Open(t.Context(), openOpts{ReadOnly: true})
 	require.NoError(t, err)
 	defer store.Close()
 	q, err := queue.New(store, queue.Options{})
@@ -285,12 +285,12 @@ func readCrashLog(t *testing.T, path string, seqOf map[int64]int) map[int64]*job
 // killed or, in the final run (SPOOL_TEST_FINAL=1), until the store has no
 // pending, scheduled or running job left; then it stops cleanly.
 func crashChild() error {
-	dbPath, logPath, run := os.Getenv("SPOOL_TEST_DB"), os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
+	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
 	final := os.Getenv("SPOOL_TEST_FINAL") == "1"
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{Logger: logger})
+	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
 	if err != nil {
 		return err
 	}

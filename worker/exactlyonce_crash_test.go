@@ -18,7 +18,6 @@ import (
 
 	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 	"github.com/stretchr/testify/require"
 )
@@ -48,6 +47,14 @@ CREATE TABLE counter (n INTEGER NOT NULL);
 INSERT INTO counter VALUES (0);
 CREATE TABLE effects (job_id INTEGER PRIMARY KEY);
 CREATE TABLE applied_log (job_id INTEGER NOT NULL, run TEXT NOT NULL, token INTEGER NOT NULL);`
+
+// onceSchemaPostgres is onceSchema on PostgreSQL, whose INTEGER has 32
+// bits: job IDs and lease tokens are 64-bit.
+const onceSchemaPostgres = `
+CREATE TABLE counter (n BIGINT NOT NULL);
+INSERT INTO counter VALUES (0);
+CREATE TABLE effects (job_id BIGINT PRIMARY KEY);
+CREATE TABLE applied_log (job_id BIGINT NOT NULL, run TEXT NOT NULL, token BIGINT NOT NULL);`
 
 // TestExactlyOnceEffectsUnderCrashes runs onceJobs jobs whose handler, in
 // one transaction on the store's database, increments the app's counter,
@@ -86,22 +93,27 @@ CREATE TABLE applied_log (job_id INTEGER NOT NULL, run TEXT NOT NULL, token INTE
 // Every job costs three write transactions (the handler's, its lease, the
 // pool's settle, which finds the job gone), about 10ms under -race on two
 // cores; hence 600 jobs. The seed (logged; SPOOL_ONCE_SEED replays the
-// parent's choices) picks the kill points.
+// parent's choices) picks the kill points. It runs on SQLite and on
+// PostgreSQL.
 func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 	t.Parallel()
+	onBothBackends(t, "once.db", testExactlyOnceEffectsUnderCrashes)
+}
+
+func testExactlyOnceEffectsUnderCrashes(t *testing.T, cdb crashDB) {
 	began := time.Now()
 	seed := testSeed(t, "SPOOL_ONCE_SEED", "the kill points")
 	rng := rand.New(rand.NewPCG(seed, 0x0ce))
 
 	ctx := t.Context()
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "once.db")
-	logPath := filepath.Join(dir, "runs.log")
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	logPath := filepath.Join(t.TempDir(), "runs.log")
+	store := cdb.MustOpen(t, openOpts{})
 	db := store.DB()
-	_, err = db.ExecContext(ctx, onceSchema)
+	schema := onceSchema
+	if cdb.Postgres() {
+		schema = onceSchemaPostgres
+	}
+	_, err := db.ExecContext(ctx, schema)
 	require.NoError(t, err)
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
@@ -120,7 +132,7 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 	require.Len(t, ids, onceJobs)
 
 	env := func(run string) []string {
-		return []string{"SPOOL_TEST_DB=" + dbPath, "SPOOL_TEST_LOG=" + logPath, "SPOOL_TEST_RUN=" + run}
+		return append(cdb.Env(), "SPOOL_TEST_LOG="+logPath, "SPOOL_TEST_RUN="+run)
 	}
 	killed := map[string]bool{}
 	for i := 1; i <= onceKills; i++ {
@@ -162,9 +174,9 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 			}
 		}
 		childtest.WaitUntil(t, 30*time.Second, what, cond, c)
-		c.Kill()
+		cdb.Kill(t, c)
 		killed[run] = true
-		acked, counter := checkOnceSnapshot(t, db, dbPath, ids)
+		acked, counter := checkOnceSnapshot(t, db, cdb, ids)
 		t.Logf("run %s: SIGKILL (%s) after %s at log line %d (run started at line %d): %d jobs acknowledged, counter %d",
 			run, kind, time.Since(start).Round(time.Millisecond), countLines(t, logPath), base, acked, counter)
 	}
@@ -183,7 +195,7 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 	left, err := q.Inspector().List(ctx, queue.ListFilter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, left, "jobs left in the store (live or dead)")
-	acked, counter := checkOnceSnapshot(t, db, dbPath, ids)
+	acked, counter := checkOnceSnapshot(t, db, cdb, ids)
 	require.Equal(t, onceJobs, acked)
 	require.Equal(t, onceJobs, counter, "the counter must equal the number of jobs exactly")
 
@@ -262,10 +274,10 @@ func TestExactlyOnceEffectsUnderCrashes(t *testing.T) {
 // exactly those in effects, each with one applied_log row, and the counter
 // is their number. It returns how many jobs were acknowledged and the
 // counter.
-func checkOnceSnapshot(t *testing.T, db *sql.DB, dbPath string, ids map[int64]bool) (acked, counter int) {
+func checkOnceSnapshot(t *testing.T, db *sql.DB, cdb crashDB, ids map[int64]bool) (acked, counter int) {
 	t.Helper()
 	ctx := t.Context()
-	live := liveJobs(t, dbPath) // requires that no job is dead
+	live := liveJobs(t, cdb) // requires that no job is dead
 	effects := map[int64]bool{}
 	rows, err := db.QueryContext(ctx, `SELECT job_id FROM effects`)
 	require.NoError(t, err)
@@ -417,10 +429,10 @@ func readOnceLog(t *testing.T, path string, ids map[int64]bool) map[int64][]*onc
 // or "fail"; slow jobs also log "back" just before they return. It works until killed or, in the final run
 // (SPOOL_TEST_FINAL=1), until the store has no live job.
 func onceCrashChild() error {
-	dbPath, logPath, run := os.Getenv("SPOOL_TEST_DB"), os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
+	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{Logger: logger})
+	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -462,8 +474,8 @@ func onceCrashChild() error {
 		return nil
 	}
 	count := prepare(`UPDATE counter SET n = n + 1`)
-	logApplied := prepare(`INSERT INTO applied_log (job_id, run, token) VALUES (?, ?, ?)`)
-	markEffect := prepare(`INSERT OR IGNORE INTO effects (job_id) VALUES (?)`)
+	logApplied := prepare(`INSERT INTO applied_log (job_id, run, token) VALUES ($1, $2, $3)`)
+	markEffect := prepare(`INSERT INTO effects (job_id) VALUES ($1) ON CONFLICT (job_id) DO NOTHING`)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,11 @@ func (p *Pool) Heartbeat(ctx context.Context) error {
 		}
 	}
 	for _, id := range res.Lost {
-		if a := p.held(id, tokens[id]); a != nil && a.cancel != nil {
+		// A job the handler completed in its own transaction (CompleteTx)
+		// is gone once that commits, which may be before the handler's
+		// Commit returns: cancelling it then would fail a Commit that
+		// took effect (on PostgreSQL the driver abandons it).
+		if a := p.held(id, tokens[id]); a != nil && a.cancel != nil && !a.completedInTx {
 			a.cancel(queue.ErrLeaseLost)
 		}
 	}

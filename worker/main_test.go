@@ -10,11 +10,13 @@ import (
 // childtest.Start, one of the child roles below.
 func TestMain(m *testing.M) {
 	childtest.Main(m, map[string]func() error{
-		"crash":       crashChild,
-		"twoproc":     twoProcChild,
-		"open":        openChild,
-		"ordercrash":  orderCrashChild,
-		"oncecrash":   onceCrashChild,
-		"topicscrash": topicsCrashChild,
+		"crash":        crashChild,
+		"twoproc":      twoProcChild,
+		"open":         openChild,
+		"ordercrash":   orderCrashChild,
+		"oncecrash":    onceCrashChild,
+		"topicscrash":  topicsCrashChild,
+		"hostworker":   hostWorkerChild,
+		"hostproducer": hostProducerChild,
 	})
 }

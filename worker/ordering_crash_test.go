@@ -18,7 +18,6 @@ import (
 
 	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 	"github.com/stretchr/testify/require"
 )
@@ -84,20 +83,21 @@ type orderedJob struct {
 // time (a start of one key between the start and the end of a handler run
 // of another, in one run). The seed (logged; SPOOL_ORDER_SEED replays the
 // parent's choices) drives the kill points, the enqueue batches and the
-// children's failures; thread timing varies between runs.
+// children's failures; thread timing varies between runs. It runs on
+// SQLite and on PostgreSQL.
 func TestOrderingUnderCrashes(t *testing.T) {
 	t.Parallel()
+	onBothBackends(t, "ordered.db", testOrderingUnderCrashes)
+}
+
+func testOrderingUnderCrashes(t *testing.T, db crashDB) {
 	began := time.Now()
 	seed := testSeed(t, "SPOOL_ORDER_SEED", "the kill points, batches and failure draws")
 	rng := rand.New(rand.NewPCG(seed, 0x0bde5))
 
 	ctx := t.Context()
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "ordered.db")
-	logPath := filepath.Join(dir, "runs.log")
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	logPath := filepath.Join(t.TempDir(), "runs.log")
+	store := db.MustOpen(t, openOpts{})
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
 
@@ -148,8 +148,8 @@ func TestOrderingUnderCrashes(t *testing.T) {
 	enqueue(all[:half], func() bool { return rng.IntN(2) == 0 })
 
 	env := func(run string) []string {
-		return []string{"SPOOL_TEST_DB=" + dbPath, "SPOOL_TEST_LOG=" + logPath, "SPOOL_TEST_RUN=" + run,
-			"SPOOL_TEST_SEED=" + strconv.FormatUint(seed, 10)}
+		return append(db.Env(), "SPOOL_TEST_LOG="+logPath, "SPOOL_TEST_RUN="+run,
+			"SPOOL_TEST_SEED="+strconv.FormatUint(seed, 10))
 	}
 	killed := map[string]bool{}
 	for i := 1; i <= orderKills; i++ {
@@ -173,7 +173,7 @@ func TestOrderingUnderCrashes(t *testing.T) {
 		target := base + 50 + rng.IntN(250)
 		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
 			func() bool { return countLines(t, logPath) >= target }, c)
-		c.Kill()
+		db.Kill(t, c)
 		killed[run] = true
 		t.Logf("run %s: SIGKILL after %s at log line %d (run started at line %d)",
 			run, time.Since(start).Round(time.Millisecond), countLines(t, logPath), base)
@@ -432,14 +432,14 @@ func checkOrderSnapshot(t *testing.T, q *queue.Queue, logPath string, jobOf map[
 // orderFailPct percent of runs fail. It works until killed or, in the final
 // run (SPOOL_TEST_FINAL=1), until the store has no live job.
 func orderCrashChild() error {
-	dbPath, logPath, run := os.Getenv("SPOOL_TEST_DB"), os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
+	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
 	seed, err := strconv.ParseUint(os.Getenv("SPOOL_TEST_SEED"), 10, 64)
 	if err != nil {
 		return fmt.Errorf("SPOOL_TEST_SEED: %w", err)
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{Logger: logger})
+	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
 	if err != nil {
 		return err
 	}

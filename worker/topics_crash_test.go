@@ -21,7 +21,6 @@ import (
 
 	"github.com/spooljobs/spool/internal/childtest"
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 	"github.com/stretchr/testify/require"
 )
@@ -105,16 +104,20 @@ func (e *topicEvent) stream(sub string) string { return sub + ":" + topicKey(e.o
 //
 // The seed (logged; SPOOL_TOPICS_SEED replays it) drives the publish
 // order, transaction sizes, kill points, the replay range and the
-// children's failures; thread timing varies between runs.
+// children's failures; thread timing varies between runs. It runs on
+// SQLite and on PostgreSQL.
 func TestTopicsAcrossCrashes(t *testing.T) {
 	t.Parallel()
+	onBothBackends(t, "topics.db", testTopicsAcrossCrashes)
+}
+
+func testTopicsAcrossCrashes(t *testing.T, db crashDB) {
 	began := time.Now()
 	seed := testSeed(t, "SPOOL_TOPICS_SEED", "the publish order, kill points, replay range and failure draws")
 	rng := rand.New(rand.NewPCG(seed, 0x70b1c))
 
 	ctx := t.Context()
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "topics.db")
 	mainLog := filepath.Join(dir, "main.log")
 	replayLog := filepath.Join(dir, "replay.log")
 	freshLog := filepath.Join(dir, "fresh.log")
@@ -141,15 +144,13 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 		}
 	})
 
-	open := func() (*sqlite.Store, *queue.Queue) {
+	open := func() (crashStore, *queue.Queue) {
 		t.Helper()
 		// A publish from this process waits for the write lock while a
 		// busy worker process commits back to back; SQLite's busy handler
 		// polls at growing intervals (up to 100ms) and can miss the gaps
 		// for seconds (see the latencies logged).
-		store, err := sqlite.Open(ctx, dbPath, sqlite.Options{BusyTimeout: 30 * time.Second})
-		require.NoError(t, err)
-		t.Cleanup(func() { store.Close() })
+		store := db.MustOpen(t, openOpts{BusyTimeout: 30 * time.Second})
 		q, err := queue.New(store, queue.Options{})
 		require.NoError(t, err)
 		return store, q
@@ -246,8 +247,8 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	// The crash runs. The parent publishes phase 2 while workers run.
 	store, q = open()
 	env := func(logPath, run string, maint time.Duration, final bool) []string {
-		e := []string{"SPOOL_TEST_DB=" + dbPath, "SPOOL_TEST_LOG=" + logPath, "SPOOL_TEST_RUN=" + run,
-			"SPOOL_TEST_SEED=" + strconv.FormatUint(seed, 10), "SPOOL_TEST_MAINT=" + maint.String()}
+		e := append(db.Env(), "SPOOL_TEST_LOG="+logPath, "SPOOL_TEST_RUN="+run,
+			"SPOOL_TEST_SEED="+strconv.FormatUint(seed, 10), "SPOOL_TEST_MAINT="+maint.String())
 		if final {
 			e = append(e, "SPOOL_TEST_FINAL=1")
 		}
@@ -291,7 +292,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 		target := min(mainLines.count(t)+100+rng.IntN(300), 2*delivered-100)
 		childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run %s to write log line %d", run, target),
 			func() bool { return mainLines.count(t) >= target }, c)
-		c.Kill()
+		db.Kill(t, c)
 		killed[run] = true
 		subs := subsByName(t, q)
 		t.Logf("run %s: SIGKILL after %s at log line %d (run started at line %d); late: cursor %d, backlog %d, lag %d",
@@ -397,7 +398,7 @@ func TestTopicsAcrossCrashes(t *testing.T) {
 	target := 20 + rng.IntN(150)
 	childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("run r1 to write log line %d", target),
 		func() bool { return replayLines.count(t) >= target }, c)
-	c.Kill()
+	db.Kill(t, c)
 	t.Logf("replay run r1: SIGKILL after %s at log line %d", time.Since(start).Round(time.Millisecond), replayLines.count(t))
 	topicSnapshot(t, q, replayLog, byID, replayed, "replay run r1")
 	final = childtest.Start(t, "topicscrash", env(replayLog, "rfinal", 100*time.Millisecond, true)...)
@@ -840,7 +841,7 @@ func topicSnapshot(t *testing.T, q *queue.Queue, logPath string, byID map[int64]
 // runs, and works until killed or, in the final run (SPOOL_TEST_FINAL=1),
 // until no subscription has a backlog and the store has no live job.
 func topicsCrashChild() error {
-	dbPath, logPath, run := os.Getenv("SPOOL_TEST_DB"), os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
+	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
 	seed, err := strconv.ParseUint(os.Getenv("SPOOL_TEST_SEED"), 10, 64)
 	if err != nil {
 		return fmt.Errorf("SPOOL_TEST_SEED: %w", err)
@@ -856,7 +857,7 @@ func topicsCrashChild() error {
 	}
 	defer warnFile.Close()
 	logger := slog.New(slog.NewTextHandler(warnFile, &slog.HandlerOptions{Level: slog.LevelWarn})).With("run", run)
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{Logger: logger})
+	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
 	if err != nil {
 		return err
 	}
