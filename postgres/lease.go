@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -96,6 +98,9 @@ const sqlExtend = `UPDATE spool.jobs SET lease_until = $1 WHERE id = $2 AND leas
 // Extend implements queue.Store.
 func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
 	var res queue.ExtendResult
+	// Lock the rows in id order, as the batched settle does
+	// (sqlCompleteDeleteMany), so that the two never deadlock.
+	leases = slices.SortedFunc(slices.Values(leases), func(a, b queue.LeaseRef) int { return cmp.Compare(a.JobID, b.JobID) })
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.ExtendResult{}
 		for _, l := range leases {
