@@ -30,9 +30,14 @@
 //
 // # Wake-ups
 //
-// Writes that make jobs ready send a notification (pg_notify) inside their
-// transaction; PostgreSQL delivers it at commit to every host listening,
-// so a job enqueued on one host starts within moments on another. A store
+// Writes that make jobs ready wake this process's workers once they
+// commit, and send a notification (pg_notify) that PostgreSQL delivers to
+// every host listening, so a job enqueued on one host starts within
+// moments on another. The store's own writes send it after their commit,
+// coalesced per queue, from one transaction at a time: a notification
+// inside a transaction makes its commit take a lock for the whole
+// database, which would make writers commit one at a time. A write in the
+// caller's transaction sends it inside that transaction. A store
 // keeps one connection LISTENing for them. Options.NoListen turns that off
 // for connection poolers in transaction mode (PgBouncer): workers then
 // find jobs by polling.

@@ -101,6 +101,9 @@ const sqlExtend = `UPDATE spool.jobs SET lease_until = $1 WHERE id = $2 AND leas
 func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
 	leases = slices.SortedFunc(slices.Values(leases), func(a, b queue.LeaseRef) int { return cmp.Compare(a.JobID, b.JobID) })
 	var res queue.ExtendResult
+	// Lock the rows in id order, as the batched settle does
+	// (sqlCompleteDeleteMany), so that the two never deadlock.
+	leases = slices.SortedFunc(slices.Values(leases), func(a, b queue.LeaseRef) int { return cmp.Compare(a.JobID, b.JobID) })
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.ExtendResult{}
 		for _, l := range leases {

@@ -82,7 +82,9 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return err
 		}
-		s.wakeups.Notify(n.Payload)
+		if name, own := s.wakePayload(n.Payload); !own {
+			s.wakeups.Notify(name)
+		}
 	}
 }
 
@@ -91,5 +93,5 @@ func (s *Store) Wait(name string) (<-chan struct{}, func()) { return s.wakeups.W
 
 // Notify implements queue.Notifier: it wakes this process's waiters of the
 // named queue ("" every queue). Other hosts are woken by the notifications
-// writes send at commit.
+// writes send (wakesend.go).
 func (s *Store) Notify(name string) { s.wakeups.Notify(name) }

@@ -185,3 +185,20 @@ func TestNoListenHearsNoEnqueue(t *testing.T) {
 	require.True(t, woken(listening, wakeWithin), "a listening store")
 	require.False(t, woken(deaf, quietWithin), "a NoListen store")
 }
+
+// An enqueue through the store's own transaction wakes the writing host at
+// once and once only: its own notification, sent after the commit, does
+// not wake it again.
+func TestEnqueueWakesWriterOnce(t *testing.T) {
+	t.Parallel()
+	hosts := openHosts(t, 2, postgres.Options{})
+	a, b := hosts[0], hosts[1]
+	mine, theirs := wait(t, a, "mail"), wait(t, b, "mail")
+
+	_, err := newQueue(t, a).Enqueue(context.Background(), queue.NewJob{Kind: "send", Queue: "mail"})
+	require.NoError(t, err)
+	require.True(t, woken(mine, wakeWithin), "the writer's waiter")
+	require.True(t, woken(theirs, wakeWithin), "the other host's waiter")
+	again := wait(t, a, "mail")
+	require.False(t, woken(again, quietWithin), "the writer's own notification woke it again")
+}

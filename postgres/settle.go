@@ -230,9 +230,13 @@ const (
 
 // Completions that delete their job are settled in one statement per
 // lease token: a lease hands all its jobs one token, so a settle batch
-// holds few. RETURNING names the jobs whose lease still held.
-const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE lease_token = $1 AND state = ` + runningSQL + `
-  AND id = ANY($2) RETURNING id`
+// holds few. RETURNING names the jobs whose lease still held. The rows
+// are locked in id order, as Extend locks them: in any other order the
+// two deadlock (PostgreSQL finds it after deadlock_timeout, 1s, and the
+// write is retried; a drain stalled for that second dozens of times).
+const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE id IN (SELECT id FROM spool.jobs
+  WHERE lease_token = $1 AND state = ` + runningSQL + ` AND id = ANY($2) ORDER BY id FOR UPDATE)
+  RETURNING id`
 
 // batchable reports whether st is a completion that deletes its job.
 func batchable(st queue.Settlement) bool { return st.Outcome == queue.OutcomeComplete && !st.Keep }

@@ -56,8 +56,10 @@ type Store struct {
 	sqlMu sync.Mutex
 	sqls  map[string]string // query text as written → with the schema's name
 
-	wakeups queue.Wakeups
-	listen  *listener // nil with NoListen
+	wakeups  queue.Wakeups
+	listen   *listener   // nil with NoListen
+	sender   *wakeSender // the notifications of the store's own writes
+	instance string      // tells this store's notifications from others'
 
 	closeOnce sync.Once
 	closeErr  error
@@ -129,7 +131,7 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 }
 
 func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Options) (*Store, error) {
-	s := &Store{opts: opts, logger: opts.Logger, db: db, owned: owned, schema: opts.Schema, sqls: map[string]string{}}
+	s := &Store{opts: opts, logger: opts.Logger, db: db, owned: owned, schema: opts.Schema, sqls: map[string]string{}, instance: newStoreID()}
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", mapErr(err))
 	}
@@ -150,6 +152,7 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 		}
 		s.listen = l
 	}
+	s.sender = newWakeSender(s)
 	return s, nil
 }
 
@@ -169,6 +172,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.listen != nil {
 			s.listen.close()
+		}
+		if s.sender != nil {
+			s.sender.close()
 		}
 		if s.owned {
 			s.closeErr = s.db.Close()

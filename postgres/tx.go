@@ -74,14 +74,14 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, fn func(ctx context.Conte
 	for range maxRetries {
 		var x *xtx
 		if x, err = s.writeOwn(ctx, fn); err == nil {
-			if s.listen == nil {
-				// No listener: wake this host here. With one, the
-				// notification wakes this host too (once, not twice: an
-				// echo arriving after a local wake-up would wake a waiter
-				// that has already seen the jobs).
-				for q := range x.wakes {
-					s.wakeups.Notify(q)
-				}
+			// Committed: wake this host here, and the others through
+			// the sender (wakesend.go), whose notifications this host's
+			// listener then ignores.
+			for q := range x.wakes {
+				s.wakeups.Notify(q)
+			}
+			if len(x.wakes) > 0 {
+				s.sender.post(x.wakes)
 			}
 			return nil
 		}
@@ -100,9 +100,6 @@ func (s *Store) writeOwn(ctx context.Context, fn func(ctx context.Context, x *xt
 	defer tx.Rollback()
 	x := &xtx{tx: tx, s: s, own: true}
 	if err := fn(ctx, x); err != nil {
-		return nil, err
-	}
-	if err := s.sendWakes(ctx, x); err != nil {
 		return nil, err
 	}
 	return x, tx.Commit()
@@ -158,8 +155,8 @@ func (s *Store) checkTx(ctx context.Context, x *xtx) error {
 // channel is the notification channel of the store's schema.
 func (s *Store) channel() string { return "spool_wake_" + s.schema }
 
-// sendWakes sends the write's wake-ups as notifications, delivered at
-// commit to every host that listens.
+// sendWakes sends the wake-ups of a write in the caller's transaction as
+// notifications, delivered at its commit to every host that listens.
 func (s *Store) sendWakes(ctx context.Context, x *xtx) error {
 	for q := range x.wakes {
 		if _, err := x.tx.ExecContext(ctx, sqlNotify, s.channel(), q); err != nil {

@@ -62,7 +62,9 @@ Scenarios:
 
 The enqueue scenarios then drain their jobs (untimed) to check delivery.
 Workers default to the pool's default (100), in multiproc to 16. Set -db to keep the file; it
-must not exist yet.
+must not exist yet. With -db postgres://… the run (multiproc's children
+too) uses a fresh schema on that server, dropped afterwards; the WAL
+checkpoint and -busy-timeout are SQLite's and do not apply there.
 
 Flags:
 `

@@ -73,7 +73,7 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.IntVar(&cfg.producers, "producers", 0, "enqueueing goroutines `P` (enqueue 16, enqueue-many 1, latency 4, multiproc 8 per process)")
 	fs.IntVar(&cfg.rate, "rate", 1000, "total enqueue rate `R` in jobs/s (latency)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long `D` producers enqueue (latency, multiproc)")
-	fs.StringVar(&cfg.dbPath, "db", "", "database `path`, which must not exist (default: a new file in a temporary directory, removed afterwards)")
+	fs.StringVar(&cfg.dbPath, "db", "", "database `path`, which must not exist (default: a new file in a temporary directory, removed afterwards), or a postgres:// URL: the run uses a fresh schema on that server and drops it afterwards")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object on stdout instead of a table")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
@@ -198,10 +198,15 @@ func checkSingleProc(cfg *benchConfig) error {
 	return checkNewDB(cfg.dbPath)
 }
 
-// checkNewDB accepts "" or the path of a file that does not exist yet.
+// checkNewDB accepts "", the path of a file that does not exist yet, or
+// the URL of a PostgreSQL server without a spool_schema.
 func checkNewDB(path string) error {
 	if path == "" {
 		return nil
+	}
+	if isPostgresURL(path) {
+		_, err := newPostgresBenchDB(path)
+		return err
 	}
 	if _, err := os.Stat(path); err == nil {
 		return usageErrorf("-db %s already exists; give the path of a new file (bench accounts for every job in it)", path)

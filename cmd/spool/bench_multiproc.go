@@ -19,8 +19,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/spooljobs/spool/sqlite"
 )
 
 const (
@@ -57,6 +55,9 @@ func checkMultiproc(cfg *benchConfig) error {
 	if cfg.lease != 0 && cfg.lease < time.Second {
 		return usageErrorf("-lease %s: must be 0 (the pool's default, 30s) or at least 1s", cfg.lease)
 	}
+	if cfg.busyTimeout != 0 && isPostgresURL(cfg.dbPath) {
+		return usageErrorf("-busy-timeout %s: applies only to a SQLite file (PostgreSQL writers wait on row locks)", cfg.busyTimeout)
+	}
 	if cfg.busyTimeout < 0 {
 		return usageErrorf("-busy-timeout %s: must not be negative (0 is the store's default, 5s)", cfg.busyTimeout)
 	}
@@ -67,6 +68,10 @@ func checkMultiproc(cfg *benchConfig) error {
 		// A child works on the file its parent made.
 		if cfg.childDir == "" || cfg.dbPath == "" {
 			return usageErrorf("-mp-child needs -mp-dir and -db (it is set by the multiproc parent)")
+		}
+		if isPostgresURL(cfg.dbPath) {
+			_, err := childBenchDB(cfg.dbPath)
+			return err
 		}
 		if _, err := os.Stat(cfg.dbPath); err != nil {
 			return usageErrorf("-db %s: %v", cfg.dbPath, err)
@@ -161,9 +166,9 @@ type multiprocResult struct {
 	RanUnacknowledged int `json:"ran_unacknowledged"`
 }
 
-// runMultiproc is the parent: it runs cfg.procs children on one file and
+// runMultiproc is the parent: it runs cfg.procs children on one database and
 // reports what they measured.
-func runMultiproc(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) error {
+func runMultiproc(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) (err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("multiproc: find this program to run it as children: %w", err)
@@ -180,23 +185,16 @@ func runMultiproc(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer
 	if path == "" {
 		path = filepath.Join(dir, "bench.db")
 	}
-	// Create and migrate the file before the children open it.
-	store, err := sqlite.Open(ctx, path, sqlite.Options{})
+	d, err := newBenchDB(path)
 	if err != nil {
 		return err
 	}
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("close the new store: %w", err)
-	}
-	logw := &lockedWriter{w: stderr}
-	fmt.Fprintf(logw, "multiproc: %d processes on %s, each %d producers and %d workers, for %s\n",
-		cfg.procs, path, cfg.producers, cfg.workers, cfg.duration)
-
-	procs, err := runChildren(ctx, cfg, exe, dir, path, logw)
-	if err != nil {
-		return err
-	}
-	res, err := mergeMultiproc(ctx, cfg, dir, path, procs, logw)
+	defer func() {
+		if rerr := d.remove(context.WithoutCancel(ctx)); err == nil && rerr != nil {
+			err = rerr
+		}
+	}()
+	res, err := runMultiprocOn(ctx, cfg, exe, dir, d, stderr)
 	if err != nil {
 		return err
 	}
@@ -208,7 +206,28 @@ func runMultiproc(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer
 		printMultiproc(stdout, res)
 	}
 	if res.Lost > 0 {
-		return fmt.Errorf("delivery check failed: %d of %d acknowledged jobs lost (never run, and gone from %s)", res.Lost, res.Enqueued, path)
+		return fmt.Errorf("delivery check failed: %d of %d acknowledged jobs lost (never run, and gone from %s)", res.Lost, res.Enqueued, d.shown)
 	}
 	return nil
+}
+
+// runMultiprocOn creates and migrates the run's database d, runs the
+// children on it and merges their results.
+func runMultiprocOn(ctx context.Context, cfg benchConfig, exe, dir string, d *benchDB, stderr io.Writer) (*multiprocResult, error) {
+	// Create and migrate the database before the children open it.
+	store, _, err := d.open(ctx, benchOpen{})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Close(); err != nil {
+		return nil, fmt.Errorf("close the new store: %w", err)
+	}
+	logw := &lockedWriter{w: stderr}
+	fmt.Fprintf(logw, "multiproc: %d processes on %s, each %d producers and %d workers, for %s\n",
+		cfg.procs, d.shown, cfg.producers, cfg.workers, cfg.duration)
+	procs, err := runChildren(ctx, cfg, exe, dir, d.arg, logw)
+	if err != nil {
+		return nil, err
+	}
+	return mergeMultiproc(ctx, cfg, dir, d, procs, logw)
 }

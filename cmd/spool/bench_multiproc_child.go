@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 )
 
@@ -29,7 +28,11 @@ import (
 func runMultiprocChild(ctx context.Context, cfg benchConfig, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	c := &mpChild{cfg: cfg, stderr: stderr, logs: &logCounter{counts: map[string]int{}, out: slog.NewTextHandler(stderr, nil)}}
 	logger := slog.New(c.logs)
-	store, err := sqlite.Open(ctx, cfg.dbPath, sqlite.Options{BusyTimeout: cfg.busyTimeout, Logger: logger})
+	d, err := childBenchDB(cfg.dbPath)
+	if err != nil {
+		return err
+	}
+	store, _, err := d.open(ctx, benchOpen{busyTimeout: cfg.busyTimeout, logger: logger})
 	if err != nil {
 		return err
 	}
@@ -82,7 +85,7 @@ type mpChild struct {
 
 // setUp makes the queue over store and the pool whose handler records the
 // jobs it ran.
-func (c *mpChild) setUp(store *sqlite.Store, logger *slog.Logger) error {
+func (c *mpChild) setUp(store queue.Store, logger *slog.Logger) error {
 	q, err := queue.New(store, queue.Options{Logger: logger})
 	if err != nil {
 		return err

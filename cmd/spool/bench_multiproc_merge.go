@@ -12,12 +12,11 @@ import (
 	"slices"
 
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 )
 
 // mergeMultiproc combines the children's results, their job ID files and
 // the jobs left in the file into the report.
-func mergeMultiproc(ctx context.Context, cfg benchConfig, dir, path string, procs []multiprocProc, stderr io.Writer) (*multiprocResult, error) {
+func mergeMultiproc(ctx context.Context, cfg benchConfig, dir string, d *benchDB, procs []multiprocProc, stderr io.Writer) (*multiprocResult, error) {
 	res := &multiprocResult{
 		Scenario: "multiproc", Procs: cfg.procs, Producers: cfg.producers, Workers: cfg.workers,
 		Seconds: cfg.duration.Seconds(), LeaseMs: cfg.lease.Milliseconds(), BusyTimeoutMs: cfg.busyTimeout.Milliseconds(),
@@ -28,7 +27,7 @@ func mergeMultiproc(ctx context.Context, cfg benchConfig, dir, path string, proc
 		return nil, err
 	}
 	sumProcs(res, procs)
-	left, err := jobsLeft(ctx, path)
+	left, err := jobsLeft(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +152,10 @@ func spread(procs []multiprocProc, f func(multiprocProc) float64) *float64 {
 	return &v
 }
 
-// jobsLeft returns the state of every job left in the file at path, by ID.
-func jobsLeft(ctx context.Context, path string) (map[int64]queue.State, error) {
-	store, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+// jobsLeft returns the state of every job left in the database d, by ID.
+func jobsLeft(ctx context.Context, d *benchDB) (map[int64]queue.State, error) {
+	path := d.shown
+	store, _, err := d.open(ctx, benchOpen{readOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("multiproc: open %s to check delivery: %w", path, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,8 @@ type bench struct {
 	stderr io.Writer
 	res    *benchResult
 
-	store *sqlite.Store
+	store queue.Store
+	file  *sqlite.Store // store on SQLite; nil on PostgreSQL
 	ts    *timedStore
 	q     *queue.Queue
 	pool  *worker.Pool
@@ -34,31 +34,28 @@ type bench struct {
 	profiling bool
 }
 
-// runBenchConfig runs a single-process scenario on a new database file and
-// returns its result.
+// runBenchConfig runs a single-process scenario on a new database (a file,
+// or a fresh schema on a PostgreSQL server) and returns its result.
 func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res *benchResult, err error) {
 	b := &bench{cfg: cfg, stderr: stderr, res: &benchResult{
 		Scenario: cfg.scenario.name, Jobs: cfg.jobs, Workers: cfg.workers,
 		Producers: cfg.producers, Rate: cfg.rate,
 	}}
-	path := cfg.dbPath
-	if path == "" {
-		dir, err := os.MkdirTemp("", "spool-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		path = filepath.Join(dir, "bench.db")
-	}
-	b.store, err = sqlite.Open(ctx, path, sqlite.Options{})
+	d, err := newBenchDB(cfg.dbPath)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if b.pool != nil {
-			if perr := b.stopPool(); err == nil {
-				err = perr
-			}
+		if rerr := d.remove(context.WithoutCancel(ctx)); err == nil && rerr != nil {
+			res, err = nil, rerr
+		}
+	}()
+	if b.store, b.file, err = d.open(ctx, benchOpen{}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if perr := b.stopPool(); err == nil && perr != nil {
+			err = perr
 		}
 		if cerr := b.store.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close the store: %w", cerr)
@@ -71,7 +68,7 @@ func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res
 	if b.q, err = queue.New(b.ts, queue.Options{}); err != nil {
 		return nil, err
 	}
-	b.logf("%s: database %s", cfg.scenario.name, path)
+	b.logf("%s: database %s", cfg.scenario.name, d.shown)
 	if err := cfg.scenario.run(b, ctx); err != nil {
 		b.stopProfile()
 		return nil, err
