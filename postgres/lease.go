@@ -99,7 +99,6 @@ const sqlExtend = `UPDATE spool.jobs SET lease_until = $1 WHERE id = $2 AND leas
 // order Settle locks them in (lockSettledJobs): a heartbeat and a settle
 // or rescue of the same jobs never wait on each other in a cycle.
 func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
-	leases = slices.SortedFunc(slices.Values(leases), func(a, b queue.LeaseRef) int { return cmp.Compare(a.JobID, b.JobID) })
 	var res queue.ExtendResult
 	// Lock the rows in id order, as the batched settle does
 	// (sqlCompleteDeleteMany), so that the two never deadlock.
