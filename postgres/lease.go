@@ -1,12 +1,10 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
-	"slices"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -90,32 +88,61 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 // scanLive reads a row of jobColumns.
 func scanLive(r scanner) (*queue.Job, error) { return scanJob(r, false) }
 
-// sqlExtend moves a lease's expiry while the lease holds, and says
-// whether an operator asked to cancel the job meanwhile.
-const sqlExtend = `UPDATE spool.jobs SET lease_until = $1 WHERE id = $2 AND lease_token = $3 AND state = ` + runningSQL + `
-  RETURNING cancel_requested`
+// sqlExtend moves the expiry of the leases ($2 ids, $3 their tokens)
+// that still hold, and returns them with whether an operator asked to
+// cancel the job meanwhile.
+const sqlExtend = `UPDATE spool.jobs j SET lease_until = $1
+  FROM unnest($2::bigint[], $3::bigint[]) AS l(id, token)
+  WHERE j.id = l.id AND j.lease_token = l.token AND j.state = ` + runningSQL + `
+  RETURNING j.id, j.lease_token, j.cancel_requested`
 
-// Extend implements queue.Store. It updates the jobs in id order, the
-// order Settle locks them in (lockSettledJobs): a heartbeat and a settle
-// or rescue of the same jobs never wait on each other in a cycle.
+// extended is a lease sqlExtend moved.
+type extended struct {
+	lease  queue.LeaseRef
+	cancel bool
+}
+
+func scanExtended(r scanner) (extended, error) {
+	var e extended
+	err := r.Scan(&e.lease.JobID, &e.lease.Token, &e.cancel)
+	return e, err
+}
+
+// Extend implements queue.Store, in two statements however many leases:
+// it first locks the jobs' rows in id order, the order Settle locks them
+// in (sqlLockJobs), so that a heartbeat and a settle or rescue of the
+// same jobs never wait on each other in a cycle; then one UPDATE moves
+// every lease that still holds.
 func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.Time) (queue.ExtendResult, error) {
+	ids := make([]int64, len(leases))
+	tokens := make([]int64, len(leases))
+	for i, l := range leases {
+		ids[i], tokens[i] = l.JobID, l.Token
+	}
 	var res queue.ExtendResult
-	// Lock the rows in id order, as the batched settle does
-	// (sqlCompleteDeleteMany), so that the two never deadlock.
-	leases = slices.SortedFunc(slices.Values(leases), func(a, b queue.LeaseRef) int { return cmp.Compare(a.JobID, b.JobID) })
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.ExtendResult{}
+		if err := lockJobs(ctx, x, ids); err != nil {
+			return err
+		}
+		rows, err := x.query(ctx, sqlExtend, micros(until), ids, tokens)
+		if err != nil {
+			return err
+		}
+		extended, err := collect(rows, scanExtended)
+		if err != nil {
+			return err
+		}
+		held := make(map[queue.LeaseRef]bool, len(extended))
+		for _, e := range extended {
+			held[e.lease] = true
+			if e.cancel {
+				res.CancelRequested = append(res.CancelRequested, e.lease.JobID)
+			}
+		}
 		for _, l := range leases {
-			var cancel bool
-			switch err := x.queryRow(ctx, sqlExtend, micros(until), l.JobID, l.Token).Scan(&cancel); err {
-			case nil:
-				if cancel {
-					res.CancelRequested = append(res.CancelRequested, l.JobID)
-				}
-			case sql.ErrNoRows:
+			if !held[l] {
 				res.Lost = append(res.Lost, l.JobID)
-			default:
-				return err
 			}
 		}
 		return nil

@@ -78,6 +78,11 @@ func lockSettledJobs(ctx context.Context, x *xtx, settlements []queue.Settlement
 	for i, st := range settlements {
 		ids[i] = st.JobID
 	}
+	return lockJobs(ctx, x, ids)
+}
+
+// lockJobs locks the rows of the jobs ids in id order (sqlLockJobs).
+func lockJobs(ctx context.Context, x *xtx, ids []int64) error {
 	rows, err := x.query(ctx, sqlLockJobs, ids)
 	if err != nil {
 		return err
