@@ -123,16 +123,11 @@ func (d crashDB) Kill(t *testing.T, c *childtest.Child) {
 	defer db.Close()
 	const sessions = `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`
 	name := sessionName(d.Schema, c.Pid())
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	childtest.WaitUntil(t, 30*time.Second, fmt.Sprintf("the sessions of killed child %d to end", c.Pid()), func() bool {
 		var n int
 		require.NoError(t, db.QueryRowContext(t.Context(), sessions, name).Scan(&n))
-		if n == 0 {
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "the sessions of killed child %d are still there after 30s", c.Pid())
-		time.Sleep(5 * time.Millisecond)
-	}
+		return n == 0
+	})
 }
 
 // onBothBackends runs test as the subtests "sqlite", on a fresh file named

@@ -788,7 +788,9 @@ func handleHostsJobs(pool *worker.Pool, logFile *os.File, run string) {
 		}
 		// Some work: a few jobs are in flight in every process when a kill
 		// comes.
-		time.Sleep(10*time.Millisecond + rand.N(40*time.Millisecond))
+		if err := work(ctx, 10*time.Millisecond+rand.N(40*time.Millisecond)); err != nil {
+			return err
+		}
 		_, err := fmt.Fprintf(logFile, "done %s\n", fields)
 		return err
 	}))
@@ -797,8 +799,23 @@ func handleHostsJobs(pool *worker.Pool, logFile *os.File, run string) {
 		if _, err := fmt.Fprintf(logFile, "tick %s\n", fields); err != nil {
 			return err
 		}
-		time.Sleep(rand.N(3 * time.Millisecond))
+		if err := work(ctx, rand.N(3*time.Millisecond)); err != nil {
+			return err
+		}
 		_, err := fmt.Fprintf(logFile, "tickdone %s\n", fields)
 		return err
 	})
+}
+
+// work stands for a handler's work taking d: it ends early, with the
+// context's error, when the pool cancels the handler.
+func work(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
