@@ -203,6 +203,3 @@ func (s *Store) sql(query string) string {
 
 // schemaRef matches the schema name where queries name a table.
 var schemaRef = regexp.MustCompile(`\bspool\.`)
-
-// driverName makes sure pgx's stdlib driver is linked in.
-var _ = stdlib.GetDefaultDriver

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"sync"
-	"time"
 )
 
 // Notifier is implemented by stores that wake idle workers when jobs may
@@ -79,17 +78,6 @@ func (w *Wakeups) Notify(name string) {
 			case ch <- struct{}{}:
 			default:
 			}
-		}
-	}
-}
-
-// NotifyJobs wakes the queues of jobs that are ready by now, each once.
-func (w *Wakeups) NotifyJobs(jobs []NewJob, now time.Time) {
-	last := ""
-	for _, j := range jobs {
-		if j.Queue != last && !j.RunAt.After(now) {
-			w.Notify(j.Queue)
-			last = j.Queue
 		}
 	}
 }
