@@ -68,15 +68,29 @@ const uniqueRetries = 3
 
 // Enqueue implements queue.Store.
 func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []queue.NewJob) ([]queue.EnqueueResult, error) {
-	res := make([]queue.EnqueueResult, len(jobs))
 	meta := make([]any, len(jobs))
-	perQueue := map[string]int{}
 	for i, j := range jobs {
 		m, err := jobcodec.EncodeMetadata(j.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: job %d metadata: %w", i, err)
 		}
 		meta[i] = m
+	}
+	if s.batch != nil && groupable(tx, jobs) {
+		res, long, err := s.batch.enqueue(ctx, now, jobs, meta)
+		if !long {
+			return res, err
+		}
+	}
+	return s.enqueueLong(ctx, tx, now, jobs, meta)
+}
+
+// enqueueLong enqueues jobs in one transaction of their own (or tx),
+// checking queue limits and keys: every enqueue the batcher does not take.
+func (s *Store) enqueueLong(ctx context.Context, tx *sql.Tx, now time.Time, jobs []queue.NewJob, meta []any) ([]queue.EnqueueResult, error) {
+	res := make([]queue.EnqueueResult, len(jobs))
+	perQueue := map[string]int{}
+	for _, j := range jobs {
 		perQueue[j.Queue]++
 	}
 	var full error

@@ -59,6 +59,7 @@ type Store struct {
 	wakeups  queue.Wakeups
 	listen   *listener   // nil with NoListen
 	sender   *wakeSender // the notifications of the store's own writes
+	batch    *batcher    // group commit of small enqueues (enqueuebatch.go)
 	instance string      // tells this store's notifications from others'
 
 	closeOnce sync.Once
@@ -153,6 +154,7 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 		s.listen = l
 	}
 	s.sender = newWakeSender(s)
+	s.batch = newBatcher(s, flushers(opts.MaxConns))
 	return s, nil
 }
 
@@ -172,6 +174,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.listen != nil {
 			s.listen.close()
+		}
+		if s.batch != nil {
+			s.batch.close()
 		}
 		if s.sender != nil {
 			s.sender.close()

@@ -74,15 +74,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, fn func(ctx context.Conte
 	for range maxRetries {
 		var x *xtx
 		if x, err = s.writeOwn(ctx, fn); err == nil {
-			// Committed: wake this host here, and the others through
-			// the sender (wakesend.go), whose notifications this host's
-			// listener then ignores.
-			for q := range x.wakes {
-				s.wakeups.Notify(q)
-			}
-			if len(x.wakes) > 0 {
-				s.sender.post(x.wakes)
-			}
+			s.committed(x.wakes)
 			return nil
 		}
 		if !retryable(err) || ctx.Err() != nil {
@@ -90,6 +82,19 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, fn func(ctx context.Conte
 		}
 	}
 	return ctxErr(ctx, mapErr(err))
+}
+
+// committed wakes the workers of the queues ("" every queue) that a
+// write of the store's own made jobs ready in, once it committed: this
+// host's at once, the others' through the sender (wakesend.go), whose
+// notifications this host's listener then ignores.
+func (s *Store) committed(wakes map[string]bool) {
+	for q := range wakes {
+		s.wakeups.Notify(q)
+	}
+	if len(wakes) > 0 {
+		s.sender.post(wakes)
+	}
 }
 
 func (s *Store) writeOwn(ctx context.Context, fn func(ctx context.Context, x *xtx) error) (*xtx, error) {
