@@ -16,32 +16,62 @@ import (
 
 const (
 	sqlQueuePaused = `SELECT paused FROM spool.queues WHERE name = $1`
+	// sqlFirstExpiry is the earliest expiry of queue $5's waiting jobs.
+	// Due jobs and expiring jobs are found by comparing such a min() with
+	// now, never by EXISTS (… <= now): the min() is one step down a
+	// partial index, while the planner may answer the EXISTS by scanning
+	// the whole table, expecting an early match (on a table with
+	// statistics, where past run times of pending jobs look like matches).
+	sqlFirstExpiry = `(SELECT min(expires_at) FROM spool.jobs
+    WHERE queue = $5 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
 	// sqlAnyExpiry probes the expiry index: one lookup per lease.
-	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool.jobs
-  WHERE queue = $1 AND expires_at <= $2 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
+	sqlAnyExpiry = `SELECT coalesce((SELECT min(expires_at) FROM spool.jobs
+  WHERE queue = $1 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `) <= $2, false)`
 	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
 	// per call so that one call never holds many rows long; rows another
 	// lease is promoting are left to it.
 	sqlPromote = `UPDATE spool.jobs SET state = ` + pendingSQL + `
-  WHERE id IN (SELECT id FROM spool.jobs WHERE queue = $1 AND state = ` + scheduledSQL + ` AND run_at <= $2
-    ORDER BY run_at LIMIT 1000 FOR UPDATE SKIP LOCKED)`
+  WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE queue = $1 AND state = ` + scheduledSQL + ` AND run_at <= $2
+    ORDER BY run_at LIMIT 1000 FOR UPDATE SKIP LOCKED))`
 	// sqlLease takes the first ready jobs in index order (jobs_ready) that
 	// no other lease is taking, and returns them.
 	sqlLease = `UPDATE spool.jobs
   SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
-  WHERE id IN (SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
-    ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED)
+  WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
+    ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED))
   RETURNING ` + jobColumns
 	sqlNextRunAt = `SELECT min(run_at) FROM spool.jobs WHERE queue = $1 AND state = ` + scheduledSQL
+	// sqlLeaseFast is Lease in one statement, for the common case: it
+	// leases only when the queue is not paused and has no job due for
+	// promotion or expiry (else it returns no row and Lease takes the long
+	// way), and returns with each job the queue's next scheduled run time.
+	sqlLeaseFast = `WITH leased AS (
+  UPDATE spool.jobs
+  SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
+  WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
+      ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED))
+    AND NOT EXISTS (SELECT 1 FROM spool.queues WHERE name = $5 AND paused)
+    AND NOT coalesce((SELECT min(run_at) FROM spool.jobs WHERE queue = $5 AND state = ` + scheduledSQL + `) <= $1, false)
+    AND NOT coalesce(` + sqlFirstExpiry + ` <= $1, false)
+  RETURNING ` + jobColumns + `)
+SELECT leased.*, (SELECT min(run_at) FROM spool.jobs WHERE queue = $5 AND state = ` + scheduledSQL + `) FROM leased`
 )
 
 // Lease implements queue.Store.
+//
+// Most leases take one round trip (leaseFast); a lease that finds nothing
+// that way, or finds the queue paused or with jobs to promote or expire,
+// takes the long way: one transaction that expires, promotes, leases and
+// reads the next run time.
 func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
-	var res queue.LeaseResult
 	if p.Limit <= 0 {
-		return res, nil
+		return queue.LeaseResult{}, nil
 	}
 	token := newToken()
+	if res, ok, err := s.leaseFast(ctx, p, token); ok || err != nil {
+		return res, err
+	}
+	var res queue.LeaseResult
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.LeaseResult{}
 		var paused, expiring bool
@@ -83,6 +113,31 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		return nil
 	})
 	return res, err
+}
+
+// leaseFast leases with sqlLeaseFast, in an implicit transaction; ok
+// reports that it leased something.
+func (s *Store) leaseFast(ctx context.Context, p queue.LeaseParams, token int64) (res queue.LeaseResult, ok bool, err error) {
+	for range maxRetries {
+		var rows *sql.Rows
+		rows, err = s.db.QueryContext(ctx, s.sql(sqlLeaseFast), micros(p.Now), micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		if err == nil {
+			var next sql.NullInt64
+			res.Jobs, err = collect(rows, func(r scanner) (*queue.Job, error) {
+				return scanJobAnd(r, &next)
+			})
+			if err == nil {
+				if len(res.Jobs) < p.Limit {
+					res.NextRunAt = fromNullMicros(next)
+				}
+				return res, len(res.Jobs) > 0, nil
+			}
+		}
+		if !retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return queue.LeaseResult{}, false, ctxErr(ctx, mapErr(err))
 }
 
 // scanLive reads a row of jobColumns.

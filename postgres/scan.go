@@ -76,6 +76,18 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanJob reads a row of jobColumns (dead: deadColumns).
 func scanJob(r scanner, dead bool) (*queue.Job, error) {
+	return scanJobWith(r, dead)
+}
+
+// scanJobAnd reads a row of jobColumns followed by more columns, into
+// more.
+func scanJobAnd(r scanner, more ...any) (*queue.Job, error) {
+	return scanJobWith(r, false, more...)
+}
+
+// scanJobWith reads a row of jobColumns (dead: deadColumns), then the
+// columns of more.
+func scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error) {
 	var (
 		j                                               queue.Job
 		timeout                                         int64
@@ -92,6 +104,7 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	if dead {
 		dest = append(dest, &deadReason)
 	}
+	dest = append(dest, more...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}

@@ -239,8 +239,8 @@ const (
 // are locked in id order, as Extend locks them: in any other order the
 // two deadlock (PostgreSQL finds it after deadlock_timeout, 1s, and the
 // write is retried; a drain stalled for that second dozens of times).
-const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE id IN (SELECT id FROM spool.jobs
-  WHERE lease_token = $1 AND state = ` + runningSQL + ` AND id = ANY($2) ORDER BY id FOR UPDATE)
+const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs
+  WHERE lease_token = $1 AND state = ` + runningSQL + ` AND id = ANY($2) ORDER BY id FOR UPDATE))
   RETURNING id`
 
 // batchable reports whether st is a completion that deletes its job.

@@ -1,0 +1,67 @@
+package postgres
+
+// The hot statements' plans on a table with statistics, as a server with
+// autovacuum has it: each reaches its rows through an index, never by
+// reading the whole jobs table. (An UPDATE … WHERE id IN (SELECT … LIMIT n
+// FOR UPDATE SKIP LOCKED) was planned as a hash join over a sequential
+// scan of every job once the table was analysed; id = ANY (ARRAY(…)) is
+// not.)
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/internal/pgtest"
+)
+
+func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := Open(ctx, url, Options{Schema: pgtest.Schema(t, url)})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	// 60k pending, 30k running under one token, 10k scheduled in the future.
+	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.jobs (queue, kind, state, run_at, max_attempts, created_at, lease_until, lease_token, payload)
+  SELECT 'default', 'k', CASE WHEN g <= 60000 THEN 0 WHEN g <= 90000 THEN 2 ELSE 1 END,
+    CASE WHEN g > 90000 THEN 9000000000 + g ELSE g END, 3, g,
+    CASE WHEN g BETWEEN 60001 AND 90000 THEN 5000000000 END, CASE WHEN g BETWEEN 60001 AND 90000 THEN 7 END, ''::bytea
+  FROM generate_series(1, 100000) g`))
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, s.sql(`ANALYZE spool.jobs`))
+	require.NoError(t, err)
+
+	const now, until = int64(1_000_000), int64(2_000_000)
+	ids := []int64{60001, 60002, 60003, 70000, 89999}
+	tokens := []int64{7, 7, 7, 7, 7}
+	for _, c := range []struct {
+		name  string
+		query string
+		args  []any
+	}{
+		{"lease, one statement", sqlLeaseFast, []any{now, until, int64(9), "w", "default", 100}},
+		{"lease, long way", sqlLease, []any{now, until, int64(9), "w", "default", 100}},
+		{"expiry probe", sqlAnyExpiry, []any{"default", now}},
+		{"promote", sqlPromote, []any{"default", now}},
+		{"next run time", sqlNextRunAt, []any{"default"}},
+		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},
+		{"lock jobs", sqlLockJobs, []any{ids}},
+		{"extend", sqlExtend, []any{until, ids, tokens}},
+		{"expired leases", sqlExpired, []any{now, 100}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := s.db.QueryContext(ctx, "EXPLAIN "+s.sql(c.query), c.args...)
+			require.NoError(t, err)
+			lines, err := collect(rows, func(r scanner) (string, error) {
+				var line string
+				err := r.Scan(&line)
+				return line, err
+			})
+			require.NoError(t, err)
+			plan := strings.Join(lines, "\n")
+			require.NotContains(t, plan, "Seq Scan", "plan:\n%s", plan)
+		})
+	}
+}
