@@ -15,7 +15,12 @@ import (
 
 // Settle implements queue.Store. It answers each settlement in errs: nil,
 // or an error wrapping queue.ErrLeaseLost.
+//
+// A batch of plain completions settles in one round trip (settlefast.go).
 func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
+	if errs, ok, err := s.settleFast(ctx, tx, settlements); ok {
+		return errs, err
+	}
 	errs := make([]error, len(settlements))
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		counts := throughput{}
