@@ -28,6 +28,30 @@
 // as it was. A transaction on another database is refused with
 // queue.ErrForeignTx.
 //
+// # Leases and round trips
+//
+// Hosts lease from one queue at once: each takes the first ready jobs no
+// other lease is taking (FOR UPDATE SKIP LOCKED on the partial index of
+// pending jobs), so leases neither block on nor share a job. The hot paths
+// cost one round trip and one implicit transaction each:
+//
+//   - a lease, unless the queue is paused or has jobs to promote (due) or
+//     to expire, which take one longer transaction;
+//   - a worker's settle batch of completions of jobs without an ordering
+//     key (others take one transaction);
+//   - small enqueues of plain jobs outside a caller's transaction, which
+//     concurrent callers share: a few flushers insert every enqueue
+//     waiting at that moment with one statement, so that many callers
+//     share one commit and its WAL flush, and each returns once its own
+//     rows are durable. Jobs with a unique key, an ordering key or an
+//     expiry, jobs of a queue with a MaxPending limit and enqueues of more
+//     than 16 jobs take a transaction of their own.
+//
+// Statements reach jobs through indexes whatever the table's statistics
+// say: rows to change are picked with id = ANY (ARRAY(…)), and due or
+// expiring jobs are found by comparing a min() on a partial index with
+// now.
+//
 // # Wake-ups
 //
 // Writes that make jobs ready wake this process's workers once they
