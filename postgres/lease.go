@@ -54,7 +54,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			res.Paused = true
 			return nil
 		}
-		now := micros(p.Now)
+		now := x.f.us(p.Now)
 		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
 			return err
 		}
@@ -66,11 +66,11 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
 			return err
 		}
-		rows, err := x.query(ctx, sqlLease, now, micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, p.Limit)
 		if err != nil {
 			return err
 		}
-		if res.Jobs, err = collect(rows, scanLive); err != nil {
+		if res.Jobs, err = collect(rows, x.f.scanLive); err != nil {
 			return err
 		}
 		if len(res.Jobs) < p.Limit {
@@ -78,7 +78,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
 				return err
 			}
-			res.NextRunAt = fromNullMicros(next)
+			res.NextRunAt = x.f.nullTime(next)
 		}
 		return nil
 	})
@@ -86,7 +86,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 }
 
 // scanLive reads a row of jobColumns.
-func scanLive(r scanner) (*queue.Job, error) { return scanJob(r, false) }
+func (f frame) scanLive(r scanner) (*queue.Job, error) { return f.scanJob(r, false) }
 
 // sqlExtend moves the expiry of the leases ($2 ids, $3 their tokens)
 // that still hold, and returns them with whether an operator asked to
@@ -125,7 +125,7 @@ func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.
 		if err := lockJobs(ctx, x, ids); err != nil {
 			return err
 		}
-		rows, err := x.query(ctx, sqlExtend, micros(until), ids, tokens)
+		rows, err := x.query(ctx, sqlExtend, x.f.us(until), ids, tokens)
 		if err != nil {
 			return err
 		}
@@ -157,11 +157,12 @@ const sqlExpired = `SELECT ` + jobColumns + ` FROM spool.jobs WHERE state = ` + 
 
 // Expired implements queue.Store.
 func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.sql(sqlExpired), micros(now), limit)
+	f := s.clock.frame()
+	rows, err := s.db.QueryContext(ctx, s.sql(sqlExpired), f.us(now), limit)
 	if err != nil {
 		return nil, ctxErr(ctx, mapErr(err))
 	}
-	jobs, err := collect(rows, scanLive)
+	jobs, err := collect(rows, f.scanLive)
 	return jobs, ctxErr(ctx, mapErr(err))
 }
 
