@@ -24,8 +24,9 @@ const (
 	sqlSetCursor = `UPDATE spool.subscriptions SET cursor = $1 WHERE name = $2 AND cursor = $3`
 )
 
-// scanEvent reads one event of the log (a row of sqlEventColumns).
-func scanEvent(r scanner) (*queue.EventRecord, error) {
+// scanEvent reads one event of the log (a row of sqlEventColumns), its
+// time translated by f.
+func (f frame) scanEvent(r scanner) (*queue.EventRecord, error) {
 	var (
 		e       queue.EventRecord
 		at      int64
@@ -34,7 +35,7 @@ func scanEvent(r scanner) (*queue.EventRecord, error) {
 	if err := r.Scan(&e.ID, &e.Topic, &e.Seq, &at, &key, &md, &e.Payload); err != nil {
 		return nil, err
 	}
-	e.PublishedAt = fromMicros(at)
+	e.PublishedAt = f.time(at)
 	e.OrderKey = key.String
 	var err error
 	if e.Metadata, err = jobcodec.DecodeMetadata(md.String); err != nil {
@@ -48,11 +49,11 @@ func scanEvent(r scanner) (*queue.EventRecord, error) {
 
 // readEvents reads the events a query returned (sqlEventColumns), given
 // with the query's error.
-func readEvents(rows *sql.Rows, err error) ([]*queue.EventRecord, error) {
+func (f frame) readEvents(rows *sql.Rows, err error) ([]*queue.EventRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanEvent)
+	return collect(rows, f.scanEvent)
 }
 
 // DeliverBacklog implements queue.TopicStore.
@@ -81,7 +82,7 @@ func (s *Store) DeliverBacklog(ctx context.Context, now time.Time, limit int, de
 			return err
 		}
 		for _, sub := range subs {
-			events, err := readEvents(x.query(ctx, sqlEventsAfter, sub.cursor, limit))
+			events, err := x.f.readEvents(x.query(ctx, sqlEventsAfter, sub.cursor, limit))
 			if err != nil {
 				return err
 			}

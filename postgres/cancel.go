@@ -69,7 +69,7 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
 	var qname string
 	var key sql.NullString
-	switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); {
+	switch err := x.queryRow(ctx, sqlCancelWaiting, x.f.us(now), id).Scan(&qname, &key); {
 	case err == nil:
 		return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
 	case errors.Is(err, sql.ErrNoRows):

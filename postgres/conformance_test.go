@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spooljobs/spool/internal/pgtest"
 	"github.com/spooljobs/spool/postgres"
@@ -29,6 +30,20 @@ func openStore(t *testing.T, opts postgres.Options) *postgres.Store {
 // transaction of another database is refused) gets it in another database
 // of the server: a schema of the same database is not foreign.
 func TestConformance(t *testing.T) {
+	runConformance(t, postgres.Options{MaxConns: 4})
+}
+
+// TestConformanceSkewedHost runs the suite on stores whose host clock is an
+// hour fast: every time they store is shifted by an hour back into the
+// database's frame (clock.go) and forward again when read, so a time
+// written or read without the shift breaks a round trip or an order.
+func TestConformanceSkewedHost(t *testing.T) {
+	fast := func() time.Time { return time.Now().Add(time.Hour) }
+	runConformance(t, postgres.WithHostClock(postgres.Options{MaxConns: 4}, postgres.HostClock{Now: fast}))
+}
+
+// runConformance runs the suite on stores opened with opts.
+func runConformance(t *testing.T, opts postgres.Options) {
 	var mu sync.Mutex
 	opened := map[*testing.T]bool{}
 	queuetest.Run(t, func(t *testing.T) queuetest.Backend {
@@ -40,7 +55,9 @@ func TestConformance(t *testing.T) {
 		if second {
 			url = otherDatabase(t, url)
 		}
-		s, err := postgres.Open(context.Background(), url, postgres.Options{Schema: pgtest.Schema(t, url), MaxConns: 4})
+		o := opts
+		o.Schema = pgtest.Schema(t, url)
+		s, err := postgres.Open(context.Background(), url, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -81,9 +81,9 @@ func insertDelivery(ctx context.Context, x *xtx, now time.Time, j queue.NewJob) 
 		payload = []byte{}
 	}
 	var id int64
-	err = x.queryRow(ctx, sqlInsertDelivery, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
-		j.MaxAttempts, j.Timeout.Microseconds(), micros(now), nullString(j.UniqueKey), nullString(j.OrderKey),
-		nullMicros(j.ExpiresAt), meta, payload).Scan(&id)
+	err = x.queryRow(ctx, sqlInsertDelivery, j.Queue, j.Kind, state, j.Priority, x.f.us(j.RunAt),
+		j.MaxAttempts, j.Timeout.Microseconds(), x.f.us(now), nullString(j.UniqueKey), nullString(j.OrderKey),
+		x.f.nullUS(j.ExpiresAt), meta, payload).Scan(&id)
 	switch {
 	case err == nil:
 		return true, nil

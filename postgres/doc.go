@@ -65,4 +65,40 @@
 // keeps one connection LISTENing for them. Options.NoListen turns that off
 // for connection poolers in transaction mode (PgBouncer): workers then
 // find jobs by polling.
+//
+// # Clocks
+//
+// Callers pass times as values (queue.Options.Now), and several hosts
+// whose clocks disagree share the database: a host whose clock is fast
+// would see other hosts' live leases as expired, run scheduled jobs early
+// and end other hosts' leader terms. So the store uses the database's
+// clock for every comparison hosts share, by translating at its boundary:
+// it measures how far its host's clock is from the database's
+// (clock_timestamp(), against the midpoint of the host's clock read before
+// and after), at Open and New and again every 30 seconds until Close, and
+// shifts every time it stores by that offset and every time it reads back
+// by the same offset the other way. Stored times are then in the
+// database's frame, on which all hosts agree, and a caller's clock, a
+// test's fake one included, still round-trips exactly.
+//
+// What is translated: run times, lease expiries, attempt, finish and
+// creation times, expiries, leader terms, processed keys, retention and
+// prune cut-offs, event publish times and replay bounds, and the times in
+// a job's error history. Throughput counters are shifted by the offset
+// rounded to whole minutes. Durations (job timeouts, retention ages) are
+// not times and are not shifted. Schedules are not shifted either: their
+// cursor holds cron ticks named in the host's calendar ("the 13:00 run"),
+// and hosts must name a tick alike for it to fire once; a skewed host
+// fires a tick early or late, but once.
+//
+// The offset changes only when a measure differs from it by more than
+// 250 ms, and an offset under 250 ms stays zero: a measure's error (up to
+// half a round trip) must not make the times a store reads back wobble,
+// and hosts kept in time store times as they are. The store logs the
+// offset at Info when it exceeds a second, and at Warn when the host's
+// clock steps. Until the next measure (up to 30 seconds) after a step,
+// the store writes in the old frame. Keep running NTP on every host and on
+// the database server: translation makes hosts agree on when a lease ends
+// and a job is due, but a skewed host's own timers (its heartbeats, its
+// delays, its cron ticks) still run by its clock.
 package postgres

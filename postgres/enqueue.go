@@ -167,7 +167,7 @@ func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[st
 // meta holds each job's encoded metadata. Runs of two or more plain jobs
 // take the bulk path.
 func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, meta []any, res []queue.EnqueueResult) error {
-	nowUS := micros(now)
+	nowUS := x.f.us(now)
 	for i := 0; i < len(jobs); {
 		n := 0
 		for i+n < len(jobs) && n < insertChunk && plain(jobs[i+n]) {
@@ -218,7 +218,7 @@ func insertPlain(ctx context.Context, x *xtx, now time.Time, nowUS int64, jobs [
 		queues[k], kinds[k] = j.Queue, j.Kind
 		states[k] = int16(readyState(j, now))
 		prios[k], attempts[k] = int32(j.Priority), int32(j.MaxAttempts)
-		runAts[k], timeouts[k] = micros(j.RunAt), j.Timeout.Microseconds()
+		runAts[k], timeouts[k] = x.f.us(j.RunAt), j.Timeout.Microseconds()
 		if m, ok := meta[k].(string); ok {
 			metas[k] = &m
 		}
@@ -273,9 +273,9 @@ func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.
 	}
 	for try := 0; ; try++ {
 		var id int64
-		err := x.queryRow(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
+		err := x.queryRow(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, x.f.us(j.RunAt),
 			j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
-			nullMicros(j.ExpiresAt), meta, payloadOf(j)).Scan(&id)
+			x.f.nullUS(j.ExpiresAt), meta, payloadOf(j)).Scan(&id)
 		if err == nil {
 			*res = queue.EnqueueResult{ID: id}
 			return nil

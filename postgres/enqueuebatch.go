@@ -246,13 +246,14 @@ func (b *batcher) insert(batch []*enqueueReq) ([]reqOutcome, error) {
 		metas            = make([]*string, 0, n)
 		payloads         = make([][]byte, 0, n)
 	)
+	f := b.s.clock.frame()
 	for _, r := range batch {
 		for k, j := range r.jobs {
 			queues, kinds = append(queues, j.Queue), append(kinds, j.Kind)
 			states = append(states, int16(readyState(j, r.now)))
 			prios, attempts = append(prios, int32(j.Priority)), append(attempts, int32(j.MaxAttempts))
-			runAts, timeouts = append(runAts, micros(j.RunAt)), append(timeouts, j.Timeout.Microseconds())
-			created = append(created, micros(r.now))
+			runAts, timeouts = append(runAts, f.us(j.RunAt)), append(timeouts, j.Timeout.Microseconds())
+			created = append(created, f.us(r.now))
 			var m *string
 			if v, ok := r.meta[k].(string); ok {
 				m = &v

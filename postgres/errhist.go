@@ -40,7 +40,11 @@ func appendAttemptError(ctx context.Context, x *xtx, st queue.Settlement) (any, 
 			return nil, fmt.Errorf("postgres: job %d: errors: %w", st.JobID, err)
 		}
 	}
-	kept, dropped = queue.AppendAttemptError(kept, dropped, *st.Error)
+	// The stored entries' times are in the database's frame (clock.go),
+	// and so is the new one's; scanJob shifts them all back.
+	e := *st.Error
+	e.At = x.f.in(e.At)
+	kept, dropped = queue.AppendAttemptError(kept, dropped, e)
 	enc, err := jobcodec.EncodeErrors(kept, dropped)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: job %d: errors: %w", st.JobID, err)

@@ -36,7 +36,7 @@ func scanExpiring(r scanner) (expiring, error) {
 // to spool.dead (dead.go), up to 100 per call, and lets their keys move
 // on. Their keys are locked first (lockKeysInOrder), before any job moves.
 func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time) error {
-	rows, err := x.query(ctx, sqlExpiredWaiting, queueName, micros(now))
+	rows, err := x.query(ctx, sqlExpiredWaiting, queueName, x.f.us(now))
 	if err != nil {
 		return err
 	}
@@ -52,8 +52,8 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		return err
 	}
 	for _, e := range list {
-		reason := queue.ExpiredReason(fromMicros(e.at))
-		moved, err := moveToDead(ctx, x, sqlDeadMoveWaiting, e.id, micros(now), reason, nil)
+		reason := queue.ExpiredReason(x.f.time(e.at))
+		moved, err := moveToDead(ctx, x, sqlDeadMoveWaiting, e.id, x.f.us(now), reason, nil)
 		if err != nil {
 			return err
 		}

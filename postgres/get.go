@@ -17,9 +17,10 @@ const (
 // Get implements queue.Store: the job from spool.jobs, else from
 // spool.dead, else queue.ErrNotFound naming the id.
 func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
-	j, err := scanJob(s.db.QueryRowContext(ctx, s.sql(sqlGetJob), id), false)
+	f := s.clock.frame()
+	j, err := f.scanJob(s.db.QueryRowContext(ctx, s.sql(sqlGetJob), id), false)
 	if errors.Is(err, sql.ErrNoRows) {
-		j, err = scanJob(s.db.QueryRowContext(ctx, s.sql(sqlGetDead), id), true)
+		j, err = f.scanJob(s.db.QueryRowContext(ctx, s.sql(sqlGetDead), id), true)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("job %d: %w", id, queue.ErrNotFound)

@@ -28,7 +28,7 @@ func (s *Store) Lead(ctx context.Context, name, holder string, now time.Time, tt
 	var lead bool
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		var got string
-		err := x.queryRow(ctx, sqlLead, name, holder, micros(now.Add(ttl)), micros(now)).Scan(&got)
+		err := x.queryRow(ctx, sqlLead, name, holder, x.f.us(now.Add(ttl)), x.f.us(now)).Scan(&got)
 		lead = err == nil
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

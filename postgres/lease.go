@@ -84,7 +84,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			res.Paused = true
 			return nil
 		}
-		now := micros(p.Now)
+		now := x.f.us(p.Now)
 		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
 			return err
 		}
@@ -96,11 +96,11 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
 			return err
 		}
-		rows, err := x.query(ctx, sqlLease, now, micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, p.Limit)
 		if err != nil {
 			return err
 		}
-		if res.Jobs, err = collect(rows, scanLive); err != nil {
+		if res.Jobs, err = collect(rows, x.f.scanLive); err != nil {
 			return err
 		}
 		if len(res.Jobs) < p.Limit {
@@ -108,7 +108,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
 				return err
 			}
-			res.NextRunAt = fromNullMicros(next)
+			res.NextRunAt = x.f.nullTime(next)
 		}
 		return nil
 	})
@@ -118,17 +118,18 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 // leaseFast leases with sqlLeaseFast, in an implicit transaction; ok
 // reports that it leased something.
 func (s *Store) leaseFast(ctx context.Context, p queue.LeaseParams, token int64) (res queue.LeaseResult, ok bool, err error) {
+	f := s.clock.frame()
 	for range maxRetries {
 		var rows *sql.Rows
-		rows, err = s.db.QueryContext(ctx, s.sql(sqlLeaseFast), micros(p.Now), micros(p.Until), token, p.Worker, p.Queue, p.Limit)
+		rows, err = s.db.QueryContext(ctx, s.sql(sqlLeaseFast), f.us(p.Now), f.us(p.Until), token, p.Worker, p.Queue, p.Limit)
 		if err == nil {
 			var next sql.NullInt64
 			res.Jobs, err = collect(rows, func(r scanner) (*queue.Job, error) {
-				return scanJobAnd(r, &next)
+				return f.scanJobAnd(r, &next)
 			})
 			if err == nil {
 				if len(res.Jobs) < p.Limit {
-					res.NextRunAt = fromNullMicros(next)
+					res.NextRunAt = f.nullTime(next)
 				}
 				return res, len(res.Jobs) > 0, nil
 			}
@@ -141,7 +142,7 @@ func (s *Store) leaseFast(ctx context.Context, p queue.LeaseParams, token int64)
 }
 
 // scanLive reads a row of jobColumns.
-func scanLive(r scanner) (*queue.Job, error) { return scanJob(r, false) }
+func (f frame) scanLive(r scanner) (*queue.Job, error) { return f.scanJob(r, false) }
 
 // sqlExtend moves the expiry of the leases ($2 ids, $3 their tokens)
 // that still hold, and returns them with whether an operator asked to
@@ -180,7 +181,7 @@ func (s *Store) Extend(ctx context.Context, leases []queue.LeaseRef, until time.
 		if err := lockJobs(ctx, x, ids); err != nil {
 			return err
 		}
-		rows, err := x.query(ctx, sqlExtend, micros(until), ids, tokens)
+		rows, err := x.query(ctx, sqlExtend, x.f.us(until), ids, tokens)
 		if err != nil {
 			return err
 		}
@@ -212,11 +213,12 @@ const sqlExpired = `SELECT ` + jobColumns + ` FROM spool.jobs WHERE state = ` + 
 
 // Expired implements queue.Store.
 func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.sql(sqlExpired), micros(now), limit)
+	f := s.clock.frame()
+	rows, err := s.db.QueryContext(ctx, s.sql(sqlExpired), f.us(now), limit)
 	if err != nil {
 		return nil, ctxErr(ctx, mapErr(err))
 	}
-	jobs, err := collect(rows, scanLive)
+	jobs, err := collect(rows, f.scanLive)
 	return jobs, ctxErr(ctx, mapErr(err))
 }
 

@@ -136,6 +136,7 @@ func (s *Store) queryJobs(ctx context.Context, dead bool, query string, args ...
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	jobs, err := collect(rows, func(r scanner) (*queue.Job, error) { return scanJob(r, dead) })
+	f := s.clock.frame()
+	jobs, err := collect(rows, func(r scanner) (*queue.Job, error) { return f.scanJob(r, dead) })
 	return jobs, mapErr(err)
 }

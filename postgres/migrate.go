@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -66,8 +65,11 @@ const (
   applied_at bigint  NOT NULL
 )`
 	sqlAppliedMigrations = `SELECT version FROM spool.migrations`
-	sqlRecordMigration   = `INSERT INTO spool.migrations (version, name, applied_at) VALUES ($1, $2, $3)`
-	sqlInitMeta          = `INSERT INTO spool.meta (id, store_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`
+	// sqlRecordMigration stamps a migration with the database's own clock
+	// (clock.go), the frame of every stored time.
+	sqlRecordMigration = `INSERT INTO spool.migrations (version, name, applied_at)
+  VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)`
+	sqlInitMeta = `INSERT INTO spool.meta (id, store_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`
 )
 
 // migrate applies the migrations the schema lacks, in one transaction.
@@ -119,7 +121,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, s.sql(m.sql)); err != nil {
 			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, mapErr(err))
 		}
-		if _, err := tx.ExecContext(ctx, s.sql(sqlRecordMigration), m.version, m.name, time.Now().UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(ctx, s.sql(sqlRecordMigration), m.version, m.name); err != nil {
 			return mapErr(err)
 		}
 	}

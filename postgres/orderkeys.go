@@ -51,7 +51,7 @@ func promoteNext(ctx context.Context, x *xtx, queueName, key string, now time.Ti
 	if err := lockKey(ctx, x, queueName, key); err != nil {
 		return err
 	}
-	_, err := x.exec(ctx, sqlPromoteNext, queueName, key, micros(now))
+	_, err := x.exec(ctx, sqlPromoteNext, queueName, key, x.f.us(now))
 	if err == nil {
 		x.wake(queueName)
 	}

@@ -14,7 +14,7 @@ const sqlMarkProcessed = `INSERT INTO spool.processed (key, processed_at) VALUES
 func (s *Store) MarkProcessed(ctx context.Context, tx *sql.Tx, key string, now time.Time) (bool, error) {
 	var first bool
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		r, err := x.exec(ctx, sqlMarkProcessed, key, micros(now))
+		r, err := x.exec(ctx, sqlMarkProcessed, key, x.f.us(now))
 		if err != nil {
 			return err
 		}

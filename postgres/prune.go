@@ -41,7 +41,7 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			if c.before.IsZero() {
 				continue
 			}
-			r, err := x.exec(ctx, c.query, micros(c.before), limit)
+			r, err := x.exec(ctx, c.query, x.f.us(c.before), limit)
 			if err != nil {
 				return err
 			}
@@ -49,7 +49,7 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			n += k
 		}
 		if !p.ProcessedBefore.IsZero() {
-			r, err := x.exec(ctx, sqlPruneProcessed, micros(p.ProcessedBefore), limit)
+			r, err := x.exec(ctx, sqlPruneProcessed, x.f.us(p.ProcessedBefore), limit)
 			if err != nil {
 				return err
 			}
@@ -57,7 +57,7 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			n += k
 		}
 		if !p.MetricsBefore.IsZero() {
-			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()); err != nil {
+			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()+x.f.minuteShift()); err != nil {
 				return err
 			}
 		}

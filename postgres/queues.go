@@ -16,7 +16,7 @@ const sqlSetPaused = `INSERT INTO spool.queues (name, paused, updated_at) VALUES
 // SetPaused implements queue.Store. Resuming wakes the queue's workers.
 func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused bool, now time.Time) error {
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetPaused, name, paused, micros(now)); err != nil {
+		if _, err := x.exec(ctx, sqlSetPaused, name, paused, x.f.us(now)); err != nil {
 			return err
 		}
 		if !paused {
@@ -44,7 +44,7 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		limit = qs.MaxPending
 	}
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now)); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now)); err != nil {
 			return err
 		}
 		x.wake(name)

@@ -17,14 +17,6 @@ const sqlEventRange = `SELECT ` + sqlEventColumns + ` FROM spool.events
     AND ($4::bigint = 0 OR published_at >= $4::bigint) AND ($5::bigint = 0 OR published_at < $5::bigint)
   ORDER BY seq LIMIT $6`
 
-// timeOrZero is t's microseconds, 0 (an open bound) for the zero time.
-func timeOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return micros(t)
-}
-
 // Replay implements queue.TopicStore.
 func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f queue.EventFilter, now time.Time, defaults queue.NewJob) (int, error) {
 	var n int
@@ -43,7 +35,7 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 		if result, err = replayRefusal(ctx, x, sub, f); result != nil || err != nil {
 			return err
 		}
-		events, err := readEvents(x.query(ctx, sqlEventRange, f.Topic, f.FromSeq, f.ToSeq, timeOrZero(f.Since), timeOrZero(f.Until), f.Limit))
+		events, err := x.f.readEvents(x.query(ctx, sqlEventRange, f.Topic, f.FromSeq, f.ToSeq, x.f.usOrZero(f.Since), x.f.usOrZero(f.Until), f.Limit))
 		if err != nil {
 			return err
 		}

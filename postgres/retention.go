@@ -22,7 +22,7 @@ const (
 // SetRetention implements queue.TopicStore.
 func (s *Store) SetRetention(ctx context.Context, tx *sql.Tx, topic string, r queue.Retention, now time.Time) error {
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		_, err := x.exec(ctx, sqlSetRetention, topic, r.MaxAge.Microseconds(), r.MaxEvents, micros(now))
+		_, err := x.exec(ctx, sqlSetRetention, topic, r.MaxAge.Microseconds(), r.MaxEvents, x.f.us(now))
 		return err
 	})
 }
@@ -45,7 +45,7 @@ func (s *Store) PruneEvents(ctx context.Context, now time.Time, limit int) (int,
 		}
 		for _, r := range list {
 			if r.age > 0 {
-				res, err := x.exec(ctx, sqlPruneEventsAge, r.name, micros(now)-r.age, limit)
+				res, err := x.exec(ctx, sqlPruneEventsAge, r.name, x.f.us(now)-r.age, limit)
 				if err != nil {
 					return err
 				}

@@ -124,7 +124,7 @@ func retryOneDead(ctx context.Context, x *xtx, d deadRef, now time.Time) (bool, 
 		}
 	}
 	var id int64
-	switch err := x.queryRow(ctx, sqlRetryOneDead, d.id, state, micros(now)).Scan(&id); {
+	switch err := x.queryRow(ctx, sqlRetryOneDead, d.id, state, x.f.us(now)).Scan(&id); {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:

@@ -74,20 +74,21 @@ const (
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanJob reads a row of jobColumns (dead: deadColumns).
-func scanJob(r scanner, dead bool) (*queue.Job, error) {
-	return scanJobWith(r, dead)
+// scanJob reads a row of jobColumns (dead: deadColumns), its times
+// translated by f.
+func (f frame) scanJob(r scanner, dead bool) (*queue.Job, error) {
+	return f.scanJobWith(r, dead)
 }
 
 // scanJobAnd reads a row of jobColumns followed by more columns, into
 // more.
-func scanJobAnd(r scanner, more ...any) (*queue.Job, error) {
-	return scanJobWith(r, false, more...)
+func (f frame) scanJobAnd(r scanner, more ...any) (*queue.Job, error) {
+	return f.scanJobWith(r, false, more...)
 }
 
 // scanJobWith reads a row of jobColumns (dead: deadColumns), then the
 // columns of more.
-func scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error) {
+func (f frame) scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error) {
 	var (
 		j                                               queue.Job
 		timeout                                         int64
@@ -117,16 +118,16 @@ func scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error) {
 		return nil, fmt.Errorf("postgres: job %d has unknown state %d", j.ID, state.Int64)
 	}
 	j.Timeout = time.Duration(timeout) * time.Microsecond
-	j.RunAt = fromMicros(runAt)
-	j.CreatedAt = fromMicros(createdAt)
-	j.AttemptedAt = fromNullMicros(attemptedAt)
-	j.FinishedAt = fromNullMicros(finishedAt)
-	j.LeaseUntil = fromNullMicros(leaseUntil)
+	j.RunAt = f.time(runAt)
+	j.CreatedAt = f.time(createdAt)
+	j.AttemptedAt = f.nullTime(attemptedAt)
+	j.FinishedAt = f.nullTime(finishedAt)
+	j.LeaseUntil = f.nullTime(leaseUntil)
 	j.LeaseToken = leaseToken.Int64
 	j.LeasedBy = leasedBy.String
 	j.UniqueKey = uniqueKey.String
 	j.OrderKey = orderKey.String
-	j.ExpiresAt = fromNullMicros(expiresAt)
+	j.ExpiresAt = f.nullTime(expiresAt)
 	j.DeadReason = deadReason.String
 	var err error
 	if j.Metadata, err = jobcodec.DecodeMetadata(metadata.String); err != nil {
@@ -135,6 +136,9 @@ func scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error) {
 	if errs.String != "" {
 		if j.Errors, j.ErrorsDropped, err = jobcodec.DecodeErrors(errs.String); err != nil {
 			return nil, fmt.Errorf("postgres: job %d: errors: %w", j.ID, err)
+		}
+		for i := range j.Errors {
+			j.Errors[i].At = f.out(j.Errors[i].At)
 		}
 	}
 	if j.Payload == nil {

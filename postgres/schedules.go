@@ -9,6 +9,17 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
+// labels is the frame of every time in spool.schedules: none is shifted
+// by the clock's offset (clock.go). A schedule's cursor (last_tick) holds
+// cron ticks, named in the calendar of the host that computed them, and is
+// compared only with other ticks (sqlFireTick's "last_tick < $2"). Two
+// hosts whose clocks disagree name a tick alike ("the 13:00 run"); shifted
+// by their offsets, one host's 13:00 would be stored before the other's,
+// and both would fire it. A skewed host only fires a tick early or late,
+// once. The schedule's other times (last run, trigger, updates) stay in
+// the same frame as its cursor.
+var labels = frame{}
+
 const sqlSchedules = `SELECT name, spec, time_zone, kind, queue, misfire, last_tick, last_run,
   paused, trigger_at, updated_at
   FROM spool.schedules ORDER BY name`
@@ -34,10 +45,10 @@ func scanSchedule(r scanner) (queue.ScheduleState, error) {
 		&lastTick, &lastRun, &st.Paused, &trigger, &updatedAt); err != nil {
 		return st, err
 	}
-	st.LastTick = fromMicros(lastTick)
-	st.LastRun = fromNullMicros(lastRun)
-	st.TriggerAt = fromNullMicros(trigger)
-	st.UpdatedAt = fromMicros(updatedAt)
+	st.LastTick = labels.time(lastTick)
+	st.LastRun = labels.nullTime(lastRun)
+	st.TriggerAt = labels.nullTime(trigger)
+	st.UpdatedAt = labels.time(updatedAt)
 	return st, nil
 }
 
@@ -62,7 +73,7 @@ func (s *Store) SaveSchedule(ctx context.Context, tx *sql.Tx, def queue.Schedule
 		return fmt.Errorf("%w: schedule name is empty", queue.ErrInvalidArgument)
 	}
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		_, err := x.exec(ctx, sqlSaveSchedule, def.Name, def.Spec, def.TimeZone, def.Kind, def.Queue, def.Misfire, micros(now))
+		_, err := x.exec(ctx, sqlSaveSchedule, def.Name, def.Spec, def.TimeZone, def.Kind, def.Queue, def.Misfire, labels.us(now))
 		return err
 	})
 }
@@ -90,9 +101,9 @@ func (s *Store) FireSchedule(ctx context.Context, tx *sql.Tx, f queue.ScheduleFi
 	)
 	switch {
 	case !f.Tick.IsZero() && f.Trigger.IsZero():
-		query, args = sqlFireTick, []any{f.Name, micros(f.Tick), f.Skip, micros(f.Now)}
+		query, args = sqlFireTick, []any{f.Name, labels.us(f.Tick), f.Skip, labels.us(f.Now)}
 	case f.Tick.IsZero() && !f.Trigger.IsZero() && !f.Skip:
-		query, args = sqlFireTrigger, []any{f.Name, micros(f.Trigger), micros(f.Now)}
+		query, args = sqlFireTrigger, []any{f.Name, labels.us(f.Trigger), labels.us(f.Now)}
 	default:
 		return false, fmt.Errorf("%w: schedule %q: fire needs exactly one of Tick and Trigger (Skip only with Tick)", queue.ErrInvalidArgument, f.Name)
 	}
@@ -123,7 +134,7 @@ const sqlSetSchedulePaused = `UPDATE spool.schedules SET paused = $2,
 
 // SetSchedulePaused implements queue.ScheduleStore.
 func (s *Store) SetSchedulePaused(ctx context.Context, tx *sql.Tx, name string, paused bool, now time.Time) error {
-	return s.updateSchedule(ctx, tx, name, sqlSetSchedulePaused, name, paused, micros(now))
+	return s.updateSchedule(ctx, tx, name, sqlSetSchedulePaused, name, paused, labels.us(now))
 }
 
 // sqlTriggerSchedule keeps an earlier pending request: two triggers before
@@ -133,7 +144,7 @@ const sqlTriggerSchedule = `UPDATE spool.schedules SET trigger_at = coalesce(tri
 
 // TriggerSchedule implements queue.ScheduleStore.
 func (s *Store) TriggerSchedule(ctx context.Context, tx *sql.Tx, name string, now time.Time) error {
-	return s.updateSchedule(ctx, tx, name, sqlTriggerSchedule, name, micros(now))
+	return s.updateSchedule(ctx, tx, name, sqlTriggerSchedule, name, labels.us(now))
 }
 
 // updateSchedule runs an update of one schedule's row and reports

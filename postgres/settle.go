@@ -152,11 +152,11 @@ func settleOne(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
 	case queue.OutcomeRetry:
 		return settleRetry(ctx, x, st)
 	case queue.OutcomeSnooze:
-		return execHeld(ctx, x, sqlSnooze, micros(st.RunAt), micros(st.Now), st.JobID, st.Token)
+		return execHeld(ctx, x, sqlSnooze, x.f.us(st.RunAt), x.f.us(st.Now), st.JobID, st.Token)
 	case queue.OutcomeRelease:
-		return execHeld(ctx, x, sqlReleaseJob, micros(st.RunAt), st.JobID, st.Token)
+		return execHeld(ctx, x, sqlReleaseJob, x.f.us(st.RunAt), st.JobID, st.Token)
 	case queue.OutcomeCancel:
-		return execHeld(ctx, x, sqlCancelRunning, micros(st.Now), st.JobID, st.Token)
+		return execHeld(ctx, x, sqlCancelRunning, x.f.us(st.Now), st.JobID, st.Token)
 	case queue.OutcomeDead:
 		return settleDead(ctx, x, st)
 	default:
@@ -186,7 +186,7 @@ const (
 // settlement in this call.)
 func settleComplete(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
 	if st.Keep {
-		return execHeld(ctx, x, sqlCompleteKeep, micros(st.Now), st.JobID, st.Token)
+		return execHeld(ctx, x, sqlCompleteKeep, x.f.us(st.Now), st.JobID, st.Token)
 	}
 	return execHeld(ctx, x, sqlCompleteDelete, st.JobID, st.Token)
 }
@@ -207,7 +207,7 @@ func settleRetry(ctx context.Context, x *xtx, st queue.Settlement) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	return execHeld(ctx, x, sqlRetry, micros(st.RunAt), micros(st.Now), history, st.JobID, st.Token, st.IfExpired)
+	return execHeld(ctx, x, sqlRetry, x.f.us(st.RunAt), x.f.us(st.Now), history, st.JobID, st.Token, st.IfExpired)
 }
 
 // settleDead moves the job to spool.dead (dead.go) with its error.
@@ -216,7 +216,7 @@ func settleDead(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	return moveToDead(ctx, x, sqlDeadMove, st.JobID, micros(st.Now), st.Reason, history, st.Token, st.IfExpired)
+	return moveToDead(ctx, x, sqlDeadMove, st.JobID, x.f.us(st.Now), st.Reason, history, st.Token, st.IfExpired)
 }
 
 const (

@@ -48,7 +48,7 @@ func (s *Store) settleFast(ctx context.Context, tx *sql.Tx, settlements []queue.
 	var deleted []int64
 	for range maxRetries {
 		var rows *sql.Rows
-		rows, err = s.db.QueryContext(ctx, s.sql(sqlSettleFast), ids, tokens, minute)
+		rows, err = s.db.QueryContext(ctx, s.sql(sqlSettleFast), ids, tokens, minute+s.clock.frame().minuteShift())
 		if err == nil {
 			deleted, err = collect(rows, func(r scanner) (id int64, err error) { err = r.Scan(&id); return id, err })
 			if err == nil {

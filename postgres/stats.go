@@ -19,7 +19,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 		return nil, ctxErr(ctx, mapErr(err))
 	}
 	defer tx.Rollback()
-	r := statsReader{s: s, tx: tx, qs: queueStats{}}
+	r := statsReader{s: s, f: s.clock.frame(), tx: tx, qs: queueStats{}}
 	for _, part := range []func(context.Context, time.Time) error{
 		r.addPending, r.addScheduled, r.addRunning, r.addFinished, r.addDead, r.addBlocked, r.addStuck, r.addSettings,
 	} {
@@ -37,6 +37,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 // statsReader reads the parts of one snapshot in tx.
 type statsReader struct {
 	s  *Store
+	f  frame
 	tx *sql.Tx
 	qs queueStats
 }
@@ -83,10 +84,10 @@ func (qs queueStats) sorted() []queue.QueueStats {
 }
 
 // oldest raises q's OldestPending to the age at now of a job that was due
-// at runAt.
-func oldest(q *queue.QueueStats, now time.Time, runAt sql.NullInt64) {
+// at runAt (stored in frame f).
+func oldest(q *queue.QueueStats, f frame, now time.Time, runAt sql.NullInt64) {
 	if runAt.Valid {
-		if age := now.Sub(fromMicros(runAt.Int64)); age > q.OldestPending {
+		if age := now.Sub(f.time(runAt.Int64)); age > q.OldestPending {
 			q.OldestPending = age
 		}
 	}
@@ -105,7 +106,7 @@ func (r statsReader) addPending(ctx context.Context, now time.Time) error {
 		}
 		q := r.qs.get(name)
 		q.Pending += n
-		oldest(q, now, runAt)
+		oldest(q, r.f, now, runAt)
 		return nil
 	})
 }
@@ -128,9 +129,9 @@ func (r statsReader) addScheduled(ctx context.Context, now time.Time) error {
 		q := r.qs.get(name)
 		q.Pending += due
 		q.Scheduled += later
-		oldest(q, now, runAt)
+		oldest(q, r.f, now, runAt)
 		return nil
-	}, micros(now))
+	}, r.f.us(now))
 }
 
 const sqlStatsRunning = `SELECT queue, count(*) FROM spool.jobs WHERE state = ` + runningSQL + ` GROUP BY queue`
@@ -239,6 +240,7 @@ const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) F
 // first, zero-filled, from the counts Settle records (throughput.go).
 func (r statsReader) throughput(ctx context.Context, now time.Time) ([]queue.MinuteStats, error) {
 	start := now.Truncate(time.Minute).Add(-59 * time.Minute)
+	shift := r.f.minuteShift() // stored minutes are in the database's frame
 	minutes := make([]queue.MinuteStats, 60)
 	for i := range minutes {
 		minutes[i].Minute = start.Add(time.Duration(i) * time.Minute)
@@ -249,11 +251,11 @@ func (r statsReader) throughput(ctx context.Context, now time.Time) ([]queue.Min
 		if err := rows.Scan(&minute, &c, &f, &d); err != nil {
 			return err
 		}
-		if i := int((minute - start.Unix()) / 60); i >= 0 && i < len(minutes) {
+		if i := int((minute - shift - start.Unix()) / 60); i >= 0 && i < len(minutes) {
 			minutes[i].Completed, minutes[i].Failed, minutes[i].Dead = c, f, d
 		}
 		return nil
-	}, start.Unix())
+	}, start.Unix()+shift)
 	if err != nil {
 		return nil, err
 	}

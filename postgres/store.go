@@ -39,6 +39,8 @@ type Options struct {
 	ListenURL string
 	// Logger receives the store's log records. Defaults to discarding.
 	Logger *slog.Logger
+
+	clock clockHooks // tests' host clock and re-measure ticker (export_test.go)
 }
 
 // Store is the PostgreSQL backend of spool. It implements queue.Store,
@@ -55,6 +57,8 @@ type Store struct {
 
 	sqlMu sync.Mutex
 	sqls  map[string]string // query text as written → with the schema's name
+
+	clock *clock // the offset of the database's clock (clock.go)
 
 	wakeups  queue.Wakeups
 	listen   *listener   // nil with NoListen
@@ -136,6 +140,10 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", mapErr(err))
 	}
+	s.clock = newClock(db, s.logger, opts.clock)
+	if err := s.clock.update(ctx, true); err != nil {
+		return nil, err
+	}
 	migrate := s.migrate
 	if opts.NoMigrate {
 		migrate = s.checkSchema
@@ -155,6 +163,7 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 	}
 	s.sender = newWakeSender(s)
 	s.batch = newBatcher(s, flushers(opts.MaxConns))
+	s.clock.start()
 	return s, nil
 }
 
@@ -168,10 +177,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Schema returns the schema that holds spool's tables.
 func (s *Store) Schema() string { return s.schema }
 
-// Close stops the store's listener and, for a store made by Open, closes
-// its connections.
+// Close stops the store's listener and its clock's re-measure and, for a
+// store made by Open, closes its connections.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.clock.close()
 		if s.listen != nil {
 			s.listen.close()
 		}

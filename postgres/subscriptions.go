@@ -69,7 +69,7 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 		case sub.From.Beginning:
 			cursor = 0
 		case !sub.From.Time.IsZero():
-			if err := x.queryRow(ctx, sqlFirstEventAt, micros(sub.From.Time)).Scan(&first); err != nil {
+			if err := x.queryRow(ctx, sqlFirstEventAt, x.f.us(sub.From.Time)).Scan(&first); err != nil {
 				return err
 			}
 		case sub.From.Seq > 0:
@@ -80,7 +80,7 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 		if first > 0 {
 			cursor = first - 1
 		}
-		r, err := x.exec(ctx, sqlInsertSub, sub.Name, sub.Pattern, filter, sub.Queue, sub.Kind, sub.Priority, sub.MaxAttempts, cursor, micros(now))
+		r, err := x.exec(ctx, sqlInsertSub, sub.Name, sub.Pattern, filter, sub.Queue, sub.Kind, sub.Priority, sub.MaxAttempts, cursor, x.f.us(now))
 		if err != nil {
 			return err
 		}

@@ -59,7 +59,8 @@ func (t throughput) at(st queue.Settlement) *metricCounts {
 
 // record adds the counts to spool.metrics, the rows in one order so that
 // two settles that add to the same rows never wait on each other in a
-// cycle.
+// cycle. Their minutes are stored in the database's frame, shifted by
+// whole minutes (frame.minuteShift).
 func (t throughput) record(ctx context.Context, x *xtx) error {
 	keys := make([]metricKey, 0, len(t))
 	for k := range t {
@@ -73,7 +74,7 @@ func (t throughput) record(ctx context.Context, x *xtx) error {
 	})
 	for _, k := range keys {
 		c := t[k]
-		if _, err := x.exec(ctx, sqlMetrics, k.minute, k.queue, c.completed, c.failed, c.dead); err != nil {
+		if _, err := x.exec(ctx, sqlMetrics, k.minute+x.f.minuteShift(), k.queue, c.completed, c.failed, c.dead); err != nil {
 			return err
 		}
 	}

@@ -10,7 +10,8 @@ import (
 
 // Events implements queue.TopicStore.
 func (s *Store) Events(ctx context.Context, f queue.EventFilter) ([]queue.EventRecord, error) {
-	list, err := readEvents(s.db.QueryContext(ctx, s.sql(sqlEventRange), f.Topic, f.FromSeq, f.ToSeq, timeOrZero(f.Since), timeOrZero(f.Until), f.Limit))
+	fr := s.clock.frame()
+	list, err := fr.readEvents(s.db.QueryContext(ctx, s.sql(sqlEventRange), f.Topic, f.FromSeq, f.ToSeq, fr.usOrZero(f.Since), fr.usOrZero(f.Until), f.Limit))
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -44,6 +45,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 		return nil, mapErr(err)
 	}
 	defer tx.Rollback()
+	f := s.clock.frame()
 	subs, err := readSubs(tx.QueryContext(ctx, s.sql(sqlSubscriptions)))
 	if err != nil {
 		return nil, mapErr(err)
@@ -58,7 +60,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 		if err := tx.QueryRowContext(ctx, s.sql(sqlSubLag), queue.DeliveryKeyPrefix(sub.Name)).Scan(&lag); err != nil {
 			return nil, mapErr(err)
 		}
-		out[i] = queue.SubscriptionInfo{Subscription: sub.Subscription, CreatedAt: fromMicros(sub.createdAt),
+		out[i] = queue.SubscriptionInfo{Subscription: sub.Subscription, CreatedAt: f.time(sub.createdAt),
 			Cursor: sub.cursor, Backlog: int(max(0, last-sub.cursor)), Lag: lag}
 	}
 	return out, nil

@@ -116,10 +116,10 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		if err := x.queryRow(ctx, sqlNextEventID).Scan(&res.EventID); err != nil {
 			return err
 		}
-		if err := x.queryRow(ctx, sqlBumpTopic, ev.Topic, micros(now)).Scan(&res.Seq); err != nil {
+		if err := x.queryRow(ctx, sqlBumpTopic, ev.Topic, x.f.us(now)).Scan(&res.Seq); err != nil {
 			return err
 		}
-		if _, err := x.exec(ctx, sqlInsertEvent, res.EventID, ev.Topic, res.Seq, micros(now), nullString(ev.OrderKey), md, payload); err != nil {
+		if _, err := x.exec(ctx, sqlInsertEvent, res.EventID, ev.Topic, res.Seq, x.f.us(now), nullString(ev.OrderKey), md, payload); err != nil {
 			return err
 		}
 		subs, err := readSubs(x.query(ctx, sqlCaughtUpSubs, res.EventID))

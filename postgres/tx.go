@@ -15,6 +15,7 @@ import (
 type xtx struct {
 	tx    *sql.Tx
 	s     *Store
+	f     frame           // the clock's offset, for all of this write's times
 	own   bool            // the store's own transaction, not the caller's
 	wakes map[string]bool // queues ("" every queue) to wake at commit
 }
@@ -103,7 +104,7 @@ func (s *Store) writeOwn(ctx context.Context, fn func(ctx context.Context, x *xt
 		return nil, err
 	}
 	defer tx.Rollback()
-	x := &xtx{tx: tx, s: s, own: true}
+	x := &xtx{tx: tx, s: s, f: s.clock.frame(), own: true}
 	if err := fn(ctx, x); err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (s *Store) writeIn(ctx context.Context, tx *sql.Tx, fn func(ctx context.Con
 	// End the savepoint even when ctx has ended: it must not stay open in
 	// the caller's transaction.
 	end := context.WithoutCancel(ctx)
-	x := &xtx{tx: tx, s: s}
+	x := &xtx{tx: tx, s: s, f: s.clock.frame()}
 	err := s.checkTx(ctx, x)
 	if err == nil {
 		err = fn(ctx, x)

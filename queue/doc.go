@@ -88,7 +88,9 @@
 //     job due) may use the database's clock instead of the caller's, if
 //     the backend then uses that one clock for every such comparison; its
 //     options must let tests inject a clock. Hosts' clocks then only shift
-//     a delay by their skew; they never lose or double a job.
+//     a delay by their skew; they never lose or double a job. The
+//     PostgreSQL store does so by translating every time it stores into
+//     the database's frame (see package postgres, "Clocks").
 //   - Topic order. Within a topic, the sequence numbers ([EventRecord].Seq)
 //     subscribers see are gap-free and in commit order: an event with a
 //     lower Seq is never committed after one with a higher Seq was
