@@ -120,6 +120,8 @@ type benchConfig struct {
 	json       bool
 	cpuProfile string
 	drained    int // backlog: jobs drained ahead of the waiting -jobs
+	// apart: latency's producers enqueue through a store of their own.
+	apart bool
 	// stall ends a wait for handlers when no job was handled for this
 	// long; the missing jobs count as lost. Long enough for an expired
 	// lease (30s) to be rescued.
@@ -141,6 +143,7 @@ type benchResult struct {
 	Workers    int      `json:"workers"`
 	Producers  int      `json:"producers"`
 	Rate       int      `json:"rate"`
+	Apart      bool     `json:"apart,omitempty"`
 	Seconds    float64  `json:"seconds"`
 	JobsPerSec float64  `json:"jobs_per_sec"`
 	P50ms      *float64 `json:"p50_ms"`

@@ -84,18 +84,23 @@ func (b *bench) latency(ctx context.Context) error {
 	for i := range payloads {
 		payloads[i] = benchPayload(i)
 	}
+	pq, closePQ, err := b.producerQueue(ctx)
+	if err != nil {
+		return err
+	}
+	defer closePQ()
 	sent := make([]int64, n) // ns after tr.base, just before Enqueue
 	interval := float64(time.Second) / float64(b.cfg.rate)
 	var done atomic.Int64
 	b.logf("latency: %d jobs at %d/s from %d producers for %s", n, b.cfg.rate, P, b.cfg.duration)
 	start := time.Now()
-	err := b.timedProducers(ctx, n, &done, func(p int) error {
+	err = b.timedProducers(ctx, n, &done, func(p int) error {
 		for seq := p; seq < n; seq += P {
 			if d := time.Until(start.Add(time.Duration(float64(seq) * interval))); d > 0 {
 				time.Sleep(d)
 			}
 			sent[seq] = int64(time.Since(b.tr.base))
-			if _, err := b.q.Enqueue(ctx, queue.NewJob{Kind: benchKind, Payload: payloads[seq]}); err != nil {
+			if _, err := pq.Enqueue(ctx, queue.NewJob{Kind: benchKind, Payload: payloads[seq]}); err != nil {
 				return fmt.Errorf("enqueue job %d: %w", seq, err)
 			}
 			done.Add(1)
@@ -120,4 +125,22 @@ func (b *bench) latency(ctx context.Context) error {
 	b.setLatencies(lat)
 	b.res.Lost, b.res.Duplicates = b.tr.lost(), int(b.tr.dups.Load())
 	return nil
+}
+
+// producerQueue is the queue latency's producers enqueue through: the
+// workers' own, or with -apart a queue over a second store on the same
+// database, as an app on another host would have; done closes that store.
+func (b *bench) producerQueue(ctx context.Context) (q *queue.Queue, done func(), err error) {
+	if !b.cfg.apart {
+		return b.q, func() {}, nil
+	}
+	store, _, err := b.db.open(ctx, benchOpen{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if q, err = queue.New(store, queue.Options{}); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return q, func() { store.Close() }, nil
 }

@@ -76,6 +76,7 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.StringVar(&cfg.dbPath, "db", "", "database `path`, which must not exist (default: a new file in a temporary directory, removed afterwards), or a postgres:// URL: the run uses a fresh schema on that server and drops it afterwards")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object on stdout instead of a table")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
+	fs.BoolVar(&cfg.apart, "apart", false, "latency: producers enqueue through a store of their own, as another host's app would (on PostgreSQL their wake-ups reach the workers through NOTIFY)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
 	fs.DurationVar(&cfg.lease, "lease", 0, "each pool's lease duration `D` (multiproc; default 0: the pool's default, 30s)")
@@ -126,6 +127,7 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"rate", sc.rated, "only latency enqueues at a rate"},
 		{"duration", sc.rated || sc.timed, "only latency and multiproc run for a duration"},
 		{"drained", sc.name == "backlog", "only backlog drains ahead of a backlog"},
+		{"apart", sc.name == "latency", "only latency has producers apart from its workers"},
 		{"procs", multi, "only multiproc runs several processes"},
 		{"lease", multi, "only multiproc sets the lease"},
 		{"busy-timeout", multi, "only multiproc sets the busy timeout"},

@@ -47,6 +47,23 @@ func TestBenchPostgresDrain(t *testing.T) {
 	require.False(t, schemaExists(t, url, m[1]), "the run's schema %s is left on the server", m[1])
 }
 
+// TestBenchPostgresLatencyApart runs the latency scenario with its
+// producers on a store of their own, as on another host: every job starts,
+// once.
+func TestBenchPostgresLatencyApart(t *testing.T) {
+	url := pgtest.URL(t)
+	var stdout, stderr bytes.Buffer
+	err := runBench(context.Background(), []string{"-scenario", "latency", "-rate", "200", "-duration", "1s", "-apart", "-db", url, "-json"}, &stdout, &stderr)
+	require.NoError(t, err, "stderr:\n%s", stderr.String())
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
+	require.Equal(t, true, got["apart"])
+	require.Equal(t, 200.0, got["jobs"])
+	require.Equal(t, 0.0, got["lost"])
+	require.Equal(t, 0.0, got["duplicates"])
+	require.Positive(t, got["p99_ms"])
+}
+
 // TestBenchPostgresMultiproc runs the multiproc scenario briefly on
 // PostgreSQL through the built binary: its children share the run's
 // schema, and every acknowledged job is completed or left, none lost or run

@@ -24,6 +24,7 @@ type bench struct {
 	stderr io.Writer
 	res    *benchResult
 
+	db    *benchDB
 	store queue.Store
 	file  *sqlite.Store // store on SQLite; nil on PostgreSQL
 	ts    *timedStore
@@ -39,12 +40,13 @@ type bench struct {
 func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res *benchResult, err error) {
 	b := &bench{cfg: cfg, stderr: stderr, res: &benchResult{
 		Scenario: cfg.scenario.name, Jobs: cfg.jobs, Workers: cfg.workers,
-		Producers: cfg.producers, Rate: cfg.rate,
+		Producers: cfg.producers, Rate: cfg.rate, Apart: cfg.apart,
 	}}
 	d, err := newBenchDB(cfg.dbPath)
 	if err != nil {
 		return nil, err
 	}
+	b.db = d
 	defer func() {
 		if rerr := d.remove(context.WithoutCancel(ctx)); err == nil && rerr != nil {
 			res, err = nil, rerr

@@ -152,6 +152,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"-bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-procs", "2"}, "-procs does not apply to -scenario drain"},
+		{[]string{"-apart"}, "-apart does not apply to -scenario drain"},
 		{[]string{"-scenario", "latency", "-lease", "2s"}, "-lease does not apply to -scenario latency"},
 		{[]string{"-scenario", "enqueue", "-busy-timeout", "1s"}, "-busy-timeout does not apply to -scenario enqueue"},
 		{[]string{"-scenario", "multiproc", "-jobs", "10"}, "-jobs does not apply to -scenario multiproc (multiproc enqueues for -duration)"},
