@@ -6,10 +6,8 @@ package postgres_test
 // step on the next re-measure, and not the noise of each measure.
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/internal/pgtest"
+	"github.com/spooljobs/spool/internal/syncbuf"
 	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/queue"
 )
@@ -156,24 +155,6 @@ func (c *stepClock) now() time.Time { return time.Now().Add(time.Duration(c.skew
 
 func (c *stepClock) set(d time.Duration) { c.skew.Store(int64(d)) }
 
-// syncBuffer is a log destination safe for the store's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // The background re-measure adopts a step of the host's clock at its next
 // tick, and reads stored times back in the new frame; a change below the
 // threshold (a measure's noise) is not adopted, so read-back times do not
@@ -184,7 +165,7 @@ func TestClockRemeasureAdoptsSteps(t *testing.T) {
 	var host stepClock
 	ticks := make(chan time.Time)
 	measured := make(chan time.Duration)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	opts := postgres.WithHostClock(postgres.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		postgres.HostClock{Now: host.now, Ticks: ticks, Measured: measured})
 	s := openStore(t, opts)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -15,26 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/internal/pgtest"
+	"github.com/spooljobs/spool/internal/syncbuf"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestShopTakesOrdersAndWorksThem runs the demo on a real port and file,
 // places a good and a poison order over HTTP, and checks the outcome in the
@@ -53,7 +36,7 @@ func TestShopOnPostgres(t *testing.T) {
 func testShop(t *testing.T, db string) {
 	addrCh := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, config{DB: db, Addr: "127.0.0.1:0", PaymentFailureRate: 0, ready: func(a string) { addrCh <- a }}, out)

@@ -1,36 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/syncbuf"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A short job finishes within the grace period; a long one is interrupted
 // and released, pending for the next start with its attempt refunded.
@@ -50,7 +32,7 @@ func TestShutdownExample(t *testing.T) {
 
 	runCtx, interrupt := context.WithCancel(ctx)
 	started := make(chan int64, 2)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(runCtx, path, 2*time.Second, out, started) }()
 	<-started
