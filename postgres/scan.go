@@ -72,8 +72,6 @@ const (
   unique_key, order_key, expires_at, metadata, errors, NULL::bytea, reason`
 )
 
-type scanner interface{ Scan(dest ...any) error }
-
 // scanJob reads a row of jobColumns (dead: deadColumns), its times
 // translated by f.
 func (f frame) scanJob(r scanner, dead bool) (*queue.Job, error) {
@@ -145,18 +143,4 @@ func (f frame) scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error
 		j.Payload = []byte{}
 	}
 	return &j, nil
-}
-
-// collect reads every row of rows with scan, and closes rows.
-func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

@@ -1,58 +1,29 @@
 package sqlite
 
-import "database/sql"
+import (
+	"database/sql"
 
-// collect scans every row of rows with scan and closes rows. It returns
-// what ended the iteration early (a scan error, an interrupted statement),
-// else the error of closing them.
+	"github.com/spooljobs/spool/internal/sqlstore"
+)
+
+// The row helpers both SQL stores share (package sqlstore), under this
+// package's names.
+
+type scanner = sqlstore.Scanner
+
+// collect is sqlstore.Collect.
 func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	var out []T
-	err := eachRow(rows, func(r *sql.Rows) error {
-		v, err := scan(r)
-		if err == nil {
-			out = append(out, v)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return sqlstore.Collect(rows, scan)
 }
 
-// eachRow calls fn for every row of rows, stopping at its first error, and
-// closes rows, with collect's errors.
-func eachRow(rows *sql.Rows, fn func(*sql.Rows) error) error {
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			rows.Close()
-			return err
-		}
-	}
-	return endRows(rows)
-}
+// eachRow is sqlstore.EachRow.
+func eachRow(rows *sql.Rows, fn func(*sql.Rows) error) error { return sqlstore.EachRow(rows, fn) }
 
-// endRows closes rows and reports what ended their iteration early (an
-// interrupted statement, say), else the error of closing them. A loop over
-// rows.Next alone cannot tell an error from the last row.
-func endRows(rows *sql.Rows) error {
-	err := rows.Err()
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// endRows is sqlstore.EndRows.
+func endRows(rows *sql.Rows) error { return sqlstore.EndRows(rows) }
 
 // scanID reads a row of one integer column, such as an id.
-func scanID(r scanner) (int64, error) {
-	var id int64
-	err := r.Scan(&id)
-	return id, err
-}
+func scanID(r scanner) (int64, error) { return sqlstore.ScanInt64(r) }
 
 // scanString reads a row of one text column.
-func scanString(r scanner) (string, error) {
-	var s string
-	err := r.Scan(&s)
-	return s, err
-}
+func scanString(r scanner) (string, error) { return sqlstore.ScanString(r) }

@@ -43,8 +43,6 @@ const (
   unique_key, order_key, expires_at, metadata, errors, NULL, reason`
 )
 
-type scanner interface{ Scan(dest ...any) error }
-
 func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	var (
 		j                                               queue.Job
