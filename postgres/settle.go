@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -23,7 +24,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 	}
 	errs := make([]error, len(settlements))
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		counts := throughput{}
+		counts := sqlstore.Throughput{}
 		if err := lockSettledKeys(ctx, x, settlements); err != nil {
 			return err
 		}
@@ -42,7 +43,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				}
 				errs[i] = nil
 				if !held {
-					errs[i] = leaseLost(st.JobID, st.Outcome)
+					errs[i] = sqlstore.LeaseLost(st.JobID, st.Outcome)
 				}
 			}
 			if errs[i] == nil {
@@ -51,7 +52,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				}
 			}
 		}
-		return counts.record(ctx, x)
+		return recordThroughput(ctx, x, counts)
 	})
 	if err != nil {
 		return nil, err
@@ -126,20 +127,15 @@ func lockKeysInOrder(ctx context.Context, x *xtx, keys []queueKey) error {
 	return nil
 }
 
-// leaseLost is the answer to a settlement whose lease no longer held.
-func leaseLost(id int64, outcome queue.Outcome) error {
-	return fmt.Errorf("settle job %d (%s): %w", id, outcome, queue.ErrLeaseLost)
-}
-
 // settled follows a settlement that took effect. The job left the live
 // set, or (a retry, snooze or release of a job an operator cancelled
 // meanwhile) may have: its key may move on; while the job is still the
 // head this does nothing. Then the attempt is counted.
-func settled(ctx context.Context, x *xtx, st queue.Settlement, counts throughput) error {
+func settled(ctx context.Context, x *xtx, st queue.Settlement, counts sqlstore.Throughput) error {
 	if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
 		return err
 	}
-	counts.count(st)
+	counts.Count(st)
 	return nil
 }
 
@@ -248,51 +244,17 @@ const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELE
   WHERE lease_token = $1 AND state = ` + runningSQL + ` AND id = ANY($2) ORDER BY id FOR UPDATE))
   RETURNING id`
 
-// batchable reports whether st is a completion that deletes its job.
-func batchable(st queue.Settlement) bool { return st.Outcome == queue.OutcomeComplete && !st.Keep }
-
 // completeDeleteBatched settles the completions that delete their job,
-// grouped by lease token. It marks in done the settlements it handled and
-// sets errs for those whose lease was lost. A job that also has another
-// kind of settlement in the call is left to the caller's in-order loop,
-// so that the first of its settlements wins.
+// grouped by lease token (sqlstore.DeleteGroups). It marks in done the
+// settlements it handled and sets errs for those whose lease was lost.
 func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Settlement, errs []error) ([]bool, error) {
-	done := make([]bool, len(settlements))
-	inOrder := settledInOrder(settlements)
-	for i, st := range settlements {
-		if done[i] || !batchable(st) || inOrder[st.JobID] {
-			continue
-		}
-		var group []int
-		for k := i; k < len(settlements); k++ {
-			o := settlements[k]
-			if !done[k] && batchable(o) && !inOrder[o.JobID] && o.Token == st.Token {
-				group = append(group, k)
-			}
-		}
+	groups, done := sqlstore.DeleteGroups(settlements, 0)
+	for _, group := range groups {
 		if err := completeDeleteGroup(ctx, x, settlements, group, errs); err != nil {
 			return nil, err
 		}
-		for _, k := range group {
-			done[k] = true
-		}
 	}
 	return done, nil
-}
-
-// settledInOrder returns the jobs that have a settlement in the call that
-// cannot be batched (nil when there are none).
-func settledInOrder(settlements []queue.Settlement) map[int64]bool {
-	var inOrder map[int64]bool
-	for _, st := range settlements {
-		if !batchable(st) {
-			if inOrder == nil {
-				inOrder = map[int64]bool{}
-			}
-			inOrder[st.JobID] = true
-		}
-	}
-	return inOrder
 }
 
 // completeDeleteGroup deletes the jobs of the settlements group indexes,
@@ -302,28 +264,15 @@ func completeDeleteGroup(ctx context.Context, x *xtx, settlements []queue.Settle
 	ids := make([]int64, len(group))
 	for n, k := range group {
 		ids[n] = settlements[k].JobID
-		errs[k] = nil
 	}
 	rows, err := x.query(ctx, sqlCompleteDeleteMany, settlements[group[0]].Token, ids)
 	if err != nil {
 		return err
 	}
-	deleted, err := collect(rows, func(r scanner) (id int64, err error) { err = r.Scan(&id); return id, err })
+	deleted, err := collect(rows, scanID)
 	if err != nil {
 		return err
 	}
-	held := make(map[int64]bool, len(deleted))
-	for _, id := range deleted {
-		held[id] = true
-	}
-	for _, k := range group {
-		// A job settled twice in one batch was deleted once: the first
-		// settlement takes it.
-		if id := settlements[k].JobID; held[id] {
-			delete(held, id)
-		} else {
-			errs[k] = leaseLost(id, queue.OutcomeComplete)
-		}
-	}
+	sqlstore.MarkDeleted(settlements, group, deleted, errs)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -69,7 +70,7 @@ func (s *Store) settleFast(ctx context.Context, tx *sql.Tx, settlements []queue.
 	errs = make([]error, len(settlements))
 	for i, st := range settlements {
 		if !held[st.JobID] {
-			errs[i] = leaseLost(st.JobID, queue.OutcomeComplete)
+			errs[i] = sqlstore.LeaseLost(st.JobID, queue.OutcomeComplete)
 		}
 	}
 	return errs, true, nil
@@ -86,7 +87,7 @@ func fastSettlable(tx *sql.Tx, settlements []queue.Settlement) (minute int64, ok
 	minute = settlements[0].Now.Truncate(time.Minute).Unix()
 	seen := make(map[int64]bool, len(settlements))
 	for _, st := range settlements {
-		if !batchable(st) || st.OrderKey != "" || seen[st.JobID] || st.Now.Truncate(time.Minute).Unix() != minute {
+		if !sqlstore.DeletesJob(st) || st.OrderKey != "" || seen[st.JobID] || st.Now.Truncate(time.Minute).Unix() != minute {
 			return 0, false
 		}
 		seen[st.JobID] = true

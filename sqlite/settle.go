@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -17,7 +18,7 @@ import (
 func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
 	errs := make([]error, len(settlements))
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		counts := throughput{}
+		counts := sqlstore.Throughput{}
 		done, err := completeDeleteBatched(ctx, x, settlements, errs)
 		if err != nil {
 			return err
@@ -30,7 +31,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				}
 				errs[i] = nil
 				if !held {
-					errs[i] = leaseLost(st.JobID, st.Outcome)
+					errs[i] = sqlstore.LeaseLost(st.JobID, st.Outcome)
 				}
 			}
 			if errs[i] == nil {
@@ -39,7 +40,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				}
 			}
 		}
-		return counts.record(ctx, x)
+		return recordThroughput(ctx, x, counts)
 	})
 	if err != nil {
 		return nil, err
@@ -47,20 +48,15 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 	return errs, nil
 }
 
-// leaseLost is the answer to a settlement whose lease no longer held.
-func leaseLost(id int64, outcome queue.Outcome) error {
-	return fmt.Errorf("settle job %d (%s): %w", id, outcome, queue.ErrLeaseLost)
-}
-
 // settled follows a settlement that took effect. The job left the live
 // set, or (a retry, snooze or release of a job an operator cancelled
 // meanwhile) may have: its key may move on; while the job is still the
 // head this does nothing. Then the attempt is counted.
-func settled(ctx context.Context, x *xtx, st queue.Settlement, counts throughput) error {
+func settled(ctx context.Context, x *xtx, st queue.Settlement, counts sqlstore.Throughput) error {
 	if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
 		return err
 	}
-	counts.count(st)
+	counts.Count(st)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -25,52 +26,18 @@ const (
 	sqlRollbackSavepoint = `ROLLBACK TO spool_settle`
 )
 
-// batchable reports whether st is a completion that deletes its job.
-func batchable(st queue.Settlement) bool { return st.Outcome == queue.OutcomeComplete && !st.Keep }
-
 // completeDeleteBatched settles the completions that delete their job,
-// grouped by lease token, settleChunk per statement. It marks in done the
-// settlements it handled and sets errs for those whose lease was lost.
-// A job that also has another kind of settlement in the call is left to
-// the caller's in-order loop, so that the first of its settlements wins.
+// grouped by lease token, settleChunk per statement
+// (sqlstore.DeleteGroups). It marks in done the settlements it handled and
+// sets errs for those whose lease was lost.
 func completeDeleteBatched(ctx context.Context, x *xtx, settlements []queue.Settlement, errs []error) ([]bool, error) {
-	done := make([]bool, len(settlements))
-	inOrder := settledInOrder(settlements)
-	for i, st := range settlements {
-		if done[i] || !batchable(st) || inOrder[st.JobID] {
-			continue
-		}
-		// Gather up to settleChunk completions under st's token.
-		var group []int
-		for k := i; k < len(settlements) && len(group) < settleChunk; k++ {
-			o := settlements[k]
-			if !done[k] && batchable(o) && !inOrder[o.JobID] && o.Token == st.Token {
-				group = append(group, k)
-			}
-		}
+	groups, done := sqlstore.DeleteGroups(settlements, settleChunk)
+	for _, group := range groups {
 		if err := completeDeleteChunk(ctx, x, settlements, group, errs); err != nil {
 			return nil, err
 		}
-		for _, k := range group {
-			done[k] = true
-		}
 	}
 	return done, nil
-}
-
-// settledInOrder returns the jobs that have a settlement in the call that
-// cannot be batched (nil when there are none).
-func settledInOrder(settlements []queue.Settlement) map[int64]bool {
-	var inOrder map[int64]bool
-	for _, st := range settlements {
-		if !batchable(st) {
-			if inOrder == nil {
-				inOrder = map[int64]bool{}
-			}
-			inOrder[st.JobID] = true
-		}
-	}
-	return inOrder
 }
 
 // completeDeleteChunk deletes the jobs of the settlements group indexes,
@@ -100,19 +67,7 @@ func completeDeleteChunk(ctx context.Context, x *xtx, settlements []queue.Settle
 	if err != nil {
 		return err
 	}
-	held := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		held[id] = true
-	}
-	for _, k := range group {
-		// A job settled twice in one batch was deleted once: the first
-		// settlement takes it.
-		if id := settlements[k].JobID; held[id] {
-			delete(held, id)
-		} else {
-			errs[k] = leaseLost(id, queue.OutcomeComplete)
-		}
-	}
+	sqlstore.MarkDeleted(settlements, group, ids, errs)
 	return nil
 }
 
