@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -36,10 +37,10 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
 			return err
 		}
-		var code int
+		var code int64
 		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); {
 		case err == nil:
-			state = stateNames[code]
+			state, _ = sqlstore.StateName(code)
 			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -15,12 +16,12 @@ import (
 // (the *SQL constants), never as parameters, so that the planner matches
 // them to the partial indexes.
 const (
-	stPending   = 0
-	stScheduled = 1
-	stRunning   = 2
-	stCompleted = 3
-	stCancelled = 4
-	stBlocked   = 5
+	stPending   = sqlstore.CodePending
+	stScheduled = sqlstore.CodeScheduled
+	stRunning   = sqlstore.CodeRunning
+	stCompleted = sqlstore.CodeCompleted
+	stCancelled = sqlstore.CodeCancelled
+	stBlocked   = sqlstore.CodeBlocked
 
 	pendingSQL   = "0"
 	scheduledSQL = "1"
@@ -37,18 +38,6 @@ const (
 	// finishedSQL: a job kept after it ended (jobs_finished).
 	finishedSQL = "(3, 4)"
 )
-
-var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled, queue.StateBlocked}
-
-// stateCode returns the code of a live job's state, -1 for any other.
-func stateCode(s queue.State) int {
-	for i, n := range stateNames {
-		if n == s {
-			return i
-		}
-	}
-	return -1
-}
 
 // jobColumns is the column list every job query selects, in scanJob's order.
 const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
@@ -107,13 +96,9 @@ func (f frame) scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	switch {
-	case dead:
-		j.State = queue.StateDead
-	case state.Valid && state.Int64 >= 0 && state.Int64 < int64(len(stateNames)):
-		j.State = stateNames[state.Int64]
-	default:
-		return nil, fmt.Errorf("postgres: job %d has unknown state %d", j.ID, state.Int64)
+	var err error
+	if j.State, err = sqlstore.JobState(j.ID, dead, state); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	j.Timeout = time.Duration(timeout) * time.Microsecond
 	j.RunAt = f.time(runAt)
@@ -127,7 +112,6 @@ func (f frame) scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error
 	j.OrderKey = orderKey.String
 	j.ExpiresAt = f.nullTime(expiresAt)
 	j.DeadReason = deadReason.String
-	var err error
 	if j.Metadata, err = jobcodec.DecodeMetadata(metadata.String); err != nil {
 		return nil, fmt.Errorf("postgres: job %d: metadata: %w", j.ID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -35,10 +36,10 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
 			return err
 		}
-		var code int
+		var code int64
 		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
 		case nil:
-			state = stateNames[code]
+			state, _ = sqlstore.StateName(code)
 			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
 			return nil
 		case sql.ErrNoRows:

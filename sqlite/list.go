@@ -2,128 +2,43 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"strconv"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
-// The list queries are assembled from fixed fragments, one per filter the
-// caller set, every value a bound parameter: a condition written as
-// "(? = ” OR col = ?)" would keep SQLite from using an index or the
-// primary key's range, so a deep page would scan every newer row. Keyset
-// paging on id keeps every page as cheap as the first.
-const (
-	listJobsFrom = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE 1`
-	listDeadFrom = `SELECT ` + deadColumns + ` FROM spool_dead WHERE 1`
-	// The same without the payload (ListFilter.OmitPayload).
-	listJobsFromNoPayload = `SELECT ` + jobColumnsNoPayload + ` FROM spool_jobs WHERE 1`
-	listDeadFromNoPayload = `SELECT ` + deadColumnsNoPayload + ` FROM spool_dead WHERE 1`
-	listByQueue           = ` AND queue = ?`
-	listByKind            = ` AND kind = ?`
-	listByState           = ` AND state = ?`
-	listBeforeID          = ` AND id < ?`
+// listSQL holds the job list queries' fragments (sqlstore.ListSQL): "$?"
+// is a new parameter, "$=" the last one again, both written as numbered
+// parameters ("?3").
+var listSQL = sqlstore.ListSQL{
+	JobsFrom:          `SELECT ` + jobColumns + ` FROM spool_jobs WHERE 1`,
+	DeadFrom:          `SELECT ` + deadColumns + ` FROM spool_dead WHERE 1`,
+	JobsFromNoPayload: `SELECT ` + jobColumnsNoPayload + ` FROM spool_jobs WHERE 1`,
+	DeadFromNoPayload: `SELECT ` + deadColumnsNoPayload + ` FROM spool_dead WHERE 1`,
+	ByQueue:           ` AND queue = $?`,
+	ByKind:            ` AND kind = $?`,
+	ByState:           ` AND state = $?`,
+	BeforeID:          ` AND id < $?`,
 	// Search looks at the payload's text and at each attempt's decoded
 	// error message, not at the errors column's JSON (whose keys and
 	// timestamps would match "error" or a year in every failed job, and
 	// whose escapes hide "<").
-	listSearch = ` AND (instr(CAST(payload AS TEXT), ?) > 0
-  OR EXISTS (SELECT 1 FROM json_each(errors) WHERE instr(json_extract(value, '$.error'), ?) > 0))`
-	listSearchDead = ` AND (instr(CAST(payload AS TEXT), ?) > 0
-  OR EXISTS (SELECT 1 FROM json_each(errors) WHERE instr(json_extract(value, '$.error'), ?) > 0)
-  OR instr(reason, ?) > 0)`
-	listOrder = ` ORDER BY id DESC LIMIT ?`
-)
-
-// listQuery returns a list query of f for the live jobs (of the state
-// code state, or any when negative) or the dead ones, and its arguments.
-func listQuery(dead bool, f queue.ListFilter, state int, limit int) (string, []any) {
-	var b strings.Builder
-	var args []any
-	switch {
-	case dead && f.OmitPayload:
-		b.WriteString(listDeadFromNoPayload)
-	case dead:
-		b.WriteString(listDeadFrom)
-	case f.OmitPayload:
-		b.WriteString(listJobsFromNoPayload)
-	default:
-		b.WriteString(listJobsFrom)
-	}
-	if f.Queue != "" {
-		b.WriteString(listByQueue)
-		args = append(args, f.Queue)
-	}
-	if f.Kind != "" {
-		b.WriteString(listByKind)
-		args = append(args, f.Kind)
-	}
-	if !dead && state >= 0 {
-		b.WriteString(listByState)
-		args = append(args, state)
-	}
-	if f.BeforeID > 0 {
-		b.WriteString(listBeforeID)
-		args = append(args, f.BeforeID)
-	}
-	if f.Search != "" {
-		if dead {
-			b.WriteString(listSearchDead)
-			args = append(args, f.Search, f.Search, f.Search)
-		} else {
-			b.WriteString(listSearch)
-			args = append(args, f.Search, f.Search)
-		}
-	}
-	b.WriteString(listOrder)
-	return b.String(), append(args, limit)
+	Search: ` AND (instr(CAST(payload AS TEXT), $?) > 0
+  OR EXISTS (SELECT 1 FROM json_each(errors) WHERE instr(json_extract(value, '$.error'), $=) > 0))`,
+	SearchDead: ` AND (instr(CAST(payload AS TEXT), $?) > 0
+  OR EXISTS (SELECT 1 FROM json_each(errors) WHERE instr(json_extract(value, '$.error'), $=) > 0)
+  OR instr(reason, $=) > 0)`,
+	Order:       ` ORDER BY id DESC LIMIT $?`,
+	Placeholder: func(n int) string { return "?" + strconv.Itoa(n) },
 }
 
 // List implements queue.Store.
 func (s *Store) List(ctx context.Context, f queue.ListFilter) ([]*queue.Job, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	switch f.State {
-	case queue.StateDead:
-		q, args := listQuery(true, f, -1, limit)
-		return s.queryJobs(ctx, true, q, args...)
-	case "":
-		// Live jobs first, then dead ones, merged newest first.
-		q, args := listQuery(false, f, -1, limit)
-		live, err := s.queryJobs(ctx, false, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		q, args = listQuery(true, f, -1, limit)
-		dead, err := s.queryJobs(ctx, true, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		return mergeByID(live, dead, limit), nil
-	default:
-		code := stateCode(f.State)
-		if code < 0 {
-			return nil, fmt.Errorf("%w: unknown state %q", queue.ErrInvalidArgument, f.State)
-		}
-		q, args := listQuery(false, f, code, limit)
-		return s.queryJobs(ctx, false, q, args...)
-	}
-}
-
-// mergeByID merges two lists of jobs sorted newest first into one, up to
-// limit long.
-func mergeByID(a, b []*queue.Job, limit int) []*queue.Job {
-	out := make([]*queue.Job, 0, min(limit, len(a)+len(b)))
-	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
-		if len(b) == 0 || (len(a) > 0 && a[0].ID > b[0].ID) {
-			out, a = append(out, a[0]), a[1:]
-		} else {
-			out, b = append(out, b[0]), b[1:]
-		}
-	}
-	return out
+	return sqlstore.List(f, func(dead bool, state, limit int) ([]*queue.Job, error) {
+		q, args := listSQL.Query(dead, f, state, limit)
+		return s.queryJobs(ctx, dead, q, args...)
+	})
 }
 
 // queryJobs runs query, which selects jobColumns (deadColumns when dead),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -64,12 +65,9 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if dead {
-		j.State = queue.StateDead
-	} else if state.Valid && state.Int64 >= 0 && state.Int64 < int64(len(stateNames)) {
-		j.State = stateNames[state.Int64]
-	} else {
-		return nil, fmt.Errorf("sqlite: job %d has unknown state %d", j.ID, state.Int64)
+	var err error
+	if j.State, err = sqlstore.JobState(j.ID, dead, state); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	j.Timeout = time.Duration(timeout) * time.Microsecond
 	j.RunAt = time.UnixMicro(runAt)

@@ -1,17 +1,17 @@
 package sqlite
 
-import "github.com/spooljobs/spool/queue"
+import "github.com/spooljobs/spool/internal/sqlstore"
 
 // Job states as stored in spool_jobs.state (the schema's CHECK and partial
 // indexes in migrations/0001_init.sql name the same numbers). A dead job
 // has no state code: it lives in spool_dead.
 const (
-	stPending   = 0
-	stScheduled = 1
-	stRunning   = 2
-	stCompleted = 3
-	stCancelled = 4
-	stBlocked   = 5
+	stPending   = sqlstore.CodePending
+	stScheduled = sqlstore.CodeScheduled
+	stRunning   = sqlstore.CodeRunning
+	stCompleted = sqlstore.CodeCompleted
+	stCancelled = sqlstore.CodeCancelled
+	stBlocked   = sqlstore.CodeBlocked
 )
 
 // The same states as SQL literals, for the text of queries. A query names
@@ -40,15 +40,3 @@ const (
 	// (spool_jobs_finished).
 	finishedSQL = "(" + completedSQL + ", " + cancelledSQL + ")"
 )
-
-var stateNames = [...]queue.State{queue.StatePending, queue.StateScheduled, queue.StateRunning, queue.StateCompleted, queue.StateCancelled, queue.StateBlocked}
-
-// stateCode returns the code of a live job's state, -1 for any other.
-func stateCode(s queue.State) int {
-	for i, n := range stateNames {
-		if n == s {
-			return i
-		}
-	}
-	return -1
-}
