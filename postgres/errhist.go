@@ -30,22 +30,11 @@ func appendAttemptError(ctx context.Context, x *xtx, st queue.Settlement) (any, 
 	default:
 		return nil, err
 	}
-	var (
-		kept    []queue.AttemptError
-		dropped int
-	)
-	if stored.Valid && stored.String != "" {
-		var err error
-		if kept, dropped, err = jobcodec.DecodeErrors(stored.String); err != nil {
-			return nil, fmt.Errorf("postgres: job %d: errors: %w", st.JobID, err)
-		}
-	}
+	e := *st.Error
 	// The stored entries' times are in the database's frame (clock.go),
 	// and so is the new one's; scanJob shifts them all back.
-	e := *st.Error
 	e.At = x.f.in(e.At)
-	kept, dropped = queue.AppendAttemptError(kept, dropped, e)
-	enc, err := jobcodec.EncodeErrors(kept, dropped)
+	enc, err := jobcodec.AppendError(stored.String, e)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: job %d: errors: %w", st.JobID, err)
 	}

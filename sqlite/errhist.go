@@ -28,18 +28,7 @@ func appendAttemptError(ctx context.Context, x *xtx, st queue.Settlement) (any, 
 	default:
 		return nil, err
 	}
-	var (
-		kept    []queue.AttemptError
-		dropped int
-	)
-	if stored.Valid && stored.String != "" {
-		var err error
-		if kept, dropped, err = jobcodec.DecodeErrors(stored.String); err != nil {
-			return nil, fmt.Errorf("sqlite: job %d: errors: %w", st.JobID, err)
-		}
-	}
-	kept, dropped = queue.AppendAttemptError(kept, dropped, *st.Error)
-	enc, err := jobcodec.EncodeErrors(kept, dropped)
+	enc, err := jobcodec.AppendError(stored.String, *st.Error)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: job %d: errors: %w", st.JobID, err)
 	}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -91,13 +90,11 @@ func scanJob(r scanner, dead bool) (*queue.Job, error) {
 // decodeJSONColumns fills j's metadata and attempt errors from their JSON
 // columns, and makes a NULL payload empty.
 func decodeJSONColumns(j *queue.Job, metadata, errs sql.NullString) error {
-	if metadata.Valid && metadata.String != "" {
-		if err := json.Unmarshal([]byte(metadata.String), &j.Metadata); err != nil {
-			return fmt.Errorf("sqlite: job %d: metadata: %w", j.ID, err)
-		}
+	var err error
+	if j.Metadata, err = jobcodec.DecodeMetadata(metadata.String); err != nil {
+		return fmt.Errorf("sqlite: job %d: metadata: %w", j.ID, err)
 	}
 	if errs.Valid && errs.String != "" {
-		var err error
 		if j.Errors, j.ErrorsDropped, err = jobcodec.DecodeErrors(errs.String); err != nil {
 			return fmt.Errorf("sqlite: job %d: errors: %w", j.ID, err)
 		}

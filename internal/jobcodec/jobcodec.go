@@ -71,6 +71,24 @@ func EncodeErrors(kept []queue.AttemptError, dropped int) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
+// AppendError returns the errors column stored (empty: no history yet)
+// with e added by queue.AppendAttemptError, which bounds the history: what
+// a store writes back when it records a failed attempt.
+func AppendError(stored string, e queue.AttemptError) (string, error) {
+	var (
+		kept    []queue.AttemptError
+		dropped int
+	)
+	if stored != "" {
+		var err error
+		if kept, dropped, err = DecodeErrors(stored); err != nil {
+			return "", err
+		}
+	}
+	kept, dropped = queue.AppendAttemptError(kept, dropped, e)
+	return EncodeErrors(kept, dropped)
+}
+
 // EncodeMetadata is a metadata column: JSON, or nil (NULL) when m is empty.
 func EncodeMetadata(m map[string]string) (any, error) {
 	if len(m) == 0 {
