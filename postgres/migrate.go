@@ -4,54 +4,27 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func migrations() ([]sqlstore.Migration, error) {
+	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	var ms []migration
-	for _, e := range entries {
-		base := strings.TrimSuffix(e.Name(), ".sql")
-		num, name, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("postgres: migration file %q is not NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	return ms, nil
 }
 
 // SchemaVersion is the schema version this build of spool migrates to.
 func SchemaVersion() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
+	ms, _ := migrations()
+	return sqlstore.Latest(ms)
 }
 
 // The migration lock: a transaction-scoped advisory lock, keyed by the
@@ -98,30 +71,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", mapErr(err))
 	}
-	applied := map[int]bool{}
-	newest := 0
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return mapErr(err)
-		}
-		applied[v], newest = true, max(newest, v)
-	}
-	if err := rows.Close(); err != nil {
+	applied, err := collect(rows, scanID)
+	if err != nil {
 		return mapErr(err)
 	}
-	if known := ms[len(ms)-1].version; newest > known {
+	todo, newest := sqlstore.Pending(ms, applied)
+	if known := sqlstore.Latest(ms); newest > known {
 		return &queue.SchemaError{Have: newest, Want: known, Path: "schema " + s.schema}
 	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
+	for _, m := range todo {
+		if _, err := tx.ExecContext(ctx, s.sql(m.SQL)); err != nil {
+			return fmt.Errorf("postgres: migration %04d_%s: %w", m.Version, m.Name, mapErr(err))
 		}
-		if _, err := tx.ExecContext(ctx, s.sql(m.sql)); err != nil {
-			return fmt.Errorf("postgres: migration %04d_%s: %w", m.version, m.name, mapErr(err))
-		}
-		if _, err := tx.ExecContext(ctx, s.sql(sqlRecordMigration), m.version, m.name); err != nil {
+		if _, err := tx.ExecContext(ctx, s.sql(sqlRecordMigration), m.Version, m.Name); err != nil {
 			return mapErr(err)
 		}
 	}

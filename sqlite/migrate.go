@@ -5,55 +5,29 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. File names
-// are NNNN_name.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+// migrations returns the embedded migrations in version order.
+func migrations() ([]sqlstore.Migration, error) {
+	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	var out []migration
-	for _, e := range entries {
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("sqlite: bad migration file name %q", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+	return ms, nil
 }
 
 // SchemaVersion is the schema version this build of spool migrates to.
 func SchemaVersion() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
+	ms, _ := migrations()
+	return sqlstore.Latest(ms)
 }
 
 const (
@@ -86,27 +60,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	versions, err := collect(rows, scanID)
+	applied, err := collect(rows, scanID)
 	if err != nil {
 		return mapErr(err)
 	}
-	applied := map[int]bool{}
-	newest := 0
-	for _, v := range versions {
-		applied[int(v)] = true
-		newest = max(newest, int(v))
-	}
-	if known := ms[len(ms)-1].version; newest > known {
+	todo, newest := sqlstore.Pending(ms, applied)
+	if known := sqlstore.Latest(ms); newest > known {
 		return &queue.SchemaError{Have: newest, Want: known}
 	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
+	for _, m := range todo {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, mapErr(err))
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("sqlite: migration %04d_%s: %w", m.version, m.name, mapErr(err))
-		}
-		if _, err := tx.ExecContext(ctx, sqlRecordMigration, m.version, m.name, time.Now().UnixMicro()); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlRecordMigration, m.Version, m.Name, time.Now().UnixMicro()); err != nil {
 			return mapErr(err)
 		}
 	}
