@@ -3,9 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"sort"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -19,7 +19,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 		return nil, ctxErr(ctx, mapErr(err))
 	}
 	defer tx.Rollback()
-	r := statsReader{s: s, f: s.clock.frame(), tx: tx, qs: queueStats{}}
+	r := statsReader{s: s, f: s.clock.frame(), tx: tx, qs: sqlstore.QueueStats{}}
 	for _, part := range []func(context.Context, time.Time) error{
 		r.addPending, r.addScheduled, r.addRunning, r.addFinished, r.addDead, r.addBlocked, r.addStuck, r.addSettings,
 	} {
@@ -27,7 +27,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 			return nil, ctxErr(ctx, mapErr(err))
 		}
 	}
-	out := &queue.Stats{Queues: r.qs.sorted()}
+	out := &queue.Stats{Queues: r.qs.Sorted()}
 	if out.Throughput, err = r.throughput(ctx, now); err != nil {
 		return nil, ctxErr(ctx, mapErr(err))
 	}
@@ -39,7 +39,7 @@ type statsReader struct {
 	s  *Store
 	f  frame
 	tx *sql.Tx
-	qs queueStats
+	qs sqlstore.QueueStats
 }
 
 // each runs query in the snapshot and calls fn for each row.
@@ -60,36 +60,11 @@ func (r statsReader) each(ctx context.Context, query string, fn func(*sql.Rows) 
 	return rows.Close()
 }
 
-// queueStats gathers the per-queue counts of a snapshot by queue name.
-type queueStats map[string]*queue.QueueStats
-
-// get returns the counts of the queue name, adding it.
-func (qs queueStats) get(name string) *queue.QueueStats {
-	q := qs[name]
-	if q == nil {
-		q = &queue.QueueStats{Name: name}
-		qs[name] = q
-	}
-	return q
-}
-
-// sorted returns the queues by name.
-func (qs queueStats) sorted() []queue.QueueStats {
-	var out []queue.QueueStats
-	for _, q := range qs {
-		out = append(out, *q)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
 // oldest raises q's OldestPending to the age at now of a job that was due
 // at runAt (stored in frame f).
 func oldest(q *queue.QueueStats, f frame, now time.Time, runAt sql.NullInt64) {
 	if runAt.Valid {
-		if age := now.Sub(f.time(runAt.Int64)); age > q.OldestPending {
-			q.OldestPending = age
-		}
+		sqlstore.RaiseOldest(q, now, f.time(runAt.Int64))
 	}
 }
 
@@ -104,7 +79,7 @@ func (r statsReader) addPending(ctx context.Context, now time.Time) error {
 		if err := rows.Scan(&name, &n, &runAt); err != nil {
 			return err
 		}
-		q := r.qs.get(name)
+		q := r.qs.Get(name)
 		q.Pending += n
 		oldest(q, r.f, now, runAt)
 		return nil
@@ -126,7 +101,7 @@ func (r statsReader) addScheduled(ctx context.Context, now time.Time) error {
 		if err := rows.Scan(&name, &due, &later, &runAt); err != nil {
 			return err
 		}
-		q := r.qs.get(name)
+		q := r.qs.Get(name)
 		q.Pending += due
 		q.Scheduled += later
 		oldest(q, r.f, now, runAt)
@@ -144,7 +119,7 @@ func (r statsReader) addRunning(ctx context.Context, _ time.Time) error {
 		if err := rows.Scan(&name, &n); err != nil {
 			return err
 		}
-		r.qs.get(name).Running = n
+		r.qs.Get(name).Running = n
 		return nil
 	})
 }
@@ -161,7 +136,7 @@ func (r statsReader) addFinished(ctx context.Context, _ time.Time) error {
 		if err := rows.Scan(&name, &n, &m); err != nil {
 			return err
 		}
-		q := r.qs.get(name)
+		q := r.qs.Get(name)
 		q.Completed, q.Cancelled = n, m
 		return nil
 	})
@@ -177,7 +152,7 @@ func (r statsReader) addDead(ctx context.Context, _ time.Time) error {
 		if err := rows.Scan(&name, &n); err != nil {
 			return err
 		}
-		r.qs.get(name).Dead = n
+		r.qs.Get(name).Dead = n
 		return nil
 	})
 }
@@ -194,7 +169,7 @@ func (r statsReader) addBlocked(ctx context.Context, _ time.Time) error {
 		if err := rows.Scan(&name, &n, &m); err != nil {
 			return err
 		}
-		q := r.qs.get(name)
+		q := r.qs.Get(name)
 		q.Blocked, q.BlockedKeys = n, m
 		return nil
 	})
@@ -211,7 +186,7 @@ func (r statsReader) addStuck(ctx context.Context, _ time.Time) error {
 		if err := rows.Scan(&name, &n); err != nil {
 			return err
 		}
-		r.qs.get(name).StuckKeys = n
+		r.qs.Get(name).StuckKeys = n
 		return nil
 	})
 }
@@ -227,7 +202,7 @@ func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 		if err := rows.Scan(&name, &paused, &n); err != nil {
 			return err
 		}
-		q := r.qs.get(name)
+		q := r.qs.Get(name)
 		q.Paused, q.MaxPending = paused, n
 		return nil
 	})
@@ -239,25 +214,19 @@ const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) F
 // throughput returns one entry per minute of the hour before now, oldest
 // first, zero-filled, from the counts Settle records (throughput.go).
 func (r statsReader) throughput(ctx context.Context, now time.Time) ([]queue.MinuteStats, error) {
-	start := now.Truncate(time.Minute).Add(-59 * time.Minute)
+	minutes := sqlstore.NewMinutes(now)
 	shift := r.f.minuteShift() // stored minutes are in the database's frame
-	minutes := make([]queue.MinuteStats, 60)
-	for i := range minutes {
-		minutes[i].Minute = start.Add(time.Duration(i) * time.Minute)
-	}
 	err := r.each(ctx, sqlStatsMinutes, func(rows *sql.Rows) error {
 		var minute int64
 		var c, f, d int
 		if err := rows.Scan(&minute, &c, &f, &d); err != nil {
 			return err
 		}
-		if i := int((minute - shift - start.Unix()) / 60); i >= 0 && i < len(minutes) {
-			minutes[i].Completed, minutes[i].Failed, minutes[i].Dead = c, f, d
-		}
+		minutes.Set(minute-shift, c, f, d)
 		return nil
-	}, start.Unix()+shift)
+	}, minutes.Since()+shift)
 	if err != nil {
 		return nil, err
 	}
-	return minutes, nil
+	return minutes.Stats(), nil
 }

@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"sort"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -19,7 +19,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 		return nil, mapErr(err)
 	}
 	defer tx.Rollback()
-	qs := queueStats{}
+	qs := queueStats{sqlstore.QueueStats{}}
 	for _, part := range []func(context.Context, *sql.Tx, time.Time) error{
 		qs.addPending, qs.addScheduled, qs.addRunning, qs.addFinished, qs.addDead, qs.addBlocked, qs.addStuck, qs.addSettings,
 	} {
@@ -27,35 +27,16 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 			return nil, err
 		}
 	}
-	out := &queue.Stats{Queues: qs.sorted()}
+	out := &queue.Stats{Queues: qs.Sorted()}
 	if out.Throughput, err = throughputStats(ctx, tx, now); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// queueStats gathers the per-queue counts of a snapshot by queue name.
-type queueStats map[string]*queue.QueueStats
-
-// get returns the counts of the queue name, adding it.
-func (qs queueStats) get(name string) *queue.QueueStats {
-	q := qs[name]
-	if q == nil {
-		q = &queue.QueueStats{Name: name}
-		qs[name] = q
-	}
-	return q
-}
-
-// sorted returns the queues by name.
-func (qs queueStats) sorted() []queue.QueueStats {
-	var out []queue.QueueStats
-	for _, q := range qs {
-		out = append(out, *q)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+// queueStats gathers the per-queue counts of a snapshot; its methods add
+// the parts.
+type queueStats struct{ sqlstore.QueueStats }
 
 // eachRowIn runs query in tx and calls fn for each row.
 func eachRowIn(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows) error, args ...any) error {
@@ -70,9 +51,7 @@ func eachRowIn(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows)
 // at runAt.
 func oldest(q *queue.QueueStats, now time.Time, runAt sql.NullInt64) {
 	if runAt.Valid {
-		if age := now.Sub(time.UnixMicro(runAt.Int64)); age > q.OldestPending {
-			q.OldestPending = age
-		}
+		sqlstore.RaiseOldest(q, now, time.UnixMicro(runAt.Int64))
 	}
 }
 
@@ -87,7 +66,7 @@ func (qs queueStats) addPending(ctx context.Context, tx *sql.Tx, now time.Time) 
 		if err := r.Scan(&name, &n, &runAt); err != nil {
 			return err
 		}
-		q := qs.get(name)
+		q := qs.Get(name)
 		q.Pending += n
 		oldest(q, now, runAt)
 		return nil
@@ -108,7 +87,7 @@ func (qs queueStats) addScheduled(ctx context.Context, tx *sql.Tx, now time.Time
 		if err := r.Scan(&name, &due, &later, &runAt); err != nil {
 			return err
 		}
-		q := qs.get(name)
+		q := qs.Get(name)
 		q.Pending += due
 		q.Scheduled += later
 		oldest(q, now, runAt)
@@ -126,7 +105,7 @@ func (qs queueStats) addRunning(ctx context.Context, tx *sql.Tx, _ time.Time) er
 		if err := r.Scan(&name, &n); err != nil {
 			return err
 		}
-		qs.get(name).Running = n
+		qs.Get(name).Running = n
 		return nil
 	})
 }
@@ -141,7 +120,7 @@ func (qs queueStats) addFinished(ctx context.Context, tx *sql.Tx, _ time.Time) e
 		if err := r.Scan(&name, &n, &m); err != nil {
 			return err
 		}
-		q := qs.get(name)
+		q := qs.Get(name)
 		q.Completed, q.Cancelled = n, m
 		return nil
 	})
@@ -157,7 +136,7 @@ func (qs queueStats) addDead(ctx context.Context, tx *sql.Tx, _ time.Time) error
 		if err := r.Scan(&name, &n); err != nil {
 			return err
 		}
-		qs.get(name).Dead = n
+		qs.Get(name).Dead = n
 		return nil
 	})
 }
@@ -174,7 +153,7 @@ func (qs queueStats) addBlocked(ctx context.Context, tx *sql.Tx, _ time.Time) er
 		if err := r.Scan(&name, &n, &m); err != nil {
 			return err
 		}
-		q := qs.get(name)
+		q := qs.Get(name)
 		q.Blocked, q.BlockedKeys = n, m
 		return nil
 	})
@@ -191,7 +170,7 @@ func (qs queueStats) addStuck(ctx context.Context, tx *sql.Tx, _ time.Time) erro
 		if err := r.Scan(&name, &n); err != nil {
 			return err
 		}
-		qs.get(name).StuckKeys = n
+		qs.Get(name).StuckKeys = n
 		return nil
 	})
 }
@@ -207,7 +186,7 @@ func (qs queueStats) addSettings(ctx context.Context, tx *sql.Tx, _ time.Time) e
 		if err := r.Scan(&name, &paused, &n); err != nil {
 			return err
 		}
-		q := qs.get(name)
+		q := qs.Get(name)
 		q.Paused, q.MaxPending = paused, n
 		return nil
 	})
@@ -220,24 +199,18 @@ const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) F
 // oldest first, zero-filled, from the counts Settle records
 // (throughput.go).
 func throughputStats(ctx context.Context, tx *sql.Tx, now time.Time) ([]queue.MinuteStats, error) {
-	start := now.Truncate(time.Minute).Add(-59 * time.Minute)
-	minutes := make([]queue.MinuteStats, 60)
-	for i := range minutes {
-		minutes[i].Minute = start.Add(time.Duration(i) * time.Minute)
-	}
+	minutes := sqlstore.NewMinutes(now)
 	err := eachRowIn(ctx, tx, sqlStatsMinutes, func(r *sql.Rows) error {
 		var minute int64
 		var c, f, d int
 		if err := r.Scan(&minute, &c, &f, &d); err != nil {
 			return err
 		}
-		if i := int((minute - start.Unix()) / 60); i >= 0 && i < len(minutes) {
-			minutes[i].Completed, minutes[i].Failed, minutes[i].Dead = c, f, d
-		}
+		minutes.Set(minute, c, f, d)
 		return nil
-	}, start.Unix())
+	}, minutes.Since())
 	if err != nil {
 		return nil, err
 	}
-	return minutes, nil
+	return minutes.Stats(), nil
 }
