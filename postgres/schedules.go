@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -36,20 +37,7 @@ func (s *Store) Schedules(ctx context.Context) ([]queue.ScheduleState, error) {
 
 // scanSchedule reads a row of sqlSchedules.
 func scanSchedule(r scanner) (queue.ScheduleState, error) {
-	var (
-		st                  queue.ScheduleState
-		lastTick, updatedAt int64
-		lastRun, trigger    sql.NullInt64
-	)
-	if err := r.Scan(&st.Name, &st.Spec, &st.TimeZone, &st.Kind, &st.Queue, &st.Misfire,
-		&lastTick, &lastRun, &st.Paused, &trigger, &updatedAt); err != nil {
-		return st, err
-	}
-	st.LastTick = labels.time(lastTick)
-	st.LastRun = labels.nullTime(lastRun)
-	st.TriggerAt = labels.nullTime(trigger)
-	st.UpdatedAt = labels.time(updatedAt)
-	return st, nil
+	return sqlstore.ScanSchedule(r, labels.time)
 }
 
 // sqlSaveSchedule creates a schedule with its cursor at now, or updates the
@@ -99,16 +87,17 @@ func (s *Store) FireSchedule(ctx context.Context, tx *sql.Tx, f queue.ScheduleFi
 		query string
 		args  []any
 	)
-	switch {
-	case !f.Tick.IsZero() && f.Trigger.IsZero():
+	tick, err := f.IsTick()
+	if err != nil {
+		return false, err
+	}
+	if tick {
 		query, args = sqlFireTick, []any{f.Name, labels.us(f.Tick), f.Skip, labels.us(f.Now)}
-	case f.Tick.IsZero() && !f.Trigger.IsZero() && !f.Skip:
+	} else {
 		query, args = sqlFireTrigger, []any{f.Name, labels.us(f.Trigger), labels.us(f.Now)}
-	default:
-		return false, fmt.Errorf("%w: schedule %q: fire needs exactly one of Tick and Trigger (Skip only with Tick)", queue.ErrInvalidArgument, f.Name)
 	}
 	var fired bool
-	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		r, err := x.exec(ctx, query, args...)
 		if err != nil {
 			return err

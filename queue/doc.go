@@ -69,6 +69,9 @@
 //   - what a subscriber's job is: [DeliveryJob];
 //   - why a job died: [PermanentReason], [ExhaustedReason], [ExpiredReason];
 //   - what happens after an attempt: [Classify], into a [Settlement];
+//   - what a settled attempt counts in throughput: [Settlement.Counts];
+//   - how a job's error history is bounded: [AppendAttemptError];
+//   - which schedule fires a store accepts: [ScheduleFire.IsTick];
 //   - ordering keys: at most one job of a key in a queue is live (pending,
 //     scheduled or running) at a time; later ones are blocked, in enqueue
 //     order. When the live one completes, is cancelled or deleted, or dies

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 )
 
@@ -107,4 +108,18 @@ type ScheduleFire struct {
 	Trigger time.Time
 	// Now is the time of the fire.
 	Now time.Time
+}
+
+// IsTick reports whether f fires a tick (true) or serves a trigger request
+// (false). A fire sets exactly one of Tick and Trigger, and Skip only with
+// Tick; any other f is an ErrInvalidArgument, which a ScheduleStore
+// returns from FireSchedule without writing.
+func (f ScheduleFire) IsTick() (bool, error) {
+	switch {
+	case !f.Tick.IsZero() && f.Trigger.IsZero():
+		return true, nil
+	case f.Tick.IsZero() && !f.Trigger.IsZero() && !f.Skip:
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: schedule %q: fire needs exactly one of Tick and Trigger (Skip only with Tick)", ErrInvalidArgument, f.Name)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -25,21 +26,9 @@ func (s *Store) Schedules(ctx context.Context) ([]queue.ScheduleState, error) {
 	return list, mapErr(err)
 }
 
+// scanSchedule reads a row of sqlSchedules.
 func scanSchedule(r scanner) (queue.ScheduleState, error) {
-	var (
-		st                  queue.ScheduleState
-		lastTick, updatedAt int64
-		lastRun, trigger    sql.NullInt64
-	)
-	if err := r.Scan(&st.Name, &st.Spec, &st.TimeZone, &st.Kind, &st.Queue, &st.Misfire,
-		&lastTick, &lastRun, &st.Paused, &trigger, &updatedAt); err != nil {
-		return st, err
-	}
-	st.LastTick = time.UnixMicro(lastTick)
-	st.LastRun = fromMicros(lastRun)
-	st.TriggerAt = fromMicros(trigger)
-	st.UpdatedAt = time.UnixMicro(updatedAt)
-	return st, nil
+	return sqlstore.ScanSchedule(r, time.UnixMicro)
 }
 
 // sqlSaveSchedule creates a schedule with its cursor at now, or updates the
@@ -85,16 +74,17 @@ func (s *Store) FireSchedule(ctx context.Context, tx *sql.Tx, f queue.ScheduleFi
 		query string
 		args  []any
 	)
-	switch {
-	case !f.Tick.IsZero() && f.Trigger.IsZero():
+	tick, err := f.IsTick()
+	if err != nil {
+		return false, err
+	}
+	if tick {
 		query, args = sqlFireTick, []any{f.Name, micros(f.Tick), f.Skip, micros(f.Now)}
-	case f.Tick.IsZero() && !f.Trigger.IsZero() && !f.Skip:
+	} else {
 		query, args = sqlFireTrigger, []any{f.Name, micros(f.Trigger), micros(f.Now)}
-	default:
-		return false, fmt.Errorf("%w: schedule %q: fire needs exactly one of Tick and Trigger (Skip only with Tick)", queue.ErrInvalidArgument, f.Name)
 	}
 	var fired bool
-	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		r, err := x.exec(ctx, query, args...)
 		if err != nil {
 			return err
