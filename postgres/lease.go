@@ -2,11 +2,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -67,7 +66,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 	if p.Limit <= 0 {
 		return queue.LeaseResult{}, nil
 	}
-	token := newToken()
+	token := sqlstore.NewToken()
 	if res, ok, err := s.leaseFast(ctx, p, token); ok || err != nil {
 		return res, err
 	}
@@ -220,15 +219,4 @@ func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue
 	}
 	jobs, err := collect(rows, f.scanLive)
 	return jobs, ctxErr(ctx, mapErr(err))
-}
-
-// newToken returns a random non-zero lease token.
-func newToken() int64 {
-	var b [8]byte
-	for {
-		rand.Read(b[:])
-		if t := int64(binary.LittleEndian.Uint64(b[:]) >> 1); t != 0 {
-			return t
-		}
-	}
 }

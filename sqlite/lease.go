@@ -2,11 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -48,7 +47,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 	if p.Limit <= 0 {
 		return res, nil
 	}
-	token := newToken()
+	token := sqlstore.NewToken()
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.LeaseResult{}
 		var paused, expiring bool
@@ -173,15 +172,4 @@ const sqlExpired = `SELECT ` + jobColumns + ` FROM spool_jobs WHERE state = ` + 
 // Expired implements queue.Store.
 func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]*queue.Job, error) {
 	return s.queryJobs(ctx, false, sqlExpired, micros(now), limit)
-}
-
-// newToken returns a random non-zero lease token.
-func newToken() int64 {
-	var b [8]byte
-	for {
-		rand.Read(b[:])
-		if t := int64(binary.LittleEndian.Uint64(b[:]) >> 1); t != 0 {
-			return t
-		}
-	}
 }
