@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spooljobs/spool/internal/sqlstore"
@@ -38,24 +36,23 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 			return err
 		}
 		var code int64
-		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); {
-		case err == nil:
+		found, err := sqlstore.Found(x.queryRow(ctx, sqlStateOf, id).Scan(&code))
+		if err != nil {
+			return err
+		}
+		if found {
 			state, _ = sqlstore.StateName(code)
-			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
+		} else {
+			var dead bool
+			found, err = sqlstore.Found(x.queryRow(ctx, sqlIsDead, id).Scan(&dead))
+			if err != nil {
+				return err
+			}
+			if found {
+				state = queue.StateDead
+			}
 		}
-		var dead bool
-		switch err := x.queryRow(ctx, sqlIsDead, id).Scan(&dead); {
-		case err == nil:
-			state = queue.StateDead
-			result = fmt.Errorf("cancel job %d (dead): %w", id, queue.ErrNotCancellable)
-		case errors.Is(err, sql.ErrNoRows):
-			result = fmt.Errorf("cancel job %d: %w", id, queue.ErrNotFound)
-		default:
-			return err
-		}
+		result = sqlstore.CancelRefused(id, state)
 		return nil
 	})
 	if err != nil {
@@ -70,14 +67,11 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
 	var qname string
 	var key sql.NullString
-	switch err := x.queryRow(ctx, sqlCancelWaiting, x.f.us(now), id).Scan(&qname, &key); {
-	case err == nil:
-		return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
-	case errors.Is(err, sql.ErrNoRows):
-		return "", nil
-	default:
+	found, err := sqlstore.Found(x.queryRow(ctx, sqlCancelWaiting, x.f.us(now), id).Scan(&qname, &key))
+	if !found || err != nil {
 		return "", err
 	}
+	return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
 }
 
 // requestCancel marks job id for cancellation if it is running. It

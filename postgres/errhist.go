@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -23,11 +24,8 @@ func appendAttemptError(ctx context.Context, x *xtx, st queue.Settlement) (any, 
 		return nil, nil
 	}
 	var stored sql.NullString
-	switch err := x.queryRow(ctx, sqlSettleErrors, st.JobID, st.Token).Scan(&stored); err {
-	case nil:
-	case sql.ErrNoRows:
-		return nil, nil
-	default:
+	found, err := sqlstore.Found(x.queryRow(ctx, sqlSettleErrors, st.JobID, st.Token).Scan(&stored))
+	if !found || err != nil {
 		return nil, err
 	}
 	e := *st.Error

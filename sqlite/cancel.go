@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/spooljobs/spool/internal/sqlstore"
@@ -37,25 +36,23 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 			return err
 		}
 		var code int64
-		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
-		case nil:
+		found, err := sqlstore.Found(x.queryRow(ctx, sqlStateOf, id).Scan(&code))
+		if err != nil {
+			return err
+		}
+		if found {
 			state, _ = sqlstore.StateName(code)
-			result = fmt.Errorf("cancel job %d (%s): %w", id, state, queue.ErrNotCancellable)
-			return nil
-		case sql.ErrNoRows:
-		default:
-			return err
+		} else {
+			var one int
+			found, err = sqlstore.Found(x.queryRow(ctx, sqlIsDead, id).Scan(&one))
+			if err != nil {
+				return err
+			}
+			if found {
+				state = queue.StateDead
+			}
 		}
-		var one int
-		switch err := x.queryRow(ctx, sqlIsDead, id).Scan(&one); err {
-		case nil:
-			state = queue.StateDead
-			result = fmt.Errorf("cancel job %d (dead): %w", id, queue.ErrNotCancellable)
-		case sql.ErrNoRows:
-			result = fmt.Errorf("cancel job %d: %w", id, queue.ErrNotFound)
-		default:
-			return err
-		}
+		result = sqlstore.CancelRefused(id, state)
 		return nil
 	})
 	if err != nil {
@@ -73,14 +70,11 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
 	var qname string
 	var key sql.NullString
-	switch err := x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key); err {
-	case nil:
-		return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
-	case sql.ErrNoRows:
-		return "", nil
-	default:
+	found, err := sqlstore.Found(x.queryRow(ctx, sqlCancelWaiting, micros(now), id).Scan(&qname, &key))
+	if !found || err != nil {
 		return "", err
 	}
+	return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
 }
 
 // requestCancel marks job id for cancellation if it is running. It

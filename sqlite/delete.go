@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -26,14 +26,11 @@ func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 			}
 		}
 		var code int
-		switch err := x.queryRow(ctx, sqlStateOf, id).Scan(&code); err {
-		case nil:
-			result = fmt.Errorf("delete job %d: %w: cancel it first", id, queue.ErrRunning)
-		case sql.ErrNoRows:
-			result = fmt.Errorf("delete job %d: %w", id, queue.ErrNotFound)
-		default:
+		exists, err := sqlstore.Found(x.queryRow(ctx, sqlStateOf, id).Scan(&code))
+		if err != nil {
 			return err
 		}
+		result = sqlstore.DeleteRefused(id, exists)
 		return nil
 	})
 	if err != nil {
@@ -77,12 +74,9 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 func deleteAndPromote(ctx context.Context, x *xtx, query string, id int64, now time.Time) (bool, error) {
 	var qname string
 	var key sql.NullString
-	switch err := x.queryRow(ctx, query, id).Scan(&qname, &key); err {
-	case nil:
-		return true, promoteNext(ctx, x, qname, key.String, now)
-	case sql.ErrNoRows:
-		return false, nil
-	default:
+	found, err := sqlstore.Found(x.queryRow(ctx, query, id).Scan(&qname, &key))
+	if !found || err != nil {
 		return false, err
 	}
+	return true, promoteNext(ctx, x, qname, key.String, now)
 }

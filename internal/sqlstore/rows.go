@@ -1,6 +1,9 @@
 package sqlstore
 
-import "database/sql"
+import (
+	"database/sql"
+	"errors"
+)
 
 // Scanner is a row to scan: *sql.Row or *sql.Rows.
 type Scanner interface{ Scan(dest ...any) error }
@@ -58,4 +61,17 @@ func ScanString(r Scanner) (string, error) {
 	var s string
 	err := r.Scan(&s)
 	return s, err
+}
+
+// Found reads the error of scanning a query's one row: true when there
+// was a row, false (and no error) for sql.ErrNoRows, else the error.
+func Found(err error) (bool, error) {
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, err
+	}
 }
