@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -68,13 +68,9 @@ const uniqueRetries = 3
 
 // Enqueue implements queue.Store.
 func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []queue.NewJob) ([]queue.EnqueueResult, error) {
-	meta := make([]any, len(jobs))
-	for i, j := range jobs {
-		m, err := jobcodec.EncodeMetadata(j.Metadata)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: job %d metadata: %w", i, err)
-		}
-		meta[i] = m
+	meta, err := sqlstore.JobsMetadata(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if s.batch != nil && groupable(tx, jobs) {
 		res, long, err := s.batch.enqueue(ctx, now, jobs, meta)
@@ -170,7 +166,7 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 	nowUS := x.f.us(now)
 	for i := 0; i < len(jobs); {
 		n := 0
-		for i+n < len(jobs) && n < insertChunk && plain(jobs[i+n]) {
+		for i+n < len(jobs) && n < insertChunk && sqlstore.Plain(jobs[i+n]) {
 			n++
 		}
 		if n >= 2 {
@@ -188,20 +184,6 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 	return nil
 }
 
-// plain reports whether j has no unique key, ordering key or expiry: it
-// can neither conflict nor wait, and goes in on the bulk path.
-func plain(j queue.NewJob) bool {
-	return j.UniqueKey == "" && j.OrderKey == "" && j.ExpiresAt.IsZero()
-}
-
-// readyState is the state of a new job that heads its key (or has none).
-func readyState(j queue.NewJob, now time.Time) int {
-	if j.RunAt.After(now) {
-		return stScheduled
-	}
-	return stPending
-}
-
 // insertPlain inserts plain jobs with one statement. The rows take their
 // ids from the sequence in array order, so the returned ids, sorted,
 // match the jobs in order.
@@ -216,7 +198,7 @@ func insertPlain(ctx context.Context, x *xtx, now time.Time, nowUS int64, jobs [
 	)
 	for k, j := range jobs {
 		queues[k], kinds[k] = j.Queue, j.Kind
-		states[k] = int16(readyState(j, now))
+		states[k] = int16(sqlstore.ReadyCode(j, now))
 		prios[k], attempts[k] = int32(j.Priority), int32(j.MaxAttempts)
 		runAts[k], timeouts[k] = x.f.us(j.RunAt), j.Timeout.Microseconds()
 		if m, ok := meta[k].(string); ok {
@@ -258,7 +240,7 @@ func payloadOf(j queue.NewJob) []byte {
 // ones. A keyed job first takes its key's lock, then heads the key or
 // waits blocked behind it.
 func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
-	state := readyState(j, now)
+	state := sqlstore.ReadyCode(j, now)
 	if j.OrderKey != "" {
 		if err := lockKey(ctx, x, j.Queue, j.OrderKey); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -123,7 +124,7 @@ func groupable(tx *sql.Tx, jobs []queue.NewJob) bool {
 		return false
 	}
 	for _, j := range jobs {
-		if !plain(j) {
+		if !sqlstore.Plain(j) {
 			return false
 		}
 	}
@@ -250,7 +251,7 @@ func (b *batcher) insert(batch []*enqueueReq) ([]reqOutcome, error) {
 	for _, r := range batch {
 		for k, j := range r.jobs {
 			queues, kinds = append(queues, j.Queue), append(kinds, j.Kind)
-			states = append(states, int16(readyState(j, r.now)))
+			states = append(states, int16(sqlstore.ReadyCode(j, r.now)))
 			prios, attempts = append(prios, int32(j.Priority)), append(attempts, int32(j.MaxAttempts))
 			runAts, timeouts = append(runAts, f.us(j.RunAt)), append(timeouts, j.Timeout.Microseconds())
 			created = append(created, f.us(r.now))

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spooljobs/spool/internal/jobcodec"
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -34,19 +34,17 @@ const (
 
 // Enqueue implements queue.Store.
 func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []queue.NewJob) ([]queue.EnqueueResult, error) {
+	meta, err := sqlstore.JobsMetadata(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	res := make([]queue.EnqueueResult, len(jobs))
-	meta := make([]any, len(jobs))
 	perQueue := map[string]int{}
-	for i, j := range jobs {
-		m, err := jobcodec.EncodeMetadata(j.Metadata)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: job %d metadata: %w", i, err)
-		}
-		meta[i] = m
+	for _, j := range jobs {
 		perQueue[j.Queue]++
 	}
 	var full error
-	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		full = nil
 		if err := checkRoom(ctx, x, jobs, perQueue, &full); err != nil || full != nil {
 			return err
@@ -83,11 +81,7 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 		if len(jobs)-i >= insertChunk && keyless(jobs[i:i+insertChunk]) {
 			args = args[:0]
 			for k, j := range jobs[i : i+insertChunk] {
-				state := stPending
-				if j.RunAt.After(now) {
-					state = stScheduled
-				}
-				args = append(args, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt), j.MaxAttempts,
+				args = append(args, j.Queue, j.Kind, sqlstore.ReadyCode(j, now), j.Priority, micros(j.RunAt), j.MaxAttempts,
 					j.Timeout.Microseconds(), nowUS, meta[i+k], j.Payload)
 			}
 			r, err := x.exec(ctx, sqlInsertJobsChunk, args...)
@@ -115,9 +109,10 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 	return nil
 }
 
+// keyless reports whether every job is plain (sqlstore.Plain).
 func keyless(jobs []queue.NewJob) bool {
 	for _, j := range jobs {
-		if j.UniqueKey != "" || j.OrderKey != "" || !j.ExpiresAt.IsZero() {
+		if !sqlstore.Plain(j) {
 			return false
 		}
 	}
@@ -127,10 +122,7 @@ func keyless(jobs []queue.NewJob) bool {
 // insertOne inserts one job: the path for keyed jobs and for the tail of a
 // batch.
 func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
-	state := stPending
-	if j.RunAt.After(now) {
-		state = stScheduled
-	}
+	state := sqlstore.ReadyCode(j, now)
 	if j.OrderKey != "" {
 		var busy bool
 		if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
