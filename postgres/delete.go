@@ -52,7 +52,7 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 			return err
 		}
 		for _, d := range list {
-			deleted, err := deleteAndPromote(ctx, x, sqlDeleteDead, d.id, now)
+			deleted, err := deleteAndPromote(ctx, x, sqlDeleteDead, d.ID, now)
 			if err != nil {
 				return err
 			}

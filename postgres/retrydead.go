@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -51,7 +52,7 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 		}
 		for _, d := range list {
 			var locked bool
-			switch err := x.queryRow(ctx, sqlLockDead, d.id).Scan(&locked); {
+			switch err := x.queryRow(ctx, sqlLockDead, d.ID).Scan(&locked); {
 			case errors.Is(err, sql.ErrNoRows):
 				continue // gone: another transaction moved it
 			case err != nil:
@@ -68,7 +69,7 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 				}
 				if moved {
 					res.Retried++
-					x.wake(d.queue)
+					x.wake(d.Queue)
 					continue
 				}
 				// A live job took the key since uniqueHeld looked.
@@ -76,7 +77,7 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 					return err
 				}
 				if held == nil {
-					return fmt.Errorf("postgres: retry dead job %d: unique key %q neither free nor held", d.id, d.ukey.String)
+					return fmt.Errorf("postgres: retry dead job %d: unique key %q neither free nor held", d.ID, d.UniqueKey.String)
 				}
 			}
 			res.Skipped = append(res.Skipped, *held)
@@ -91,32 +92,29 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 
 // uniqueHeld returns, when a live job holds d's unique key, the error
 // that reports d skipped; nil when d has no unique key or it is free.
-func uniqueHeld(ctx context.Context, x *xtx, d deadRef) (*queue.KeyHeldError, error) {
-	if !d.ukey.Valid {
+func uniqueHeld(ctx context.Context, x *xtx, d sqlstore.DeadRef) (*queue.KeyHeldError, error) {
+	if !d.UniqueKey.Valid {
 		return nil, nil
 	}
 	var holder int64
-	switch err := x.queryRow(ctx, sqlUniqueHolder, d.ukey.String).Scan(&holder); {
-	case err == nil:
-		return &queue.KeyHeldError{JobID: d.id, Key: d.ukey.String, HolderID: holder}, nil
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, nil
-	default:
+	held, err := sqlstore.Found(x.queryRow(ctx, sqlUniqueHolder, d.UniqueKey.String).Scan(&holder))
+	if !held || err != nil {
 		return nil, err
 	}
+	return &queue.KeyHeldError{JobID: d.ID, Key: d.UniqueKey.String, HolderID: holder}, nil
 }
 
 // retryOneDead moves d back to spool.jobs, pending, or blocked behind the
 // head of its ordering key. It reports false, moving nothing, when a live
 // job holds d's unique key.
-func retryOneDead(ctx context.Context, x *xtx, d deadRef, now time.Time) (bool, error) {
+func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time) (bool, error) {
 	state := stPending
-	if d.key.Valid {
-		if err := lockKey(ctx, x, d.queue, d.key.String); err != nil {
+	if d.OrderKey.Valid {
+		if err := lockKey(ctx, x, d.Queue, d.OrderKey.String); err != nil {
 			return false, err
 		}
 		var busy bool
-		if err := x.queryRow(ctx, sqlKeyHasHead, d.queue, d.key.String, d.id).Scan(&busy); err != nil {
+		if err := x.queryRow(ctx, sqlKeyHasHead, d.Queue, d.OrderKey.String, d.ID).Scan(&busy); err != nil {
 			return false, err
 		}
 		if busy {
@@ -124,12 +122,12 @@ func retryOneDead(ctx context.Context, x *xtx, d deadRef, now time.Time) (bool, 
 		}
 	}
 	var id int64
-	switch err := x.queryRow(ctx, sqlRetryOneDead, d.id, state, x.f.us(now)).Scan(&id); {
+	switch err := x.queryRow(ctx, sqlRetryOneDead, d.ID, state, x.f.us(now)).Scan(&id); {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
 		return false, err
 	}
-	_, err := x.exec(ctx, sqlDeleteOneDead, d.id)
+	_, err := x.exec(ctx, sqlDeleteOneDead, d.ID)
 	return err == nil, err
 }

@@ -2,9 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -57,21 +57,8 @@ const sqlDeadMatching = `SELECT id, queue, order_key, unique_key FROM spool_dead
     AND (?2 = '' OR queue = ?2) AND (?3 = '' OR kind = ?3)
   ORDER BY id`
 
-// deadRef is a dead job as sqlDeadMatching reads it.
-type deadRef struct {
-	id        int64
-	queue     string
-	key, ukey sql.NullString // ordering and unique key
-}
-
-func scanDeadRef(r scanner) (deadRef, error) {
-	var d deadRef
-	err := r.Scan(&d.id, &d.queue, &d.key, &d.ukey)
-	return d, err
-}
-
 // deadMatching returns the dead jobs f names, oldest first.
-func deadMatching(ctx context.Context, x *xtx, f queue.DeadFilter) ([]deadRef, error) {
+func deadMatching(ctx context.Context, x *xtx, f queue.DeadFilter) ([]sqlstore.DeadRef, error) {
 	var ids any
 	if len(f.IDs) > 0 {
 		b, _ := json.Marshal(f.IDs)
@@ -81,5 +68,5 @@ func deadMatching(ctx context.Context, x *xtx, f queue.DeadFilter) ([]deadRef, e
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanDeadRef)
+	return collect(rows, sqlstore.ScanDeadRef)
 }

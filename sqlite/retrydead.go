@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -62,37 +63,34 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 
 // uniqueHeld returns, when a live job holds d's unique key, the error
 // that reports d skipped; nil when d has no unique key or it is free.
-func uniqueHeld(ctx context.Context, x *xtx, d deadRef) (*queue.KeyHeldError, error) {
-	if !d.ukey.Valid {
+func uniqueHeld(ctx context.Context, x *xtx, d sqlstore.DeadRef) (*queue.KeyHeldError, error) {
+	if !d.UniqueKey.Valid {
 		return nil, nil
 	}
 	var holder int64
-	switch err := x.queryRow(ctx, sqlUniqueHolder, d.ukey.String).Scan(&holder); err {
-	case nil:
-		return &queue.KeyHeldError{JobID: d.id, Key: d.ukey.String, HolderID: holder}, nil
-	case sql.ErrNoRows:
-		return nil, nil
-	default:
+	held, err := sqlstore.Found(x.queryRow(ctx, sqlUniqueHolder, d.UniqueKey.String).Scan(&holder))
+	if !held || err != nil {
 		return nil, err
 	}
+	return &queue.KeyHeldError{JobID: d.ID, Key: d.UniqueKey.String, HolderID: holder}, nil
 }
 
 // retryOneDead moves d back to spool_jobs, pending, or blocked behind the
 // head of its ordering key.
-func retryOneDead(ctx context.Context, x *xtx, d deadRef, now time.Time) error {
+func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time) error {
 	state := stPending
-	if d.key.Valid {
+	if d.OrderKey.Valid {
 		var busy bool
-		if err := x.queryRow(ctx, sqlKeyHasHead, d.queue, d.key.String, d.id).Scan(&busy); err != nil {
+		if err := x.queryRow(ctx, sqlKeyHasHead, d.Queue, d.OrderKey.String, d.ID).Scan(&busy); err != nil {
 			return err
 		}
 		if busy {
 			state = stBlocked
 		}
 	}
-	if _, err := x.exec(ctx, sqlRetryOneDead, d.id, state, micros(now)); err != nil {
+	if _, err := x.exec(ctx, sqlRetryOneDead, d.ID, state, micros(now)); err != nil {
 		return err
 	}
-	_, err := x.exec(ctx, sqlDeleteOneDead, d.id)
+	_, err := x.exec(ctx, sqlDeleteOneDead, d.ID)
 	return err
 }

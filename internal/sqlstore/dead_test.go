@@ -1,0 +1,18 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/internal/sqlstore"
+)
+
+// A dead job's keys may be NULL.
+func TestScanDeadRef(t *testing.T) {
+	t.Parallel()
+	d, err := sqlstore.ScanDeadRef(row{int64(4), "mail", "customer-9", nil})
+	require.NoError(t, err)
+	require.Equal(t, sqlstore.DeadRef{ID: 4, Queue: "mail", OrderKey: sql.NullString{String: "customer-9", Valid: true}}, d)
+}
