@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -18,20 +18,6 @@ const sqlExpiredWaiting = `SELECT id, order_key, expires_at FROM spool.jobs
   WHERE queue = $1 AND expires_at <= $2 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `
   ORDER BY expires_at, id LIMIT 100`
 
-// expiring is a job sqlExpiredWaiting found.
-type expiring struct {
-	id  int64
-	key sql.NullString
-	at  int64
-}
-
-// scanExpiring reads a row of sqlExpiredWaiting.
-func scanExpiring(r scanner) (expiring, error) {
-	var e expiring
-	err := r.Scan(&e.id, &e.key, &e.at)
-	return e, err
-}
-
 // expireWaiting moves the expired jobs of a queue that have not started
 // to spool.dead (dead.go), up to 100 per call, and lets their keys move
 // on. Their keys are locked first (lockKeysInOrder), before any job moves.
@@ -40,27 +26,27 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 	if err != nil {
 		return err
 	}
-	list, err := collect(rows, scanExpiring)
+	list, err := collect(rows, sqlstore.ScanExpiring)
 	if err != nil {
 		return err
 	}
 	keys := make([]queueKey, len(list))
 	for i, e := range list {
-		keys[i] = queueKey{queueName, e.key.String}
+		keys[i] = queueKey{queueName, e.OrderKey.String}
 	}
 	if err := lockKeysInOrder(ctx, x, keys); err != nil {
 		return err
 	}
 	for _, e := range list {
-		reason := queue.ExpiredReason(x.f.time(e.at))
-		moved, err := moveToDead(ctx, x, sqlDeadMoveWaiting, e.id, x.f.us(now), reason, nil)
+		reason := queue.ExpiredReason(x.f.time(e.ExpiresAt))
+		moved, err := moveToDead(ctx, x, sqlDeadMoveWaiting, e.ID, x.f.us(now), reason, nil)
 		if err != nil {
 			return err
 		}
 		if !moved {
 			continue
 		}
-		if err := promoteNext(ctx, x, queueName, e.key.String, now); err != nil {
+		if err := promoteNext(ctx, x, queueName, e.OrderKey.String, now); err != nil {
 			return err
 		}
 	}

@@ -2,9 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -14,19 +14,6 @@ import (
 const sqlExpiredWaiting = `SELECT id, order_key, expires_at FROM spool_jobs
   WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN ` + waitingSQL + ` LIMIT 100`
 
-// expiring is a job sqlExpiredWaiting found.
-type expiring struct {
-	id  int64
-	key sql.NullString
-	at  int64
-}
-
-func scanExpiring(r scanner) (expiring, error) {
-	var e expiring
-	err := r.Scan(&e.id, &e.key, &e.at)
-	return e, err
-}
-
 // expireWaiting moves the expired jobs of a queue that have not started
 // to the dead table (dead.go), up to 100 per call.
 func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time) error {
@@ -34,20 +21,20 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 	if err != nil {
 		return err
 	}
-	list, err := collect(rows, scanExpiring)
+	list, err := collect(rows, sqlstore.ScanExpiring)
 	if err != nil {
 		return err
 	}
 	for _, e := range list {
-		reason := queue.ExpiredReason(time.UnixMicro(e.at))
-		moved, err := moveToDead(ctx, x, sqlDeadInsertWaiting, e.id, micros(now), reason, nil)
+		reason := queue.ExpiredReason(time.UnixMicro(e.ExpiresAt))
+		moved, err := moveToDead(ctx, x, sqlDeadInsertWaiting, e.ID, micros(now), reason, nil)
 		if err != nil {
 			return err
 		}
 		if !moved {
 			continue
 		}
-		if err := promoteNext(ctx, x, queueName, e.key.String, now); err != nil {
+		if err := promoteNext(ctx, x, queueName, e.OrderKey.String, now); err != nil {
 			return err
 		}
 	}
