@@ -1,11 +1,8 @@
 package postgres
 
 import (
-	"database/sql"
 	"fmt"
-	"time"
 
-	"github.com/spooljobs/spool/internal/jobcodec"
 	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
@@ -76,55 +73,16 @@ func (f frame) scanJobAnd(r scanner, more ...any) (*queue.Job, error) {
 // scanJobWith reads a row of jobColumns (dead: deadColumns), then the
 // columns of more.
 func (f frame) scanJobWith(r scanner, dead bool, more ...any) (*queue.Job, error) {
-	var (
-		j                                               queue.Job
-		timeout                                         int64
-		state                                           sql.NullInt64
-		runAt, createdAt                                int64
-		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
-		expiresAt                                       sql.NullInt64
-		leasedBy, uniqueKey, orderKey, metadata, errs   sql.NullString
-		deadReason                                      sql.NullString
-	)
-	dest := []any{&j.ID, &j.Queue, &j.Kind, &state, &j.Priority, &runAt, &j.Attempt, &j.MaxAttempts, &timeout,
-		&createdAt, &attemptedAt, &finishedAt, &leaseUntil, &leaseToken, &leasedBy, &j.CancelRequested,
-		&uniqueKey, &orderKey, &expiresAt, &metadata, &errs, &j.Payload}
-	if dead {
-		dest = append(dest, &deadReason)
-	}
-	dest = append(dest, more...)
-	if err := r.Scan(dest...); err != nil {
+	var row sqlstore.JobRow
+	if err := r.Scan(append(row.Dest(dead), more...)...); err != nil {
 		return nil, err
 	}
-	var err error
-	if j.State, err = sqlstore.JobState(j.ID, dead, state); err != nil {
+	j, err := row.Job(dead, f.time)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	j.Timeout = time.Duration(timeout) * time.Microsecond
-	j.RunAt = f.time(runAt)
-	j.CreatedAt = f.time(createdAt)
-	j.AttemptedAt = f.nullTime(attemptedAt)
-	j.FinishedAt = f.nullTime(finishedAt)
-	j.LeaseUntil = f.nullTime(leaseUntil)
-	j.LeaseToken = leaseToken.Int64
-	j.LeasedBy = leasedBy.String
-	j.UniqueKey = uniqueKey.String
-	j.OrderKey = orderKey.String
-	j.ExpiresAt = f.nullTime(expiresAt)
-	j.DeadReason = deadReason.String
-	if j.Metadata, err = jobcodec.DecodeMetadata(metadata.String); err != nil {
-		return nil, fmt.Errorf("postgres: job %d: metadata: %w", j.ID, err)
+	for i := range j.Errors {
+		j.Errors[i].At = f.out(j.Errors[i].At)
 	}
-	if errs.String != "" {
-		if j.Errors, j.ErrorsDropped, err = jobcodec.DecodeErrors(errs.String); err != nil {
-			return nil, fmt.Errorf("postgres: job %d: errors: %w", j.ID, err)
-		}
-		for i := range j.Errors {
-			j.Errors[i].At = f.out(j.Errors[i].At)
-		}
-	}
-	if j.Payload == nil {
-		j.Payload = []byte{}
-	}
-	return &j, nil
+	return j, nil
 }

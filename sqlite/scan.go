@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/spooljobs/spool/internal/jobcodec"
 	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
@@ -43,64 +42,24 @@ const (
   unique_key, order_key, expires_at, metadata, errors, NULL, reason`
 )
 
+// scanJob reads a row of jobColumns (dead: deadColumns).
 func scanJob(r scanner, dead bool) (*queue.Job, error) {
-	var (
-		j                                               queue.Job
-		timeout                                         int64
-		state                                           sql.NullInt64
-		runAt, createdAt                                int64
-		attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
-		expiresAt                                       sql.NullInt64
-		leasedBy, uniqueKey, orderKey, metadata, errs   sql.NullString
-		deadReason                                      sql.NullString
-		cancelReq                                       bool
-	)
-	dest := []any{&j.ID, &j.Queue, &j.Kind, &state, &j.Priority, &runAt, &j.Attempt, &j.MaxAttempts, &timeout,
-		&createdAt, &attemptedAt, &finishedAt, &leaseUntil, &leaseToken, &leasedBy, &cancelReq,
-		&uniqueKey, &orderKey, &expiresAt, &metadata, &errs, &j.Payload}
-	if dead {
-		dest = append(dest, &deadReason)
-	}
-	if err := r.Scan(dest...); err != nil {
+	var row sqlstore.JobRow
+	if err := r.Scan(row.Dest(dead)...); err != nil {
 		return nil, err
 	}
-	var err error
-	if j.State, err = sqlstore.JobState(j.ID, dead, state); err != nil {
+	j, err := row.Job(dead, time.UnixMicro)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	j.Timeout = time.Duration(timeout) * time.Microsecond
-	j.RunAt = time.UnixMicro(runAt)
-	j.CreatedAt = time.UnixMicro(createdAt)
-	j.AttemptedAt = fromMicros(attemptedAt)
-	j.FinishedAt = fromMicros(finishedAt)
-	j.LeaseUntil = fromMicros(leaseUntil)
-	j.LeaseToken = leaseToken.Int64
-	j.LeasedBy = leasedBy.String
-	j.CancelRequested = cancelReq
-	j.UniqueKey = uniqueKey.String
-	j.OrderKey = orderKey.String
-	j.ExpiresAt = fromMicros(expiresAt)
-	j.DeadReason = deadReason.String
-	if err := decodeJSONColumns(&j, metadata, errs); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return j, nil
 }
 
 // decodeJSONColumns fills j's metadata and attempt errors from their JSON
-// columns, and makes a NULL payload empty.
+// columns, and makes a NULL payload empty (sqlstore.DecodeJobColumns).
 func decodeJSONColumns(j *queue.Job, metadata, errs sql.NullString) error {
-	var err error
-	if j.Metadata, err = jobcodec.DecodeMetadata(metadata.String); err != nil {
-		return fmt.Errorf("sqlite: job %d: metadata: %w", j.ID, err)
-	}
-	if errs.Valid && errs.String != "" {
-		if j.Errors, j.ErrorsDropped, err = jobcodec.DecodeErrors(errs.String); err != nil {
-			return fmt.Errorf("sqlite: job %d: errors: %w", j.ID, err)
-		}
-	}
-	if j.Payload == nil {
-		j.Payload = []byte{}
+	if err := sqlstore.DecodeJobColumns(j, metadata.String, errs.String); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
 }

@@ -22,6 +22,12 @@ func (r row) Scan(dest ...any) error {
 			*d = r[i].(bool)
 		case *int64:
 			*d = r[i].(int64)
+		case *int:
+			*d = int(r[i].(int64))
+		case *[]byte:
+			if r[i] != nil {
+				*d = r[i].([]byte)
+			}
 		case interface{ Scan(any) error }:
 			if err := d.Scan(r[i]); err != nil {
 				return err
