@@ -12,18 +12,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrations returns the embedded migrations in version order.
-func migrations() ([]sqlstore.Migration, error) {
-	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	return ms, nil
-}
-
 // SchemaVersion is the schema version this build of spool migrates to.
 func SchemaVersion() int {
-	ms, _ := migrations()
+	ms, _ := sqlstore.Migrations(migrationFiles, "migrations")
 	return sqlstore.Latest(ms)
 }
 
@@ -47,9 +38,9 @@ const (
 
 // migrate applies the migrations the schema lacks, in one transaction.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

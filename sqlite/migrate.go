@@ -15,18 +15,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrations returns the embedded migrations in version order.
-func migrations() ([]sqlstore.Migration, error) {
-	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return ms, nil
-}
-
 // SchemaVersion is the schema version this build of spool migrates to.
 func SchemaVersion() int {
-	ms, _ := migrations()
+	ms, _ := sqlstore.Migrations(migrationFiles, "migrations")
 	return sqlstore.Latest(ms)
 }
 
@@ -44,9 +35,9 @@ const (
 // start: two processes migrating at once run one after the other, and the
 // second finds nothing left to do.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles, "migrations")
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
