@@ -61,10 +61,11 @@ type Store struct {
 	clock *clock // the offset of the database's clock (clock.go)
 
 	wakeups  queue.Wakeups
-	listen   *listener   // nil with NoListen
-	sender   *wakeSender // the notifications of the store's own writes
-	batch    *batcher    // group commit of small enqueues (enqueuebatch.go)
-	instance string      // tells this store's notifications from others'
+	listen   *listener    // nil with NoListen
+	sender   *wakeSender  // the notifications of the store's own writes
+	batch    *batcher     // group commit of small enqueues (enqueuebatch.go)
+	pubGroup *groupWriter // group commit of publishes (groupwrite.go)
+	instance string       // tells this store's notifications from others'
 
 	closeOnce sync.Once
 	closeErr  error
@@ -163,6 +164,7 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 	}
 	s.sender = newWakeSender(s)
 	s.batch = newBatcher(s, flushers(opts.MaxConns))
+	s.pubGroup = newGroupWriter(s)
 	s.clock.start()
 	return s, nil
 }
@@ -187,6 +189,9 @@ func (s *Store) Close() error {
 		}
 		if s.batch != nil {
 			s.batch.close()
+		}
+		if s.pubGroup != nil {
+			s.pubGroup.close()
 		}
 		if s.sender != nil {
 			s.sender.close()

@@ -143,7 +143,11 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		payload = []byte{}
 	}
 	var res queue.PublishResult
-	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	write := s.write
+	if tx == nil {
+		write = s.pubGroup.writeOwn // group commit (groupwrite.go)
+	}
+	err = write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		res = queue.PublishResult{}
 		// First: the event_log row's lock serialises publishers from here
 		// to commit, and orders this publish against subscriptions
