@@ -44,7 +44,7 @@ func payloadText(p []byte) string {
 	case utf8.Valid(p):
 		return string(p)
 	default:
-		return fmt.Sprintf("(%d bytes of binary data; -json shows them in base64)", len(p))
+		return fmt.Sprintf("(%s of binary data; -json shows them in base64)", plural(len(p), "byte"))
 	}
 }
 
@@ -227,7 +227,7 @@ func showFields(stdout io.Writer, j *queue.Job, now time.Time) error {
 func showErrors(stdout io.Writer, j *queue.Job) {
 	if len(j.Errors) > 0 {
 		if j.ErrorsDropped > 0 {
-			fmt.Fprintf(stdout, "\nErrors (%d failed attempts, %d kept):\n", len(j.Errors)+j.ErrorsDropped, len(j.Errors))
+			fmt.Fprintf(stdout, "\nErrors (%s, %d kept):\n", plural(len(j.Errors)+j.ErrorsDropped, "failed attempt"), len(j.Errors))
 		} else {
 			fmt.Fprintf(stdout, "\nErrors:\n")
 		}
@@ -250,11 +250,7 @@ func showErrors(stdout io.Writer, j *queue.Job) {
 // showDropped prints the gap in a job's error history where n attempts'
 // errors were not kept.
 func showDropped(w io.Writer, n int) {
-	noun := "attempts"
-	if n == 1 {
-		noun = "attempt"
-	}
-	fmt.Fprintf(w, "  … %d %s not kept …\n", n, noun)
+	fmt.Fprintf(w, "  … %s not kept …\n", plural(n, "attempt"))
 }
 
 // getJob reads a job; an unknown ID is exit status 3.
@@ -383,7 +379,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return storeError(err, "")
 		}
-		if err := retried(c, stdout, wire.NewRetryResult(0, res.Retried, res.Skipped), fmt.Sprintf("retried %d dead jobs", res.Retried)); err != nil {
+		if err := retried(c, stdout, wire.NewRetryResult(0, res.Retried, res.Skipped), "retried "+plural(res.Retried, "dead job")); err != nil {
 			return err
 		}
 		if len(res.Skipped) == 0 {
@@ -392,7 +388,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, k := range res.Skipped {
 			fmt.Fprintf(stderr, "job %d stayed dead: its unique key %q is held by live job %d\n", k.JobID, k.Key, k.HolderID)
 		}
-		return fmt.Errorf("%d dead jobs stayed dead: a live job holds each one's unique key; retry them once the holders have finished, or delete one of each pair", len(res.Skipped))
+		return fmt.Errorf("%s stayed dead: a live job holds each one's unique key; retry them once the holders have finished, or delete one of each pair", plural(len(res.Skipped), "dead job"))
 	}
 	id, err := sel.jobID(pos)
 	if err != nil {
@@ -577,6 +573,6 @@ func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, sel *deadSele
 	if c.json {
 		return writeJSON(stdout, wire.DeleteResult{Deleted: n})
 	}
-	_, err = fmt.Fprintf(stdout, "deleted %d dead jobs\n", n)
+	_, err = fmt.Fprintf(stdout, "deleted %s\n", plural(n, "dead job"))
 	return err
 }

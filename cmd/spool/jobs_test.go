@@ -192,7 +192,7 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	require.Equal(t, queue.StatePending, f.job(t, a2).State)
 	require.Equal(t, queue.StateDead, f.job(t, b).State)
 	r = ok(t, "retry", "-db", f.path, "-dead", "-all")
-	require.Equal(t, "retried 1 dead jobs\n", r.stdout)
+	require.Equal(t, "retried 1 dead job\n", r.stdout)
 	require.Equal(t, queue.StatePending, f.job(t, b).State)
 
 	// cancel: a pending job at once.
@@ -238,7 +238,7 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	require.Equal(t, queue.StateDead, f.job(t, d3).State)
 	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
 	r = ok(t, "delete", "-db", f.path, "-dead", "-all")
-	require.Equal(t, "deleted 1 dead jobs\n", r.stdout)
+	require.Equal(t, "deleted 1 dead job\n", r.stdout)
 	_, err = f.q.Inspector().Get(ctx, d3)
 	require.ErrorIs(t, err, queue.ErrNotFound)
 	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
@@ -296,14 +296,14 @@ func TestCLIRetryKeyHeldByReplay(t *testing.T) {
 	require.Equal(t, key, out.Skipped[0].UniqueKey)
 	require.Equal(t, holder, out.Skipped[0].HeldBy)
 	require.Contains(t, r.stderr, fmt.Sprintf("job %d stayed dead: its unique key %q is held by live job %d", dead1, key, holder))
-	require.Contains(t, r.stderr, "1 dead jobs stayed dead")
+	require.Contains(t, r.stderr, "1 dead job stayed dead")
 	require.Equal(t, queue.StatePending, f.job(t, dead2).State)
 	require.Equal(t, queue.StateDead, f.job(t, dead1).State)
 
 	// Without -json: the count on stdout, the held job on stderr.
 	r = spool(t, "retry", "-db", f.path, "-dead", "-all")
 	require.Equal(t, 1, r.code, r.stderr)
-	require.Equal(t, "retried 1 dead jobs\n", r.stdout, "the fixture's own dead job")
+	require.Equal(t, "retried 1 dead job\n", r.stdout, "the fixture's own dead job")
 	require.Contains(t, r.stderr, fmt.Sprintf("job %d stayed dead", dead1))
 }
 

@@ -55,7 +55,7 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			ret = append(ret, fmtDuration(t.Retention.MaxAge))
 		}
 		if t.Retention.MaxEvents > 0 {
-			ret = append(ret, fmt.Sprintf("%d events", t.Retention.MaxEvents))
+			ret = append(ret, plural(t.Retention.MaxEvents, "event"))
 		}
 		if len(ret) == 0 {
 			ret = []string{"-"}
@@ -196,7 +196,7 @@ func listEvents(stdout io.Writer, list []queue.EventRecord) error {
 		}
 		payload := string(e.Payload)
 		if !utf8.Valid(e.Payload) {
-			payload = fmt.Sprintf("(%d bytes of binary data)", len(e.Payload))
+			payload = fmt.Sprintf("(%s of binary data)", plural(len(e.Payload), "byte"))
 		}
 		row(tw, e.Seq, e.ID, fmtTime(e.PublishedAt), oneLine(key, 30), oneLine(payload, 80))
 	}
@@ -275,6 +275,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if c.json {
 		return writeJSON(stdout, wire.ReplayResult{Subscription: name, Topic: f.Topic, From: f.FromSeq, To: f.ToSeq, Jobs: n})
 	}
-	_, err = fmt.Fprintf(stdout, "replayed %d events of %s to subscription %s\n", n, f.Topic, name)
+	_, err = fmt.Fprintf(stdout, "replayed %s of %s to subscription %s\n", plural(n, "event"), f.Topic, name)
 	return err
 }
