@@ -14,7 +14,7 @@
 //	spool schedules [pause|resume|trigger NAME]
 //	spool topics
 //	spool subs
-//	spool events [-from N] [-to M] [-limit L] TOPIC
+//	spool events [-from N] [-to M] [-limit L] [-newest] TOPIC
 //	spool replay -topic T [-from N] [-to M] SUBSCRIPTION
 //	spool admin [-addr :8080] [-user admin] [-password PW | -no-auth] [-read-only] [-prefix /admin]
 //	spool migrate
