@@ -37,7 +37,9 @@ type Options struct {
 	// for wake-ups, for a store made by New (Open listens on its own URL).
 	// Empty: a store made by New does not listen, and its workers poll.
 	ListenURL string
-	// Logger receives the store's log records. Defaults to discarding.
+	// Logger receives the store's log records. Defaults to
+	// queue.DefaultLogger(): warnings and errors to slog.Default(), Info
+	// and Debug dropped. slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 
 	clock clockHooks // tests' host clock and re-measure ticker (export_test.go)
@@ -94,7 +96,7 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("%w: postgres: Options.MaxConns %d is negative", queue.ErrInvalidArgument, o.MaxConns)
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = queue.DefaultLogger()
 	}
 	return nil
 }
