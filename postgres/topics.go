@@ -58,9 +58,20 @@ var _ queue.TopicStore = (*Store)(nil)
 // reader's snapshot xmin, as transactional outboxes do.
 
 const (
-	// sqlNextEventID takes the next event id and the event_log row's lock.
-	sqlNextEventID = `UPDATE spool.event_log SET last_event_id = last_event_id + 1 WHERE id = 1
-  RETURNING last_event_id`
+	// sqlAppendEvent appends an event to the log in one statement: it takes
+	// the next event id (and the event_log row's lock), then the topic's
+	// next seq (and the topic row's lock: bumped reads next, so the locks
+	// are always taken in that order), and inserts the event ($1 topic, $2
+	// time, $3 ordering key, $4 metadata, $5 payload).
+	sqlAppendEvent = `WITH next AS (
+  UPDATE spool.event_log SET last_event_id = last_event_id + 1 WHERE id = 1 RETURNING last_event_id AS id),
+bumped AS (
+  INSERT INTO spool.topics AS t (name, last_seq, updated_at) SELECT $1, 1, $2 FROM next
+  ON CONFLICT (name) DO UPDATE SET last_seq = t.last_seq + 1, updated_at = excluded.updated_at
+  RETURNING last_seq AS seq)
+INSERT INTO spool.events (id, topic, seq, published_at, order_key, metadata, payload)
+  SELECT next.id, $1, bumped.seq, $2, $3, $4, $5 FROM next, bumped
+RETURNING id, seq`
 	// sqlLockEventLog reads the newest event id (pruning never lowers it)
 	// and takes the event_log row's lock as a publisher does, writing the
 	// row unchanged: a publisher waiting for the row then sees this
@@ -68,13 +79,6 @@ const (
 	// failure when its snapshot is older (REPEATABLE READ, SERIALIZABLE).
 	sqlLockEventLog = `UPDATE spool.event_log SET last_event_id = last_event_id WHERE id = 1
   RETURNING last_event_id`
-	// sqlBumpTopic takes the topic's next sequence number; the topic's row
-	// stays locked until commit, so its numbers commit in order.
-	sqlBumpTopic = `INSERT INTO spool.topics AS t (name, last_seq, updated_at) VALUES ($1, 1, $2)
-  ON CONFLICT (name) DO UPDATE SET last_seq = t.last_seq + 1, updated_at = $2
-  RETURNING last_seq`
-	sqlInsertEvent = `INSERT INTO spool.events (id, topic, seq, published_at, order_key, metadata, payload)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	// sqlSubColumns are the columns scanSub reads.
 	sqlSubColumns    = `name, pattern, filter, queue, kind, priority, max_attempts, cursor, created_at`
 	sqlSubscriptions = `SELECT ` + sqlSubColumns + ` FROM spool.subscriptions ORDER BY name`
@@ -152,16 +156,10 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		// First: the event_log row's lock serialises publishers from here
 		// to commit, and orders this publish against subscriptions
 		// becoming caught up.
-		if err := x.queryRow(ctx, sqlNextEventID).Scan(&res.EventID); err != nil {
+		if err := x.queryRow(ctx, sqlAppendEvent, ev.Topic, x.f.us(now), nullString(ev.OrderKey), md, payload).Scan(&res.EventID, &res.Seq); err != nil {
 			return err
 		}
-		if err := x.queryRow(ctx, sqlBumpTopic, ev.Topic, x.f.us(now)).Scan(&res.Seq); err != nil {
-			return err
-		}
-		if _, err := x.exec(ctx, sqlInsertEvent, res.EventID, ev.Topic, res.Seq, x.f.us(now), nullString(ev.OrderKey), md, payload); err != nil {
-			return err
-		}
-		subs, err := readSubs(x.query(ctx, sqlCaughtUpSubs))
+		subs, err := x.caughtUpSubs(ctx)
 		if err != nil {
 			return err
 		}
@@ -177,4 +175,20 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		return err
 	})
 	return res, err
+}
+
+// caughtUpSubs reads the caught-up subscriptions once per transaction:
+// from the first publish on, the transaction holds the event_log row, so
+// no subscription becomes caught up or falls behind until it commits, and
+// the publishes of a group (groupwrite.go) share one read.
+func (x *xtx) caughtUpSubs(ctx context.Context) ([]*subRow, error) {
+	if x.subsRead {
+		return x.subs, nil
+	}
+	subs, err := readSubs(x.query(ctx, sqlCaughtUpSubs))
+	if err != nil {
+		return nil, err
+	}
+	x.subs, x.subsRead = subs, true
+	return subs, nil
 }
