@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
 	"sync"
 
@@ -67,7 +68,10 @@ type Store struct {
 	sender   *wakeSender  // the notifications of the store's own writes
 	batch    *batcher     // group commit of small enqueues (enqueuebatch.go)
 	pubGroup *groupWriter // group commit of publishes (groupwrite.go)
-	instance string       // tells this store's notifications from others'
+	// metricSlot is the store's row of each minute's throughput counters
+	// (migrations/0005_metrics_slots.sql).
+	metricSlot int16
+	instance   string // tells this store's notifications from others'
 
 	closeOnce sync.Once
 	closeErr  error
@@ -166,10 +170,15 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 	}
 	s.sender = newWakeSender(s)
 	s.batch = newBatcher(s, flushers(opts.MaxConns))
+	s.metricSlot = int16(rand.IntN(metricSlots))
 	s.pubGroup = newGroupWriter(s)
 	s.clock.start()
 	return s, nil
 }
+
+// metricSlots is how many rows of throughput counters each minute and
+// queue may have: stores pick one at random, so that hosts seldom share.
+const metricSlots = 16
 
 // newStoreID is a fresh identity for spool.meta.
 func newStoreID() string { return uuid.NewString() }

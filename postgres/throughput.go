@@ -11,8 +11,8 @@ import (
 // Settled attempts are counted per minute and queue in spool.metrics, for
 // the throughput chart (Stats).
 
-const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead) VALUES ($1, $2, $3, $4, $5)
-  ON CONFLICT (minute, queue) DO UPDATE SET completed = m.completed + excluded.completed,
+const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead, slot) VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (minute, queue, slot) DO UPDATE SET completed = m.completed + excluded.completed,
   failed = m.failed + excluded.failed, dead = m.dead + excluded.dead`
 
 // metricKey names a row of spool.metrics: a minute (Unix seconds) and a
@@ -74,7 +74,7 @@ func (t throughput) record(ctx context.Context, x *xtx) error {
 	})
 	for _, k := range keys {
 		c := t[k]
-		if _, err := x.exec(ctx, sqlMetrics, k.minute+x.f.minuteShift(), k.queue, c.completed, c.failed, c.dead); err != nil {
+		if _, err := x.exec(ctx, sqlMetrics, k.minute+x.f.minuteShift(), k.queue, c.completed, c.failed, c.dead, x.s.metricSlot); err != nil {
 			return err
 		}
 	}
