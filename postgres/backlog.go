@@ -13,14 +13,13 @@ const (
 	// sqlEventColumns are the columns scanEvent reads.
 	sqlEventColumns = `id, topic, seq, published_at, order_key, metadata, payload`
 	sqlEventsAfter  = `SELECT ` + sqlEventColumns + ` FROM spool.events WHERE id > $1 ORDER BY id LIMIT $2`
-	// sqlBehindSubs are the subscriptions catching up: cursor before the
-	// newest event $1.
-	sqlBehindSubs = `SELECT ` + sqlSubColumns + ` FROM spool.subscriptions WHERE cursor < $1 ORDER BY cursor, name`
-	// sqlAnyBehind: is any subscription catching up? Read in one snapshot,
-	// without locks.
-	sqlAnyBehind = `SELECT EXISTS (SELECT 1 FROM spool.subscriptions
-  WHERE cursor < (SELECT last_event_id FROM spool.event_log WHERE id = 1))`
-	// sqlSetCursor moves a cursor, unless it moved meanwhile.
+	// sqlBehindSubs are the subscriptions catching up: those with a
+	// cursor (topics.go).
+	sqlBehindSubs = `SELECT ` + sqlSubColumns + ` FROM spool.subscriptions WHERE cursor IS NOT NULL ORDER BY cursor, name`
+	// sqlAnyBehind: is any subscription catching up? Read without locks.
+	sqlAnyBehind = `SELECT EXISTS (SELECT 1 FROM spool.subscriptions WHERE cursor IS NOT NULL)`
+	// sqlSetCursor moves a cursor, or marks the subscription caught up
+	// with $1 NULL, unless it moved meanwhile.
 	sqlSetCursor = `UPDATE spool.subscriptions SET cursor = $1 WHERE name = $2 AND cursor = $3`
 )
 
@@ -72,12 +71,14 @@ func (s *Store) DeliverBacklog(ctx context.Context, now time.Time, limit int, de
 		total = 0
 		// The event_log row's lock holds publishers (and other backlog
 		// runs) off until commit: the cursors this moves stay behind or
-		// reach the newest event, never past one being published.
+		// reach the newest event, never past one being published, and a
+		// subscription that reaches it is Publish's from the next event
+		// on (topics.go).
 		var last int64
-		if err := x.queryRow(ctx, sqlLastEventID).Scan(&last); err != nil {
+		if err := x.queryRow(ctx, sqlLockEventLog).Scan(&last); err != nil {
 			return err
 		}
-		subs, err := readSubs(x.query(ctx, sqlBehindSubs, last))
+		subs, err := readSubs(x.query(ctx, sqlBehindSubs))
 		if err != nil {
 			return err
 		}
@@ -94,15 +95,16 @@ func (s *Store) DeliverBacklog(ctx context.Context, now time.Time, limit int, de
 				}
 				cursor = ev.ID
 			}
-			if len(events) == 0 {
-				cursor = last // the rest was pruned away
+			if len(events) < limit {
+				cursor = last // it read the rest of the log (pruning may have dropped its end)
 			}
 			n, err := deliver(ctx, x, now, jobs)
 			if err != nil {
 				return err
 			}
 			total += n
-			if _, err := x.exec(ctx, sqlSetCursor, cursor, sub.Name, sub.cursor); err != nil {
+			next := sql.NullInt64{Int64: cursor, Valid: cursor < last} // NULL: caught up
+			if _, err := x.exec(ctx, sqlSetCursor, next, sub.Name, sub.cursor); err != nil {
 				return err
 			}
 		}

@@ -184,6 +184,10 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 	return nil
 }
 
+// readyState is the state of a new job that heads its key (or has none):
+// sqlstore.ReadyCode, under the name deliver.go uses.
+func readyState(j queue.NewJob, now time.Time) int { return sqlstore.ReadyCode(j, now) }
+
 // insertPlain inserts plain jobs with one statement. The rows take their
 // ids from the sequence in array order, so the returned ids, sorted,
 // match the jobs in order.

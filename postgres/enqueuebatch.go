@@ -341,23 +341,11 @@ func (b *batcher) finishSplit(r *enqueueReq, inserted map[string]bool) reqOutcom
 // request's context has ended (nobody waits for the answer), or when the
 // store closes.
 func (b *batcher) batchContext(batch []*enqueueReq) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(b.ctx)
-	var left atomic.Int64
-	left.Store(int64(len(batch)))
-	stops := make([]func() bool, 0, len(batch))
-	for _, r := range batch {
-		stops = append(stops, context.AfterFunc(r.ctx, func() {
-			if left.Add(-1) == 0 {
-				cancel()
-			}
-		}))
+	ctxs := make([]context.Context, len(batch))
+	for i, r := range batch {
+		ctxs[i] = r.ctx
 	}
-	return ctx, func() {
-		for _, stop := range stops {
-			stop()
-		}
-		cancel()
-	}
+	return untilAllDone(b.ctx, ctxs)
 }
 
 // insertedRow is a row sqlInsertBatch returned.

@@ -23,12 +23,16 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 	s, err := Open(ctx, url, Options{Schema: pgtest.Schema(t, url)})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
-	// 60k pending, 30k running under one token, 10k scheduled in the future.
+	// 60k pending, 30k running under one token, 10k scheduled in the future;
 	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.jobs (queue, kind, state, run_at, max_attempts, created_at, lease_until, lease_token, payload)
   SELECT 'default', 'k', CASE WHEN g <= 60000 THEN 0 WHEN g <= 90000 THEN 2 ELSE 1 END,
     CASE WHEN g > 90000 THEN 9000000000 + g ELSE g END, 3, g,
     CASE WHEN g BETWEEN 60001 AND 90000 THEN 5000000000 END, CASE WHEN g BETWEEN 60001 AND 90000 THEN 7 END, ''::bytea
   FROM generate_series(1, 100000) g`))
+	require.NoError(t, err)
+	// 30k completed jobs kept, finished long ago.
+	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.jobs (queue, kind, state, run_at, max_attempts, created_at, finished_at, payload)
+  SELECT 'default', 'k', 3, g, 3, g, g, ''::bytea FROM generate_series(100001, 130000) g`))
 	require.NoError(t, err)
 	_, err = s.db.ExecContext(ctx, s.sql(`ANALYZE spool.jobs`))
 	require.NoError(t, err)
@@ -47,10 +51,12 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"promote", sqlPromote, []any{"default", now}},
 		{"next run time", sqlNextRunAt, []any{"default"}},
 		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},
-		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60)}},
+		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3)}},
 		{"lock jobs", sqlLockJobs, []any{ids}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},
+		{"prune completed", sqlPruneCompleted, []any{int64(200_000), 1000}},
+		{"prune cancelled", sqlPruneCancelled, []any{now, 1000}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rows, err := s.db.QueryContext(ctx, "EXPLAIN "+s.sql(c.query), c.args...)

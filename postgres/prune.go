@@ -11,8 +11,8 @@ import (
 // keeps. Rows another transaction holds are left for the next call.
 // The finished jobs of one state: the state is written in, so that the
 // planner matches the partial index jobs_finished.
-const pruneFinished = `DELETE FROM spool.jobs WHERE id IN
-  (SELECT id FROM spool.jobs WHERE state = %s AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+const pruneFinished = `DELETE FROM spool.jobs WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.jobs WHERE state = %s AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 
 var (
 	sqlPruneCompleted = sprintf(pruneFinished, completedSQL)
@@ -21,8 +21,8 @@ var (
 
 const (
 	sqlPruneMetrics   = `DELETE FROM spool.metrics WHERE minute < $1`
-	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key IN
-  (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key = ANY (ARRAY
+  (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
 
 // Prune implements queue.Store.

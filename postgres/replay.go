@@ -41,7 +41,9 @@ func (s *Store) Replay(ctx context.Context, tx *sql.Tx, subscription string, f q
 		}
 		var jobs []queue.NewJob
 		for _, ev := range events {
-			if ev.ID <= sub.cursor && sub.matches(ev.Topic, ev.Metadata) { // past events only: the rest come anyway
+			// Past events only (a caught-up subscription has seen every
+			// committed one): the rest come anyway.
+			if (sub.caughtUp || ev.ID <= sub.cursor) && sub.matches(ev.Topic, ev.Metadata) {
 				jobs = append(jobs, queue.DeliveryJob(sub.Subscription, *ev, now, defaults))
 			}
 		}

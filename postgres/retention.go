@@ -13,10 +13,10 @@ const (
   ON CONFLICT (name) DO UPDATE SET retain_age_us = $2, retain_events = $3, updated_at = $4`
 	sqlRetainedTopics = `SELECT name, last_seq, retain_age_us, retain_events FROM spool.topics
   WHERE retain_age_us > 0 OR retain_events > 0`
-	sqlPruneEventsAge = `DELETE FROM spool.events WHERE id IN
-  (SELECT id FROM spool.events WHERE topic = $1 AND published_at < $2 ORDER BY published_at LIMIT $3)`
-	sqlPruneEventsCount = `DELETE FROM spool.events WHERE id IN
-  (SELECT id FROM spool.events WHERE topic = $1 AND seq <= $2 ORDER BY seq LIMIT $3)`
+	sqlPruneEventsAge = `DELETE FROM spool.events WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.events WHERE topic = $1 AND published_at < $2 ORDER BY published_at LIMIT $3))`
+	sqlPruneEventsCount = `DELETE FROM spool.events WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.events WHERE topic = $1 AND seq <= $2 ORDER BY seq LIMIT $3))`
 )
 
 // SetRetention implements queue.TopicStore.

@@ -19,7 +19,7 @@ import (
 // caller's transaction, takes the long way (Settle).
 
 // sqlSettleFast completes and deletes jobs $1 under their lease tokens
-// $2, counting them in minute $3's throughput, and returns the ids whose
+// $2, counting them in minute $3's throughput (slot $4), and returns the ids whose
 // lease still held.
 const sqlSettleFast = `WITH held AS (
   SELECT j.id FROM spool.jobs j
@@ -29,9 +29,9 @@ const sqlSettleFast = `WITH held AS (
 deleted AS (
   DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM held)) RETURNING id, queue),
 counted AS (
-  INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead)
-  SELECT $3, queue, count(*), 0, 0 FROM deleted GROUP BY queue ORDER BY queue
-  ON CONFLICT (minute, queue) DO UPDATE SET completed = m.completed + excluded.completed)
+  INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead, slot)
+  SELECT $3, queue, count(*), 0, 0, $4 FROM deleted GROUP BY queue ORDER BY queue
+  ON CONFLICT (minute, queue, slot) DO UPDATE SET completed = m.completed + excluded.completed)
 SELECT id FROM deleted`
 
 // settleFast settles settlements with sqlSettleFast when they all can be
@@ -49,7 +49,7 @@ func (s *Store) settleFast(ctx context.Context, tx *sql.Tx, settlements []queue.
 	var deleted []int64
 	for range maxRetries {
 		var rows *sql.Rows
-		rows, err = s.db.QueryContext(ctx, s.sql(sqlSettleFast), ids, tokens, minute+s.clock.frame().minuteShift())
+		rows, err = s.db.QueryContext(ctx, s.sql(sqlSettleFast), ids, tokens, minute+s.clock.frame().minuteShift(), s.metricSlot)
 		if err == nil {
 			deleted, err = collect(rows, func(r scanner) (id int64, err error) { err = r.Scan(&id); return id, err })
 			if err == nil {

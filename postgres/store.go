@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
 	"sync"
 
@@ -37,7 +38,9 @@ type Options struct {
 	// for wake-ups, for a store made by New (Open listens on its own URL).
 	// Empty: a store made by New does not listen, and its workers poll.
 	ListenURL string
-	// Logger receives the store's log records. Defaults to discarding.
+	// Logger receives the store's log records. Defaults to
+	// queue.DefaultLogger(): warnings and errors to slog.Default(), Info
+	// and Debug dropped. slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 
 	clock clockHooks // tests' host clock and re-measure ticker (export_test.go)
@@ -61,10 +64,14 @@ type Store struct {
 	clock *clock // the offset of the database's clock (clock.go)
 
 	wakeups  queue.Wakeups
-	listen   *listener   // nil with NoListen
-	sender   *wakeSender // the notifications of the store's own writes
-	batch    *batcher    // group commit of small enqueues (enqueuebatch.go)
-	instance string      // tells this store's notifications from others'
+	listen   *listener    // nil with NoListen
+	sender   *wakeSender  // the notifications of the store's own writes
+	batch    *batcher     // group commit of small enqueues (enqueuebatch.go)
+	pubGroup *groupWriter // group commit of publishes (groupwrite.go)
+	// metricSlot is the store's row of each minute's throughput counters
+	// (migrations/0005_metrics_slots.sql).
+	metricSlot int16
+	instance   string // tells this store's notifications from others'
 
 	closeOnce sync.Once
 	closeErr  error
@@ -93,7 +100,7 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("%w: postgres: Options.MaxConns %d is negative", queue.ErrInvalidArgument, o.MaxConns)
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = queue.DefaultLogger()
 	}
 	return nil
 }
@@ -163,9 +170,15 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 	}
 	s.sender = newWakeSender(s)
 	s.batch = newBatcher(s, flushers(opts.MaxConns))
+	s.metricSlot = int16(rand.IntN(metricSlots))
+	s.pubGroup = newGroupWriter(s)
 	s.clock.start()
 	return s, nil
 }
+
+// metricSlots is how many rows of throughput counters each minute and
+// queue may have: stores pick one at random, so that hosts seldom share.
+const metricSlots = 16
 
 // newStoreID is a fresh identity for spool.meta.
 func newStoreID() string { return uuid.NewString() }
@@ -187,6 +200,9 @@ func (s *Store) Close() error {
 		}
 		if s.batch != nil {
 			s.batch.close()
+		}
+		if s.pubGroup != nil {
+			s.pubGroup.close()
 		}
 		if s.sender != nil {
 			s.sender.close()

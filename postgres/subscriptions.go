@@ -57,10 +57,10 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 			return err
 		}
 		// The newest event id, with the event_log row locked: no publish
-		// runs between this read and commit, so one from now on misses
-		// nothing and receives nothing twice.
+		// runs between this read and commit, so one from now on (stored
+		// caught up) misses nothing and receives nothing twice.
 		var last int64
-		if err := x.queryRow(ctx, sqlLastEventID).Scan(&last); err != nil {
+		if err := x.queryRow(ctx, sqlLockEventLog).Scan(&last); err != nil {
 			return err
 		}
 		cursor := last // from now on
@@ -80,7 +80,8 @@ func (s *Store) Subscribe(ctx context.Context, tx *sql.Tx, sub queue.Subscriptio
 		if first > 0 {
 			cursor = first - 1
 		}
-		r, err := x.exec(ctx, sqlInsertSub, sub.Name, sub.Pattern, filter, sub.Queue, sub.Kind, sub.Priority, sub.MaxAttempts, cursor, x.f.us(now))
+		stored := sql.NullInt64{Int64: cursor, Valid: cursor < last} // NULL: caught up (topics.go)
+		r, err := x.exec(ctx, sqlInsertSub, sub.Name, sub.Pattern, filter, sub.Queue, sub.Kind, sub.Priority, sub.MaxAttempts, stored, x.f.us(now))
 		if err != nil {
 			return err
 		}

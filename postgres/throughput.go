@@ -7,11 +7,11 @@ import (
 )
 
 // Settled attempts are counted per minute and queue in spool.metrics, for
-// the throughput chart (Stats); sqlstore.Throughput gathers one Settle
-// call's counts.
+// the throughput chart (Stats), in this store's slot (metricSlot);
+// sqlstore.Throughput gathers one Settle call's counts.
 
-const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead) VALUES ($1, $2, $3, $4, $5)
-  ON CONFLICT (minute, queue) DO UPDATE SET completed = m.completed + excluded.completed,
+const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead, slot) VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (minute, queue, slot) DO UPDATE SET completed = m.completed + excluded.completed,
   failed = m.failed + excluded.failed, dead = m.dead + excluded.dead`
 
 // recordThroughput adds t's counts to spool.metrics, the rows in one order
@@ -21,7 +21,7 @@ const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, fa
 func recordThroughput(ctx context.Context, x *xtx, t sqlstore.Throughput) error {
 	for _, k := range t.Keys() {
 		c := t[k]
-		if _, err := x.exec(ctx, sqlMetrics, k.Minute+x.f.minuteShift(), k.Queue, c.Completed, c.Failed, c.Dead); err != nil {
+		if _, err := x.exec(ctx, sqlMetrics, k.Minute+x.f.minuteShift(), k.Queue, c.Completed, c.Failed, c.Dead, x.s.metricSlot); err != nil {
 			return err
 		}
 	}

@@ -60,8 +60,12 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 		if err := tx.QueryRowContext(ctx, s.sql(sqlSubLag), queue.DeliveryKeyPrefix(sub.Name)).Scan(&lag); err != nil {
 			return nil, mapErr(err)
 		}
+		cursor := sub.cursor
+		if sub.caughtUp {
+			cursor = last // it has seen every event Publish made
+		}
 		out[i] = queue.SubscriptionInfo{Subscription: sub.Subscription, CreatedAt: f.time(sub.createdAt),
-			Cursor: sub.cursor, Backlog: int(max(0, last-sub.cursor)), Lag: lag}
+			Cursor: cursor, Backlog: int(max(0, last-cursor)), Lag: lag}
 	}
 	return out, nil
 }

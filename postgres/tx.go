@@ -18,6 +18,9 @@ type xtx struct {
 	f     frame           // the clock's offset, for all of this write's times
 	own   bool            // the store's own transaction, not the caller's
 	wakes map[string]bool // queues ("" every queue) to wake at commit
+	// subs are the caught-up subscriptions, once subsRead (topics.go).
+	subs     []*subRow
+	subsRead bool
 }
 
 func (x *xtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -19,8 +19,11 @@ type Options struct {
 	MaxAttempts int
 	// Now is the clock. Defaults to time.Now. Tests inject a fake clock.
 	Now func() time.Time
-	// Logger receives the queue's log records. Defaults to a logger that
-	// discards everything.
+	// Logger receives the queue's log records, and those of the worker
+	// pools and schedulers built on the queue that have no logger of their
+	// own. Defaults to DefaultLogger(): warnings and errors to
+	// slog.Default() (the standard logger's output), Info and Debug
+	// dropped. slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 	// InheritMetadata lists the metadata keys a job enqueued from inside a
 	// running handler (through the handler's context) takes over from the
@@ -88,7 +91,7 @@ func New(store Store, opts Options) (*Queue, error) {
 	}
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = DefaultLogger()
 	}
 	return &Queue{store: store, opts: opts, logger: logger}, nil
 }

@@ -56,7 +56,9 @@ type Options struct {
 	// fails with queue.ErrReadOnly. The file must already be a spool
 	// database.
 	ReadOnly bool
-	// Logger receives the store's log records. Defaults to discarding.
+	// Logger receives the store's log records. Defaults to
+	// queue.DefaultLogger(): warnings and errors to slog.Default(), Info
+	// and Debug dropped. slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
@@ -126,7 +128,7 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("sqlite: Options.MaxWALSize %d is under 1 MiB", o.MaxWALSize)
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = queue.DefaultLogger()
 	}
 	return nil
 }

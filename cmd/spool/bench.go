@@ -179,7 +179,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printBench(stdout, res)
 	}
 	if res.Lost > 0 || res.Duplicates > 0 {
-		return fmt.Errorf("delivery check failed: %d of %d jobs lost, %d handled more than once", res.Lost, res.Jobs, res.Duplicates)
+		return fmt.Errorf("delivery check failed: %d of %s lost, %d handled more than once", res.Lost, plural(res.Jobs, "job"), res.Duplicates)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (b *bench) backlog(ctx context.Context) error {
 	if err := b.fill(ctx, 0, n, plainJob); err != nil {
 		return err
 	}
-	b.logf("backlog: draining the first %d jobs, %d waiting behind them", k, b.cfg.jobs)
+	b.logf("backlog: draining the first %s, %d waiting behind them", plural(k, "job"), b.cfg.jobs)
 	b.ts.record.Store(true)
 	err := b.drainTimed(ctx)
 	b.ts.record.Store(false)

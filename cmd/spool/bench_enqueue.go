@@ -92,7 +92,7 @@ func (b *bench) latency(ctx context.Context) error {
 	sent := make([]int64, n) // ns after tr.base, just before Enqueue
 	interval := float64(time.Second) / float64(b.cfg.rate)
 	var done atomic.Int64
-	b.logf("latency: %d jobs at %d/s from %d producers for %s", n, b.cfg.rate, P, b.cfg.duration)
+	b.logf("latency: %s at %d/s from %s for %s", plural(n, "job"), b.cfg.rate, plural(P, "producer"), b.cfg.duration)
 	start := time.Now()
 	err = b.timedProducers(ctx, n, &done, func(p int) error {
 		for seq := p; seq < n; seq += P {

@@ -206,7 +206,7 @@ func runMultiproc(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer
 		printMultiproc(stdout, res)
 	}
 	if res.Lost > 0 {
-		return fmt.Errorf("delivery check failed: %d of %d acknowledged jobs lost (never run, and gone from %s)", res.Lost, res.Enqueued, d.shown)
+		return fmt.Errorf("delivery check failed: %d of %s lost (never run, and gone from %s)", res.Lost, plural(res.Enqueued, "acknowledged job"), d.shown)
 	}
 	return nil
 }
@@ -223,8 +223,8 @@ func runMultiprocOn(ctx context.Context, cfg benchConfig, exe, dir string, d *be
 		return nil, fmt.Errorf("close the new store: %w", err)
 	}
 	logw := &lockedWriter{w: stderr}
-	fmt.Fprintf(logw, "multiproc: %d processes on %s, each %d producers and %d workers, for %s\n",
-		cfg.procs, d.shown, cfg.producers, cfg.workers, cfg.duration)
+	fmt.Fprintf(logw, "multiproc: %s on %s, each %s and %s, for %s\n",
+		plural(cfg.procs, "process"), d.shown, plural(cfg.producers, "producer"), plural(cfg.workers, "worker"), cfg.duration)
 	procs, err := runChildren(ctx, cfg, exe, dir, d.arg, logw)
 	if err != nil {
 		return nil, err

@@ -54,14 +54,14 @@ func readChildIDs(dir string, procs []multiprocProc) (acked, ran []int64, err er
 			return nil, nil, err
 		}
 		if len(a) != p.Enqueued {
-			return nil, nil, fmt.Errorf("multiproc: child %d reports %d jobs enqueued but its file lists %d", p.Proc, p.Enqueued, len(a))
+			return nil, nil, fmt.Errorf("multiproc: child %d reports %s enqueued but its file lists %d", p.Proc, plural(p.Enqueued, "job"), len(a))
 		}
 		r, err := readIDs(filepath.Join(dir, idsFile("ran", p.Proc)))
 		if err != nil {
 			return nil, nil, err
 		}
 		if len(r) != p.Completed {
-			return nil, nil, fmt.Errorf("multiproc: child %d reports %d handler runs but its file lists %d", p.Proc, p.Completed, len(r))
+			return nil, nil, fmt.Errorf("multiproc: child %d reports %s but its file lists %d", p.Proc, plural(p.Completed, "handler run"), len(r))
 		}
 		acked, ran = append(acked, a...), append(ran, r...)
 	}
@@ -199,7 +199,7 @@ func readIDs(path string) ([]int64, error) {
 		return nil, fmt.Errorf("multiproc: read job IDs: %w", err)
 	}
 	if len(buf)%8 != 0 {
-		return nil, fmt.Errorf("multiproc: job ID file %s has %d bytes, not a multiple of 8", path, len(buf))
+		return nil, fmt.Errorf("multiproc: job ID file %s has %s, not a multiple of 8", path, plural(len(buf), "byte"))
 	}
 	ids := make([]int64, len(buf)/8)
 	for i := range ids {

@@ -81,7 +81,7 @@ func printMultiprocTotals(w io.Writer, r *multiprocResult) {
 	fmt.Fprintf(tw, "completed\t%d\n", r.Completed)
 	fmt.Fprintf(tw, "left in the file\t%s\n", leftText(r.Left))
 	fmt.Fprintf(tw, "lost\t%d\n", r.Lost)
-	fmt.Fprintf(tw, "run more than once\t%d jobs (%d extra runs)\n", r.Duplicates, r.ExtraRuns)
+	fmt.Fprintf(tw, "run more than once\t%s (%s)\n", plural(r.Duplicates, "job"), plural(r.ExtraRuns, "extra run"))
 	fmt.Fprintf(tw, "run though Enqueue failed\t%d\n", r.RanUnacknowledged)
 	tw.Flush()
 }

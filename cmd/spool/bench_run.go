@@ -196,7 +196,7 @@ func (b *bench) await(ctx context.Context, phase string, start time.Time) (time.
 func (b *bench) fill(ctx context.Context, from, to int, job func(seq int) queue.NewJob) error {
 	const size = 1000
 	start := time.Now()
-	b.logf("%s: enqueueing %d jobs (untimed)", b.cfg.scenario.name, to-from)
+	b.logf("%s: enqueueing %s (untimed)", b.cfg.scenario.name, plural(to-from, "job"))
 	next := start.Add(time.Second)
 	batch := make([]queue.NewJob, 0, size)
 	for seq := from; seq < to; seq++ {

@@ -87,6 +87,6 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stderr, printable(p))
 		}
 	}
-	return fmt.Errorf("%s is damaged: %s found %d problems. Stop the processes that use it, then restore it from a backup, "+
-		"or salvage what is readable with 'sqlite3 %s .recover | sqlite3 recovered.db' and check the result", path, check, len(problems), path)
+	return fmt.Errorf("%s is damaged: %s found %s. Stop the processes that use it, then restore it from a backup, "+
+		"or salvage what is readable with 'sqlite3 %s .recover | sqlite3 recovered.db' and check the result", path, check, plural(len(problems), "problem"), path)
 }

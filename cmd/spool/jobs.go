@@ -44,7 +44,7 @@ func payloadText(p []byte) string {
 	case utf8.Valid(p):
 		return string(p)
 	default:
-		return fmt.Sprintf("(%d bytes of binary data; -json shows them in base64)", len(p))
+		return fmt.Sprintf("(%s of binary data; -json shows them in base64)", plural(len(p), "byte"))
 	}
 }
 
@@ -141,7 +141,10 @@ func statesList() string {
 const showAbout = `Usage: spool show [flags] ID
 
 Show prints one job, live or dead: its fields, metadata, payload (JSON
-indented) and every failed attempt with its error and stack.
+indented) and every failed attempt with its error and stack. For an ID the
+database does not hold (exit status 3) it says what it can tell: whether
+newer jobs exist, and whether the job may have completed and been deleted
+(as jobs are, unless a pool keeps completed ones).
 
 Flags:
 `
@@ -161,9 +164,12 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.Close()
-	j, err := getJob(ctx, d, id)
+	j, err := d.q.Inspector().Get(ctx, id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return notFound(err, "%s", missingJob(ctx, d, id))
+	}
 	if err != nil {
-		return err
+		return storeError(err, idArg(id))
 	}
 	if c.json {
 		return writeJSON(stdout, wire.NewJob(j, true))
@@ -227,7 +233,7 @@ func showFields(stdout io.Writer, j *queue.Job, now time.Time) error {
 func showErrors(stdout io.Writer, j *queue.Job) {
 	if len(j.Errors) > 0 {
 		if j.ErrorsDropped > 0 {
-			fmt.Fprintf(stdout, "\nErrors (%d failed attempts, %d kept):\n", len(j.Errors)+j.ErrorsDropped, len(j.Errors))
+			fmt.Fprintf(stdout, "\nErrors (%s, %d kept):\n", plural(len(j.Errors)+j.ErrorsDropped, "failed attempt"), len(j.Errors))
 		} else {
 			fmt.Fprintf(stdout, "\nErrors:\n")
 		}
@@ -250,17 +256,41 @@ func showErrors(stdout io.Writer, j *queue.Job) {
 // showDropped prints the gap in a job's error history where n attempts'
 // errors were not kept.
 func showDropped(w io.Writer, n int) {
-	noun := "attempts"
-	if n == 1 {
-		noun = "attempt"
-	}
-	fmt.Fprintf(w, "  … %d %s not kept …\n", n, noun)
+	fmt.Fprintf(w, "  … %s not kept …\n", plural(n, "attempt"))
 }
 
-// getJob reads a job; an unknown ID is exit status 3.
-func getJob(ctx context.Context, d *db, id int64) (*queue.Job, error) {
-	j, err := d.q.Inspector().Get(ctx, id)
-	return j, storeError(err, idArg(id))
+// missingJob says what the database can tell about job id, which it does
+// not hold: IDs are never reused, so a newer job means id was once given
+// out; and a database that holds no completed jobs deletes each job as it
+// completes, so a missing job may well have completed. (A newer job is a
+// hint, not proof: on PostgreSQL, an enqueue rolled back leaves its ID
+// unused.)
+func missingJob(ctx context.Context, d *db, id int64) string {
+	msg := "unknown job id " + idArg(id)
+	newest, err := d.q.Inspector().List(ctx, queue.ListFilter{Limit: 1, OmitPayload: true})
+	if err != nil {
+		return msg
+	}
+	st, err := d.q.Inspector().Stats(ctx)
+	if err != nil {
+		return msg
+	}
+	keeps := false
+	for _, q := range st.Queues {
+		keeps = keeps || q.Completed > 0
+	}
+	const deleted = "it may have completed and been deleted (this database keeps no completed jobs)"
+	switch {
+	case len(newest) == 1 && newest[0].ID > id && keeps:
+		return fmt.Sprintf("%s: newer jobs exist (up to %d), so it may have been deleted, or pruned after it completed or was cancelled", msg, newest[0].ID)
+	case len(newest) == 1 && newest[0].ID > id:
+		return fmt.Sprintf("%s: newer jobs exist (up to %d), so %s, or been deleted", msg, newest[0].ID, deleted)
+	case len(newest) == 1 && keeps:
+		return fmt.Sprintf("%s: no job here has an ID that high (the newest is %d)", msg, newest[0].ID)
+	case len(newest) == 1:
+		return fmt.Sprintf("%s: no job here has an ID that high (the newest is %d); %s", msg, newest[0].ID, deleted)
+	}
+	return fmt.Sprintf("%s: the database holds no jobs; %s", msg, deleted)
 }
 
 // indent prefixes every line of s, made printable (job data is anyone's
@@ -383,7 +413,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return storeError(err, "")
 		}
-		if err := retried(c, stdout, wire.NewRetryResult(0, res.Retried, res.Skipped), fmt.Sprintf("retried %d dead jobs", res.Retried)); err != nil {
+		if err := retried(c, stdout, wire.NewRetryResult(0, res.Retried, res.Skipped), "retried "+plural(res.Retried, "dead job")); err != nil {
 			return err
 		}
 		if len(res.Skipped) == 0 {
@@ -392,7 +422,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, k := range res.Skipped {
 			fmt.Fprintf(stderr, "job %d stayed dead: its unique key %q is held by live job %d\n", k.JobID, k.Key, k.HolderID)
 		}
-		return fmt.Errorf("%d dead jobs stayed dead: a live job holds each one's unique key; retry them once the holders have finished, or delete one of each pair", len(res.Skipped))
+		return fmt.Errorf("%s stayed dead: a live job holds each one's unique key; retry them once the holders have finished, or delete one of each pair", plural(len(res.Skipped), "dead job"))
 	}
 	id, err := sel.jobID(pos)
 	if err != nil {
@@ -577,6 +607,6 @@ func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, sel *deadSele
 	if c.json {
 		return writeJSON(stdout, wire.DeleteResult{Deleted: n})
 	}
-	_, err = fmt.Fprintf(stdout, "deleted %d dead jobs\n", n)
+	_, err = fmt.Fprintf(stdout, "deleted %s\n", plural(n, "dead job"))
 	return err
 }

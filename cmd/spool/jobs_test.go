@@ -96,6 +96,44 @@ func TestCLIShow(t *testing.T) {
 	require.Nil(t, j.LeaseUntil)
 }
 
+// show of an ID the database does not hold says what it can tell: that
+// the job may have completed and been deleted (no completed jobs are kept
+// here), whether newer jobs exist; exit status 3 all the same.
+func TestCLIShowMissing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	complete := func(keep bool) int64 {
+		res, err := f.q.Enqueue(ctx, queue.NewJob{Kind: "report.send", Queue: "reports"})
+		require.NoError(t, err)
+		now := time.Now()
+		lease, err := f.store.Lease(ctx, queue.LeaseParams{Queue: "reports", Limit: 1, Now: now, Until: now.Add(time.Minute), Worker: "test"})
+		require.NoError(t, err)
+		require.Len(t, lease.Jobs, 1)
+		j := lease.Jobs[0]
+		require.Equal(t, res.ID, j.ID)
+		errs, err := f.store.Settle(ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue,
+			Outcome: queue.OutcomeComplete, Now: now, Keep: keep}})
+		require.NoError(t, err)
+		require.NoError(t, errs[0])
+		return j.ID
+	}
+	gone := complete(false)
+	newer, err := f.q.Enqueue(ctx, queue.NewJob{Kind: "report.send", Queue: "other"})
+	require.NoError(t, err)
+	id := strconv.FormatInt(gone, 10)
+	fails(t, exitNotFound, fmt.Sprintf("unknown job id %d: newer jobs exist (up to %d), so it may have completed and been deleted (this database keeps no completed jobs), or been deleted", gone, newer.ID),
+		"show", "-db", f.path, id)
+	fails(t, exitNotFound, fmt.Sprintf("unknown job id 4242: no job here has an ID that high (the newest is %d); it may have completed and been deleted (this database keeps no completed jobs)", newer.ID),
+		"show", "-db", f.path, "4242", "-json")
+
+	// Where completed jobs are kept, a missing one was deleted or pruned.
+	complete(true)
+	fails(t, exitNotFound, "so it may have been deleted, or pruned after it completed or was cancelled", "show", "-db", f.path, id)
+	r := fails(t, exitNotFound, "unknown job id 4242: no job here has an ID that high", "show", "-db", f.path, "4242")
+	require.NotContains(t, r.stderr, "completed")
+}
+
 // enqueue takes the job's options as flags and prints the new ID; a unique
 // key already held prints the existing job's ID and says so on stderr; the
 // payload may come from stdin and the database from SPOOL_DB.
@@ -192,7 +230,7 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	require.Equal(t, queue.StatePending, f.job(t, a2).State)
 	require.Equal(t, queue.StateDead, f.job(t, b).State)
 	r = ok(t, "retry", "-db", f.path, "-dead", "-all")
-	require.Equal(t, "retried 1 dead jobs\n", r.stdout)
+	require.Equal(t, "retried 1 dead job\n", r.stdout)
 	require.Equal(t, queue.StatePending, f.job(t, b).State)
 
 	// cancel: a pending job at once.
@@ -238,7 +276,7 @@ func TestCLIRetryCancelDelete(t *testing.T) {
 	require.Equal(t, queue.StateDead, f.job(t, d3).State)
 	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
 	r = ok(t, "delete", "-db", f.path, "-dead", "-all")
-	require.Equal(t, "deleted 1 dead jobs\n", r.stdout)
+	require.Equal(t, "deleted 1 dead job\n", r.stdout)
 	_, err = f.q.Inspector().Get(ctx, d3)
 	require.ErrorIs(t, err, queue.ErrNotFound)
 	require.Equal(t, queue.StatePending, f.job(t, a1).State, "live jobs stay")
@@ -296,14 +334,14 @@ func TestCLIRetryKeyHeldByReplay(t *testing.T) {
 	require.Equal(t, key, out.Skipped[0].UniqueKey)
 	require.Equal(t, holder, out.Skipped[0].HeldBy)
 	require.Contains(t, r.stderr, fmt.Sprintf("job %d stayed dead: its unique key %q is held by live job %d", dead1, key, holder))
-	require.Contains(t, r.stderr, "1 dead jobs stayed dead")
+	require.Contains(t, r.stderr, "1 dead job stayed dead")
 	require.Equal(t, queue.StatePending, f.job(t, dead2).State)
 	require.Equal(t, queue.StateDead, f.job(t, dead1).State)
 
 	// Without -json: the count on stdout, the held job on stderr.
 	r = spool(t, "retry", "-db", f.path, "-dead", "-all")
 	require.Equal(t, 1, r.code, r.stderr)
-	require.Equal(t, "retried 1 dead jobs\n", r.stdout, "the fixture's own dead job")
+	require.Equal(t, "retried 1 dead job\n", r.stdout, "the fixture's own dead job")
 	require.Contains(t, r.stderr, fmt.Sprintf("job %d stayed dead", dead1))
 }
 

@@ -14,7 +14,7 @@
 //	spool schedules [pause|resume|trigger NAME]
 //	spool topics
 //	spool subs
-//	spool events [-from N] [-to M] [-limit L] TOPIC
+//	spool events [-from N] [-to M] [-limit L] [-newest] TOPIC
 //	spool replay -topic T [-from N] [-to M] SUBSCRIPTION
 //	spool admin [-addr :8080] [-user admin] [-password PW | -no-auth] [-read-only] [-prefix /admin]
 //	spool migrate
@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c := lookup(args[1])
 		if c == nil {
-			fmt.Fprintf(stderr, "spool help: unknown command %q\n\n", args[1])
+			fmt.Fprintf(stderr, "spool help: unknown command %q%s\n\n", args[1], didYouMean(args[1]))
 			printUsage(stderr)
 			return 2
 		}
@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c := lookup(name)
 	if c == nil {
-		fmt.Fprintf(stderr, "spool: unknown command %q\n\n", name)
+		fmt.Fprintf(stderr, "spool: unknown command %q%s\n\n", name, didYouMean(name))
 		printUsage(stderr)
 		return 2
 	}
@@ -164,6 +164,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spool %s: %v\n", c.name, err)
 		return 1
 	}
+}
+
+// didYouMean is the hint after an unknown command: "; did you mean
+// stats?", or "" when no command is close.
+func didYouMean(name string) string {
+	if s := suggest(name); s != "" {
+		return "; did you mean " + s + "?"
+	}
+	return ""
 }
 
 func printUsage(w io.Writer) {

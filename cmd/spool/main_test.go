@@ -59,8 +59,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		require.Contains(t, r.stderr, "Run 'spool help "+tc.args[0]+"' for usage.")
 	}
 	fails(t, 2, "no database: set -db PATH (or a postgres:// URL) or the SPOOL_DB environment variable", "ls")
-	fails(t, 2, `unknown command "frob"`, "frob")
-	r := spool(t)
+	r := fails(t, 2, `unknown command "frob"`, "frob")
+	require.NotContains(t, r.stderr, "did you mean")
+	r = spool(t)
 	require.Equal(t, 2, r.code)
 	require.Equal(t, before, f.snapshot(t), "a usage error changed the database")
 }
@@ -101,4 +102,27 @@ func TestCLINotFound(t *testing.T) {
 	fails(t, exitNotFound, `unknown topic "orders.deleted"`, "events", "orders.deleted", "-db", f.path)
 	fails(t, exitNotFound, `no topic "orders.deleted"`, "replay", fixtureSub, "-topic", "orders.deleted", "-db", f.path)
 	require.Equal(t, before, f.snapshot(t), "a command that failed changed the database")
+}
+
+// A mistyped command gets the closest one as a hint.
+func TestCLIDidYouMean(t *testing.T) {
+	t.Parallel()
+	fails(t, 2, `spool: unknown command "stat"; did you mean stats?`, "stat", "-db", "x.db")
+	fails(t, 2, `spool help: unknown command "scheduels"; did you mean schedules?`, "help", "scheduels")
+	for typo, want := range map[string]string{"stat": "stats", "Stats": "stats", "sho": "show", "lst": "ls", "retyr": "retry",
+		"evnets": "events", "sub": "subs", "topic": "topics", "vaccum": "vacuum", "migrat": "migrate",
+		"frob": "", "x": "", "statistics": "", "": ""} {
+		require.Equal(t, want, suggest(typo), "%q", typo)
+	}
+}
+
+// Counts agree with their nouns.
+func TestPlural(t *testing.T) {
+	t.Parallel()
+	for want, got := range map[string]string{
+		"0 jobs": plural(0, "job"), "1 job": plural(1, "job"), "2 jobs": plural(int64(2), "job"),
+		"1 process": plural(1, "process"), "3 processes": plural(3, "process"), "1 dead job": plural(1, "dead job"),
+	} {
+		require.Equal(t, want, got)
+	}
 }

@@ -151,7 +151,7 @@ func fmtBytes(n int64) string {
 	case n >= 1<<10:
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return plural(n, "byte")
 }
 
 // migratePostgres creates or migrates the spool schema on a PostgreSQL

@@ -21,11 +21,13 @@ var (
 const statsAbout = `Usage: spool stats [flags]
 
 Stats shows, per queue, the jobs pending (ready to run), scheduled (due
-later), blocked (behind an earlier job of their ordering key), running and
-dead; how long the oldest pending job has waited; whether the queue is
-paused and its limit on waiting jobs (-: none). Below, the attempts
-settled per minute over the last -minutes: completed, failed (to be
-retried) and dead.
+later), blocked (behind an earlier job of their ordering key), the
+ordering keys they wait on (BLOCKED KEYS), the keys stuck behind a dead
+job (STUCK KEYS: they move on only once it is retried or deleted), the
+jobs running and dead; how long the oldest pending job has waited;
+whether the queue is paused and its limit on waiting jobs (-: none).
+Below, the attempts settled per minute over the last -minutes:
+completed, failed (to be retried) and dead.
 
 Flags:
 `
@@ -56,13 +58,16 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	row(tw, "QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT")
+	row(tw, "QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT")
+	stuck := 0
 	for _, q := range st.Queues {
 		limit := "-"
 		if q.MaxPending > 0 {
 			limit = fmt.Sprint(q.MaxPending)
 		}
-		row(tw, q.Name, q.Pending, q.Scheduled, q.Blocked, q.Running, q.Dead, fmtDuration(q.OldestPending), yesNo(q.Paused), limit)
+		row(tw, q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
+			fmtDuration(q.OldestPending), yesNo(q.Paused), limit)
+		stuck += q.StuckKeys
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -70,14 +75,18 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(st.Queues) == 0 {
 		fmt.Fprintln(stderr, "no queues")
 	}
+	if stuck > 0 {
+		fmt.Fprintf(stderr, "note: %s stuck behind a dead job: retry or delete the dead job to let the key move on ('spool ls -state dead')\n",
+			plural(stuck, "ordering key"))
+	}
 	var sum queue.MinuteStats
 	for _, m := range tp {
 		sum.Completed += m.Completed
 		sum.Failed += m.Failed
 		sum.Dead += m.Dead
 	}
-	fmt.Fprintf(stdout, "\nLast %d minutes: %d completed, %d failed, %d dead (%.1f completed per minute)\n",
-		len(tp), sum.Completed, sum.Failed, sum.Dead, float64(sum.Completed)/float64(max(len(tp), 1)))
+	fmt.Fprintf(stdout, "\nLast %s: %d completed, %d failed, %d dead (%.1f completed per minute)\n",
+		plural(len(tp), "minute"), sum.Completed, sum.Failed, sum.Dead, float64(sum.Completed)/float64(max(len(tp), 1)))
 	tw = newTable(stdout)
 	row(tw, "MINUTE (UTC)", "COMPLETED", "FAILED", "DEAD")
 	for _, m := range tp {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/queue"
 )
 
 type statsOut struct {
@@ -18,6 +20,8 @@ type statsOut struct {
 		Pending              int     `json:"pending"`
 		Scheduled            int     `json:"scheduled"`
 		Blocked              int     `json:"blocked"`
+		BlockedKeys          int     `json:"blocked_keys"`
+		StuckKeys            int     `json:"stuck_keys"`
 		Running              int     `json:"running"`
 		Dead                 int     `json:"dead"`
 		OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
@@ -69,6 +73,57 @@ func TestCLIStats(t *testing.T) {
 
 	okJSON(t, &st, "stats", "-db", f.path, "-minutes", "2")
 	require.Len(t, st.Throughput, 2)
+	r = ok(t, "stats", "-db", f.path, "-minutes", "1")
+	require.Contains(t, r.stdout, "Last 1 minute: ")
+}
+
+// stats shows the ordering keys that jobs are blocked on and the keys
+// stuck behind a dead job, per queue, with a note on what to do.
+func TestCLIStatsKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	for range 3 { // order:1 dies with two jobs behind it; order:2 waits behind a pending job
+		_, err := f.q.Enqueue(ctx, queue.NewJob{Kind: "order.update", Queue: "orders", OrderKey: "order:1"})
+		require.NoError(t, err)
+	}
+	for range 2 {
+		_, err := f.q.Enqueue(ctx, queue.NewJob{Kind: "order.update", Queue: "orders", OrderKey: "order:2"})
+		require.NoError(t, err)
+	}
+	now := time.Now()
+	lease, err := f.store.Lease(ctx, queue.LeaseParams{Queue: "orders", Limit: 1, Now: now, Until: now.Add(time.Minute), Worker: "test"})
+	require.NoError(t, err)
+	require.Len(t, lease.Jobs, 1)
+	j := lease.Jobs[0]
+	require.Equal(t, "order:1", j.OrderKey)
+	errs, err := f.store.Settle(ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue,
+		Outcome: queue.OutcomeDead, Now: now, Reason: "permanent error: bad order"}})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+
+	r := ok(t, "stats", "-db", f.path)
+	table := r.stdout[:strings.Index(r.stdout, "\n\n")+1]
+	columnsAligned(t, table, "QUEUE", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING")
+	var orders []string
+	for _, l := range strings.Split(table, "\n") {
+		if strings.HasPrefix(l, "orders ") {
+			orders = strings.Fields(l)
+		}
+	}
+	// QUEUE PENDING SCHEDULED BLOCKED BLOCKED-KEYS STUCK-KEYS RUNNING DEAD ...
+	require.Equal(t, []string{"orders", "1", "0", "3", "2", "1", "0", "1"}, orders[:8], "%s", table)
+	require.Contains(t, r.stderr, "1 ordering key stuck behind a dead job")
+
+	var st statsOut
+	okJSON(t, &st, "stats", "-db", f.path)
+	for _, q := range st.Queues {
+		if q.Name == "orders" {
+			require.Equal(t, 3, q.Blocked)
+			require.Equal(t, 2, q.BlockedKeys)
+			require.Equal(t, 1, q.StuckKeys)
+		}
+	}
 }
 
 // pause and resume a queue, also one with no jobs yet (with a note).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/internal/wire"
@@ -23,7 +24,8 @@ const schedulesAbout = `Usage: spool schedules [flags]
 
 Schedules lists the periodic schedules stored in the database (by any
 process that registered one) with their spec, time zone, job, next and
-previous run (in the schedule's zone) and whether they are paused.
+previous run (in the schedule's zone; with seconds where it fires more
+often than once a minute) and whether they are paused.
 
   pause NAME    stop enqueueing the schedule's ticks, in every process,
                 until resumed
@@ -119,15 +121,19 @@ func listSchedules(ctx context.Context, c *cmdline, stdout io.Writer) error {
 	if c.json {
 		return writeJSON(stdout, wire.NewSchedules(list))
 	}
-	zoned := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.Format("2006-01-02 15:04 MST")
-	}
 	tw := newTable(stdout)
 	row(tw, "NAME", "SPEC", "ZONE", "KIND", "QUEUE", "NEXT", "PREV", "PAUSED", "TRIGGER")
 	for _, i := range list {
+		layout := "2006-01-02 15:04 MST"
+		if withSeconds(i) {
+			layout = "2006-01-02 15:04:05 MST"
+		}
+		zoned := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.Format(layout)
+		}
 		trigger := "-"
 		if !i.TriggerAt.IsZero() {
 			trigger = "requested " + fmtTime(i.TriggerAt)
@@ -141,4 +147,21 @@ func listSchedules(ctx context.Context, c *cmdline, stdout io.Writer) error {
 		fmt.Fprintln(c.stderr, "no schedules")
 	}
 	return nil
+}
+
+// withSeconds reports whether a schedule's times are shown with seconds:
+// when it may fire more often than once a minute (a cron spec with a
+// seconds field, an @every interval that is not whole minutes), or its
+// next run is not on a minute (@every 2m counted from 12:00:17).
+func withSeconds(i schedule.Info) bool {
+	spec := strings.TrimSpace(i.Spec)
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil || d%time.Minute != 0 {
+			return true
+		}
+	} else if !strings.HasPrefix(spec, "@") && len(strings.Fields(spec)) == 6 {
+		return true
+	}
+	return i.Next.Second() != 0
 }

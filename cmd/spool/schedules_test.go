@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/schedule"
 )
 
 // schedules lists the stored schedules, and pauses, resumes and triggers
@@ -64,4 +67,41 @@ func TestCLISchedules(t *testing.T) {
 	require.False(t, state().TriggerAt.IsZero())
 	r = ok(t, "schedules", "-db", f.path)
 	require.Contains(t, r.stdout, "requested")
+}
+
+// A schedule that fires more often than once a minute shows seconds in its
+// next and previous runs; one that fires on the minute does not.
+func TestCLISchedulesSeconds(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sched, err := schedule.New(f.q, schedule.Options{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	job := queue.NewJob{Kind: "poll", Queue: "maintenance"}
+	require.NoError(t, sched.Add(schedule.Entry{Name: "poll.every", Spec: "@every 10s", Job: job}))
+	require.NoError(t, sched.Add(schedule.Entry{Name: "poll.cron", Spec: "*/15 * * * * *", Job: job}))
+	require.NoError(t, sched.Add(schedule.Entry{Name: "poll.minutes", Spec: "@every 2m", Job: job}))
+	_, err = sched.RunOnce(ctx)
+	require.NoError(t, err)
+	now = now.Add(10 * time.Minute) // a tick of each is enqueued: prev runs
+	_, err = sched.RunOnce(ctx)
+	require.NoError(t, err)
+
+	r := ok(t, "schedules", "-db", f.path)
+	columnsAligned(t, r.stdout, "NAME", "SPEC", "NEXT", "PREV", "PAUSED")
+	withSecs := regexp.MustCompile(`\d\d:\d\d:\d\d UTC`)
+	rows := map[string]string{}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if name, _, ok := strings.Cut(l, " "); ok {
+			rows[name] = l
+		}
+	}
+	for _, name := range []string{"poll.every", "poll.cron"} {
+		require.Len(t, withSecs.FindAllString(rows[name], -1), 2, "next and prev with seconds:\n%s", r.stdout)
+	}
+	for _, name := range []string{"poll.minutes", fixtureSchedule} {
+		require.NotRegexp(t, withSecs, rows[name], "on the minute:\n%s", r.stdout)
+	}
+	require.Regexp(t, `\d\d:\d\d UTC`, rows["poll.minutes"])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -55,7 +56,7 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			ret = append(ret, fmtDuration(t.Retention.MaxAge))
 		}
 		if t.Retention.MaxEvents > 0 {
-			ret = append(ret, fmt.Sprintf("%d events", t.Retention.MaxEvents))
+			ret = append(ret, plural(t.Retention.MaxEvents, "event"))
 		}
 		if len(ret) == 0 {
 			ret = []string{"-"}
@@ -123,8 +124,9 @@ func runSubs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 const eventsAbout = `Usage: spool events [flags] TOPIC
        spool events -topic TOPIC [flags]
 
-Events prints a topic's retained events, oldest first, by sequence number.
-A full page ends with a hint on stderr for the next one (-from).
+Events prints a topic's retained events, oldest first, by sequence number;
+with -newest, the latest -limit events, newest first. A full page ends
+with a hint on stderr for the next one (-from, or -to with -newest).
 
 Flags:
 `
@@ -136,6 +138,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	c.fs.Int64Var(&f.ToSeq, "to", 0, "last sequence number `M` to show (default: the newest)")
 	c.fs.IntVar(&f.Limit, "limit", 100, "show at most `N` events (1 to 1000)")
 	c.fs.StringVar(&f.Topic, "topic", "", "the `topic`, as for replay (or give it as the argument)")
+	newest := c.fs.Bool("newest", false, "show the newest events first: the last -limit events up to -to")
 	pos, err := c.parse(args, "TOPIC?")
 	if err != nil {
 		return err
@@ -159,8 +162,12 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.Close()
-	if err := knownTopic(ctx, d, f.Topic); err != nil {
+	topic, err := knownTopic(ctx, d, f.Topic)
+	if err != nil {
 		return err
+	}
+	if *newest {
+		return newestEvents(ctx, c, d, topic, f, stdout, stderr)
 	}
 	list, err := d.q.Topics().Events(ctx, f)
 	if err != nil {
@@ -185,6 +192,51 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// newestEventPage is a page of events newest first: NextTo, when set, is
+// the sequence number to pass as -to for the next (older) page.
+type newestEventPage struct {
+	wire.EventPage
+	NextTo int64 `json:"next_to,omitempty"`
+}
+
+// newestEvents is 'spool events -newest': the last f.Limit events of the
+// range f.FromSeq..f.ToSeq, newest first. Sequence numbers within a topic
+// have no gaps, so the page's range follows from the topic's last and
+// first retained sequence numbers.
+func newestEvents(ctx context.Context, c *cmdline, d *db, topic queue.TopicInfo, f queue.EventFilter, stdout, stderr io.Writer) error {
+	hi := topic.LastSeq
+	if f.ToSeq > 0 {
+		hi = min(hi, f.ToSeq)
+	}
+	lo := max(f.FromSeq, topic.FirstSeq, 1)
+	var list []queue.EventRecord
+	var next int64
+	if hi >= lo {
+		f.FromSeq, f.ToSeq = max(lo, hi-int64(f.Limit)+1), hi
+		var err error
+		if list, err = d.q.Topics().Events(ctx, f); err != nil {
+			return storeError(err, "")
+		}
+		slices.Reverse(list)
+		if f.FromSeq > lo {
+			next = f.FromSeq - 1
+		}
+	}
+	if c.json {
+		return writeJSON(stdout, newestEventPage{EventPage: wire.NewEventPage(f.Topic, list, 0), NextTo: next})
+	}
+	if err := listEvents(stdout, list); err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stderr, "no events in this range")
+	}
+	if next != 0 {
+		fmt.Fprintf(stderr, "more: add -to %d for the next page\n", next)
+	}
+	return nil
+}
+
 // listEvents prints events as the events command's table.
 func listEvents(stdout io.Writer, list []queue.EventRecord) error {
 	tw := newTable(stdout)
@@ -196,7 +248,7 @@ func listEvents(stdout io.Writer, list []queue.EventRecord) error {
 		}
 		payload := string(e.Payload)
 		if !utf8.Valid(e.Payload) {
-			payload = fmt.Sprintf("(%d bytes of binary data)", len(e.Payload))
+			payload = fmt.Sprintf("(%s of binary data)", plural(len(e.Payload), "byte"))
 		}
 		row(tw, e.Seq, e.ID, fmtTime(e.PublishedAt), oneLine(key, 30), oneLine(payload, 80))
 	}
@@ -218,18 +270,19 @@ func checkSeqRange(topic string, from, to int64) error {
 	return nil
 }
 
-// knownTopic returns exit status 3 for a topic the log does not know.
-func knownTopic(ctx context.Context, d *db, topic string) error {
+// knownTopic returns the named topic, or exit status 3 for a topic the log
+// does not know.
+func knownTopic(ctx context.Context, d *db, topic string) (queue.TopicInfo, error) {
 	topics, err := d.q.Topics().List(ctx)
 	if err != nil {
-		return err
+		return queue.TopicInfo{}, err
 	}
 	for _, t := range topics {
 		if t.Name == topic {
-			return nil
+			return t, nil
 		}
 	}
-	return notFoundf("unknown topic %q", topic)
+	return queue.TopicInfo{}, notFoundf("unknown topic %q", topic)
 }
 
 const replayAbout = `Usage: spool replay [flags] SUBSCRIPTION -topic TOPIC [-from N] [-to M]
@@ -275,6 +328,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if c.json {
 		return writeJSON(stdout, wire.ReplayResult{Subscription: name, Topic: f.Topic, From: f.FromSeq, To: f.ToSeq, Jobs: n})
 	}
-	_, err = fmt.Fprintf(stdout, "replayed %d events of %s to subscription %s\n", n, f.Topic, name)
+	_, err = fmt.Fprintf(stdout, "replayed %s of %s to subscription %s\n", plural(n, "event"), f.Topic, name)
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -106,11 +107,62 @@ func TestCLITopics(t *testing.T) {
 		require.NoError(t, f.q.Inspector().Delete(ctx, j.ID))
 	}
 	r = ok(t, "replay", fixtureSub, "-topic", fixtureTopic, "-from", "2", "-to", "2", "-db", f.path)
-	require.Equal(t, "replayed 1 events of orders.created to subscription orders.mailer\n", r.stdout)
+	require.Equal(t, "replayed 1 event of orders.created to subscription orders.mailer\n", r.stdout)
 	jobs, err = f.q.Inspector().List(ctx, queue.ListFilter{Queue: "notify"})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	require.JSONEq(t, `{"order":2}`, string(jobs[0].Payload))
 	fails(t, 2, `subscription "orders.mailer" (pattern "orders.*") does not receive topic "orders.shipped.late"`,
 		"replay", fixtureSub, "-topic", "orders.shipped.late", "-db", f.path)
+}
+
+// events -newest shows the last -limit events newest first, paged toward
+// older ones with -to; -from bounds it below.
+func TestCLIEventsNewest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for i := 3; i <= 5; i++ {
+		_, err := f.q.Publish(context.Background(), queue.Event{Topic: fixtureTopic, Args: map[string]int{"order": i}})
+		require.NoError(t, err)
+	}
+	type page struct {
+		Events []struct {
+			Seq int64 `json:"seq"`
+		} `json:"events"`
+		NextFrom int64 `json:"next_from"`
+		NextTo   int64 `json:"next_to"`
+	}
+	seqs := func(args ...string) ([]int64, int64) {
+		t.Helper()
+		var p page
+		okJSON(t, &p, append([]string{"events", fixtureTopic, "-db", f.path, "-newest"}, args...)...)
+		var s []int64
+		for _, e := range p.Events {
+			s = append(s, e.Seq)
+		}
+		require.Zero(t, p.NextFrom)
+		return s, p.NextTo
+	}
+	got, next := seqs("-limit", "2")
+	require.Equal(t, []int64{5, 4}, got)
+	require.EqualValues(t, 3, next)
+	got, next = seqs("-limit", "2", "-to", "3")
+	require.Equal(t, []int64{3, 2}, got)
+	require.EqualValues(t, 1, next)
+	got, next = seqs("-limit", "2", "-to", "1")
+	require.Equal(t, []int64{1}, got)
+	require.Zero(t, next)
+	got, next = seqs("-from", "4")
+	require.Equal(t, []int64{5, 4}, got)
+	require.Zero(t, next)
+	got, _ = seqs()
+	require.Equal(t, []int64{5, 4, 3, 2, 1}, got)
+
+	r := ok(t, "events", fixtureTopic, "-db", f.path, "-newest", "-limit", "3")
+	columnsAligned(t, r.stdout, "SEQ", "ID", "PUBLISHED", "PAYLOAD")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 4)
+	require.True(t, strings.HasPrefix(lines[1], "5 "), "newest first:\n%s", r.stdout)
+	require.True(t, strings.HasPrefix(lines[3], "3 "), "newest first:\n%s", r.stdout)
+	require.Contains(t, r.stderr, "more: add -to 2 for the next page")
 }

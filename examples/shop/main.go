@@ -8,7 +8,7 @@
 // nightly stock sync runs on a schedule, and the admin page is mounted at
 // /admin/.
 //
-//	go run ./examples/shop                      # serves :8080, shop.db
+//	go run ./examples/shop                      # serves localhost:8080, shop.db
 //	go run ./examples/shop -orders-per-sec 50   # a heavier load (default 5 orders/s)
 //
 // Ctrl-C stops it gracefully: running jobs finish first.
@@ -28,7 +28,7 @@ import (
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.DB, "db", "shop.db", "database: an SQLite file, or a postgres:// URL")
-	flag.StringVar(&cfg.Addr, "addr", "localhost:8080", "HTTP listen address")
+	flag.StringVar(&cfg.Addr, "addr", defaultAddr, "HTTP listen address")
 	flag.Float64Var(&cfg.OrdersPerSec, "orders-per-sec", 5, "orders the built-in load generator places per second (0: none)")
 	flag.Float64Var(&cfg.PaymentFailureRate, "payment-failure-rate", 0.2, "share of payment attempts that fail (0..1)")
 	flag.DurationVar(&cfg.StatsEvery, "stats-every", 5*time.Second, "how often to print queue stats (0: never)")
@@ -41,6 +41,10 @@ func main() {
 		log.Fatal(err)
 	}
 }
+
+// defaultAddr is where the demo listens unless -addr says otherwise. The
+// README's standalone 'spool admin' command uses another port.
+const defaultAddr = "localhost:8080"
 
 // config is the demo's command line.
 type config struct {

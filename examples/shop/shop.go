@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spooljobs/spool/admin"
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/schedule"
@@ -305,6 +306,8 @@ func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]int64{"order_id": id})
 }
 
+// getStats serves the queues' counts and the last hour's throughput in the
+// JSON of the admin API's stats (snake_case, as spool stats -json prints).
 func (s *shop) getStats(w http.ResponseWriter, r *http.Request) {
 	st, err := s.q.Inspector().Stats(r.Context())
 	if err != nil {
@@ -312,7 +315,7 @@ func (s *shop) getStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(st)
+	json.NewEncoder(w).Encode(wire.NewStats(s.q.Now(), st, st.Throughput))
 }
 
 // reserveStock completes its job in the transaction that reserves the

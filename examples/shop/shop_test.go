@@ -67,12 +67,21 @@ func testShop(t *testing.T, db string) {
 		resp, err := http.Get("http://" + addr + "/stats")
 		require.NoError(t, err)
 		defer resp.Body.Close()
-		var st queue.Stats
+		// The admin API's JSON: snake_case names, as internal/wire has them.
+		var st struct {
+			Now    time.Time        `json:"now"`
+			Queues []map[string]any `json:"queues"`
+		}
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-		live, dead := 0, 0
+		require.False(t, st.Now.IsZero())
+		live, dead := 0.0, 0.0
 		for _, q := range st.Queues {
-			live += q.Pending + q.Scheduled + q.Running
-			dead += q.Dead
+			for _, k := range []string{"name", "pending", "scheduled", "blocked", "blocked_keys", "stuck_keys", "running", "dead",
+				"oldest_pending_seconds", "paused", "max_pending"} {
+				require.Contains(t, q, k)
+			}
+			live += q["pending"].(float64) + q["scheduled"].(float64) + q["running"].(float64)
+			dead += q["dead"].(float64)
 		}
 		return live == 0 && dead == 1
 	}, 20*time.Second, 10*time.Millisecond)

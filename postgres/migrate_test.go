@@ -1,0 +1,198 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/internal/pgtest"
+	"github.com/spooljobs/spool/postgres"
+	"github.com/spooljobs/spool/queue"
+)
+
+// schemaAt creates schema at version v from the migration files, as a
+// build of spool whose newest migration was v left it.
+func schemaAt(t *testing.T, db *sql.DB, schema string, v int) {
+	t.Helper()
+	ctx := context.Background()
+	q := `"` + schema + `".`
+	_, err := db.ExecContext(ctx, `CREATE SCHEMA "`+schema+`"`)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `CREATE TABLE `+q+`migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`)
+	require.NoError(t, err)
+	files, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	applied := 0
+	for _, f := range files {
+		num, name, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sql"), "_")
+		n, err := strconv.Atoi(num)
+		require.NoError(t, err)
+		if n > v {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, regexp.MustCompile(`\bspool\.`).ReplaceAllString(string(b), q))
+		require.NoError(t, err, f)
+		_, err = db.ExecContext(ctx, `INSERT INTO `+q+`migrations VALUES ($1, $2, 1)`, n, name)
+		require.NoError(t, err)
+		applied++
+	}
+	require.Equal(t, v, applied)
+}
+
+// A schema at version 3 (every subscription with a cursor, moved by each
+// publish) migrates to caught-up subscriptions without cursors: those
+// whose cursor was the newest event are caught up, the others stay
+// behind where they were. Until then a store that must not migrate
+// refuses it; after, each subscription reports the cursor and backlog it
+// had and receives what it would have.
+func TestMigrateCaughtUpCursors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
+	db, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer db.Close()
+	const previous = 3 // before 0004_caught_up_cursors.sql
+	schemaAt(t, db, schema, previous)
+
+	// Events 1-6 of orders and 7-10 of stock; subscriptions caught up at
+	// 10, behind at 4 and at 0.
+	q := `"` + schema + `".`
+	created := time.Now().UnixMicro()
+	for _, stmt := range []string{
+		`INSERT INTO ` + q + `topics (name, last_seq, updated_at) VALUES ('orders', 6, 1), ('stock', 4, 1)`,
+		`INSERT INTO ` + q + `events (id, topic, seq, published_at, payload)
+  SELECT i, CASE WHEN i <= 6 THEN 'orders' ELSE 'stock' END, CASE WHEN i <= 6 THEN i ELSE i - 6 END, 1, ''::bytea
+  FROM generate_series(1, 10) i`,
+		`UPDATE ` + q + `event_log SET last_event_id = 10`,
+		`INSERT INTO ` + q + `subscriptions (name, pattern, filter, queue, kind, cursor, created_at) VALUES
+  ('caught', '#', NULL, 'q', 'k', 10, ` + strconv.FormatInt(created, 10) + `),
+  ('filtered', 'stock', '{"k":"v"}', 'q', 'k', 10, ` + strconv.FormatInt(created, 10) + `),
+  ('half', 'orders', NULL, 'q', 'k', 4, ` + strconv.FormatInt(created, 10) + `),
+  ('fresh', '#', NULL, 'q', 'k', 0, ` + strconv.FormatInt(created, 10) + `)`,
+	} {
+		_, err := db.ExecContext(ctx, stmt)
+		require.NoError(t, err, stmt)
+	}
+
+	_, err = postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 2, NoMigrate: true})
+	var se *queue.SchemaError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, previous, se.Have)
+	require.Equal(t, postgres.SchemaVersion(), se.Want)
+
+	s, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	logDeliveries(t, s)
+
+	stored := map[string]sql.NullInt64{}
+	rows, err := db.QueryContext(ctx, `SELECT name, cursor FROM `+q+`subscriptions`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		var c sql.NullInt64
+		require.NoError(t, rows.Scan(&name, &c))
+		stored[name] = c
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, map[string]sql.NullInt64{
+		"caught": {}, "filtered": {}, "half": {Int64: 4, Valid: true}, "fresh": {Int64: 0, Valid: true},
+	}, stored)
+
+	progress := func() map[string][2]int64 {
+		subs, err := s.Subscriptions(ctx)
+		require.NoError(t, err)
+		out := map[string][2]int64{}
+		for _, sub := range subs {
+			out[sub.Name] = [2]int64{sub.Cursor, int64(sub.Backlog)}
+		}
+		return out
+	}
+	require.Equal(t, map[string][2]int64{"caught": {10, 0}, "filtered": {10, 0}, "half": {4, 6}, "fresh": {0, 10}}, progress())
+	subs, err := s.Subscriptions(ctx)
+	require.NoError(t, err)
+	for _, sub := range subs {
+		if sub.Name == "filtered" {
+			require.Equal(t, map[string]string{"k": "v"}, sub.Filter)
+		}
+	}
+
+	now := time.Now()
+	publish := func(topic string, md map[string]string) {
+		_, err := s.Publish(ctx, nil, now, queue.Event{Topic: topic, Metadata: md, Payload: []byte{}}, queue.NewJob{})
+		require.NoError(t, err)
+	}
+	publish("orders", nil)                        // 11: caught only (half and fresh are behind)
+	publish("stock", map[string]string{"k": "v"}) // 12: caught, filtered
+	require.Equal(t, []int64{11, 12}, deliveries(t, s, "caught"))
+	require.Equal(t, []int64{12}, deliveries(t, s, "filtered"))
+	require.Empty(t, deliveries(t, s, "half"))
+	require.Empty(t, deliveries(t, s, "fresh"))
+
+	n, err := s.DeliverBacklog(ctx, now, 1000, queue.NewJob{})
+	require.NoError(t, err)
+	require.Equal(t, 3+12, n)
+	publish("orders", nil) // 13: caught, half, fresh
+	require.Equal(t, []int64{11, 12, 13}, deliveries(t, s, "caught"))
+	require.Equal(t, []int64{12}, deliveries(t, s, "filtered"))
+	require.Equal(t, []int64{5, 6, 11, 13}, deliveries(t, s, "half"))
+	require.Equal(t, idRange(1, 13), deliveries(t, s, "fresh"))
+	require.Equal(t, map[string][2]int64{"caught": {13, 0}, "filtered": {13, 0}, "half": {13, 0}, "fresh": {13, 0}}, progress())
+}
+
+// Migration 5 moves the throughput counters into slots: a schema at
+// version 4 with counters keeps them (summed by Stats as before), and
+// stores opened on it afterwards add to their own slots.
+func TestMigrateMetricsSlots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
+	db, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer db.Close()
+	schemaAt(t, db, schema, 4)
+	minute := time.Now().Truncate(time.Minute)
+	_, err = db.ExecContext(ctx, `INSERT INTO "`+schema+`".metrics (minute, queue, completed, failed, dead) VALUES ($1, 'default', 7, 2, 1)`, minute.Unix())
+	require.NoError(t, err)
+
+	stores := make([]*postgres.Store, 3)
+	for i := range stores {
+		s, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	for _, s := range stores {
+		q, err := queue.New(s, queue.Options{Now: func() time.Time { return minute.Add(30 * time.Second) }})
+		require.NoError(t, err)
+		_, err = q.Enqueue(ctx, queue.NewJob{Kind: "k"})
+		require.NoError(t, err)
+		lease, err := s.Lease(ctx, queue.LeaseParams{Queue: queue.DefaultQueue, Limit: 1, Worker: "w", Now: q.Now(), Until: q.Now().Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, lease.Jobs, 1)
+		j := lease.Jobs[0]
+		errs, err := s.Settle(ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Outcome: queue.OutcomeComplete, Now: q.Now()}})
+		require.NoError(t, err)
+		require.NoError(t, errs[0])
+	}
+	st, err := stores[0].Stats(ctx, minute.Add(30*time.Second))
+	require.NoError(t, err)
+	var completed, failed, dead int
+	for _, m := range st.Throughput {
+		completed, failed, dead = completed+m.Completed, failed+m.Failed, dead+m.Dead
+	}
+	require.Equal(t, []int{10, 2, 1}, []int{completed, failed, dead}, "the old row and the three stores' completions")
+}
