@@ -19,9 +19,6 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 // eachRow is sqlstore.EachRow.
 func eachRow(rows *sql.Rows, fn func(*sql.Rows) error) error { return sqlstore.EachRow(rows, fn) }
 
-// endRows is sqlstore.EndRows.
-func endRows(rows *sql.Rows) error { return sqlstore.EndRows(rows) }
-
 // scanID reads a row of one integer column, such as an id.
 func scanID(r scanner) (int64, error) { return sqlstore.ScanInt64(r) }
 
