@@ -35,13 +35,13 @@ func EachRow(rows *sql.Rows, fn func(*sql.Rows) error) error {
 			return err
 		}
 	}
-	return EndRows(rows)
+	return endRows(rows)
 }
 
-// EndRows closes rows and reports what ended their iteration early (an
+// endRows closes rows and reports what ended their iteration early (an
 // interrupted statement, say), else the error of closing them. A loop over
 // rows.Next alone cannot tell an error from the last row.
-func EndRows(rows *sql.Rows) error {
+func endRows(rows *sql.Rows) error {
 	err := rows.Err()
 	if cerr := rows.Close(); err == nil {
 		err = cerr
