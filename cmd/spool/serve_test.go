@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/internal/httpsrv"
 )
 
 // adminServer is a running "spool admin".
@@ -143,4 +146,50 @@ func TestCLIAdmin(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	s.stop(t)
+}
+
+// admin listens on the loopback interface unless -addr says otherwise.
+func TestCLIAdminListensOnLocalhost(t *testing.T) {
+	t.Parallel()
+	f := adminFlags{}
+	f.define(newCmdline("admin", adminAbout, io.Discard, false))
+	require.Equal(t, "127.0.0.1:8080", f.addr)
+}
+
+// admin closes the connection of a client that sends its headers byte by
+// byte (slowloris), here with a read-header timeout of 200ms.
+func TestCLIAdminCutsOffSlowClients(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		run := adminRunner(httpsrv.Timeouts{ReadHeader: 200 * time.Millisecond})
+		done <- run(ctx, []string{"-db", f.path, "-addr", "127.0.0.1:0", "-no-auth"}, io.Discard, pw)
+		pw.Close()
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
+		t.Fatalf("spool admin exited: %v", err)
+	}
+	require.NoError(t, httpsrv.SlowHeaders(a, 5*time.Second))
+	// A client that sends its request at once is served.
+	resp, err := http.Get("http://" + a + "/api/stats")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	require.NoError(t, <-done)
 }

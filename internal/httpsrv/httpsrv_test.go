@@ -1,0 +1,39 @@
+package httpsrv
+
+import (
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Every timeout is set: the defaults, or the given ones.
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	s := Timeouts{}.Server(http.NotFoundHandler())
+	require.Equal(t, DefaultReadHeader, s.ReadHeaderTimeout)
+	require.Equal(t, DefaultRead, s.ReadTimeout)
+	require.Equal(t, DefaultWrite, s.WriteTimeout)
+	require.Equal(t, DefaultIdle, s.IdleTimeout)
+	s = Timeouts{ReadHeader: 1, Read: 2, Write: 3, Idle: 4}.Server(http.NotFoundHandler())
+	require.Equal(t, []time.Duration{1, 2, 3, 4}, []time.Duration{s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout})
+}
+
+// SlowHeaders sees a server with a short read-header timeout close the
+// connection, and reports one without a timeout that holds it.
+func TestSlowHeaders(t *testing.T) {
+	t.Parallel()
+	serve := func(s *http.Server) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		go s.Serve(ln)
+		t.Cleanup(func() { s.Close() })
+		return ln.Addr().String()
+	}
+	short := serve(Timeouts{ReadHeader: 100 * time.Millisecond}.Server(http.NotFoundHandler()))
+	require.NoError(t, SlowHeaders(short, 10*time.Second))
+	none := serve(&http.Server{Handler: http.NotFoundHandler()})
+	require.Error(t, SlowHeaders(none, 300*time.Millisecond))
+}
