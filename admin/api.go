@@ -90,6 +90,6 @@ func (h *Handler) apiCSRF(w http.ResponseWriter, r *http.Request) error {
 	if h.opts.ReadOnly {
 		return errForbidden("the admin is read-only (Options.ReadOnly): there are no actions to protect")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"token": h.csrfToken(w, r), "header": csrfHeader, "cookie": csrfCookie})
+	writeJSON(w, http.StatusOK, map[string]string{"token": h.csrfToken(w, r), "header": csrfHeader, "cookie": h.csrfCookieName(r)})
 	return nil
 }

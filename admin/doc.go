@@ -62,6 +62,16 @@
 // SameSite=Strict) and must not come from another origin (checked with
 // net/http's CrossOriginProtection): forms send it in the field "csrf", API
 // calls in the X-CSRF-Token header. A POST without a valid token gets 403.
+// Every cookie of the CSRF name counts, so a cookie planted by a sibling
+// subdomain does not lock operators out. Served over HTTPS (r.TLS, or
+// X-Forwarded-Proto: https from a proxy that Options.TrustProxy says is
+// trusted) the cookie is Secure and named "__Host-spool_admin_csrf".
+//
+// Failed logins are limited per client address: after 10 failures in a
+// row, a client's requests that carry credentials get 429 Too Many
+// Requests with Retry-After, unchecked, until it may try again (one more
+// try per 6s). Behind a trusted proxy the client is the last address of
+// X-Forwarded-For.
 //
 // Every value shown is escaped by html/template: payloads, errors and
 // metadata are text from outside. Bad, unknown, repeated or out-of-range

@@ -98,9 +98,11 @@ func TestAuthRequired(t *testing.T) {
 	e := newEnv(t, admin.Options{})
 	id := e.dead(queue.NewJob{Kind: "k"}, "boom", "")
 	require.Equal(t, int64(1), id)
-	for _, rt := range everyRoute() {
-		for _, cred := range []string{"", "admin:wrong", "someone:" + testPass} {
+	for i, rt := range everyRoute() {
+		for j, cred := range []string{"", "admin:wrong", "someone:" + testPass} {
 			r := httptest.NewRequest(rt.method, rt.path, nil)
+			// One client each: failed logins are limited per client.
+			r.RemoteAddr = fmt.Sprintf("10.0.%d.%d:1234", i, j)
 			if cred != "" {
 				u, p, _ := strings.Cut(cred, ":")
 				r.SetBasicAuth(u, p)
