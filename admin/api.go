@@ -1,7 +1,11 @@
 package admin
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/spooljobs/spool/internal/wire"
 )
@@ -78,7 +82,42 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewJob(j, true))
+	a := wire.NewJob(j, true)
+	a.CapPayload(j.Payload, MaxPayloadShown, h.url("/api/jobs/"+strconv.FormatInt(j.ID, 10)+"/payload"))
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+// apiJobPayload serves a job's whole payload as it is: application/json
+// when it is valid UTF-8 JSON, else application/octet-stream, as a
+// download.
+func (h *Handler) apiJobPayload(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	j, err := h.q.Inspector().Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	ct, ext := "application/octet-stream", "bin"
+	if len(j.Payload) > 0 && utf8.Valid(j.Payload) && json.Valid(j.Payload) {
+		ct, ext = "application/json", "json"
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", ct)
+	hdr.Set("Content-Length", strconv.Itoa(len(j.Payload)))
+	hdr.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="job-%d-payload.%s"`, j.ID, ext))
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(j.Payload)
+	}
 	return nil
 }
 

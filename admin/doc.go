@@ -107,7 +107,12 @@
 //	                      limit (1 to 500, default 50). next_before is set
 //	                      when an older page exists: pass it as before.
 //	/api/dead             like /api/jobs for dead jobs (no state parameter)
-//	/api/jobs/{id}        one job, with its payload and its attempt errors
+//	/api/jobs/{id}        one job, with its payload (at most its first
+//	                      MaxPayloadShown bytes) and its attempt errors
+//	/api/jobs/{id}/payload
+//	                      the whole payload as it is, as a download:
+//	                      application/json when it is UTF-8 JSON, else
+//	                      application/octet-stream
 //	/api/schedules        {"schedules": [schedule...]}
 //	                      schedule: {"name", "spec", "time_zone", "kind",
 //	                      "queue", "misfire", "next_run", "prev_run",
@@ -138,13 +143,18 @@
 // "unique_key", "order_key", "expires_at", "metadata", "last_error",
 // "dead_reason"}; /api/jobs/{id}
 // adds "payload" (the JSON itself when the payload is JSON, else a string),
-// "payload_encoding" ("json", "text" or "base64") and "errors": [{"attempt",
+// "payload_encoding" ("json", "text" or "base64"), "payload_bytes" (its
+// size), "payload_url" (/api/jobs/{id}/payload) and "errors": [{"attempt",
 // "at", "error", "stack"}], the kept attempt errors (the first and the
 // latest; see queue.AppendAttemptError). "errors_dropped" counts the failed
 // attempts whose errors were not kept, which lie after the first entry of
 // "errors". Times that have not happened are null; "leased_by",
 // "unique_key", "order_key", "metadata", "last_error", "dead_reason",
-// "errors" and "errors_dropped" are left out when empty.
+// "errors" and "errors_dropped" are left out when empty. A payload longer
+// than MaxPayloadShown bytes is cut: "payload" holds its first bytes (as
+// "text" when they are UTF-8, else "base64") and "payload_truncated" is
+// true; fetch "payload_url" for the rest. The job page cuts it the same
+// way and links to the download.
 //
 // Actions (POST, with the X-CSRF-Token header and the cookie of
 // /api/csrf; a body, where one is taken, is JSON):

@@ -219,6 +219,8 @@ type jobDetail struct {
 	Payload     string
 	PayloadKind string
 	PayloadSize int
+	PayloadCut  bool   // only the first MaxPayloadShown bytes are shown
+	PayloadURL  string // the whole payload, as a download
 	MetaKeys    []string
 	Errors      []attemptRow // newest first, with the gap of dropped attempts where it lies
 	Failed      int          // failed attempts in all, kept or not
@@ -270,7 +272,8 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := &jobDetail{Job: j, PayloadSize: len(j.Payload)}
+	d := &jobDetail{Job: j, PayloadSize: len(j.Payload), PayloadCut: len(j.Payload) > MaxPayloadShown,
+		PayloadURL: h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/payload")}
 	d.Payload, d.PayloadKind = payloadView(j.Payload)
 	for k := range j.Metadata {
 		d.MetaKeys = append(d.MetaKeys, k)

@@ -49,6 +49,7 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/queues", h.apiQueues},
 		{"GET", "/api/jobs", h.apiJobs(false)},
 		{"GET", "/api/jobs/{id}", h.apiJob},
+		{"GET", "/api/jobs/{id}/payload", h.apiJobPayload},
 		{"GET", "/api/dead", h.apiJobs(true)},
 		{"GET", "/api/schedules", h.apiSchedules},
 		{"GET", "/api/topics", h.apiTopics},

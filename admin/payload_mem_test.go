@@ -1,0 +1,117 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/admin"
+	"github.com/spooljobs/spool/queue"
+)
+
+// allocated returns the bytes allocated while f runs.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A job with a 10 MB payload costs one copy of the payload (the store's
+// read) and little more per request, on the API and on the job page.
+func TestPayloadMemory(t *testing.T) {
+	e := newEnv(t, admin.Options{})
+	const size = 10 << 20
+	payload := append([]byte(`{"blob":"`), bytes.Repeat([]byte("x"), size-11)...)
+	payload = append(payload, `"}`...)
+	big, err := queue.New(e.store, queue.Options{MaxPayloadBytes: 64 << 20, Now: e.clock.Now})
+	require.NoError(t, err)
+	res, err := big.Enqueue(context.Background(), queue.NewJob{Kind: "big", Payload: payload})
+	require.NoError(t, err)
+	id := res.ID
+	// The store's read of the job is the floor: what the admin adds to it
+	// must stay small, whatever the payload's size.
+	read := allocated(func() {
+		_, err := e.q.Inspector().Get(context.Background(), id)
+		require.NoError(t, err)
+	})
+	t.Logf("the store's read of the job: %.1f MB allocated", float64(read)/(1<<20))
+	for _, path := range []string{fmt.Sprintf("/api/jobs/%d", id), fmt.Sprintf("/jobs/%d", id), fmt.Sprintf("/api/jobs/%d/payload", id)} {
+		var w *httptest.ResponseRecorder
+		n := allocated(func() { w = e.get(path) })
+		require.Equal(t, http.StatusOK, w.Code)
+		t.Logf("GET %s of a %d MB payload: %.1f MB allocated, %d bytes answered", path, size>>20, float64(n)/(1<<20), w.Body.Len())
+		if path == fmt.Sprintf("/api/jobs/%d/payload", id) {
+			// The recorder keeps the whole answer: one more copy.
+			n -= uint64(size)
+		}
+		require.Less(t, n, read+2<<20, "GET %s allocates more than the store's read and 2 MB", path)
+		require.LessOrEqual(t, w.Body.Len(), size)
+	}
+}
+
+// The API and the job page show the first MaxPayloadShown bytes of a long
+// payload, say that it is cut and how long it is, and link to the raw
+// payload, which is served whole with its content type.
+func TestPayloadTruncated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	long := append([]byte(`{"note":"`), bytes.Repeat([]byte("é"), admin.MaxPayloadShown)...)
+	long = append(long, `"}`...)
+	id := e.enqueue(queue.NewJob{Kind: "long", Payload: long})
+	small := e.enqueue(queue.NewJob{Kind: "small", Payload: []byte(`{"a":1}`)})
+	bin := e.enqueue(queue.NewJob{Kind: "bin", Payload: []byte{0xff, 0x00, 0x01}})
+
+	a := decode[map[string]any](t, e.get(fmt.Sprintf("/api/jobs/%d", id)))
+	require.Equal(t, true, a["payload_truncated"])
+	require.Equal(t, float64(len(long)), a["payload_bytes"])
+	require.Equal(t, fmt.Sprintf("/api/jobs/%d/payload", id), a["payload_url"])
+	require.Equal(t, "text", a["payload_encoding"])
+	head := a["payload"].(string)
+	require.True(t, utf8.ValidString(head))
+	require.LessOrEqual(t, len(head), admin.MaxPayloadShown)
+	require.Greater(t, len(head), admin.MaxPayloadShown-utf8.UTFMax)
+	require.True(t, bytes.HasPrefix(long, []byte(head)))
+
+	a = decode[map[string]any](t, e.get(fmt.Sprintf("/api/jobs/%d", small)))
+	require.Nil(t, a["payload_truncated"])
+	require.Equal(t, map[string]any{"a": float64(1)}, a["payload"])
+	require.Equal(t, float64(7), a["payload_bytes"])
+
+	page := e.getOK(fmt.Sprintf("/jobs/%d", id))
+	require.Contains(t, page, fmt.Sprintf(`href="/api/jobs/%d/payload" download>Download the whole payload</a>`, id))
+	require.Contains(t, page, fmt.Sprintf("(truncated: %s of %s bytes shown)", num(len(head)), num(len(long))))
+	require.Less(t, len(page), admin.MaxPayloadShown+32<<10)
+
+	for _, c := range []struct {
+		id   int64
+		ct   string
+		body []byte
+	}{{id, "application/json", long}, {small, "application/json", []byte(`{"a":1}`)}, {bin, "application/octet-stream", []byte{0xff, 0x00, 0x01}}} {
+		w := e.get(fmt.Sprintf("/api/jobs/%d/payload", c.id))
+		require.Equal(t, http.StatusOK, w.Code)
+		require.Equal(t, c.ct, w.Header().Get("Content-Type"))
+		require.Equal(t, fmt.Sprint(len(c.body)), w.Header().Get("Content-Length"))
+		require.Contains(t, w.Header().Get("Content-Disposition"), "attachment")
+		require.Equal(t, c.body, w.Body.Bytes())
+	}
+	require.Equal(t, http.StatusNotFound, e.get("/api/jobs/999/payload").Code)
+}
+
+// num writes n as the pages do: 1 234 567.
+func num(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "\u202f" + s[i:]
+	}
+	return s
+}
