@@ -74,7 +74,11 @@
 // X-Forwarded-For.
 //
 // Every value shown is escaped by html/template: payloads, errors and
-// metadata are text from outside. Bad, unknown, repeated or out-of-range
+// metadata are text from outside. Control characters and invisible
+// formatting characters (bidirectional overrides such as U+202E,
+// zero-width spaces) show as their escapes (\u202e) in a marked span, as
+// the spool command prints them, so that a kind or an error cannot read
+// other than it is. Bad, unknown, repeated or out-of-range
 // parameters get 400 Bad Request with a message that says what is wrong.
 // Lists are bounded (at most MaxPageSize jobs, keyset paging by ID), and
 // every read runs under Options.QueryTimeout.

@@ -47,7 +47,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if r.Method != http.MethodHead {
 		// The page is UTF-8: text from the request (a path in a 404) or
 		// the store may hold invalid bytes, which html/template copies.
-		w.Write(bytes.ToValidUTF8(b.Bytes(), []byte("\uFFFD")))
+		// Invisible and control characters of job data show escaped.
+		w.Write(showInvisible(bytes.ToValidUTF8(b.Bytes(), []byte("\uFFFD"))))
 	}
 	return nil
 }
