@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spooljobs/spool/internal/wire"
+	"github.com/spooljobs/spool/queue"
 )
 
 // The JSON shapes of the API (documented in doc.go) are package wire's,
@@ -28,7 +29,9 @@ func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiQueues(w http.ResponseWriter, r *http.Request) error {
-	if p := readQuery(r); p.err != nil {
+	p := readQuery(r, "after", "limit")
+	after, limit := p.pageParams("after")
+	if p.err != nil {
 		return p.err
 	}
 	ctx, cancel := h.readCtx(r)
@@ -37,7 +40,11 @@ func (h *Handler) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewQueues(st))
+	shown, _, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
+	st.Queues = shown
+	out := wire.NewQueues(st)
+	out.NextAfter = next
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -80,8 +80,13 @@
 // the spool command prints them, so that a kind or an error cannot read
 // other than it is. Bad, unknown, repeated or out-of-range
 // parameters get 400 Bad Request with a message that says what is wrong.
-// Lists are bounded (at most MaxPageSize jobs, keyset paging by ID), and
-// every read runs under Options.QueryTimeout.
+// Lists are bounded: job lists by ID (at most MaxPageSize jobs, keyset
+// paging by ID); topics, subscriptions, queues and schedules by name, on
+// their pages and in the API (query: after, a name: the entries after it;
+// limit, 1 to 500, default 50; "next_after" is set when more follow: pass
+// it as after). The stores list those whole, so the paging bounds what is
+// rendered and sent, not what is read. Every read runs under
+// Options.QueryTimeout.
 //
 // A read or write that finds the database file corrupt (queue.ErrCorrupt)
 // answers 500 with the store's error, and for 15 minutes after the last
@@ -100,7 +105,7 @@
 //	/api/stats            {"now", "queues": [queue...], "throughput": [minute...]}
 //	                      minute: {"minute", "completed", "failed", "dead"},
 //	                      one per minute of the last hour, oldest first
-//	/api/queues           {"queues": [queue...]}
+//	/api/queues           {"queues": [queue...], "next_after": name}
 //	                      queue: {"name", "pending", "scheduled", "blocked",
 //	                      "blocked_keys", "stuck_keys", "running",
 //	                      "completed", "cancelled", "dead",
@@ -117,15 +122,16 @@
 //	                      the whole payload as it is, as a download:
 //	                      application/json when it is UTF-8 JSON, else
 //	                      application/octet-stream
-//	/api/schedules        {"schedules": [schedule...]}
+//	/api/schedules        {"schedules": [schedule...], "next_after": name}
 //	                      schedule: {"name", "spec", "time_zone", "kind",
 //	                      "queue", "misfire", "next_run", "prev_run",
 //	                      "paused", "trigger_requested_at", "registered"};
 //	                      a paused schedule does not run at next_run
-//	/api/topics           {"topics": [topic...]}
+//	/api/topics           {"topics": [topic...], "next_after": name}
 //	                      topic: {"name", "last_seq", "first_seq", "events",
 //	                      "retention": {"max_age_seconds", "max_events"}}
-//	/api/subscriptions    {"subscriptions": [subscription...]}
+//	/api/subscriptions    {"subscriptions": [subscription...],
+//	                      "next_after": name}
 //	                      subscription: {"name", "pattern", "filter",
 //	                      "queue", "kind", "priority", "max_attempts",
 //	                      "created_at", "cursor", "backlog", "lag"}

@@ -70,7 +70,11 @@ func (h *Handler) readCtx(r *http.Request) (context.Context, context.CancelFunc)
 // Dashboard.
 
 type dashboard struct {
-	Queues       []queueRow
+	Queues []queueRow // one page of the queues, by name
+	// QueuesPage is the Queues page's place in the list; on the
+	// dashboard, MoreQueues counts the queues after the first page.
+	QueuesPage   namePage
+	MoreQueues   int
 	Totals       queue.QueueStats
 	AnyBlocked   bool
 	Chart        chart
@@ -86,7 +90,9 @@ type queueRow struct {
 	DeadURL string
 }
 
-func (h *Handler) loadDashboard(r *http.Request) (*dashboard, error) {
+// loadDashboard reads the stats: the totals of every queue, and the rows
+// of one page of them (the queues after the name after, at most limit).
+func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dashboard, error) {
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
 	st, err := h.q.Inspector().Stats(ctx)
@@ -94,10 +100,15 @@ func (h *Handler) loadDashboard(r *http.Request) (*dashboard, error) {
 		return nil, err
 	}
 	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now()}
-	for _, qs := range st.Queues {
+	shown, pg, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
+	pg.links(after, next, func(a string) string { return h.pageURL("/queues", nil, "after", a, limit) })
+	d.QueuesPage, d.MoreQueues = pg, pg.Total-pg.To
+	for _, qs := range shown {
 		d.Queues = append(d.Queues, queueRow{QueueStats: qs,
 			JobsURL: h.url("/jobs?queue=" + url.QueryEscape(qs.Name)),
 			DeadURL: h.url("/dead?queue=" + url.QueryEscape(qs.Name))})
+	}
+	for _, qs := range st.Queues {
 		d.Totals.Pending += qs.Pending
 		d.Totals.Scheduled += qs.Scheduled
 		d.Totals.Blocked += qs.Blocked
@@ -118,7 +129,7 @@ func (h *Handler) dashboardPage(w http.ResponseWriter, r *http.Request) error {
 	if p := readQuery(r); p.err != nil {
 		return p.err
 	}
-	d, err := h.loadDashboard(r)
+	d, err := h.loadDashboard(r, "", DefaultPageSize)
 	if err != nil {
 		return err
 	}
@@ -131,7 +142,7 @@ func (h *Handler) dashboardPartial(w http.ResponseWriter, r *http.Request) error
 	if p := readQuery(r); p.err != nil {
 		return p.err
 	}
-	d, err := h.loadDashboard(r)
+	d, err := h.loadDashboard(r, "", DefaultPageSize)
 	if err != nil {
 		return err
 	}
@@ -303,12 +314,13 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 // Queues.
 
 func (h *Handler) queuesPage(w http.ResponseWriter, r *http.Request) error {
-	p := readQuery(r, flashKeys...)
+	p := readQuery(r, slices.Concat([]string{"after", "limit"}, flashKeys)...)
+	after, limit := p.pageParams("after")
 	fl := p.flash()
 	if p.err != nil {
 		return p.err
 	}
-	d, err := h.loadDashboard(r)
+	d, err := h.loadDashboard(r, after, limit)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func everyRoute() []struct{ method, path string } {
 	return []struct{ method, path string }{
 		{"GET", "/"}, {"GET", "/partial/dashboard"}, {"GET", "/jobs"}, {"GET", "/jobs/1"}, {"GET", "/dead"},
 		{"GET", "/queues"}, {"GET", "/static/admin.css"}, {"GET", "/api/stats"}, {"GET", "/api/queues"},
-		{"GET", "/api/jobs"}, {"GET", "/api/jobs/1"}, {"GET", "/api/dead"}, {"GET", "/api/csrf"},
+		{"GET", "/api/jobs"}, {"GET", "/api/jobs/1"}, {"GET", "/api/jobs/1/payload"}, {"GET", "/api/dead"}, {"GET", "/api/csrf"},
 		{"POST", "/jobs/1/retry"}, {"POST", "/jobs/1/cancel"}, {"POST", "/jobs/1/delete"},
 		{"POST", "/dead/retry"}, {"POST", "/dead/delete"}, {"POST", "/queues/pause"}, {"POST", "/queues/resume"},
 		{"POST", "/api/jobs/1/retry"}, {"POST", "/api/jobs/1/cancel"}, {"POST", "/api/jobs/1/delete"},

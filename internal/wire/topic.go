@@ -28,9 +28,11 @@ func NewTopic(t queue.TopicInfo) Topic {
 		Retention: Retention{MaxAgeSeconds: t.Retention.MaxAge.Seconds(), MaxEvents: t.Retention.MaxEvents}}
 }
 
-// Topics is the list of topics.
+// Topics is the list of topics, or one page of it: NextAfter, when set,
+// is the name to pass as "after" for the next page.
 type Topics struct {
-	Topics []Topic `json:"topics"`
+	Topics    []Topic `json:"topics"`
+	NextAfter string  `json:"next_after,omitempty"`
 }
 
 // NewTopics returns the list's JSON form.
@@ -69,9 +71,11 @@ func NewSubscription(s queue.SubscriptionInfo) Subscription {
 		Cursor: s.Cursor, Backlog: s.Backlog, Lag: s.Lag}
 }
 
-// Subscriptions is the list of subscriptions.
+// Subscriptions is the list of subscriptions, or one page of it:
+// NextAfter, when set, is the name to pass as "after" for the next page.
 type Subscriptions struct {
 	Subscriptions []Subscription `json:"subscriptions"`
+	NextAfter     string         `json:"next_after,omitempty"`
 }
 
 // NewSubscriptions returns the list's JSON form.
