@@ -386,3 +386,40 @@ func seedDemoSchedulesTopics(e *env) {
 	completeAll(e, "stock")
 	e.clock.Add(2 * time.Minute)
 }
+
+// The cells of a topic's event rows share their first line's baseline:
+// the sequence number, the time, the ordering key and the payload's
+// summary read on one line (issue 15: event-log rows align).
+func TestBrowserEventRowsAlign(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{RefreshInterval: -1})
+	seedTopics(e)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/topics/orders.created")))
+	// A zero-size inline block on the baseline marks where each cell's
+	// first line sits.
+	spread, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const out = [];
+		for (const tr of document.querySelectorAll('#event-list tbody tr')) {
+			const tops = [];
+			for (const sel of ['td.num', 'td.nowrap span', 'td.mono', 'td.payload .preview']) {
+				const el = tr.querySelector(sel);
+				const m = document.createElement('span');
+				m.style.cssText = 'display:inline-block;width:0;height:0;vertical-align:baseline';
+				el.insertBefore(m, el.firstChild);
+				tops.push(m.getBoundingClientRect().top);
+			}
+			out.push(Math.max(...tops) - Math.min(...tops));
+		}
+		return out;
+	})()`))
+	require.NoError(t, err)
+	require.Len(t, spread, 7)
+	for i, d := range spread {
+		require.LessOrEqual(t, d, 1.0, "event row %d: its cells' baselines lie %.1fpx apart", i, d)
+	}
+}

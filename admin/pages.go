@@ -248,18 +248,29 @@ type jobDetail struct {
 type attemptRow struct {
 	queue.AttemptError
 	Dropped int
+	// N is the failure's place in the job's whole history, from 1: unique,
+	// where AttemptError.Attempt starts again at 1 when a dead job is
+	// retried.
+	N int
+	// Retried marks the first failure after such a retry.
+	Retried bool
 }
 
 // attemptRows lists j's attempt errors newest first, with the gap of the
-// dropped ones in its place.
+// dropped ones in its place, numbered through the whole history.
 func attemptRows(j *queue.Job) []attemptRow {
 	rows := make([]attemptRow, 0, len(j.Errors)+1)
 	gap := j.ErrorsGap()
+	n, prev := 0, 0
 	for i, e := range j.Errors {
 		if i == gap {
 			rows = append(rows, attemptRow{Dropped: j.ErrorsDropped})
+			n += j.ErrorsDropped
+			prev = 0 // unknown across the gap
 		}
-		rows = append(rows, attemptRow{AttemptError: e})
+		n++
+		rows = append(rows, attemptRow{AttemptError: e, N: n, Retried: prev > 0 && e.Attempt <= prev})
+		prev = e.Attempt
 	}
 	if gap == len(j.Errors) {
 		rows = append(rows, attemptRow{Dropped: j.ErrorsDropped})
