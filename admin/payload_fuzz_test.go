@@ -48,7 +48,7 @@ var PayloadSeeds = []string{
 
 // JobPayloadRE finds the payload section of a job page: the kind shown,
 // and the escaped payload (absent for an empty one).
-var JobPayloadRE = regexp.MustCompile(`(?s)<h2>Payload</h2><span class="muted">([^<]*) · [^<]* bytes</span>.*?(?:<pre class="code" id="payload">(.*?)</pre>|</section>)`)
+var JobPayloadRE = regexp.MustCompile(`(?s)<h2>Payload</h2><span class="muted">([^<]*) · [^<]* bytes(?: <a [^>]*>[^<]*</a>)?</span>.*?(?:<pre class="code" id="payload">(.*?)</pre>|</section>)`)
 
 // EscSpanRE finds the span that shows an invisible or control character:
 // its code point and the escape shown.
