@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,6 +220,11 @@ func TestBrowserScreenshots(t *testing.T) {
 	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: -1})
 	ids := seedDemo(e)
 	seedDemoSchedulesTopics(e)
+	// A job whose error and metadata hide characters, with a payload too
+	// long to show whole.
+	long := []byte(`{"note":"` + strings.Repeat("a long line of text ", 4000) + `"}`)
+	ids["escaped"] = e.enqueue(queue.NewJob{Kind: "invoice.send", Queue: "mail", Payload: long,
+		Metadata: map[string]string{"file": "invoice\u202egnp.exe", "zero\u200bwidth": "x\x1b[2J"}})
 	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -249,6 +255,8 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"topic-events", "/admin/topics/orders.created?limit=12"},
 		{"readonly-schedules", "/ro/schedules"},
 		{"readonly-topics", "/ro/topics"},
+		{"job-escaped", "/admin/jobs/" + strconv.FormatInt(ids["escaped"], 10)},
+		{"topics-paged", "/admin/topics?limit=2&after=orders.created"},
 	}
 	for _, s := range shots {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+s.path)))
