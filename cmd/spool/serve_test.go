@@ -157,7 +157,8 @@ func TestCLIAdminListensOnLocalhost(t *testing.T) {
 }
 
 // admin closes the connection of a client that sends its headers byte by
-// byte (slowloris), here with a read-header timeout of 200ms.
+// byte (slowloris), here with a read-header timeout of 200ms, and of one
+// that drips a POST's body, with a read timeout of 300ms.
 func TestCLIAdminCutsOffSlowClients(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -165,7 +166,7 @@ func TestCLIAdminCutsOffSlowClients(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		run := adminRunner(httpsrv.Timeouts{ReadHeader: 200 * time.Millisecond})
+		run := adminRunner(httpsrv.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond})
 		done <- run(ctx, []string{"-db", f.path, "-addr", "127.0.0.1:0", "-no-auth"}, io.Discard, pw)
 		pw.Close()
 	}()
@@ -185,6 +186,7 @@ func TestCLIAdminCutsOffSlowClients(t *testing.T) {
 		t.Fatalf("spool admin exited: %v", err)
 	}
 	require.NoError(t, httpsrv.SlowHeaders(a, 5*time.Second))
+	require.NoError(t, httpsrv.SlowBody(a, "/dead/retry", 5*time.Second))
 	// A client that sends its request at once is served.
 	resp, err := http.Get("http://" + a + "/api/stats")
 	require.NoError(t, err)

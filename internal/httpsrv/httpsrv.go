@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,22 +60,36 @@ func (t Timeouts) Server(h http.Handler) *http.Server {
 // closes the connection, and an error when the server still holds it open
 // after limit, or after the whole (long) header has been sent.
 func SlowHeaders(addr string, limit time.Duration) error {
+	return drip(addr, nil, []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "+strings.Repeat("a", 8<<10)), limit)
+}
+
+// SlowBody plays a client that sends a POST's headers to path at once and
+// then its (form) body one byte at a time, never finishing it. It returns
+// nil once the server at addr closes the connection, and an error when the
+// server still holds it open after limit.
+func SlowBody(addr, path string, limit time.Duration) error {
+	const size = 64 << 10
+	head := "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+		strconv.Itoa(size) + "\r\n\r\n"
+	return drip(addr, []byte(head), []byte(strings.Repeat("a", size-1)), limit)
+}
+
+// drip sends head at once and then slow one byte at a time, spaced by
+// short waits for the server to close the connection.
+func drip(addr string, head, slow []byte, limit time.Duration) error {
 	conn, err := net.DialTimeout("tcp", addr, limit)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	giveUp := time.Now().Add(limit)
-	header := []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + string(make([]byte, 8<<10)))
-	for i := range header {
-		if header[i] == 0 {
-			header[i] = 'a'
-		}
+	if _, err := conn.Write(head); err != nil {
+		return fmt.Errorf("send the request's start: %w", err)
 	}
 	buf := make([]byte, 512)
-	for _, c := range header {
+	for _, c := range slow {
 		if time.Now().After(giveUp) {
-			return fmt.Errorf("the server at %s still holds a connection after %s of headers sent byte by byte", addr, limit)
+			return fmt.Errorf("the server at %s still holds a connection after %s of bytes sent one at a time", addr, limit)
 		}
 		if _, err := conn.Write([]byte{c}); err != nil {
 			return nil // closed by the server
@@ -84,7 +100,7 @@ func SlowHeaders(addr string, limit time.Duration) error {
 		_, err := conn.Read(buf)
 		switch {
 		case err == nil:
-			// A response (408) before the close: read on to the close.
+			// A response (408, 400) before the close: read on to the close.
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			continue
@@ -92,5 +108,5 @@ func SlowHeaders(addr string, limit time.Duration) error {
 			return nil // EOF or reset: closed
 		}
 	}
-	return fmt.Errorf("the server at %s read %d bytes of headers byte by byte without closing the connection", addr, len(header))
+	return fmt.Errorf("the server at %s read %d bytes sent one at a time without closing the connection", addr, len(slow))
 }

@@ -37,3 +37,26 @@ func TestSlowHeaders(t *testing.T) {
 	none := serve(&http.Server{Handler: http.NotFoundHandler()})
 	require.Error(t, SlowHeaders(none, 300*time.Millisecond))
 }
+
+// SlowBody sees a server with a short read timeout close the connection
+// of a client that drips a body its handler reads, and reports one
+// without a timeout that holds it.
+func TestSlowBody(t *testing.T) {
+	t.Parallel()
+	readsForm := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+	serve := func(s *http.Server) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		go s.Serve(ln)
+		t.Cleanup(func() { s.Close() })
+		return ln.Addr().String()
+	}
+	short := serve(Timeouts{Read: 200 * time.Millisecond}.Server(readsForm))
+	require.NoError(t, SlowBody(short, "/", 10*time.Second))
+	none := serve(&http.Server{Handler: readsForm})
+	require.Error(t, SlowBody(none, "/", 300*time.Millisecond))
+}
