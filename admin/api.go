@@ -112,20 +112,27 @@ func (h *Handler) apiJobPayload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	servePayload(w, r, j.Payload, fmt.Sprintf("job-%d-payload", j.ID))
+	return nil
+}
+
+// servePayload writes a payload as it is, as a download named file plus
+// ".json" or ".bin": application/json when it is UTF-8 JSON, else
+// application/octet-stream.
+func servePayload(w http.ResponseWriter, r *http.Request, p []byte, file string) {
 	ct, ext := "application/octet-stream", "bin"
-	if len(j.Payload) > 0 && utf8.Valid(j.Payload) && json.Valid(j.Payload) {
+	if len(p) > 0 && utf8.Valid(p) && json.Valid(p) {
 		ct, ext = "application/json", "json"
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", ct)
-	hdr.Set("Content-Length", strconv.Itoa(len(j.Payload)))
-	hdr.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="job-%d-payload.%s"`, j.ID, ext))
+	hdr.Set("Content-Length", strconv.Itoa(len(p)))
+	hdr.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, file, ext))
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(j.Payload)
+		w.Write(p)
 	}
-	return nil
 }
 
 // apiCSRF hands API clients a CSRF token and sets its cookie.

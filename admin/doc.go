@@ -142,8 +142,11 @@
 //	                      next_from is set when more events follow: pass
 //	                      it as from. event: {"id", "topic", "seq",
 //	                      "published_at", "order_key", "metadata",
-//	                      "payload_encoding", "payload"}, the payload as
-//	                      for a job
+//	                      "payload_encoding", "payload", "payload_bytes",
+//	                      "payload_url"}, the payload as for a job (cut
+//	                      the same way, with "payload_truncated")
+//	/api/topics/{name}/events/{seq}/payload
+//	                      an event's whole payload, as for a job
 //	/api/csrf             {"token", "header", "cookie"}: a CSRF token for
 //	                      actions, and its cookie (Set-Cookie)
 //

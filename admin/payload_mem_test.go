@@ -3,10 +3,12 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -114,4 +116,48 @@ func num(n int) string {
 		s = s[:i] + "\u202f" + s[i:]
 	}
 	return s
+}
+
+// A topic's events are capped the same way: the events API shows the first
+// MaxPayloadShown bytes of a long payload and says so, the event log page
+// links to the whole payload, which its own endpoint serves.
+func TestEventPayloadTruncated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	ctx := context.Background()
+	long := `{"note":"` + strings.Repeat("x", admin.MaxPayloadShown) + `"}`
+	_, err := e.q.Publish(ctx, queue.Event{Topic: "shop/eu.orders", Args: json.RawMessage(long)})
+	require.NoError(t, err)
+	_, err = e.q.Publish(ctx, queue.Event{Topic: "shop/eu.orders", Args: map[string]int{"a": 1}})
+	require.NoError(t, err)
+
+	type event struct {
+		Seq              int64  `json:"seq"`
+		PayloadEncoding  string `json:"payload_encoding"`
+		Payload          any    `json:"payload"`
+		PayloadBytes     int    `json:"payload_bytes"`
+		PayloadTruncated bool   `json:"payload_truncated"`
+		PayloadURL       string `json:"payload_url"`
+	}
+	page := decode[struct{ Events []event }](t, e.get("/api/topics/shop/eu.orders/events"))
+	require.Len(t, page.Events, 2)
+	ev := page.Events[0]
+	require.True(t, ev.PayloadTruncated)
+	require.Equal(t, "text", ev.PayloadEncoding)
+	require.Len(t, ev.Payload, admin.MaxPayloadShown)
+	require.Equal(t, len(long), ev.PayloadBytes)
+	require.Equal(t, "/api/topics/shop/eu.orders/events/1/payload", ev.PayloadURL)
+	require.False(t, page.Events[1].PayloadTruncated)
+	require.Equal(t, map[string]any{"a": float64(1)}, page.Events[1].Payload)
+
+	w := e.get(ev.PayloadURL)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	require.Equal(t, long, w.Body.String())
+	require.Equal(t, http.StatusNotFound, e.get("/api/topics/shop/eu.orders/events/9/payload").Code)
+	require.Equal(t, http.StatusBadRequest, e.get("/api/topics/shop/eu.orders/events/x/payload").Code)
+
+	body := e.getOK("/topics/shop/eu.orders")
+	require.Contains(t, body, `<a href="/api/topics/shop/eu.orders/events/1/payload" download>Download the whole payload</a>`)
+	require.Equal(t, 1, strings.Count(body, "Download the whole payload"), "only the long one")
 }

@@ -54,6 +54,7 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/schedules", h.apiSchedules},
 		{"GET", "/api/topics", h.apiTopics},
 		{"GET", "/api/topics/{name...}/events", h.apiEvents},
+		{"GET", "/api/topics/{name...}/events/{seq}/payload", h.apiEventPayload},
 		{"GET", "/api/subscriptions", h.apiSubscriptions},
 		{"GET", "/api/csrf", h.apiCSRF},
 		{"POST", "/api/jobs/{id}/retry", h.apiJobAction(actRetry)},

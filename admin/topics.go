@@ -205,6 +205,7 @@ type eventRow struct {
 	Payload     string
 	PayloadKind string
 	Size        int
+	PayloadURL  string // the whole payload, when the page shows only its start
 }
 
 type topicView struct {
@@ -257,7 +258,11 @@ func (h *Handler) topicPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		slices.Reverse(events)
 		for _, ev := range events {
-			v.Events = append(v.Events, newEventRow(ev))
+			row := newEventRow(ev)
+			if row.Size > MaxPayloadShown {
+				row.PayloadURL = h.eventPayloadURL(ev)
+			}
+			v.Events = append(v.Events, row)
 		}
 		if v.From > t.FirstSeq {
 			v.OlderURL = h.topicURL(t.Name, v.From-1, limit)
@@ -423,7 +428,43 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 		next = events[limit].Seq
 		events = events[:limit]
 	}
-	writeJSON(w, http.StatusOK, wire.NewEventPage(name, events, next))
+	page := wire.EventPage{Topic: name, Events: make([]wire.Event, len(events)), NextFrom: next}
+	for i, ev := range events {
+		page.Events[i] = wire.NewEventCapped(ev, MaxPayloadShown, h.eventPayloadURL(ev))
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// eventPayloadURL is where an event's whole payload is served.
+func (h *Handler) eventPayloadURL(ev queue.EventRecord) string {
+	return h.url("/api/topics/" + ev.Topic + "/events/" + strconv.FormatInt(ev.Seq, 10) + "/payload")
+}
+
+// apiEventPayload serves an event's whole payload as it is, as
+// apiJobPayload serves a job's.
+func (h *Handler) apiEventPayload(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := checkTopic(name); err != nil {
+		return err
+	}
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return errBadRequest("%q is not a sequence number (a positive integer)", r.PathValue("seq"))
+	}
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	events, err := h.q.Topics().Events(ctx, queue.EventFilter{Topic: name, FromSeq: seq, ToSeq: seq, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(events) == 0 || events[0].Seq != seq {
+		return errNotFound(fmt.Sprintf("no event %d retained in topic %q", seq, name))
+	}
+	servePayload(w, r, events[0].Payload, fmt.Sprintf("event-%s-%d-payload", strings.ReplaceAll(name, "/", "_"), seq))
 	return nil
 }
 

@@ -74,15 +74,23 @@ func NewJob(j *queue.Job, full bool) Job {
 }
 
 // CapPayload sets a's payload from p as NewJob with full does, but of a
-// payload longer than limit bytes only its first limit bytes (fewer when
-// that cuts a character of text), as text when they are valid UTF-8 and
-// as base64 otherwise, with PayloadTruncated set. It sets PayloadBytes to
-// len(p) and PayloadURL to url.
+// payload longer than limit bytes only its start (see CappedPayload),
+// with PayloadTruncated set. It sets PayloadBytes to len(p) and
+// PayloadURL to url.
 func (a *Job) CapPayload(p []byte, limit int, url string) {
 	a.PayloadBytes, a.PayloadURL = len(p), url
+	a.PayloadEncoding, a.Payload, a.PayloadTruncated = CappedPayload(p, limit)
+}
+
+// CappedPayload returns how a payload is written in JSON, as Payload
+// does, when it is at most limit bytes long. Of a longer one it returns
+// only its first limit bytes (fewer when that cuts a character of text),
+// as "text" when they are valid UTF-8 and as "base64" otherwise, and
+// truncated true.
+func CappedPayload(p []byte, limit int) (encoding string, value any, truncated bool) {
 	if len(p) <= limit {
-		a.PayloadEncoding, a.Payload = Payload(p)
-		return
+		encoding, value = Payload(p)
+		return encoding, value, false
 	}
 	head := p[:limit]
 	for cut := 1; cut < utf8.UTFMax && cut < limit && !utf8.Valid(head); cut++ {
@@ -90,12 +98,10 @@ func (a *Job) CapPayload(p []byte, limit int, url string) {
 			head = p[:limit-cut] // text cut inside a character
 		}
 	}
-	a.PayloadTruncated = true
 	if utf8.Valid(head) {
-		a.PayloadEncoding, a.Payload = "text", string(head)
-		return
+		return "text", string(head), true
 	}
-	a.PayloadEncoding, a.Payload = "base64", head
+	return "base64", head, true
 }
 
 // JobPage is one page of a job listing, newest first. NextBefore, when

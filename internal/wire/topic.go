@@ -98,12 +98,28 @@ type Event struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	PayloadEncoding string            `json:"payload_encoding"`
 	Payload         any               `json:"payload"`
+	// PayloadBytes, PayloadTruncated and PayloadURL are set by
+	// NewEventCapped: the payload's whole size, whether Payload holds only
+	// its start, and where the whole payload is served.
+	PayloadBytes     int    `json:"payload_bytes,omitempty"`
+	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
+	PayloadURL       string `json:"payload_url,omitempty"`
 }
 
 // NewEvent returns ev's JSON form.
 func NewEvent(ev queue.EventRecord) Event {
 	e := Event{ID: ev.ID, Topic: ev.Topic, Seq: ev.Seq, PublishedAt: ev.PublishedAt.UTC(), OrderKey: ev.OrderKey, Metadata: ev.Metadata}
 	e.PayloadEncoding, e.Payload = Payload(ev.Payload)
+	return e
+}
+
+// NewEventCapped returns ev's JSON form with at most limit bytes of its
+// payload (see CappedPayload), its size, and url, where the whole payload
+// is served.
+func NewEventCapped(ev queue.EventRecord, limit int, url string) Event {
+	e := Event{ID: ev.ID, Topic: ev.Topic, Seq: ev.Seq, PublishedAt: ev.PublishedAt.UTC(), OrderKey: ev.OrderKey, Metadata: ev.Metadata,
+		PayloadBytes: len(ev.Payload), PayloadURL: url}
+	e.PayloadEncoding, e.Payload, e.PayloadTruncated = CappedPayload(ev.Payload, limit)
 	return e
 }
 
