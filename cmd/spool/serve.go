@@ -40,7 +40,11 @@ Authentication is required: HTTP basic auth with -user and the password of
 ` + adminPasswordEnv + ` environment variable. Without a password admin
 refuses to start, unless -no-auth says that another layer (a proxy, a
 private network) authenticates. Basic auth sends the password with every
-request: serve it over HTTPS (behind a proxy) beyond localhost.
+request: serve it over HTTPS (behind a proxy) beyond localhost. Behind a
+proxy that terminates TLS, -trust-proxy makes the admin believe its
+X-Forwarded-Proto (for a Secure CSRF cookie) and X-Forwarded-For (to
+limit failed logins per client); do not set it when clients can reach the
+admin directly.
 
 Flags:
 `
@@ -95,7 +99,7 @@ func runAdmin(ctx context.Context, args []string, stderr io.Writer, timeouts htt
 // adminFlags are the admin command's own flags.
 type adminFlags struct {
 	addr, user, password, prefix string
-	noAuth, readOnly             bool
+	noAuth, readOnly, trustProxy bool
 }
 
 // define adds the flags to c.
@@ -106,12 +110,13 @@ func (f *adminFlags) define(c *cmdline) {
 	c.fs.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication: only when another layer authenticates")
 	c.fs.BoolVar(&f.readOnly, "read-only", false, "open the database read-only and turn off every action")
 	c.fs.StringVar(&f.prefix, "prefix", "", "serve under this URL `path`, such as /admin (default: the root)")
+	c.fs.BoolVar(&f.trustProxy, "trust-proxy", false, "behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto and X-Forwarded-For: trust those headers")
 }
 
 // options checks the flags and returns the handler's options; the
 // password defaults to $SPOOL_ADMIN_PASSWORD.
 func (f *adminFlags) options(stderr io.Writer) (admin.Options, error) {
-	opts := admin.Options{ReadOnly: f.readOnly, Prefix: f.prefix,
+	opts := admin.Options{ReadOnly: f.readOnly, Prefix: f.prefix, TrustProxy: f.trustProxy,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	switch {
 	case f.noAuth && f.password != "":
