@@ -138,6 +138,15 @@ func TestLoginRateLimit(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, try("192.0.2.7:1003", "guess").Code)
 	require.Equal(t, http.StatusTooManyRequests, try("192.0.2.7:1003", "guess").Code)
 
+	// An IPv6 client counts by its /64.
+	for i := range 10 {
+		require.Equal(t, http.StatusUnauthorized, try(fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1), "guess").Code)
+	}
+	w = try("[2001:db8:1:2:ffff::1]:1000", testPass)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, "another address of the same /64")
+	require.Contains(t, decode[map[string]string](t, w)["error"], "from 2001:db8:1:2::/64")
+	require.Equal(t, http.StatusOK, try("[2001:db8:1:3::1]:1000", testPass).Code, "another /64")
+
 	// Behind a trusted proxy the client is the last X-Forwarded-For
 	// address; without trust the header is ignored.
 	p := newEnv(t, admin.Options{TrustProxy: true})

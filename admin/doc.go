@@ -70,8 +70,8 @@
 // Failed logins are limited per client address: after 10 failures in a
 // row, a client's requests that carry credentials get 429 Too Many
 // Requests with Retry-After, unchecked, until it may try again (one more
-// try per 6s). Behind a trusted proxy the client is the last address of
-// X-Forwarded-For.
+// try per 6s). A client is an IPv4 address or an IPv6 /64; behind a
+// trusted proxy, the last address of X-Forwarded-For.
 //
 // Every value shown is escaped by html/template: payloads, errors and
 // metadata are text from outside. Control characters and invisible

@@ -102,9 +102,10 @@ func (l *loginLimiter) prune(now time.Time) {
 	}
 }
 
-// clientAddr is the address failed logins are counted by: the
+// clientAddr is the client failed logins are counted by: the
 // connection's IP, or with Options.TrustProxy the last address in
-// X-Forwarded-For (the one the trusted proxy added).
+// X-Forwarded-For (the one the trusted proxy added). An IPv6 client counts
+// by its /64 network, which one host may hold whole.
 func (h *Handler) clientAddr(r *http.Request) string {
 	if h.opts.TrustProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
@@ -113,13 +114,24 @@ func (h *Handler) clientAddr(r *http.Request) string {
 				last = last[i+1:]
 			}
 			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
-				return ip.String()
+				return clientKey(ip)
 			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return clientKey(ip)
 	}
 	return host
+}
+
+// clientKey is an IPv4 address as it is, an IPv6 one as its /64.
+func clientKey(ip net.IP) string {
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
