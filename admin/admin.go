@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,16 @@ type Options struct {
 	// same secret of at least 32 bytes on every process when several serve
 	// the admin behind one load balancer.
 	Secret []byte
+	// TrustProxy says that the handler is served behind a reverse proxy
+	// that terminates TLS and sets X-Forwarded-Proto and X-Forwarded-For,
+	// replacing whatever the client sent in them. The handler then takes a
+	// request with "X-Forwarded-Proto: https" as served over HTTPS (its
+	// CSRF cookie is then Secure and named "__Host-spool_admin_csrf", as on
+	// a TLS connection), and counts failed logins per the last address of
+	// X-Forwarded-For instead of per connection. Leave it false when
+	// clients reach the handler directly: they could send those headers
+	// themselves.
+	TrustProxy bool
 	// Logger receives a record for every request that failed with a server
 	// error. Defaults to the queue's logger.
 	Logger *slog.Logger
@@ -113,6 +124,7 @@ type Handler struct {
 	routes   []route
 	crossOri *http.CrossOriginProtection
 	corrupt  corruptWatch // the last corruption error seen, for the banner
+	logins   *loginLimiter
 }
 
 // New returns the admin handler for q. It returns an error when the
@@ -139,7 +151,7 @@ func New(q *queue.Queue, opts Options) (*Handler, error) {
 	if logger == nil {
 		logger = q.Logger()
 	}
-	h := &Handler{q: q, opts: opts, logger: logger, secret: secret, crossOri: http.NewCrossOriginProtection()}
+	h := &Handler{q: q, opts: opts, logger: logger, secret: secret, crossOri: http.NewCrossOriginProtection(), logins: newLoginLimiter(q.Now)}
 	h.sched = scheduler(q, opts.Schedules, logger)
 	if err := h.loadStatic(); err != nil {
 		return nil, err
@@ -254,13 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api := path == "/api" || strings.HasPrefix(path, "/api/")
-	if !h.opts.NoAuth && !h.opts.Authorize(r) {
-		if h.opts.Unauthorized != nil {
-			h.opts.Unauthorized.ServeHTTP(w, r)
-			return
-		}
-		hdr.Set("WWW-Authenticate", `Basic realm="spool admin", charset="UTF-8"`)
-		h.fail(w, r, api, &httpError{status: http.StatusUnauthorized, msg: "authentication required"})
+	if !h.opts.NoAuth && !h.authorize(w, r, api) {
 		return
 	}
 	if r.Method == http.MethodPost {
@@ -274,6 +280,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.dispatch(w, r, path, api)
+}
+
+// authorize asks Options.Authorize about r and answers a refused request:
+// 401 (or Options.Unauthorized), and 429 with Retry-After while r's client
+// has failed too often (see loginLimiter). It reports whether r may go on.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, api bool) bool {
+	client := h.clientAddr(r)
+	creds := r.Header.Get("Authorization") != ""
+	if creds {
+		if wait := h.logins.wait(client); wait > 0 {
+			secs := int64((wait + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			h.fail(w, r, api, &httpError{status: http.StatusTooManyRequests,
+				msg: fmt.Sprintf("too many failed logins from %s: try again in %ds", client, secs)})
+			return false
+		}
+	}
+	if h.opts.Authorize(r) {
+		return true
+	}
+	if creds {
+		h.logins.failed(client)
+	}
+	if h.opts.Unauthorized != nil {
+		h.opts.Unauthorized.ServeHTTP(w, r)
+		return false
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="spool admin", charset="UTF-8"`)
+	h.fail(w, r, api, &httpError{status: http.StatusUnauthorized, msg: "authentication required"})
+	return false
 }
 
 // strip returns the request path below the prefix.

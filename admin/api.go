@@ -1,9 +1,14 @@
 package admin
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/spooljobs/spool/internal/wire"
+	"github.com/spooljobs/spool/queue"
 )
 
 // The JSON shapes of the API (documented in doc.go) are package wire's,
@@ -24,7 +29,9 @@ func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) apiQueues(w http.ResponseWriter, r *http.Request) error {
-	if p := readQuery(r); p.err != nil {
+	p := readQuery(r, "after", "limit")
+	after, limit := p.pageParams("after")
+	if p.err != nil {
 		return p.err
 	}
 	ctx, cancel := h.readCtx(r)
@@ -33,7 +40,11 @@ func (h *Handler) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewQueues(st))
+	shown, _, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
+	st.Queues = shown
+	out := wire.NewQueues(st)
+	out.NextAfter = next
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -78,8 +89,50 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewJob(j, true))
+	a := wire.NewJob(j, true)
+	a.CapPayload(j.Payload, MaxPayloadShown, h.url("/api/jobs/"+strconv.FormatInt(j.ID, 10)+"/payload"))
+	writeJSON(w, http.StatusOK, a)
 	return nil
+}
+
+// apiJobPayload serves a job's whole payload as it is: application/json
+// when it is valid UTF-8 JSON, else application/octet-stream, as a
+// download.
+func (h *Handler) apiJobPayload(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	j, err := h.q.Inspector().Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	servePayload(w, r, j.Payload, fmt.Sprintf("job-%d-payload", j.ID))
+	return nil
+}
+
+// servePayload writes a payload as it is, as a download named file plus
+// ".json" or ".bin": application/json when it is UTF-8 JSON, else
+// application/octet-stream.
+func servePayload(w http.ResponseWriter, r *http.Request, p []byte, file string) {
+	ct, ext := "application/octet-stream", "bin"
+	if len(p) > 0 && utf8.Valid(p) && json.Valid(p) {
+		ct, ext = "application/json", "json"
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", ct)
+	hdr.Set("Content-Length", strconv.Itoa(len(p)))
+	hdr.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, file, ext))
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(p)
+	}
 }
 
 // apiCSRF hands API clients a CSRF token and sets its cookie.
@@ -90,6 +143,6 @@ func (h *Handler) apiCSRF(w http.ResponseWriter, r *http.Request) error {
 	if h.opts.ReadOnly {
 		return errForbidden("the admin is read-only (Options.ReadOnly): there are no actions to protect")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"token": h.csrfToken(w, r), "header": csrfHeader, "cookie": csrfCookie})
+	writeJSON(w, http.StatusOK, map[string]string{"token": h.csrfToken(w, r), "header": csrfHeader, "cookie": h.csrfCookieName(r)})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,6 +220,11 @@ func TestBrowserScreenshots(t *testing.T) {
 	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: -1})
 	ids := seedDemo(e)
 	seedDemoSchedulesTopics(e)
+	// A job whose error and metadata hide characters, with a payload too
+	// long to show whole.
+	long := []byte(`{"note":"` + strings.Repeat("a long line of text ", 4000) + `"}`)
+	ids["escaped"] = e.enqueue(queue.NewJob{Kind: "invoice.send", Queue: "mail", Payload: long,
+		Metadata: map[string]string{"file": "invoice\u202egnp.exe", "zero\u200bwidth": "x\x1b[2J"}})
 	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -249,6 +255,8 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"topic-events", "/admin/topics/orders.created?limit=12"},
 		{"readonly-schedules", "/ro/schedules"},
 		{"readonly-topics", "/ro/topics"},
+		{"job-escaped", "/admin/jobs/" + strconv.FormatInt(ids["escaped"], 10)},
+		{"topics-paged", "/admin/topics?limit=2&after=orders.created"},
 	}
 	for _, s := range shots {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+s.path)))
@@ -385,4 +393,41 @@ func seedDemoSchedulesTopics(e *env) {
 	// Work through some of the deliveries.
 	completeAll(e, "stock")
 	e.clock.Add(2 * time.Minute)
+}
+
+// The cells of a topic's event rows share their first line's baseline:
+// the sequence number, the time, the ordering key and the payload's
+// summary read on one line (issue 15: event-log rows align).
+func TestBrowserEventRowsAlign(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{RefreshInterval: -1})
+	seedTopics(e)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/topics/orders.created")))
+	// A zero-size inline block on the baseline marks where each cell's
+	// first line sits.
+	spread, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const out = [];
+		for (const tr of document.querySelectorAll('#event-list tbody tr')) {
+			const tops = [];
+			for (const sel of ['td.num', 'td.nowrap span', 'td.mono', 'td.payload .preview']) {
+				const el = tr.querySelector(sel);
+				const m = document.createElement('span');
+				m.style.cssText = 'display:inline-block;width:0;height:0;vertical-align:baseline';
+				el.insertBefore(m, el.firstChild);
+				tops.push(m.getBoundingClientRect().top);
+			}
+			out.push(Math.max(...tops) - Math.min(...tops));
+		}
+		return out;
+	})()`))
+	require.NoError(t, err)
+	require.Len(t, spread, 7)
+	for i, d := range spread {
+		require.LessOrEqual(t, d, 1.0, "event row %d: its cells' baselines lie %.1fpx apart", i, d)
+	}
 }

@@ -62,12 +62,31 @@
 // SameSite=Strict) and must not come from another origin (checked with
 // net/http's CrossOriginProtection): forms send it in the field "csrf", API
 // calls in the X-CSRF-Token header. A POST without a valid token gets 403.
+// Every cookie of the CSRF name counts, so a cookie planted by a sibling
+// subdomain does not lock operators out. Served over HTTPS (r.TLS, or
+// X-Forwarded-Proto: https from a proxy that Options.TrustProxy says is
+// trusted) the cookie is Secure and named "__Host-spool_admin_csrf".
+//
+// Failed logins are limited per client address: after 10 failures in a
+// row, a client's requests that carry credentials get 429 Too Many
+// Requests with Retry-After, unchecked, until it may try again (one more
+// try per 6s). A client is an IPv4 address or an IPv6 /64; behind a
+// trusted proxy, the last address of X-Forwarded-For.
 //
 // Every value shown is escaped by html/template: payloads, errors and
-// metadata are text from outside. Bad, unknown, repeated or out-of-range
+// metadata are text from outside. Control characters and invisible
+// formatting characters (bidirectional overrides such as U+202E,
+// zero-width spaces) show as their escapes (\u202e) in a marked span, as
+// the spool command prints them, so that a kind or an error cannot read
+// other than it is. Bad, unknown, repeated or out-of-range
 // parameters get 400 Bad Request with a message that says what is wrong.
-// Lists are bounded (at most MaxPageSize jobs, keyset paging by ID), and
-// every read runs under Options.QueryTimeout.
+// Lists are bounded: job lists by ID (at most MaxPageSize jobs, keyset
+// paging by ID); topics, subscriptions, queues and schedules by name, on
+// their pages and in the API (query: after, a name: the entries after it;
+// limit, 1 to 500, default 50; "next_after" is set when more follow: pass
+// it as after). The stores list those whole, so the paging bounds what is
+// rendered and sent, not what is read. Every read runs under
+// Options.QueryTimeout.
 //
 // A read or write that finds the database file corrupt (queue.ErrCorrupt)
 // answers 500 with the store's error, and for 15 minutes after the last
@@ -86,7 +105,7 @@
 //	/api/stats            {"now", "queues": [queue...], "throughput": [minute...]}
 //	                      minute: {"minute", "completed", "failed", "dead"},
 //	                      one per minute of the last hour, oldest first
-//	/api/queues           {"queues": [queue...]}
+//	/api/queues           {"queues": [queue...], "next_after": name}
 //	                      queue: {"name", "pending", "scheduled", "blocked",
 //	                      "blocked_keys", "stuck_keys", "running",
 //	                      "completed", "cancelled", "dead",
@@ -97,16 +116,22 @@
 //	                      limit (1 to 500, default 50). next_before is set
 //	                      when an older page exists: pass it as before.
 //	/api/dead             like /api/jobs for dead jobs (no state parameter)
-//	/api/jobs/{id}        one job, with its payload and its attempt errors
-//	/api/schedules        {"schedules": [schedule...]}
+//	/api/jobs/{id}        one job, with its payload (at most its first
+//	                      MaxPayloadShown bytes) and its attempt errors
+//	/api/jobs/{id}/payload
+//	                      the whole payload as it is, as a download:
+//	                      application/json when it is UTF-8 JSON, else
+//	                      application/octet-stream
+//	/api/schedules        {"schedules": [schedule...], "next_after": name}
 //	                      schedule: {"name", "spec", "time_zone", "kind",
 //	                      "queue", "misfire", "next_run", "prev_run",
 //	                      "paused", "trigger_requested_at", "registered"};
 //	                      a paused schedule does not run at next_run
-//	/api/topics           {"topics": [topic...]}
+//	/api/topics           {"topics": [topic...], "next_after": name}
 //	                      topic: {"name", "last_seq", "first_seq", "events",
 //	                      "retention": {"max_age_seconds", "max_events"}}
-//	/api/subscriptions    {"subscriptions": [subscription...]}
+//	/api/subscriptions    {"subscriptions": [subscription...],
+//	                      "next_after": name}
 //	                      subscription: {"name", "pattern", "filter",
 //	                      "queue", "kind", "priority", "max_attempts",
 //	                      "created_at", "cursor", "backlog", "lag"}
@@ -117,8 +142,11 @@
 //	                      next_from is set when more events follow: pass
 //	                      it as from. event: {"id", "topic", "seq",
 //	                      "published_at", "order_key", "metadata",
-//	                      "payload_encoding", "payload"}, the payload as
-//	                      for a job
+//	                      "payload_encoding", "payload", "payload_bytes",
+//	                      "payload_url"}, the payload as for a job (cut
+//	                      the same way, with "payload_truncated")
+//	/api/topics/{name}/events/{seq}/payload
+//	                      an event's whole payload, as for a job
 //	/api/csrf             {"token", "header", "cookie"}: a CSRF token for
 //	                      actions, and its cookie (Set-Cookie)
 //
@@ -128,13 +156,18 @@
 // "unique_key", "order_key", "expires_at", "metadata", "last_error",
 // "dead_reason"}; /api/jobs/{id}
 // adds "payload" (the JSON itself when the payload is JSON, else a string),
-// "payload_encoding" ("json", "text" or "base64") and "errors": [{"attempt",
+// "payload_encoding" ("json", "text" or "base64"), "payload_bytes" (its
+// size), "payload_url" (/api/jobs/{id}/payload) and "errors": [{"attempt",
 // "at", "error", "stack"}], the kept attempt errors (the first and the
 // latest; see queue.AppendAttemptError). "errors_dropped" counts the failed
 // attempts whose errors were not kept, which lie after the first entry of
 // "errors". Times that have not happened are null; "leased_by",
 // "unique_key", "order_key", "metadata", "last_error", "dead_reason",
-// "errors" and "errors_dropped" are left out when empty.
+// "errors" and "errors_dropped" are left out when empty. A payload longer
+// than MaxPayloadShown bytes is cut: "payload" holds its first bytes (as
+// "text" when they are UTF-8, else "base64") and "payload_truncated" is
+// true; fetch "payload_url" for the rest. The job page cuts it the same
+// way and links to the download.
 //
 // Actions (POST, with the X-CSRF-Token header and the cookie of
 // /api/csrf; a body, where one is taken, is JSON):

@@ -47,7 +47,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if r.Method != http.MethodHead {
 		// The page is UTF-8: text from the request (a path in a 404) or
 		// the store may hold invalid bytes, which html/template copies.
-		w.Write(bytes.ToValidUTF8(b.Bytes(), []byte("\uFFFD")))
+		// Invisible and control characters of job data show escaped.
+		w.Write(showInvisible(bytes.ToValidUTF8(b.Bytes(), []byte("\uFFFD"))))
 	}
 	return nil
 }
@@ -69,7 +70,11 @@ func (h *Handler) readCtx(r *http.Request) (context.Context, context.CancelFunc)
 // Dashboard.
 
 type dashboard struct {
-	Queues       []queueRow
+	Queues []queueRow // one page of the queues, by name
+	// QueuesPage is the Queues page's place in the list; on the
+	// dashboard, MoreQueues counts the queues after the first page.
+	QueuesPage   namePage
+	MoreQueues   int
 	Totals       queue.QueueStats
 	AnyBlocked   bool
 	Chart        chart
@@ -85,7 +90,9 @@ type queueRow struct {
 	DeadURL string
 }
 
-func (h *Handler) loadDashboard(r *http.Request) (*dashboard, error) {
+// loadDashboard reads the stats: the totals of every queue, and the rows
+// of one page of them (the queues after the name after, at most limit).
+func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dashboard, error) {
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
 	st, err := h.q.Inspector().Stats(ctx)
@@ -93,10 +100,15 @@ func (h *Handler) loadDashboard(r *http.Request) (*dashboard, error) {
 		return nil, err
 	}
 	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now()}
-	for _, qs := range st.Queues {
+	shown, pg, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
+	pg.links(after, next, func(a string) string { return h.pageURL("/queues", nil, "after", a, limit) })
+	d.QueuesPage, d.MoreQueues = pg, pg.Total-pg.To
+	for _, qs := range shown {
 		d.Queues = append(d.Queues, queueRow{QueueStats: qs,
 			JobsURL: h.url("/jobs?queue=" + url.QueryEscape(qs.Name)),
 			DeadURL: h.url("/dead?queue=" + url.QueryEscape(qs.Name))})
+	}
+	for _, qs := range st.Queues {
 		d.Totals.Pending += qs.Pending
 		d.Totals.Scheduled += qs.Scheduled
 		d.Totals.Blocked += qs.Blocked
@@ -117,7 +129,7 @@ func (h *Handler) dashboardPage(w http.ResponseWriter, r *http.Request) error {
 	if p := readQuery(r); p.err != nil {
 		return p.err
 	}
-	d, err := h.loadDashboard(r)
+	d, err := h.loadDashboard(r, "", DefaultPageSize)
 	if err != nil {
 		return err
 	}
@@ -130,7 +142,7 @@ func (h *Handler) dashboardPartial(w http.ResponseWriter, r *http.Request) error
 	if p := readQuery(r); p.err != nil {
 		return p.err
 	}
-	d, err := h.loadDashboard(r)
+	d, err := h.loadDashboard(r, "", DefaultPageSize)
 	if err != nil {
 		return err
 	}
@@ -219,6 +231,8 @@ type jobDetail struct {
 	Payload     string
 	PayloadKind string
 	PayloadSize int
+	PayloadCut  bool   // only the first MaxPayloadShown bytes are shown
+	PayloadURL  string // the whole payload, as a download
 	MetaKeys    []string
 	Errors      []attemptRow // newest first, with the gap of dropped attempts where it lies
 	Failed      int          // failed attempts in all, kept or not
@@ -234,18 +248,29 @@ type jobDetail struct {
 type attemptRow struct {
 	queue.AttemptError
 	Dropped int
+	// N is the failure's place in the job's whole history, from 1: unique,
+	// where AttemptError.Attempt starts again at 1 when a dead job is
+	// retried.
+	N int
+	// Retried marks the first failure after such a retry.
+	Retried bool
 }
 
 // attemptRows lists j's attempt errors newest first, with the gap of the
-// dropped ones in its place.
+// dropped ones in its place, numbered through the whole history.
 func attemptRows(j *queue.Job) []attemptRow {
 	rows := make([]attemptRow, 0, len(j.Errors)+1)
 	gap := j.ErrorsGap()
+	n, prev := 0, 0
 	for i, e := range j.Errors {
 		if i == gap {
 			rows = append(rows, attemptRow{Dropped: j.ErrorsDropped})
+			n += j.ErrorsDropped
+			prev = 0 // unknown across the gap
 		}
-		rows = append(rows, attemptRow{AttemptError: e})
+		n++
+		rows = append(rows, attemptRow{AttemptError: e, N: n, Retried: prev > 0 && e.Attempt <= prev})
+		prev = e.Attempt
 	}
 	if gap == len(j.Errors) {
 		rows = append(rows, attemptRow{Dropped: j.ErrorsDropped})
@@ -270,7 +295,8 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := &jobDetail{Job: j, PayloadSize: len(j.Payload)}
+	d := &jobDetail{Job: j, PayloadSize: len(j.Payload), PayloadCut: len(j.Payload) > MaxPayloadShown,
+		PayloadURL: h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/payload")}
 	d.Payload, d.PayloadKind = payloadView(j.Payload)
 	for k := range j.Metadata {
 		d.MetaKeys = append(d.MetaKeys, k)
@@ -299,12 +325,13 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 // Queues.
 
 func (h *Handler) queuesPage(w http.ResponseWriter, r *http.Request) error {
-	p := readQuery(r, flashKeys...)
+	p := readQuery(r, slices.Concat([]string{"after", "limit"}, flashKeys)...)
+	after, limit := p.pageParams("after")
 	fl := p.flash()
 	if p.err != nil {
 		return p.err
 	}
-	d, err := h.loadDashboard(r)
+	d, err := h.loadDashboard(r, after, limit)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/spooljobs/spool/internal/textesc"
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
 )
@@ -46,7 +48,11 @@ var PayloadSeeds = []string{
 
 // JobPayloadRE finds the payload section of a job page: the kind shown,
 // and the escaped payload (absent for an empty one).
-var JobPayloadRE = regexp.MustCompile(`(?s)<h2>Payload</h2><span class="muted">([^<]*) · [^<]* bytes</span>.*?(?:<pre class="code" id="payload">(.*?)</pre>|</section>)`)
+var JobPayloadRE = regexp.MustCompile(`(?s)<h2>Payload</h2><span class="muted">([^<]*) · [^<]* bytes(?: <a [^>]*>[^<]*</a>)?</span>.*?(?:<pre class="code" id="payload">(.*?)</pre>|</section>)`)
+
+// EscSpanRE finds the span that shows an invisible or control character:
+// its code point and the escape shown.
+var EscSpanRE = regexp.MustCompile(`<span class="esc" title="U\+([0-9A-F]{4,6})">([^<]*)</span>`)
 
 // FuzzPayloadView renders a fuzzed payload on the job page's template as
 // the job page does (payloadView) and checks what CheckPayloadShown checks.
@@ -102,8 +108,19 @@ func FuzzPayloadView(f *testing.F) {
 // payload back: the same JSON value, pretty-printed, when it is shown as
 // JSON (only valid UTF-8 JSON is); the same text when it is shown as text;
 // the same bytes through base64 otherwise.
+//
+// Invisible and control characters are shown as escape spans (see
+// showInvisible); each span stands for its character here.
 func CheckPayloadShown(t *testing.T, where string, payload []byte, kind, escaped string) {
 	t.Helper()
+	escaped = EscSpanRE.ReplaceAllStringFunc(escaped, func(span string) string {
+		m := EscSpanRE.FindStringSubmatch(span)
+		r, err := strconv.ParseUint(m[1], 16, 32)
+		if err != nil || !textesc.NeedsEscape(rune(r)) || m[2] != textesc.Code(rune(r)) {
+			t.Fatalf("%s: the escape span %q of %q is wrong", where, span, payload)
+		}
+		return html.EscapeString(string(rune(r)))
+	})
 	if strings.ContainsAny(escaped, "<>") {
 		t.Fatalf("%s: the payload %q is shown with a raw < or >: %q", where, payload, escaped)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
@@ -67,7 +68,8 @@ func (h *Handler) doSchedule(ctx context.Context, act schedAction, name string) 
 }
 
 type schedulesView struct {
-	Schedules []schedule.Info
+	Schedules []schedule.Info // one page, by name
+	Page      namePage
 	// Own is true when the handler made its own scheduler (Options.Schedules
 	// is nil): nothing is registered with it, so the registered flag says
 	// nothing and the page leaves it out.
@@ -85,7 +87,8 @@ func (h *Handler) listSchedules(r *http.Request) ([]schedule.Info, error) {
 }
 
 func (h *Handler) schedulesPage(w http.ResponseWriter, r *http.Request) error {
-	p := readQuery(r, flashNameKeys...)
+	p := readQuery(r, slices.Concat([]string{"after", "limit"}, flashNameKeys)...)
+	after, limit := p.pageParams("after")
 	fl := p.flash()
 	if p.err != nil {
 		return p.err
@@ -94,7 +97,9 @@ func (h *Handler) schedulesPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pg := h.newPage(w, r, "Schedules", "schedules", &schedulesView{Schedules: list, Own: h.opts.Schedules == nil})
+	shown, place, next := pageByName(list, func(s schedule.Info) string { return s.Name }, after, limit)
+	place.links(after, next, func(a string) string { return h.pageURL("/schedules", nil, "after", a, limit) })
+	pg := h.newPage(w, r, "Schedules", "schedules", &schedulesView{Schedules: shown, Page: place, Own: h.opts.Schedules == nil})
 	pg.Flash = fl.Text()
 	return h.render(w, r, http.StatusOK, "schedules", "layout", pg)
 }
@@ -121,14 +126,19 @@ func (h *Handler) scheduleAction(act schedAction) func(http.ResponseWriter, *htt
 // The JSON API.
 
 func (h *Handler) apiSchedules(w http.ResponseWriter, r *http.Request) error {
-	if p := readQuery(r); p.err != nil {
+	p := readQuery(r, "after", "limit")
+	after, limit := p.pageParams("after")
+	if p.err != nil {
 		return p.err
 	}
 	list, err := h.listSchedules(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewSchedules(list))
+	shown, _, next := pageByName(list, func(s schedule.Info) string { return s.Name }, after, limit)
+	out := wire.NewSchedules(shown)
+	out.NextAfter = next
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -92,7 +92,7 @@ func TestSchedulesPage(t *testing.T) {
 	require.Contains(t, nightly, `<span class="cell-sub">→ <a class="mono" href="/jobs?queue=maintenance&amp;kind=stock.sync"`)
 	// Next run 02:30 Berlin time (01:30 UTC) on Tuesday; it is 15:30 UTC.
 	require.Contains(t, nightly, `<span title="2026-03-03 01:30:00.000 UTC">in 10h</span><span class="cell-sub">Tue 3 Mar 02:30 CET</span>`)
-	require.Contains(t, nightly, "not yet")
+	require.Contains(t, nightly, `<td class="prev"><span class="muted none">—</span>`, "not run yet: one dash")
 	require.Contains(t, nightly, `<span class="badge active">active</span>`)
 	require.Contains(t, nightly, ">Pause</button>")
 	require.Contains(t, nightly, ">Trigger now</button>")

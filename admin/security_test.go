@@ -79,7 +79,7 @@ func everyRoute() []struct{ method, path string } {
 	return []struct{ method, path string }{
 		{"GET", "/"}, {"GET", "/partial/dashboard"}, {"GET", "/jobs"}, {"GET", "/jobs/1"}, {"GET", "/dead"},
 		{"GET", "/queues"}, {"GET", "/static/admin.css"}, {"GET", "/api/stats"}, {"GET", "/api/queues"},
-		{"GET", "/api/jobs"}, {"GET", "/api/jobs/1"}, {"GET", "/api/dead"}, {"GET", "/api/csrf"},
+		{"GET", "/api/jobs"}, {"GET", "/api/jobs/1"}, {"GET", "/api/jobs/1/payload"}, {"GET", "/api/dead"}, {"GET", "/api/csrf"},
 		{"POST", "/jobs/1/retry"}, {"POST", "/jobs/1/cancel"}, {"POST", "/jobs/1/delete"},
 		{"POST", "/dead/retry"}, {"POST", "/dead/delete"}, {"POST", "/queues/pause"}, {"POST", "/queues/resume"},
 		{"POST", "/api/jobs/1/retry"}, {"POST", "/api/jobs/1/cancel"}, {"POST", "/api/jobs/1/delete"},
@@ -98,9 +98,11 @@ func TestAuthRequired(t *testing.T) {
 	e := newEnv(t, admin.Options{})
 	id := e.dead(queue.NewJob{Kind: "k"}, "boom", "")
 	require.Equal(t, int64(1), id)
-	for _, rt := range everyRoute() {
-		for _, cred := range []string{"", "admin:wrong", "someone:" + testPass} {
+	for i, rt := range everyRoute() {
+		for j, cred := range []string{"", "admin:wrong", "someone:" + testPass} {
 			r := httptest.NewRequest(rt.method, rt.path, nil)
+			// One client each: failed logins are limited per client.
+			r.RemoteAddr = fmt.Sprintf("10.0.%d.%d:1234", i, j)
 			if cred != "" {
 				u, p, _ := strings.Cut(cred, ":")
 				r.SetBasicAuth(u, p)

@@ -36,15 +36,18 @@ type subView struct {
 }
 
 type topicsView struct {
-	Topics []topicRow
-	Subs   []subView
+	Topics     []topicRow
+	TopicsPage namePage
+	Subs       []subView
+	SubsPage   namePage
 	// Replay is the replay form of one subscription (?replay=name).
 	Replay *replayView
 }
 
 type replayView struct {
 	Sub    subView
-	Topics []topicRow // the topics its pattern matches
+	Topics []topicRow // the topics its pattern matches, at most MaxPageSize
+	More   int        // matching topics left out
 }
 
 // retentionText describes a topic's retention: "7d · 10 000 newest".
@@ -66,15 +69,28 @@ func (h *Handler) topicRow(t queue.TopicInfo) topicRow {
 	return topicRow{TopicInfo: t, URL: h.url("/topics/" + t.Name), Retention: retentionText(t.Retention)}
 }
 
+// subView is a subscription's row; topics are sorted by name (sortTopics).
 func (h *Handler) subView(s queue.SubscriptionInfo, topics []queue.TopicInfo) subView {
 	v := subView{SubscriptionInfo: s, ReplayURL: h.url("/topics?replay=" + url.QueryEscape(s.Name) + "#replay")}
 	for _, k := range slices.Sorted(maps.Keys(s.Filter)) {
 		v.Filter = append(v.Filter, k+"="+s.Filter[k])
 	}
-	if !strings.ContainsAny(s.Pattern, "*#") && slices.ContainsFunc(topics, func(t queue.TopicInfo) bool { return t.Name == s.Pattern }) {
-		v.PatternURL = h.url("/topics/" + s.Pattern)
+	if !strings.ContainsAny(s.Pattern, "*#") {
+		if _, ok := slices.BinarySearchFunc(topics, s.Pattern, func(t queue.TopicInfo, name string) int { return strings.Compare(t.Name, name) }); ok {
+			v.PatternURL = h.url("/topics/" + s.Pattern)
+		}
 	}
 	return v
+}
+
+// sortTopics sorts topics by name in Go's byte order, which the binary
+// searches of this file need (a store may order by a collation of its
+// own).
+func sortTopics(topics []queue.TopicInfo) {
+	cmp := func(a, b queue.TopicInfo) int { return strings.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(topics, cmp) {
+		slices.SortStableFunc(topics, cmp)
+	}
 }
 
 // checkTopic validates a topic name from a path, form or body.
@@ -88,9 +104,10 @@ func checkTopic(name string) error {
 	return nil
 }
 
+// findTopic finds a topic in topics sorted by name (sortTopics).
 func findTopic(topics []queue.TopicInfo, name string) (queue.TopicInfo, error) {
-	i := slices.IndexFunc(topics, func(t queue.TopicInfo) bool { return t.Name == name })
-	if i < 0 {
+	i, ok := slices.BinarySearchFunc(topics, name, func(t queue.TopicInfo, name string) int { return strings.Compare(t.Name, name) })
+	if !ok {
 		return queue.TopicInfo{}, errNotFound(fmt.Sprintf("no topic %q: a topic appears once an event is published to it", name))
 	}
 	return topics[i], nil
@@ -104,12 +121,13 @@ func findSubscription(subs []queue.SubscriptionInfo, name string) (queue.Subscri
 	return subs[i], nil
 }
 
-// loadTopics reads the topics and the subscriptions.
+// loadTopics reads the topics (sorted by name) and the subscriptions.
 func (h *Handler) loadTopics(ctx context.Context) ([]queue.TopicInfo, []queue.SubscriptionInfo, error) {
 	topics, err := h.q.Topics().List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	sortTopics(topics)
 	subs, err := h.q.Topics().Subscriptions(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -118,8 +136,10 @@ func (h *Handler) loadTopics(ctx context.Context) ([]queue.TopicInfo, []queue.Su
 }
 
 func (h *Handler) topicsPage(w http.ResponseWriter, r *http.Request) error {
-	p := readQuery(r, slices.Concat([]string{"replay"}, flashNameKeys)...)
+	p := readQuery(r, slices.Concat([]string{"replay", "after", "sub_after", "limit"}, flashNameKeys)...)
 	replay := p.name("replay")
+	after, limit := p.pageParams("after")
+	subAfter := p.str("sub_after")
 	fl := p.flash()
 	if p.err != nil {
 		return p.err
@@ -131,27 +151,49 @@ func (h *Handler) topicsPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := &topicsView{}
-	for _, t := range topics {
+	shown, pg, next := pageByName(topics, func(t queue.TopicInfo) string { return t.Name }, after, limit)
+	pg.links(after, next, func(a string) string { return h.topicsURL(a, subAfter, limit) })
+	v.TopicsPage = pg
+	for _, t := range shown {
 		v.Topics = append(v.Topics, h.topicRow(t))
 	}
-	for _, s := range subs {
+	// Subscriptions: a page of their own, and their links need all topics.
+	all := subs
+	shownSubs, spg, snext := pageByName(slices.Clone(subs), func(s queue.SubscriptionInfo) string { return s.Name }, subAfter, limit)
+	spg.links(subAfter, snext, func(a string) string { return h.topicsURL(after, a, limit) + "#subscriptions" })
+	v.SubsPage = spg
+	for _, s := range shownSubs {
 		v.Subs = append(v.Subs, h.subView(s, topics))
 	}
 	if replay != "" && !h.opts.ReadOnly {
-		s, err := findSubscription(subs, replay)
+		s, err := findSubscription(all, replay)
 		if err != nil {
 			return err
 		}
 		v.Replay = &replayView{Sub: h.subView(s, topics)}
 		for _, t := range topics {
 			if queue.MatchTopic(s.Pattern, t.Name) {
+				if len(v.Replay.Topics) == MaxPageSize {
+					v.Replay.More++
+					continue
+				}
 				v.Replay.Topics = append(v.Replay.Topics, h.topicRow(t))
 			}
 		}
 	}
-	pg := h.newPage(w, r, "Topics", "topics", v)
-	pg.Flash = fl.Text()
-	return h.render(w, r, http.StatusOK, "topics", "layout", pg)
+	pg2 := h.newPage(w, r, "Topics", "topics", v)
+	pg2.Flash = fl.Text()
+	return h.render(w, r, http.StatusOK, "topics", "layout", pg2)
+}
+
+// topicsURL is the Topics page from the topic after and the subscription
+// subAfter on.
+func (h *Handler) topicsURL(after, subAfter string, limit int) string {
+	v := url.Values{}
+	if subAfter != "" {
+		v.Set("sub_after", subAfter)
+	}
+	return h.pageURL("/topics", v, "after", after, limit)
 }
 
 // The event log of one topic, newest first, paged by sequence number.
@@ -163,6 +205,7 @@ type eventRow struct {
 	Payload     string
 	PayloadKind string
 	Size        int
+	PayloadURL  string // the whole payload, when the page shows only its start
 }
 
 type topicView struct {
@@ -198,7 +241,7 @@ func (h *Handler) topicPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := &topicView{Topic: h.topicRow(t), Limit: int(limit)}
 	for _, s := range subs {
-		if queue.MatchTopic(s.Pattern, t.Name) {
+		if queue.MatchTopic(s.Pattern, t.Name) && len(v.Subs) < MaxPageSize {
 			v.Subs = append(v.Subs, h.subView(s, topics))
 		}
 	}
@@ -215,7 +258,11 @@ func (h *Handler) topicPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		slices.Reverse(events)
 		for _, ev := range events {
-			v.Events = append(v.Events, newEventRow(ev))
+			row := newEventRow(ev)
+			if row.Size > MaxPayloadShown {
+				row.PayloadURL = h.eventPayloadURL(ev)
+			}
+			v.Events = append(v.Events, row)
 		}
 		if v.From > t.FirstSeq {
 			v.OlderURL = h.topicURL(t.Name, v.From-1, limit)
@@ -310,7 +357,9 @@ func (h *Handler) replayAction(w http.ResponseWriter, r *http.Request) error {
 // The JSON API.
 
 func (h *Handler) apiTopics(w http.ResponseWriter, r *http.Request) error {
-	if p := readQuery(r); p.err != nil {
+	p := readQuery(r, "after", "limit")
+	after, limit := p.pageParams("after")
+	if p.err != nil {
 		return p.err
 	}
 	ctx, cancel := h.readCtx(r)
@@ -319,12 +368,17 @@ func (h *Handler) apiTopics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewTopics(topics))
+	shown, _, next := pageByName(topics, func(t queue.TopicInfo) string { return t.Name }, after, limit)
+	out := wire.NewTopics(shown)
+	out.NextAfter = next
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (h *Handler) apiSubscriptions(w http.ResponseWriter, r *http.Request) error {
-	if p := readQuery(r); p.err != nil {
+	p := readQuery(r, "after", "limit")
+	after, limit := p.pageParams("after")
+	if p.err != nil {
 		return p.err
 	}
 	ctx, cancel := h.readCtx(r)
@@ -333,7 +387,10 @@ func (h *Handler) apiSubscriptions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.NewSubscriptions(subs))
+	shown, _, next := pageByName(subs, func(s queue.SubscriptionInfo) string { return s.Name }, after, limit)
+	out := wire.NewSubscriptions(shown)
+	out.NextAfter = next
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -358,6 +415,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sortTopics(topics)
 	if _, err := findTopic(topics, name); err != nil {
 		return err
 	}
@@ -370,7 +428,43 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 		next = events[limit].Seq
 		events = events[:limit]
 	}
-	writeJSON(w, http.StatusOK, wire.NewEventPage(name, events, next))
+	page := wire.EventPage{Topic: name, Events: make([]wire.Event, len(events)), NextFrom: next}
+	for i, ev := range events {
+		page.Events[i] = wire.NewEventCapped(ev, MaxPayloadShown, h.eventPayloadURL(ev))
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// eventPayloadURL is where an event's whole payload is served.
+func (h *Handler) eventPayloadURL(ev queue.EventRecord) string {
+	return h.url("/api/topics/" + ev.Topic + "/events/" + strconv.FormatInt(ev.Seq, 10) + "/payload")
+}
+
+// apiEventPayload serves an event's whole payload as it is, as
+// apiJobPayload serves a job's.
+func (h *Handler) apiEventPayload(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := checkTopic(name); err != nil {
+		return err
+	}
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return errBadRequest("%q is not a sequence number (a positive integer)", r.PathValue("seq"))
+	}
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	events, err := h.q.Topics().Events(ctx, queue.EventFilter{Topic: name, FromSeq: seq, ToSeq: seq, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(events) == 0 || events[0].Seq != seq {
+		return errNotFound(fmt.Sprintf("no event %d retained in topic %q", seq, name))
+	}
+	servePayload(w, r, events[0].Payload, fmt.Sprintf("event-%s-%d-payload", strings.ReplaceAll(name, "/", "_"), seq))
 	return nil
 }
 

@@ -123,7 +123,7 @@ func TestTopicPage(t *testing.T) {
 	require.Contains(t, seq7, "{\n  &#34;order_id&#34;: 1006,\n  &#34;total_cents&#34;: 1206\n}", "pretty JSON")
 	require.Contains(t, seq7, "JSON · 36 bytes")
 	require.Contains(t, seq7, `<span title="2026-03-02 14:36:00.000 UTC">1m ago</span>`)
-	require.Contains(t, row(t, body, "data-seq", "6"), `<td class="meta"><span class="muted">—</span></td>`)
+	require.Contains(t, row(t, body, "data-seq", "6"), `<td class="meta"><span class="muted none">—</span></td>`)
 	// The subscriptions that receive it.
 	require.Contains(t, body, `<span class="strong mono">stock</span>`)
 	require.Contains(t, body, `<span class="strong mono">audit</span>`)
@@ -170,7 +170,7 @@ func TestTopicPage(t *testing.T) {
 	_, err = e.q.Topics().PruneEvents(context.Background(), 100)
 	require.NoError(t, err)
 	require.Contains(t, e.getOK("/topics/orders.cancelled"), "No events retained: the last was seq 2, and the topic's retention dropped it.")
-	require.Contains(t, row(t, e.getOK("/topics"), "data-topic", "orders.cancelled"), `<td class="num first-seq"><span class="muted">—</span></td>`)
+	require.Contains(t, row(t, e.getOK("/topics"), "data-topic", "orders.cancelled"), `<td class="num first-seq"><span class="muted none">—</span></td>`)
 
 	// Payloads that are not JSON.
 	_, err = e.q.Publish(context.Background(), queue.Event{Topic: "raw.bytes", Payload: []byte{0xff, 0xfe, 0x00}})
@@ -183,7 +183,7 @@ func TestTopicPage(t *testing.T) {
 	require.Contains(t, row(t, body, "data-seq", "1"), "binary, base64 · 3 bytes")
 	require.Contains(t, row(t, body, "data-seq", "1"), "//4A")
 	require.Contains(t, row(t, body, "data-seq", "2"), `<span class="mono preview">plain text</span>`)
-	require.Contains(t, row(t, body, "data-seq", "3"), `<span class="muted">empty</span>`)
+	require.Contains(t, row(t, body, "data-seq", "3"), `<span class="muted none" title="empty payload">—</span>`)
 	require.Contains(t, body, "No subscription receives this topic")
 }
 

@@ -89,15 +89,26 @@ func truncate(n int, s string) string {
 	return string(r[:n]) + "…"
 }
 
-// maxPayloadShown caps the payload a detail page renders.
-const maxPayloadShown = 256 << 10
+// MaxPayloadShown caps the bytes of a payload that a page or an API
+// answer shows: the job page and /api/jobs/{id} show a longer payload's
+// first MaxPayloadShown bytes and say it is cut, and /api/jobs/{id}/payload
+// serves the whole payload as it is.
+const MaxPayloadShown = 64 << 10
 
 // payloadView formats a payload for a page: pretty JSON, text, or base64
-// for bytes that are neither.
+// for bytes that are neither. A payload longer than MaxPayloadShown is
+// cut (at a character boundary, for text) and says how many bytes are not
+// shown.
 func payloadView(p []byte) (text, kind string) {
 	cut := ""
-	if len(p) > maxPayloadShown {
-		cut = fmt.Sprintf("\n… (%s more bytes not shown; the JSON API returns the whole payload)", formatNum(len(p)-maxPayloadShown))
+	shown := p
+	if len(p) > MaxPayloadShown {
+		shown = p[:MaxPayloadShown]
+		if t := dropCutRune(shown); utf8.Valid(t) {
+			// Text cut inside a character: end before it.
+			shown = t
+		}
+		cut = fmt.Sprintf("\n… (truncated: %s of %s bytes shown)", formatNum(len(shown)), formatNum(len(p)))
 	}
 	switch {
 	case len(p) == 0:
@@ -110,11 +121,22 @@ func payloadView(p []byte) (text, kind string) {
 			return b.String(), "JSON"
 		}
 	}
-	shown := p[:min(len(p), maxPayloadShown)]
 	if utf8.Valid(shown) {
 		return string(shown) + cut, "text"
 	}
 	return base64.StdEncoding.EncodeToString(shown) + cut, "binary, base64"
+}
+
+// dropCutRune drops an incomplete character from the end of b.
+func dropCutRune(b []byte) []byte {
+	i := len(b) - 1
+	for i > 0 && i > len(b)-utf8.UTFMax && !utf8.RuneStart(b[i]) {
+		i--
+	}
+	if i >= 0 && !utf8.FullRune(b[i:]) {
+		return b[:i]
+	}
+	return b
 }
 
 // unescapeHTML turns the \u003c, \u003e and \u0026 escapes that

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/spooljobs/spool/admin"
+	"github.com/spooljobs/spool/internal/httpsrv"
 )
 
 // The admin command: serve the web admin page for a database file.
 
 var adminCommand = &command{name: "admin", summary: "serve the web admin page and JSON API for the database",
-	run: runAdmin}
+	run: adminRunner(httpsrv.Timeouts{})}
 
 // adminPasswordEnv is the environment variable admin reads the password
 // from when -password is not given.
@@ -29,20 +30,35 @@ const adminAbout = `Usage: spool admin [flags]
 Admin serves spool's web admin (dashboard, jobs, dead jobs, queues,
 schedules, topics, and the JSON API under /api) for the database until it
 is interrupted (Ctrl-C, SIGTERM). It prints the address it listens on to
-stderr.
+stderr. It listens on 127.0.0.1:8080 (this machine only) unless -addr says
+otherwise, and closes connections of clients that take longer than 10s to
+send a request's headers, 30s to send a request, 2m to read a response, or
+stay idle for 2m.
 
 Authentication is required: HTTP basic auth with -user and the password of
 -password or, better (a flag shows in the process list), the
 ` + adminPasswordEnv + ` environment variable. Without a password admin
 refuses to start, unless -no-auth says that another layer (a proxy, a
 private network) authenticates. Basic auth sends the password with every
-request: serve it over HTTPS (behind a proxy) beyond localhost.
+request: serve it over HTTPS (behind a proxy) beyond localhost. Behind a
+proxy that terminates TLS, -trust-proxy makes the admin believe its
+X-Forwarded-Proto (for a Secure CSRF cookie) and X-Forwarded-For (to
+limit failed logins per client); do not set it when clients can reach the
+admin directly.
 
 Flags:
 `
 
-// runAdmin serves the admin for the database until ctx is done.
-func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// adminRunner returns the admin command's run: it serves the admin for the
+// database until ctx is done, with the server timeouts t (zero fields take
+// httpsrv's defaults; tests shorten them).
+func adminRunner(t httpsrv.Timeouts) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return runAdmin(ctx, args, stderr, t)
+	}
+}
+
+func runAdmin(ctx context.Context, args []string, stderr io.Writer, timeouts httpsrv.Timeouts) error {
 	c := newCmdline("admin", adminAbout, stderr, false)
 	f := adminFlags{}
 	f.define(c)
@@ -73,7 +89,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: withRootRedirect(h, f.prefix), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := timeouts.Server(withRootRedirect(h, f.prefix))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	f.announce(stderr, ln.Addr(), d.path)
@@ -83,23 +99,24 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // adminFlags are the admin command's own flags.
 type adminFlags struct {
 	addr, user, password, prefix string
-	noAuth, readOnly             bool
+	noAuth, readOnly, trustProxy bool
 }
 
 // define adds the flags to c.
 func (f *adminFlags) define(c *cmdline) {
-	c.fs.StringVar(&f.addr, "addr", ":8080", "listen on `address` (host:port; port 0 picks a free one)")
+	c.fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on `address` (host:port; port 0 picks a free one; :8080 listens on every interface)")
 	c.fs.StringVar(&f.user, "user", "admin", "basic auth user `name`")
 	c.fs.StringVar(&f.password, "password", "", "basic auth `password` (default $"+adminPasswordEnv+")")
 	c.fs.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication: only when another layer authenticates")
 	c.fs.BoolVar(&f.readOnly, "read-only", false, "open the database read-only and turn off every action")
 	c.fs.StringVar(&f.prefix, "prefix", "", "serve under this URL `path`, such as /admin (default: the root)")
+	c.fs.BoolVar(&f.trustProxy, "trust-proxy", false, "behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto and X-Forwarded-For: trust those headers")
 }
 
 // options checks the flags and returns the handler's options; the
 // password defaults to $SPOOL_ADMIN_PASSWORD.
 func (f *adminFlags) options(stderr io.Writer) (admin.Options, error) {
-	opts := admin.Options{ReadOnly: f.readOnly, Prefix: f.prefix,
+	opts := admin.Options{ReadOnly: f.readOnly, Prefix: f.prefix, TrustProxy: f.trustProxy,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	switch {
 	case f.noAuth && f.password != "":

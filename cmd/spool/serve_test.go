@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/internal/httpsrv"
 )
 
 // adminServer is a running "spool admin".
@@ -143,4 +146,87 @@ func TestCLIAdmin(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	s.stop(t)
+}
+
+// admin listens on the loopback interface unless -addr says otherwise.
+func TestCLIAdminListensOnLocalhost(t *testing.T) {
+	t.Parallel()
+	f := adminFlags{}
+	f.define(newCmdline("admin", adminAbout, io.Discard, false))
+	require.Equal(t, "127.0.0.1:8080", f.addr)
+}
+
+// serveAdmin runs the admin command in the test's process with the server
+// timeouts t and args (after -addr 127.0.0.1:0), and returns the address
+// it listens on and a func that stops it and requires a clean exit.
+func serveAdmin(t *testing.T, timeouts httpsrv.Timeouts, args ...string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- adminRunner(timeouts)(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, pw)
+		pw.Close()
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a, func() {
+			cancel()
+			require.NoError(t, <-done)
+		}
+	case err := <-done:
+		cancel()
+		t.Fatalf("spool admin exited: %v", err)
+		return "", nil
+	}
+}
+
+// admin closes the connection of a client that sends its headers byte by
+// byte (slowloris), here with a read-header timeout of 200ms, and of one
+// that drips a POST's body, with a read timeout of 300ms.
+func TestCLIAdminCutsOffSlowClients(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a, stop := serveAdmin(t, httpsrv.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond}, "-db", f.path, "-no-auth")
+	defer stop()
+	require.NoError(t, httpsrv.SlowHeaders(a, 5*time.Second))
+	require.NoError(t, httpsrv.SlowBody(a, "/dead/retry", 5*time.Second))
+	// A client that sends its request at once is served.
+	resp, err := http.Get("http://" + a + "/api/stats")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// With -trust-proxy, admin believes a proxy's X-Forwarded-Proto: the CSRF
+// cookie of a request that reached the proxy over HTTPS is Secure.
+func TestCLIAdminTrustProxy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, trust := range []bool{false, true} {
+		args := []string{"-db", f.path, "-no-auth"}
+		if trust {
+			args = append(args, "-trust-proxy")
+		}
+		a, stop := serveAdmin(t, httpsrv.Timeouts{}, args...)
+		req, err := http.NewRequest(http.MethodGet, "http://"+a+"/api/csrf", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Len(t, resp.Cookies(), 1)
+		require.Equal(t, trust, resp.Cookies()[0].Secure, "-trust-proxy %v", trust)
+		stop()
+	}
 }

@@ -23,6 +23,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/spooljobs/spool/internal/httpsrv"
 )
 
 func main() {
@@ -54,6 +56,7 @@ type config struct {
 	PaymentFailureRate float64
 	StatsEvery         time.Duration
 	ready              func(addr string) // tests learn the listen address
+	timeouts           httpsrv.Timeouts  // the HTTP server's; zero fields take httpsrv's defaults
 }
 
 func (c config) validate() error {

@@ -203,7 +203,9 @@ func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
 	mux.HandleFunc("POST /orders", s.postOrder)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.Handle("/admin/", adminPage)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Timeouts on every read and write, so that slow or idle clients
+	// cannot hold connections open.
+	srv := s.cfg.timeouts.Server(mux)
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
 	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/httpsrv"
 	"github.com/spooljobs/spool/internal/pgtest"
 	"github.com/spooljobs/spool/internal/syncbuf"
 	"github.com/spooljobs/spool/queue"
@@ -148,4 +149,26 @@ func TestConfigValidate(t *testing.T) {
 		require.Error(t, c.validate(), "%+v", c)
 	}
 	require.NoError(t, config{OrdersPerSec: 50, PaymentFailureRate: 0.2}.validate())
+}
+
+// The shop's server closes the connection of a client that sends its
+// headers byte by byte (slowloris), here with a read-header timeout of
+// 200ms.
+func TestShopCutsOffSlowClients(t *testing.T) {
+	t.Parallel()
+	addrCh := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg := config{DB: filepath.Join(t.TempDir(), "shop.db"), Addr: "127.0.0.1:0", ready: func(a string) { addrCh <- a },
+		timeouts: httpsrv.Timeouts{ReadHeader: 200 * time.Millisecond}}
+	go func() { done <- run(ctx, cfg, &syncBuffer{}) }()
+	var addr string
+	select {
+	case addr = <-addrCh:
+	case err := <-done:
+		t.Fatalf("shop exited: %v", err)
+	}
+	require.NoError(t, httpsrv.SlowHeaders(addr, 3*time.Second))
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -34,9 +34,15 @@ type Job struct {
 	DeadReason      string            `json:"dead_reason,omitempty"`
 	// PayloadEncoding and Payload are set by NewJob with full: see
 	// Payload.
-	PayloadEncoding string               `json:"payload_encoding,omitempty"`
-	Payload         any                  `json:"payload,omitempty"`
-	Errors          []queue.AttemptError `json:"errors,omitempty"`
+	PayloadEncoding string `json:"payload_encoding,omitempty"`
+	Payload         any    `json:"payload,omitempty"`
+	// PayloadBytes, PayloadTruncated and PayloadURL are set by
+	// CapPayload: the payload's whole size, whether Payload holds only its
+	// start, and where the whole payload is served.
+	PayloadBytes     int                  `json:"payload_bytes,omitempty"`
+	PayloadTruncated bool                 `json:"payload_truncated,omitempty"`
+	PayloadURL       string               `json:"payload_url,omitempty"`
+	Errors           []queue.AttemptError `json:"errors,omitempty"`
 	// ErrorsDropped is Job.ErrorsDropped: how many failed attempts' errors
 	// were not kept between the first entry of Errors and the rest.
 	ErrorsDropped int `json:"errors_dropped,omitempty"`
@@ -65,6 +71,37 @@ func NewJob(j *queue.Job, full bool) Job {
 		a.PayloadEncoding, a.Payload = Payload(j.Payload)
 	}
 	return a
+}
+
+// CapPayload sets a's payload from p as NewJob with full does, but of a
+// payload longer than limit bytes only its start (see CappedPayload),
+// with PayloadTruncated set. It sets PayloadBytes to len(p) and
+// PayloadURL to url.
+func (a *Job) CapPayload(p []byte, limit int, url string) {
+	a.PayloadBytes, a.PayloadURL = len(p), url
+	a.PayloadEncoding, a.Payload, a.PayloadTruncated = CappedPayload(p, limit)
+}
+
+// CappedPayload returns how a payload is written in JSON, as Payload
+// does, when it is at most limit bytes long. Of a longer one it returns
+// only its first limit bytes (fewer when that cuts a character of text),
+// as "text" when they are valid UTF-8 and as "base64" otherwise, and
+// truncated true.
+func CappedPayload(p []byte, limit int) (encoding string, value any, truncated bool) {
+	if len(p) <= limit {
+		encoding, value = Payload(p)
+		return encoding, value, false
+	}
+	head := p[:limit]
+	for cut := 1; cut < utf8.UTFMax && cut < limit && !utf8.Valid(head); cut++ {
+		if utf8.Valid(p[:limit-cut]) {
+			head = p[:limit-cut] // text cut inside a character
+		}
+	}
+	if utf8.Valid(head) {
+		return "text", string(head), true
+	}
+	return "base64", head, true
 }
 
 // JobPage is one page of a job listing, newest first. NextBefore, when

@@ -34,6 +34,9 @@ func NewSchedule(i schedule.Info) Schedule {
 // Schedules is the list of schedules.
 type Schedules struct {
 	Schedules []Schedule `json:"schedules"`
+	// NextAfter, when set, is the name to pass as "after" for the next
+	// page.
+	NextAfter string `json:"next_after,omitempty"`
 }
 
 // NewSchedules returns the list's JSON form.

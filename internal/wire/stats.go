@@ -34,6 +34,9 @@ func NewQueue(q queue.QueueStats) Queue {
 // Queues is the list of queues.
 type Queues struct {
 	Queues []Queue `json:"queues"`
+	// NextAfter, when set, is the name to pass as "after" for the next
+	// page.
+	NextAfter string `json:"next_after,omitempty"`
 }
 
 // NewQueues returns the queues of st.

@@ -28,9 +28,11 @@ func NewTopic(t queue.TopicInfo) Topic {
 		Retention: Retention{MaxAgeSeconds: t.Retention.MaxAge.Seconds(), MaxEvents: t.Retention.MaxEvents}}
 }
 
-// Topics is the list of topics.
+// Topics is the list of topics, or one page of it: NextAfter, when set,
+// is the name to pass as "after" for the next page.
 type Topics struct {
-	Topics []Topic `json:"topics"`
+	Topics    []Topic `json:"topics"`
+	NextAfter string  `json:"next_after,omitempty"`
 }
 
 // NewTopics returns the list's JSON form.
@@ -69,9 +71,11 @@ func NewSubscription(s queue.SubscriptionInfo) Subscription {
 		Cursor: s.Cursor, Backlog: s.Backlog, Lag: s.Lag}
 }
 
-// Subscriptions is the list of subscriptions.
+// Subscriptions is the list of subscriptions, or one page of it:
+// NextAfter, when set, is the name to pass as "after" for the next page.
 type Subscriptions struct {
 	Subscriptions []Subscription `json:"subscriptions"`
+	NextAfter     string         `json:"next_after,omitempty"`
 }
 
 // NewSubscriptions returns the list's JSON form.
@@ -94,12 +98,28 @@ type Event struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	PayloadEncoding string            `json:"payload_encoding"`
 	Payload         any               `json:"payload"`
+	// PayloadBytes, PayloadTruncated and PayloadURL are set by
+	// NewEventCapped: the payload's whole size, whether Payload holds only
+	// its start, and where the whole payload is served.
+	PayloadBytes     int    `json:"payload_bytes,omitempty"`
+	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
+	PayloadURL       string `json:"payload_url,omitempty"`
 }
 
 // NewEvent returns ev's JSON form.
 func NewEvent(ev queue.EventRecord) Event {
 	e := Event{ID: ev.ID, Topic: ev.Topic, Seq: ev.Seq, PublishedAt: ev.PublishedAt.UTC(), OrderKey: ev.OrderKey, Metadata: ev.Metadata}
 	e.PayloadEncoding, e.Payload = Payload(ev.Payload)
+	return e
+}
+
+// NewEventCapped returns ev's JSON form with at most limit bytes of its
+// payload (see CappedPayload), its size, and url, where the whole payload
+// is served.
+func NewEventCapped(ev queue.EventRecord, limit int, url string) Event {
+	e := Event{ID: ev.ID, Topic: ev.Topic, Seq: ev.Seq, PublishedAt: ev.PublishedAt.UTC(), OrderKey: ev.OrderKey, Metadata: ev.Metadata,
+		PayloadBytes: len(ev.Payload), PayloadURL: url}
+	e.PayloadEncoding, e.Payload, e.PayloadTruncated = CappedPayload(ev.Payload, limit)
 	return e
 }
 
