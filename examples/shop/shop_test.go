@@ -161,7 +161,7 @@ func TestShopCutsOffSlowClients(t *testing.T) {
 	done := make(chan error, 1)
 	cfg := config{DB: filepath.Join(t.TempDir(), "shop.db"), Addr: "127.0.0.1:0", ready: func(a string) { addrCh <- a },
 		timeouts: httpsrv.Timeouts{ReadHeader: 200 * time.Millisecond}}
-	go func() { done <- run(ctx, cfg, &syncBuffer{}) }()
+	go func() { done <- run(ctx, cfg, &syncbuf.Buffer{}) }()
 	var addr string
 	select {
 	case addr = <-addrCh:
