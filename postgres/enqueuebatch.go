@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -91,12 +92,12 @@ type batcher struct {
 	closed bool
 }
 
-// flushers is how many statements of batched enqueues run at once: a
-// share of the store's connections, so that leases and settles keep
-// theirs.
-func flushers(maxConns int) int {
-	return max(1, min(4, maxConns/3))
-}
+// flushers is how many statements of batched enqueues run at once. One:
+// each caller waits for one statement anyway, so k flushers would bring
+// the same P callers / statement time, in more and smaller statements
+// (measured on 2 cores with 16 producers: 1 flusher 16.9k jobs/s, 2
+// 15.6k, 3 11.5k, 6 9.5k).
+const flushers = 1
 
 func newBatcher(s *Store, n int) *batcher {
 	b := &batcher{s: s, reqs: make(chan *enqueueReq, 1024), quit: make(chan struct{})}
@@ -194,12 +195,22 @@ func (b *batcher) gather(first *enqueueReq) []*enqueueReq {
 		}
 	}
 	take(first)
+	// The callers the last batch answered are about to queue again: let
+	// them run once before the batch closes, so that it holds them
+	// rather than one or two (14.5k → 16.9k jobs/s in the measurement
+	// above).
+	yielded := false
 	for rows < batchRows-batchableJobs {
 		select {
 		case r := <-b.reqs:
 			take(r)
 			continue
 		default:
+		}
+		if !yielded {
+			yielded = true
+			runtime.Gosched()
+			continue
 		}
 		break
 	}

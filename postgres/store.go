@@ -169,7 +169,7 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, url string, opts Opti
 		s.listen = l
 	}
 	s.sender = newWakeSender(s)
-	s.batch = newBatcher(s, flushers(opts.MaxConns))
+	s.batch = newBatcher(s, flushers)
 	s.metricSlot = int16(rand.IntN(metricSlots))
 	s.pubGroup = newGroupWriter(s)
 	s.clock.start()

@@ -1,13 +1,14 @@
 package childtest
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spooljobs/spool/internal/syncbuf"
 )
 
 // Child is a running child process: the test binary re-executed in a child
@@ -20,7 +21,7 @@ type Child struct {
 	stdin  *os.File
 	closed sync.Once // closes stdin
 	out    *lineQueue
-	stderr syncBuffer
+	stderr syncbuf.Buffer // the child's stderr, read while it is copied in
 	exited chan struct{}
 	err    error // the process's exit status; valid once exited is closed
 }
@@ -177,25 +178,4 @@ func (c *Child) stderrTail() string {
 		s = "…" + s[len(s)-8000:]
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer that the child's stderr may be copied into
-// while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was written so far.
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
