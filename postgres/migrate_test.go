@@ -20,6 +20,20 @@ import (
 
 // schemaAt creates schema at version v from the migration files, as a
 // build of spool whose newest migration was v left it.
+// oldSchema makes a fresh schema at version v, as a build of that version
+// left it, and returns the server's URL, the schema and a pool on it
+// (closed when t ends).
+func oldSchema(t *testing.T, v int) (url, schema string, db *sql.DB) {
+	t.Helper()
+	url = pgtest.URL(t)
+	schema = pgtest.Schema(t, url)
+	db, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	schemaAt(t, db, schema, v)
+	return url, schema, db
+}
+
 func schemaAt(t *testing.T, db *sql.DB, schema string, v int) {
 	t.Helper()
 	ctx := context.Background()
@@ -58,13 +72,8 @@ func schemaAt(t *testing.T, db *sql.DB, schema string, v int) {
 func TestMigrateCaughtUpCursors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	schema := pgtest.Schema(t, url)
-	db, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	defer db.Close()
 	const previous = 3 // before 0004_caught_up_cursors.sql
-	schemaAt(t, db, schema, previous)
+	url, schema, db := oldSchema(t, previous)
 
 	// Events 1-6 of orders and 7-10 of stock; subscriptions caught up at
 	// 10, behind at 4 and at 0.
@@ -86,7 +95,7 @@ func TestMigrateCaughtUpCursors(t *testing.T) {
 		require.NoError(t, err, stmt)
 	}
 
-	_, err = postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 2, NoMigrate: true})
+	_, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 2, NoMigrate: true})
 	var se *queue.SchemaError
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, previous, se.Have)
@@ -158,14 +167,9 @@ func TestMigrateCaughtUpCursors(t *testing.T) {
 func TestMigrateMetricsSlots(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	schema := pgtest.Schema(t, url)
-	db, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	defer db.Close()
-	schemaAt(t, db, schema, 4)
+	url, schema, db := oldSchema(t, 4)
 	minute := time.Now().Truncate(time.Minute)
-	_, err = db.ExecContext(ctx, `INSERT INTO "`+schema+`".metrics (minute, queue, completed, failed, dead) VALUES ($1, 'default', 7, 2, 1)`, minute.Unix())
+	_, err := db.ExecContext(ctx, `INSERT INTO "`+schema+`".metrics (minute, queue, completed, failed, dead) VALUES ($1, 'default', 7, 2, 1)`, minute.Unix())
 	require.NoError(t, err)
 
 	stores := make([]*postgres.Store, 3)
