@@ -35,22 +35,8 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
 			return err
 		}
-		var code int64
-		found, err := sqlstore.Found(x.queryRow(ctx, sqlStateOf, id).Scan(&code))
-		if err != nil {
+		if state, err = stateOf(ctx, x, id); err != nil {
 			return err
-		}
-		if found {
-			state, _ = sqlstore.StateName(code)
-		} else {
-			var dead bool
-			found, err = sqlstore.Found(x.queryRow(ctx, sqlIsDead, id).Scan(&dead))
-			if err != nil {
-				return err
-			}
-			if found {
-				state = queue.StateDead
-			}
 		}
 		result = sqlstore.CancelRefused(id, state)
 		return nil

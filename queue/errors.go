@@ -48,6 +48,9 @@ var (
 	// ErrNotDead means a retry from the dead table named a job that is not
 	// dead.
 	ErrNotDead = errors.New("queue: job is not dead")
+	// ErrNotScheduled means RunNow named a job that is not waiting for its
+	// run time (or for a retry's backoff to end).
+	ErrNotScheduled = errors.New("queue: job is not scheduled")
 	// ErrNotCancellable means the job already completed, was cancelled or
 	// is dead.
 	ErrNotCancellable = errors.New("queue: job cannot be cancelled in its state")

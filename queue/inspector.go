@@ -66,6 +66,22 @@ func (in *Inspector) CancelTx(ctx context.Context, tx *sql.Tx, id int64) (State,
 	return in.q.store.Cancel(ctx, tx, id, in.q.opts.Now())
 }
 
+// RunNow makes a scheduled job (waiting for its run time, or for a
+// retry's backoff to end) ready at once, keeping its attempts: Sidekiq's
+// "add to queue" of a scheduled job. A job in another state is refused
+// with ErrNotScheduled, an unknown one with ErrNotFound.
+func (in *Inspector) RunNow(ctx context.Context, id int64) error {
+	return in.q.store.RunNow(ctx, nil, id, in.q.opts.Now())
+}
+
+// RunNowTx is RunNow inside tx: the job is ready when tx commits.
+func (in *Inspector) RunNowTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	if err := requireTx(tx, "RunNowTx", "RunNow"); err != nil {
+		return err
+	}
+	return in.q.store.RunNow(ctx, tx, id, in.q.opts.Now())
+}
+
 // Retry moves one dead job back to pending with its attempts reset.
 func (in *Inspector) Retry(ctx context.Context, id int64) error {
 	return in.retry(ctx, nil, id)

@@ -76,6 +76,11 @@ type Store interface {
 	RetryDead(ctx context.Context, tx *sql.Tx, f DeadFilter, now time.Time) (RetryDeadResult, error)
 	// Delete removes a job that is not running, from either table.
 	Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
+	// RunNow makes a scheduled job (waiting for its run time, or for a
+	// retry's backoff to end) pending with its run time now, keeping its
+	// attempts, and wakes its queue's workers. A job in another state is
+	// refused with ErrNotScheduled, an unknown one with ErrNotFound.
+	RunNow(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
 	// DeleteDead removes the dead jobs matching f (validated by Inspector),
 	// and only dead ones (a job
 	// retried meanwhile stays). It returns how many it removed.

@@ -128,7 +128,7 @@ type area struct {
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	areas := []area{
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
-		deadArea, cancelArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
+		deadArea, cancelArea, runNowArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
 		wakeArea, queueAPIArea, leaderArea,
 	}
 	for _, a := range areas {

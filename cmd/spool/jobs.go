@@ -27,6 +27,7 @@ var (
 		run: runRetry}
 	cancelCommand = &command{name: "cancel", summary: "cancel a pending, scheduled or running job", run: runCancel}
 	deleteCommand = &command{name: "delete", summary: "delete a job that is not running", run: runDelete}
+	runNowCommand = &command{name: "run-now", summary: "run a scheduled job now instead of at its run time", run: runRunNow}
 )
 
 // payloadText returns a payload for a terminal: indented JSON, text, or a
@@ -609,4 +610,38 @@ func deleteDead(ctx context.Context, c *cmdline, stdout io.Writer, sel *deadSele
 	}
 	_, err = fmt.Fprintf(stdout, "deleted %s\n", plural(n, "dead job"))
 	return err
+}
+
+const runNowAbout = `Usage: spool run-now [flags] ID
+
+Run-now makes a scheduled job (waiting for its run time, or for a retry's
+backoff to end) ready at once; its attempts so far count on. A job in any
+other state is refused (exit 1), an unknown one is exit 3.
+
+Flags:
+`
+
+func runRunNow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCmdline("run-now", runNowAbout, stderr, false)
+	pos, err := c.parse(args, "job ID")
+	if err != nil {
+		return err
+	}
+	id, err := parseID(pos[0])
+	if err != nil {
+		return err
+	}
+	d, err := c.openWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch err := d.q.Inspector().RunNow(ctx, id); {
+	case errors.Is(err, queue.ErrNotScheduled):
+		return fmt.Errorf("%w: only a scheduled job can be run now", err)
+	case err != nil:
+		return storeError(err, idArg(id))
+	}
+	fmt.Fprintf(stdout, "job %d is ready to run\n", id)
+	return nil
 }

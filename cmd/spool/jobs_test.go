@@ -397,3 +397,17 @@ func TestCLIShowDroppedAttempts(t *testing.T) {
 	require.Equal(t, 1, j.Errors[0].Attempt)
 	require.Equal(t, 4, j.Errors[1].Attempt)
 }
+
+// run-now makes a scheduled job ready at once; a job that is not
+// scheduled is refused and left as it was; an unknown id is exit 3.
+func TestCLIRunNow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := strconv.FormatInt(f.later, 10)
+	require.Equal(t, queue.StateScheduled, f.job(t, f.later).State)
+	r := ok(t, "run-now", "-db", f.path, id)
+	require.Equal(t, fmt.Sprintf("job %d is ready to run\n", f.later), r.stdout)
+	require.Equal(t, queue.StatePending, f.job(t, f.later).State)
+	fails(t, 1, "(pending): queue: job is not scheduled: only a scheduled job can be run now", "run-now", "-db", f.path, id)
+	fails(t, 3, "unknown job id 4242", "run-now", "-db", f.path, "4242")
+}
