@@ -25,6 +25,7 @@ const (
 	actRetry action = iota + 1
 	actCancel
 	actDelete
+	actRunNow
 )
 
 // result is what an action did, as a flash notice for the pages.
@@ -62,6 +63,14 @@ func (h *Handler) doJob(ctx context.Context, act action, id int64) (result, erro
 			return result{}, err
 		}
 		return result{done: "deleted", n: 1}, nil
+	case actRunNow:
+		if err := h.q.Inspector().RunNow(ctx, id); err != nil {
+			if errors.Is(err, queue.ErrNotScheduled) {
+				return result{}, fmt.Errorf("%w: only a scheduled job can be run now", err)
+			}
+			return result{}, err
+		}
+		return result{done: "ran-now", n: 1}, nil
 	}
 	return result{}, fmt.Errorf("admin: unknown action %d", act)
 }
@@ -369,6 +378,8 @@ func (h *Handler) apiJobAction(act action) func(http.ResponseWriter, *http.Reque
 			out = wire.DeleteResult{ID: id, Deleted: 1}
 		case actCancel:
 			out = wire.NewCancelResult(id, res.state)
+		case actRunNow:
+			out = wire.RunNowResult{ID: id, Ready: true}
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil

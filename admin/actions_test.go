@@ -265,3 +265,29 @@ func TestAPIActions(t *testing.T) {
 	r.Header.Set("Content-Type", "text/plain")
 	require.Equal(t, http.StatusUnsupportedMediaType, e.serve(r).Code)
 }
+
+// A scheduled job's page offers Run now; it makes the job pending at once
+// (form and API), and a job that is not scheduled is refused with 409.
+func TestRunNowAction(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	ids := seed(e)
+	id := fmt.Sprint(ids["scheduled"])
+	body := e.getOK("/jobs/" + id)
+	require.Contains(t, body, `id="run-now"`)
+	require.NotContains(t, e.getOK("/jobs/"+fmt.Sprint(ids["pending1"])), `id="run-now"`, "only a scheduled job offers it")
+
+	w := e.post("/jobs/"+id+"/run-now", nil)
+	requireRedirect(t, w, "/jobs/"+id+"?done=ran-now&n=1")
+	require.Equal(t, queue.StatePending, e.state(ids["scheduled"]))
+	require.Contains(t, e.getOK("/jobs/"+id+"?done=ran-now&n=1"), "Job ready: it runs as soon as a worker is free.")
+
+	w = e.post("/jobs/"+id+"/run-now", nil)
+	require.Equal(t, http.StatusConflict, w.Code)
+	require.Contains(t, w.Body.String(), "only a scheduled job can be run now")
+	w = e.postJSON("/api/jobs/"+fmt.Sprint(ids["retry1"])+"/run-now", "{}")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.JSONEq(t, fmt.Sprintf(`{"id": %d, "ready": true}`, ids["retry1"]), w.Body.String())
+	w = e.post("/jobs/987654/run-now", nil)
+	require.Equal(t, http.StatusNotFound, w.Code)
+}

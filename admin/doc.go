@@ -175,6 +175,7 @@
 //	/api/jobs/{id}/retry   retry a dead job          → {"id", "retried": 1}
 //	/api/jobs/{id}/cancel  cancel a job              → {"id", "state", "cancel_requested"}
 //	/api/jobs/{id}/delete  delete a job (not running) → {"id", "deleted": 1}
+//	/api/jobs/{id}/run-now run a scheduled job now   → {"id", "ready": true}
 //	/api/dead/retry        {"ids": [..]} or {"all": true, "queue", "kind", "q"}
 //	                                                  → {"retried": n, "skipped":
 //	                                                     [{"id", "unique_key", "held_by"}]}

@@ -46,7 +46,7 @@ func (h *Handler) classify(r *http.Request, err error) (int, string) {
 		return http.StatusNotImplemented, err.Error() + ": topics need a store that implements queue.TopicStore (package sqlite's does)"
 	case errors.Is(err, queue.ErrInvalidArgument), errors.Is(err, queue.ErrInvalidJob):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, queue.ErrNotDead), errors.Is(err, queue.ErrNotCancellable), errors.Is(err, queue.ErrRunning),
+	case errors.Is(err, queue.ErrNotDead), errors.Is(err, queue.ErrNotCancellable), errors.Is(err, queue.ErrNotScheduled), errors.Is(err, queue.ErrRunning),
 		errors.Is(err, queue.ErrUniqueKeyHeld):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):

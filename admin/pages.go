@@ -237,6 +237,7 @@ type jobDetail struct {
 	Errors      []attemptRow // newest first, with the gap of dropped attempts where it lies
 	Failed      int          // failed attempts in all, kept or not
 	CanRetry    bool
+	CanRunNow   bool
 	CanCancel   bool
 	CanDelete   bool
 	LeaseLeft   string
@@ -307,7 +308,9 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	switch j.State {
 	case queue.StateDead:
 		d.CanRetry, d.CanDelete = true, true
-	case queue.StatePending, queue.StateScheduled:
+	case queue.StateScheduled:
+		d.CanRunNow, d.CanCancel, d.CanDelete = true, true, true
+	case queue.StatePending:
 		d.CanCancel, d.CanDelete = true, true
 	case queue.StateRunning:
 		d.CanCancel = !j.CancelRequested

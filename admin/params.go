@@ -297,7 +297,7 @@ var deadFlashKeys = []string{"done", "n", "skipped", "held"}
 // a schedule or subscription.
 var flashNameKeys = []string{"done", "n", "name"}
 
-var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", "paused", "resumed",
+var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", "ran-now", "paused", "resumed",
 	"schedule-paused", "schedule-resumed", "triggered", "replayed"}
 
 func (p *params) flash() flash {
@@ -335,6 +335,8 @@ func (f flash) Text() string {
 		return "Job cancelled."
 	case "cancel-requested":
 		return "Cancel requested: the worker stops the job at its next heartbeat."
+	case "ran-now":
+		return "Job ready: it runs as soon as a worker is free."
 	case "paused":
 		return "Queue paused: workers lease no new jobs from it. Running jobs finish."
 	case "resumed":

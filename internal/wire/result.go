@@ -38,6 +38,12 @@ func NewRetryResult(id int64, n int, skipped []queue.KeyHeldError) RetryResult {
 	return r
 }
 
+// RunNowResult says a scheduled job was made ready to run now.
+type RunNowResult struct {
+	ID    int64 `json:"id"`
+	Ready bool  `json:"ready"`
+}
+
 // DeleteResult is how many jobs a delete removed; ID is set when one job
 // was named.
 type DeleteResult struct {
