@@ -36,6 +36,8 @@ type result struct {
 	// skipped lists the dead jobs a bulk retry left dead: a live job holds
 	// their unique key.
 	skipped []queue.KeyHeldError
+	// refused counts the jobs a bulk cancel or delete left as they were.
+	refused int64
 }
 
 // doJob runs an action on one job.
@@ -184,6 +186,9 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, path string, 
 	if res.done != "" {
 		v.Set("done", res.done)
 		v.Set("n", strconv.FormatInt(res.n, 10))
+	}
+	if res.refused > 0 {
+		v.Set("refused", strconv.FormatInt(res.refused, 10))
 	}
 	if len(res.skipped) > 0 {
 		v.Set("skipped", strconv.Itoa(len(res.skipped)))

@@ -291,3 +291,47 @@ func TestRunNowAction(t *testing.T) {
 	w = e.post("/jobs/987654/run-now", nil)
 	require.Equal(t, http.StatusNotFound, w.Code)
 }
+
+// Bulk cancel and delete on the jobs list: the ticked jobs, or every
+// waiting job the filter matches; a job that has started is left as it is
+// and counted, and the notice says so.
+func TestLiveBulkActions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	ids := seed(e)
+	id := func(name string) string { return fmt.Sprint(ids[name]) }
+
+	w := e.post("/jobs/cancel", url.Values{"ids": {id("pending0"), id("pending1"), id("running")}})
+	requireRedirect(t, w, "/jobs?done=cancelled&n=2&refused=1")
+	require.Equal(t, queue.StateCancelled, e.state(ids["pending0"]))
+	require.Equal(t, queue.StateCancelled, e.state(ids["pending1"]))
+	require.Equal(t, queue.StateRunning, e.state(ids["running"]), "a running job is not what a bulk cancel takes")
+	require.Contains(t, e.getOK("/jobs?done=cancelled&n=2&refused=1"),
+		"Cancelled 2 jobs. 1 selected job had started or finished meanwhile and was left as it is.")
+
+	// Every waiting job of the mail queue, by filter.
+	w = e.post("/jobs/delete", url.Values{"all": {"1"}, "queue": {"mail"}})
+	res := w.Result()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Contains(t, res.Header.Get("Location"), "done=deleted")
+	for name, jid := range ids {
+		if strings.HasPrefix(name, "pending") && name != "pending0" && name != "pending1" {
+			require.Equal(t, queue.State("gone"), e.state(jid), name)
+		}
+	}
+	require.Equal(t, queue.StateScheduled, e.state(ids["scheduled"]), "another queue's job stays")
+
+	// The API: scheduled jobs of the reports queue.
+	w = e.postJSON("/api/jobs/cancel", `{"all": true, "queue": "reports", "state": "scheduled"}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.JSONEq(t, `{"cancelled": 1, "refused": 0}`, w.Body.String())
+	require.Equal(t, queue.StateCancelled, e.state(ids["scheduled"]))
+
+	// Refusals: nothing selected, a state a bulk action does not take.
+	w = e.postJSON("/api/jobs/delete", `{}`)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.Contains(t, w.Body.String(), "no job selected")
+	w = e.postJSON("/api/jobs/delete", `{"all": true, "state": "running"}`)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.Contains(t, w.Body.String(), "a bulk action takes pending, scheduled or blocked jobs")
+}

@@ -176,6 +176,12 @@
 //	/api/jobs/{id}/cancel  cancel a job              → {"id", "state", "cancel_requested"}
 //	/api/jobs/{id}/delete  delete a job (not running) → {"id", "deleted": 1}
 //	/api/jobs/{id}/run-now run a scheduled job now   → {"id", "ready": true}
+//	/api/jobs/cancel       {"ids": [..]} or {"all": true, "queue", "kind", "state", "q"}
+//	                       cancel waiting jobs        → {"cancelled": n, "refused": m}
+//	/api/jobs/delete       the same selection         → {"deleted": n, "refused": m}
+//	                       (pending, scheduled and blocked jobs only, at most
+//	                       MaxBulk per call; refused: started or finished
+//	                       meanwhile, left as they are)
 //	/api/dead/retry        {"ids": [..]} or {"all": true, "queue", "kind", "q"}
 //	                                                  → {"retried": n, "skipped":
 //	                                                     [{"id", "unique_key", "held_by"}]}

@@ -172,7 +172,7 @@ func (h *Handler) deadPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) listPage(w http.ResponseWriter, r *http.Request, dead bool) error {
-	keys := slices.Concat(listKeys, flashKeys)
+	keys := slices.Concat(listKeys, jobsFlashKeys)
 	if dead {
 		keys = slices.Concat(listKeys, deadFlashKeys)
 		keys = slices.DeleteFunc(keys, func(k string) bool { return k == "state" })

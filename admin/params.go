@@ -239,6 +239,8 @@ type flash struct {
 	// their unique key); Held lists the first maxHeld of them.
 	Skipped int64
 	Held    []heldPair
+	// Refused counts the jobs a bulk cancel or delete left as they were.
+	Refused int64
 }
 
 // heldPair is a dead job a retry left dead and the live job holding its
@@ -289,6 +291,10 @@ func (p *params) held(key string) []heldPair {
 
 var flashKeys = []string{"done", "n"}
 
+// jobsFlashKeys are the jobs list's flash parameters: a bulk cancel or
+// delete there counts the jobs it left as they were.
+var jobsFlashKeys = []string{"done", "n", "refused"}
+
 // deadFlashKeys are the dead page's flash parameters: a retry there names
 // the jobs it left dead.
 var deadFlashKeys = []string{"done", "n", "skipped", "held"}
@@ -302,7 +308,7 @@ var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", 
 
 func (p *params) flash() flash {
 	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0), Name: p.name("name"),
-		Skipped: p.int("skipped", 0, 1<<31, 0), Held: p.held("held")}
+		Skipped: p.int("skipped", 0, 1<<31, 0), Held: p.held("held"), Refused: p.int("refused", 0, 1<<31, 0)}
 	if f.Done != "" && !slices.Contains(flashDone, f.Done) && p.err == nil {
 		p.err = errBadRequest("parameter \"done\" is %.40q; want one of %s", f.Done, strings.Join(flashDone, ", "))
 	}
@@ -328,11 +334,14 @@ func (f flash) Text() string {
 		return plural(f.N, "Retried 1 job: it is pending again.", "Retried %d jobs: they are pending again.")
 	case "deleted":
 		if f.N == 0 {
-			return "Nothing was deleted."
+			return "Nothing was deleted." + f.refusedText()
 		}
-		return plural(f.N, "Deleted 1 job.", "Deleted %d jobs.")
+		return plural(f.N, "Deleted 1 job.", "Deleted %d jobs.") + f.refusedText()
 	case "cancelled":
-		return "Job cancelled."
+		if f.N == 0 {
+			return "Nothing was cancelled." + f.refusedText()
+		}
+		return plural(f.N, "Job cancelled.", "Cancelled %d jobs.") + f.refusedText()
 	case "cancel-requested":
 		return "Cancel requested: the worker stops the job at its next heartbeat."
 	case "ran-now":
@@ -395,4 +404,16 @@ func (f flash) skippedText() string {
 		b.WriteString("). Retry them once their holders have finished, or delete one of each pair.")
 	}
 	return b.String()
+}
+
+// refusedText is the sentence a bulk action's notice ends with when it
+// left some selected jobs as they were.
+func (f flash) refusedText() string {
+	switch f.Refused {
+	case 0:
+		return ""
+	case 1:
+		return " 1 selected job had started or finished meanwhile and was left as it is."
+	}
+	return fmt.Sprintf(" %d selected jobs had started or finished meanwhile and were left as they are.", f.Refused)
 }

@@ -38,6 +38,15 @@ func NewRetryResult(id int64, n int, skipped []queue.KeyHeldError) RetryResult {
 	return r
 }
 
+// BulkResult is what a bulk cancel or delete of waiting jobs did: how
+// many it changed, and how many of those selected it left as they were
+// (they had started or finished meanwhile).
+type BulkResult struct {
+	Cancelled int `json:"cancelled,omitempty"`
+	Deleted   int `json:"deleted,omitempty"`
+	Refused   int `json:"refused"`
+}
+
 // RunNowResult says a scheduled job was made ready to run now.
 type RunNowResult struct {
 	ID    int64 `json:"id"`

@@ -1,0 +1,188 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/spooljobs/spool/internal/wire"
+	"github.com/spooljobs/spool/queue"
+)
+
+// Bulk actions on jobs that have not started (pending, scheduled,
+// blocked): cancel or delete the selected IDs, or every such job matching
+// the list's filter, a page at a time, at most MaxBulk per request (the
+// notice says how many; the operator repeats for more). A job that is no
+// longer waiting when its turn comes (it started, or finished) is left as
+// it is and counted as refused, never dropped silently.
+
+// MaxBulk is the most jobs one bulk action on the jobs list changes.
+const MaxBulk = 10_000
+
+// waitingStates are the states a bulk action on the jobs list selects.
+var waitingStates = []queue.State{queue.StatePending, queue.StateScheduled, queue.StateBlocked}
+
+// liveRequest selects waiting jobs: the IDs, or with All every waiting
+// job matching Queue, Kind, State (one of waitingStates, or all of them)
+// and Search.
+type liveRequest struct {
+	IDs    []int64 `json:"ids"`
+	All    bool    `json:"all"`
+	Queue  string  `json:"queue"`
+	Kind   string  `json:"kind"`
+	State  string  `json:"state"`
+	Search string  `json:"q"`
+}
+
+func (l *liveRequest) validate() error {
+	switch {
+	case len(l.IDs) > MaxIDs:
+		return errBadRequest("%d job IDs in one request; at most %d", len(l.IDs), MaxIDs)
+	case len(l.IDs) > 0 && l.All:
+		return errBadRequest("give either job IDs or all, not both")
+	case len(l.IDs) == 0 && !l.All:
+		return errBadRequest("no job selected: give job IDs, or all for every waiting job matching queue, kind, state and q")
+	case l.State != "" && !slices.Contains(waitingStates, queue.State(l.State)):
+		return errBadRequest("state %.40q: a bulk action takes pending, scheduled or blocked jobs", l.State)
+	case len(l.Search) > MaxSearchLen:
+		return errBadRequest("q is %d bytes long; the longest search is %d bytes", len(l.Search), MaxSearchLen)
+	}
+	for _, id := range l.IDs {
+		if id <= 0 {
+			return errBadRequest("job ID %d is not positive", id)
+		}
+	}
+	for _, f := range []struct{ key, v string }{{"queue", l.Queue}, {"kind", l.Kind}} {
+		if f.v != "" {
+			if err := queue.ValidName(f.v); err != nil {
+				return errBadRequest("%s: %v", f.key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// doLive cancels or deletes the waiting jobs l selects.
+func (h *Handler) doLive(ctx context.Context, act action, l liveRequest) (result, error) {
+	if err := l.validate(); err != nil {
+		return result{}, err
+	}
+	res := result{done: "cancelled"}
+	if act == actDelete {
+		res.done = "deleted"
+	}
+	each := func(id int64) error {
+		err := h.liveOne(ctx, act, id)
+		switch {
+		case err == nil:
+			res.n++
+		case errors.Is(err, queue.ErrNotCancellable), errors.Is(err, queue.ErrRunning), errors.Is(err, queue.ErrNotFound):
+			res.refused++
+		default:
+			return err
+		}
+		return nil
+	}
+	if !l.All {
+		for _, id := range l.IDs {
+			if err := each(id); err != nil {
+				return res, err
+			}
+		}
+		return res, nil
+	}
+	states := waitingStates
+	if l.State != "" {
+		states = []queue.State{queue.State(l.State)}
+	}
+	for _, st := range states {
+		var before int64
+		for res.n+res.refused < MaxBulk {
+			lctx, cancel := context.WithTimeout(ctx, h.opts.QueryTimeout)
+			jobs, err := h.q.Inspector().List(lctx, queue.ListFilter{State: st, Queue: l.Queue, Kind: l.Kind, Search: l.Search,
+				BeforeID: before, Limit: min(MaxPageSize, MaxBulk-int(res.n+res.refused)), OmitPayload: true})
+			cancel()
+			if err != nil {
+				return res, err
+			}
+			for _, j := range jobs {
+				if err := each(j.ID); err != nil {
+					return res, err
+				}
+			}
+			if len(jobs) < MaxPageSize {
+				break
+			}
+			before = jobs[len(jobs)-1].ID
+		}
+	}
+	return res, nil
+}
+
+// liveOne cancels or deletes one job, refusing a running one: a bulk
+// action takes only jobs that have not started.
+func (h *Handler) liveOne(ctx context.Context, act action, id int64) error {
+	j, err := h.q.Inspector().Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(waitingStates, j.State) {
+		return fmt.Errorf("job %d is %s: %w", id, j.State, queue.ErrNotCancellable)
+	}
+	if act == actDelete {
+		return h.q.Inspector().Delete(ctx, id)
+	}
+	st, err := h.q.Inspector().Cancel(ctx, id)
+	if err == nil && st == queue.StateRunning {
+		// It started between the look and the cancel: the request stands,
+		// its worker ends it; it is not what was selected, so say so.
+		return fmt.Errorf("job %d started: cancel requested: %w", id, queue.ErrNotCancellable)
+	}
+	return err
+}
+
+// liveAction is the jobs list's bulk form: cancel or delete the ticked
+// jobs, or every waiting job the list's filter matches.
+func (h *Handler) liveAction(act action) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := h.formParams(r, "ids", "all", "queue", "kind", "state", "q", "before", "limit")
+		if err != nil {
+			return err
+		}
+		lp := p.list(true)
+		l := liveRequest{IDs: p.ids("ids"), All: p.bool("all"), Queue: lp.Queue, Kind: lp.Kind, State: string(lp.State), Search: lp.Search}
+		if p.err != nil {
+			return p.err
+		}
+		res, err := h.doLive(r.Context(), act, l)
+		if err != nil {
+			return err
+		}
+		h.redirect(w, r, "/jobs", lp.values(), res)
+		return nil
+	}
+}
+
+// apiLiveAction is liveAction for the JSON API.
+func (h *Handler) apiLiveAction(act action) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var l liveRequest
+		if err := decodeBody(w, r, &l); err != nil {
+			return err
+		}
+		res, err := h.doLive(r.Context(), act, l)
+		if err != nil {
+			return err
+		}
+		out := wire.BulkResult{Refused: int(res.refused)}
+		if act == actDelete {
+			out.Deleted = int(res.n)
+		} else {
+			out.Cancelled = int(res.n)
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
