@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
@@ -18,8 +20,8 @@ import (
 // Group commit for small enqueues. An app's handlers and request handlers
 // call Enqueue one job at a time, from many goroutines; each such call on
 // its own would be a transaction with a commit that waits for the WAL
-// flush. Instead, small enqueues of plain jobs outside a caller's
-// transaction are handed to a few flushers, each of which inserts every
+// flush. Instead, small enqueues of plain jobs of one queue outside a
+// caller's transaction are handed to a flusher, each of which inserts every
 // enqueue waiting at that moment with one statement, in its own implicit
 // transaction: one round trip and one WAL flush for them all, and each
 // caller returns once its own rows are durable. The more callers wait, the
@@ -120,12 +122,15 @@ func (b *batcher) close() {
 }
 
 // groupable reports whether an enqueue can join a group commit.
+// It takes plain jobs of one queue only: the batch statement skips whole
+// queues (those with a limit), so a request is then skipped whole and its
+// caller takes the long path with nothing of it committed.
 func groupable(tx *sql.Tx, jobs []queue.NewJob) bool {
 	if tx != nil || len(jobs) == 0 || len(jobs) > batchableJobs {
 		return false
 	}
 	for _, j := range jobs {
-		if !sqlstore.Plain(j) {
+		if !sqlstore.Plain(j) || j.Queue != jobs[0].Queue {
 			return false
 		}
 	}
@@ -148,18 +153,21 @@ func (b *batcher) enqueue(ctx context.Context, now time.Time, jobs []queue.NewJo
 		return nil, false, context.Cause(ctx)
 	}
 	b.mu.RUnlock()
+	var out reqOutcome
 	select {
-	case out := <-r.done:
-		return r.res, out.long, out.err
+	case out = <-r.done:
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
 			return nil, false, context.Cause(ctx)
 		}
 		// A flusher has it: its statement commits or not; wait for it,
 		// so that the caller learns which.
-		out := <-r.done
-		return r.res, out.long, out.err
+		out = <-r.done
 	}
+	if out.err != nil || out.long {
+		return nil, out.long, out.err
+	}
+	return r.res, false, nil
 }
 
 func (b *batcher) loop() {
@@ -229,8 +237,9 @@ func (b *batcher) flush(batch []*enqueueReq) {
 		for i, r := range batch {
 			r.done <- answers[i]
 		}
-	case len(batch) > 1 && b.ctx.Err() == nil:
-		// Let each caller find out alone whether the failure was its.
+	case len(batch) > 1 && rolledBack(err):
+		// The server refused the statement, so nothing of it committed:
+		// let each caller find out alone whether the failure was its.
 		for _, r := range batch {
 			r.done <- reqOutcome{long: true}
 		}
@@ -239,6 +248,15 @@ func (b *batcher) flush(batch []*enqueueReq) {
 			r.done <- reqOutcome{err: err}
 		}
 	}
+}
+
+// rolledBack reports whether err is the server's refusal of a statement
+// (which then changed nothing), not a failure whose outcome is unknown
+// (a connection lost around the implicit commit): only then may the
+// batch's callers try again, one by one, without inserting twice.
+func rolledBack(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
 }
 
 // insert runs sqlInsertBatch for the batch, fills in the results of the
@@ -314,38 +332,7 @@ func (b *batcher) insert(batch []*enqueueReq) ([]reqOutcome, error) {
 		return nil, fmt.Errorf("postgres: batched insert returned %d rows for %d jobs", len(inserted), next)
 	}
 	b.s.committed(wakes)
-	for i, r := range batch {
-		if answers[i].long && slices.ContainsFunc(r.jobs, func(j queue.NewJob) bool { return in[j.Queue] }) {
-			// Part of this request went in, part waits on a limit: the
-			// long path cannot take the part back, so enqueue the rest
-			// the long way here.
-			answers[i] = b.finishSplit(r, in)
-		}
-	}
 	return answers, nil
-}
-
-// finishSplit enqueues, the long way, the jobs of r that the batch
-// statement skipped (their queues have a limit), and answers r.
-func (b *batcher) finishSplit(r *enqueueReq, inserted map[string]bool) reqOutcome {
-	var (
-		rest []queue.NewJob
-		meta []any
-		at   []int
-	)
-	for k, j := range r.jobs {
-		if !inserted[j.Queue] {
-			rest, meta, at = append(rest, j), append(meta, r.meta[k]), append(at, k)
-		}
-	}
-	res, err := b.s.enqueueLong(r.ctx, nil, r.now, rest, meta)
-	if err != nil {
-		return reqOutcome{err: err}
-	}
-	for i, k := range at {
-		r.res[k] = res[i]
-	}
-	return reqOutcome{}
 }
 
 // batchContext is the context of a batch's statement: it ends when every

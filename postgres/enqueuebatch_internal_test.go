@@ -103,9 +103,13 @@ func TestGroupCommitOneStatementForManyCallers(t *testing.T) {
 	s := heldStore(t)
 	var lists [][]queue.NewJob
 	for i := range 20 {
-		jobs := []queue.NewJob{payloadJob("a", 10*i)}
+		name := "a"
+		if i%2 == 1 {
+			name = "b"
+		}
+		jobs := []queue.NewJob{payloadJob(name, 10*i)}
 		if i%3 == 0 {
-			jobs = append(jobs, payloadJob("b", 10*i+1), payloadJob("a", 10*i+2))
+			jobs = append(jobs, payloadJob(name, 10*i+1), payloadJob(name, 10*i+2))
 		}
 		lists = append(lists, jobs)
 	}
@@ -127,10 +131,9 @@ func TestGroupCommitCountsLimitedQueuesTheLongWay(t *testing.T) {
 	s := heldStore(t)
 	ctx := context.Background()
 	require.NoError(t, s.SetQueueSettings(ctx, nil, "limited", queue.QueueSettings{MaxPending: 2}, time.Now()))
-	calls := enqueueAll(t, s, 4,
+	calls := enqueueAll(t, s, 3,
 		[]queue.NewJob{payloadJob("limited", 1)},
 		[]queue.NewJob{payloadJob("free", 2)},
-		[]queue.NewJob{payloadJob("free", 3), payloadJob("limited", 4)}, // split: half goes in at once
 		[]queue.NewJob{payloadJob("limited", 5)},
 	)
 	flushHeld(s)
@@ -145,9 +148,34 @@ func TestGroupCommitCountsLimitedQueuesTheLongWay(t *testing.T) {
 		}
 		requireOwnJobs(t, s, c)
 	}
-	assert.Equal(t, 1, full, "of three single-job enqueues into a queue of limit 2, one is refused")
+	assert.Equal(t, 0, full, "two single-job enqueues into a queue of limit 2 both fit")
 	assert.Equal(t, 2, pending(t, s, "limited"))
-	assert.Equal(t, 2, pending(t, s, "free"))
+	assert.Equal(t, 1, pending(t, s, "free"))
+	third := enqueueAll(t, s, 1, []queue.NewJob{payloadJob("limited", 6)})
+	flushHeld(s)
+	<-third[0].done
+	var qf *queue.QueueFullError
+	require.ErrorAs(t, third[0].err, &qf, "the third is refused")
+}
+
+// An enqueue of jobs of two queues, one of them full, is refused whole:
+// nothing of it is committed (it never joins a batch, whose statement
+// skips whole queues and could commit the other half).
+func TestGroupCommitRefusedEnqueueCommitsNothing(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := Open(ctx, url, Options{Schema: pgtest.Schema(t, url)})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	require.NoError(t, s.SetQueueSettings(ctx, nil, "b", queue.QueueSettings{MaxPending: 1}, time.Now()))
+	_, err = s.Enqueue(ctx, nil, time.Now(), []queue.NewJob{payloadJob("b", 1)})
+	require.NoError(t, err)
+	for range 3 {
+		_, err := s.Enqueue(ctx, nil, time.Now(), []queue.NewJob{payloadJob("a", 2), payloadJob("b", 3)})
+		var qf *queue.QueueFullError
+		require.ErrorAs(t, err, &qf)
+	}
+	assert.Equal(t, 0, pending(t, s, "a"), "a refused enqueue committed part of its jobs")
 }
 
 func TestGroupCommitBadJobFailsAlone(t *testing.T) {
