@@ -147,15 +147,22 @@ func (g *groupWriter) run(group []*groupOp) {
 	}
 	ctx, cancel := untilAllDone(g.ctx, ctxs)
 	defer cancel()
+	ranAll := false // every op's fn succeeded: a failure after is the commit's
 	err := g.s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+		ranAll = false
 		for _, op := range group {
 			if err := op.fn(ctx, x); err != nil {
 				return err
 			}
 		}
+		ranAll = true
 		return nil
 	})
-	if err == nil || len(group) == 1 || g.ctx.Err() != nil {
+	// Each op runs again alone only when the group surely rolled back: an
+	// op failed, or the server refused the commit. A commit whose outcome
+	// is unknown (the connection was lost) is answered as it is, or its
+	// publishes could be appended twice.
+	if err == nil || len(group) == 1 || (ranAll && !rolledBack(err)) {
 		for _, op := range group {
 			op.done <- err
 		}
