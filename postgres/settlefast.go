@@ -15,7 +15,7 @@ import (
 // Such a batch settles with one statement in an implicit transaction
 // instead of a transaction of four or more: it locks the rows whose lease
 // still holds in id order (as Extend and the long way lock them), deletes
-// them, and counts them in spool.metrics. Any other batch, or one in a
+// them, and counts them in spool.metrics_slots. Any other batch, or one in a
 // caller's transaction, takes the long way (Settle).
 
 // sqlSettleFast completes and deletes jobs $1 under their lease tokens
@@ -29,7 +29,7 @@ const sqlSettleFast = `WITH held AS (
 deleted AS (
   DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM held)) RETURNING id, queue),
 counted AS (
-  INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead, slot)
+  INSERT INTO spool.metrics_slots AS m (minute, queue, completed, failed, dead, slot)
   SELECT $3, queue, count(*), 0, 0, $4 FROM deleted GROUP BY queue ORDER BY queue
   ON CONFLICT (minute, queue, slot) DO UPDATE SET completed = m.completed + excluded.completed)
 SELECT id FROM deleted`

@@ -208,8 +208,11 @@ func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 	})
 }
 
-const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM spool.metrics
-  WHERE minute >= $1 GROUP BY minute`
+const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM (
+    SELECT minute, completed, failed, dead FROM spool.metrics_slots WHERE minute >= $1
+    UNION ALL
+    SELECT minute, completed, failed, dead FROM spool.metrics WHERE minute >= $1) m
+  GROUP BY minute`
 
 // throughput returns one entry per minute of the hour before now, oldest
 // first, zero-filled, from the counts Settle records (throughput.go).

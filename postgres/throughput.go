@@ -6,11 +6,12 @@ import (
 	"github.com/spooljobs/spool/internal/sqlstore"
 )
 
-// Settled attempts are counted per minute and queue in spool.metrics, for
+// Settled attempts are counted per minute, queue and store slot in
+// spool.metrics_slots (older builds: spool.metrics, summed with it), for
 // the throughput chart (Stats), in this store's slot (metricSlot);
 // sqlstore.Throughput gathers one Settle call's counts.
 
-const sqlMetrics = `INSERT INTO spool.metrics AS m (minute, queue, completed, failed, dead, slot) VALUES ($1, $2, $3, $4, $5, $6)
+const sqlMetrics = `INSERT INTO spool.metrics_slots AS m (minute, queue, completed, failed, dead, slot) VALUES ($1, $2, $3, $4, $5, $6)
   ON CONFLICT (minute, queue, slot) DO UPDATE SET completed = m.completed + excluded.completed,
   failed = m.failed + excluded.failed, dead = m.dead + excluded.dead`
 
