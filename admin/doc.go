@@ -32,7 +32,14 @@
 //     expiry; retry (dead), cancel (pending, scheduled, running), delete.
 //   - /dead: dead jobs with the same filters; retry one, the selected ones
 //     or all matching the filter; delete one or the selected ones.
-//   - /queues: pause and resume queues.
+//   - /queues: every known queue (with jobs, with settings, or worked by a
+//     live worker pool), its concurrency summed over the live pools;
+//     pause and resume. Here and on the dashboard, a queue with pending
+//     jobs that no live pool works is flagged "no live worker serves this
+//     queue" (on a store that implements queue.ProcessStore).
+//   - /processes: the live worker pools from their heartbeat rows
+//     (queue.ProcessStore): name, id, host, pid, version, start, last
+//     heartbeat, and each queue's running jobs and concurrency.
 //   - /schedules: every schedule stored on the database (package
 //     schedule) with its spec, time zone, job kind and queue, next and
 //     previous run (also in the schedule's own zone), whether it is paused
@@ -102,14 +109,25 @@
 //
 // Reads (GET):
 //
-//	/api/stats            {"now", "queues": [queue...], "throughput": [minute...]}
+//	/api/stats            {"now", "queues": [queue...], "throughput": [minute...],
+//	                      "processes_tracked", "processes"}
 //	                      minute: {"minute", "completed", "failed", "dead"},
 //	                      one per minute of the last hour, oldest first
 //	/api/queues           {"queues": [queue...], "next_after": name}
 //	                      queue: {"name", "pending", "scheduled", "blocked",
 //	                      "blocked_keys", "stuck_keys", "running",
 //	                      "completed", "cancelled", "dead",
-//	                      "oldest_pending_seconds", "paused", "max_pending"}
+//	                      "oldest_pending_seconds", "paused", "max_pending",
+//	                      "workers", "concurrency", "unserved"}; workers
+//	                      counts the live pools that work the queue,
+//	                      concurrency sums their workers for it, unserved
+//	                      flags pending jobs none of them works
+//	/api/processes        {"now", "tracked", "processes": [process...]}
+//	                      process: {"id", "name", "host", "pid", "version",
+//	                      "started_at", "last_seen", "expires_at",
+//	                      "queues": [{"name", "concurrency", "running"}]};
+//	                      live pools only, by name; tracked is false for a
+//	                      store that keeps no process rows
 //	/api/jobs             {"jobs": [job...], "next_before": id}
 //	                      query: queue, kind, state, q (text in the payload
 //	                      or error), before (an ID: jobs older than it),

@@ -73,10 +73,19 @@ type dashboard struct {
 	Queues []queueRow // one page of the queues, by name
 	// QueuesPage is the Queues page's place in the list; on the
 	// dashboard, MoreQueues counts the queues after the first page.
-	QueuesPage   namePage
-	MoreQueues   int
-	Totals       queue.QueueStats
-	AnyBlocked   bool
+	QueuesPage namePage
+	MoreQueues int
+	Totals     queue.QueueStats
+	AnyBlocked bool
+	// Tracked is set when the store keeps worker pools' process rows:
+	// the Workers column and the unserved flag mean something.
+	Tracked bool
+	// Processes counts the live worker pools; AnyUnserved is set when a
+	// queue has pending jobs that none of them works, and UnservedNote
+	// says what that means.
+	Processes    int
+	AnyUnserved  bool
+	UnservedNote string
 	Chart        chart
 	RefreshURL   string
 	RefreshMS    int64
@@ -99,7 +108,8 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 	if err != nil {
 		return nil, err
 	}
-	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now()}
+	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now(),
+		Tracked: st.ProcessesTracked, Processes: st.Processes, UnservedNote: queue.UnservedNote}
 	shown, pg, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
 	pg.links(after, next, func(a string) string { return h.pageURL("/queues", nil, "after", a, limit) })
 	d.QueuesPage, d.MoreQueues = pg, pg.Total-pg.To
@@ -113,6 +123,7 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 		d.Totals.Scheduled += qs.Scheduled
 		d.Totals.Blocked += qs.Blocked
 		d.AnyBlocked = d.AnyBlocked || qs.Blocked > 0 || qs.StuckKeys > 0
+		d.AnyUnserved = d.AnyUnserved || qs.Unserved
 		d.Totals.Running += qs.Running
 		d.Totals.Dead += qs.Dead
 		d.Totals.OldestPending = max(d.Totals.OldestPending, qs.OldestPending)

@@ -191,9 +191,10 @@ func (r statsReader) addStuck(ctx context.Context, _ time.Time) error {
 	})
 }
 
-const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool.queues WHERE paused OR max_pending > 0`
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool.queues`
 
-// addSettings reads which queues are paused or have a MaxPending limit.
+// addSettings lists every queue that has a settings row (paused, resumed,
+// or given settings), with whether it is paused and its MaxPending limit.
 func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 	return r.each(ctx, sqlStatsSettings, func(rows *sql.Rows) error {
 		var name string

@@ -16,13 +16,15 @@
 //     handlers that apply an effect once.
 //   - Operators (admin pages, CLIs, scripts) take [Queue.Inspector]: list,
 //     count, cancel, retry and delete jobs; pause, resume and configure
-//     queues.
+//     queues; see the live worker pools ([Inspector.Processes]) and the
+//     queues whose pending jobs none of them works ([QueueStats].Unserved).
 //   - Topic administration takes [Queue.Topics]: subscriptions, the event
 //     log, replay and retention.
 //   - Worker pools (package worker) and schedulers (package schedule) are
 //     built on a Queue and share its store, clock ([Queue.Now]) and logger.
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
-//     [Notifier], [Leader]) and run package queuetest's conformance suite.
+//     [Notifier], [Leader], [ProcessStore]) and run package queuetest's
+//     conformance suite.
 //
 // # Lifecycle
 //

@@ -258,6 +258,21 @@ func (in *Inspector) setQueueSettings(ctx context.Context, tx *sql.Tx, name stri
 }
 
 // Stats returns counts per queue and state and the last hour's throughput.
+// On a store that keeps worker pools' heartbeat rows (ProcessStore), it
+// adds the live pools' queues, concurrency and the Unserved flag (see
+// Stats.ProcessesTracked).
 func (in *Inspector) Stats(ctx context.Context) (*Stats, error) {
-	return in.q.store.Stats(ctx, in.q.opts.Now())
+	now := in.q.opts.Now()
+	st, err := in.q.store.Stats(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	if ps, ok := in.q.store.(ProcessStore); ok {
+		live, err := ps.Processes(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		addProcesses(st, live)
+	}
+	return st, nil
 }

@@ -224,11 +224,19 @@ type PruneParams struct {
 
 // Stats is a snapshot of the store.
 type Stats struct {
-	// Queues lists every queue that has jobs or was paused, by name.
+	// Queues lists every known queue, by name: every queue that has jobs,
+	// settings (paused or not) or, through Inspector.Stats on a
+	// ProcessStore, a live worker pool that works it.
 	Queues []QueueStats
 	// Throughput holds one entry per minute of the hour before the snapshot,
 	// oldest first, summed over queues.
 	Throughput []MinuteStats
+	// ProcessesTracked is set by Inspector.Stats when the store keeps
+	// worker pools' heartbeat rows (ProcessStore); Processes then counts
+	// the live pools, and the queues' Workers, Concurrency and Unserved
+	// are filled in. A store's own Stats leaves them zero.
+	ProcessesTracked bool
+	Processes        int
 }
 
 // QueueStats counts one queue's jobs.
@@ -254,6 +262,13 @@ type QueueStats struct {
 	// MaxPending is the back-pressure limit (0: none); Pending, Scheduled
 	// and Blocked together count against it.
 	MaxPending int
+	// Workers counts the live worker pools that work the queue, and
+	// Concurrency sums their MaxWorkers for it (see Stats.ProcessesTracked).
+	Workers     int
+	Concurrency int
+	// Unserved flags a queue with pending jobs that no live worker pool
+	// works: they wait until one does (see UnservedNote).
+	Unserved bool
 }
 
 // QueueSettings are a queue's settings, stored with the jobs so every

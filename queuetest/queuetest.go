@@ -1,9 +1,9 @@
 // Package queuetest is the conformance suite for queue.Store backends: every
 // backend runs the same cases, so a second backend (Postgres) behaves as
 // the first. It checks the promises of queue.Store's documentation, and of
-// queue.TopicStore, queue.ScheduleStore and queue.Leader for a store that
-// implements them (their cases skip otherwise). A backend's test calls Run with a
-// function that opens a fresh, empty store:
+// queue.TopicStore, queue.ScheduleStore, queue.Leader and queue.ProcessStore
+// for a store that implements them (their cases skip otherwise). A
+// backend's test calls Run with a function that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
 //		queuetest.Run(t, func(t *testing.T) queuetest.Backend {
@@ -129,7 +129,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	areas := []area{
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
 		deadArea, cancelArea, runNowArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
-		wakeArea, queueAPIArea, leaderArea,
+		wakeArea, queueAPIArea, leaderArea, processArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 var statsArea = area{"Stats", []testCase{
 	{"CountsPerQueueAndState", testStats},
 	{"CountsEveryStateAndPausedQueues", testStatsEveryState},
+	{"ListsIdleQueuesWithSettings", testStatsIdleSettings},
 	{"PruneRemovesOldFinishedJobs", testPrune},
 	{"PruneAtMostLimitOfEachKind", testPruneLimit},
 	{"ThroughputCoversTheHourBeforeNow", testStatsThroughputHour},
@@ -99,6 +100,18 @@ func testStatsEveryState(e *env) {
 	last := st.Throughput[len(st.Throughput)-1]
 	require.Equal(e.t, 1, last.Completed)
 	require.Equal(e.t, 1, last.Dead)
+}
+
+// Stats lists every known queue, idle ones included: one resumed after a
+// pause and one given settings, both without jobs.
+func testStatsIdleSettings(e *env) {
+	require.NoError(e.t, e.store.SetPaused(e.ctx, nil, "resumed", true, e.clock.Now()))
+	require.NoError(e.t, e.store.SetPaused(e.ctx, nil, "resumed", false, e.clock.Now()))
+	require.NoError(e.t, e.store.SetQueueSettings(e.ctx, nil, "limited", queue.QueueSettings{MaxPending: 5}, e.clock.Now()))
+	require.NoError(e.t, e.store.SetQueueSettings(e.ctx, nil, "plain", queue.QueueSettings{DeadSkipsKey: true}, e.clock.Now()))
+	st, err := e.store.Stats(e.ctx, e.clock.Now())
+	require.NoError(e.t, err)
+	require.Equal(e.t, []queue.QueueStats{{Name: "limited", MaxPending: 5}, {Name: "plain"}, {Name: "resumed"}}, st.Queues)
 }
 
 // Prune removes at most Limit jobs of each finished state, and Limit

@@ -175,9 +175,10 @@ func (qs queueStats) addStuck(ctx context.Context, tx *sql.Tx, _ time.Time) erro
 	})
 }
 
-const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool_queues WHERE paused OR max_pending > 0`
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool_queues`
 
-// addSettings reads which queues are paused or have a MaxPending limit.
+// addSettings lists every queue that has a settings row (paused, resumed,
+// or given settings), with whether it is paused and its MaxPending limit.
 func (qs queueStats) addSettings(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 	return eachRowIn(ctx, tx, sqlStatsSettings, func(r *sql.Rows) error {
 		var name string

@@ -5,6 +5,7 @@ package worker_test
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,8 +44,10 @@ func TestPerQueueConcurrency(t *testing.T) {
 	recv(t, started)
 	st, err := h.q.Inspector().Stats(h.ctx)
 	require.NoError(t, err)
-	require.Equal(t, 2, st.Queues[0].Running, "only MaxWorkers jobs are leased")
-	require.Equal(t, 4, st.Queues[0].Pending)
+	require.Len(t, st.Queues, 2, "pdf, and mail: idle, but the pool works it")
+	pdf := st.Queues[slices.IndexFunc(st.Queues, func(q queue.QueueStats) bool { return q.Name == "pdf" })]
+	require.Equal(t, 2, pdf.Running, "only MaxWorkers jobs are leased")
+	require.Equal(t, 4, pdf.Pending)
 	close(release)
 	for _, id := range ids {
 		h.waitState(id, queue.StateCompleted)

@@ -30,8 +30,15 @@ func (p *Pool) heartbeatLoop() {
 // Heartbeat extends the leases of the jobs this pool holds, cancels the
 // handlers of jobs an operator cancelled or whose lease was lost, and lets
 // the leases of handlers hung past their timeout run out (so the rescuer
-// takes them). The pool calls it every HeartbeatInterval.
+// takes them). On a store that implements queue.ProcessStore it then
+// records the pool's process row (processes.go). The pool calls it every
+// HeartbeatInterval.
 func (p *Pool) Heartbeat(ctx context.Context) error {
+	return errors.Join(p.extendLeases(ctx), p.recordProcess(ctx))
+}
+
+// extendLeases is Heartbeat's work on the leases.
+func (p *Pool) extendLeases(ctx context.Context) error {
 	now := p.q.Now()
 	var refs []queue.LeaseRef
 	tokens := map[int64]int64{}

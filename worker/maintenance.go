@@ -111,8 +111,9 @@ func (p *Pool) resign(ctx context.Context) {
 func (p *Pool) Leading() bool { return p.leading.Load() }
 
 // Prune deletes completed and cancelled jobs past their retention,
-// processed keys older than KeepProcessed and throughput counters older
-// than a day. It deletes in transactions of at most pruneBatch rows of a
+// processed keys older than KeepProcessed, throughput counters older
+// than a day and, on a queue.ProcessStore, the process rows of pools that
+// stopped heartbeating (stale: see ProcessStaleHeartbeats). It deletes in transactions of at most pruneBatch rows of a
 // kind, as many as it takes (up to pruneRounds, the rest at the next run),
 // so that a pool keeping jobs or processed keys faster than one batch per
 // MaintenanceInterval still keeps up. It returns how many jobs and
@@ -128,6 +129,11 @@ func (p *Pool) Prune(ctx context.Context) (int, error) {
 	}
 	if p.opts.KeepCompleted > 0 {
 		params.CompletedBefore = now.Add(-p.opts.KeepCompleted)
+	}
+	if ps, ok := p.store.(queue.ProcessStore); ok {
+		if _, err := ps.PruneProcesses(ctx, now); err != nil {
+			p.logger.Error("spool: pruning stale process rows failed", "err", err)
+		}
 	}
 	total := 0
 	for range pruneRounds {

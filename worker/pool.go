@@ -54,8 +54,11 @@ type Pool struct {
 	epoch time.Time // the queue clock's reading at New: the zero of monotonic
 	step  stepGuard // the rescuer's watch on wall-clock steps
 
-	id      string      // this pool's holder id in leader elections (a UUID)
+	id      string      // this pool's holder id in leader elections and its process row's id (a UUID)
 	leading atomic.Bool // this pool ran the last maintenance round (maintenance.go)
+
+	startedAt   time.Time   // the queue clock's reading at Start, for the process row
+	processGone atomic.Bool // Stop removed the process row: heartbeats no longer write it
 }
 
 // active is a leased job this pool holds.
@@ -120,9 +123,26 @@ func New(q *queue.Queue, opts Options) (*Pool, error) {
 // Name returns the name this pool's leases carry.
 func (p *Pool) Name() string { return p.opts.Name }
 
+// ID returns the pool's id, fixed for its life (a UUID): its holder name in
+// leader elections and the ID of its process row (queue.ProcessInfo).
+func (p *Pool) ID() string { return p.id }
+
 // Start starts working. Handler contexts inherit ctx's values but not its
-// cancellation: stop the pool with Stop.
+// cancellation: stop the pool with Stop. On a store that implements
+// queue.ProcessStore, Start records the pool's process row before it
+// returns (a failure is logged, and the next heartbeat tries again).
 func (p *Pool) Start(ctx context.Context) error {
+	if err := p.start(ctx); err != nil {
+		return err
+	}
+	if err := p.recordProcess(ctx); err != nil {
+		p.logger.Error("spool: recording the pool's process row failed", "err", err)
+	}
+	return nil
+}
+
+// start is Start but the process row.
+func (p *Pool) start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.started {
@@ -132,6 +152,7 @@ func (p *Pool) Start(ctx context.Context) error {
 		return err
 	}
 	p.started = true
+	p.startedAt = p.q.Now()
 	if _, ok := p.wake.(*queue.Wakeups); ok {
 		p.logger.Info("spool: the store sends no wake-ups (it does not implement queue.Notifier): jobs start at the next poll",
 			"store", fmt.Sprintf("%T", p.store), "poll_interval", p.opts.PollInterval)
@@ -208,6 +229,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 	close(p.stopLoops)
 	p.loopsWG.Wait()
 	p.resign(ctx)
+	p.removeProcess(ctx)
 	p.logger.Info("spool: pool stopped", "name", p.opts.Name, "hard", result != nil)
 	return result
 }

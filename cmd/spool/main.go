@@ -81,7 +81,7 @@ type command struct {
 // commands lists the subcommands in the order "spool help" shows them.
 func commands() []*command {
 	return []*command{
-		statsCommand, lsCommand, showCommand, enqueueCommand, retryCommand, cancelCommand, deleteCommand, runNowCommand,
+		statsCommand, psCommand, lsCommand, showCommand, enqueueCommand, retryCommand, cancelCommand, deleteCommand, runNowCommand,
 		pauseCommand, resumeCommand, schedulesCommand, topicsCommand, subsCommand, eventsCommand, replayCommand,
 		adminCommand, migrateCommand, vacuumCommand, checkCommand, benchCommand,
 	}

@@ -25,12 +25,19 @@ later), blocked (behind an earlier job of their ordering key), the
 ordering keys they wait on (BLOCKED KEYS), the keys stuck behind a dead
 job (STUCK KEYS: they move on only once it is retried or deleted), the
 jobs running and dead; how long the oldest pending job has waited;
-whether the queue is paused and its limit on waiting jobs (-: none).
-Below, the attempts settled per minute over the last -minutes:
+whether the queue is paused and its limit on waiting jobs (-: none);
+CONCURRENCY sums the workers of the live worker pools that work the queue
+(see 'spool ps'), and a queue with pending jobs that no live pool works is
+marked "! no live worker". Every known queue is listed: with jobs, with
+settings (paused or resumed, limited), or worked by a live pool. Below, the attempts settled per minute over the last -minutes:
 completed, failed (to be retried) and dead.
 
 Flags:
 `
+
+// unservedMark marks, in the stats table, a queue with pending jobs that
+// no live worker pool works.
+const unservedMark = "! no live worker"
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("stats", statsAbout, stderr, true)
@@ -58,15 +65,31 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	row(tw, "QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT")
-	stuck := 0
+	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT"}
+	if st.ProcessesTracked {
+		head = append(head, "CONCURRENCY", "")
+	}
+	row(tw, head...)
+	stuck, unserved := 0, 0
 	for _, q := range st.Queues {
 		limit := "-"
 		if q.MaxPending > 0 {
 			limit = fmt.Sprint(q.MaxPending)
 		}
-		row(tw, q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
-			fmtDuration(q.OldestPending), yesNo(q.Paused), limit)
+		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
+			fmtDuration(q.OldestPending), yesNo(q.Paused), limit}
+		if st.ProcessesTracked {
+			conc, mark := "-", ""
+			if q.Workers > 0 {
+				conc = fmt.Sprint(q.Concurrency)
+			}
+			if q.Unserved {
+				mark = unservedMark
+				unserved++
+			}
+			cells = append(cells, conc, mark)
+		}
+		row(tw, cells...)
 		stuck += q.StuckKeys
 	}
 	if err := tw.Flush(); err != nil {
@@ -78,6 +101,10 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if stuck > 0 {
 		fmt.Fprintf(stderr, "note: %s stuck behind a dead job: retry or delete the dead job to let the key move on ('spool ls -state dead')\n",
 			plural(stuck, "ordering key"))
+	}
+	if unserved > 0 {
+		fmt.Fprintf(stderr, "note: %s marked %q: %s ('spool ps' lists the live pools)\n",
+			plural(unserved, "queue"), unservedMark, queue.UnservedNote)
 	}
 	var sum queue.MinuteStats
 	for _, m := range tp {

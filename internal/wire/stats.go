@@ -21,6 +21,13 @@ type Queue struct {
 	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
 	Paused               bool    `json:"paused"`
 	MaxPending           int     `json:"max_pending"`
+	// Workers counts the live worker pools that work the queue and
+	// Concurrency sums their workers for it; Unserved flags pending jobs
+	// that no live pool works. All three are zero on a store that keeps no
+	// process rows (Stats.ProcessesTracked false).
+	Workers     int  `json:"workers"`
+	Concurrency int  `json:"concurrency"`
+	Unserved    bool `json:"unserved"`
 }
 
 // NewQueue returns q's JSON form.
@@ -28,7 +35,8 @@ func NewQueue(q queue.QueueStats) Queue {
 	return Queue{Name: q.Name, Pending: q.Pending, Scheduled: q.Scheduled,
 		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
 		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
-		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending}
+		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending,
+		Workers: q.Workers, Concurrency: q.Concurrency, Unserved: q.Unserved}
 }
 
 // Queues is the list of queues.
@@ -62,12 +70,17 @@ type Stats struct {
 	Now        time.Time `json:"now"`
 	Queues     []Queue   `json:"queues"`
 	Throughput []Minute  `json:"throughput"`
+	// ProcessesTracked says whether the store keeps worker pools' process
+	// rows; Processes then counts the live ones.
+	ProcessesTracked bool `json:"processes_tracked"`
+	Processes        int  `json:"processes"`
 }
 
 // NewStats returns st's queues at now with the minutes of throughput given
 // (all of st.Throughput, or the last few).
 func NewStats(now time.Time, st *queue.Stats, minutes []queue.MinuteStats) Stats {
-	out := Stats{Now: now.UTC(), Queues: NewQueues(st).Queues, Throughput: make([]Minute, len(minutes))}
+	out := Stats{Now: now.UTC(), Queues: NewQueues(st).Queues, Throughput: make([]Minute, len(minutes)),
+		ProcessesTracked: st.ProcessesTracked, Processes: st.Processes}
 	for i, m := range minutes {
 		out.Throughput[i] = Minute{Minute: m.Minute.UTC(), Completed: m.Completed, Failed: m.Failed, Dead: m.Dead}
 	}

@@ -115,3 +115,21 @@ func TestFormat(t *testing.T) {
 	require.Nil(t, wire.UTC(time.Time{}))
 	require.Equal(t, time.UTC, wire.UTC(now.In(time.FixedZone("X", 7200))).Location())
 }
+
+// TestProcesses pins the snake_case names of /api/processes and spool ps
+// -json.
+func TestProcesses(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 2, 15, 4, 5, 0, time.FixedZone("CET", 3600))
+	m := keys(t, wire.NewProcesses(at, true, []queue.ProcessInfo{{ID: "u", Name: "web-1", Host: "h", PID: 7, Version: "devel",
+		StartedAt: at, LastSeen: at, ExpiresAt: at, Queues: []queue.ProcessQueue{{Name: "mail", Concurrency: 3, Running: 1}}}}))
+	require.Equal(t, true, m["tracked"])
+	p := m["processes"].([]any)[0].(map[string]any)
+	for _, k := range []string{"id", "name", "host", "pid", "version", "started_at", "last_seen", "expires_at", "queues"} {
+		require.Contains(t, p, k)
+	}
+	require.Equal(t, "2026-03-02T14:04:05Z", p["started_at"])
+	require.Equal(t, map[string]any{"name": "mail", "concurrency": 3.0, "running": 1.0}, p["queues"].([]any)[0])
+	empty := keys(t, wire.NewProcesses(at, false, nil))
+	require.Equal(t, []any{}, empty["processes"], "an empty list is [], not null")
+}
