@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -491,4 +492,58 @@ func TestBrowserEventRowsAlign(t *testing.T) {
 	for i, d := range spread {
 		require.LessOrEqual(t, d, 1.0, "event row %d: its cells' baselines lie %.1fpx apart", i, d)
 	}
+}
+
+// The footer's toggle shows the admin's times in the browser's zone, with
+// its offset, and back in UTC; the choice holds across pages and the
+// dashboard's refreshes, and times inside job data (an error's text) stay
+// as they are (issue 15 item 4: a local-time toggle beside UTC).
+func TestBrowserLocalTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{RefreshInterval: time.Second})
+	seed(e)
+	id := e.dead(queue.NewJob{Kind: "payment.charge", Queue: "orders"}, "bank: declined at 2026-03-02 14:00:00.000 UTC", "")
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"})
+	require.NoError(t, err)
+	kolkata := time.FixedZone("IST", 5*3600+1800)
+
+	created := `[...document.querySelectorAll('.facts dt')].find(d => d.textContent === 'Created').nextElementSibling.firstChild.nodeValue.trim()`
+	jobURL := srv.URL + "/jobs/" + strconv.FormatInt(id, 10)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
+	utc := must(chromedp.Run(ctx, chromedp.Evaluate[string](created)))
+	at, err := time.Parse("2006-01-02 15:04:05.000 MST", utc)
+	require.NoError(t, err, "the page shows times in UTC first")
+	local := at.In(kolkata).Format("2006-01-02 15:04:05.000") + " UTC+05:30"
+	require.Equal(t, "UTC", text(t, ctx, "#tz-name"))
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tz-toggle"))))
+	require.Equal(t, local, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
+	require.Equal(t, "local time (UTC+05:30)", text(t, ctx, "#tz-name"))
+	require.Equal(t, "Show UTC", text(t, ctx, "#tz-toggle"))
+	require.Equal(t, "bank: declined at 2026-03-02 14:00:00.000 UTC", text(t, ctx, ".attempts .error-msg"),
+		"a time inside job data is not the admin's to change")
+
+	// It holds on the next page, and through the dashboard's refresh.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
+	require.Equal(t, local, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")))
+	require.Contains(t, text(t, ctx, ".updated"), "UTC+05:30")
+	before := text(t, ctx, "#total-pending")
+	e.enqueue(queue.NewJob{Kind: "email.receipt", Queue: "mail"})
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("total-pending").textContent !== `+strconv.Quote(before),
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the dashboard did not refresh")
+	require.Contains(t, text(t, ctx, ".updated"), "UTC+05:30", "the refreshed part shows local time too")
+
+	// And back to UTC.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tz-toggle"))))
+	require.Regexp(t, `^Updated \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC$`, text(t, ctx, ".updated"))
+	require.Equal(t, "UTC", text(t, ctx, "#tz-name"))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
+	require.Equal(t, utc, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
 }

@@ -4,7 +4,14 @@
 // and a JSON API with the same reads and actions. It is
 // html/template and embedded static files: no JavaScript build, and every
 // page works without JavaScript (a small script only refreshes the
-// dashboard in place and asks before destructive actions).
+// dashboard in place, asks before destructive actions, and switches the
+// times shown between UTC and the browser's zone: the toggle in the footer,
+// remembered in the browser's localStorage).
+//
+// Every page works on a phone: at 640 px wide and below the navigation
+// wraps under the brand and the list tables show each row as a block of
+// labelled cells, so that nothing scrolls sideways and a row's reason and
+// buttons stay on screen.
 //
 // Mount it under a prefix, with authentication:
 //
