@@ -295,24 +295,16 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 	}
 }
 
-// At 400 px, as on a phone, no page scrolls sideways, and the buttons of
-// the job and dead lists (a row's Retry and Delete among them) and their
-// reasons lie inside the window: the tables stack their rows rather than
-// scroll inside a box (issue 15 item 5).
+// At 400 px, as on a phone, and at 800 px, as on a tablet, no page scrolls
+// sideways, and the buttons of the job and dead lists (a row's Retry and
+// Delete among them) and their reasons lie inside the window: the tables
+// stack their rows rather than scroll inside a box (issue 15 item 5).
 func TestBrowserNarrow(t *testing.T) {
 	t.Parallel()
 	srv, pages := demoServer(t)
 	bctx, _ := newBrowser(t, 1280, 900)
 	ctx, cancel := context.WithTimeout(bctx, 2*browserTimeout)
 	defer cancel()
-	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(400, 900)))
-	for _, p := range pages {
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+p.path)))
-		w, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
-		require.NoError(t, err)
-		require.Equal(t, 400, w[1], "%s: the window is not 400 px wide", p.name)
-		require.LessOrEqual(t, w[0], w[1], "%s (%s) at 400 px: the page is %d px wide and scrolls sideways", p.name, p.path, w[0])
-	}
 	// The buttons and reasons of a list: every one's box in the window.
 	outside := `(() => {
 		const out = [];
@@ -325,14 +317,24 @@ func TestBrowserNarrow(t *testing.T) {
 		}
 		return out;
 	})()`
-	for _, path := range []string{"/admin/jobs", "/admin/dead", "/admin/jobs?queue=orders"} {
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+path)))
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#job-list tbody tr').length`))
-		require.NoError(t, err)
-		require.Positive(t, n, "%s: no rows", path)
-		out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](outside))
-		require.NoError(t, err)
-		require.Empty(t, out, "%s at 400 px: these lie outside the window", path)
+	for _, width := range []int{400, 800} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), 900)))
+		for _, p := range pages {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+p.path)))
+			w, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+			require.NoError(t, err)
+			require.Equal(t, width, w[1], "%s: the window is not %d px wide", p.name, width)
+			require.LessOrEqual(t, w[0], w[1], "%s (%s) at %d px: the page is %d px wide and scrolls sideways", p.name, p.path, width, w[0])
+		}
+		for _, path := range []string{"/admin/jobs", "/admin/dead", "/admin/jobs?queue=orders"} {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+path)))
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#job-list tbody tr').length`))
+			require.NoError(t, err)
+			require.Positive(t, n, "%s: no rows", path)
+			out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](outside))
+			require.NoError(t, err)
+			require.Empty(t, out, "%s at %d px: these lie outside the window", path, width)
+		}
 	}
 	// A dead row's Retry and Delete are there to press.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/dead")))
