@@ -8,10 +8,11 @@
 // times shown between UTC and the browser's zone: the toggle in the footer,
 // remembered in the browser's localStorage).
 //
-// Every page works on a phone: at 640 px wide and below the navigation
-// wraps under the brand and the list tables show each row as a block of
-// labelled cells, so that nothing scrolls sideways and a row's reason and
-// buttons stay on screen.
+// Every page works on a phone: no page scrolls sideways at any width. At
+// 760 px wide and below the navigation wraps under the brand; at 960 px
+// and below the list tables (class "stack", each cell labelled by its
+// data-label) show each row as a block of labelled cells, so that a row's
+// reason and buttons stay on screen.
 //
 // Mount it under a prefix, with authentication:
 //
