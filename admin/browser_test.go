@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -209,14 +210,51 @@ func must[T any](v T, err error) T {
 }
 
 // TestBrowserScreenshots saves a screenshot of every page to
-// $SPOOL_ADMIN_SCREENSHOTS, for people to look at. It runs only when that
-// variable is set.
+// $SPOOL_ADMIN_SCREENSHOTS, for people to look at: each at 1280 px wide
+// (name-1280.png) and at 400 px, as on a phone (name-400.png). It runs
+// only when that variable is set, and logs the directory and every file's
+// name, so that a CI run says where to look.
 func TestBrowserScreenshots(t *testing.T) {
 	dir := os.Getenv("SPOOL_ADMIN_SCREENSHOTS")
 	if dir == "" {
 		t.Skip("set SPOOL_ADMIN_SCREENSHOTS=/some/dir to save screenshots of the admin pages")
 	}
 	require.NoError(t, os.MkdirAll(dir, 0o755))
+	srv, pages := demoServer(t)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, 4*browserTimeout)
+	defer cancel()
+	t.Logf("screenshots of the admin pages in %s:", dir)
+	shoot := func(name string, width int) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		file := fmt.Sprintf("%s-%d.png", name, width)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), png, 0o644))
+		t.Logf("  %s", file)
+	}
+	for _, width := range []int{1280, 400} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), 900)))
+		for _, p := range pages {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+p.path)))
+			shoot(p.name, width)
+		}
+		// An event's payload, opened.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/topics/orders.created?limit=5"),
+			chromedp.Click(chromedp.CSS(`tr[data-seq="30"] summary`))))
+		shoot("topic-event-open", width)
+	}
+}
+
+// demoPage is one admin page of the demo, by a name for its screenshot
+// and its path.
+type demoPage struct{ name, path string }
+
+// demoServer serves the demo (seedDemo, seedDemoSchedulesTopics) under
+// /admin and read-only under /ro, and returns the server and every page
+// worth looking at.
+func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
+	t.Helper()
 	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: -1})
 	ids := seedDemo(e)
 	seedDemoSchedulesTopics(e)
@@ -232,10 +270,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	mux.Handle("/ro/", ro)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	bctx, _ := newBrowser(t, 1280, 900)
-	ctx, cancel := context.WithTimeout(bctx, 2*browserTimeout)
-	defer cancel()
-	shots := []struct{ name, path string }{
+	return srv, []demoPage{
 		{"dashboard", "/admin/"},
 		{"jobs", "/admin/jobs"},
 		{"jobs-filtered", "/admin/jobs?queue=orders&state=scheduled"},
@@ -244,8 +279,8 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"job-running", "/admin/jobs/" + strconv.FormatInt(ids["running"], 10)},
 		{"queues", "/admin/queues"},
 		{"flash", "/admin/dead?done=retried&n=3"},
-		{"error-400", "/admin/jobs?state=bogus"},
-		{"error-404", "/admin/jobs/987654"},
+		{"error-bad-request", "/admin/jobs?state=bogus"},
+		{"error-not-found", "/admin/jobs/987654"},
 		{"readonly-dead", "/ro/dead"},
 		{"readonly-job", "/ro/jobs/" + strconv.FormatInt(ids["dead"], 10)},
 		{"schedules", "/admin/schedules?done=triggered&n=1&name=invoice.reminders"},
@@ -258,25 +293,54 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"job-escaped", "/admin/jobs/" + strconv.FormatInt(ids["escaped"], 10)},
 		{"topics-paged", "/admin/topics?limit=2&after=orders.created"},
 	}
-	for _, s := range shots {
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+s.path)))
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err)
-		file := filepath.Join(dir, s.name+".png")
-		require.NoError(t, os.WriteFile(file, png, 0o644))
-		t.Logf("%s: %s", s.path, file)
+}
+
+// At 400 px, as on a phone, and at 800 px, as on a tablet, no page scrolls
+// sideways, and the buttons of the job and dead lists (a row's Retry and
+// Delete among them) and their reasons lie inside the window: the tables
+// stack their rows rather than scroll inside a box (issue 15 item 5).
+func TestBrowserNarrow(t *testing.T) {
+	t.Parallel()
+	srv, pages := demoServer(t)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, 2*browserTimeout)
+	defer cancel()
+	// The buttons and reasons of a list: every one's box in the window.
+	outside := `(() => {
+		const out = [];
+		const sel = 'main button, main .btn, main input, main select, #job-list td.err, .top nav a';
+		for (const el of document.querySelectorAll(sel)) {
+			if (el.type === 'hidden') continue;
+			const r = el.getBoundingClientRect();
+			if (r.width === 0) { out.push('hidden: ' + el.outerHTML.slice(0, 80)); continue; }
+			if (r.left < 0 || r.right > window.innerWidth) out.push(Math.round(r.left) + '..' + Math.round(r.right) + ': ' + el.outerHTML.slice(0, 80));
+		}
+		return out;
+	})()`
+	for _, width := range []int{400, 800} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), 900)))
+		for _, p := range pages {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+p.path)))
+			w, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+			require.NoError(t, err)
+			require.Equal(t, width, w[1], "%s: the window is not %d px wide", p.name, width)
+			require.LessOrEqual(t, w[0], w[1], "%s (%s) at %d px: the page is %d px wide and scrolls sideways", p.name, p.path, width, w[0])
+		}
+		for _, path := range []string{"/admin/jobs", "/admin/dead", "/admin/jobs?queue=orders"} {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+path)))
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#job-list tbody tr').length`))
+			require.NoError(t, err)
+			require.Positive(t, n, "%s: no rows", path)
+			out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](outside))
+			require.NoError(t, err)
+			require.Empty(t, out, "%s at %d px: these lie outside the window", path, width)
+		}
 	}
-	// An event's payload, opened.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/topics/orders.created?limit=5"),
-		chromedp.Click(chromedp.CSS(`tr[data-seq="30"] summary`))))
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// A dead row's Retry and Delete are there to press.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/dead")))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#job-list tbody td.actions button').length`))
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "topic-event-open.png"), png, 0o644))
-	// A narrow window, as on a phone or a split screen.
-	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(420, 900), chromedp.Navigate(srv.URL+"/admin/")))
-	png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "dashboard-narrow.png"), png, 0o644))
+	require.Equal(t, 8, n, "a Retry and a Delete for each of the 4 dead jobs")
 }
 
 // seedDemo makes a realistic picture: a shop's queues with an hour of
@@ -430,4 +494,58 @@ func TestBrowserEventRowsAlign(t *testing.T) {
 	for i, d := range spread {
 		require.LessOrEqual(t, d, 1.0, "event row %d: its cells' baselines lie %.1fpx apart", i, d)
 	}
+}
+
+// The footer's toggle shows the admin's times in the browser's zone, with
+// its offset, and back in UTC; the choice holds across pages and the
+// dashboard's refreshes, and times inside job data (an error's text) stay
+// as they are (issue 15 item 4: a local-time toggle beside UTC).
+func TestBrowserLocalTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{RefreshInterval: time.Second})
+	seed(e)
+	id := e.dead(queue.NewJob{Kind: "payment.charge", Queue: "orders"}, "bank: declined at 2026-03-02 14:00:00.000 UTC", "")
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"})
+	require.NoError(t, err)
+	kolkata := time.FixedZone("IST", 5*3600+1800)
+
+	created := `[...document.querySelectorAll('.facts dt')].find(d => d.textContent === 'Created').nextElementSibling.firstChild.nodeValue.trim()`
+	jobURL := srv.URL + "/jobs/" + strconv.FormatInt(id, 10)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
+	utc := must(chromedp.Run(ctx, chromedp.Evaluate[string](created)))
+	at, err := time.Parse("2006-01-02 15:04:05.000 MST", utc)
+	require.NoError(t, err, "the page shows times in UTC first")
+	local := at.In(kolkata).Format("2006-01-02 15:04:05.000") + " UTC+05:30"
+	require.Equal(t, "UTC", text(t, ctx, "#tz-name"))
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tz-toggle"))))
+	require.Equal(t, local, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
+	require.Equal(t, "local time (UTC+05:30)", text(t, ctx, "#tz-name"))
+	require.Equal(t, "Show UTC", text(t, ctx, "#tz-toggle"))
+	require.Equal(t, "bank: declined at 2026-03-02 14:00:00.000 UTC", text(t, ctx, ".attempts .error-msg"),
+		"a time inside job data is not the admin's to change")
+
+	// It holds on the next page, and through the dashboard's refresh.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
+	require.Equal(t, local, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")))
+	require.Contains(t, text(t, ctx, ".updated"), "UTC+05:30")
+	before := text(t, ctx, "#total-pending")
+	e.enqueue(queue.NewJob{Kind: "email.receipt", Queue: "mail"})
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("total-pending").textContent !== `+strconv.Quote(before),
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the dashboard did not refresh")
+	require.Contains(t, text(t, ctx, ".updated"), "UTC+05:30", "the refreshed part shows local time too")
+
+	// And back to UTC.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tz-toggle"))))
+	require.Regexp(t, `^Updated \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC$`, text(t, ctx, ".updated"))
+	require.Equal(t, "UTC", text(t, ctx, "#tz-name"))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
+	require.Equal(t, utc, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
 }

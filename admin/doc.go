@@ -4,7 +4,15 @@
 // and a JSON API with the same reads and actions. It is
 // html/template and embedded static files: no JavaScript build, and every
 // page works without JavaScript (a small script only refreshes the
-// dashboard in place and asks before destructive actions).
+// dashboard in place, asks before destructive actions, and switches the
+// times shown between UTC and the browser's zone: the toggle in the footer,
+// remembered in the browser's localStorage).
+//
+// Every page works on a phone: no page scrolls sideways at any width. At
+// 760 px wide and below the navigation wraps under the brand; at 960 px
+// and below the list tables (class "stack", each cell labelled by its
+// data-label) show each row as a block of labelled cells, so that a row's
+// reason and buttons stay on screen.
 //
 // Mount it under a prefix, with authentication:
 //

@@ -62,7 +62,7 @@ func TestDashboard(t *testing.T) {
 	// Per queue rows with the paused flag.
 	require.Regexp(t, `(?s)<tr data-queue="mail">.*?active.*?>3<.*?</tr>`, body)
 	require.Regexp(t, `(?s)<tr data-queue="reports">.*?paused.*?</tr>`, body)
-	require.Regexp(t, `(?s)<tr data-queue="orders">.*?<td class="num dead"><a class="deadlink" href="/dead\?queue=orders">2</a>`, body)
+	require.Regexp(t, `(?s)<tr data-queue="orders">.*?<td class="num dead" data-label="Dead"><a class="deadlink" href="/dead\?queue=orders">2</a>`, body)
 	// The chart: an SVG with bars whose titles carry the counts.
 	require.Contains(t, body, `<svg class="chart"`)
 	require.Contains(t, body, "5 completed, 1 failed, 0 dead")

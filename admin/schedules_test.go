@@ -92,18 +92,18 @@ func TestSchedulesPage(t *testing.T) {
 	require.Contains(t, nightly, `<span class="cell-sub">→ <a class="mono" href="/jobs?queue=maintenance&amp;kind=stock.sync"`)
 	// Next run 02:30 Berlin time (01:30 UTC) on Tuesday; it is 15:30 UTC.
 	require.Contains(t, nightly, `<span title="2026-03-03 01:30:00.000 UTC">in 10h</span><span class="cell-sub">Tue 3 Mar 02:30 CET</span>`)
-	require.Contains(t, nightly, `<td class="prev"><span class="muted none">—</span>`, "not run yet: one dash")
+	require.Contains(t, nightly, `<td class="prev" data-label="Previous run"><span class="muted none">—</span>`, "not run yet: one dash")
 	require.Contains(t, nightly, `<span class="badge active">active</span>`)
 	require.Contains(t, nightly, ">Pause</button>")
 	require.Contains(t, nightly, ">Trigger now</button>")
 
 	feed := row(t, body, "data-schedule", "feed.export")
-	require.Contains(t, feed, `<td class="prev"><span title="2026-03-02 15:00:00.000 UTC">30m ago</span><span class="cell-sub">Mon 2 Mar 15:00 UTC</span>`)
+	require.Contains(t, feed, `<td class="prev" data-label="Previous run"><span title="2026-03-02 15:00:00.000 UTC">30m ago</span><span class="cell-sub">Mon 2 Mar 15:00 UTC</span>`)
 	require.Contains(t, feed, `in 30m`)
 
 	happy := row(t, body, "data-schedule", "happy.hour")
 	require.Contains(t, happy, `<span class="badge paused">paused</span>`)
-	require.Contains(t, happy, `<td class="next"><span class="muted">paused</span>`)
+	require.Contains(t, happy, `<td class="next" data-label="Next run"><span class="muted">paused</span>`)
 	require.Contains(t, happy, "skips late ticks")
 	require.Contains(t, happy, `action="/schedules/resume"`)
 	require.Contains(t, happy, `<input type="hidden" name="name" value="happy.hour"><button class="btn small primary" type="submit">Resume</button>`)
@@ -163,7 +163,7 @@ func TestScheduleActions(t *testing.T) {
 	require.NotEmpty(t, jobs[0].Metadata[schedule.MetadataTrigger])
 	happy := row(t, e.getOK("/schedules"), "data-schedule", "happy.hour")
 	require.NotContains(t, happy, "trigger pending")
-	require.Contains(t, happy, `<td class="prev"><span title="2026-03-02 15:30:00.000 UTC">1s ago</span>`)
+	require.Contains(t, happy, `<td class="prev" data-label="Previous run"><span title="2026-03-02 15:30:00.000 UTC">1s ago</span>`)
 
 	// Unknown and bad names.
 	w = e.post("/schedules/trigger", url.Values{"name": {"nope"}})

@@ -75,11 +75,11 @@ func TestEmptyCellsOneDash(t *testing.T) {
 	seedSchedules(e)
 	none := `<span class="muted none">—</span>`
 	list := e.getOK("/jobs")
-	require.Contains(t, list, `<td class="err">`+none+`</td>`, "no last error")
+	require.Contains(t, list, `<td class="err" data-label="Last error">`+none+`</td>`, "no last error")
 	require.Contains(t, e.getOK(fmt.Sprintf("/jobs/%d", id)), `<dt>Leased by</dt><dd class="mono">`+none+`</dd>`)
 	sched := e.getOK("/schedules")
 	require.NotContains(t, sched, "not yet")
-	require.Contains(t, sched, `<td class="prev">`+none)
+	require.Contains(t, sched, `<td class="prev" data-label="Previous run">`+none)
 	for _, p := range []string{"/jobs", "/schedules", fmt.Sprintf("/jobs/%d", id)} {
 		body := e.getOK(p)
 		require.False(t, strings.Contains(body, ">-<") || strings.Contains(body, ">–<"), "%s: another dash", p)
