@@ -335,3 +335,28 @@ func TestLiveBulkActions(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	require.Contains(t, w.Body.String(), "a bulk action takes pending, scheduled or blocked jobs")
 }
+
+// The jobs list offers the bulk bar: a checkbox on each waiting job (not
+// on a running one), Cancel all waiting only where the state filter can
+// match waiting jobs, and nothing of it when read-only.
+func TestJobsListBulkBar(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	ids := seed(e)
+	body := e.getOK("/jobs")
+	require.Contains(t, body, `id="cancel-selected"`)
+	require.Contains(t, body, `id="cancel-all"`)
+	require.Contains(t, body, fmt.Sprintf(`name="ids" value="%d"`, ids["pending0"]))
+	require.Contains(t, body, fmt.Sprintf(`name="ids" value="%d"`, ids["scheduled"]))
+	require.NotContains(t, body, fmt.Sprintf(`name="ids" value="%d"`, ids["running"]), "a running job is not selectable")
+	require.NotContains(t, e.getOK("/jobs?state=running"), `id="cancel-all"`)
+	require.Contains(t, e.getOK("/jobs?state=scheduled"), `id="cancel-all"`)
+
+	ro, err := admin.New(e.q, admin.Options{NoAuth: true, ReadOnly: true})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	ro.ServeHTTP(w, httptest.NewRequest("GET", "/jobs", nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.NotContains(t, w.Body.String(), `id="bulk"`)
+	require.NotContains(t, w.Body.String(), `name="ids"`)
+}

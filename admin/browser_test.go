@@ -258,6 +258,7 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: -1})
 	ids := seedDemo(e)
 	seedDemoSchedulesTopics(e)
+	seedProcesses(e)
 	// A job whose error and metadata hide characters, with a payload too
 	// long to show whole.
 	long := []byte(`{"note":"` + strings.Repeat("a long line of text ", 4000) + `"}`)
@@ -278,6 +279,7 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		{"job-dead", "/admin/jobs/" + strconv.FormatInt(ids["dead"], 10)},
 		{"job-running", "/admin/jobs/" + strconv.FormatInt(ids["running"], 10)},
 		{"queues", "/admin/queues"},
+		{"processes", "/admin/processes"},
 		{"flash", "/admin/dead?done=retried&n=3"},
 		{"error-bad-request", "/admin/jobs?state=bogus"},
 		{"error-not-found", "/admin/jobs/987654"},

@@ -71,7 +71,7 @@ func TestQueuesShowServedAndUnserved(t *testing.T) {
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "typo"})
 	require.Contains(t, e.getOK("/"), "no live worker", "no pool at all: flagged")
 	seedProcesses(e)
-	unserved := regexp.MustCompile(`data-queue="([a-z]+)">\s*<td>[^\n]*\n\s*<td>[^\n]*no live worker`)
+	unserved := regexp.MustCompile(`data-queue="([a-z]+)">\s*<td[^>]*>[^\n]*\n\s*<td[^>]*>[^\n]*no live worker`)
 	for _, path := range []string{"/", "/queues"} {
 		body := e.getOK(path)
 		require.Contains(t, body, `id="unserved-note"`, path)
@@ -81,8 +81,8 @@ func TestQueuesShowServedAndUnserved(t *testing.T) {
 			flagged = append(flagged, m[1])
 		}
 		require.Equal(t, []string{"typo"}, flagged, path)
-		require.Regexp(t, `(?s)data-queue="mail".*class="num concurrency">8 <span class="muted" title="live pools">\(2\)`, body, path)
-		require.Regexp(t, `(?s)data-queue="reports".*class="num concurrency">1 <span`, body, path+": the idle queue a pool works")
+		require.Regexp(t, `(?s)data-queue="mail".*class="num concurrency" data-label="Concurrency">8 <span class="muted" title="live pools">\(2\)`, body, path)
+		require.Regexp(t, `(?s)data-queue="reports".*class="num concurrency" data-label="Concurrency">1 <span`, body, path+": the idle queue a pool works")
 	}
 
 	st := decode[wire.Stats](t, e.get("/api/stats"))
