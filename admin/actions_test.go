@@ -306,6 +306,9 @@ func TestLiveBulkActions(t *testing.T) {
 	require.Equal(t, queue.StateCancelled, e.state(ids["pending0"]))
 	require.Equal(t, queue.StateCancelled, e.state(ids["pending1"]))
 	require.Equal(t, queue.StateRunning, e.state(ids["running"]), "a running job is not what a bulk cancel takes")
+	j, err := e.q.Inspector().Get(context.Background(), ids["running"])
+	require.NoError(t, err)
+	require.False(t, j.CancelRequested, "nor is its worker asked to stop it")
 	require.Contains(t, e.getOK("/jobs?done=cancelled&n=2&refused=1"),
 		"Cancelled 2 jobs. 1 selected job had started or finished meanwhile and was left as it is.")
 

@@ -16,7 +16,8 @@ import (
 // the list's filter, a page at a time, at most MaxBulk per request (the
 // notice says how many; the operator repeats for more). A job that is no
 // longer waiting when its turn comes (it started, or finished) is left as
-// it is and counted as refused, never dropped silently.
+// it is (a running one is not asked to stop: Inspector.CancelWaiting) and
+// counted as refused, never dropped silently.
 
 // MaxBulk is the most jobs one bulk action on the jobs list changes.
 const MaxBulk = 10_000
@@ -121,9 +122,16 @@ func (h *Handler) doLive(ctx context.Context, act action, l liveRequest) (result
 	return res, nil
 }
 
-// liveOne cancels or deletes one job, refusing a running one: a bulk
-// action takes only jobs that have not started.
+// liveOne cancels or deletes one job that has not started: a job that
+// started meanwhile is refused (ErrNotCancellable, ErrRunning) and left
+// running.
+// A delete looks at the job first: one that is not waiting is refused (one
+// that finishes between the look and the delete is deleted: it was
+// selected for deletion while it waited).
 func (h *Handler) liveOne(ctx context.Context, act action, id int64) error {
+	if act != actDelete {
+		return h.q.Inspector().CancelWaiting(ctx, id)
+	}
 	j, err := h.q.Inspector().Get(ctx, id)
 	if err != nil {
 		return err
@@ -131,16 +139,7 @@ func (h *Handler) liveOne(ctx context.Context, act action, id int64) error {
 	if !slices.Contains(waitingStates, j.State) {
 		return fmt.Errorf("job %d is %s: %w", id, j.State, queue.ErrNotCancellable)
 	}
-	if act == actDelete {
-		return h.q.Inspector().Delete(ctx, id)
-	}
-	st, err := h.q.Inspector().Cancel(ctx, id)
-	if err == nil && st == queue.StateRunning {
-		// It started between the look and the cancel: the request stands,
-		// its worker ends it; it is not what was selected, so say so.
-		return fmt.Errorf("job %d started: cancel requested: %w", id, queue.ErrNotCancellable)
-	}
-	return err
+	return h.q.Inspector().Delete(ctx, id)
 }
 
 // liveAction is the jobs list's bulk form: cancel or delete the ticked

@@ -82,6 +82,22 @@ func (in *Inspector) RunNowTx(ctx context.Context, tx *sql.Tx, id int64) error {
 	return in.q.store.RunNow(ctx, tx, id, in.q.opts.Now())
 }
 
+// CancelWaiting cancels a job only if it has not started (pending,
+// scheduled or blocked): a bulk action's safe cancel, which never stops a
+// running handler. Any other job is refused with ErrNotCancellable naming
+// its state, an unknown one with ErrNotFound.
+func (in *Inspector) CancelWaiting(ctx context.Context, id int64) error {
+	return in.q.store.CancelWaiting(ctx, nil, id, in.q.opts.Now())
+}
+
+// CancelWaitingTx is CancelWaiting inside tx.
+func (in *Inspector) CancelWaitingTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	if err := requireTx(tx, "CancelWaitingTx", "CancelWaiting"); err != nil {
+		return err
+	}
+	return in.q.store.CancelWaiting(ctx, tx, id, in.q.opts.Now())
+}
+
 // Retry moves one dead job back to pending with its attempts reset.
 func (in *Inspector) Retry(ctx context.Context, id int64) error {
 	return in.retry(ctx, nil, id)

@@ -68,6 +68,10 @@ type Store interface {
 	// job to stop (its worker sees the request on its next heartbeat). It
 	// returns the job's state after the call.
 	Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (State, error)
+	// CancelWaiting cancels a job that has not started (pending,
+	// scheduled, blocked) as Cancel does; a running job is refused with
+	// ErrNotCancellable and left running, as is any other state.
+	CancelWaiting(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error
 	// RetryDead moves dead jobs matching f (validated by Inspector: never
 	// an empty filter) back to pending with their
 	// attempts reset, keeping their IDs and error history. A dead job whose

@@ -32,6 +32,7 @@ func TestEveryTxTwinRefusesANilTx(t *testing.T) {
 		"CancelTx":             func() error { _, err := in.CancelTx(ctx, tx, 1); return err },
 		"RetryTx":              func() error { return in.RetryTx(ctx, tx, 1) },
 		"RunNowTx":             func() error { return in.RunNowTx(ctx, tx, 1) },
+		"CancelWaitingTx":      func() error { return in.CancelWaitingTx(ctx, tx, 1) },
 		"RetryDeadTx":          func() error { _, err := in.RetryDeadTx(ctx, tx, dead); return err },
 		"DeleteDeadTx":         func() error { _, err := in.DeleteDeadTx(ctx, tx, dead); return err },
 		"DeleteTx":             func() error { return in.DeleteTx(ctx, tx, 1) },

@@ -12,6 +12,7 @@ import (
 var cancelArea = area{"Cancel", []testCase{
 	{"CancelWaitingAndRequestRunning", testCancel},
 	{"DeleteAnyButRunning", testDelete},
+	{"CancelWaitingNeverStopsARunningJob", testCancelWaiting},
 }}
 
 func testCancel(e *env) {
@@ -72,4 +73,25 @@ func testDelete(e *env) {
 	_, err = e.store.Get(e.ctx, running)
 	require.ErrorIs(e.t, err, queue.ErrNotFound)
 	require.ErrorIs(e.t, e.store.Delete(e.ctx, nil, running, e.clock.Now()), queue.ErrNotFound)
+}
+
+// CancelWaiting cancels pending, scheduled and blocked jobs as Cancel
+// does, and refuses a running job without asking its worker to stop.
+func testCancelWaiting(e *env) {
+	pending := e.enqueue(queue.NewJob{Kind: "k", Queue: "w"})
+	later := e.enqueue(queue.NewJob{Kind: "k", Queue: "w", RunAt: e.clock.Now().Add(time.Hour)})
+	running := e.enqueue(queue.NewJob{Kind: "k", Queue: "r"})
+	e.leaseOne("r")
+	require.NoError(e.t, e.store.CancelWaiting(e.ctx, nil, pending, e.clock.Now()))
+	require.NoError(e.t, e.store.CancelWaiting(e.ctx, nil, later, e.clock.Now()))
+	require.Equal(e.t, queue.StateCancelled, e.state(pending))
+	require.Equal(e.t, queue.StateCancelled, e.state(later))
+
+	err := e.store.CancelWaiting(e.ctx, nil, running, e.clock.Now())
+	require.ErrorIs(e.t, err, queue.ErrNotCancellable)
+	got := e.get(running)
+	require.Equal(e.t, queue.StateRunning, got.State)
+	require.False(e.t, got.CancelRequested, "a running job is not asked to stop")
+	require.ErrorIs(e.t, e.store.CancelWaiting(e.ctx, nil, pending, e.clock.Now()), queue.ErrNotCancellable, "already cancelled")
+	require.ErrorIs(e.t, e.store.CancelWaiting(e.ctx, nil, 424242, e.clock.Now()), queue.ErrNotFound)
 }

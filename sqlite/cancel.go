@@ -22,6 +22,18 @@ const (
 // told when it next extends its lease, settles it cancelled. Any other job
 // is refused.
 func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (queue.State, error) {
+	return s.cancel(ctx, tx, id, now, false)
+}
+
+// CancelWaiting implements queue.Store: Cancel for a job that has not
+// started only; a running job is refused, not asked to stop.
+func (s *Store) CancelWaiting(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error {
+	_, err := s.cancel(ctx, tx, id, now, true)
+	return err
+}
+
+// cancel is Cancel, or with waitingOnly CancelWaiting.
+func (s *Store) cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time, waitingOnly bool) (queue.State, error) {
 	var (
 		state  queue.State
 		result error
@@ -32,8 +44,10 @@ func (s *Store) Cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 		if state, err = cancelWaiting(ctx, x, id, now); err != nil || state != "" {
 			return err
 		}
-		if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
-			return err
+		if !waitingOnly {
+			if state, err = requestCancel(ctx, x, id); err != nil || state != "" {
+				return err
+			}
 		}
 		if state, err = stateOf(ctx, x, id); err != nil {
 			return err
