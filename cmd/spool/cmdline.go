@@ -129,3 +129,12 @@ func checkName(flagName, v string) error {
 	}
 	return nil
 }
+
+// jobID parses args as the one job ID a command takes.
+func (c *cmdline) jobID(args []string) (int64, error) {
+	pos, err := c.parse(args, "job ID")
+	if err != nil {
+		return 0, err
+	}
+	return parseID(pos[0])
+}

@@ -152,11 +152,7 @@ Flags:
 
 func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("show", showAbout, stderr, true)
-	pos, err := c.parse(args, "job ID")
-	if err != nil {
-		return err
-	}
-	id, err := parseID(pos[0])
+	id, err := c.jobID(args)
 	if err != nil {
 		return err
 	}
@@ -508,11 +504,7 @@ Flags:
 
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("cancel", cancelAbout, stderr, true)
-	pos, err := c.parse(args, "job ID")
-	if err != nil {
-		return err
-	}
-	id, err := parseID(pos[0])
+	id, err := c.jobID(args)
 	if err != nil {
 		return err
 	}
@@ -623,11 +615,7 @@ Flags:
 
 func runRunNow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("run-now", runNowAbout, stderr, false)
-	pos, err := c.parse(args, "job ID")
-	if err != nil {
-		return err
-	}
-	id, err := parseID(pos[0])
+	id, err := c.jobID(args)
 	if err != nil {
 		return err
 	}
