@@ -75,17 +75,23 @@ func (h *Handler) apiJobs(dead bool) func(http.ResponseWriter, *http.Request) er
 	}
 }
 
-func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
+// pathJob reads the job the path's {id} names, for a request that takes
+// no query parameters.
+func (h *Handler) pathJob(r *http.Request) (*queue.Job, error) {
 	id, err := parseID(r.PathValue("id"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p := readQuery(r); p.err != nil {
-		return p.err
+		return nil, p.err
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	j, err := h.q.Inspector().Get(ctx, id)
+	return h.q.Inspector().Get(ctx, id)
+}
+
+func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := h.pathJob(r)
 	if err != nil {
 		return err
 	}
@@ -99,16 +105,7 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 // when it is valid UTF-8 JSON, else application/octet-stream, as a
 // download.
 func (h *Handler) apiJobPayload(w http.ResponseWriter, r *http.Request) error {
-	id, err := parseID(r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	if p := readQuery(r); p.err != nil {
-		return p.err
-	}
-	ctx, cancel := h.readCtx(r)
-	defer cancel()
-	j, err := h.q.Inspector().Get(ctx, id)
+	j, err := h.pathJob(r)
 	if err != nil {
 		return err
 	}

@@ -15,19 +15,18 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// TestMeasureManyTopics measures the Topics page, the topics API and one
-// topic's page over 100k topics (issue 15, item 10). It takes a while, so
-// it runs only when asked:
+// TestMeasureManyTopics: the Topics page and the topics API answer one
+// page whatever the number of topics (issue 15, item 10), and it logs
+// their size and time. CI runs it over 5 000 topics; the issue's 100k:
 //
-//	SPOOL_ADMIN_MEASURE=1 go test ./admin -run TestMeasureManyTopics -v
+//	SPOOL_ADMIN_MEASURE_TOPICS=100000 go test ./admin -run TestMeasureManyTopics -v
 func TestMeasureManyTopics(t *testing.T) {
-	if os.Getenv("SPOOL_ADMIN_MEASURE") == "" {
-		t.Skip("set SPOOL_ADMIN_MEASURE=1 to measure the lists over 100k topics")
-	}
 	e := newEnv(t, admin.Options{})
-	n := 100_000
+	n := 5_000
 	if s := os.Getenv("SPOOL_ADMIN_MEASURE_TOPICS"); s != "" {
-		n, _ = strconv.Atoi(s)
+		var err error
+		n, err = strconv.Atoi(s)
+		require.NoError(t, err, "SPOOL_ADMIN_MEASURE_TOPICS")
 	}
 	ctx := context.Background()
 	start := time.Now()
@@ -45,5 +44,8 @@ func TestMeasureManyTopics(t *testing.T) {
 		took := time.Since(start)
 		require.Equal(t, http.StatusOK, w.Code)
 		t.Logf("GET %-16s %8.1f KB in %s", p, float64(w.Body.Len())/1024, took.Round(time.Millisecond))
+		// One page of at most DefaultPageSize topics, however many exist
+		// (before paging: 26.6 MB for /topics over 100k topics).
+		require.Less(t, w.Body.Len(), 64<<10, "%s answered %d bytes over %d topics", p, w.Body.Len(), n)
 	}
 }
