@@ -20,8 +20,9 @@ var (
 )
 
 const (
-	sqlPruneMetrics = `WITH old AS (DELETE FROM spool.metrics WHERE minute < $1)
-  DELETE FROM spool.metrics_slots WHERE minute < $1`
+	sqlPruneMetrics = `WITH old AS (DELETE FROM spool.metrics WHERE minute < $1),
+    slots AS (DELETE FROM spool.metrics_slots WHERE minute < $1)
+  DELETE FROM spool.metrics_kinds WHERE minute < $1`
 	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key = ANY (ARRAY
   (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )

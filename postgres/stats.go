@@ -210,6 +210,8 @@ func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 }
 
 const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM (
+    SELECT minute, completed, failed, dead FROM spool.metrics_kinds WHERE minute >= $1
+    UNION ALL
     SELECT minute, completed, failed, dead FROM spool.metrics_slots WHERE minute >= $1
     UNION ALL
     SELECT minute, completed, failed, dead FROM spool.metrics WHERE minute >= $1) m

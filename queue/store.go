@@ -155,6 +155,15 @@ type Settlement struct {
 	Token int64
 	// Queue is the job's queue, for the throughput counters.
 	Queue string
+	// Kind is the job's kind, for the throughput counters per kind
+	// (MetricsStore); empty when unknown.
+	Kind string
+	// Wait is how long the settled attempt waited to start: its start
+	// minus the time the job was due (Job.Waited of the leased job), never
+	// negative; zero when unknown. Every settlement that takes effect
+	// counts it in its minute's wait histogram (MetricsStore), whatever
+	// its outcome; a zero Wait counts in the first bucket.
+	Wait time.Duration
 	// Outcome is what to do.
 	Outcome Outcome
 	// Now is the time of the settlement.

@@ -46,8 +46,10 @@ func (e *env) settle(s ...queue.Settlement) []error {
 	return errs
 }
 
+// settlement settles the leased j with outcome o, with the kind and wait
+// a worker gives.
 func settlement(j *queue.Job, o queue.Outcome) queue.Settlement {
-	return queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Outcome: o}
+	return queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), Outcome: o}
 }
 
 func (e *env) get(id int64) *queue.Job {

@@ -10,7 +10,7 @@ import (
 const (
 	sqlPruneFinished = `DELETE FROM spool_jobs WHERE id IN
   (SELECT id FROM spool_jobs WHERE state = ? AND finished_at < ? ORDER BY finished_at LIMIT ?)`
-	sqlPruneMetrics   = `DELETE FROM spool_metrics WHERE minute < ?`
+	sqlPruneMetrics   = `DELETE FROM spool_metrics_kinds WHERE minute < ?`
 	sqlPruneProcessed = `DELETE FROM spool_processed WHERE key IN
   (SELECT key FROM spool_processed WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
 )

@@ -193,7 +193,7 @@ func (qs queueStats) addSettings(ctx context.Context, tx *sql.Tx, _ time.Time) e
 	})
 }
 
-const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM spool_metrics
+const sqlStatsMinutes = `SELECT minute, sum(completed), sum(failed), sum(dead) FROM spool_metrics_kinds
   WHERE minute >= ? GROUP BY minute`
 
 // throughputStats returns one entry per minute of the hour before now,

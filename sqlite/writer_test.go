@@ -379,7 +379,7 @@ func TestNewWithoutImmediateTxLock(t *testing.T) {
 		remaining += len(res.Jobs)
 	}
 	var completed int
-	require.NoError(t, stores[0].DB().QueryRow(`SELECT coalesce(sum(completed), 0) FROM spool_metrics`).Scan(&completed))
+	require.NoError(t, stores[0].DB().QueryRow(`SELECT coalesce(sum(completed), 0) FROM spool_metrics_kinds`).Scan(&completed))
 	require.Equal(t, goroutines*rounds, completed+remaining)
 }
 

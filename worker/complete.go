@@ -44,7 +44,7 @@ func (p *Pool) CompleteTx(ctx context.Context, tx *sql.Tx, job *queue.Job) error
 	case job == nil:
 		return fmt.Errorf("%w: CompleteTx: job is nil", queue.ErrInvalidArgument)
 	}
-	s := queue.Settlement{JobID: job.ID, Token: job.LeaseToken, Queue: job.Queue, OrderKey: job.OrderKey,
+	s := queue.Settlement{JobID: job.ID, Token: job.LeaseToken, Queue: job.Queue, Kind: job.Kind, Wait: job.Waited(), OrderKey: job.OrderKey,
 		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.opts.KeepCompleted > 0}
 	errs, err := p.store.Settle(ctx, tx, []queue.Settlement{s})
 	if err != nil {

@@ -267,7 +267,7 @@ func (p *Pool) releaseAll() {
 	for _, a := range p.active {
 		if !a.released && !a.finished {
 			a.released = true
-			batch = append(batch, queue.Settlement{JobID: a.job.ID, Token: a.job.LeaseToken, Queue: a.job.Queue, OrderKey: a.job.OrderKey,
+			batch = append(batch, queue.Settlement{JobID: a.job.ID, Token: a.job.LeaseToken, Queue: a.job.Queue, Kind: a.job.Kind, Wait: a.job.Waited(), OrderKey: a.job.OrderKey,
 				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
 		}
 	}

@@ -37,7 +37,7 @@ func (p *Pool) Rescue(ctx context.Context) (int, error) {
 			lost := fmt.Errorf("lease expired at %s: worker %s stopped heartbeating (crashed, killed or hung)",
 				j.LeaseUntil.UTC().Format(time.RFC3339), j.LeasedBy)
 			d := queue.Classify(lost, j.Attempt, j.MaxAttempts, p.backoffFor(j))
-			batch[i] = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Outcome: d.Outcome,
+			batch[i] = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), OrderKey: j.OrderKey, Outcome: d.Outcome,
 				Now: now, RunAt: now.Add(d.Delay), Reason: d.Reason, IfExpired: true,
 				Error: &queue.AttemptError{Attempt: j.Attempt, At: now, Message: lost.Error()}}
 		}

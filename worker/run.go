@@ -19,7 +19,7 @@ func (p *Pool) workLoop(r *queueRunner) {
 		p.mu.Unlock()
 		if stopping {
 			now := p.q.Now()
-			p.settle(queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey,
+			p.settle(queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), OrderKey: j.OrderKey,
 				Outcome: queue.OutcomeRelease, Now: now, RunAt: now})
 		} else {
 			p.runGuarded(r, j)
@@ -73,7 +73,7 @@ func (p *Pool) run(j *queue.Job) {
 
 	err, stack := p.call(ctx, j)
 	now := p.q.Now()
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: now}
+	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), OrderKey: j.OrderKey, Now: now}
 	cause := context.Cause(ctx)
 	switch {
 	case err != nil && errors.Is(cause, ErrStopping):
@@ -99,7 +99,7 @@ func (p *Pool) run(j *queue.Job) {
 
 // failure is the settlement of an attempt of j that failed with err.
 func (p *Pool) failure(j *queue.Job, err error, stack string) queue.Settlement {
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: p.q.Now()}
+	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), OrderKey: j.OrderKey, Now: p.q.Now()}
 	return p.outcome(j, s, err, stack)
 }
 
