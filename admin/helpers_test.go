@@ -190,7 +190,7 @@ func (e *env) running(j queue.NewJob) *queue.Job {
 func (e *env) settle(j *queue.Job, o queue.Outcome, msg, stack string) {
 	e.t.Helper()
 	now := e.clock.Now()
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Outcome: o, Now: now, RunAt: now.Add(24 * time.Hour)}
+	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), Outcome: o, Now: now, RunAt: now.Add(24 * time.Hour)}
 	if msg != "" {
 		s.Error = &queue.AttemptError{Attempt: j.Attempt, At: now, Message: msg, Stack: stack}
 	}

@@ -19,16 +19,17 @@ import (
 // partials and the page.
 func (h *Handler) parseTemplates() error {
 	funcs := template.FuncMap{
-		"url":   h.url,
-		"ago":   h.ago,
-		"ts":    formatTime,
-		"dur":   formatDuration,
-		"num":   formatNum,
-		"trunc": truncate,
-		"zoned": zoned,
+		"url":     h.url,
+		"ago":     h.ago,
+		"ts":      formatTime,
+		"dur":     formatDuration,
+		"waitdur": waitText,
+		"num":     formatNum,
+		"trunc":   truncate,
+		"zoned":   zoned,
 	}
 	h.pages = map[string]*template.Template{}
-	for _, page := range []string{"dashboard", "jobs", "job", "queues", "processes", "schedules", "topics", "topic", "error"} {
+	for _, page := range []string{"dashboard", "jobs", "job", "queues", "processes", "charts", "schedules", "topics", "topic", "error"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", "templates/"+page+".html")
 		if err != nil {
 			return fmt.Errorf("admin: templates: %w", err)
