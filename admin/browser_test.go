@@ -259,6 +259,7 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 	ids := seedDemo(e)
 	seedDemoSchedulesTopics(e)
 	seedProcesses(e)
+	seedCharts(e)
 	// A job whose error and metadata hide characters, with a payload too
 	// long to show whole.
 	long := []byte(`{"note":"` + strings.Repeat("a long line of text ", 4000) + `"}`)
@@ -280,6 +281,8 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		{"job-running", "/admin/jobs/" + strconv.FormatInt(ids["running"], 10)},
 		{"queues", "/admin/queues"},
 		{"processes", "/admin/processes"},
+		{"charts", "/admin/charts"},
+		{"charts-kind", "/admin/charts?kind=send"},
 		{"flash", "/admin/dead?done=retried&n=3"},
 		{"error-bad-request", "/admin/jobs?state=bogus"},
 		{"error-not-found", "/admin/jobs/987654"},

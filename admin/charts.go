@@ -102,15 +102,16 @@ type waitChart struct {
 // waitLine is a run of minutes with attempts, as SVG polyline points.
 type waitLine struct{ Points string }
 
-// waitDot marks a minute's p99 with its numbers as a title.
+// waitDot marks a minute's p50 and p99 (Y50, Y99) with its numbers as a
+// title.
 type waitDot struct {
-	X, Y  float64
-	Title string
+	X, Y50, Y99 float64
+	Title       string
 }
 
 const (
 	miniW     = 400
-	miniLeft  = 40
+	miniLeft  = 46
 	miniRight = 8
 )
 
@@ -209,7 +210,7 @@ func buildWaitChart(minutes []time.Time, s queue.ChartSeries) waitChart {
 		xs := strconv.FormatFloat(x, 'f', -1, 64)
 		p50 = append(p50, xs+","+strconv.FormatFloat(y(p.WaitP50), 'f', -1, 64))
 		p99 = append(p99, xs+","+strconv.FormatFloat(y(p.WaitP99), 'f', -1, 64))
-		c.Dots = append(c.Dots, waitDot{X: x, Y: y(p.WaitP99),
+		c.Dots = append(c.Dots, waitDot{X: x, Y50: y(p.WaitP50), Y99: y(p.WaitP99),
 			Title: fmt.Sprintf("%s: wait p50 %s, p99 %s over %s", formatTime(minutes[i]), waitText(p.WaitP50), waitText(p.WaitP99), attemptsText(p.Attempts))})
 	}
 	flush()
@@ -256,7 +257,7 @@ func (h *Handler) chartsPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	bounds := make([]string, 0, queue.WaitBuckets)
 	for _, b := range queue.WaitBucketBounds() {
-		bounds = append(bounds, shortDuration(b))
+		bounds = append(bounds, waitText(b))
 	}
 	v.WaitBuckets = strings.Join(bounds, ", ")
 	series := func(ss []queue.ChartSeries, isQueue bool) []seriesView {

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -15,41 +16,56 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// seedCharts settles attempts over the last half hour as workers would:
-// the mail queue's send jobs complete (some fail once), waiting longer
-// over time; reports' render jobs die now and then; a kind "<script>…"
-// (from a direct Settle) shows escaped; a job waits in the mail queue, due five minutes ago.
+// seedCharts settles attempts over the half hour before the clock's now
+// (leased now, settled as in their minute, without moving the clock): the
+// mail queue's send jobs complete (the third of a minute fails), waiting
+// longer over time; billing's render jobs die now and then; a kind
+// "<script>…" (from a direct Settle) shows escaped; a job waits in the
+// mail queue, due five minutes ago.
 func seedCharts(e *env) {
 	e.t.Helper()
-	start := e.clock.Now()
+	now := e.clock.Now()
+	settleAt := func(j *queue.Job, at time.Time, o queue.Outcome) {
+		s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(),
+			Outcome: o, Now: at, RunAt: now.Add(24 * time.Hour)}
+		if o != queue.OutcomeComplete {
+			s.Error, s.Reason = &queue.AttemptError{Attempt: j.Attempt, At: at, Message: "failed"}, "failed"
+		}
+		errs, err := e.store.Settle(context.Background(), nil, []queue.Settlement{s})
+		require.NoError(e.t, err)
+		require.NoError(e.t, errs[0])
+		if o != queue.OutcomeComplete {
+			// Only the counts matter here: the other pages of the demo
+			// (browser_test.go) keep their lists.
+			require.NoError(e.t, e.q.Inspector().Delete(context.Background(), j.ID))
+		}
+	}
 	for m := range 30 {
+		at := now.Add(-time.Duration(29-m) * time.Minute)
 		for i := range 1 + m%4 {
-			due := e.clock.Now().Add(-time.Duration(m*100+i*10) * time.Millisecond)
-			j := e.running(queue.NewJob{Kind: "send", Queue: "mail", RunAt: due})
+			j := e.running(queue.NewJob{Kind: "send", Queue: "mail", RunAt: now.Add(-time.Duration(m*100+i*10) * time.Millisecond)})
+			o := queue.OutcomeComplete
 			if i == 2 {
-				e.settle(j, queue.OutcomeRetry, "smtp timeout", "")
-			} else {
-				e.settle(j, queue.OutcomeComplete, "", "")
+				o = queue.OutcomeRetry
 			}
+			settleAt(j, at, o)
 		}
 		if m%5 == 0 {
-			j := e.running(queue.NewJob{Kind: "render", Queue: "reports", RunAt: e.clock.Now().Add(-2 * time.Second)})
+			j := e.running(queue.NewJob{Kind: "render", Queue: "billing", RunAt: now.Add(-2 * time.Second)})
 			o := queue.OutcomeComplete
 			if m%10 == 0 {
 				o = queue.OutcomeDead
 			}
-			e.settle(j, o, map[bool]string{true: "no template"}[o == queue.OutcomeDead], "")
+			settleAt(j, at, o)
 		}
 		if m == 20 {
 			// Kinds are validated names, but a direct Settle may say anything.
 			j := e.running(queue.NewJob{Kind: "odd", Queue: "mail"})
 			j.Kind = "<script>x</script>"
-			e.settle(j, queue.OutcomeComplete, "", "")
+			settleAt(j, at, queue.OutcomeComplete)
 		}
-		e.clock.Add(time.Minute)
 	}
-	e.enqueue(queue.NewJob{Kind: "send", Queue: "mail", RunAt: e.clock.Now().Add(-5 * time.Minute)})
-	require.Equal(e.t, start.Add(30*time.Minute), e.clock.Now())
+	e.enqueue(queue.NewJob{Kind: "send", Queue: "mail", RunAt: now.Add(-5 * time.Minute)})
 }
 
 func TestChartsPage(t *testing.T) {
@@ -61,8 +77,8 @@ func TestChartsPage(t *testing.T) {
 	seedCharts(e)
 
 	body = e.getOK("/charts")
-	require.Contains(t, body, "from 2026-03-02 14:01:00.000 UTC to 2026-03-02 15:01:00.000 UTC", "the hour, in times the local-time toggle converts")
-	require.Regexp(t, `(?s)id="charts-queues".*data-series="queue" data-name="mail".*data-series="queue" data-name="reports".*id="charts-kinds"`, body, "queues busiest first")
+	require.Contains(t, body, "from 2026-03-02 13:31:00.000 UTC to 2026-03-02 14:31:00.000 UTC", "the hour, in times the local-time toggle converts")
+	require.Regexp(t, `(?s)id="charts-queues".*data-series="queue" data-name="mail".*data-series="queue" data-name="billing".*id="charts-kinds"`, body, "queues busiest first")
 	require.Regexp(t, `(?s)data-series="kind" data-name="send".*data-series="kind" data-name="render"`, body)
 	mail := seriesHTML(t, body, "queue", "mail")
 	// 30 minutes of 1, 2, 3, 4 … sends (73), the third of a minute failing (14), and the <script> job
@@ -71,18 +87,18 @@ func TestChartsPage(t *testing.T) {
 	require.Contains(t, mail, `<dd class="oldest-pending">5m</dd>`, "the queue's oldest pending job")
 	require.Contains(t, mail, `<dd class="wait-p99">`)
 	require.Equal(t, 60, strings.Count(mail, `<g class="bar">`), "a bar per minute of the hour")
-	require.Contains(t, mail, "2026-03-02 14:33:00.000 UTC: 3 completed, 1 failed, 0 dead", "a bar's title names its minute and counts")
+	require.Contains(t, mail, "2026-03-02 14:04:00.000 UTC: 3 completed, 1 failed, 0 dead", "a bar's title names its minute and counts")
 	require.Regexp(t, `<polyline class="p50" points="[0-9., ]+">`, mail, "a wait line")
-	reports := seriesHTML(t, body, "queue", "reports")
-	require.Contains(t, reports, `<dd class="dead">3</dd>`)
-	require.Contains(t, reports, `<dd class="wait-p50">1.8s</dd>`, "six waits of 2s: the p50 estimate is the middle of bucket (1s, 2.5s]")
+	billing := seriesHTML(t, body, "queue", "billing")
+	require.Contains(t, billing, `<dd class="dead">3</dd>`)
+	require.Contains(t, billing, `<dd class="wait-p50">1.8s</dd>`, "six waits of 2s: the p50 estimate is the middle of bucket (1s, 2.5s]")
 	require.NotContains(t, body, "<script>x</script>", "names are escaped")
 	require.Contains(t, body, "&lt;script&gt;x&lt;/script&gt;")
 
 	// Selection by queue and kind; the cap says what it left out.
 	body = e.getOK("/charts?kind=render")
 	require.NotContains(t, body, `data-name="mail"`)
-	require.Contains(t, body, `data-series="queue" data-name="reports"`)
+	require.Contains(t, body, `data-series="queue" data-name="billing"`)
 	body = e.getOK("/charts?top=1")
 	require.Equal(t, 1, strings.Count(body, `data-series="queue"`))
 	require.Contains(t, body, "The busiest 1 by attempts in the hour; 1 more not shown")
@@ -110,17 +126,17 @@ func TestChartsAPI(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, admin.Options{})
 	seedCharts(e)
-	w := e.get("/api/charts?queue=reports")
+	w := e.get("/api/charts?queue=billing")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	require.Contains(t, w.Body.String(), `"wait_p99_seconds"`, "snake_case")
 	got := decode[wire.Charts](t, w)
 	require.True(t, got.Tracked)
-	require.Equal(t, "reports", got.Queue)
+	require.Equal(t, "billing", got.Queue)
 	require.Equal(t, queue.DefaultChartsTop, got.Top)
 	require.Len(t, got.Minutes, 60)
 	require.Len(t, got.Queues, 1)
 	r := got.Queues[0]
-	require.Equal(t, "reports", r.Name)
+	require.Equal(t, "billing", r.Name)
 	require.Equal(t, 3, r.Completed)
 	require.Equal(t, 3, r.Dead)
 	require.Equal(t, int64(6), r.Attempts)
