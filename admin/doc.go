@@ -48,6 +48,15 @@
 //   - /processes: the live worker pools from their heartbeat rows
 //     (queue.ProcessStore): name, id, host, pid, version, start, last
 //     heartbeat, and each queue's running jobs and concurrency.
+//   - /charts: the last hour per queue and per kind (queue.Inspector.Charts,
+//     on a store that implements queue.MetricsStore): completed and failed
+//     attempts per minute, the wait (run start minus due time) p50 and p99
+//     per minute on a log scale and over the hour, and each queue's pending
+//     jobs and oldest pending job. Query: queue, kind (only that queue's or
+//     kind's attempts), top (1 to MaxChartsTop, default
+//     queue.DefaultChartsTop: the busiest series shown per list; the page
+//     says how many it left out). The wait quantiles are estimates
+//     interpolated inside fixed buckets (queue.WaitHistogram).
 //   - /schedules: every schedule stored on the database (package
 //     schedule) with its spec, time zone, job kind and queue, next and
 //     previous run (also in the schedule's own zone), whether it is paused
@@ -136,6 +145,16 @@
 //	                      "queues": [{"name", "concurrency", "running"}]};
 //	                      live pools only, by name; tracked is false for a
 //	                      store that keeps no process rows
+//	/api/charts           {"now", "minutes": [time...], "queue", "kind", "top",
+//	                      "queues": [series...], "queues_omitted",
+//	                      "kinds": [series...], "kinds_omitted", "tracked"}
+//	                      series: {"name", "completed", "failed", "dead",
+//	                      "attempts", "wait_p50_seconds", "wait_p99_seconds",
+//	                      "pending", "oldest_pending_seconds",
+//	                      "points": [{"completed", "failed", "dead",
+//	                      "attempts", "wait_p50_seconds",
+//	                      "wait_p99_seconds"}...]}, one point per minute;
+//	                      query as for /charts
 //	/api/jobs             {"jobs": [job...], "next_before": id}
 //	                      query: queue, kind, state, q (text in the payload
 //	                      or error), before (an ID: jobs older than it),
