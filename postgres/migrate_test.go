@@ -204,3 +204,61 @@ func TestMigrateMetricsSlots(t *testing.T) {
 	}
 	require.Equal(t, []int{11, 2, 1}, []int{completed, failed, dead}, "the old row, the three stores' completions and the older build's")
 }
+
+// Migration 7 counts per minute, queue, kind and slot with wait histograms
+// in spool.metrics_kinds. The older tables stay: what they hold, and what a
+// host of an older build still counts into spool.metrics_slots during a
+// rolling upgrade, is summed in as kind '' without waits, by Stats and by
+// Metrics; Prune empties all three.
+func TestMigrateMetricsKinds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, schema, db := oldSchema(t, 6)
+	now := time.Now().Truncate(time.Minute).Add(20 * time.Second)
+	minute := now.Truncate(time.Minute)
+	older := `INSERT INTO "` + schema + `".metrics_slots AS m (minute, queue, slot, completed, failed, dead) VALUES ($1, 'mail', 1, 2, 1, 0)
+  ON CONFLICT (minute, queue, slot) DO UPDATE SET completed = m.completed + excluded.completed, failed = m.failed + excluded.failed`
+	_, err := db.ExecContext(ctx, older, minute.Unix())
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `INSERT INTO "`+schema+`".metrics (minute, queue, completed, failed, dead) VALUES ($1, 'mail', 5, 0, 1)`, minute.Unix())
+	require.NoError(t, err)
+
+	s, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	q, err := queue.New(s, queue.Options{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "send", Queue: "mail", RunAt: now.Add(-3 * time.Second)})
+	require.NoError(t, err)
+	lease, err := s.Lease(ctx, queue.LeaseParams{Queue: "mail", Limit: 1, Worker: "w", Now: now, Until: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, lease.Jobs, 1)
+	j := lease.Jobs[0]
+	errs, err := s.Settle(ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(),
+		Outcome: queue.OutcomeComplete, Now: now}})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	_, err = db.ExecContext(ctx, older, minute.Unix())
+	require.NoError(t, err, "an older build's count still goes in")
+
+	rows, err := s.Metrics(ctx, minute.Add(-time.Hour))
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	require.Equal(t, "", rows[0].Kind)
+	require.Equal(t, [3]int{9, 2, 1}, [3]int{rows[0].Completed, rows[0].Failed, rows[0].Dead}, "both older tables, summed as kind ''")
+	require.Zero(t, rows[0].Wait.Count())
+	require.Equal(t, "send", rows[1].Kind)
+	require.Equal(t, 1, rows[1].Completed)
+	require.Equal(t, queue.WaitHistogram{9: 1}, rows[1].Wait, "a wait of 3s")
+	require.True(t, rows[1].Minute.Equal(minute))
+	st, err := s.Stats(ctx, now)
+	require.NoError(t, err)
+	last := st.Throughput[len(st.Throughput)-1]
+	require.Equal(t, [3]int{10, 2, 1}, [3]int{last.Completed, last.Failed, last.Dead})
+
+	_, err = s.Prune(ctx, queue.PruneParams{MetricsBefore: minute.Add(time.Minute), Limit: 10})
+	require.NoError(t, err)
+	rows, err = s.Metrics(ctx, minute.Add(-time.Hour))
+	require.NoError(t, err)
+	require.Empty(t, rows, "Prune empties the three tables")
+}
