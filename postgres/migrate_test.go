@@ -208,7 +208,7 @@ func TestMigrateMetricsSlots(t *testing.T) {
 // Migration 7 counts per minute, queue, kind and slot with wait histograms
 // in spool.metrics_kinds. The older tables stay: what they hold, and what a
 // host of an older build still counts into spool.metrics_slots during a
-// rolling upgrade, is summed in as kind ” without waits, by Stats and by
+// rolling upgrade, is summed in as the empty kind without waits, by Stats and by
 // Metrics; Prune empties all three.
 func TestMigrateMetricsKinds(t *testing.T) {
 	t.Parallel()

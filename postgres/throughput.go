@@ -42,7 +42,7 @@ func recordThroughput(ctx context.Context, x *xtx, t sqlstore.Throughput) error 
 }
 
 // sqlReadMetrics reads the rows of minutes $1 and later, summed over
-// slots, with the older builds' tables as kind ”.
+// slots, with the older builds' tables as the empty kind.
 const sqlReadMetrics = `SELECT minute, queue, kind, sum(completed), sum(failed), sum(dead),
   sum(w0), sum(w1), sum(w2), sum(w3), sum(w4), sum(w5), sum(w6), sum(w7), sum(w8), sum(w9), sum(w10), sum(w11), sum(w12), sum(w13), sum(w14), sum(w15)
   FROM (

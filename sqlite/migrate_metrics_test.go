@@ -17,7 +17,7 @@ import (
 )
 
 // A file at schema version 5 (throughput per minute and queue) migrates to
-// counts per minute, queue and kind: its rows move over with kind ” and
+// counts per minute, queue and kind: its rows move over with the empty kind and
 // no waits, Stats still sums them, and new settles count per kind with
 // their waits into the same table.
 func TestMigrateMetricsKinds(t *testing.T) {
