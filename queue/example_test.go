@@ -42,3 +42,17 @@ func ExampleExponential() {
 	// 4 true
 	// 20 true
 }
+
+// A WaitHistogram counts waits in fixed buckets; its quantiles are
+// estimates interpolated inside the bucket that holds them.
+func ExampleWaitHistogram() {
+	var h queue.WaitHistogram
+	for range 90 {
+		h.Add(40 * time.Millisecond) // bucket (10ms, 50ms]
+	}
+	for range 10 {
+		h.Add(4 * time.Second) // bucket (2.5s, 5s]
+	}
+	fmt.Println(h.Count(), h.Quantile(0.5), h.Quantile(0.99))
+	// Output: 100 32.222222ms 4.75s
+}
