@@ -18,13 +18,17 @@
 //     count, cancel, retry and delete jobs; pause, resume and configure
 //     queues; see the live worker pools ([Inspector.Processes]) and the
 //     queues whose pending jobs none of them works ([QueueStats].Unserved).
+//   - [Inspector.Charts] gives the last hour per queue and per kind:
+//     completed, failed and dead attempts per minute and the attempts'
+//     waits (start minus due time) as [WaitHistogram] quantiles, on a
+//     [MetricsStore].
 //   - Topic administration takes [Queue.Topics]: subscriptions, the event
 //     log, replay and retention.
 //   - Worker pools (package worker) and schedulers (package schedule) are
 //     built on a Queue and share its store, clock ([Queue.Now]) and logger.
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
-//     [Notifier], [Leader], [ProcessStore]) and run package queuetest's
-//     conformance suite.
+//     [Notifier], [Leader], [ProcessStore], [MetricsStore]) and run
+//     package queuetest's conformance suite.
 //
 // # Lifecycle
 //
