@@ -51,7 +51,7 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"promote", sqlPromote, []any{"default", now}},
 		{"next run time", sqlNextRunAt, []any{"default"}},
 		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},
-		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3)}},
+		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3), []string{"k", "k", "k", "k", "k"}, []int32{0, 1, 2, 9, 15}}},
 		{"lock jobs", sqlLockJobs, []any{ids}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},
