@@ -69,7 +69,7 @@ type Store struct {
 	batch    *batcher     // group commit of small enqueues (enqueuebatch.go)
 	pubGroup *groupWriter // group commit of publishes (groupwrite.go)
 	// metricSlot is the store's row of each minute's throughput counters
-	// (migrations/0005_metrics_slots.sql).
+	// (migrations/0005_metrics_slots.sql, 0007_metrics_kinds.sql).
 	metricSlot int16
 	instance   string // tells this store's notifications from others'
 
