@@ -65,6 +65,9 @@ type chartsView struct {
 type seriesView struct {
 	queue.ChartSeries
 	IsQueue bool
+	// ShowPending shows a queue's pending figures: not when the page is
+	// narrowed to a kind (they count every kind of the queue).
+	ShowPending bool
 	// URL selects this series alone; JobsURL lists its jobs.
 	URL, JobsURL string
 	Bars         miniChart
@@ -270,7 +273,7 @@ func (h *Handler) chartsPage(w http.ResponseWriter, r *http.Request) error {
 			}
 			sel.Set(key, s.Name)
 			jobs.Set(key, s.Name)
-			out[i] = seriesView{ChartSeries: s, IsQueue: isQueue,
+			out[i] = seriesView{ChartSeries: s, IsQueue: isQueue, ShowPending: isQueue && p.Kind == "",
 				URL: h.url("/charts?" + sel.Encode()), JobsURL: h.url("/jobs?" + jobs.Encode()),
 				Bars: buildMiniChart(c.Minutes, s), Wait: buildWaitChart(c.Minutes, s)}
 		}

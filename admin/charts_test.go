@@ -96,8 +96,10 @@ func TestChartsPage(t *testing.T) {
 	require.Contains(t, body, "&lt;script&gt;x&lt;/script&gt;")
 
 	// Selection by queue and kind; the cap says what it left out.
+	require.Contains(t, e.getOK("/"), `href="/charts">Per queue and kind →</a>`, "the dashboard's chart leads here")
 	body = e.getOK("/charts?kind=render")
 	require.NotContains(t, body, `data-name="mail"`)
+	require.NotContains(t, body, "oldest-pending", "a queue's pending figures count every kind: not shown for one kind")
 	require.Contains(t, body, `data-series="queue" data-name="billing"`)
 	body = e.getOK("/charts?top=1")
 	require.Equal(t, 1, strings.Count(body, `data-series="queue"`))
