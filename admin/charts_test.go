@@ -153,3 +153,24 @@ func TestChartsAPI(t *testing.T) {
 	}())
 	require.Equal(t, fmt.Sprint(got.Minutes[59]), fmt.Sprint(e.clock.Now().Truncate(time.Minute)))
 }
+
+// On a store that keeps no metrics per kind the page says so and still
+// shows the queues' pending jobs.
+func TestChartsUntracked(t *testing.T) {
+	t.Parallel()
+	_, store, clock := newTestQueue(t)
+	q, err := queue.New(untracked{store}, queue.Options{Now: clock.Now})
+	require.NoError(t, err)
+	h, err := admin.New(q, admin.Options{NoAuth: true})
+	require.NoError(t, err)
+	e := &env{t: t, q: q, store: store, clock: clock, h: h}
+	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail", RunAt: clock.Now().Add(-time.Minute)})
+	body := e.getOK("/charts")
+	require.Contains(t, body, `id="charts-untracked"`)
+	require.Contains(t, body, "queue.MetricsStore")
+	require.Contains(t, seriesHTML(t, body, "queue", "mail"), `<dd class="oldest-pending">1m</dd>`)
+	got := decode[wire.Charts](t, e.get("/api/charts"))
+	require.False(t, got.Tracked)
+	require.Len(t, got.Queues, 1)
+	require.Empty(t, got.Kinds)
+}
