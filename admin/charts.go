@@ -229,19 +229,8 @@ func attemptsText(n int64) string {
 	return formatNum(int(n)) + " attempts"
 }
 
-// waitText formats an estimated wait to two figures or so: "<1ms" below
-// a millisecond, "175ms", "1.8s", then as other durations ("4m 10s").
-func waitText(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return "<1ms"
-	case d < time.Second:
-		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + "ms"
-	case d < 10*time.Second:
-		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "s"
-	}
-	return shortDuration(d)
-}
+// waitText formats an estimated wait (wire.Wait).
+func waitText(d time.Duration) string { return wire.Wait(d, " ") }
 
 func (h *Handler) chartsPage(w http.ResponseWriter, r *http.Request) error {
 	p, err := readChartsParams(r)

@@ -168,7 +168,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	require.Len(t, lease.Jobs, 1)
 	j := lease.Jobs[0]
-	errs, err := store.Settle(ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue,
+	errs, err := store.Settle(ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: 3 * time.Second,
 		Outcome: queue.OutcomeDead, Now: now, Reason: "permanent error: card declined",
 		Error: &queue.AttemptError{Attempt: 1, At: now, Message: "card declined"}}})
 	require.NoError(t, err)

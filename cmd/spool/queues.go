@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
@@ -30,7 +31,9 @@ CONCURRENCY sums the workers of the live worker pools that work the queue
 (see 'spool ps'), and a queue with pending jobs that no live pool works is
 marked "! no live worker". Every known queue is listed: with jobs, with
 settings (paused or resumed, limited), or worked by a live pool. Below, the attempts settled per minute over the last -minutes:
-completed, failed (to be retried) and dead.
+completed, failed (to be retried) and dead; then, per queue, how long the
+last hour's attempts waited to start (p50 and p99, estimated from fixed
+buckets; the admin's Charts page has them per minute and per kind).
 
 Flags:
 `
@@ -119,8 +122,43 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, m := range tp {
 		row(tw, m.Minute.UTC().Format("15:04"), m.Completed, m.Failed, m.Dead)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printWaits(ctx, stdout, d.q.Inspector())
+}
+
+// statsWaitQueues caps the queues of the wait table (the busiest first).
+const statsWaitQueues = 100
+
+// printWaits prints, per queue with attempts in the last hour, how long
+// they waited to start (queue.Inspector.Charts): the p50 and p99
+// estimates. Nothing on a store without metrics per kind.
+func printWaits(ctx context.Context, stdout io.Writer, in *queue.Inspector) error {
+	c, err := in.Charts(ctx, queue.ChartsOptions{Top: statsWaitQueues})
+	if err != nil || !c.Tracked {
+		return err
+	}
+	var rows []queue.ChartSeries
+	for _, s := range c.Queues {
+		if s.Attempts > 0 {
+			rows = append(rows, s)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(stdout, "\nWait to start (run start minus due time), last hour; p50 and p99 are estimates from fixed buckets:")
+	tw := newTable(stdout)
+	row(tw, "QUEUE", "ATTEMPTS", "WAIT P50", "WAIT P99")
+	for _, s := range rows {
+		row(tw, s.Name, s.Attempts, fmtWait(s.WaitP50), fmtWait(s.WaitP99))
+	}
 	return tw.Flush()
 }
+
+// fmtWait formats an estimated wait (wire.Wait).
+func fmtWait(d time.Duration) string { return wire.Wait(d, "") }
 
 const pauseAbout = `Usage: spool pause [flags] QUEUE
 

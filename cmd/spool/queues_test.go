@@ -47,6 +47,10 @@ func TestCLIStats(t *testing.T) {
 		require.Contains(t, r.stdout, want)
 	}
 	columnsAligned(t, r.stdout[:strings.Index(r.stdout, "\n\n")+1], "QUEUE", "PENDING", "SCHEDULED", "DEAD", "PAUSED")
+	// The dead payment's attempt waited 3s: bucket (2.5s, 5s], one attempt,
+	// so both estimates are the bucket's middle.
+	require.Contains(t, r.stdout, "Wait to start (run start minus due time), last hour")
+	require.Regexp(t, `(?m)^payments +1 +3\.8s +5s$`, r.stdout, "3.75s and 4.975s, to two figures")
 
 	var st statsOut
 	okJSON(t, &st, "stats", "-db", f.path)

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -74,4 +75,18 @@ func newSeries(ss []queue.ChartSeries) []ChartSeries {
 		out[i] = o
 	}
 	return out
+}
+
+// Wait formats an estimated wait to about two figures: "<1ms" below a
+// millisecond, "175ms", "1.8s", then as Duration with sep.
+func Wait(d time.Duration, sep string) string {
+	switch {
+	case d < time.Millisecond:
+		return "<1ms"
+	case d < time.Second:
+		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + "ms"
+	case d < 10*time.Second:
+		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "s"
+	}
+	return Duration(d, sep)
 }

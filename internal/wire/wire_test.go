@@ -133,3 +133,14 @@ func TestProcesses(t *testing.T) {
 	empty := keys(t, wire.NewProcesses(at, false, nil))
 	require.Equal(t, []any{}, empty["processes"], "an empty list is [], not null")
 }
+
+// Wait keeps about two figures of an estimate.
+func TestWait(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		0: "<1ms", 999 * time.Microsecond: "<1ms", time.Millisecond: "1ms", 175750 * time.Microsecond: "176ms",
+		1750 * time.Millisecond: "1.8s", 4975 * time.Millisecond: "5s", 45 * time.Second: "45s", 30 * time.Minute: "30m",
+	} {
+		require.Equal(t, want, wire.Wait(d, ""), "%s", d)
+	}
+}
