@@ -59,7 +59,8 @@ type Store interface {
 	// for the rescuer to settle with their (stale) tokens.
 	Expired(ctx context.Context, now time.Time, limit int) ([]*Job, error)
 
-	// Get returns a job by ID from the job table or the dead table.
+	// Get returns a job by ID from the job table or the dead table, with
+	// its output and progress (Job.Output, Job.Progress).
 	Get(ctx context.Context, id int64) (*Job, error)
 	// List returns jobs matching f, newest first, at most f.Limit. f comes
 	// validated and with its defaults applied by Inspector.
@@ -177,6 +178,13 @@ type Settlement struct {
 	// set it: a worker whose heartbeat extended the lease after the rescuer
 	// read it keeps the job (the settle gets ErrLeaseLost).
 	IfExpired bool
+	// Output, when not nil, is the output the handler recorded (JSON), and
+	// Progress, when not nil, its latest progress: a settlement that took
+	// effect stores them with the job in the same transaction, unless it
+	// deleted the job (a completion without Keep), whose output goes with
+	// it. See Job.Output.
+	Output   []byte
+	Progress *Progress
 }
 
 // ListFilter selects jobs to list. The zero value lists the newest jobs of
