@@ -97,6 +97,7 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := wire.NewJob(j, true)
 	a.CapPayload(j.Payload, MaxPayloadShown, h.url("/api/jobs/"+strconv.FormatInt(j.ID, 10)+"/payload"))
+	a.CapOutput(j.Output, MaxPayloadShown)
 	writeJSON(w, http.StatusOK, a)
 	return nil
 }

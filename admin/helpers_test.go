@@ -238,3 +238,19 @@ func (e *env) state(id int64) queue.State {
 	require.NoError(e.t, err)
 	return j.State
 }
+
+// withOutput enqueues j and completes it, kept, with output and progress
+// (its At set to the clock's now), as a worker would.
+func (e *env) withOutput(j queue.NewJob, output []byte, progress *queue.Progress) int64 {
+	e.t.Helper()
+	leased := e.running(j)
+	now := e.clock.Now()
+	if progress != nil {
+		progress.At = now
+	}
+	errs, err := e.store.Settle(context.Background(), nil, []queue.Settlement{{JobID: leased.ID, Token: leased.LeaseToken, Queue: leased.Queue,
+		Outcome: queue.OutcomeComplete, Keep: true, Now: now, Output: output, Progress: progress}})
+	require.NoError(e.t, err)
+	require.NoError(e.t, errs[0])
+	return leased.ID
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -244,14 +245,22 @@ type jobDetail struct {
 	PayloadSize int
 	PayloadCut  bool   // only the first MaxPayloadShown bytes are shown
 	PayloadURL  string // the whole payload, as a download
-	MetaKeys    []string
-	Errors      []attemptRow // newest first, with the gap of dropped attempts where it lies
-	Failed      int          // failed attempts in all, kept or not
-	CanRetry    bool
-	CanRunNow   bool
-	CanCancel   bool
-	CanDelete   bool
-	LeaseLeft   string
+	// Output is the handler's recorded output formatted as the payload is
+	// (HasOutput: there is one), and Percent its progress in whole
+	// percent.
+	HasOutput  bool
+	Output     string
+	OutputKind string
+	OutputSize int
+	Percent    int
+	MetaKeys   []string
+	Errors     []attemptRow // newest first, with the gap of dropped attempts where it lies
+	Failed     int          // failed attempts in all, kept or not
+	CanRetry   bool
+	CanRunNow  bool
+	CanCancel  bool
+	CanDelete  bool
+	LeaseLeft  string
 }
 
 // attemptRow is one row of a job's attempt history: a failed attempt, or,
@@ -310,6 +319,13 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	d := &jobDetail{Job: j, PayloadSize: len(j.Payload), PayloadCut: len(j.Payload) > MaxPayloadShown,
 		PayloadURL: h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/payload")}
 	d.Payload, d.PayloadKind = payloadView(j.Payload)
+	if j.Output != nil {
+		d.HasOutput, d.OutputSize = true, len(j.Output)
+		d.Output, d.OutputKind = payloadView(j.Output)
+	}
+	if j.Progress != nil {
+		d.Percent = int(math.Floor(j.Progress.Fraction * 100))
+	}
 	for k := range j.Metadata {
 		d.MetaKeys = append(d.MetaKeys, k)
 	}

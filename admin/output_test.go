@@ -1,0 +1,71 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/admin"
+	"github.com/spooljobs/spool/queue"
+)
+
+// The job page shows a job's progress and output, escaped; an output too
+// large to show whole is cut as payloads are; a job with neither has no
+// such section.
+func TestJobPageShowsProgressAndOutput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	id := e.withOutput(queue.NewJob{Kind: "report.export"}, []byte(`{"note":"<script>alert(1)</script>","rows":3}`),
+		&queue.Progress{Fraction: 0.426, Message: `half <img src=x onerror=alert(2)>`})
+	body := e.getOK(fmt.Sprintf("/jobs/%d", id))
+	require.Contains(t, body, `<progress id="progress" max="100" value="42" aria-label="Progress">42%</progress>`)
+	require.Contains(t, body, `<span id="progress-message">half &lt;img src=x onerror=alert(2)&gt;</span>`)
+	require.Contains(t, body, "JSON · 45 bytes")
+	require.Contains(t, body, "&#34;note&#34;: &#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;,\n  &#34;rows&#34;: 3")
+	require.NotContains(t, body, "<script>alert")
+	require.NotContains(t, body, "<img src=x")
+
+	big := e.withOutput(queue.NewJob{Kind: "report.export"}, []byte(`"`+strings.Repeat("y", 100<<10)+`"`), nil)
+	body = e.getOK(fmt.Sprintf("/jobs/%d", big))
+	require.Contains(t, body, "(truncated: 65\u202f536 of 102\u202f402 bytes shown)")
+	require.NotContains(t, body, `id="progress"`)
+	require.Less(t, len(body), 100<<10)
+
+	plain := e.enqueue(queue.NewJob{Kind: "k"})
+	require.NotContains(t, e.getOK(fmt.Sprintf("/jobs/%d", plain)), "Progress and output")
+}
+
+// /api/jobs/{id} carries the output (capped as the payload is) and the
+// progress, in snake_case; a job with neither has no such fields.
+func TestAPIJobOutputAndProgress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	id := e.withOutput(queue.NewJob{Kind: "report.export"}, []byte(`{"rows":3}`), &queue.Progress{Fraction: 0.5, Message: "half"})
+	w := e.get(fmt.Sprintf("/api/jobs/%d", id))
+	require.Equal(t, 200, w.Code)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+	require.Equal(t, "json", got["output_encoding"])
+	require.Equal(t, map[string]any{"rows": float64(3)}, got["output"])
+	require.Equal(t, float64(10), got["output_bytes"])
+	require.NotContains(t, got, "output_truncated")
+	require.Equal(t, map[string]any{"fraction": 0.5, "message": "half", "at": "2026-03-02T14:30:00Z"}, got["progress"])
+
+	big := e.withOutput(queue.NewJob{Kind: "report.export"}, []byte(`"`+strings.Repeat("y", 100<<10)+`"`), nil)
+	got = nil
+	require.NoError(t, json.Unmarshal(e.get(fmt.Sprintf("/api/jobs/%d", big)).Body.Bytes(), &got))
+	require.Equal(t, true, got["output_truncated"])
+	require.Equal(t, float64(100<<10+2), got["output_bytes"])
+	require.Equal(t, "text", got["output_encoding"])
+	require.Len(t, got["output"], admin.MaxPayloadShown)
+	require.NotContains(t, got, "progress")
+
+	plain := e.enqueue(queue.NewJob{Kind: "k"})
+	got = nil
+	require.NoError(t, json.Unmarshal(e.get(fmt.Sprintf("/api/jobs/%d", plain)).Body.Bytes(), &got))
+	require.NotContains(t, got, "output")
+	require.NotContains(t, got, "progress")
+}
