@@ -12,13 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 )
 
 // progressCounter wraps a store to count RecordProgress calls and the
-// updates they carry.
+// updates they carry. (Embedding the *sqlite.Store keeps its wake-ups.)
 type progressCounter struct {
-	queue.Store
+	*sqlite.Store
 	mu      sync.Mutex
 	calls   int
 	updates []queue.ProgressUpdate
@@ -29,7 +30,7 @@ func (c *progressCounter) RecordProgress(ctx context.Context, u []queue.Progress
 	c.calls++
 	c.updates = append(c.updates, u...)
 	c.mu.Unlock()
-	return c.Store.(queue.ProgressStore).RecordProgress(ctx, u)
+	return c.Store.RecordProgress(ctx, u)
 }
 
 func (c *progressCounter) counts() (calls, updates int) {
