@@ -167,6 +167,13 @@ type Settlement struct {
 	Error *AttemptError
 	// Reason is the dead reason.
 	Reason string
+	// Output, when not nil, is the output the handler recorded (JSON), and
+	// Progress, when not nil, its latest progress: a settlement that took
+	// effect stores them with the job in the same transaction, unless it
+	// deleted the job (a completion without Keep), whose output goes with
+	// it. See Job.Output.
+	Output   []byte
+	Progress *Progress
 	// OrderKey is the job's ordering key: when the job leaves the live set
 	// (completed, cancelled, or dead unless dead jobs block their key), the
 	// next job of the key becomes ready.
@@ -178,13 +185,6 @@ type Settlement struct {
 	// set it: a worker whose heartbeat extended the lease after the rescuer
 	// read it keeps the job (the settle gets ErrLeaseLost).
 	IfExpired bool
-	// Output, when not nil, is the output the handler recorded (JSON), and
-	// Progress, when not nil, its latest progress: a settlement that took
-	// effect stores them with the job in the same transaction, unless it
-	// deleted the job (a completion without Keep), whose output goes with
-	// it. See Job.Output.
-	Output   []byte
-	Progress *Progress
 }
 
 // ListFilter selects jobs to list. The zero value lists the newest jobs of
