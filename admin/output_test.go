@@ -31,6 +31,7 @@ func TestJobPageShowsProgressAndOutput(t *testing.T) {
 	big := e.withOutput(queue.NewJob{Kind: "report.export"}, []byte(`"`+strings.Repeat("y", 100<<10)+`"`), nil)
 	body = e.getOK(fmt.Sprintf("/jobs/%d", big))
 	require.Contains(t, body, "(truncated: 65\u202f536 of 102\u202f402 bytes shown)")
+	require.Contains(t, body, fmt.Sprintf(`<a class="btn small" id="output-raw" href="/api/jobs/%d/output" download>Download the whole output</a>`, big))
 	require.NotContains(t, body, `id="progress"`)
 	require.Less(t, len(body), 100<<10)
 
@@ -52,6 +53,12 @@ func TestAPIJobOutputAndProgress(t *testing.T) {
 	require.Equal(t, map[string]any{"rows": float64(3)}, got["output"])
 	require.Equal(t, float64(10), got["output_bytes"])
 	require.NotContains(t, got, "output_truncated")
+	require.Equal(t, fmt.Sprintf("/api/jobs/%d/output", id), got["output_url"])
+	w = e.get(fmt.Sprintf("/api/jobs/%d/output", id))
+	require.Equal(t, 200, w.Code)
+	require.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	require.Equal(t, fmt.Sprintf(`attachment; filename="job-%d-output.json"`, id), w.Header().Get("Content-Disposition"))
+	require.Equal(t, `{"rows":3}`, w.Body.String())
 	require.Equal(t, map[string]any{"fraction": 0.5, "message": "half", "at": "2026-03-02T14:30:00Z"}, got["progress"])
 
 	big := e.withOutput(queue.NewJob{Kind: "report.export"}, []byte(`"`+strings.Repeat("y", 100<<10)+`"`), nil)
@@ -61,6 +68,9 @@ func TestAPIJobOutputAndProgress(t *testing.T) {
 	require.Equal(t, float64(100<<10+2), got["output_bytes"])
 	require.Equal(t, "text", got["output_encoding"])
 	require.Len(t, got["output"], admin.MaxPayloadShown)
+	w = e.get(fmt.Sprintf("/api/jobs/%d/output", big))
+	require.Equal(t, 200, w.Code)
+	require.Equal(t, 100<<10+2, w.Body.Len(), "the whole output")
 	require.NotContains(t, got, "progress")
 
 	plain := e.enqueue(queue.NewJob{Kind: "k"})
@@ -68,4 +78,7 @@ func TestAPIJobOutputAndProgress(t *testing.T) {
 	require.NoError(t, json.Unmarshal(e.get(fmt.Sprintf("/api/jobs/%d", plain)).Body.Bytes(), &got))
 	require.NotContains(t, got, "output")
 	require.NotContains(t, got, "progress")
+	w = e.get(fmt.Sprintf("/api/jobs/%d/output", plain))
+	require.Equal(t, 404, w.Code)
+	require.Contains(t, w.Body.String(), "has recorded no output")
 }

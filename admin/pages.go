@@ -252,6 +252,8 @@ type jobDetail struct {
 	Output     string
 	OutputKind string
 	OutputSize int
+	OutputCut  bool   // only the first MaxPayloadShown bytes are shown
+	OutputURL  string // the whole output, as a download
 	Percent    int
 	MetaKeys   []string
 	Errors     []attemptRow // newest first, with the gap of dropped attempts where it lies
@@ -320,7 +322,8 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 		PayloadURL: h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/payload")}
 	d.Payload, d.PayloadKind = payloadView(j.Payload)
 	if j.Output != nil {
-		d.HasOutput, d.OutputSize = true, len(j.Output)
+		d.HasOutput, d.OutputSize, d.OutputCut = true, len(j.Output), len(j.Output) > MaxPayloadShown
+		d.OutputURL = h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/output")
 		d.Output, d.OutputKind = payloadView(j.Output)
 	}
 	if j.Progress != nil {

@@ -54,6 +54,7 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/jobs", h.apiJobs(false)},
 		{"GET", "/api/jobs/{id}", h.apiJob},
 		{"GET", "/api/jobs/{id}/payload", h.apiJobPayload},
+		{"GET", "/api/jobs/{id}/output", h.apiJobOutput},
 		{"GET", "/api/dead", h.apiJobs(true)},
 		{"GET", "/api/schedules", h.apiSchedules},
 		{"GET", "/api/processes", h.apiProcesses},

@@ -49,11 +49,13 @@ type Job struct {
 	// OutputEncoding and Output are the handler's recorded output
 	// (queue.Job.Output), written as Payload writes a payload, set by
 	// NewJob with full when there is one; CapOutput cuts a long one to
-	// its start, with OutputTruncated set and OutputBytes its whole size.
+	// its start, with OutputTruncated set, OutputBytes its whole size and
+	// OutputURL where it is served whole.
 	OutputEncoding  string `json:"output_encoding,omitempty"`
 	Output          any    `json:"output,omitempty"`
 	OutputBytes     int    `json:"output_bytes,omitempty"`
 	OutputTruncated bool   `json:"output_truncated,omitempty"`
+	OutputURL       string `json:"output_url,omitempty"`
 	// Progress is the latest progress the handler reported, set by NewJob
 	// with full when there is one.
 	Progress *Progress `json:"progress,omitempty"`
@@ -100,12 +102,13 @@ func NewJob(j *queue.Job, full bool) Job {
 
 // CapOutput sets a's output from o as NewJob with full does, but of an
 // output longer than limit bytes only its start (see CappedPayload), with
-// OutputTruncated set. A nil o leaves a without output.
-func (a *Job) CapOutput(o []byte, limit int) {
+// OutputTruncated set, and OutputURL to url. A nil o leaves a without
+// output.
+func (a *Job) CapOutput(o []byte, limit int, url string) {
 	if o == nil {
 		return
 	}
-	a.OutputBytes = len(o)
+	a.OutputBytes, a.OutputURL = len(o), url
 	a.OutputEncoding, a.Output, a.OutputTruncated = CappedPayload(o, limit)
 }
 
