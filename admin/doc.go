@@ -99,7 +99,9 @@
 // paging by ID); topics, subscriptions, queues and schedules by name, on
 // their pages and in the API (query: after, a name: the entries after it;
 // limit, 1 to 500, default 50; "next_after" is set when more follow: pass
-// it as after). The stores list those whole, so the paging bounds what is
+// it as after); processes by name, then ID (query: after and after_id,
+// the last pool's name and ID, from "next_after" and "next_after_id").
+// The stores list those whole, so the paging bounds what is
 // rendered and sent, not what is read. Every read runs under
 // Options.QueryTimeout.
 //
@@ -130,7 +132,8 @@
 //	                      counts the live pools that work the queue,
 //	                      concurrency sums their workers for it, unserved
 //	                      flags pending jobs none of them works
-//	/api/processes        {"now", "tracked", "processes": [process...]}
+//	/api/processes        {"now", "tracked", "processes": [process...],
+//	                      "next_after": name, "next_after_id": id}
 //	                      process: {"id", "name", "host", "pid", "version",
 //	                      "started_at", "last_seen", "expires_at",
 //	                      "queues": [{"name", "concurrency", "running"}]};

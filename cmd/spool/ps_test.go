@@ -55,6 +55,21 @@ func TestCLIPs(t *testing.T) {
 	require.Len(t, out.Processes, 2)
 	require.Equal(t, "web-1", out.Processes[0].Name)
 	require.Equal(t, []wire.ProcessQueue{{Name: "notify", Concurrency: 5, Running: 2}, {Name: "reports", Concurrency: 1}}, out.Processes[0].Queues)
+	require.Empty(t, out.NextAfter, "every pool shown")
+
+	// -limit bounds the list and says how many more there are.
+	r = ok(t, "ps", "-db", f.path, "-limit", "1")
+	lines = strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	require.True(t, strings.HasPrefix(lines[1], "web-1 "), r.stdout)
+	require.Contains(t, r.stderr, "1 more pool not shown: raise -limit to see them")
+	out = wire.Processes{}
+	okJSON(t, &out, "ps", "-db", f.path, "-limit", "1")
+	require.Len(t, out.Processes, 1)
+	require.Equal(t, "web-1", out.NextAfter)
+	require.Equal(t, "id-1", out.NextAfterID)
+	fails(t, 2, "-limit 0 is outside 1..1000", "ps", "-db", f.path, "-limit", "0")
+	fails(t, 2, "-limit 1001 is outside 1..1000", "ps", "-db", f.path, "-limit", "1001")
 }
 
 // stats marks the queues whose pending jobs no live pool works, says why,
