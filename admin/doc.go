@@ -209,8 +209,12 @@
 //	                       cancel waiting jobs        → {"cancelled": n, "refused": m}
 //	/api/jobs/delete       the same selection         → {"deleted": n, "refused": m}
 //	                       (pending, scheduled and blocked jobs only, at most
-//	                       MaxBulk per call; refused: started or finished
-//	                       meanwhile, left as they are)
+//	                       MaxBulk per call and for Options.BulkBudget;
+//	                       refused: started or finished meanwhile, left as
+//	                       they are; stopped early: "incomplete": true,
+//	                       "stopped": "budget", "max_bulk" or "cancelled",
+//	                       and "remaining": the ticked IDs not reached —
+//	                       run it again for the rest)
 //	/api/dead/retry        {"ids": [..]} or {"all": true, "queue", "kind", "q"}
 //	                                                  → {"retried": n, "skipped":
 //	                                                     [{"id", "unique_key", "held_by"}]}

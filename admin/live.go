@@ -36,7 +36,7 @@ func isFragment(r *http.Request) bool {
 // refreshDrop are the query parameters a page's fragment URL leaves out:
 // the flash of the action that led to the page (the notice is not a live
 // part) and the open replay form of the topics page.
-var refreshDrop = []string{"done", "n", "refused", "skipped", "held", "name", "replay"}
+var refreshDrop = []string{"done", "n", "refused", "stopped", "remaining", "skipped", "held", "name", "replay"}
 
 // setRefresh points pg at its fragment, when refreshing is on: the page's
 // own path under /partial ("/" is /partial/dashboard) and its query
