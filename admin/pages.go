@@ -102,8 +102,12 @@ type dashboard struct {
 	Processes    int
 	AnyUnserved  bool
 	UnservedNote string
-	Chart        chart
-	Updated      time.Time
+	// NoLivePool is set when the store keeps process rows and none is
+	// live (queue.Stats.NoLivePool): the page says so once instead of
+	// flagging every queue with pending jobs.
+	NoLivePool bool
+	Chart      chart
+	Updated    time.Time
 }
 
 type queueRow struct {
@@ -122,7 +126,7 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 		return nil, err
 	}
 	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now(),
-		Tracked: st.ProcessesTracked, Processes: st.Processes, UnservedNote: queue.UnservedNote}
+		Tracked: st.ProcessesTracked, Processes: st.Processes, UnservedNote: queue.UnservedNote, NoLivePool: st.NoLivePool()}
 	shown, pg, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
 	pg.links(after, next, func(a string) string { return h.pageURL("/queues", nil, "after", a, limit) })
 	d.QueuesPage, d.MoreQueues = pg, pg.Total-pg.To

@@ -71,11 +71,26 @@ func TestQueuesShowServedAndUnserved(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, admin.Options{})
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "typo"})
-	require.Contains(t, e.getOK("/"), "no live worker", "no pool at all: flagged")
-	seedProcesses(e)
+	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 	unserved := regexp.MustCompile(`data-queue="([a-z]+)">\s*<td[^>]*>[^\n]*\n\s*<td[^>]*>[^\n]*no live worker`)
+	// No pool at all: said once, not on every queue with pending jobs (the
+	// API flags each of them, and says why once).
 	for _, path := range []string{"/", "/queues"} {
 		body := e.getOK(path)
+		require.Equal(t, 1, strings.Count(body, `id="no-pool-note"`), path)
+		require.Contains(t, body, "No worker pool is live", path)
+		require.NotContains(t, body, `id="unserved-note"`, path)
+		require.Empty(t, unserved.FindAllStringSubmatch(body, -1), path)
+	}
+	st := decode[wire.Stats](t, e.get("/api/stats"))
+	require.True(t, st.NoLivePool)
+	for _, q := range st.Queues {
+		require.True(t, q.Unserved, q.Name)
+	}
+	seedProcesses(e)
+	for _, path := range []string{"/", "/queues"} {
+		body := e.getOK(path)
+		require.NotContains(t, body, `id="no-pool-note"`, path)
 		require.Contains(t, body, `id="unserved-note"`, path)
 		require.Contains(t, body, "no live worker serves this queue", path)
 		var flagged []string
@@ -87,9 +102,10 @@ func TestQueuesShowServedAndUnserved(t *testing.T) {
 		require.Regexp(t, `(?s)data-queue="reports".*class="num concurrency" data-label="Concurrency">1 <span`, body, path+": the idle queue a pool works")
 	}
 
-	st := decode[wire.Stats](t, e.get("/api/stats"))
+	st = decode[wire.Stats](t, e.get("/api/stats"))
 	require.True(t, st.ProcessesTracked)
 	require.Equal(t, 2, st.Processes)
+	require.False(t, st.NoLivePool)
 	byName := map[string]wire.Queue{}
 	for _, q := range st.Queues {
 		byName[q.Name] = q
