@@ -52,10 +52,9 @@ type Options struct {
 	// Defaults to "" (the handler serves "/"). It must start with "/" and
 	// must not end with "/".
 	Prefix string
-	// RefreshInterval is how often the dashboard refreshes its numbers in
-	// the browser (with a small script that fetches a fragment; the pages
-	// work without JavaScript). Defaults to 5s; negative turns it off.
-	// At least 1s.
+	// RefreshInterval is how often the pages refresh in the browser (with
+	// a small script that fetches their live parts; the pages work without
+	// JavaScript). Defaults to 5s; negative turns it off. At least 1s.
 	RefreshInterval time.Duration
 	// BulkBudget bounds how long one bulk cancel or delete of waiting jobs
 	// (the jobs list's bulk bar, /api/jobs/cancel and /api/jobs/delete)
