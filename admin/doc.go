@@ -15,9 +15,10 @@
 // Options.RefreshInterval: the script fetches the page's live parts,
 // rendered by the server under /partial (the page's own path and query,
 // so a paged list refreshes the page shown; /partial/dashboard for the
-// dashboard), and swaps them, keeping the ticked checkboxes (by job ID),
-// open details and the scroll position. It holds a refresh while a
-// confirmation is open, a form is being sent, a text field or select has
+// dashboard), and swaps those that changed, keeping the ticked checkboxes
+// (by job ID), open details and the scroll position. It holds a refresh
+// while a confirmation is open, a form is being sent, a click is in
+// progress, a text field or select has
 // the focus, a key was pressed in the last 3 seconds, text is selected in
 // a live part, or the tab is hidden; the "live" button in the header
 // pauses and resumes it (remembered in localStorage).

@@ -5,6 +5,11 @@
 (function () {
   "use strict";
 
+  // The live parts as the server sent them, before anything below changes
+  // them (local times): a refresh that brings the same markup swaps
+  // nothing.
+  document.querySelectorAll("[data-live]").forEach(function (p) { p.spoolHTML = p.outerHTML; });
+
   // Local time: the page shows times in UTC ("2026-03-02 14:30:42.000
   // UTC"); the toggle in the footer shows them in the browser's zone
   // instead, with its offset, and back. The choice is kept in localStorage.
@@ -85,8 +90,9 @@
   // live parts (elements with data-live) alone, rendered by the server.
   // Every data-refresh-ms the script fetches it and swaps each part in
   // place, keeping what the operator did: ticked checkboxes (by value, a
-  // job's ID), open <details>, the page's and the tables' scroll. It does
-  // not refresh while a confirmation is open, a form is being sent, a
+  // job's ID), open <details>, the page's and the tables' scroll; a part
+  // whose markup did not change is left alone. It does not refresh while a
+  // confirmation is open, a form is being sent, a click is in progress, a
   // text field or a select has the focus, a key was pressed in the last
   // few seconds, text is selected in a live part, or the tab is hidden; and
   // never while the operator has paused it with the live toggle (kept in
@@ -96,7 +102,7 @@
   if (main && window.fetch && window.DOMParser) {
     var url = main.getAttribute("data-refresh-url");
     var every = parseInt(main.getAttribute("data-refresh-ms"), 10) || 5000;
-    var busy = false, confirming = false, sending = false, lastKey = 0, failed = false;
+    var busy = false, confirming = false, sending = false, pressedAt = 0, lastKey = 0, failed = false;
     var paused = false;
     try { paused = window.localStorage.getItem("spool-admin-live") === "paused"; } catch (e) { /* private mode */ }
     var showToggle = function () {
@@ -112,6 +118,7 @@
     var TYPING = "input:not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=button]):not([type=reset]), select, textarea, [contenteditable]";
     var quiet = function () {
       if (paused || confirming || sending || document.hidden) return false;
+      if (pressedAt && Date.now() - pressedAt < 5000) return false;
       var a = document.activeElement;
       if (a && a.matches && a.matches(TYPING)) return false;
       if (Date.now() - lastKey < 3000) return false;
@@ -161,8 +168,11 @@
         var name = fresh.getAttribute("data-live");
         var part = main.querySelector('[data-live="' + name + '"]');
         if (!part) return;
+        var markup = fresh.outerHTML;
+        if (markup === part.spoolHTML) return; // nothing changed
         var st = keep(part);
         fresh = document.importNode(fresh, true);
+        fresh.spoolHTML = markup;
         part.replaceWith(fresh);
         restore(fresh, st);
         if (localTime) showTimes(fresh, true);
@@ -208,6 +218,11 @@
       if (!document.hidden) refresh();
     });
     document.addEventListener("keydown", function () { lastKey = Date.now(); }, true);
+    // A click in progress (pressed, not yet released; at most 5 s, in
+    // case the release happened outside the page).
+    document.addEventListener("pointerdown", function () { pressedAt = Date.now(); }, true);
+    document.addEventListener("pointerup", function () { pressedAt = 0; }, true);
+    document.addEventListener("pointercancel", function () { pressedAt = 0; }, true);
     document.addEventListener("submit", function () { sending = true; }, true);
     if (liveToggle) {
       liveToggle.addEventListener("click", function () {
