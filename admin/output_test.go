@@ -1,11 +1,16 @@
 package admin_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/admin"
@@ -81,4 +86,32 @@ func TestAPIJobOutputAndProgress(t *testing.T) {
 	w = e.get(fmt.Sprintf("/api/jobs/%d/output", plain))
 	require.Equal(t, 404, w.Code)
 	require.Contains(t, w.Body.String(), "has recorded no output")
+}
+
+// In the browser: a running job's page follows its progress as the
+// handler reports it, without a reload (the job page is live).
+func TestBrowserLiveProgress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: time.Second})
+	j := e.running(queue.NewJob{Kind: "report.export", Queue: "exports"})
+	report := func(f float64, msg string) {
+		_, err := e.store.RecordProgress(context.Background(), []queue.ProgressUpdate{{JobID: j.ID, Token: j.LeaseToken,
+			Progress: queue.Progress{Fraction: f, Message: msg, At: e.clock.Now()}}})
+		require.NoError(t, err)
+	}
+	report(0.1, "day 1 of 10")
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", e.h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	bctx, _ := newBrowser(t, 1280, 800)
+	ctx, cancel := context.WithTimeout(bctx, 2*browserTimeout)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/admin/jobs/%d", srv.URL, j.ID))))
+	require.Equal(t, 10, eval[int](t, ctx, `document.getElementById("progress").value`))
+	report(0.7, "day 7 of 10 <i>")
+	poll(t, ctx, `document.getElementById("progress").value === 70`, "the progress bar did not follow the report")
+	require.Equal(t, "day 7 of 10 <i>", text(t, ctx, "#progress-message"))
+	require.Equal(t, fmt.Sprintf("/admin/jobs/%d", j.ID), eval[string](t, ctx, `location.pathname`), "no reload")
 }
