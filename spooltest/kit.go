@@ -3,6 +3,8 @@ package spooltest
 import (
 	"context"
 	"database/sql"
+	"log/slog"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,7 +35,9 @@ type Options struct {
 	// QueueOptions and reading Clock, which t.Cleanup closes.
 	Queue *queue.Queue
 	// QueueOptions are the options of the queue the kit builds when Queue
-	// is nil. Their Now is replaced by the kit's clock.
+	// is nil. Their Now is replaced by the kit's clock. Their Logger
+	// defaults to one that writes warnings and errors (a failed job, say)
+	// to the test's log (t.Log), shown when the test fails or runs with -v.
 	QueueOptions queue.Options
 	// Clock is the kit's clock. Defaults to a new Clock set to Start.
 	Clock *Clock
@@ -72,6 +76,9 @@ func New(t testing.TB, opts Options) *Kit {
 	k := &Kit{q: opts.Queue, clock: opts.Clock, opts: opts}
 	if k.q != nil {
 		return k
+	}
+	if opts.QueueOptions.Logger == nil {
+		opts.QueueOptions.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime}))
 	}
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "spool.db"), sqlite.Options{Logger: opts.QueueOptions.Logger})
 	if err != nil {
@@ -127,4 +134,21 @@ func (k *Kit) NewPool(t testing.TB) *worker.Pool {
 	p.Use(k.opts.Middleware...)
 	t.Cleanup(func() { p.Stop(context.Background()) })
 	return p
+}
+
+// testLog writes log records to the test's log.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// dropTime drops the records' time: the test's log has its own order.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
 }
