@@ -166,9 +166,16 @@ func (k *Kit) requireMany(ctx context.Context, t testing.TB, tx *sql.Tx, name st
 			got[i] = jobs[j]
 		}
 	}
+	notes := map[int64]string{} // for jobs of a missing want's kind: what differs
 	for i, g := range got {
-		if g == nil {
-			missing = append(missing, fmt.Sprintf("  want #%d: %s", i+1, want[i]))
+		if g != nil {
+			continue
+		}
+		missing = append(missing, fmt.Sprintf("  want #%d: %s", i+1, want[i]))
+		for _, j := range jobs {
+			if _, diff, _ := want[i].match(j); diff != "" && notes[j.ID] == "" {
+				notes[j.ID] = fmt.Sprintf("want #%d: %s", i+1, diff)
+			}
 		}
 	}
 	var extra []*queue.Job
@@ -191,7 +198,7 @@ func (k *Kit) requireMany(ctx context.Context, t testing.TB, tx *sql.Tx, name st
 	if len(extra) > 0 {
 		fmt.Fprintf(&b, "%d jobs beyond those wanted (want these and nothing else):\n%s\n", len(extra), lines(extra, nil))
 	}
-	fmt.Fprintf(&b, "%s", seen(jobs, tx != nil))
+	fmt.Fprintf(&b, "%s", seen(jobs, tx != nil, notes))
 	t.Fatalf("%s", strings.TrimRight(b.String(), "\n"))
 	return nil
 }
@@ -244,7 +251,7 @@ func assign(fits [][]bool, jobs int) []int {
 // kind what differs.
 func listing(jobs []*queue.Job, e Expect, inTx bool) string {
 	if len(jobs) == 0 {
-		return seen(jobs, inTx)
+		return seen(jobs, inTx, nil)
 	}
 	notes := map[int64]string{}
 	for _, j := range jobs {
@@ -256,14 +263,14 @@ func listing(jobs []*queue.Job, e Expect, inTx bool) string {
 }
 
 // seen lists every job an assertion looked at.
-func seen(jobs []*queue.Job, inTx bool) string {
+func seen(jobs []*queue.Job, inTx bool, notes map[int64]string) string {
 	if len(jobs) == 0 {
 		if inTx {
 			return "the transaction sees no job at all"
 		}
 		return "no job was enqueued at all"
 	}
-	return fmt.Sprintf("all jobs (%d%s):\n%s", len(jobs), where(inTx), lines(jobs, nil))
+	return fmt.Sprintf("all jobs (%d%s):\n%s", len(jobs), where(inTx), lines(jobs, notes))
 }
 
 func where(inTx bool) string {
