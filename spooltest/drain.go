@@ -44,6 +44,11 @@ type DrainReport struct {
 	// their run times (zero when none is left).
 	Scheduled int
 	NextRunAt time.Time
+	// Blocked counts the jobs of the drained queues left waiting behind a
+	// job of their ordering key that did not end (a dead job holds its key
+	// by default), and Paused the jobs left in paused queues.
+	Blocked int
+	Paused  int
 }
 
 // Kinds counts the attempts run per kind.
@@ -103,6 +108,12 @@ func (r *DrainReport) String() string {
 	if r.Scheduled > 0 {
 		s += fmt.Sprintf("; %d left scheduled, next at %s", r.Scheduled, fmtTime(r.NextRunAt))
 	}
+	if r.Blocked > 0 {
+		s += fmt.Sprintf("; %d left blocked behind their ordering key", r.Blocked)
+	}
+	if r.Paused > 0 {
+		s += fmt.Sprintf("; %d left in paused queues", r.Paused)
+	}
 	return s
 }
 
@@ -147,17 +158,18 @@ func (k *Kit) DrainWith(ctx context.Context, t testing.TB, pool *worker.Pool, op
 			continue // a job may have enqueued into a queue drained earlier in the round
 		}
 		if next.IsZero() {
-			return rep
+			break
 		}
 		wait := max(next.Sub(k.Now()), 0)
 		if rep.Advanced+wait > opts.Advance {
 			rep.NextRunAt = next
-			rep.Scheduled = k.scheduled(ctx, t, queues)
-			return rep
+			break
 		}
 		k.Advance(wait)
 		rep.Advanced += wait
 	}
+	k.leftovers(ctx, t, queues, rep)
+	return rep
 }
 
 // drainRound runs each queue's ready jobs once round. It reports whether
@@ -197,19 +209,22 @@ func (k *Kit) drainRound(ctx context.Context, t testing.TB, pool *worker.Pool, q
 	return ran, next, true
 }
 
-// scheduled counts the jobs of queues waiting for a time.
-func (k *Kit) scheduled(ctx context.Context, t testing.TB, queues []string) int {
+// leftovers counts in rep the jobs the drain left in queues.
+func (k *Kit) leftovers(ctx context.Context, t testing.TB, queues []string, rep *DrainReport) {
 	t.Helper()
 	st, err := k.q.Inspector().Stats(ctx)
 	if err != nil {
 		t.Fatalf("spooltest: Drain: stats: %v", err)
-		return 0
+		return
 	}
-	n := 0
 	for _, qs := range st.Queues {
-		if slices.Contains(queues, qs.Name) {
-			n += qs.Scheduled
+		if !slices.Contains(queues, qs.Name) {
+			continue
+		}
+		rep.Scheduled += qs.Scheduled
+		rep.Blocked += qs.Blocked
+		if qs.Paused {
+			rep.Paused += qs.Pending + qs.Scheduled + qs.Blocked
 		}
 	}
-	return n
 }

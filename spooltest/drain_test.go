@@ -128,3 +128,24 @@ func TestRunSchedulesFiresEveryTickInTheSpan(t *testing.T) {
 	pool.HandleFunc("report.build", func(context.Context, *queue.Job) error { return nil })
 	require.Equal(t, 4, k.Drain(ctx, t, pool).Count("report.build", queue.OutcomeComplete))
 }
+
+func TestDrainReportsWhatItLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k := spooltest.New(t, spooltest.Options{Start: start, WorkerOptions: worker.Options{
+		Queues: map[string]worker.QueueConfig{"default": {}, "slow": {}}}})
+	q := k.Queue()
+	pool := k.NewPool(t)
+	pool.HandleFunc("step", func(ctx context.Context, j *queue.Job) error { return queue.Permanent(errors.New("broken")) })
+	_, err := q.EnqueueMany(ctx, []queue.NewJob{{Kind: "step", OrderKey: "doc:1"}, {Kind: "step", OrderKey: "doc:1"}})
+	require.NoError(t, err)
+	require.NoError(t, q.Inspector().Pause(ctx, "slow"))
+	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "step", Queue: "slow"})
+	require.NoError(t, err)
+
+	rep := k.Drain(ctx, t, pool)
+	require.Equal(t, 1, rep.Count("step", queue.OutcomeDead))
+	require.Equal(t, 1, rep.Blocked, "the second job of doc:1 waits behind the dead first")
+	require.Equal(t, 1, rep.Paused)
+	require.Equal(t, "1 attempts (step: dead 1); 1 left blocked behind their ordering key; 1 left in paused queues", rep.String())
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"reflect"
 	"slices"
 	"strconv"
@@ -193,17 +194,16 @@ func sameJSON(args any, payload []byte) (bool, error) {
 	return equalJSON(want, got), nil
 }
 
+// decodeJSON decodes one JSON value, numbers as json.Number.
 func decodeJSON(b []byte) (any, error) {
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("not one valid JSON value: %s", compact(b))
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("more than one JSON value")
-	}
-	return v, nil
+	err := dec.Decode(&v)
+	return v, err
 }
 
 // equalJSON compares decoded JSON values, numbers by value.
@@ -214,14 +214,7 @@ func equalJSON(a, b any) bool {
 		if !ok {
 			return false
 		}
-		if ai, err := a.Int64(); err == nil {
-			if bi, err := bn.Int64(); err == nil {
-				return ai == bi
-			}
-		}
-		af, aerr := a.Float64()
-		bf, berr := bn.Float64()
-		return aerr == nil && berr == nil && af == bf
+		return sameNumber(a, bn)
 	case map[string]any:
 		bm, ok := b.(map[string]any)
 		if !ok || len(a) != len(bm) {
@@ -247,6 +240,19 @@ func equalJSON(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// sameNumber compares two JSON numbers by value: exactly as integers,
+// else as 512-bit floats (1E700, beyond float64, equals itself).
+func sameNumber(a, b json.Number) bool {
+	if ai, err := a.Int64(); err == nil {
+		if bi, err := b.Int64(); err == nil {
+			return ai == bi
+		}
+	}
+	af, _, aerr := big.ParseFloat(string(a), 10, 512, big.ToNearestEven)
+	bf, _, berr := big.ParseFloat(string(b), 10, 512, big.ToNearestEven)
+	return aerr == nil && berr == nil && af.Cmp(bf) == 0
 }
 
 // compact returns JSON without insignificant space, or the bytes as they
