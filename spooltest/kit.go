@@ -24,7 +24,8 @@ type Clock = queuetest.Clock
 func NewClock(t time.Time) *Clock { return queuetest.NewClock(t) }
 
 // Options configure a Kit. The zero value is ready to use: a fresh SQLite
-// file in t.TempDir() and a clock at the current time.
+// file in t.TempDir() and a clock at the current time. Set Queue or Store
+// to test on the app's own.
 type Options struct {
 	// Queue is the app's own queue, when the test builds it (say, with the
 	// app's setup code). Its store's Tx assertions need a store that
@@ -34,6 +35,11 @@ type Options struct {
 	// to a new queue on a fresh SQLite file in t.TempDir(), built with
 	// QueueOptions and reading Clock, which t.Cleanup closes.
 	Queue *queue.Queue
+	// Store is the app's own store (say, sqlite.New over the app's
+	// *sql.DB), when Queue is nil: the kit builds its queue on it, with
+	// QueueOptions and Clock, and does not close it. Defaults to a fresh
+	// SQLite file in t.TempDir(), which t.Cleanup closes.
+	Store queue.Store
 	// QueueOptions are the options of the queue the kit builds when Queue
 	// is nil. Their Now is replaced by the kit's clock. Their Logger
 	// defaults to one that writes warnings and errors (a failed job, say)
@@ -80,16 +86,24 @@ func New(t testing.TB, opts Options) *Kit {
 	if opts.QueueOptions.Logger == nil {
 		opts.QueueOptions.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime}))
 	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "spool.db"), sqlite.Options{Logger: opts.QueueOptions.Logger})
-	if err != nil {
-		t.Fatalf("spooltest: open a store: %v", err)
+	store := opts.Store
+	if store == nil {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "spool.db"), sqlite.Options{Logger: opts.QueueOptions.Logger})
+		if err != nil {
+			t.Fatalf("spooltest: open a store: %v", err)
+			return nil
+		}
+		t.Cleanup(func() { s.Close() })
+		store = s
 	}
-	t.Cleanup(func() { store.Close() })
 	qo := opts.QueueOptions
 	qo.Now = opts.Clock.Now
-	if k.q, err = queue.New(store, qo); err != nil {
+	q, err := queue.New(store, qo)
+	if err != nil {
 		t.Fatalf("spooltest: new queue: %v", err)
+		return nil
 	}
+	k.q = q
 	return k
 }
 
