@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/spooltest"
+	"github.com/spooljobs/spool/sqlite"
 )
 
 func TestNewDefaultsAndTheAppsStore(t *testing.T) {
