@@ -1,8 +1,8 @@
 // Package spooltest is a test kit for applications that use spool, as
 // River's rivertest, Oban.Testing and Sidekiq::Testing are for theirs. It
 // works on a real store, never a mock: New opens a fresh SQLite file in
-// t.TempDir() (or wraps the app's own queue) with an injected clock, and
-// closes it when the test ends.
+// t.TempDir() (or wraps the app's own queue or store) with an injected
+// clock, and closes it when the test ends.
 //
 // With a Kit a test can:
 //
@@ -10,8 +10,8 @@
 //     and that nothing else was: RequireEnqueuedTx, RequireNotEnqueuedTx,
 //     RequireManyEnqueuedTx and RequireOnlyEnqueuedTx, and their forms
 //     without Tx for committed jobs. Args are compared as JSON values, not
-//     as bytes; Queue, Priority, RunAt, Metadata, State, UniqueKey and
-//     MaxAttempts narrow the match. A failure lists what was enqueued
+//     as bytes; Queue, Priority, RunAt, Metadata, State, UniqueKey,
+//     OrderKey and MaxAttempts narrow the match. A failure lists what was enqueued
 //     instead (ID, kind, queue, state, args).
 //   - run one job's handler inline with a real job (Work, WorkPool): the job
 //     is enqueued, leased as a worker leases it (its ID, Attempt, Metadata

@@ -15,7 +15,7 @@ import (
 // LeaseUntil.
 const leaseFor = time.Hour
 
-// worker is the name the kit's leases carry.
+// leaseHolder is the name the kit's leases carry (Job.LeasedBy).
 const leaseHolder = "spooltest"
 
 // Result is what running one job did.
