@@ -11,8 +11,8 @@
 //     RequireManyEnqueuedTx and RequireOnlyEnqueuedTx, and their forms
 //     without Tx for committed jobs. Args are compared as JSON values, not
 //     as bytes; Queue, Priority, RunAt, Metadata, State, UniqueKey,
-//     OrderKey and MaxAttempts narrow the match. A failure lists what was enqueued
-//     instead (ID, kind, queue, state, args).
+//     OrderKey and MaxAttempts narrow the match. A failure lists what was
+//     enqueued instead (ID, kind, queue, state, args).
 //   - run one job's handler inline with a real job (Work, WorkPool): the job
 //     is enqueued, leased as a worker leases it (its ID, Attempt, Metadata
 //     and lease are real), run through the pool's middleware, and settled;
