@@ -2,6 +2,7 @@ package spooltest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -133,9 +134,10 @@ func (k *Kit) Drain(ctx context.Context, t testing.TB, pool *worker.Pool, queues
 // (worker.Pool.RunJob) and settles it, so that retries, dead jobs, ordering
 // keys and jobs enqueued by handlers behave as they do in production. With
 // opts.Advance it then moves the kit's clock to the next waiting job, and
-// goes on. It fails t when a job fails to run or settle, and when it ran
-// opts.MaxJobs with a job still ready; a handler's error is not a failure
-// of Drain (see the report's Runs and Outcomes).
+// goes on. It fails t when a job fails to run or settle, when a job's kind
+// has no handler on pool, and when it ran opts.MaxJobs with a job still
+// ready; a handler's error is not a failure of Drain (see the report's
+// Runs and Outcomes).
 func (k *Kit) DrainWith(ctx context.Context, t testing.TB, pool *worker.Pool, opts DrainOptions) *DrainReport {
 	t.Helper()
 	if !k.own(t, "Drain", pool) {
@@ -204,6 +206,11 @@ func (k *Kit) drainRound(ctx context.Context, t testing.TB, pool *worker.Pool, q
 			}
 			rep.Runs = append(rep.Runs, res)
 			ran = true
+			if errors.Is(res.Err, worker.ErrNoHandler) {
+				t.Fatalf("spooltest: Drain: job %d of kind %q has no handler on the pool: register it with Pool.Handle (it was retried, as a pool retries it)",
+					j.ID, j.Kind)
+				return false, time.Time{}, false
+			}
 		}
 	}
 	return ran, next, true

@@ -149,3 +149,15 @@ func TestDrainReportsWhatItLeft(t *testing.T) {
 	require.Equal(t, 1, rep.Paused)
 	require.Equal(t, "1 attempts (step: dead 1); 1 left blocked behind their ordering key; 1 left in paused queues", rep.String())
 }
+
+func TestDrainFailsOnAKindWithoutHandler(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k := newKit(t)
+	pool := k.NewPool(t)
+	pool.HandleFunc("known", func(context.Context, *queue.Job) error { return nil })
+	_, err := k.Queue().EnqueueMany(ctx, []queue.NewJob{{Kind: "known"}, {Kind: "unknwon"}})
+	require.NoError(t, err)
+	msg := failure(t, func(tb testing.TB) { k.Drain(ctx, tb, pool) })
+	require.Contains(t, msg, `spooltest: Drain: job 2 of kind "unknwon" has no handler on the pool`)
+}
