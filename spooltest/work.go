@@ -2,6 +2,7 @@ package spooltest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -75,7 +76,8 @@ func (k *Kit) Work(ctx context.Context, t testing.TB, h worker.Handler, job queu
 // To take its job, WorkPool leases the ready jobs of its queue and hands
 // the others back at once, as they were (pending, same run time, the
 // attempt not counted). A job that cannot be leased (its queue is paused,
-// or an earlier job of its ordering key is live) fails t.
+// or an earlier job of its ordering key is live) fails t, as does a kind
+// with no handler on pool.
 func (k *Kit) WorkPool(ctx context.Context, t testing.TB, pool *worker.Pool, job queue.NewJob) *Result {
 	t.Helper()
 	if !k.own(t, "WorkPool", pool) {
@@ -105,7 +107,12 @@ func (k *Kit) WorkPool(ctx context.Context, t testing.TB, pool *worker.Pool, job
 	if leased == nil {
 		return nil
 	}
-	return k.run(ctx, t, pool, leased)
+	r := k.run(ctx, t, pool, leased)
+	if r != nil && errors.Is(r.Err, worker.ErrNoHandler) {
+		t.Fatalf("spooltest: WorkPool: kind %q has no handler on the pool: register it with Pool.Handle", j.Kind)
+		return nil
+	}
+	return r
 }
 
 // own reports whether pool works the kit's store, failing t if not.

@@ -106,6 +106,9 @@ func TestWorkPoolLeavesOtherJobsAsTheyWere(t *testing.T) {
 	msg := failure(t, func(tb testing.TB) { k.WorkPool(ctx, tb, other.NewPool(t), queue.NewJob{Kind: "mine"}) })
 	require.Contains(t, msg, "the pool must be built on the kit's queue")
 
+	msg = failure(t, func(tb testing.TB) { k.WorkPool(ctx, tb, pool, queue.NewJob{Kind: "theirs"}) })
+	require.Contains(t, msg, `kind "theirs" has no handler on the pool`)
+
 	// A job of a paused queue cannot run.
 	require.NoError(t, k.Queue().Inspector().Pause(ctx, "slow"))
 	msg = failure(t, func(tb testing.TB) { k.WorkPool(ctx, tb, pool, queue.NewJob{Kind: "mine", Queue: "slow"}) })
