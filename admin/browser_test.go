@@ -266,9 +266,17 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		Metadata: map[string]string{"file": "invoice\u202egnp.exe", "zero\u200bwidth": "x\x1b[2J"}})
 	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
 	require.NoError(t, err)
+	// The same with live refresh on (its "live" button in the header), so
+	// slow that it never swaps while a screenshot is taken.
+	live, err := admin.New(e.q, admin.Options{Prefix: "/live", NoAuth: true, RefreshInterval: time.Hour})
+	require.NoError(t, err)
+	liveRO, err := admin.New(e.q, admin.Options{Prefix: "/live-ro", NoAuth: true, ReadOnly: true, RefreshInterval: time.Hour})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", e.h)
 	mux.Handle("/ro/", ro)
+	mux.Handle("/live/", live)
+	mux.Handle("/live-ro/", liveRO)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, []demoPage{
@@ -294,6 +302,9 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		{"readonly-topics", "/ro/topics"},
 		{"job-escaped", "/admin/jobs/" + strconv.FormatInt(ids["escaped"], 10)},
 		{"topics-paged", "/admin/topics?limit=2&after=orders.created"},
+		{"live-dashboard", "/live/"},
+		{"live-jobs", "/live/jobs"},
+		{"live-readonly-queues", "/live-ro/queues"},
 	}
 }
 

@@ -25,14 +25,25 @@ import (
 var t0 = time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
 
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration // added after every reading (Step)
 }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	t := c.t
+	c.t = c.t.Add(c.step)
+	return t
+}
+
+// Step makes every later reading of the clock move it on by d, as time
+// passing while the code works; 0 stops it again.
+func (c *fakeClock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.step = d
 }
 
 func (c *fakeClock) Add(d time.Duration) {
