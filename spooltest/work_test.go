@@ -114,3 +114,24 @@ func TestWorkPoolLeavesOtherJobsAsTheyWere(t *testing.T) {
 	msg = failure(t, func(tb testing.TB) { k.WorkPool(ctx, tb, pool, queue.NewJob{Kind: "mine", Queue: "slow"}) })
 	require.Contains(t, msg, `queue "slow" is paused`)
 }
+
+// A handler's recorded output and progress reach the store through Work as
+// they do through a running pool.
+func TestWorkKeepsOutputAndProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k := spooltest.New(t, spooltest.Options{Start: start, WorkerOptions: worker.Options{KeepCompleted: time.Hour}})
+	h := worker.HandlerFunc(func(ctx context.Context, j *queue.Job) error {
+		if err := worker.ReportProgress(ctx, 0.5, "half way"); err != nil {
+			return err
+		}
+		return worker.RecordOutput(ctx, map[string]int{"labels": 3})
+	})
+	res := k.Work(ctx, t, h, queue.NewJob{Kind: "label.print"})
+	require.Equal(t, queue.OutcomeComplete, res.Outcome, res)
+	got, err := k.Queue().Inspector().Get(ctx, res.Job.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"labels":3}`, string(got.Output))
+	require.NotNil(t, got.Progress)
+	require.Equal(t, "half way", got.Progress.Message)
+}
