@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -53,7 +54,8 @@ func (p *Pool) run(j *queue.Job) {
 	if timeout <= 0 {
 		timeout = p.opts.JobTimeout
 	}
-	ctx, cancel := context.WithCancelCause(queue.ContextWithJob(p.baseCtx, j))
+	att, base := p.newAttempt(queue.ContextWithJob(p.baseCtx, j), j)
+	ctx, cancel := context.WithCancelCause(base)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancelTimeout()
 	defer cancel(nil)
@@ -62,6 +64,7 @@ func (p *Pool) run(j *queue.Job) {
 	p.mu.Lock()
 	if a := p.held(j.ID, j.LeaseToken); a != nil {
 		a.cancel = cancel
+		a.att = att
 		// Past this, the heartbeat stops extending the lease: a handler that
 		// ignores its cancelled context must not hold the job forever.
 		a.deadline = start.Add(timeout + p.opts.LeaseDuration)
@@ -71,30 +74,40 @@ func (p *Pool) run(j *queue.Job) {
 	}
 	p.mu.Unlock()
 
-	err, stack := p.call(ctx, j)
-	now := p.q.Now()
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), OrderKey: j.OrderKey, Now: now}
-	cause := context.Cause(ctx)
-	switch {
-	case err != nil && errors.Is(cause, ErrStopping):
-		s.Outcome, s.RunAt = queue.OutcomeRelease, now
-		p.settle(s)
-		return
-	case err != nil && errors.Is(cause, ErrCancelled):
-		s.Outcome = queue.OutcomeCancel
-		p.settle(s)
-		return
-	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
+	err, stack := p.call(ctx, p.handler, j)
+	s, ok := p.result(ctx, j, timeout, err, stack)
+	att.finish(&s)
+	if !ok {
 		// Someone else holds the job now; nothing of ours may settle it.
 		p.mu.Lock()
 		p.forget(j.ID, j.LeaseToken)
 		p.mu.Unlock()
 		p.logger.Warn("spool: handler stopped after losing its lease", "job", j.ID, "kind", j.Kind)
 		return
+	}
+	p.settle(s)
+}
+
+// result is the settlement of an attempt of j whose handler, run under ctx
+// with timeout, returned err (and stack, after a panic). ok is false when
+// nothing of this pool may settle the job: its lease was lost.
+func (p *Pool) result(ctx context.Context, j *queue.Job, timeout time.Duration, err error, stack string) (s queue.Settlement, ok bool) {
+	now := p.q.Now()
+	s = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind, Wait: j.Waited(), OrderKey: j.OrderKey, Now: now}
+	cause := context.Cause(ctx)
+	switch {
+	case err != nil && errors.Is(cause, ErrStopping):
+		s.Outcome, s.RunAt = queue.OutcomeRelease, now
+		return s, true
+	case err != nil && errors.Is(cause, ErrCancelled):
+		s.Outcome = queue.OutcomeCancel
+		return s, true
+	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
+		return s, false
 	case err != nil && errors.Is(cause, ErrTimeout):
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)
 	}
-	p.settle(p.outcome(j, s, err, stack))
+	return p.outcome(j, s, err, stack), true
 }
 
 // failure is the settlement of an attempt of j that failed with err.
@@ -126,8 +139,8 @@ func (p *Pool) outcome(j *queue.Job, s queue.Settlement, err error, stack string
 	return s
 }
 
-// call runs the handler, turning a panic into an error with its stack.
-func (p *Pool) call(ctx context.Context, j *queue.Job) (err error, stack string) {
+// call runs h, turning a panic into an error with its stack.
+func (p *Pool) call(ctx context.Context, h Handler, j *queue.Job) (err error, stack string) {
 	defer func() {
 		if r := recover(); r != nil {
 			stack = string(debug.Stack())
@@ -138,7 +151,7 @@ func (p *Pool) call(ctx context.Context, j *queue.Job) (err error, stack string)
 			}
 		}
 	}()
-	return p.handler.Work(ctx, j), ""
+	return h.Work(ctx, j), ""
 }
 
 func (p *Pool) backoffFor(j *queue.Job) queue.Backoff {
