@@ -1,0 +1,250 @@
+package spoolotel
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// Metric names. The messaging.* ones follow OpenTelemetry's semantic
+// conventions for messaging; the rest are spool's own.
+const (
+	MetricSent            = "messaging.client.sent.messages"
+	MetricConsumed        = "messaging.client.consumed.messages"
+	MetricOperationTime   = "messaging.client.operation.duration"
+	MetricProcessTime     = "messaging.process.duration"
+	MetricSettled         = "spool.jobs.settled"
+	MetricRescued         = "spool.jobs.rescued"
+	MetricPublished       = "spool.events.published"
+	MetricScheduleFires   = "spool.schedule.fires"
+	MetricWait            = "spool.job.wait.duration"
+	MetricLeaseBatch      = "spool.lease.batch.size"
+	MetricSettleBatch     = "spool.settle.batch.size"
+	MetricJobs            = "spool.queue.jobs"
+	MetricOldestPending   = "spool.queue.oldest_pending.age"
+	MetricPaused          = "spool.queue.paused"
+	MetricBlockedKeys     = "spool.queue.blocked_keys"
+	MetricStuckKeys       = "spool.queue.stuck_keys"
+	MetricBacklog         = "spool.subscription.backlog"
+	MetricLag             = "spool.subscription.lag"
+	MetricScheduleLastRun = "spool.schedule.last_run"
+)
+
+// durationBuckets are the bounds, in seconds, of the duration histograms:
+// from a millisecond (a batched commit) to ten minutes (a long job).
+var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600}
+
+// batchBuckets are the bounds of the batch-size histograms.
+var batchBuckets = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
+
+// instruments are the synchronous instruments.
+type instruments struct {
+	sent, consumed, settled, rescued, published, fires metric.Int64Counter
+	opTime, processTime, wait                          metric.Float64Histogram
+	leaseBatch, settleBatch                            metric.Int64Histogram
+}
+
+func (m *instruments) make(meter metric.Meter) error {
+	var errs []error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	seconds := func(name, desc string) metric.Float64Histogram {
+		h, err := meter.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(durationBuckets...))
+		errs = append(errs, err)
+		return h
+	}
+	batch := func(name, desc string) metric.Int64Histogram {
+		h, err := meter.Int64Histogram(name, metric.WithUnit("{job}"), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(batchBuckets...))
+		errs = append(errs, err)
+		return h
+	}
+	m.sent = counter(MetricSent, "{message}", "Jobs enqueued, by queue, kind and result (inserted, duplicate, refused, error).")
+	m.consumed = counter(MetricConsumed, "{message}", "Jobs leased by worker pools, by queue.")
+	m.settled = counter(MetricSettled, "{job}", "Attempt outcomes settled by worker pools, by queue, kind and outcome.")
+	m.rescued = counter(MetricRescued, "{job}", "Jobs rescued after their lease expired, by queue, kind and outcome (retry, dead).")
+	m.published = counter(MetricPublished, "{event}", "Events published, by topic.")
+	m.fires = counter(MetricScheduleFires, "{fire}", "Schedule fires, by schedule and fire (tick, skip, trigger).")
+	m.opTime = seconds(MetricOperationTime, "Duration of enqueue (send), publish, lease (receive) and settle calls; a settle is one commit.")
+	m.processTime = seconds(MetricProcessTime, "Duration of an attempt's handler, by queue, kind and outcome.")
+	m.wait = seconds(MetricWait, "How long a job waited past its due time when its attempt started, by queue and kind.")
+	m.leaseBatch = batch(MetricLeaseBatch, "Jobs per lease call, by queue.")
+	m.settleBatch = batch(MetricSettleBatch, "Outcomes per settle call (one commit).")
+	return errors.Join(errs...)
+}
+
+// attrKey names one attribute set of one use.
+type attrKey struct {
+	use     uint8
+	a, b, c string
+}
+
+// The uses of attribute sets.
+const (
+	useSent uint8 = iota
+	useSendOp
+	usePublish
+	usePublishOp
+	useReceive
+	useReceiveOp
+	useSettleOp
+	useSettled
+	useRescued
+	useProcess
+	useWait
+	useFire
+)
+
+// attrCache holds the measurement option of each attribute set used, so
+// that recording a measurement does not build and sort a set each time.
+// Its size is bounded by the labels' cardinality (queues, kinds,
+// outcomes).
+type attrCache struct {
+	mu sync.RWMutex
+	m  map[attrKey]metric.MeasurementOption
+}
+
+// get returns the option for k, building it with build the first time.
+func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+	c.mu.RLock()
+	o, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = metric.WithAttributeSet(attribute.NewSet(build()...))
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[attrKey]metric.MeasurementOption{}
+	}
+	c.m[k] = o
+	c.mu.Unlock()
+	return o
+}
+
+func (i *Instrumentation) opAttrs(use uint8, op, dest string) metric.MeasurementOption {
+	return i.attrs.get(attrKey{use: use, a: op, b: dest}, func() []attribute.KeyValue {
+		kv := []attribute.KeyValue{attrSystem.String(System), attrOpName.String(op), attrOpType.String(opType(op))}
+		if dest != "" {
+			kv = append(kv, attrDestination.String(dest))
+		}
+		return kv
+	})
+}
+
+// opType is the messaging.operation.type of a spool operation.
+func opType(op string) string {
+	switch op {
+	case "publish":
+		return "send"
+	}
+	return op // send, receive, settle
+}
+
+func (i *Instrumentation) queueKindAttrs(use uint8, q, kind, label string, labelKey attribute.Key) metric.MeasurementOption {
+	return i.attrs.get(attrKey{use: use, a: q, b: kind, c: label}, func() []attribute.KeyValue {
+		kv := []attribute.KeyValue{attrSystem.String(System), attrDestination.String(q), AttrKind.String(kind)}
+		if labelKey != "" {
+			kv = append(kv, labelKey.String(label))
+		}
+		return kv
+	})
+}
+
+func (i *Instrumentation) enqueueDone(ctx context.Context, e queue.EnqueueEvent) {
+	i.endProducer(ctx, e)
+	if len(e.Jobs) == 0 {
+		return
+	}
+	for n, j := range e.Jobs {
+		q := j.Queue
+		if q == "" {
+			q = queue.DefaultQueue
+		}
+		i.m.sent.Add(ctx, 1, i.queueKindAttrs(useSent, q, j.Kind, e.EnqueueResultName(n), AttrEnqueueResult))
+	}
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSendOp, "send", jobsQueue(e.Jobs)))
+}
+
+func (i *Instrumentation) publishDone(ctx context.Context, e queue.PublishEvent) {
+	i.endPublish(ctx, e)
+	if e.Err == nil {
+		i.m.published.Add(ctx, 1, i.attrs.get(attrKey{use: usePublish, a: e.Topic}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{attrSystem.String(System), attrDestination.String(e.Topic)}
+		}))
+	}
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(usePublishOp, "publish", e.Topic))
+}
+
+func (i *Instrumentation) leased(ctx context.Context, e queue.LeaseEvent) {
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useReceiveOp, "receive", e.Queue))
+	if e.Err != nil {
+		return
+	}
+	q := i.attrs.get(attrKey{use: useReceive, a: e.Queue}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrSystem.String(System), attrDestination.String(e.Queue)}
+	})
+	i.m.leaseBatch.Record(ctx, int64(len(e.Jobs)), q)
+	if len(e.Jobs) > 0 {
+		i.m.consumed.Add(ctx, int64(len(e.Jobs)), q)
+	}
+}
+
+func (i *Instrumentation) runStart(ctx context.Context, e queue.RunStartEvent) {
+	i.m.wait.Record(ctx, e.Wait.Seconds(), i.queueKindAttrs(useWait, e.Job.Queue, e.Job.Kind, "", ""))
+}
+
+func (i *Instrumentation) runEnd(ctx context.Context, e queue.RunEndEvent) {
+	outcome := "lease_lost"
+	if !e.LeaseLost {
+		outcome = e.Outcome.String()
+	}
+	i.m.processTime.Record(ctx, e.Duration.Seconds(), i.queueKindAttrs(useProcess, e.Job.Queue, e.Job.Kind, outcome, AttrOutcome))
+}
+
+func (i *Instrumentation) settled(ctx context.Context, e queue.SettleEvent) {
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSettleOp, "settle", ""))
+	i.m.settleBatch.Record(ctx, int64(len(e.Settlements)), i.opAttrs(useSettleOp, "settle", ""))
+	for n, s := range e.Settlements {
+		kind := ""
+		if n < len(e.Kinds) {
+			kind = e.Kinds[n]
+		}
+		i.m.settled.Add(ctx, 1, i.queueKindAttrs(useSettled, s.Queue, kind, e.SettlementOutcomeName(n), AttrOutcome))
+	}
+}
+
+func (i *Instrumentation) rescued(ctx context.Context, e queue.RescueEvent) {
+	i.m.rescued.Add(ctx, 1, i.queueKindAttrs(useRescued, e.Job.Queue, e.Job.Kind, e.Outcome.String(), AttrOutcome))
+}
+
+func (i *Instrumentation) scheduleFired(ctx context.Context, e queue.ScheduleFireEvent) {
+	fire := "tick"
+	switch {
+	case !e.Fire.Trigger.IsZero():
+		fire = "trigger"
+	case e.Fire.Skip:
+		fire = "skip"
+	}
+	i.m.fires.Add(ctx, 1, i.attrs.get(attrKey{use: useFire, a: e.Schedule, b: fire}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrSystem.String(System), AttrSchedule.String(e.Schedule), AttrFire.String(fire)}
+	}))
+}
+
+// jobsQueue is the queue of an enqueue call's jobs: the first job's (the
+// usual call enqueues into one queue).
+func jobsQueue(jobs []queue.NewJob) string {
+	if len(jobs) == 0 || jobs[0].Queue == "" {
+		return queue.DefaultQueue
+	}
+	return jobs[0].Queue
+}
