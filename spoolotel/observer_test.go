@@ -1,0 +1,91 @@
+package spoolotel_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/spoolotel"
+	"github.com/spooljobs/spool/worker"
+)
+
+// TestObserverLeavesBehaviourUnchanged runs the known workload with no
+// Observer, with an Observer whose functions are all nil, and with
+// spoolotel on the no-op providers, and checks that the jobs end the same:
+// same states, attempts, metadata (no trace context from a tracer that
+// records nothing), errors and dead reasons.
+func TestObserverLeavesBehaviourUnchanged(t *testing.T) {
+	t.Parallel()
+	noop, err := spoolotel.New(spoolotel.Options{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()})
+	require.NoError(t, err)
+	var outcomes []string
+	for n, obs := range []*queue.Observer{nil, {}, noop.Observer()} {
+		e := newEnv(t, obs)
+		e.enqueue(queue.NewJob{Kind: "ok", Queue: "work"})
+		e.enqueue(queue.NewJob{Kind: "flaky", Queue: "work", MaxAttempts: 2, Metadata: map[string]string{"tenant": "t1"}})
+		e.enqueue(queue.NewJob{Kind: "nap", Queue: "work"})
+		var mws []worker.Middleware
+		if n == 2 {
+			mws = append(mws, noop.Middleware())
+		}
+		e.run(newWorkload(), 5, mws...)
+		jobs, err := e.q.Inspector().List(e.ctx, queue.ListFilter{})
+		require.NoError(t, err)
+		out := ""
+		for _, j := range jobs {
+			msgs := []string{}
+			for _, a := range j.Errors {
+				msgs = append(msgs, a.Message)
+			}
+			out += fmt.Sprintf("%d %s %s attempt=%d md=%v errs=%v reason=%q\n", j.ID, j.Kind, j.State, j.Attempt, j.Metadata, msgs, j.DeadReason)
+		}
+		outcomes = append(outcomes, out)
+	}
+	require.Contains(t, outcomes[0], "flaky dead attempt=2 md=map[tenant:t1]")
+	require.Equal(t, outcomes[0], outcomes[1], "an Observer with no functions")
+	require.Equal(t, outcomes[0], outcomes[2], "spoolotel on no-op providers")
+}
+
+// TestEnqueueStartMetadata: metadata an Observer adds does not replace the
+// job's own keys, counts against the metadata limit, and the context it
+// returns reaches EnqueueDone.
+func TestEnqueueStartMetadata(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	var done []queue.EnqueueEvent
+	obs := &queue.Observer{
+		EnqueueStart: func(ctx context.Context, jobs []queue.NewJob) (context.Context, map[string]string) {
+			return context.WithValue(ctx, key{}, "started"), map[string]string{"traceparent": "tp", "tenant": "from-hook"}
+		},
+		EnqueueDone: func(ctx context.Context, e queue.EnqueueEvent) {
+			require.Equal(t, "started", ctx.Value(key{}))
+			done = append(done, e)
+		},
+	}
+	e := newEnv(t, obs)
+	md := map[string]string{"tenant": "t1"}
+	r := e.enqueue(queue.NewJob{Kind: "k", Metadata: md})
+	j, err := e.q.Inspector().Get(e.ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"traceparent": "tp", "tenant": "t1"}, j.Metadata)
+	require.Equal(t, map[string]string{"tenant": "t1"}, md, "the caller's map is not changed")
+	require.Len(t, done, 1)
+	require.Equal(t, queue.DefaultQueue, done[0].Jobs[0].Queue, "normalised jobs")
+	require.Equal(t, "inserted", done[0].EnqueueResultName(0))
+
+	big := make([]byte, 70<<10)
+	obs.EnqueueStart = func(ctx context.Context, _ []queue.NewJob) (context.Context, map[string]string) {
+		return context.WithValue(ctx, key{}, "started"), map[string]string{"huge": string(big)}
+	}
+	_, err = e.q.Enqueue(e.ctx, queue.NewJob{Kind: "k"})
+	var invalid *queue.InvalidJobError
+	require.ErrorAs(t, err, &invalid)
+	require.Equal(t, "Metadata", invalid.Field)
+	require.Len(t, done, 2)
+	require.Equal(t, "error", done[1].EnqueueResultName(0))
+}
