@@ -37,7 +37,7 @@ func (i *Instrumentation) ObserveQueue(q *queue.Queue) (metric.Registration, err
 	g := &gauges{q: q, i: i,
 		jobs:    intGauge(MetricJobs, "{job}", "Jobs per queue and state."),
 		oldest:  floatGauge(MetricOldestPending, "s", "How long the oldest ready job of a queue has waited past its run time."),
-		paused:  intGauge(MetricPaused, "1", "1 while a queue is paused, else 0."),
+		paused:  intGauge(MetricPaused, "", "1 while a queue is paused, else 0."),
 		blocked: intGauge(MetricBlockedKeys, "{key}", "Ordering keys with jobs waiting behind an earlier job, per queue."),
 		stuck:   intGauge(MetricStuckKeys, "{key}", "Ordering keys held by a dead job, per queue."),
 		backlog: intGauge(MetricBacklog, "{event}", "Events in the log not yet delivered to a subscription."),

@@ -196,7 +196,7 @@ func checkMetrics(t *testing.T, addr string) {
 		`messaging_client_consumed_messages_total{messaging_destination_name="orders"}`:                                                      6,
 		`spool_queue_jobs{messaging_destination_name="orders",spool_job_state="dead"}`:                                                       1,
 		`spool_queue_jobs{messaging_destination_name="orders",spool_job_state="pending"}`:                                                    0,
-		`spool_queue_paused_ratio{messaging_destination_name="orders"}`:                                                                      0,
+		`spool_queue_paused{messaging_destination_name="orders"}`:                                                                            0,
 		`spool_subscription_lag{messaging_destination_name="orders",spool_subscription="payment"}`:                                           0,
 	}
 	var got map[string]float64
@@ -226,7 +226,7 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	common := regexp.MustCompile(`,?(messaging_system="spool"|otel_scope_[a-z_]+="[^"]*")`)
+	common := regexp.MustCompile(`,?messaging_system="spool"`)
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {

@@ -28,7 +28,9 @@ type telemetry struct {
 // the process-wide default.
 func newTelemetry() (*telemetry, error) {
 	reg := prometheus.NewRegistry()
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	// Without the otel_scope_* labels on every series: all of them come
+	// from one scope, spoolotel's.
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
 		return nil, err
 	}
