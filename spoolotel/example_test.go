@@ -14,8 +14,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spooljobs/spool/queue"
-	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/spoolotel"
+	"github.com/spooljobs/spool/sqlite"
 	"github.com/spooljobs/spool/worker"
 )
 

@@ -102,36 +102,44 @@ const (
 	useProcess
 	useWait
 	useFire
+	useSpanName
 )
 
-// attrCache holds the measurement option of each attribute set used, so
-// that recording a measurement does not build and sort a set each time.
-// Its size is bounded by the labels' cardinality (queues, kinds,
-// outcomes).
+// attrCache holds the measurement options of each attribute set used, as
+// the slices the instruments take, so that recording a measurement neither
+// builds and sorts a set nor allocates. Its size is bounded by the labels'
+// cardinality (queues, kinds, outcomes).
 type attrCache struct {
 	mu sync.RWMutex
-	m  map[attrKey]metric.MeasurementOption
+	m  map[attrKey]*attrOpts
 }
 
-// get returns the option for k, building it with build the first time.
-func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+// attrOpts are one attribute set's options for counters and histograms.
+type attrOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// get returns the options for k, building them with build the first time.
+func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) *attrOpts {
 	c.mu.RLock()
 	o, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok {
 		return o
 	}
-	o = metric.WithAttributeSet(attribute.NewSet(build()...))
+	set := metric.WithAttributeSet(attribute.NewSet(build()...))
+	o = &attrOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[attrKey]metric.MeasurementOption{}
+		c.m = map[attrKey]*attrOpts{}
 	}
 	c.m[k] = o
 	c.mu.Unlock()
 	return o
 }
 
-func (i *Instrumentation) opAttrs(use uint8, op, dest string) metric.MeasurementOption {
+func (i *Instrumentation) opAttrs(use uint8, op, dest string) *attrOpts {
 	return i.attrs.get(attrKey{use: use, a: op, b: dest}, func() []attribute.KeyValue {
 		kv := []attribute.KeyValue{attrSystem.String(System), attrOpName.String(op), attrOpType.String(opType(op))}
 		if dest != "" {
@@ -150,7 +158,7 @@ func opType(op string) string {
 	return op // send, receive, settle
 }
 
-func (i *Instrumentation) queueKindAttrs(use uint8, q, kind, label string, labelKey attribute.Key) metric.MeasurementOption {
+func (i *Instrumentation) queueKindAttrs(use uint8, q, kind, label string, labelKey attribute.Key) *attrOpts {
 	return i.attrs.get(attrKey{use: use, a: q, b: kind, c: label}, func() []attribute.KeyValue {
 		kv := []attribute.KeyValue{attrSystem.String(System), attrDestination.String(q), AttrKind.String(kind)}
 		if labelKey != "" {
@@ -170,9 +178,9 @@ func (i *Instrumentation) enqueueDone(ctx context.Context, e queue.EnqueueEvent)
 		if q == "" {
 			q = queue.DefaultQueue
 		}
-		i.m.sent.Add(ctx, 1, i.queueKindAttrs(useSent, q, j.Kind, e.EnqueueResultName(n), AttrEnqueueResult))
+		i.m.sent.Add(ctx, 1, i.queueKindAttrs(useSent, q, j.Kind, e.EnqueueResultName(n), AttrEnqueueResult).add...)
 	}
-	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSendOp, "send", jobsQueue(e.Jobs)))
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSendOp, "send", jobsQueue(e.Jobs)).rec...)
 }
 
 func (i *Instrumentation) publishDone(ctx context.Context, e queue.PublishEvent) {
@@ -180,27 +188,27 @@ func (i *Instrumentation) publishDone(ctx context.Context, e queue.PublishEvent)
 	if e.Err == nil {
 		i.m.published.Add(ctx, 1, i.attrs.get(attrKey{use: usePublish, a: e.Topic}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrSystem.String(System), attrDestination.String(e.Topic)}
-		}))
+		}).add...)
 	}
-	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(usePublishOp, "publish", e.Topic))
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(usePublishOp, "publish", e.Topic).rec...)
 }
 
 func (i *Instrumentation) leased(ctx context.Context, e queue.LeaseEvent) {
-	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useReceiveOp, "receive", e.Queue))
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useReceiveOp, "receive", e.Queue).rec...)
 	if e.Err != nil {
 		return
 	}
 	q := i.attrs.get(attrKey{use: useReceive, a: e.Queue}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrSystem.String(System), attrDestination.String(e.Queue)}
 	})
-	i.m.leaseBatch.Record(ctx, int64(len(e.Jobs)), q)
+	i.m.leaseBatch.Record(ctx, int64(len(e.Jobs)), q.rec...)
 	if len(e.Jobs) > 0 {
-		i.m.consumed.Add(ctx, int64(len(e.Jobs)), q)
+		i.m.consumed.Add(ctx, int64(len(e.Jobs)), q.add...)
 	}
 }
 
 func (i *Instrumentation) runStart(ctx context.Context, e queue.RunStartEvent) {
-	i.m.wait.Record(ctx, e.Wait.Seconds(), i.queueKindAttrs(useWait, e.Job.Queue, e.Job.Kind, "", ""))
+	i.m.wait.Record(ctx, e.Wait.Seconds(), i.queueKindAttrs(useWait, e.Job.Queue, e.Job.Kind, "", "").rec...)
 }
 
 func (i *Instrumentation) runEnd(ctx context.Context, e queue.RunEndEvent) {
@@ -208,23 +216,23 @@ func (i *Instrumentation) runEnd(ctx context.Context, e queue.RunEndEvent) {
 	if !e.LeaseLost {
 		outcome = e.Outcome.String()
 	}
-	i.m.processTime.Record(ctx, e.Duration.Seconds(), i.queueKindAttrs(useProcess, e.Job.Queue, e.Job.Kind, outcome, AttrOutcome))
+	i.m.processTime.Record(ctx, e.Duration.Seconds(), i.queueKindAttrs(useProcess, e.Job.Queue, e.Job.Kind, outcome, AttrOutcome).rec...)
 }
 
 func (i *Instrumentation) settled(ctx context.Context, e queue.SettleEvent) {
-	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSettleOp, "settle", ""))
-	i.m.settleBatch.Record(ctx, int64(len(e.Settlements)), i.opAttrs(useSettleOp, "settle", ""))
+	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSettleOp, "settle", "").rec...)
+	i.m.settleBatch.Record(ctx, int64(len(e.Settlements)), i.opAttrs(useSettleOp, "settle", "").rec...)
 	for n, s := range e.Settlements {
 		kind := ""
 		if n < len(e.Kinds) {
 			kind = e.Kinds[n]
 		}
-		i.m.settled.Add(ctx, 1, i.queueKindAttrs(useSettled, s.Queue, kind, e.SettlementOutcomeName(n), AttrOutcome))
+		i.m.settled.Add(ctx, 1, i.queueKindAttrs(useSettled, s.Queue, kind, e.SettlementOutcomeName(n), AttrOutcome).add...)
 	}
 }
 
 func (i *Instrumentation) rescued(ctx context.Context, e queue.RescueEvent) {
-	i.m.rescued.Add(ctx, 1, i.queueKindAttrs(useRescued, e.Job.Queue, e.Job.Kind, e.Outcome.String(), AttrOutcome))
+	i.m.rescued.Add(ctx, 1, i.queueKindAttrs(useRescued, e.Job.Queue, e.Job.Kind, e.Outcome.String(), AttrOutcome).add...)
 }
 
 func (i *Instrumentation) scheduleFired(ctx context.Context, e queue.ScheduleFireEvent) {
@@ -237,7 +245,7 @@ func (i *Instrumentation) scheduleFired(ctx context.Context, e queue.ScheduleFir
 	}
 	i.m.fires.Add(ctx, 1, i.attrs.get(attrKey{use: useFire, a: e.Schedule, b: fire}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrSystem.String(System), AttrSchedule.String(e.Schedule), AttrFire.String(fire)}
-	}))
+	}).add...)
 }
 
 // jobsQueue is the queue of an enqueue call's jobs: the first job's (the

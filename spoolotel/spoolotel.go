@@ -3,6 +3,7 @@ package spoolotel
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -57,6 +58,10 @@ type Instrumentation struct {
 	prop   propagation.TextMapPropagator
 	m      instruments
 	attrs  attrCache
+	names  struct { // span names by operation and destination (spanName)
+		mu sync.RWMutex
+		m  map[attrKey]string
+	}
 }
 
 // New returns an Instrumentation with its instruments made on the

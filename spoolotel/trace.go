@@ -19,16 +19,23 @@ import (
 // the call carries.
 func (i *Instrumentation) enqueueStart(ctx context.Context, jobs []queue.NewJob) (context.Context, map[string]string) {
 	q := jobsQueue(jobs)
-	attrs := []attribute.KeyValue{attrSystem.String(System), attrOpName.String("send"), attrOpType.String("send"),
-		attrDestination.String(q)}
-	if len(jobs) == 1 {
-		attrs = append(attrs, AttrKind.String(jobs[0].Kind))
-	} else {
-		attrs = append(attrs, attrBatchCount.Int(len(jobs)))
+	ctx, span := i.tracer.Start(ctx, i.spanName("send ", q), producerKind)
+	if !span.IsRecording() {
+		return ctx, i.inject(ctx, span)
 	}
-	ctx, span := i.tracer.Start(ctx, "send "+q, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	span.SetAttributes(attrSystem.String(System), attrOpName.String("send"), attrOpType.String("send"), attrDestination.String(q))
+	if len(jobs) == 1 {
+		span.SetAttributes(AttrKind.String(jobs[0].Kind))
+	} else {
+		span.SetAttributes(attrBatchCount.Int(len(jobs)))
+	}
 	return ctx, i.inject(ctx, span)
 }
+
+// producerKind starts a producer span. Attributes are set on the span
+// once it is known to record, so that a tracer that records nothing costs
+// little.
+var producerKind = trace.WithSpanKind(trace.SpanKindProducer)
 
 // endProducer ends the producer span of an enqueue call.
 func (i *Instrumentation) endProducer(ctx context.Context, e queue.EnqueueEvent) {
@@ -53,9 +60,11 @@ func (i *Instrumentation) endProducer(ctx context.Context, e queue.EnqueueEvent)
 // and returns its trace context as metadata for the event, which every
 // delivered job carries.
 func (i *Instrumentation) publishStart(ctx context.Context, ev queue.Event) (context.Context, map[string]string) {
-	ctx, span := i.tracer.Start(ctx, "publish "+ev.Topic, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrSystem.String(System), attrOpName.String("publish"), attrOpType.String("send"),
-			attrDestination.String(ev.Topic)))
+	ctx, span := i.tracer.Start(ctx, i.spanName("publish ", ev.Topic), producerKind)
+	if span.IsRecording() {
+		span.SetAttributes(attrSystem.String(System), attrOpName.String("publish"), attrOpType.String("send"),
+			attrDestination.String(ev.Topic))
+	}
 	return ctx, i.inject(ctx, span)
 }
 
@@ -122,23 +131,51 @@ func (i *Instrumentation) Middleware() worker.Middleware {
 	}
 }
 
-// startConsumer starts the consumer span of an attempt of job.
+// startConsumer starts the consumer span of an attempt of job. Its
+// attributes are set once the span is known to record.
 func (i *Instrumentation) startConsumer(ctx context.Context, job *queue.Job) (context.Context, trace.Span) {
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-		attrSystem.String(System), attrOpName.String("process"), attrOpType.String("process"),
-		attrDestination.String(job.Queue), AttrKind.String(job.Kind),
-		attrMessageID.String(strconv.FormatInt(job.ID, 10)), AttrAttempt.Int(job.Attempt))}
 	producer := trace.SpanContextFromContext(i.prop.Extract(context.Background(), propagation.MapCarrier(job.Metadata)))
+	var span trace.Span
 	switch {
 	case producer.IsValid() && i.opts.ChildOfProducer:
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
-		ctx = trace.ContextWithRemoteSpanContext(ctx, producer)
+		ctx, span = i.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, producer), i.spanName("process ", job.Queue),
+			consumerKind, trace.WithLinks(trace.Link{SpanContext: producer}))
 	case producer.IsValid():
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}), trace.WithNewRoot())
+		ctx, span = i.tracer.Start(ctx, i.spanName("process ", job.Queue), consumerKind, newRoot,
+			trace.WithLinks(trace.Link{SpanContext: producer}))
 	default:
-		opts = append(opts, trace.WithNewRoot())
+		ctx, span = i.tracer.Start(ctx, i.spanName("process ", job.Queue), consumerKind, newRoot)
 	}
-	return i.tracer.Start(ctx, "process "+job.Queue, opts...)
+	if span.IsRecording() {
+		span.SetAttributes(attrSystem.String(System), attrOpName.String("process"), attrOpType.String("process"),
+			attrDestination.String(job.Queue), AttrKind.String(job.Kind),
+			attrMessageID.String(strconv.FormatInt(job.ID, 10)), AttrAttempt.Int(job.Attempt))
+	}
+	return ctx, span
+}
+
+var (
+	consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+	newRoot      = trace.WithNewRoot()
+)
+
+// spanName returns op+dest ("send orders"), made once per name.
+func (i *Instrumentation) spanName(op, dest string) string {
+	k := attrKey{use: useSpanName, a: op, b: dest}
+	i.names.mu.RLock()
+	n, ok := i.names.m[k]
+	i.names.mu.RUnlock()
+	if ok {
+		return n
+	}
+	n = op + dest
+	i.names.mu.Lock()
+	if i.names.m == nil {
+		i.names.m = map[attrKey]string{}
+	}
+	i.names.m[k] = n
+	i.names.mu.Unlock()
+	return n
 }
 
 // endConsumer ends an attempt's consumer span with the outcome the
