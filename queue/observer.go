@@ -51,8 +51,8 @@ type Observer struct {
 	// RunStart is called by a worker pool when it starts an attempt, just
 	// before the handler.
 	RunStart func(ctx context.Context, e RunStartEvent)
-	// RunEnd is called by a worker pool when an attempt's handler returned,
-	// with the outcome it leads to.
+	// RunEnd is called by a worker pool when an attempt's handler returned
+	// (or panicked), with the outcome it leads to.
 	RunEnd func(ctx context.Context, e RunEndEvent)
 	// Settled is called by a worker pool after each settle call: one batch
 	// of outcomes committed in one transaction.
@@ -148,7 +148,9 @@ type RunEndEvent struct {
 	// LeaseLost is set: nothing of this worker settles it then.
 	Outcome   Outcome
 	LeaseLost bool
-	// Err is the handler's error (nil when it succeeded).
+	// Err is the handler's error (nil when it succeeded). A handler that
+	// panicked is reported with a plain error, and the outcome of one:
+	// retry, or dead when it had no attempts left.
 	Err error
 	// Duration is how long the handler ran.
 	Duration time.Duration

@@ -89,3 +89,43 @@ func TestEnqueueStartMetadata(t *testing.T) {
 	require.Len(t, done, 2)
 	require.Equal(t, "error", done[1].EnqueueResultName(0))
 }
+
+// TestPanickingHandler: an attempt whose handler panics is reported with
+// the outcome its settle gets (dead: no attempts left), its consumer span
+// ends with an error, and the job keeps the panic's own stack.
+func TestPanickingHandler(t *testing.T) {
+	t.Parallel()
+	rec, inst := newTraced(t, false)
+	var ends []queue.RunEndEvent
+	obs := inst.Observer()
+	obs.RunEnd = func(_ context.Context, e queue.RunEndEvent) { ends = append(ends, e) }
+	e := newEnv(t, obs)
+	r := e.enqueue(queue.NewJob{Kind: "boom", Queue: "work", MaxAttempts: 1})
+	p, err := worker.New(e.q, worker.Options{Queues: map[string]worker.QueueConfig{"work": {}}, Monotonic: e.clock.Monotonic})
+	require.NoError(t, err)
+	p.Use(inst.Middleware())
+	called := make(chan struct{})
+	p.HandleFunc("boom", func(context.Context, *queue.Job) error {
+		close(called)
+		panicInHandler()
+		return nil
+	})
+	require.NoError(t, p.Start(e.ctx))
+	<-called
+	require.NoError(t, p.Stop(e.ctx))
+
+	require.Len(t, ends, 1)
+	require.Equal(t, queue.OutcomeDead, ends[0].Outcome)
+	require.Error(t, ends[0].Err)
+	spans := spansNamed(rec, "process work")
+	require.Len(t, spans, 1)
+	require.Equal(t, "Error", spans[0].Status().Code.String())
+	j, err := e.q.Inspector().Get(e.ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateDead, j.State)
+	require.Contains(t, j.Errors[0].Message, "panic: out of stock")
+	require.Contains(t, j.Errors[0].Stack, "panicInHandler", "the stack of the panic itself")
+}
+
+//go:noinline
+func panicInHandler() { panic("out of stock") }

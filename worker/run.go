@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -72,10 +71,6 @@ func (p *Pool) run(j *queue.Job) {
 	}
 	p.mu.Unlock()
 
-	var began time.Time
-	if p.obs != nil {
-		began = p.observeStart(ctx, j, start)
-	}
 	err, stack := p.call(ctx, j)
 	now := p.q.Now()
 	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: now}
@@ -83,46 +78,23 @@ func (p *Pool) run(j *queue.Job) {
 	switch {
 	case err != nil && errors.Is(cause, ErrStopping):
 		s.Outcome, s.RunAt = queue.OutcomeRelease, now
+		p.settle(s)
+		return
 	case err != nil && errors.Is(cause, ErrCancelled):
 		s.Outcome = queue.OutcomeCancel
+		p.settle(s)
+		return
 	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
 		// Someone else holds the job now; nothing of ours may settle it.
 		p.mu.Lock()
 		p.forget(j.ID, j.LeaseToken)
 		p.mu.Unlock()
 		p.logger.Warn("spool: handler stopped after losing its lease", "job", j.ID, "kind", j.Kind)
-		if p.obs != nil {
-			p.observeEnd(ctx, j, 0, err, began)
-		}
 		return
 	case err != nil && errors.Is(cause, ErrTimeout):
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)
-		s = p.outcome(j, s, err, stack)
-	default:
-		s = p.outcome(j, s, err, stack)
 	}
-	if p.obs != nil {
-		p.observeEnd(ctx, j, s.Outcome, err, began)
-	}
-	p.settle(s)
-}
-
-// observeStart reports the start of an attempt of j, started at start on
-// the queue's clock, to the Observer, and returns the monotonic reading
-// the attempt's duration is measured from.
-func (p *Pool) observeStart(ctx context.Context, j *queue.Job, start time.Time) time.Time {
-	if p.obs.RunStart != nil {
-		p.obs.RunStart(ctx, queue.RunStartEvent{Job: j, Wait: max(start.Sub(j.RunAt), 0)})
-	}
-	return time.Now()
-}
-
-// observeEnd reports the end of an attempt of j to the Observer: its
-// outcome (zero: the lease was lost) and the handler's error.
-func (p *Pool) observeEnd(ctx context.Context, j *queue.Job, o queue.Outcome, err error, began time.Time) {
-	if p.obs.RunEnd != nil {
-		p.obs.RunEnd(ctx, queue.RunEndEvent{Job: j, Outcome: o, LeaseLost: o == 0, Err: err, Duration: time.Since(began)})
-	}
+	p.settle(p.outcome(j, s, err, stack))
 }
 
 // failure is the settlement of an attempt of j that failed with err.
