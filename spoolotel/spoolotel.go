@@ -56,6 +56,7 @@ type Instrumentation struct {
 	meter  metric.Meter
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	fields []string // the propagator's metadata keys
 	m      instruments
 	attrs  attrCache
 	names  struct { // span names by operation and destination (spanName)
@@ -87,6 +88,7 @@ func New(opts Options) (*Instrumentation, error) {
 		meter:  opts.MeterProvider.Meter(ScopeName),
 		tracer: opts.TracerProvider.Tracer(ScopeName),
 		prop:   opts.Propagator,
+		fields: opts.Propagator.Fields(),
 	}
 	if err := i.m.make(i.meter); err != nil {
 		return nil, err

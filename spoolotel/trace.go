@@ -134,7 +134,10 @@ func (i *Instrumentation) Middleware() worker.Middleware {
 // startConsumer starts the consumer span of an attempt of job. Its
 // attributes are set once the span is known to record.
 func (i *Instrumentation) startConsumer(ctx context.Context, job *queue.Job) (context.Context, trace.Span) {
-	producer := trace.SpanContextFromContext(i.prop.Extract(context.Background(), propagation.MapCarrier(job.Metadata)))
+	var producer trace.SpanContext
+	if i.carries(job.Metadata) {
+		producer = trace.SpanContextFromContext(i.prop.Extract(context.Background(), propagation.MapCarrier(job.Metadata)))
+	}
 	var span trace.Span
 	switch {
 	case producer.IsValid() && i.opts.ChildOfProducer:
@@ -152,6 +155,20 @@ func (i *Instrumentation) startConsumer(ctx context.Context, job *queue.Job) (co
 			attrMessageID.String(strconv.FormatInt(job.ID, 10)), AttrAttempt.Int(job.Attempt))
 	}
 	return ctx, span
+}
+
+// carries reports whether md holds one of the propagator's fields (a
+// traceparent): only then is there a producer span to extract.
+func (i *Instrumentation) carries(md map[string]string) bool {
+	if len(md) == 0 {
+		return false
+	}
+	for _, f := range i.fields {
+		if _, ok := md[f]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 var (
