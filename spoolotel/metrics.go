@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -107,36 +108,55 @@ const (
 
 // attrCache holds the measurement options of each attribute set used, as
 // the slices the instruments take, so that recording a measurement neither
-// builds and sorts a set nor allocates. Its size is bounded by the labels'
-// cardinality (queues, kinds, outcomes).
+// builds and sorts a set nor allocates nor takes a lock: readers load an
+// immutable map, and the rare miss copies it. Its size is bounded by the
+// labels' cardinality (queues, kinds, outcomes).
 type attrCache struct {
-	mu sync.RWMutex
-	m  map[attrKey]*attrOpts
+	mu sync.Mutex // serialises misses
+	m  atomic.Pointer[map[attrKey]*attrOpts]
 }
 
-// attrOpts are one attribute set's options for counters and histograms.
+// attrOpts are one attribute set's options for counters and histograms,
+// and, for span names, the name.
 type attrOpts struct {
-	add []metric.AddOption
-	rec []metric.RecordOption
+	add  []metric.AddOption
+	rec  []metric.RecordOption
+	name string
 }
 
 // get returns the options for k, building them with build the first time.
 func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) *attrOpts {
-	c.mu.RLock()
-	o, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok {
-		return o
+	if m := c.m.Load(); m != nil {
+		if o, ok := (*m)[k]; ok {
+			return o
+		}
 	}
-	set := metric.WithAttributeSet(attribute.NewSet(build()...))
-	o = &attrOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
+	return c.add(k, func() *attrOpts {
+		set := metric.WithAttributeSet(attribute.NewSet(build()...))
+		return &attrOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
+	})
+}
+
+// add stores the value build returns under k, unless a concurrent miss did
+// first, and returns the stored value.
+func (c *attrCache) add(k attrKey, build func() *attrOpts) *attrOpts {
 	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[attrKey]*attrOpts{}
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if o, ok := (*old)[k]; ok {
+			return o
+		}
 	}
-	c.m[k] = o
-	c.mu.Unlock()
-	return o
+	next := build()
+	m := map[attrKey]*attrOpts{k: next}
+	if old != nil {
+		for key, v := range *old {
+			m[key] = v
+		}
+	}
+	c.m.Store(&m)
+	return next
 }
 
 func (i *Instrumentation) opAttrs(use uint8, op, dest string) *attrOpts {

@@ -3,7 +3,6 @@ package spoolotel
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -58,11 +57,7 @@ type Instrumentation struct {
 	prop   propagation.TextMapPropagator
 	fields []string // the propagator's metadata keys
 	m      instruments
-	attrs  attrCache
-	names  struct { // span names by operation and destination (spanName)
-		mu sync.RWMutex
-		m  map[attrKey]string
-	}
+	attrs  attrCache // attribute sets and span names
 }
 
 // New returns an Instrumentation with its instruments made on the

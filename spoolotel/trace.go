@@ -179,20 +179,12 @@ var (
 // spanName returns op+dest ("send orders"), made once per name.
 func (i *Instrumentation) spanName(op, dest string) string {
 	k := attrKey{use: useSpanName, a: op, b: dest}
-	i.names.mu.RLock()
-	n, ok := i.names.m[k]
-	i.names.mu.RUnlock()
-	if ok {
-		return n
+	if m := i.attrs.m.Load(); m != nil {
+		if o, ok := (*m)[k]; ok {
+			return o.name
+		}
 	}
-	n = op + dest
-	i.names.mu.Lock()
-	if i.names.m == nil {
-		i.names.m = map[attrKey]string{}
-	}
-	i.names.m[k] = n
-	i.names.mu.Unlock()
-	return n
+	return i.attrs.add(k, func() *attrOpts { return &attrOpts{name: op + dest} }).name
 }
 
 // endConsumer ends an attempt's consumer span with the outcome the
