@@ -49,7 +49,8 @@ type Observer struct {
 	// returned (also when it leased nothing or failed).
 	Leased func(ctx context.Context, e LeaseEvent)
 	// RunStart is called by a worker pool when it starts an attempt, just
-	// before the handler.
+	// before the handler and the pool's middleware, with the handler's
+	// context.
 	RunStart func(ctx context.Context, e RunStartEvent)
 	// RunEnd is called by a worker pool when an attempt's handler returned
 	// (or panicked), with the outcome it leads to.
