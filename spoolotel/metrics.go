@@ -193,13 +193,23 @@ func (i *Instrumentation) enqueueDone(ctx context.Context, e queue.EnqueueEvent)
 	if len(e.Jobs) == 0 {
 		return
 	}
+	// One Add per run of jobs with the same labels (a batch usually has one).
+	var run attrKey
+	count := int64(0)
 	for n, j := range e.Jobs {
 		q := j.Queue
 		if q == "" {
 			q = queue.DefaultQueue
 		}
-		i.m.sent.Add(ctx, 1, i.queueKindAttrs(useSent, q, j.Kind, e.EnqueueResultName(n), AttrEnqueueResult).add...)
+		k := attrKey{use: useSent, a: q, b: j.Kind, c: e.EnqueueResultName(n)}
+		if count > 0 && k != run {
+			i.m.sent.Add(ctx, count, i.queueKindAttrs(useSent, run.a, run.b, run.c, AttrEnqueueResult).add...)
+			count = 0
+		}
+		run = k
+		count++
 	}
+	i.m.sent.Add(ctx, count, i.queueKindAttrs(useSent, run.a, run.b, run.c, AttrEnqueueResult).add...)
 	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSendOp, "send", jobsQueue(e.Jobs)).rec...)
 }
 
@@ -242,12 +252,24 @@ func (i *Instrumentation) runEnd(ctx context.Context, e queue.RunEndEvent) {
 func (i *Instrumentation) settled(ctx context.Context, e queue.SettleEvent) {
 	i.m.opTime.Record(ctx, e.Duration.Seconds(), i.opAttrs(useSettleOp, "settle", "").rec...)
 	i.m.settleBatch.Record(ctx, int64(len(e.Settlements)), i.opAttrs(useSettleOp, "settle", "").rec...)
+	// One Add per run of settlements with the same labels.
+	var run attrKey
+	count := int64(0)
 	for n, s := range e.Settlements {
 		kind := ""
 		if n < len(e.Kinds) {
 			kind = e.Kinds[n]
 		}
-		i.m.settled.Add(ctx, 1, i.queueKindAttrs(useSettled, s.Queue, kind, e.SettlementOutcomeName(n), AttrOutcome).add...)
+		k := attrKey{use: useSettled, a: s.Queue, b: kind, c: e.SettlementOutcomeName(n)}
+		if count > 0 && k != run {
+			i.m.settled.Add(ctx, count, i.queueKindAttrs(useSettled, run.a, run.b, run.c, AttrOutcome).add...)
+			count = 0
+		}
+		run = k
+		count++
+	}
+	if count > 0 {
+		i.m.settled.Add(ctx, count, i.queueKindAttrs(useSettled, run.a, run.b, run.c, AttrOutcome).add...)
 	}
 }
 
