@@ -22,7 +22,10 @@ import (
 // three set-ups:
 //
 //	hook=none  no Observer (queue.Options.Observer nil)
+//	hook=funcs an Observer with every function set to one that does nothing:
+//	           the core's own cost of the hook
 //	hook=noop  spoolotel on OpenTelemetry's no-op providers, its middleware installed
+//	           (it then sets no function: nothing would be kept)
 //	hook=sdk   spoolotel on the SDK's meter provider with a reader that never
 //	           collects (no exporter) and a no-op tracer, its middleware installed
 //
@@ -31,7 +34,7 @@ import (
 //
 //	go test -run '^$' -bench 'Hook/enqueue/hook=none' -benchtime 50000x ./spoolotel/
 func BenchmarkHook(b *testing.B) {
-	for _, hook := range []string{"none", "noop", "sdk"} {
+	for _, hook := range []string{"none", "funcs", "noop", "sdk"} {
 		b.Run("enqueue/hook="+hook, func(b *testing.B) {
 			q, _ := benchQueue(b, hook)
 			ctx := context.Background()
@@ -152,6 +155,8 @@ func benchQueue(b *testing.B, hook string) (*queue.Queue, []worker.Middleware) {
 	var mws []worker.Middleware
 	switch hook {
 	case "none":
+	case "funcs":
+		opts.Observer = doNothing()
 	case "noop", "sdk":
 		inst, err := spoolotel.New(benchOptions(hook))
 		if err != nil {
@@ -176,4 +181,21 @@ func benchOptions(hook string) spoolotel.Options {
 			TracerProvider: tracenoop.NewTracerProvider()}
 	}
 	return spoolotel.Options{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}
+}
+
+// doNothing is an Observer with every function set to one that does
+// nothing.
+func doNothing() *queue.Observer {
+	return &queue.Observer{
+		EnqueueStart:  func(ctx context.Context, _ []queue.NewJob) (context.Context, map[string]string) { return ctx, nil },
+		EnqueueDone:   func(context.Context, queue.EnqueueEvent) {},
+		PublishStart:  func(ctx context.Context, _ queue.Event) (context.Context, map[string]string) { return ctx, nil },
+		PublishDone:   func(context.Context, queue.PublishEvent) {},
+		Leased:        func(context.Context, queue.LeaseEvent) {},
+		RunStart:      func(context.Context, queue.RunStartEvent) {},
+		RunEnd:        func(context.Context, queue.RunEndEvent) {},
+		Settled:       func(context.Context, queue.SettleEvent) {},
+		Rescued:       func(context.Context, queue.RescueEvent) {},
+		ScheduleFired: func(context.Context, queue.ScheduleFireEvent) {},
+	}
 }

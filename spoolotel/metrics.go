@@ -189,8 +189,10 @@ func (i *Instrumentation) queueKindAttrs(use uint8, q, kind, label string, label
 }
 
 func (i *Instrumentation) enqueueDone(ctx context.Context, e queue.EnqueueEvent) {
-	i.endProducer(ctx, e)
-	if len(e.Jobs) == 0 {
+	if !i.noTraces {
+		i.endProducer(ctx, e)
+	}
+	if i.noMetrics || len(e.Jobs) == 0 {
 		return
 	}
 	// One Add per run of jobs with the same labels (a batch usually has one).
@@ -214,7 +216,12 @@ func (i *Instrumentation) enqueueDone(ctx context.Context, e queue.EnqueueEvent)
 }
 
 func (i *Instrumentation) publishDone(ctx context.Context, e queue.PublishEvent) {
-	i.endPublish(ctx, e)
+	if !i.noTraces {
+		i.endPublish(ctx, e)
+	}
+	if i.noMetrics {
+		return
+	}
 	if e.Err == nil {
 		i.m.published.Add(ctx, 1, i.attrs.get(attrKey{use: usePublish, a: e.Topic}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrSystem.String(System), attrDestination.String(e.Topic)}

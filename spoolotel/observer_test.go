@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/spooljobs/spool/queue"
@@ -23,15 +24,20 @@ func TestObserverLeavesBehaviourUnchanged(t *testing.T) {
 	t.Parallel()
 	noop, err := spoolotel.New(spoolotel.Options{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()})
 	require.NoError(t, err)
+	sdk, err := spoolotel.New(spoolotel.Options{MeterProvider: sdkmetric.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()})
+	require.NoError(t, err)
 	var outcomes []string
-	for n, obs := range []*queue.Observer{nil, {}, noop.Observer()} {
+	for n, obs := range []*queue.Observer{nil, {}, noop.Observer(), sdk.Observer()} {
 		e := newEnv(t, obs)
 		e.enqueue(queue.NewJob{Kind: "ok", Queue: "work"})
 		e.enqueue(queue.NewJob{Kind: "flaky", Queue: "work", MaxAttempts: 2, Metadata: map[string]string{"tenant": "t1"}})
 		e.enqueue(queue.NewJob{Kind: "nap", Queue: "work"})
 		var mws []worker.Middleware
-		if n == 2 {
+		switch n {
+		case 2:
 			mws = append(mws, noop.Middleware())
+		case 3:
+			mws = append(mws, sdk.Middleware())
 		}
 		e.run(newWorkload(), 5, mws...)
 		jobs, err := e.q.Inspector().List(e.ctx, queue.ListFilter{})
@@ -49,6 +55,7 @@ func TestObserverLeavesBehaviourUnchanged(t *testing.T) {
 	require.Contains(t, outcomes[0], "flaky dead attempt=2 md=map[tenant:t1]")
 	require.Equal(t, outcomes[0], outcomes[1], "an Observer with no functions")
 	require.Equal(t, outcomes[0], outcomes[2], "spoolotel on no-op providers")
+	require.Equal(t, outcomes[0], outcomes[3], "spoolotel recording metrics")
 }
 
 // TestEnqueueStartMetadata: metadata an Observer adds does not replace the

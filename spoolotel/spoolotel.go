@@ -8,8 +8,10 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -56,7 +58,10 @@ type Instrumentation struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
 	fields []string // the propagator's metadata keys
-	m      instruments
+	// noMetrics and noTraces are set when the provider is OpenTelemetry's
+	// no-op one: the Observer then leaves out what would be thrown away.
+	noMetrics, noTraces bool
+	m                   instruments
 	attrs  attrCache // attribute sets and span names
 }
 
@@ -85,6 +90,8 @@ func New(opts Options) (*Instrumentation, error) {
 		prop:   opts.Propagator,
 		fields: opts.Propagator.Fields(),
 	}
+	_, i.noMetrics = opts.MeterProvider.(metricnoop.MeterProvider)
+	_, i.noTraces = opts.TracerProvider.(tracenoop.TracerProvider)
 	if err := i.m.make(i.meter); err != nil {
 		return nil, err
 	}
@@ -93,20 +100,22 @@ func New(opts Options) (*Instrumentation, error) {
 
 // Observer returns the hook to set as queue.Options.Observer: it records
 // the metrics, and the producer spans of enqueues and publishes whose
-// trace context it adds to the jobs' metadata.
+// trace context it adds to the jobs' metadata. On OpenTelemetry's no-op
+// meter provider (go.opentelemetry.io/otel/metric/noop) it leaves the
+// metrics' functions out, and on the no-op tracer provider the spans'.
 func (i *Instrumentation) Observer() *queue.Observer {
-	return &queue.Observer{
-		EnqueueStart:  i.enqueueStart,
-		EnqueueDone:   i.enqueueDone,
-		PublishStart:  i.publishStart,
-		PublishDone:   i.publishDone,
-		Leased:        i.leased,
-		RunStart:      i.runStart,
-		RunEnd:        i.runEnd,
-		Settled:       i.settled,
-		Rescued:       i.rescued,
-		ScheduleFired: i.scheduleFired,
+	o := &queue.Observer{}
+	if !i.noTraces {
+		o.EnqueueStart, o.PublishStart = i.enqueueStart, i.publishStart
 	}
+	if !i.noTraces || !i.noMetrics {
+		o.EnqueueDone, o.PublishDone = i.enqueueDone, i.publishDone
+	}
+	if !i.noMetrics {
+		o.Leased, o.RunStart, o.RunEnd, o.Settled = i.leased, i.runStart, i.runEnd, i.settled
+		o.Rescued, o.ScheduleFired = i.rescued, i.scheduleFired
+	}
+	return o
 }
 
 // Attribute keys beyond OpenTelemetry's messaging conventions.

@@ -104,8 +104,12 @@ func (i *Instrumentation) inject(ctx context.Context, span trace.Span) map[strin
 // consumer span ("process <queue>"), linked to the producer span whose
 // trace context the job's metadata carries (and its child with
 // Options.ChildOfProducer). Jobs the handler enqueues get producer spans
-// that are children of it. Install it with Pool.Use.
+// that are children of it. Install it with Pool.Use. On OpenTelemetry's
+// no-op tracer provider it leaves handlers as they are.
 func (i *Instrumentation) Middleware() worker.Middleware {
+	if i.noTraces {
+		return func(next worker.Handler) worker.Handler { return next }
+	}
 	return func(next worker.Handler) worker.Handler {
 		return worker.HandlerFunc(func(ctx context.Context, job *queue.Job) (err error) {
 			ctx, span := i.startConsumer(ctx, job)
