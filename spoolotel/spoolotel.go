@@ -62,7 +62,7 @@ type Instrumentation struct {
 	// no-op one: the Observer then leaves out what would be thrown away.
 	noMetrics, noTraces bool
 	m                   instruments
-	attrs  attrCache // attribute sets and span names
+	attrs               attrCache // attribute sets and span names
 }
 
 // New returns an Instrumentation with its instruments made on the
