@@ -170,6 +170,16 @@ func (s *shop) startWorkers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.handle(pool)
+	if err := subscribe(ctx, s.q); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	return pool.Start(ctx)
+}
+
+// handle registers the shop's handlers on pool, the pool whose CompleteTx
+// reserveStock uses. Tests register them on the test kit's pool.
+func (s *shop) handle(pool *worker.Pool) {
 	s.pool = pool
 	pool.Use(s.tel.inst.Middleware()) // a consumer span per attempt
 	pool.Handle("stock.reserve", worker.JSON(s.reserveStock))
@@ -177,10 +187,6 @@ func (s *shop) startWorkers(ctx context.Context) error {
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
 	pool.Handle("warehouse.notify", worker.JSON(s.notifyWarehouse))
 	pool.HandleFunc("stock.sync", s.syncStock)
-	if err := subscribe(ctx, s.q); err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
-	return pool.Start(ctx)
 }
 
 // startServing starts the nightly scheduler and the HTTP server (orders,
@@ -237,8 +243,22 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
+	id, err := s.placeOrderTx(ctx, tx, o)
+	if err != nil {
+		return 0, err
+	}
+	// The store wakes this process's workers when tx commits.
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// placeOrderTx stores the order and publishes orders.created inside tx (the
+// outbox): the subscribers' jobs exist if and only if tx commits.
+func (s *shop) placeOrderTx(ctx context.Context, tx *sql.Tx, o Order) (int64, error) {
 	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+	err := tx.QueryRowContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		o.Customer, o.SKU, o.Quantity, o.TotalCents, time.Now().UnixMilli()).Scan(&id)
 	if err != nil {
 		return 0, err
@@ -252,10 +272,6 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 		OrderKey: "order:" + strconv.FormatInt(id, 10),
 	})
 	if err != nil {
-		return 0, err
-	}
-	// The store wakes this process's workers when tx commits.
-	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	return id, nil
