@@ -171,6 +171,7 @@ func (s *shop) startWorkers(ctx context.Context) error {
 		return err
 	}
 	s.handle(pool)
+	pool.Use(s.tel.inst.Middleware()) // a consumer span per attempt
 	if err := subscribe(ctx, s.q); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -181,7 +182,6 @@ func (s *shop) startWorkers(ctx context.Context) error {
 // reserveStock uses. Tests register them on the test kit's pool.
 func (s *shop) handle(pool *worker.Pool) {
 	s.pool = pool
-	pool.Use(s.tel.inst.Middleware()) // a consumer span per attempt
 	pool.Handle("stock.reserve", worker.JSON(s.reserveStock))
 	pool.Handle("payment.charge", worker.JSON(s.chargePayment))
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
