@@ -75,7 +75,7 @@ func (p *Pool) RunJob(ctx context.Context, job *queue.Job) (RunResult, error) {
 	att.finish(&s)
 	res := RunResult{Settlement: s, Err: err}
 
-	errs, serr := p.store.Settle(context.WithoutCancel(ctx), nil, []queue.Settlement{s})
+	errs, serr := p.storeSettle([]queue.Settlement{s}) // as the pool settles: observed
 	if serr == nil && len(errs) > 0 {
 		serr = errs[0]
 	}

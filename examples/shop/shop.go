@@ -95,6 +95,7 @@ type shop struct {
 	sched *schedule.Scheduler
 	out   io.Writer
 	cfg   config
+	tel   *telemetry
 }
 
 // run runs the demo until ctx ends: the store, the workers, the nightly
@@ -112,11 +113,21 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create shop tables: %w", err)
 	}
-	q, err := queue.New(store, queue.Options{})
+	tel, err := newTelemetry()
 	if err != nil {
 		return err
 	}
-	s := &shop{db: db, q: q, out: out, cfg: cfg}
+	defer tel.close(context.Background())
+	q, err := queue.New(store, queue.Options{Observer: tel.inst.Observer()})
+	if err != nil {
+		return err
+	}
+	gauges, err := tel.inst.ObserveQueue(q)
+	if err != nil {
+		return err
+	}
+	defer gauges.Unregister()
+	s := &shop{db: db, q: q, out: out, cfg: cfg, tel: tel}
 	if err := s.startWorkers(ctx); err != nil {
 		return err
 	}
@@ -160,6 +171,7 @@ func (s *shop) startWorkers(ctx context.Context) error {
 		return err
 	}
 	s.handle(pool)
+	pool.Use(s.tel.inst.Middleware()) // a consumer span per attempt
 	if err := subscribe(ctx, s.q); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -209,13 +221,14 @@ func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
 	mux.HandleFunc("POST /orders", s.postOrder)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.Handle("/admin/", adminPage)
+	mux.Handle("GET /metrics", s.tel.metrics)
 	// Timeouts on every read and write, so that slow or idle clients
 	// cannot hold connections open.
 	srv := s.cfg.timeouts.Server(mux)
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
-	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
-		addr, addr, addr, adminPassword, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
+	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  metrics:  http://%s/metrics\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
+		addr, addr, addr, addr, adminPassword, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
 	if s.cfg.ready != nil {
 		s.cfg.ready(addr)
 	}
