@@ -24,6 +24,12 @@ const (
   DELETE FROM spool.metrics_slots WHERE minute < $1`
 	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key = ANY (ARRAY
   (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	// sqlPruneDead leaves dead jobs that block their ordering key: the
+	// key's later jobs wait for an operator to retry or delete them.
+	sqlPruneDead = `DELETE FROM spool.dead WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.dead WHERE died_at < $1 AND NOT blocks_key ORDER BY died_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	sqlPruneUnique = `DELETE FROM spool.unique_periods WHERE key = ANY (ARRAY
+  (SELECT key FROM spool.unique_periods WHERE until < $1 ORDER BY until LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
 
 // Prune implements queue.Store.
@@ -49,8 +55,14 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			k, _ := r.RowsAffected()
 			n += k
 		}
-		if !p.ProcessedBefore.IsZero() {
-			r, err := x.exec(ctx, sqlPruneProcessed, x.f.us(p.ProcessedBefore), limit)
+		for _, c := range []struct {
+			query  string
+			before time.Time
+		}{{sqlPruneDead, p.DeadBefore}, {sqlPruneProcessed, p.ProcessedBefore}, {sqlPruneUnique, p.UniqueBefore}} {
+			if c.before.IsZero() {
+				continue
+			}
+			r, err := x.exec(ctx, c.query, x.f.us(c.before), limit)
 			if err != nil {
 				return err
 			}

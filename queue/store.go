@@ -100,10 +100,12 @@ type Store interface {
 	// minute for the hour before now.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
 	// Prune deletes completed and cancelled jobs finished before the given
-	// times, processed keys recorded before ProcessedBefore and throughput
-	// records before MetricsBefore, at most p.Limit of each kind. It
-	// returns how many jobs and processed keys it deleted: a caller that
-	// gets p.Limit or more calls again for the rest.
+	// times, dead jobs that died before DeadBefore, processed keys
+	// recorded before ProcessedBefore, unique periods that ended before
+	// UniqueBefore and throughput records before MetricsBefore, at most
+	// p.Limit of each kind. It returns how many jobs, processed keys and
+	// periods it deleted: a caller that gets p.Limit or more calls again
+	// for the rest.
 	Prune(ctx context.Context, p PruneParams) (int, error)
 	// Close releases the store's resources.
 	Close() error
@@ -221,6 +223,14 @@ type PruneParams struct {
 	// ProcessedBefore removes processed keys (MarkProcessed) recorded
 	// before it.
 	ProcessedBefore time.Time
+	// DeadBefore removes dead jobs that died before it, except those that
+	// block their ordering key (see QueueSettings.DeadSkipsKey): their
+	// key's later jobs wait for an operator. Zero keeps every dead job
+	// until an operator retries or deletes it.
+	DeadBefore time.Time
+	// UniqueBefore removes the records of unique periods
+	// (NewJob.UniqueFor) that ended before it: they hold no key any more.
+	UniqueBefore time.Time
 	// Limit is the most jobs of each state, and processed keys, removed by
 	// one call (keeps transactions short).
 	Limit int
