@@ -12,8 +12,8 @@ import (
 const (
 	sqlPruneFinished = `DELETE FROM spool_jobs WHERE id IN
   (SELECT id FROM spool_jobs WHERE state = ? AND finished_at < ? ORDER BY finished_at LIMIT ?)`
-	sqlPruneMetrics   = `DELETE FROM spool_metrics WHERE minute < ?`
-	sqlPruneDead      = `DELETE FROM spool_dead WHERE id IN
+	sqlPruneMetrics = `DELETE FROM spool_metrics WHERE minute < ?`
+	sqlPruneDead    = `DELETE FROM spool_dead WHERE id IN
   (SELECT id FROM spool_dead WHERE died_at < ? AND NOT blocks_key ORDER BY died_at LIMIT ?)`
 	sqlPruneUnique = `DELETE FROM spool_unique WHERE key IN
   (SELECT key FROM spool_unique WHERE until < ? ORDER BY until LIMIT ?)`
