@@ -74,8 +74,8 @@ func CanonicalJSON(b []byte) ([]byte, bool) {
 	if err := d.Decode(&v); err != nil {
 		return nil, false
 	}
-	if _, err := d.Token(); err == nil || d.More() {
-		return nil, false // more than one value
+	if len(bytes.TrimLeft(b[d.InputOffset():], " \t\r\n")) > 0 {
+		return nil, false // more than one value, or trailing bytes
 	}
 	var out bytes.Buffer
 	e := json.NewEncoder(&out)
