@@ -26,12 +26,12 @@ const (
 	sqlLockUnique = `SELECT pg_advisory_xact_lock(hashtextextended('unique ' || $2, hashtextextended($1, 0)))`
 	// sqlUniquePeriod finds the job whose UniqueFor period holds a key.
 	sqlUniquePeriod = `SELECT job_id FROM spool.unique_periods WHERE key = $1 AND until > $2`
-	// sqlUniqueFinished finds the newest completed ($2) or cancelled ($3)
+	// sqlUniqueFinished finds a completed ($2) or cancelled ($3)
 	// job with a key, through jobs_unique_finished.
 	sqlUniqueFinished = `SELECT id FROM spool.jobs WHERE unique_key = $1 AND state IN (` + completedSQL + `, ` + cancelledSQL + `)
-  AND ((state = ` + completedSQL + ` AND $2) OR (state = ` + cancelledSQL + ` AND $3)) ORDER BY id DESC LIMIT 1`
-	// sqlUniqueDead finds the newest dead job with a key.
-	sqlUniqueDead = `SELECT id FROM spool.dead WHERE unique_key = $1 ORDER BY id DESC LIMIT 1`
+  AND ((state = ` + completedSQL + ` AND $2) OR (state = ` + cancelledSQL + ` AND $3)) LIMIT 1`
+	// sqlUniqueDead finds a dead job with a key.
+	sqlUniqueDead = `SELECT id FROM spool.dead WHERE unique_key = $1 LIMIT 1`
 	// sqlStartPeriod starts a key's period with the job just inserted.
 	sqlStartPeriod = `INSERT INTO spool.unique_periods (key, job_id, until) VALUES ($1, $2, $3)
   ON CONFLICT (key) DO UPDATE SET job_id = EXCLUDED.job_id, until = EXCLUDED.until`

@@ -16,12 +16,12 @@ import (
 const (
 	// sqlUniquePeriod finds the job whose UniqueFor period holds a key.
 	sqlUniquePeriod = `SELECT job_id FROM spool_unique WHERE key = ? AND until > ?`
-	// sqlUniqueFinished finds the newest completed (?2) or cancelled (?3)
+	// sqlUniqueFinished finds a completed (?2) or cancelled (?3)
 	// job with a key, through spool_jobs_unique_finished.
 	sqlUniqueFinished = `SELECT id FROM spool_jobs WHERE unique_key = ?1 AND state IN ` + finishedSQL + `
-  AND ((state = ` + completedSQL + ` AND ?2) OR (state = ` + cancelledSQL + ` AND ?3)) ORDER BY id DESC LIMIT 1`
-	// sqlUniqueDead finds the newest dead job with a key.
-	sqlUniqueDead = `SELECT id FROM spool_dead WHERE unique_key = ? ORDER BY id DESC LIMIT 1`
+  AND ((state = ` + completedSQL + ` AND ?2) OR (state = ` + cancelledSQL + ` AND ?3)) LIMIT 1`
+	// sqlUniqueDead finds a dead job with a key.
+	sqlUniqueDead = `SELECT id FROM spool_dead WHERE unique_key = ? LIMIT 1`
 	// sqlStartPeriod starts a key's period with the job just inserted.
 	sqlStartPeriod = `INSERT INTO spool_unique (key, job_id, until) VALUES (?1, ?2, ?3)
   ON CONFLICT (key) DO UPDATE SET job_id = ?2, until = ?3`
