@@ -231,9 +231,30 @@ type PruneParams struct {
 	// UniqueBefore removes the records of unique periods
 	// (NewJob.UniqueFor) that ended before it: they hold no key any more.
 	UniqueBefore time.Time
-	// Limit is the most jobs of each state, and processed keys, removed by
-	// one call (keeps transactions short).
+	// Rules give the jobs of some queues or kinds cut-offs of their own,
+	// in place of CompletedBefore, CancelledBefore and DeadBefore. A job
+	// follows the first rule that matches it; jobs no rule matches follow
+	// the cut-offs above.
+	Rules []PruneRule
+	// Limit is the most jobs of each state (and of each rule), and
+	// processed keys, removed by one call (keeps transactions short).
 	Limit int
+}
+
+// PruneRule is the retention of the finished jobs of one queue, one kind,
+// or one kind in one queue (see PruneParams.Rules). A zero cut-off keeps
+// the rule's jobs in that state.
+type PruneRule struct {
+	// Queue and Kind select the jobs; empty matches any. At least one is
+	// set.
+	Queue string
+	Kind  string
+	// CompletedBefore, CancelledBefore and DeadBefore remove the rule's
+	// completed, cancelled and dead jobs finished before them, as the
+	// PruneParams fields of the same names do.
+	CompletedBefore time.Time
+	CancelledBefore time.Time
+	DeadBefore      time.Time
 }
 
 // Stats is a snapshot of the store.

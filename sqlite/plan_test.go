@@ -106,8 +106,12 @@ func TestQueryPlans(t *testing.T) {
 			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_dead_unique")
 		})
 		t.Run("dead retention", func(t *testing.T) {
-			plan := queryPlan(t, s, sqlPruneDead, now, 100)
+			plan := queryPlan(t, s, sqlPruneDead, now, "", "", "[]", 100)
 			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_dead_died")
+		})
+		t.Run("finished retention", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlPruneFinished, now, "", "", `[["mail",""]]`, stCompleted, 100)
+			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_jobs_finished")
 		})
 		t.Run("ended unique periods", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPruneUnique, now, 100)
