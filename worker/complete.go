@@ -45,7 +45,7 @@ func (p *Pool) CompleteTx(ctx context.Context, tx *sql.Tx, job *queue.Job) error
 		return fmt.Errorf("%w: CompleteTx: job is nil", queue.ErrInvalidArgument)
 	}
 	s := queue.Settlement{JobID: job.ID, Token: job.LeaseToken, Queue: job.Queue, OrderKey: job.OrderKey,
-		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.opts.KeepCompleted > 0}
+		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.keepCompleted(job.Queue, job.Kind)}
 	errs, err := p.store.Settle(ctx, tx, []queue.Settlement{s})
 	if err != nil {
 		return err
