@@ -30,8 +30,12 @@ var ErrForeignTx = errors.New("queue: transaction belongs to another database")
 type Store interface {
 	// Enqueue inserts jobs, validated and normalised by Queue, in one
 	// transaction. A job with RunAt after now is scheduled, else pending.
-	// A job whose UniqueKey is held by a pending, scheduled or running job
-	// is not inserted; its result names the holder and Duplicate is set.
+	// A job whose UniqueKey is held by a live job (pending, scheduled,
+	// blocked, running), by the job of a UniqueFor period still running at
+	// now, or by a job in one of its UniqueStates, is not inserted; its
+	// result names the holder (in that order) and Duplicate is set. A job
+	// inserted with UniqueFor starts the key's period. Racing enqueues of
+	// one key insert one job.
 	Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []NewJob) ([]EnqueueResult, error)
 
 	// Lease moves up to p.Limit jobs of one queue that are ready by p.Now
