@@ -180,8 +180,10 @@ type NewJob struct {
 	// live job holds its key in every case. Add StateCompleted,
 	// StateCancelled or StateDead to keep the key while such a job exists
 	// (a completed job exists only while the worker keeps it, see
-	// worker.Options.KeepCompleted; a dead one until it is retried or
-	// deleted). Needs UniqueKey or UniqueByArgs.
+	// worker.Options.KeepCompleted and KindKeep; a dead one until it is
+	// retried, deleted or pruned by KeepDead). For a key that must hold
+	// after the job is gone, use UniqueFor. Needs UniqueKey or
+	// UniqueByArgs.
 	UniqueStates []State
 	// UniqueByArgs derives the unique key from the job's queue, kind and
 	// payload when UniqueKey is empty (setting both is an error): two jobs
