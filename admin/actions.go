@@ -38,6 +38,11 @@ type result struct {
 	skipped []queue.KeyHeldError
 	// refused counts the jobs a bulk cancel or delete left as they were.
 	refused int64
+	// stopped says why a bulk cancel or delete stopped before the end of
+	// its selection (stopBudget, stopMaxBulk, stopCancelled), and
+	// remaining how many selected IDs it did not reach.
+	stopped   string
+	remaining int64
 }
 
 // doJob runs an action on one job.
@@ -189,6 +194,12 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, path string, 
 	}
 	if res.refused > 0 {
 		v.Set("refused", strconv.FormatInt(res.refused, 10))
+	}
+	if res.stopped != "" {
+		v.Set("stopped", res.stopped)
+		if res.remaining > 0 {
+			v.Set("remaining", strconv.FormatInt(res.remaining, 10))
+		}
 	}
 	if len(res.skipped) > 0 {
 		v.Set("skipped", strconv.Itoa(len(res.skipped)))

@@ -52,11 +52,21 @@ type Options struct {
 	// Defaults to "" (the handler serves "/"). It must start with "/" and
 	// must not end with "/".
 	Prefix string
-	// RefreshInterval is how often the dashboard refreshes its numbers in
-	// the browser (with a small script that fetches a fragment; the pages
-	// work without JavaScript). Defaults to 5s; negative turns it off.
-	// At least 1s.
+	// RefreshInterval is how often the pages refresh in the browser (with
+	// a small script that fetches their live parts; the pages work without
+	// JavaScript). Defaults to 5s; negative turns it off. At least 1s.
 	RefreshInterval time.Duration
+	// BulkBudget bounds how long one bulk cancel or delete of waiting jobs
+	// (the jobs list's bulk bar, /api/jobs/cancel and /api/jobs/delete)
+	// starts new work: it changes one job per transaction, and MaxBulk of
+	// them can outlast the server's write timeout. Once the budget is
+	// spent, or the request is cancelled, it stops between two jobs and
+	// answers what it did and that the rest is left to run again.
+	// Defaults to 10s, well under the 2m write timeout of spool admin;
+	// keep it under the write timeout of the server the handler is
+	// mounted on. Negative turns the budget off (MaxBulk still bounds a
+	// call).
+	BulkBudget time.Duration
 	// QueryTimeout bounds every read of a page or an API call. A text
 	// search over a large table that takes longer gets 503 Service
 	// Unavailable with a message to narrow the filter. Defaults to 10s.
@@ -93,6 +103,7 @@ type Options struct {
 const (
 	DefaultRefreshInterval = 5 * time.Second
 	DefaultQueryTimeout    = 10 * time.Second
+	DefaultBulkBudget      = 10 * time.Second
 )
 
 // Limits on what one request may ask for.
@@ -198,13 +209,16 @@ func checkPrefix(p string) error {
 }
 
 // applyTimings checks Options.RefreshInterval and Options.QueryTimeout and
-// sets their defaults.
+// sets their defaults and Options.BulkBudget's.
 func applyTimings(opts *Options) error {
 	switch {
 	case opts.RefreshInterval == 0:
 		opts.RefreshInterval = DefaultRefreshInterval
 	case opts.RefreshInterval > 0 && opts.RefreshInterval < time.Second:
 		return fmt.Errorf("admin: Options.RefreshInterval %s is shorter than 1s", opts.RefreshInterval)
+	}
+	if opts.BulkBudget == 0 {
+		opts.BulkBudget = DefaultBulkBudget
 	}
 	switch {
 	case opts.QueryTimeout == 0:

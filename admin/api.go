@@ -97,6 +97,7 @@ func (h *Handler) apiJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := wire.NewJob(j, true)
 	a.CapPayload(j.Payload, MaxPayloadShown, h.url("/api/jobs/"+strconv.FormatInt(j.ID, 10)+"/payload"))
+	a.CapOutput(j.Output, MaxPayloadShown, h.url("/api/jobs/"+strconv.FormatInt(j.ID, 10)+"/output"))
 	writeJSON(w, http.StatusOK, a)
 	return nil
 }
@@ -110,6 +111,20 @@ func (h *Handler) apiJobPayload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	servePayload(w, r, j.Payload, fmt.Sprintf("job-%d-payload", j.ID))
+	return nil
+}
+
+// apiJobOutput serves a job's whole output (queue.Job.Output) as
+// apiJobPayload serves its payload; a job without output is not found.
+func (h *Handler) apiJobOutput(w http.ResponseWriter, r *http.Request) error {
+	j, err := h.pathJob(r)
+	if err != nil {
+		return err
+	}
+	if j.Output == nil {
+		return fmt.Errorf("job %d has recorded no output: %w", j.ID, queue.ErrNotFound)
+	}
+	servePayload(w, r, j.Output, fmt.Sprintf("job-%d-output", j.ID))
 	return nil
 }
 

@@ -266,9 +266,17 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		Metadata: map[string]string{"file": "invoice\u202egnp.exe", "zero\u200bwidth": "x\x1b[2J"}})
 	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
 	require.NoError(t, err)
+	// The same with live refresh on (its "live" button in the header), so
+	// slow that it never swaps while a screenshot is taken.
+	live, err := admin.New(e.q, admin.Options{Prefix: "/live", NoAuth: true, RefreshInterval: time.Hour})
+	require.NoError(t, err)
+	liveRO, err := admin.New(e.q, admin.Options{Prefix: "/live-ro", NoAuth: true, ReadOnly: true, RefreshInterval: time.Hour})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", e.h)
 	mux.Handle("/ro/", ro)
+	mux.Handle("/live/", live)
+	mux.Handle("/live-ro/", liveRO)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, []demoPage{
@@ -278,6 +286,7 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		{"dead", "/admin/dead"},
 		{"job-dead", "/admin/jobs/" + strconv.FormatInt(ids["dead"], 10)},
 		{"job-running", "/admin/jobs/" + strconv.FormatInt(ids["running"], 10)},
+		{"job-output", "/admin/jobs/" + strconv.FormatInt(ids["output"], 10)},
 		{"queues", "/admin/queues"},
 		{"processes", "/admin/processes"},
 		{"flash", "/admin/dead?done=retried&n=3"},
@@ -294,6 +303,9 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		{"readonly-topics", "/ro/topics"},
 		{"job-escaped", "/admin/jobs/" + strconv.FormatInt(ids["escaped"], 10)},
 		{"topics-paged", "/admin/topics?limit=2&after=orders.created"},
+		{"live-dashboard", "/live/"},
+		{"live-jobs", "/live/jobs"},
+		{"live-readonly-queues", "/live-ro/queues"},
 	}
 }
 
@@ -385,6 +397,11 @@ func seedDemo(e *env) map[string]int64 {
 	run := e.running(queue.NewJob{Kind: "warehouse.notify", Queue: "orders", Args: order{OrderID: 4242, SKU: "TEE-M", Quantity: 2, TotalCents: 3600, Customer: "ada"},
 		Metadata: map[string]string{"correlation_id": "order-4242", "tenant": "eu-1"}, UniqueKey: "warehouse.notify:4242", Timeout: 2 * time.Minute})
 	ids["running"] = run.ID
+	_, err := e.store.RecordProgress(context.Background(), []queue.ProgressUpdate{{JobID: run.ID, Token: run.LeaseToken,
+		Progress: queue.Progress{Fraction: 0.75, Message: "notified 3 of 4 warehouses <b>EU</b>", At: e.clock.Now().Add(-5 * time.Second)}}})
+	require.NoError(e.t, err)
+	ids["output"] = e.withOutput(queue.NewJob{Kind: "report.export", Queue: "exports", Args: map[string]string{"day": "2026-03-01"}},
+		[]byte(`{"rows":1042,"file":"exports/2026-03-01.csv","skipped":["order <1150>"]}`), &queue.Progress{Fraction: 1, Message: "exported 1042 rows"})
 	stack := "goroutine 41 [running]:\nruntime/debug.Stack()\n\t/usr/local/go/src/runtime/debug/stack.go:26 +0x5e\ngithub.com/spooljobs/spool/worker.(*Pool).run.func1()\n\t/work/worker/run.go:88 +0x8d\npanic({0x8f2a40?, 0xc000212000?})\n\t/usr/local/go/src/runtime/panic.go:792 +0x132\nmain.(*shop).chargePayment(...)\n\t/work/examples/shop/shop.go:214 +0x1c5"
 	dead := e.running(queue.NewJob{Kind: "payment.charge", Queue: "orders", MaxAttempts: 3,
 		Args:     order{OrderID: 1150, SKU: "MUG-1", Quantity: 1, TotalCents: 1200, Customer: "bob <bob@example.com>"},
@@ -550,4 +567,33 @@ func TestBrowserLocalTime(t *testing.T) {
 	require.Equal(t, "UTC", text(t, ctx, "#tz-name"))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(jobURL)))
 	require.Equal(t, utc, must(chromedp.Run(ctx, chromedp.Evaluate[string](created))))
+}
+
+// The job page shows a running job's progress as a bar with its message,
+// and a completed job's output, both escaped.
+func TestBrowserJobProgressAndOutput(t *testing.T) {
+	t.Parallel()
+	srv, pages := demoServer(t)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+	path := func(name string) string {
+		for _, p := range pages {
+			if p.name == name {
+				return p.path
+			}
+		}
+		t.Fatalf("no demo page %s", name)
+		return ""
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+path("job-running"))))
+	require.Equal(t, 75, must(chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("progress").value`))))
+	require.Equal(t, "notified 3 of 4 warehouses <b>EU</b>", text(t, ctx, "#progress-message"))
+	require.Contains(t, text(t, ctx, "#result"), "No output recorded.")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+path("job-output"))))
+	require.Equal(t, 100, must(chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("progress").value`))))
+	out := must(chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#output"))))
+	require.Contains(t, out, `"skipped": [`+"\n"+`    "order <1150>"`)
+	require.Equal(t, 0, must(chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#output *").length`))), "no markup from the output")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
@@ -13,8 +14,10 @@ import (
 
 // Bulk actions on jobs that have not started (pending, scheduled,
 // blocked): cancel or delete the selected IDs, or every such job matching
-// the list's filter, a page at a time, at most MaxBulk per request (the
-// notice says how many; the operator repeats for more). A job that is no
+// the list's filter, a page at a time, at most MaxBulk per request and for
+// at most Options.BulkBudget (the notice says how many, and when it
+// stopped early that the rest is left: the operator repeats for more). A
+// job that is no
 // longer waiting when its turn comes (it started, or finished) is left as
 // it is (a running one is not asked to stop: Inspector.CancelWaiting) and
 // counted as refused, never dropped silently.
@@ -65,7 +68,18 @@ func (l *liveRequest) validate() error {
 	return nil
 }
 
-// doLive cancels or deletes the waiting jobs l selects.
+// Why a bulk action stopped before the end of its selection
+// (wire.BulkResult.Stopped).
+const (
+	stopBudget    = "budget"
+	stopMaxBulk   = "max_bulk"
+	stopCancelled = "cancelled"
+)
+
+// doLive cancels or deletes the waiting jobs l selects. It stops between
+// two jobs once Options.BulkBudget is spent (by the queue's clock) or ctx
+// is done, and after MaxBulk jobs, and says so in the result: what it did,
+// why it stopped and, for a list of IDs, how many it did not reach.
 func (h *Handler) doLive(ctx context.Context, act action, l liveRequest) (result, error) {
 	if err := l.validate(); err != nil {
 		return result{}, err
@@ -74,22 +88,51 @@ func (h *Handler) doLive(ctx context.Context, act action, l liveRequest) (result
 	if act == actDelete {
 		res.done = "deleted"
 	}
-	each := func(id int64) error {
+	var deadline time.Time
+	if h.opts.BulkBudget > 0 {
+		deadline = h.q.Now().Add(h.opts.BulkBudget)
+	}
+	// stop says why no new job may start now ("" when one may).
+	stop := func() string {
+		switch {
+		case ctx.Err() != nil:
+			return stopCancelled
+		case !deadline.IsZero() && !h.q.Now().Before(deadline):
+			return stopBudget
+		}
+		return ""
+	}
+	// each runs the action on one job; false when it stopped first.
+	each := func(id int64) (bool, error) {
+		if why := stop(); why != "" {
+			res.stopped = why
+			return false, nil
+		}
 		err := h.liveOne(ctx, act, id)
 		switch {
 		case err == nil:
 			res.n++
 		case errors.Is(err, queue.ErrNotCancellable), errors.Is(err, queue.ErrRunning), errors.Is(err, queue.ErrNotFound):
 			res.refused++
+		case ctx.Err() != nil:
+			// The request ended during this job: whether it changed
+			// is not known here, and it is not counted.
+			res.stopped = stopCancelled
+			return false, nil
 		default:
-			return err
+			return false, err
 		}
-		return nil
+		return true, nil
 	}
 	if !l.All {
-		for _, id := range l.IDs {
-			if err := each(id); err != nil {
+		for i, id := range l.IDs {
+			goOn, err := each(id)
+			if err != nil {
 				return res, err
+			}
+			if !goOn {
+				res.remaining = int64(len(l.IDs) - i)
+				return res, nil
 			}
 		}
 		return res, nil
@@ -100,21 +143,31 @@ func (h *Handler) doLive(ctx context.Context, act action, l liveRequest) (result
 	}
 	for _, st := range states {
 		var before int64
-		for res.n+res.refused < MaxBulk {
+		for {
+			if res.n+res.refused >= MaxBulk {
+				res.stopped = stopMaxBulk
+				return res, nil
+			}
+			limit := min(MaxPageSize, MaxBulk-int(res.n+res.refused))
 			lctx, cancel := context.WithTimeout(ctx, h.opts.QueryTimeout)
 			jobs, err := h.q.Inspector().List(lctx, queue.ListFilter{State: st, Queue: l.Queue, Kind: l.Kind, Search: l.Search,
-				BeforeID: before, Limit: min(MaxPageSize, MaxBulk-int(res.n+res.refused)), OmitPayload: true})
+				BeforeID: before, Limit: limit, OmitPayload: true})
 			cancel()
 			if err != nil {
+				if ctx.Err() != nil {
+					res.stopped = stopCancelled
+					return res, nil
+				}
 				return res, err
 			}
 			for _, j := range jobs {
-				if err := each(j.ID); err != nil {
+				goOn, err := each(j.ID)
+				if err != nil || !goOn {
 					return res, err
 				}
 			}
-			if len(jobs) < MaxPageSize {
-				break
+			if len(jobs) < limit {
+				break // the last page of this state
 			}
 			before = jobs[len(jobs)-1].ID
 		}
@@ -175,7 +228,7 @@ func (h *Handler) apiLiveAction(act action) func(http.ResponseWriter, *http.Requ
 		if err != nil {
 			return err
 		}
-		out := wire.BulkResult{Refused: int(res.refused)}
+		out := wire.BulkResult{Refused: int(res.refused), Incomplete: res.stopped != "", Stopped: res.stopped, Remaining: int(res.remaining)}
 		if act == actDelete {
 			out.Deleted = int(res.n)
 		} else {

@@ -3,10 +3,25 @@
 // operator needs (retry, delete, cancel, pause, resume, trigger, replay)
 // and a JSON API with the same reads and actions. It is
 // html/template and embedded static files: no JavaScript build, and every
-// page works without JavaScript (a small script only refreshes the
-// dashboard in place, asks before destructive actions, and switches the
-// times shown between UTC and the browser's zone: the toggle in the footer,
-// remembered in the browser's localStorage).
+// page works without JavaScript (a small script only refreshes the pages
+// in place, asks before destructive actions, and switches the times shown
+// between UTC and the browser's zone: the toggle in the footer, remembered
+// in the browser's localStorage).
+//
+// # Live pages
+//
+// The dashboard, /jobs, /dead, a job's page, /queues, /processes,
+// /schedules, /topics and a topic's page refresh in place every
+// Options.RefreshInterval: the script fetches the page's live parts,
+// rendered by the server under /partial (the page's own path and query,
+// so a paged list refreshes the page shown; /partial/dashboard for the
+// dashboard), and swaps those that changed, keeping the ticked checkboxes
+// (by job ID), open details and the scroll position. It holds a refresh
+// while a confirmation is open, a form is being sent, a click is in
+// progress, a text field or select has
+// the focus, a key was pressed in the last 3 seconds, text is selected in
+// a live part, or the tab is hidden; the "live" button in the header
+// pauses and resumes it (remembered in localStorage).
 //
 // Every page works on a phone: no page scrolls sideways at any width. At
 // 760 px wide and below the navigation wraps under the brand; at 960 px
@@ -31,8 +46,7 @@
 //   - / (Dashboard): per queue pending, scheduled, running and dead counts
 //     (and blocked, with ordering keys), the oldest pending job's wait and
 //     whether the queue is paused; the
-//     last hour's completed and failed attempts per minute as a chart. It
-//     refreshes itself every Options.RefreshInterval.
+//     last hour's completed and failed attempts per minute as a chart.
 //   - /jobs: jobs newest first, filtered by queue, kind, state and text in
 //     the payload or the latest error; paged by ID.
 //   - /jobs/{id}: one job: payload (pretty JSON), metadata, every failed
@@ -44,10 +58,12 @@
 //     live worker pool), its concurrency summed over the live pools;
 //     pause and resume. Here and on the dashboard, a queue with pending
 //     jobs that no live pool works is flagged "no live worker serves this
-//     queue" (on a store that implements queue.ProcessStore).
+//     queue" (on a store that implements queue.ProcessStore); when no
+//     pool is live at all, a note says so once instead.
 //   - /processes: the live worker pools from their heartbeat rows
 //     (queue.ProcessStore): name, id, host, pid, version, start, last
-//     heartbeat, and each queue's running jobs and concurrency.
+//     heartbeat, and each queue's running jobs and concurrency; paged by
+//     name, then ID.
 //   - /schedules: every schedule stored on the database (package
 //     schedule) with its spec, time zone, job kind and queue, next and
 //     previous run (also in the schedule's own zone), whether it is paused
@@ -99,7 +115,9 @@
 // paging by ID); topics, subscriptions, queues and schedules by name, on
 // their pages and in the API (query: after, a name: the entries after it;
 // limit, 1 to 500, default 50; "next_after" is set when more follow: pass
-// it as after). The stores list those whole, so the paging bounds what is
+// it as after); processes by name, then ID (query: after and after_id,
+// the last pool's name and ID, from "next_after" and "next_after_id").
+// The stores list those whole, so the paging bounds what is
 // rendered and sent, not what is read. Every read runs under
 // Options.QueryTimeout.
 //
@@ -130,7 +148,8 @@
 //	                      counts the live pools that work the queue,
 //	                      concurrency sums their workers for it, unserved
 //	                      flags pending jobs none of them works
-//	/api/processes        {"now", "tracked", "processes": [process...]}
+//	/api/processes        {"now", "tracked", "processes": [process...],
+//	                      "next_after": name, "next_after_id": id}
 //	                      process: {"id", "name", "host", "pid", "version",
 //	                      "started_at", "last_seen", "expires_at",
 //	                      "queues": [{"name", "concurrency", "running"}]};
@@ -206,8 +225,12 @@
 //	                       cancel waiting jobs        → {"cancelled": n, "refused": m}
 //	/api/jobs/delete       the same selection         → {"deleted": n, "refused": m}
 //	                       (pending, scheduled and blocked jobs only, at most
-//	                       MaxBulk per call; refused: started or finished
-//	                       meanwhile, left as they are)
+//	                       MaxBulk per call and for Options.BulkBudget;
+//	                       refused: started or finished meanwhile, left as
+//	                       they are; stopped early: "incomplete": true,
+//	                       "stopped": "budget", "max_bulk" or "cancelled",
+//	                       and "remaining": the ticked IDs not reached —
+//	                       run it again for the rest)
 //	/api/dead/retry        {"ids": [..]} or {"all": true, "queue", "kind", "q"}
 //	                                                  → {"retried": n, "skipped":
 //	                                                     [{"id", "unique_key", "held_by"}]}

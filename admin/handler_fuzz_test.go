@@ -337,6 +337,12 @@ func FuzzHandler(f *testing.F) {
 	}{
 		{"GET", "/", "", "", 0, all},
 		{"GET", "/partial/dashboard", "", "", 0, all},
+		{"GET", "/partial/jobs", "state=pending&limit=2&before=9", "", 0, all},
+		{"GET", "/partial/jobs/1", "", "", 0, all},
+		{"GET", "/partial/topics/orders.created", "to=3", "", 0, all},
+		{"GET", "/partial/processes", "after=web-1&after_id=a-id&limit=1", "", 0, all},
+		{"GET", "/api/processes", "after=web&after_id=" + evil, "", 0, all},
+		{"GET", "/jobs", "done=cancelled&n=2&stopped=budget&remaining=3", "", 0, all},
 		{"GET", "/jobs", "state=dead&queue=orders&limit=1", "", 0, all},
 		{"GET", "/jobs", "q=" + evil, "", 0, all},
 		{"GET", "/jobs", "before=3&limit=2&done=retried&n=2", "", 0, all},

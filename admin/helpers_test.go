@@ -25,14 +25,25 @@ import (
 var t0 = time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
 
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration // added after every reading (Step)
 }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	t := c.t
+	c.t = c.t.Add(c.step)
+	return t
+}
+
+// Step makes every later reading of the clock move it on by d, as time
+// passing while the code works; 0 stops it again.
+func (c *fakeClock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.step = d
 }
 
 func (c *fakeClock) Add(d time.Duration) {
@@ -237,4 +248,20 @@ func (e *env) state(id int64) queue.State {
 	}
 	require.NoError(e.t, err)
 	return j.State
+}
+
+// withOutput enqueues j and completes it, kept, with output and progress
+// (its At set to the clock's now), as a worker would.
+func (e *env) withOutput(j queue.NewJob, output []byte, progress *queue.Progress) int64 {
+	e.t.Helper()
+	leased := e.running(j)
+	now := e.clock.Now()
+	if progress != nil {
+		progress.At = now
+	}
+	errs, err := e.store.Settle(context.Background(), nil, []queue.Settlement{{JobID: leased.ID, Token: leased.LeaseToken, Queue: leased.Queue,
+		Outcome: queue.OutcomeComplete, Keep: true, Now: now, Output: output, Progress: progress}})
+	require.NoError(e.t, err)
+	require.NoError(e.t, errs[0])
+	return leased.ID
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,6 +25,13 @@ type page struct {
 	Data     any
 	// Corrupt is the banner about a corrupt database file, or nil.
 	Corrupt *corruptBanner
+	// RefreshURL is the page's fragment (its live parts alone) under
+	// /partial, which the script fetches every RefreshMS; empty when the
+	// page has no live part or Options.RefreshInterval turns refreshing
+	// off. RefreshEvery says the interval to people.
+	RefreshURL   string
+	RefreshMS    int64
+	RefreshEvery string
 }
 
 func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, nav string, data any) *page {
@@ -35,8 +43,17 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, nav str
 }
 
 // render executes a page template into a buffer first, so that a template
-// error becomes a clean 500 instead of half a page.
+// error becomes a clean 500 instead of half a page. A page whose template
+// defines "live" refreshes in place (see live.go): under /partial only its
+// live parts are rendered.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, tmpl string, data any) error {
+	if pg, ok := data.(*page); ok && tmpl == "layout" && h.pages[name].Lookup("live") != nil {
+		if isFragment(r) {
+			tmpl = "live"
+		} else {
+			h.setRefresh(pg, r)
+		}
+	}
 	var b bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&b, tmpl, data); err != nil {
 		return err
@@ -86,11 +103,12 @@ type dashboard struct {
 	Processes    int
 	AnyUnserved  bool
 	UnservedNote string
-	Chart        chart
-	RefreshURL   string
-	RefreshMS    int64
-	RefreshEvery string
-	Updated      time.Time
+	// NoLivePool is set when the store keeps process rows and none is
+	// live (queue.Stats.NoLivePool): the page says so once instead of
+	// flagging every queue with pending jobs.
+	NoLivePool bool
+	Chart      chart
+	Updated    time.Time
 }
 
 type queueRow struct {
@@ -109,7 +127,7 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 		return nil, err
 	}
 	d := &dashboard{Chart: buildChart(st.Throughput), Updated: h.q.Now(),
-		Tracked: st.ProcessesTracked, Processes: st.Processes, UnservedNote: queue.UnservedNote}
+		Tracked: st.ProcessesTracked, Processes: st.Processes, UnservedNote: queue.UnservedNote, NoLivePool: st.NoLivePool()}
 	shown, pg, next := pageByName(st.Queues, func(q queue.QueueStats) string { return q.Name }, after, limit)
 	pg.links(after, next, func(a string) string { return h.pageURL("/queues", nil, "after", a, limit) })
 	d.QueuesPage, d.MoreQueues = pg, pg.Total-pg.To
@@ -128,11 +146,6 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 		d.Totals.Dead += qs.Dead
 		d.Totals.OldestPending = max(d.Totals.OldestPending, qs.OldestPending)
 	}
-	if h.opts.RefreshInterval > 0 {
-		d.RefreshURL = h.url("/partial/dashboard")
-		d.RefreshMS = h.opts.RefreshInterval.Milliseconds()
-		d.RefreshEvery = shortDuration(h.opts.RefreshInterval)
-	}
 	return d, nil
 }
 
@@ -145,19 +158,6 @@ func (h *Handler) dashboardPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return h.render(w, r, http.StatusOK, "dashboard", "layout", h.newPage(w, r, "Dashboard", "dashboard", d))
-}
-
-// dashboardPartial serves the dashboard's live part alone, for the
-// auto-refresh script.
-func (h *Handler) dashboardPartial(w http.ResponseWriter, r *http.Request) error {
-	if p := readQuery(r); p.err != nil {
-		return p.err
-	}
-	d, err := h.loadDashboard(r, "", DefaultPageSize)
-	if err != nil {
-		return err
-	}
-	return h.render(w, r, http.StatusOK, "dashboard", "live", h.newPage(w, r, "Dashboard", "dashboard", d))
 }
 
 // Job lists.
@@ -244,14 +244,24 @@ type jobDetail struct {
 	PayloadSize int
 	PayloadCut  bool   // only the first MaxPayloadShown bytes are shown
 	PayloadURL  string // the whole payload, as a download
-	MetaKeys    []string
-	Errors      []attemptRow // newest first, with the gap of dropped attempts where it lies
-	Failed      int          // failed attempts in all, kept or not
-	CanRetry    bool
-	CanRunNow   bool
-	CanCancel   bool
-	CanDelete   bool
-	LeaseLeft   string
+	// Output is the handler's recorded output formatted as the payload is
+	// (HasOutput: there is one), and Percent its progress in whole
+	// percent.
+	HasOutput  bool
+	Output     string
+	OutputKind string
+	OutputSize int
+	OutputCut  bool   // only the first MaxPayloadShown bytes are shown
+	OutputURL  string // the whole output, as a download
+	Percent    int
+	MetaKeys   []string
+	Errors     []attemptRow // newest first, with the gap of dropped attempts where it lies
+	Failed     int          // failed attempts in all, kept or not
+	CanRetry   bool
+	CanRunNow  bool
+	CanCancel  bool
+	CanDelete  bool
+	LeaseLeft  string
 }
 
 // attemptRow is one row of a job's attempt history: a failed attempt, or,
@@ -310,6 +320,14 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	d := &jobDetail{Job: j, PayloadSize: len(j.Payload), PayloadCut: len(j.Payload) > MaxPayloadShown,
 		PayloadURL: h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/payload")}
 	d.Payload, d.PayloadKind = payloadView(j.Payload)
+	if j.Output != nil {
+		d.HasOutput, d.OutputSize, d.OutputCut = true, len(j.Output), len(j.Output) > MaxPayloadShown
+		d.OutputURL = h.url("/api/jobs/" + strconv.FormatInt(j.ID, 10) + "/output")
+		d.Output, d.OutputKind = payloadView(j.Output)
+	}
+	if j.Progress != nil {
+		d.Percent = int(math.Floor(j.Progress.Fraction * 100))
+	}
 	for k := range j.Metadata {
 		d.MetaKeys = append(d.MetaKeys, k)
 	}

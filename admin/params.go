@@ -241,6 +241,10 @@ type flash struct {
 	Held    []heldPair
 	// Refused counts the jobs a bulk cancel or delete left as they were.
 	Refused int64
+	// Stopped says why a bulk cancel or delete stopped before the end of
+	// its selection; Remaining counts the ticked jobs it did not reach.
+	Stopped   string
+	Remaining int64
 }
 
 // heldPair is a dead job a retry left dead and the live job holding its
@@ -293,7 +297,7 @@ var flashKeys = []string{"done", "n"}
 
 // jobsFlashKeys are the jobs list's flash parameters: a bulk cancel or
 // delete there counts the jobs it left as they were.
-var jobsFlashKeys = []string{"done", "n", "refused"}
+var jobsFlashKeys = []string{"done", "n", "refused", "stopped", "remaining"}
 
 // deadFlashKeys are the dead page's flash parameters: a retry there names
 // the jobs it left dead.
@@ -308,7 +312,11 @@ var flashDone = []string{"retried", "deleted", "cancelled", "cancel-requested", 
 
 func (p *params) flash() flash {
 	f := flash{Done: p.str("done"), N: p.int("n", 0, 1<<31, 0), Name: p.name("name"),
-		Skipped: p.int("skipped", 0, 1<<31, 0), Held: p.held("held"), Refused: p.int("refused", 0, 1<<31, 0)}
+		Skipped: p.int("skipped", 0, 1<<31, 0), Held: p.held("held"), Refused: p.int("refused", 0, 1<<31, 0),
+		Stopped: p.str("stopped"), Remaining: p.int("remaining", 0, 1<<31, 0)}
+	if f.Stopped != "" && f.Stopped != stopBudget && f.Stopped != stopMaxBulk && f.Stopped != stopCancelled && p.err == nil {
+		p.err = errBadRequest("parameter \"stopped\" is %.40q; want %s, %s or %s", f.Stopped, stopBudget, stopMaxBulk, stopCancelled)
+	}
 	if f.Done != "" && !slices.Contains(flashDone, f.Done) && p.err == nil {
 		p.err = errBadRequest("parameter \"done\" is %.40q; want one of %s", f.Done, strings.Join(flashDone, ", "))
 	}
@@ -334,14 +342,14 @@ func (f flash) Text() string {
 		return plural(f.N, "Retried 1 job: it is pending again.", "Retried %d jobs: they are pending again.")
 	case "deleted":
 		if f.N == 0 {
-			return "Nothing was deleted." + f.refusedText()
+			return "Nothing was deleted." + f.refusedText() + f.stoppedText()
 		}
-		return plural(f.N, "Deleted 1 job.", "Deleted %d jobs.") + f.refusedText()
+		return plural(f.N, "Deleted 1 job.", "Deleted %d jobs.") + f.refusedText() + f.stoppedText()
 	case "cancelled":
 		if f.N == 0 {
-			return "Nothing was cancelled." + f.refusedText()
+			return "Nothing was cancelled." + f.refusedText() + f.stoppedText()
 		}
-		return plural(f.N, "Job cancelled.", "Cancelled %d jobs.") + f.refusedText()
+		return plural(f.N, "Job cancelled.", "Cancelled %d jobs.") + f.refusedText() + f.stoppedText()
 	case "cancel-requested":
 		return "Cancel requested: the worker stops the job at its next heartbeat."
 	case "ran-now":
@@ -416,4 +424,28 @@ func (f flash) refusedText() string {
 		return " 1 selected job had started or finished meanwhile and was left as it is."
 	}
 	return fmt.Sprintf(" %d selected jobs had started or finished meanwhile and were left as they are.", f.Refused)
+}
+
+// stoppedText is the sentence a bulk action's notice ends with when it
+// stopped before the end of its selection: why, how much is left when
+// known, and to run it again for the rest.
+func (f flash) stoppedText() string {
+	why := ""
+	switch f.Stopped {
+	case "":
+		return ""
+	case stopBudget:
+		why = "It stopped to answer in time"
+	case stopMaxBulk:
+		why = fmt.Sprintf("It stopped after %s jobs, the most one action changes", formatNum(MaxBulk))
+	case stopCancelled:
+		why = "It stopped when the request was cancelled"
+	}
+	switch f.Remaining {
+	case 0:
+		return " " + why + ": more jobs may match; run it again for the rest."
+	case 1:
+		return " " + why + ": 1 selected job was not reached; run it again for the rest."
+	}
+	return fmt.Sprintf(" %s: %d selected jobs were not reached; run it again for the rest.", why, f.Remaining)
 }

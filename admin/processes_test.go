@@ -3,7 +3,9 @@ package admin_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,11 +71,26 @@ func TestQueuesShowServedAndUnserved(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, admin.Options{})
 	e.enqueue(queue.NewJob{Kind: "k", Queue: "typo"})
-	require.Contains(t, e.getOK("/"), "no live worker", "no pool at all: flagged")
-	seedProcesses(e)
+	e.enqueue(queue.NewJob{Kind: "k", Queue: "mail"})
 	unserved := regexp.MustCompile(`data-queue="([a-z]+)">\s*<td[^>]*>[^\n]*\n\s*<td[^>]*>[^\n]*no live worker`)
+	// No pool at all: said once, not on every queue with pending jobs (the
+	// API flags each of them, and says why once).
 	for _, path := range []string{"/", "/queues"} {
 		body := e.getOK(path)
+		require.Equal(t, 1, strings.Count(body, `id="no-pool-note"`), path)
+		require.Contains(t, body, "No worker pool is live", path)
+		require.NotContains(t, body, `id="unserved-note"`, path)
+		require.Empty(t, unserved.FindAllStringSubmatch(body, -1), path)
+	}
+	st := decode[wire.Stats](t, e.get("/api/stats"))
+	require.True(t, st.NoLivePool)
+	for _, q := range st.Queues {
+		require.True(t, q.Unserved, q.Name)
+	}
+	seedProcesses(e)
+	for _, path := range []string{"/", "/queues"} {
+		body := e.getOK(path)
+		require.NotContains(t, body, `id="no-pool-note"`, path)
 		require.Contains(t, body, `id="unserved-note"`, path)
 		require.Contains(t, body, "no live worker serves this queue", path)
 		var flagged []string
@@ -85,9 +102,10 @@ func TestQueuesShowServedAndUnserved(t *testing.T) {
 		require.Regexp(t, `(?s)data-queue="reports".*class="num concurrency" data-label="Concurrency">1 <span`, body, path+": the idle queue a pool works")
 	}
 
-	st := decode[wire.Stats](t, e.get("/api/stats"))
+	st = decode[wire.Stats](t, e.get("/api/stats"))
 	require.True(t, st.ProcessesTracked)
 	require.Equal(t, 2, st.Processes)
+	require.False(t, st.NoLivePool)
 	byName := map[string]wire.Queue{}
 	for _, q := range st.Queues {
 		byName[q.Name] = q
@@ -119,4 +137,59 @@ func TestProcessesUntracked(t *testing.T) {
 	require.NotContains(t, e.getOK("/"), "no live worker", "without process rows nothing is flagged")
 	require.NotContains(t, e.getOK("/queues"), "Concurrency")
 	require.False(t, decode[wire.Processes](t, e.get("/api/processes")).Tracked)
+}
+
+// The processes are paged like the other lists, in their order (name,
+// then ID): pools of one name on many hosts page too, on the page and in
+// the API.
+func TestProcessesPaged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{})
+	now := e.clock.Now()
+	for _, p := range []struct{ id, name string }{{"z", "web"}, {"a", "web"}, {"m", "web"}, {"b", "api"}, {"c", "zeta"}} {
+		require.NoError(t, e.store.RecordProcess(context.Background(), queue.ProcessInfo{ID: p.id, Name: p.name, Host: "h-" + p.id,
+			StartedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Minute)}))
+	}
+	rowRE := regexp.MustCompile(`<tr data-process="([^"]+)">`)
+	rows := func(body string) []string {
+		var ids []string
+		for _, m := range rowRE.FindAllStringSubmatch(body, -1) {
+			ids = append(ids, m[1])
+		}
+		return ids
+	}
+	body := e.getOK("/processes?limit=2")
+	require.Equal(t, []string{"b", "a"}, rows(body))
+	require.Contains(t, body, "1–2 of 5")
+	require.Contains(t, body, `href="/processes?after=web&amp;after_id=a&amp;limit=2"`)
+	body = e.getOK("/processes?after=web&after_id=a&limit=2")
+	require.Equal(t, []string{"m", "z"}, rows(body), "the page after web/a: the other pools named web")
+	require.Contains(t, body, `href="/processes?after=web&amp;after_id=z&amp;limit=2"`)
+	require.Contains(t, body, `href="/processes?limit=2"`, "back to the first page")
+	body = e.getOK("/processes?after=web&after_id=z&limit=2")
+	require.Equal(t, []string{"c"}, rows(body))
+	require.NotContains(t, body, `rel="next"`)
+	// A pool that went away between pages: the next page starts after its place.
+	require.Equal(t, []string{"m", "z"}, rows(e.getOK("/processes?after=web&after_id=b&limit=2")))
+	require.Contains(t, e.getOK("/processes?after=zzz"), "No processes after this one.")
+
+	// The API: the same pages, next_after and next_after_id to go on.
+	var ids []string
+	q := "/api/processes?limit=2"
+	for range 5 {
+		got := decode[wire.Processes](t, e.get(q))
+		require.LessOrEqual(t, len(got.Processes), 2)
+		for _, p := range got.Processes {
+			ids = append(ids, p.ID)
+		}
+		if got.NextAfter == "" {
+			require.Empty(t, got.NextAfterID)
+			break
+		}
+		q = "/api/processes?limit=2&after=" + url.QueryEscape(got.NextAfter) + "&after_id=" + url.QueryEscape(got.NextAfterID)
+	}
+	require.Equal(t, []string{"b", "a", "m", "z", "c"}, ids)
+	require.Len(t, decode[wire.Processes](t, e.get("/api/processes")).Processes, 5, "default page: 50")
+	require.Equal(t, http.StatusBadRequest, e.get("/api/processes?limit=501").Code)
+	require.Equal(t, http.StatusBadRequest, e.get("/processes?after_id="+strings.Repeat("x", 2000)).Code)
 }

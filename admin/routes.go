@@ -18,10 +18,9 @@ type route struct {
 }
 
 func (h *Handler) routeTable() []route {
-	return []route{
+	return append(h.liveRoutes(), []route{
 		// HTML pages. GET never changes state.
 		{"GET", "/", h.dashboardPage},
-		{"GET", "/partial/dashboard", h.dashboardPartial},
 		{"GET", "/jobs", h.jobsPage},
 		{"GET", "/jobs/{id}", h.jobPage},
 		{"GET", "/dead", h.deadPage},
@@ -54,6 +53,7 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/jobs", h.apiJobs(false)},
 		{"GET", "/api/jobs/{id}", h.apiJob},
 		{"GET", "/api/jobs/{id}/payload", h.apiJobPayload},
+		{"GET", "/api/jobs/{id}/output", h.apiJobOutput},
 		{"GET", "/api/dead", h.apiJobs(true)},
 		{"GET", "/api/schedules", h.apiSchedules},
 		{"GET", "/api/processes", h.apiProcesses},
@@ -76,7 +76,7 @@ func (h *Handler) routeTable() []route {
 		{"POST", "/api/schedules/{name...}/resume", h.apiScheduleAction(schedResume)},
 		{"POST", "/api/schedules/{name...}/trigger", h.apiScheduleAction(schedTrigger)},
 		{"POST", "/api/subscriptions/{name...}/replay", h.apiReplay},
-	}
+	}...)
 }
 
 // dispatch finds the route for path and runs it: 404 when no pattern

@@ -342,7 +342,7 @@ func TestBadParameters(t *testing.T) {
 		{"/jobs?kind=%3Cx%3E", 400, `parameter "kind": name "<x>" has the character '<'`},
 		{"/jobs?q=" + long, 400, `parameter "q" is 201 bytes long; the longest search is 200 bytes`},
 		{"/jobs?q=%ff%fe", 400, `parameter "q" is not valid UTF-8`},
-		{"/jobs?foo=1", 400, `unknown parameter "foo" (this page takes queue, kind, state, q, before, limit, done, n, refused)`},
+		{"/jobs?foo=1", 400, `unknown parameter "foo" (this page takes queue, kind, state, q, before, limit, done, n, refused, stopped, remaining)`},
 		{"/jobs?queue=a&queue=b", 400, `parameter "queue" is given 2 times; give it once`},
 		{"/jobs?done=hacked", 400, `parameter "done" is "hacked"; want one of`},
 		{"/jobs?done=retried&n=-1", 400, `parameter "n"`},

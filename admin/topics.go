@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -69,14 +70,15 @@ func (h *Handler) topicRow(t queue.TopicInfo) topicRow {
 	return topicRow{TopicInfo: t, URL: h.url("/topics/" + t.Name), Retention: retentionText(t.Retention)}
 }
 
-// subView is a subscription's row; topics are sorted by name (sortTopics).
-func (h *Handler) subView(s queue.SubscriptionInfo, topics []queue.TopicInfo) subView {
+// subView is a subscription's row; known says whether a topic is in the
+// log (its pattern links to the topic's page when it names one that is).
+func (h *Handler) subView(s queue.SubscriptionInfo, known func(topic string) bool) subView {
 	v := subView{SubscriptionInfo: s, ReplayURL: h.url("/topics?replay=" + url.QueryEscape(s.Name) + "#replay")}
 	for _, k := range slices.Sorted(maps.Keys(s.Filter)) {
 		v.Filter = append(v.Filter, k+"="+s.Filter[k])
 	}
 	if !strings.ContainsAny(s.Pattern, "*#") {
-		if _, ok := slices.BinarySearchFunc(topics, s.Pattern, func(t queue.TopicInfo, name string) int { return strings.Compare(t.Name, name) }); ok {
+		if known(s.Pattern) {
 			v.PatternURL = h.url("/topics/" + s.Pattern)
 		}
 	}
@@ -104,13 +106,22 @@ func checkTopic(name string) error {
 	return nil
 }
 
-// findTopic finds a topic in topics sorted by name (sortTopics).
-func findTopic(topics []queue.TopicInfo, name string) (queue.TopicInfo, error) {
-	i, ok := slices.BinarySearchFunc(topics, name, func(t queue.TopicInfo, name string) int { return strings.Compare(t.Name, name) })
-	if !ok {
+// inTopics returns whether a topic is in topics sorted by name
+// (sortTopics).
+func inTopics(topics []queue.TopicInfo) func(name string) bool {
+	return func(name string) bool {
+		_, ok := slices.BinarySearchFunc(topics, name, func(t queue.TopicInfo, name string) int { return strings.Compare(t.Name, name) })
+		return ok
+	}
+}
+
+// getTopic reads one topic of the log (not every topic, as listing would).
+func (h *Handler) getTopic(ctx context.Context, name string) (queue.TopicInfo, error) {
+	t, err := h.q.Topics().Get(ctx, name)
+	if errors.Is(err, queue.ErrTopicNotFound) {
 		return queue.TopicInfo{}, errNotFound(fmt.Sprintf("no topic %q: a topic appears once an event is published to it", name))
 	}
-	return topics[i], nil
+	return t, err
 }
 
 func findSubscription(subs []queue.SubscriptionInfo, name string) (queue.SubscriptionInfo, error) {
@@ -163,14 +174,14 @@ func (h *Handler) topicsPage(w http.ResponseWriter, r *http.Request) error {
 	spg.links(subAfter, snext, func(a string) string { return h.topicsURL(after, a, limit) + "#subscriptions" })
 	v.SubsPage = spg
 	for _, s := range shownSubs {
-		v.Subs = append(v.Subs, h.subView(s, topics))
+		v.Subs = append(v.Subs, h.subView(s, inTopics(topics)))
 	}
 	if replay != "" && !h.opts.ReadOnly {
 		s, err := findSubscription(all, replay)
 		if err != nil {
 			return err
 		}
-		v.Replay = &replayView{Sub: h.subView(s, topics)}
+		v.Replay = &replayView{Sub: h.subView(s, inTopics(topics))}
 		for _, t := range topics {
 			if queue.MatchTopic(s.Pattern, t.Name) {
 				if len(v.Replay.Topics) == MaxPageSize {
@@ -231,18 +242,20 @@ func (h *Handler) topicPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	topics, subs, err := h.loadTopics(ctx)
+	t, err := h.getTopic(ctx, name)
 	if err != nil {
 		return err
 	}
-	t, err := findTopic(topics, name)
+	subs, err := h.q.Topics().Subscriptions(ctx)
 	if err != nil {
 		return err
 	}
 	v := &topicView{Topic: h.topicRow(t), Limit: int(limit)}
+	// A subscription that receives t and names one topic names t.
+	known := func(name string) bool { return name == t.Name }
 	for _, s := range subs {
 		if queue.MatchTopic(s.Pattern, t.Name) && len(v.Subs) < MaxPageSize {
-			v.Subs = append(v.Subs, h.subView(s, topics))
+			v.Subs = append(v.Subs, h.subView(s, known))
 		}
 	}
 	v.To = t.LastSeq
@@ -411,12 +424,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.readCtx(r)
 	defer cancel()
-	topics, err := h.q.Topics().List(ctx)
-	if err != nil {
-		return err
-	}
-	sortTopics(topics)
-	if _, err := findTopic(topics, name); err != nil {
+	if _, err := h.getTopic(ctx, name); err != nil {
 		return err
 	}
 	events, err := h.q.Topics().Events(ctx, queue.EventFilter{Topic: name, FromSeq: from, ToSeq: to, Limit: int(limit) + 1})

@@ -28,5 +28,5 @@ func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	return j, nil
+	return s.withOutput(ctx, f, j)
 }

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -35,6 +37,11 @@ const (
   coalesce((SELECT min(seq) FROM spool.events e WHERE e.topic = t.name), 0),
   (SELECT count(*) FROM spool.events e WHERE e.topic = t.name)
   FROM spool.topics t ORDER BY t.name`
+	// sqlTopic is sqlTopics for one topic, by its primary key.
+	sqlTopic = `SELECT t.name, t.last_seq, t.retain_age_us, t.retain_events,
+  coalesce((SELECT min(seq) FROM spool.events e WHERE e.topic = t.name), 0),
+  (SELECT count(*) FROM spool.events e WHERE e.topic = t.name)
+  FROM spool.topics t WHERE t.name = $1`
 )
 
 // Subscriptions implements queue.TopicStore. It reads in one snapshot
@@ -68,6 +75,15 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 			Cursor: cursor, Backlog: int(max(0, last-cursor)), Lag: lag}
 	}
 	return out, nil
+}
+
+// Topic implements queue.TopicStore.
+func (s *Store) Topic(ctx context.Context, name string) (queue.TopicInfo, error) {
+	t, err := scanTopic(s.db.QueryRowContext(ctx, s.sql(sqlTopic), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return queue.TopicInfo{}, fmt.Errorf("%w: no topic %q: a topic appears once an event is published to it", queue.ErrTopicNotFound, name)
+	}
+	return t, mapErr(err)
 }
 
 // Topics implements queue.TopicStore.

@@ -12,7 +12,8 @@
 // # Who holds what
 //
 //   - Producers hold a [Queue]: [Queue.Enqueue], [Queue.EnqueueMany] and their
-//     Tx twins, [Queue.Publish] for topics, [Queue.MarkProcessedTx] for
+//     Tx twins, [Queue.EnqueueArgs] for argument types that name their kind
+//     ([Args]), [Queue.Publish] for topics, [Queue.MarkProcessedTx] for
 //     handlers that apply an effect once.
 //   - Operators (admin pages, CLIs, scripts) take [Queue.Inspector]: list,
 //     count, cancel, retry and delete jobs; pause, resume and configure
@@ -23,8 +24,8 @@
 //   - Worker pools (package worker) and schedulers (package schedule) are
 //     built on a Queue and share its store, clock ([Queue.Now]) and logger.
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
-//     [Notifier], [Leader], [ProcessStore]) and run package queuetest's
-//     conformance suite.
+//     [Notifier], [Leader], [ProcessStore], [ProgressStore]) and run package
+//     queuetest's conformance suite.
 //
 // # Lifecycle
 //

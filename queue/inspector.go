@@ -18,7 +18,8 @@ type Inspector struct {
 	q *Queue
 }
 
-// Get returns a job by ID, from the job table or the dead table.
+// Get returns a job by ID, from the job table or the dead table, with the
+// output and progress its handler recorded (Job.Output, Job.Progress).
 func (in *Inspector) Get(ctx context.Context, id int64) (*Job, error) {
 	return in.q.store.Get(ctx, id)
 }

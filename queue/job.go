@@ -94,6 +94,13 @@ type Job struct {
 	LeaseToken int64
 	// CancelRequested is set when an operator cancelled the job while it ran.
 	CancelRequested bool
+	// Output is the value the job's handler recorded (worker.RecordOutput),
+	// as JSON; nil when none was recorded. Get fills it in (and Progress);
+	// lists leave both empty.
+	Output []byte
+	// Progress is the latest progress the job's handler reported
+	// (worker.ReportProgress); nil when none was.
+	Progress *Progress
 	// Errors holds the job's error history, oldest first: one entry per
 	// failed attempt, bounded to the first ErrorsKeptFirst and the latest
 	// ErrorsKeptLast entries (see AppendAttemptError).

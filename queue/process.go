@@ -153,6 +153,19 @@ func addProcesses(st *Stats, ps []ProcessInfo) {
 	slices.SortFunc(st.Queues, func(a, b QueueStats) int { return strings.Compare(a.Name, b.Name) })
 }
 
+// NoLivePool reports whether the store keeps worker pools' process rows
+// and none is live: no pool has reported to this database, or every one
+// stopped or died. Every queue with pending jobs is then Unserved, for
+// one reason that is not the queue's: the admin and the spool command say
+// NoLivePoolNote once instead of flagging each queue, while the JSON keeps
+// each queue's unserved flag (the same queues) and adds no_live_pool.
+func (st *Stats) NoLivePool() bool { return st.ProcessesTracked && st.Processes == 0 }
+
+// NoLivePoolNote is what the admin and the spool command say once, in
+// place of the per-queue flag, when pending jobs wait and no worker pool
+// is live ([Stats.NoLivePool]).
+const NoLivePoolNote = "no worker pool is live: none has reported to this database, or every one stopped or died; pending jobs wait until a pool starts (worker.New, then Start)"
+
 // UnservedNote is the explanation shown beside a queue flagged
 // [QueueStats].Unserved.
 const UnservedNote = "no live worker serves this queue: its pending jobs wait until a worker pool lists it (check the queue name in the producer and the pool's Options.Queues)"

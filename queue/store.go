@@ -63,7 +63,8 @@ type Store interface {
 	// for the rescuer to settle with their (stale) tokens.
 	Expired(ctx context.Context, now time.Time, limit int) ([]*Job, error)
 
-	// Get returns a job by ID from the job table or the dead table.
+	// Get returns a job by ID from the job table or the dead table, with
+	// its output and progress (Job.Output, Job.Progress).
 	Get(ctx context.Context, id int64) (*Job, error)
 	// List returns jobs matching f, newest first, at most f.Limit. f comes
 	// validated and with its defaults applied by Inspector.
@@ -172,6 +173,13 @@ type Settlement struct {
 	Error *AttemptError
 	// Reason is the dead reason.
 	Reason string
+	// Output, when not nil, is the output the handler recorded (JSON), and
+	// Progress, when not nil, its latest progress: a settlement that took
+	// effect stores them with the job in the same transaction, unless it
+	// deleted the job (a completion without Keep), whose output goes with
+	// it. See Job.Output.
+	Output   []byte
+	Progress *Progress
 	// OrderKey is the job's ordering key: when the job leaves the live set
 	// (completed, cancelled, or dead unless dead jobs block their key), the
 	// next job of the key becomes ready.

@@ -229,6 +229,9 @@ type TopicStore interface {
 	Subscriptions(ctx context.Context) ([]SubscriptionInfo, error)
 	// Topics lists every topic in the log, ordered by name.
 	Topics(ctx context.Context) ([]TopicInfo, error)
+	// Topic returns one topic of the log by name, reading that topic
+	// only; ErrTopicNotFound when no event was ever published to it.
+	Topic(ctx context.Context, name string) (TopicInfo, error)
 	// Events returns the events of f, oldest first. f comes validated and
 	// with its defaults applied by Topics (Limit is 1 to 1000).
 	Events(ctx context.Context, f EventFilter) ([]EventRecord, error)

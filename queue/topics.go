@@ -176,6 +176,20 @@ func (t *Topics) List(ctx context.Context) ([]TopicInfo, error) {
 	return ts.Topics(ctx)
 }
 
+// Get returns one topic of the log by name: ErrTopicNotFound when no
+// event was ever published to it, ErrInvalidArgument for a name that is
+// not a topic's. It reads that topic only, where List reads every one.
+func (t *Topics) Get(ctx context.Context, name string) (TopicInfo, error) {
+	ts, err := t.q.topics()
+	if err != nil {
+		return TopicInfo{}, err
+	}
+	if err := ValidTopic(name); err != nil {
+		return TopicInfo{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	return ts.Topic(ctx, name)
+}
+
 // Events reads a topic's log, oldest first.
 func (t *Topics) Events(ctx context.Context, f EventFilter) ([]EventRecord, error) {
 	ts, err := t.q.topics()

@@ -129,7 +129,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	areas := []area{
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
 		deadArea, cancelArea, runNowArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
-		wakeArea, queueAPIArea, leaderArea, processArea, uniqueArea, retentionArea,
+		wakeArea, queueAPIArea, leaderArea, processArea,
+		outputArea, uniqueArea, retentionArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ var topicArea = area{"Topic", []testCase{
 	{"OutboxAndOrderPerSubscription", testTopicOutboxAndOrder},
 	{"SubscribeIdempotent", testTopicSubscribeIdempotent},
 	{"EventsBySeqTimeAndLimit", testTopicEvents},
+	{"OneTopicByName", testTopicGet},
 }}
 
 func (e *env) topicStore() queue.TopicStore {
@@ -484,4 +485,40 @@ func testTopicEvents(e *env) {
 	require.Equal(e.t, map[string]string{"n": "3"}, ev.Metadata)
 	require.Equal(e.t, "3", string(ev.Payload))
 	require.NotZero(e.t, ev.ID)
+}
+
+// testTopicGet: one topic by name is the topic List shows, read alone;
+// a topic no event was published to is ErrTopicNotFound.
+func testTopicGet(e *env) {
+	ts := e.topicStore()
+	_, err := ts.Topic(e.ctx, "orders.created")
+	require.ErrorIs(e.t, err, queue.ErrTopicNotFound, "before any event")
+	for i := range 5 {
+		e.publish(queue.Event{Topic: "orders.created", Args: i})
+	}
+	e.publish(queue.Event{Topic: "orders.cancelled", Args: 1})
+	e.publish(queue.Event{Topic: "orders/eu.created", Args: 1})
+	require.NoError(e.t, e.q.Topics().SetRetention(e.ctx, "orders.created", queue.Retention{MaxEvents: 2, MaxAge: time.Hour}))
+	_, err = e.q.Topics().PruneEvents(e.ctx, 100)
+	require.NoError(e.t, err)
+
+	all, err := e.q.Topics().List(e.ctx)
+	require.NoError(e.t, err)
+	require.Len(e.t, all, 3)
+	for _, want := range all {
+		got, err := e.q.Topics().Get(e.ctx, want.Name)
+		require.NoError(e.t, err, want.Name)
+		require.Equal(e.t, want, got, want.Name)
+	}
+	got, err := ts.Topic(e.ctx, "orders.created")
+	require.NoError(e.t, err)
+	require.Equal(e.t, queue.TopicInfo{Name: "orders.created", LastSeq: 5, FirstSeq: 4, Events: 2,
+		Retention: queue.Retention{MaxEvents: 2, MaxAge: time.Hour}}, got)
+
+	for _, name := range []string{"orders", "orders.created.x", "Orders.created"} {
+		_, err := e.q.Topics().Get(e.ctx, name)
+		require.ErrorIs(e.t, err, queue.ErrTopicNotFound, name)
+	}
+	_, err = e.q.Topics().Get(e.ctx, "")
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
 }

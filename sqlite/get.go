@@ -23,5 +23,8 @@ func (s *Store) Get(ctx context.Context, id int64) (*queue.Job, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("job %d: %w", id, queue.ErrNotFound)
 	}
-	return j, mapErr(err)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return s.withOutput(ctx, j)
 }

@@ -38,6 +38,9 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				if err := settled(ctx, x, st, counts); err != nil {
 					return err
 				}
+				if err := settleOutput(ctx, x, st); err != nil {
+					return err
+				}
 			}
 		}
 		return recordThroughput(ctx, x, counts)

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -31,6 +33,11 @@ const (
   coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0),
   (SELECT count(*) FROM spool_events e WHERE e.topic = t.name)
   FROM spool_topics t ORDER BY t.name`
+	// sqlTopic is sqlTopics for one topic, by its primary key.
+	sqlTopic = `SELECT t.name, t.last_seq, t.retain_age_us, t.retain_events,
+  coalesce((SELECT min(seq) FROM spool_events e WHERE e.topic = t.name), 0),
+  (SELECT count(*) FROM spool_events e WHERE e.topic = t.name)
+  FROM spool_topics t WHERE t.name = ?1`
 )
 
 // Subscriptions implements queue.TopicStore.
@@ -60,6 +67,15 @@ func (s *Store) Subscriptions(ctx context.Context) ([]queue.SubscriptionInfo, er
 			Cursor: sub.cursor, Backlog: int(max(0, last-sub.cursor)), Lag: lag}
 	}
 	return out, nil
+}
+
+// Topic implements queue.TopicStore.
+func (s *Store) Topic(ctx context.Context, name string) (queue.TopicInfo, error) {
+	t, err := scanTopic(s.readDB.QueryRowContext(ctx, sqlTopic, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return queue.TopicInfo{}, fmt.Errorf("%w: no topic %q: a topic appears once an event is published to it", queue.ErrTopicNotFound, name)
+	}
+	return t, mapErr(err)
 }
 
 // Topics implements queue.TopicStore.

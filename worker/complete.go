@@ -46,6 +46,12 @@ func (p *Pool) CompleteTx(ctx context.Context, tx *sql.Tx, job *queue.Job) error
 	}
 	s := queue.Settlement{JobID: job.ID, Token: job.LeaseToken, Queue: job.Queue, OrderKey: job.OrderKey,
 		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.keepCompleted(job.Queue, job.Kind)}
+	if att, err := attemptFrom(ctx, "CompleteTx"); err == nil && att.jobID == job.ID && att.token == job.LeaseToken {
+		// The output recorded so far commits with the job.
+		att.mu.Lock()
+		att.fill(&s)
+		att.mu.Unlock()
+	}
 	errs, err := p.store.Settle(ctx, tx, []queue.Settlement{s})
 	if err != nil {
 		return err

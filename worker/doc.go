@@ -8,6 +8,11 @@
 //		return mailer.Send(ctx, r.Email, r.OrderID)
 //	}))
 //
+// HandleArgs registers a typed handler under the kind its argument type
+// names (queue.Args), the kind Queue.EnqueueArgs gives its jobs. While it
+// runs, a handler may record an output (RecordOutput) and report progress
+// (ReportProgress): operators see both (queue.Job.Output, .Progress).
+//
 // A pool keeps MaxWorkers handlers busy per queue. It leases as many jobs
 // as it has free workers in one call, extends their leases by heartbeat
 // while they run, and acknowledges outcomes in batches. The store wakes

@@ -29,15 +29,11 @@ type Middleware func(Handler) Handler
 // JSON adapts a typed function to a Handler: the payload is decoded from
 // JSON into a T first. A payload that does not decode is a permanent
 // failure (retrying cannot fix it): the job goes to the dead table with an
-// error naming the job, its kind and T.
+// error naming the job, its kind and T. Where T names its kind
+// (queue.Args), Pool.Handle refuses the handler for any other kind; see
+// HandleArgs.
 func JSON[T any](fn func(ctx context.Context, job *queue.Job, args T) error) Handler {
-	return HandlerFunc(func(ctx context.Context, job *queue.Job) error {
-		var args T
-		if err := job.DecodeArgs(&args); err != nil {
-			return queue.Permanent(err)
-		}
-		return fn(ctx, job, args)
-	})
+	return jsonHandler[T]{fn: fn}
 }
 
 // ErrNoHandler is the error recorded on a job whose kind has no handler in

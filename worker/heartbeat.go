@@ -30,11 +30,13 @@ func (p *Pool) heartbeatLoop() {
 // Heartbeat extends the leases of the jobs this pool holds, cancels the
 // handlers of jobs an operator cancelled or whose lease was lost, and lets
 // the leases of handlers hung past their timeout run out (so the rescuer
-// takes them). On a store that implements queue.ProcessStore it then
+// takes them). On a store that implements queue.ProgressStore it writes
+// the latest progress the handlers reported (ReportProgress) since the
+// last heartbeat, and on one that implements queue.ProcessStore it then
 // records the pool's process row (processes.go). The pool calls it every
 // HeartbeatInterval.
 func (p *Pool) Heartbeat(ctx context.Context) error {
-	return errors.Join(p.extendLeases(ctx), p.recordProcess(ctx))
+	return errors.Join(p.extendLeases(ctx), p.writeProgress(ctx), p.recordProcess(ctx))
 }
 
 // extendLeases is Heartbeat's work on the leases.

@@ -88,6 +88,10 @@ type Options struct {
 	// dead table, a replay) applies its effect again, so keep keys longer
 	// than any such delay: set a longer duration (years) to keep them all.
 	KeepProcessed time.Duration
+	// MaxOutput caps the JSON of a job's output (RecordOutput), in bytes.
+	// Defaults to DefaultMaxOutput (32 KiB); at most 16 MiB. Keep it
+	// small: the output is read with the job by Get and the admin.
+	MaxOutput int
 	// Name identifies this pool's leases to operators. Defaults to
 	// host:pid:random.
 	Name string
@@ -124,8 +128,17 @@ func (o *Options) defaults(q *queue.Queue) error {
 	if o.Logger == nil {
 		o.Logger = q.Logger()
 	}
+	switch {
+	case o.MaxOutput == 0:
+		o.MaxOutput = DefaultMaxOutput
+	case o.MaxOutput < 0 || o.MaxOutput > maxMaxOutput:
+		return fmt.Errorf("worker: Options.MaxOutput %d must be from 1 to %d bytes", o.MaxOutput, maxMaxOutput)
+	}
 	return nil
 }
+
+// maxMaxOutput bounds Options.MaxOutput: 16 MiB.
+const maxMaxOutput = 16 << 20
 
 // queueDefaults applies the defaults of Queues and checks them.
 func (o *Options) queueDefaults() error {

@@ -76,6 +76,9 @@ type active struct {
 	// completedInTx: the handler completed the job in its own transaction
 	// (Pool.CompleteTx); the pool's settle then finds it gone, as expected.
 	completedInTx bool
+	// att is the running attempt's output and progress (output.go), set
+	// once the handler starts.
+	att *attempt
 }
 
 // queueRunner is one queue's side of a started pool: its workers take

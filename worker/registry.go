@@ -9,9 +9,11 @@ import (
 )
 
 // Handle registers h for jobs of kind. Mistakes (an invalid kind, a nil
-// handler, a kind registered twice, registering after Start) are reported
-// by Start.
+// handler, a kind registered twice, registering after Start, a handler
+// from JSON whose argument type names another kind with its Kind method)
+// are reported by Start.
 func (p *Pool) Handle(kind string, h Handler) {
+	mismatch := kindMismatch(kind, h) // calls user code: not under p.mu
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -23,6 +25,8 @@ func (p *Pool) Handle(kind string, h Handler) {
 		p.regErrs = append(p.regErrs, fmt.Errorf("worker: Handle(%q): nil handler", kind))
 	case p.handlers[kind] != nil:
 		p.regErrs = append(p.regErrs, fmt.Errorf("worker: Handle(%q): kind registered twice", kind))
+	case mismatch != nil:
+		p.regErrs = append(p.regErrs, mismatch)
 	default:
 		p.handlers[kind] = h
 	}

@@ -53,7 +53,8 @@ func (p *Pool) run(j *queue.Job) {
 	if timeout <= 0 {
 		timeout = p.opts.JobTimeout
 	}
-	ctx, cancel := context.WithCancelCause(queue.ContextWithJob(p.baseCtx, j))
+	att, base := p.newAttempt(queue.ContextWithJob(p.baseCtx, j), j)
+	ctx, cancel := context.WithCancelCause(base)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancelTimeout()
 	defer cancel(nil)
@@ -62,6 +63,7 @@ func (p *Pool) run(j *queue.Job) {
 	p.mu.Lock()
 	if a := p.held(j.ID, j.LeaseToken); a != nil {
 		a.cancel = cancel
+		a.att = att
 		// Past this, the heartbeat stops extending the lease: a handler that
 		// ignores its cancelled context must not hold the job forever.
 		a.deadline = start.Add(timeout + p.opts.LeaseDuration)
@@ -74,6 +76,7 @@ func (p *Pool) run(j *queue.Job) {
 	err, stack := p.call(ctx, j)
 	now := p.q.Now()
 	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: now}
+	att.finish(&s)
 	cause := context.Cause(ctx)
 	switch {
 	case err != nil && errors.Is(cause, ErrStopping):

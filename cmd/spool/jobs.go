@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 
 var (
 	lsCommand   = &command{name: "ls", summary: "list jobs, newest first, with filters", run: runLs}
-	showCommand = &command{name: "show", summary: "show one job: payload, metadata, every attempt's error",
+	showCommand = &command{name: "show", summary: "show one job: payload, metadata, progress and output, every attempt's error",
 		run: runShow}
 	enqueueCommand = &command{name: "enqueue", summary: "enqueue a job", run: runEnqueue}
 	retryCommand   = &command{name: "retry", summary: "retry a dead job, or the dead jobs of a queue or kind",
@@ -141,8 +142,9 @@ func statesList() string {
 
 const showAbout = `Usage: spool show [flags] ID
 
-Show prints one job, live or dead: its fields, metadata, payload (JSON
-indented) and every failed attempt with its error and stack. For an ID the
+Show prints one job, live or dead: its fields, metadata, progress, payload
+and output (JSON indented) and every failed attempt with its error and
+stack. For an ID the
 database does not hold (exit status 3) it says what it can tell: whether
 newer jobs exist, and whether the job may have completed and been deleted
 (as jobs are, unless a pool keeps completed ones).
@@ -175,8 +177,31 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "\nPayload:\n%s\n", indent(payloadText(j.Payload), "  "))
+	showOutput(stdout, j)
 	showErrors(stdout, j)
 	return nil
+}
+
+// maxOutputShown caps the bytes of a job's output show prints (-json
+// prints it whole).
+const maxOutputShown = 64 << 10
+
+// showOutput prints the output a job's handler recorded, if any: indented
+// JSON, the start of a long one.
+func showOutput(stdout io.Writer, j *queue.Job) {
+	if j.Output == nil {
+		return
+	}
+	text := payloadText(j.Output)
+	if len(j.Output) > maxOutputShown {
+		head := j.Output[:maxOutputShown]
+		for len(head) > 0 && !utf8.Valid(head) {
+			head = head[:len(head)-1]
+		}
+		text = fmt.Sprintf("%s\n… (%s shown of %s; -json shows it whole)", head,
+			plural(len(head), "byte"), plural(len(j.Output), "byte"))
+	}
+	fmt.Fprintf(stdout, "\nOutput:\n%s\n", indent(text, "  "))
 }
 
 // showFields prints a job's fields, one per line, as show does.
@@ -218,6 +243,13 @@ func showFields(stdout io.Writer, j *queue.Job, now time.Time) error {
 	}
 	if j.DeadReason != "" {
 		field("Dead reason", oneLine(j.DeadReason, 200))
+	}
+	if p := j.Progress; p != nil {
+		v := fmt.Sprintf("%d%%", int(math.Floor(p.Fraction*100)))
+		if p.Message != "" {
+			v += " " + oneLine(p.Message, 200)
+		}
+		field("Progress", fmt.Sprintf("%s (reported %s)", v, fmtAgo(p.At, now)))
 	}
 	for _, k := range sortedKeys(j.Metadata) {
 		field("Metadata "+k, oneLine(j.Metadata[k], 200))

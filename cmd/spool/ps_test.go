@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,21 @@ func TestCLIPs(t *testing.T) {
 	require.Len(t, out.Processes, 2)
 	require.Equal(t, "web-1", out.Processes[0].Name)
 	require.Equal(t, []wire.ProcessQueue{{Name: "notify", Concurrency: 5, Running: 2}, {Name: "reports", Concurrency: 1}}, out.Processes[0].Queues)
+	require.Empty(t, out.NextAfter, "every pool shown")
+
+	// -limit bounds the list and says how many more there are.
+	r = ok(t, "ps", "-db", f.path, "-limit", "1")
+	lines = strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	require.True(t, strings.HasPrefix(lines[1], "web-1 "), r.stdout)
+	require.Contains(t, r.stderr, "1 more pool not shown: raise -limit to see them")
+	out = wire.Processes{}
+	okJSON(t, &out, "ps", "-db", f.path, "-limit", "1")
+	require.Len(t, out.Processes, 1)
+	require.Equal(t, "web-1", out.NextAfter)
+	require.Equal(t, "id-1", out.NextAfterID)
+	fails(t, 2, "-limit 0 is outside 1..1000", "ps", "-db", f.path, "-limit", "0")
+	fails(t, 2, "-limit 1001 is outside 1..1000", "ps", "-db", f.path, "-limit", "1001")
 }
 
 // stats marks the queues whose pending jobs no live pool works, says why,
@@ -85,4 +101,42 @@ func TestCLIStatsUnserved(t *testing.T) {
 	for _, q := range st.Queues {
 		require.Equal(t, q.Name == "mail", q.Unserved, q.Name)
 	}
+}
+
+// With no live pool at all, stats says so once instead of marking every
+// queue with pending jobs; its JSON flags the same queues as unserved and
+// sets no_live_pool, as /api/stats does. The admin's dashboard and Queues
+// page follow the same rule (admin's TestQueuesShowServedAndUnserved).
+func TestCLIStatsNoLivePool(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := ok(t, "stats", "-db", f.path)
+	table := r.stdout[:strings.Index(r.stdout, "\n\n")+1]
+	require.NotContains(t, table, unservedMark, "no queue marked:\n%s", table)
+	require.Contains(t, table, "CONCURRENCY")
+	require.Equal(t, 1, strings.Count(r.stderr, "no worker pool is live"), r.stderr)
+	require.NotContains(t, r.stderr, "check the queue name", "not the advice for one queue")
+
+	var st wire.Stats
+	okJSON(t, &st, "stats", "-db", f.path)
+	require.True(t, st.ProcessesTracked)
+	require.Zero(t, st.Processes)
+	require.True(t, st.NoLivePool)
+	pending := 0
+	for _, q := range st.Queues {
+		require.Equal(t, q.Pending > 0, q.Unserved, q.Name)
+		if q.Pending > 0 {
+			pending++
+		}
+	}
+	require.Positive(t, pending, "the fixture has pending jobs")
+	require.Contains(t, r.stderr, fmt.Sprintf("the pending jobs of %s wait", plural(pending, "queue")))
+
+	// A live pool: the queues it does not work are marked, one by one.
+	f.recordPools(t)
+	okJSON(t, &st, "stats", "-db", f.path)
+	require.False(t, st.NoLivePool)
+	r = ok(t, "stats", "-db", f.path)
+	require.Contains(t, r.stdout, unservedMark)
+	require.NotContains(t, r.stderr, "no worker pool is live")
 }

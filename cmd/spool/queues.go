@@ -28,8 +28,10 @@ jobs running and dead; how long the oldest pending job has waited;
 whether the queue is paused and its limit on waiting jobs (-: none);
 CONCURRENCY sums the workers of the live worker pools that work the queue
 (see 'spool ps'), and a queue with pending jobs that no live pool works is
-marked "! no live worker". Every known queue is listed: with jobs, with
-settings (paused or resumed, limited), or worked by a live pool. Below, the attempts settled per minute over the last -minutes:
+marked "! no live worker"; when no pool is live at all, a note says so
+once instead of marking every such queue. Every known queue is listed:
+with jobs, with settings (paused or resumed, limited), or worked by a
+live pool. Below, the attempts settled per minute over the last -minutes:
 completed, failed (to be retried) and dead.
 
 Flags:
@@ -84,8 +86,10 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				conc = fmt.Sprint(q.Concurrency)
 			}
 			if q.Unserved {
-				mark = unservedMark
 				unserved++
+				if !st.NoLivePool() {
+					mark = unservedMark // with no pool at all, the note says it once
+				}
 			}
 			cells = append(cells, conc, mark)
 		}
@@ -102,7 +106,11 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "note: %s stuck behind a dead job: retry or delete the dead job to let the key move on ('spool ls -state dead')\n",
 			plural(stuck, "ordering key"))
 	}
-	if unserved > 0 {
+	switch {
+	case unserved > 0 && st.NoLivePool():
+		fmt.Fprintf(stderr, "note: %s: the pending jobs of %s wait ('spool ps' lists the live pools)\n",
+			queue.NoLivePoolNote, plural(unserved, "queue"))
+	case unserved > 0:
 		fmt.Fprintf(stderr, "note: %s marked %q: %s ('spool ps' lists the live pools)\n",
 			plural(unserved, "queue"), unservedMark, queue.UnservedNote)
 	}

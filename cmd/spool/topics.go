@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -273,16 +274,11 @@ func checkSeqRange(topic string, from, to int64) error {
 // knownTopic returns the named topic, or exit status 3 for a topic the log
 // does not know.
 func knownTopic(ctx context.Context, d *db, topic string) (queue.TopicInfo, error) {
-	topics, err := d.q.Topics().List(ctx)
-	if err != nil {
-		return queue.TopicInfo{}, err
+	t, err := d.q.Topics().Get(ctx, topic)
+	if errors.Is(err, queue.ErrTopicNotFound) {
+		return queue.TopicInfo{}, notFoundf("unknown topic %q", topic)
 	}
-	for _, t := range topics {
-		if t.Name == topic {
-			return t, nil
-		}
-	}
-	return queue.TopicInfo{}, notFoundf("unknown topic %q", topic)
+	return t, err
 }
 
 const replayAbout = `Usage: spool replay [flags] SUBSCRIPTION -topic TOPIC [-from N] [-to M]

@@ -46,6 +46,26 @@ type Job struct {
 	// ErrorsDropped is Job.ErrorsDropped: how many failed attempts' errors
 	// were not kept between the first entry of Errors and the rest.
 	ErrorsDropped int `json:"errors_dropped,omitempty"`
+	// OutputEncoding and Output are the handler's recorded output
+	// (queue.Job.Output), written as Payload writes a payload, set by
+	// NewJob with full when there is one; CapOutput cuts a long one to
+	// its start, with OutputTruncated set, OutputBytes its whole size and
+	// OutputURL where it is served whole.
+	OutputEncoding  string `json:"output_encoding,omitempty"`
+	Output          any    `json:"output,omitempty"`
+	OutputBytes     int    `json:"output_bytes,omitempty"`
+	OutputTruncated bool   `json:"output_truncated,omitempty"`
+	OutputURL       string `json:"output_url,omitempty"`
+	// Progress is the latest progress the handler reported, set by NewJob
+	// with full when there is one.
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Progress is a job's progress (queue.Progress) in JSON.
+type Progress struct {
+	Fraction float64   `json:"fraction"`
+	Message  string    `json:"message,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // NewJob returns j's JSON form; full adds the payload, the kept attempt
@@ -69,8 +89,27 @@ func NewJob(j *queue.Job, full bool) Job {
 			a.Errors = []queue.AttemptError{}
 		}
 		a.PayloadEncoding, a.Payload = Payload(j.Payload)
+		if j.Output != nil {
+			a.OutputEncoding, a.Output = Payload(j.Output)
+			a.OutputBytes = len(j.Output)
+		}
+		if p := j.Progress; p != nil {
+			a.Progress = &Progress{Fraction: p.Fraction, Message: p.Message, At: p.At.UTC()}
+		}
 	}
 	return a
+}
+
+// CapOutput sets a's output from o as NewJob with full does, but of an
+// output longer than limit bytes only its start (see CappedPayload), with
+// OutputTruncated set, and OutputURL to url. A nil o leaves a without
+// output.
+func (a *Job) CapOutput(o []byte, limit int, url string) {
+	if o == nil {
+		return
+	}
+	a.OutputBytes, a.OutputURL = len(o), url
+	a.OutputEncoding, a.Output, a.OutputTruncated = CappedPayload(o, limit)
 }
 
 // CapPayload sets a's payload from p as NewJob with full does, but of a

@@ -41,10 +41,16 @@ func NewProcess(p queue.ProcessInfo) Process {
 // a store that keeps no process rows (it does not implement
 // queue.ProcessStore): the list is then empty for want of data, not of
 // workers.
+//
+// It may be one page of the list: NextAfter and NextAfterID, when set,
+// are the name and the ID of the last pool shown, to pass as "after" and
+// "after_id" for the next page (the list is ordered by name, then ID).
 type Processes struct {
-	Now       time.Time `json:"now"`
-	Tracked   bool      `json:"tracked"`
-	Processes []Process `json:"processes"`
+	Now         time.Time `json:"now"`
+	Tracked     bool      `json:"tracked"`
+	Processes   []Process `json:"processes"`
+	NextAfter   string    `json:"next_after,omitempty"`
+	NextAfterID string    `json:"next_after_id,omitempty"`
 }
 
 // NewProcesses returns ps at now; tracked says whether the store keeps

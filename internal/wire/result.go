@@ -40,11 +40,19 @@ func NewRetryResult(id int64, n int, skipped []queue.KeyHeldError) RetryResult {
 
 // BulkResult is what a bulk cancel or delete of waiting jobs did: how
 // many it changed, and how many of those selected it left as they were
-// (they had started or finished meanwhile).
+// (they had started or finished meanwhile). Incomplete says it stopped
+// before the end of the selection, for Stopped: "budget" (its time
+// budget was spent), "max_bulk" (it changed as many as one call may) or
+// "cancelled" (the request ended); run it again for the rest. Remaining
+// counts the selected IDs it did not reach; for a selection by filter
+// ("all") it is not known and left out.
 type BulkResult struct {
-	Cancelled int `json:"cancelled,omitempty"`
-	Deleted   int `json:"deleted,omitempty"`
-	Refused   int `json:"refused"`
+	Cancelled  int    `json:"cancelled,omitempty"`
+	Deleted    int    `json:"deleted,omitempty"`
+	Refused    int    `json:"refused"`
+	Incomplete bool   `json:"incomplete,omitempty"`
+	Stopped    string `json:"stopped,omitempty"`
+	Remaining  int    `json:"remaining,omitempty"`
 }
 
 // RunNowResult says a scheduled job was made ready to run now.

@@ -71,16 +71,19 @@ type Stats struct {
 	Queues     []Queue   `json:"queues"`
 	Throughput []Minute  `json:"throughput"`
 	// ProcessesTracked says whether the store keeps worker pools' process
-	// rows; Processes then counts the live ones.
+	// rows; Processes then counts the live ones. NoLivePool is set when it
+	// keeps them and none is live (queue.Stats.NoLivePool): every queue
+	// with pending jobs is unserved then, for want of any pool.
 	ProcessesTracked bool `json:"processes_tracked"`
 	Processes        int  `json:"processes"`
+	NoLivePool       bool `json:"no_live_pool"`
 }
 
 // NewStats returns st's queues at now with the minutes of throughput given
 // (all of st.Throughput, or the last few).
 func NewStats(now time.Time, st *queue.Stats, minutes []queue.MinuteStats) Stats {
 	out := Stats{Now: now.UTC(), Queues: NewQueues(st).Queues, Throughput: make([]Minute, len(minutes)),
-		ProcessesTracked: st.ProcessesTracked, Processes: st.Processes}
+		ProcessesTracked: st.ProcessesTracked, Processes: st.Processes, NoLivePool: st.NoLivePool()}
 	for i, m := range minutes {
 		out.Throughput[i] = Minute{Minute: m.Minute.UTC(), Completed: m.Completed, Failed: m.Failed, Dead: m.Dead}
 	}
