@@ -22,7 +22,9 @@
 //   - Topic administration takes [Queue.Topics]: subscriptions, the event
 //     log, replay and retention.
 //   - Worker pools (package worker) and schedulers (package schedule) are
-//     built on a Queue and share its store, clock ([Queue.Now]) and logger.
+//     built on a Queue and share its store, clock ([Queue.Now]), logger
+//     and instrumentation hook ([Observer], which package spoolotel turns
+//     into OpenTelemetry metrics and traces).
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
 //     [Notifier], [Leader], [ProcessStore], [ProgressStore]) and run package
 //     queuetest's conformance suite.

@@ -26,29 +26,38 @@ func (in *Inspector) Get(ctx context.Context, id int64) (*Job, error) {
 
 // List returns jobs matching f, newest first.
 func (in *Inspector) List(ctx context.Context, f ListFilter) ([]*Job, error) {
+	f, err := validListFilter(f)
+	if err != nil {
+		return nil, err
+	}
+	return in.q.store.List(ctx, f)
+}
+
+// validListFilter checks f and applies its defaults.
+func validListFilter(f ListFilter) (ListFilter, error) {
 	if f.Queue != "" {
 		if err := ValidName(f.Queue); err != nil {
-			return nil, fmt.Errorf("%w: queue filter: %v", ErrInvalidArgument, err)
+			return f, fmt.Errorf("%w: queue filter: %v", ErrInvalidArgument, err)
 		}
 	}
 	if f.Kind != "" {
 		if err := ValidName(f.Kind); err != nil {
-			return nil, fmt.Errorf("%w: kind filter: %v", ErrInvalidArgument, err)
+			return f, fmt.Errorf("%w: kind filter: %v", ErrInvalidArgument, err)
 		}
 	}
 	if f.State != "" && !f.State.Valid() {
-		return nil, fmt.Errorf("%w: unknown state %q (want one of %v)", ErrInvalidArgument, f.State, States)
+		return f, fmt.Errorf("%w: unknown state %q (want one of %v)", ErrInvalidArgument, f.State, States)
 	}
 	switch {
 	case f.Limit == 0:
 		f.Limit = 50
 	case f.Limit < 0 || f.Limit > 1000:
-		return nil, fmt.Errorf("%w: limit %d is outside 1..1000", ErrInvalidArgument, f.Limit)
+		return f, fmt.Errorf("%w: limit %d is outside 1..1000", ErrInvalidArgument, f.Limit)
 	}
 	if f.BeforeID < 0 {
-		return nil, fmt.Errorf("%w: before id %d is negative", ErrInvalidArgument, f.BeforeID)
+		return f, fmt.Errorf("%w: before id %d is negative", ErrInvalidArgument, f.BeforeID)
 	}
-	return in.q.store.List(ctx, f)
+	return f, nil
 }
 
 // Cancel cancels a job: a pending or scheduled job is cancelled at once; a

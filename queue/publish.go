@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 func (q *Queue) topics() (TopicStore, error) {
@@ -42,6 +43,24 @@ func (q *Queue) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) (PublishRes
 }
 
 func (q *Queue) publish(ctx context.Context, tx *sql.Tx, ev Event) (PublishResult, error) {
+	o := q.opts.Observer
+	if o == nil {
+		return q.publishEvent(ctx, tx, ev)
+	}
+	start := time.Now()
+	if o.PublishStart != nil {
+		var md map[string]string
+		ctx, md = o.PublishStart(ctx, ev)
+		ev.Metadata = withMetadata(NewJob{Metadata: ev.Metadata}, md).Metadata
+	}
+	res, err := q.publishEvent(ctx, tx, ev)
+	if o.PublishDone != nil {
+		o.PublishDone(ctx, PublishEvent{Topic: ev.Topic, Result: res, Err: err, Tx: tx != nil, Duration: time.Since(start)})
+	}
+	return res, err
+}
+
+func (q *Queue) publishEvent(ctx context.Context, tx *sql.Tx, ev Event) (PublishResult, error) {
 	ts, err := q.topics()
 	if err != nil {
 		return PublishResult{}, err

@@ -37,6 +37,10 @@ type Options struct {
 	// FullRetryInterval is how often a waiting enqueue tries again.
 	// Defaults to 100ms.
 	FullRetryInterval time.Duration
+	// Observer receives instrumentation events from the queue and from the
+	// worker pools and schedulers built on it (see Observer; package
+	// spoolotel makes one for OpenTelemetry). Defaults to nil: none.
+	Observer *Observer
 }
 
 // Default option values.
@@ -161,36 +165,65 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []NewJob) ([]Enque
 	if len(jobs) == 0 {
 		return nil, nil
 	}
+	if o := q.opts.Observer; o != nil {
+		return q.enqueueObserved(ctx, o, tx, jobs)
+	}
+	res, _, err := q.enqueueJobs(ctx, tx, jobs, nil)
+	return res, err
+}
+
+// enqueueObserved is enqueue reported to o: EnqueueStart before, with the
+// metadata it returns added to the jobs, and EnqueueDone after.
+func (q *Queue) enqueueObserved(ctx context.Context, o *Observer, tx *sql.Tx, jobs []NewJob) ([]EnqueueResult, error) {
+	start := time.Now()
+	var md map[string]string
+	if o.EnqueueStart != nil {
+		ctx, md = o.EnqueueStart(ctx, jobs)
+	}
+	res, norm, err := q.enqueueJobs(ctx, tx, jobs, md)
+	if o.EnqueueDone != nil {
+		if norm == nil {
+			norm = jobs
+		}
+		o.EnqueueDone(ctx, EnqueueEvent{Jobs: norm, Results: res, Err: err, Tx: tx != nil, Duration: time.Since(start)})
+	}
+	return res, err
+}
+
+// enqueueJobs validates jobs, adds md (an Observer's metadata) to each, and
+// inserts them, waiting for room where the options say so. It returns the
+// results and the jobs as inserted (nil if they did not validate).
+func (q *Queue) enqueueJobs(ctx context.Context, tx *sql.Tx, jobs []NewJob, md map[string]string) ([]EnqueueResult, []NewJob, error) {
 	parent, _ := JobFromContext(ctx)
 	var refused error // the last QueueFullError while waiting for room
 	for {
 		now := q.opts.Now()
 		norm := make([]NewJob, len(jobs))
 		for i, j := range jobs {
-			n, err := q.normalize(i, j, now)
+			n, err := q.normalize(i, withMetadata(j, md), now)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			norm[i] = q.inherit(n, parent)
 		}
 		res, err := q.store.Enqueue(ctx, tx, now, norm)
 		if err == nil {
-			return res, nil
+			return res, norm, nil
 		}
 		if refused != nil && ctx.Err() != nil {
 			// The wait ended between two attempts: report why it waited.
-			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
+			return nil, norm, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
 		}
 		var full *QueueFullError
 		if !q.opts.WaitWhenFull || tx != nil || !errors.As(err, &full) || full.Adding > full.Limit {
-			return nil, err
+			return nil, norm, err
 		}
 		refused = err
 		t := time.NewTimer(q.opts.FullRetryInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
+			return nil, norm, fmt.Errorf("%w (gave up waiting for room: %w)", refused, context.Cause(ctx))
 		case <-t.C:
 		}
 	}

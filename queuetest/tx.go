@@ -16,6 +16,7 @@ var txArea = area{"Tx", []testCase{
 	{"MarkProcessedFollowsCallerTx", testMarkProcessed},
 	{"WritesFollowCallerTxNilCommitsAtOnce", testWritesFollowCallerTx},
 	{"ForeignTxRefused", testForeignTxRefused},
+	{"ListTxSeesUncommittedJobs", testListTx},
 }}
 
 func testEnqueueTx(e *env) {
@@ -187,4 +188,49 @@ func testForeignTxRefused(e *env) {
 	list, err := other.Store.List(e.ctx, queue.ListFilter{})
 	require.NoError(e.t, err)
 	require.Empty(e.t, list, "nothing landed in the other database")
+}
+
+// testListTx: ListTx lists the jobs a caller's transaction enqueued before
+// it commits, with the committed ones and filters as List, and refuses a
+// foreign transaction leaving it usable.
+func testListTx(e *env) {
+	if e.db == nil {
+		e.t.Skip("backend gives no DB handle")
+	}
+	in := e.q.Inspector()
+	before := e.enqueue(queue.NewJob{Kind: "committed"})
+	tx, err := e.db.BeginTx(e.ctx, nil)
+	require.NoError(e.t, err)
+	defer tx.Rollback()
+	res, err := e.q.EnqueueManyTx(e.ctx, tx, []queue.NewJob{
+		{Kind: "outbox", Queue: "mail", Args: map[string]int{"order": 1}},
+		{Kind: "outbox", Queue: "mail", Args: map[string]int{"order": 2}},
+	})
+	require.NoError(e.t, err)
+	jobs, err := in.ListTx(e.ctx, tx, queue.ListFilter{})
+	require.NoError(e.t, err)
+	require.Equal(e.t, []int64{res[1].ID, res[0].ID, before}, ids(jobs), "newest first, uncommitted ones too")
+	require.JSONEq(e.t, `{"order":2}`, string(jobs[0].Payload))
+	require.Equal(e.t, "mail", jobs[0].Queue)
+	jobs, err = in.ListTx(e.ctx, tx, queue.ListFilter{Kind: "outbox", Limit: 1})
+	require.NoError(e.t, err)
+	require.Equal(e.t, []int64{res[1].ID}, ids(jobs))
+
+	other := e.open(e.t)
+	e.t.Cleanup(func() { other.Store.Close() })
+	if other.DB != nil {
+		otx, err := other.DB.BeginTx(e.ctx, nil)
+		require.NoError(e.t, err)
+		defer otx.Rollback()
+		_, err = in.ListTx(e.ctx, otx, queue.ListFilter{})
+		require.ErrorIs(e.t, err, queue.ErrForeignTx)
+		require.NoError(e.t, otx.Rollback())
+	}
+	_, err = in.ListTx(e.ctx, nil, queue.ListFilter{})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+
+	require.NoError(e.t, tx.Rollback())
+	jobs, err = in.List(e.ctx, queue.ListFilter{})
+	require.NoError(e.t, err)
+	require.Equal(e.t, []int64{before}, ids(jobs), "rolled back: only the committed job")
 }

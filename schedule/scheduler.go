@@ -278,6 +278,13 @@ func (s *Scheduler) fire(ctx context.Context, f queue.ScheduleFire, job *queue.N
 	if n, ok := s.q.Store().(queue.Notifier); ok && job != nil {
 		n.Notify(job.Queue) // committed: wake this process's workers now
 	}
+	if o := s.q.Observer(); o != nil && o.ScheduleFired != nil {
+		e := queue.ScheduleFireEvent{Schedule: f.Name, Fire: f, JobID: id}
+		if job != nil {
+			e.Queue, e.Kind = job.Queue, job.Kind
+		}
+		o.ScheduleFired(ctx, e)
+	}
 	return true, id, nil
 }
 

@@ -250,10 +250,12 @@ func checkOpenPath(path string, readOnly bool) error {
 // file (SQLite's mode=rw), and none at all once the file was found deleted
 // or replaced: a new connection would create an empty database that other
 // processes then use, or join the old -wal and -shm files to another
-// database file.
+// database file. Connections of a pool that serves callers' transactions
+// (hookCommits) get the commit hook that wakes queues (wake.go).
 type noCreateConnector struct {
 	create, existing driver.Connector
 	opened           *atomic.Pointer[Store]
+	hookCommits      bool
 }
 
 // Connect implements driver.Connector.
@@ -269,7 +271,9 @@ func (c noCreateConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	hookCommits(conn, c.opened) // wake.go
+	if c.hookCommits {
+		hookCommits(conn, c.opened) // wake.go
+	}
 	return conn, nil
 }
 
@@ -277,8 +281,10 @@ func (c noCreateConnector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c noCreateConnector) Driver() driver.Driver { return c.create.Driver() }
 
 // openDB opens a pool on dsn d. Unless readOnly (mode=ro never creates),
-// its connections stop creating the file once opened is set.
-func openDB(d string, readOnly bool, opened *atomic.Pointer[Store]) (*sql.DB, error) {
+// its connections stop creating the file once opened is set. With
+// callerTx, its connections carry the commit hook: the pool is the one
+// callers begin their transactions on (Store.DB).
+func openDB(d string, readOnly, callerTx bool, opened *atomic.Pointer[Store]) (*sql.DB, error) {
 	create, err := msqlite.NewConnector(d)
 	if err != nil {
 		return nil, err
@@ -290,7 +296,7 @@ func openDB(d string, readOnly bool, opened *atomic.Pointer[Store]) (*sql.DB, er
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(noCreateConnector{create: create, existing: existing, opened: opened}), nil
+	return sql.OpenDB(noCreateConnector{create: create, existing: existing, opened: opened, hookCommits: callerTx}), nil
 }
 
 // missing reports whether a stat error says the file, or a directory on

@@ -241,8 +241,8 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 	if immutable {
 		d += "&immutable=1"
 	}
-	var opened atomic.Pointer[Store] // filecheck.go: later connections never create the file
-	writeDB, err := openDB(d, opts.ReadOnly, &opened)
+	var opened atomic.Pointer[Store]                         // filecheck.go: later connections never create the file
+	writeDB, err := openDB(d, opts.ReadOnly, false, &opened) // the writer's commits wake by Notify (wake.go)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -250,7 +250,7 @@ func openPools(ctx context.Context, path string, opts Options, immutable bool) (
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
-	readDB, err := openDB(d, opts.ReadOnly, &opened)
+	readDB, err := openDB(d, opts.ReadOnly, true, &opened)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -15,11 +15,14 @@ import (
 // notify as soon as they commit. A write in a caller's transaction (the
 // Tx twins) must not wake anyone before that transaction commits, and
 // database/sql tells nobody when it does; so such a write arms its queues,
-// and a commit hook, registered on every connection the store opens
-// (Open), wakes the armed queues on each commit for commitWakeWindow. A
-// commit of another connection may wake them early, and workers then find
-// nothing and wait again: the window's later commits, the caller's among
-// them, wake them once more. A store made with New (the app's *sql.DB)
+// and a commit hook, registered on the connections callers' transactions
+// run on (Store.DB's pool, opened by Open), wakes the armed queues on each
+// commit there for commitWakeWindow. Another caller's commit may wake them
+// early, and workers then find nothing and wait again: the window's later
+// commits, the caller's among them, wake them once more. The store's own
+// writer has no hook (its commits wake by Notify): with one, every empty
+// lease the wake-up caused would commit and wake the queue again, a loop
+// that ran thousands of empty leases a second while any window was open. A store made with New (the app's *sql.DB)
 // has no hook: its workers find such jobs at their next poll.
 
 // commitWakeWindow is how long after a write in a caller's transaction the

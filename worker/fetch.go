@@ -115,8 +115,15 @@ func (f *fetcher) lease() time.Duration {
 		// Rate-limited: look again when the next token is due.
 		return max(f.rate.wait(), time.Millisecond)
 	}
+	var began time.Time
+	if p.obs != nil {
+		began = time.Now()
+	}
 	res, err := p.store.Lease(context.Background(), queue.LeaseParams{
 		Queue: r.name, Limit: want, Now: now, Until: now.Add(p.opts.LeaseDuration), Worker: p.opts.Name})
+	if p.obs != nil && p.obs.Leased != nil {
+		p.obs.Leased(context.Background(), queue.LeaseEvent{Queue: r.name, Requested: want, Jobs: res.Jobs, Err: err, Duration: time.Since(began)})
+	}
 	if err != nil {
 		f.rate.refund(want)
 		p.leaseFailed(r.name, &f.fail, err)

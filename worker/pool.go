@@ -27,6 +27,7 @@ type Pool struct {
 	wake   queue.Notifier
 	opts   Options
 	logger *slog.Logger
+	obs    *queue.Observer // the queue's instrumentation hook; nil: none
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -117,7 +118,7 @@ func New(q *queue.Queue, opts Options) (*Pool, error) {
 		wake = &queue.Wakeups{}
 	}
 	return &Pool{
-		q: q, store: q.Store(), wake: wake, opts: opts, logger: opts.Logger,
+		q: q, store: q.Store(), wake: wake, opts: opts, logger: opts.Logger, obs: q.Observer(),
 		handlers: map[string]Handler{}, active: map[int64]*active{},
 		epoch: q.Now(), id: uuid.NewString(),
 	}, nil
@@ -278,7 +279,7 @@ func (p *Pool) releaseAll() {
 	if len(batch) == 0 {
 		return
 	}
-	if _, err := p.store.Settle(context.Background(), nil, batch); err != nil {
+	if _, err := p.storeSettle(batch); err != nil {
 		p.logger.Error("spool: release on stop failed; the jobs run again when their leases expire", "jobs", len(batch), "err", err)
 	}
 	p.mu.Lock()

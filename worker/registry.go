@@ -49,13 +49,14 @@ func (p *Pool) Use(mw ...Middleware) {
 }
 
 // chain returns the pool's handler: dispatch by kind, wrapped in the
-// middleware. p.mu must be held.
+// middleware, and in the queue's Observer's report of each attempt.
+// p.mu must be held.
 func (p *Pool) chain() Handler {
 	var h Handler = HandlerFunc(p.dispatch)
 	for i := len(p.mws) - 1; i >= 0; i-- {
 		h = p.mws[i](h)
 	}
-	return h
+	return p.observed(h)
 }
 
 // dispatch runs the handler registered for job's kind.

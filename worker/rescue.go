@@ -50,6 +50,9 @@ func (p *Pool) Rescue(ctx context.Context) (int, error) {
 				total++
 				p.logger.Warn("spool: rescued job with expired lease", "job", jobs[i].ID, "kind", jobs[i].Kind,
 					"outcome", batch[i].Outcome.String())
+				if p.obs != nil && p.obs.Rescued != nil {
+					p.obs.Rescued(ctx, queue.RescueEvent{Job: jobs[i], Outcome: batch[i].Outcome})
+				}
 			}
 		}
 		if len(jobs) < 500 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
@@ -73,31 +74,40 @@ func (p *Pool) run(j *queue.Job) {
 	}
 	p.mu.Unlock()
 
-	err, stack := p.call(ctx, j)
-	now := p.q.Now()
-	s := queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: now}
+	err, stack := p.call(ctx, p.handler, j)
+	s, ok := p.result(ctx, j, timeout, err, stack)
 	att.finish(&s)
-	cause := context.Cause(ctx)
-	switch {
-	case err != nil && errors.Is(cause, ErrStopping):
-		s.Outcome, s.RunAt = queue.OutcomeRelease, now
-		p.settle(s)
-		return
-	case err != nil && errors.Is(cause, ErrCancelled):
-		s.Outcome = queue.OutcomeCancel
-		p.settle(s)
-		return
-	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
+	if !ok {
 		// Someone else holds the job now; nothing of ours may settle it.
 		p.mu.Lock()
 		p.forget(j.ID, j.LeaseToken)
 		p.mu.Unlock()
 		p.logger.Warn("spool: handler stopped after losing its lease", "job", j.ID, "kind", j.Kind)
 		return
+	}
+	p.settle(s)
+}
+
+// result is the settlement of an attempt of j whose handler, run under ctx
+// with timeout, returned err (and stack, after a panic). ok is false when
+// nothing of this pool may settle the job: its lease was lost.
+func (p *Pool) result(ctx context.Context, j *queue.Job, timeout time.Duration, err error, stack string) (s queue.Settlement, ok bool) {
+	now := p.q.Now()
+	s = queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, OrderKey: j.OrderKey, Now: now}
+	cause := context.Cause(ctx)
+	switch {
+	case err != nil && errors.Is(cause, ErrStopping):
+		s.Outcome, s.RunAt = queue.OutcomeRelease, now
+		return s, true
+	case err != nil && errors.Is(cause, ErrCancelled):
+		s.Outcome = queue.OutcomeCancel
+		return s, true
+	case err != nil && errors.Is(cause, queue.ErrLeaseLost):
+		return s, false
 	case err != nil && errors.Is(cause, ErrTimeout):
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)
 	}
-	p.settle(p.outcome(j, s, err, stack))
+	return p.outcome(j, s, err, stack), true
 }
 
 // failure is the settlement of an attempt of j that failed with err.
@@ -129,8 +139,8 @@ func (p *Pool) outcome(j *queue.Job, s queue.Settlement, err error, stack string
 	return s
 }
 
-// call runs the handler, turning a panic into an error with its stack.
-func (p *Pool) call(ctx context.Context, j *queue.Job) (err error, stack string) {
+// call runs h, turning a panic into an error with its stack.
+func (p *Pool) call(ctx context.Context, h Handler, j *queue.Job) (err error, stack string) {
 	defer func() {
 		if r := recover(); r != nil {
 			stack = string(debug.Stack())
@@ -141,7 +151,7 @@ func (p *Pool) call(ctx context.Context, j *queue.Job) (err error, stack string)
 			}
 		}
 	}()
-	return p.handler.Work(ctx, j), ""
+	return h.Work(ctx, j), ""
 }
 
 func (p *Pool) backoffFor(j *queue.Job) queue.Backoff {

@@ -96,7 +96,7 @@ func (p *Pool) dropReleased(batch []queue.Settlement) []queue.Settlement {
 // healthy pages are not held up by the rest.
 func (p *Pool) writeOutcomes(batch []queue.Settlement) []error {
 	for attempt := 1; ; attempt++ {
-		errs, err := p.store.Settle(context.Background(), nil, batch)
+		errs, err := p.storeSettle(batch)
 		if errors.Is(err, queue.ErrCorrupt) {
 			return p.settleEach(batch)
 		}
@@ -167,7 +167,7 @@ func (p *Pool) settleEach(batch []queue.Settlement) []error {
 	out := make([]error, len(batch))
 	for i := range batch {
 		for attempt := 1; ; attempt++ {
-			errs, err := p.store.Settle(context.Background(), nil, batch[i:i+1])
+			errs, err := p.storeSettle(batch[i : i+1])
 			if err == nil && len(errs) > 0 {
 				err = errs[0]
 			}
@@ -200,4 +200,43 @@ func (p *Pool) retrySettle(err error, attempt int) bool {
 // settleRetryWait is the wait before a settle's next try.
 func settleRetryWait(attempt int) time.Duration {
 	return min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second)
+}
+
+// storeSettle is the pool's store call that settles batch (one
+// transaction), reported to the Observer when there is one. A job the
+// handler completed in its own transaction (CompleteTx) is gone when the
+// pool settles it: the Observer sees that settlement as the completion it
+// was, not as a lost lease.
+func (p *Pool) storeSettle(batch []queue.Settlement) ([]error, error) {
+	if p.obs == nil || p.obs.Settled == nil {
+		return p.store.Settle(context.Background(), nil, batch)
+	}
+	kinds := make([]string, len(batch))
+	var inTx []bool
+	p.mu.Lock()
+	for i, s := range batch {
+		if a := p.held(s.JobID, s.Token); a != nil {
+			kinds[i] = a.job.Kind
+			if a.completedInTx {
+				if inTx == nil {
+					inTx = make([]bool, len(batch))
+				}
+				inTx[i] = true
+			}
+		}
+	}
+	p.mu.Unlock()
+	began := time.Now()
+	errs, err := p.store.Settle(context.Background(), nil, batch)
+	e := queue.SettleEvent{Settlements: batch, Kinds: kinds, Errs: errs, Err: err, Duration: time.Since(began)}
+	if inTx != nil && errs != nil {
+		e.Errs = make([]error, len(errs))
+		for i, x := range errs {
+			if !inTx[i] || !errors.Is(x, queue.ErrLeaseLost) {
+				e.Errs[i] = x
+			}
+		}
+	}
+	p.obs.Settled(context.Background(), e)
+	return errs, err
 }

@@ -6,7 +6,8 @@
 // the receipt email and the warehouse notice. An order with a
 // non-positive total is a poison job that ends in the dead table. A
 // nightly stock sync runs on a schedule, and the admin page is mounted at
-// /admin/.
+// /admin/. spool's metrics are served in Prometheus format on /metrics
+// (package spoolotel, through OpenTelemetry's Prometheus exporter).
 //
 //	go run ./examples/shop                      # serves localhost:8080, shop.db
 //	go run ./examples/shop -orders-per-sec 50   # a heavier load (default 5 orders/s)

@@ -95,6 +95,7 @@ type shop struct {
 	sched *schedule.Scheduler
 	out   io.Writer
 	cfg   config
+	tel   *telemetry
 }
 
 // run runs the demo until ctx ends: the store, the workers, the nightly
@@ -112,11 +113,21 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create shop tables: %w", err)
 	}
-	q, err := queue.New(store, queue.Options{})
+	tel, err := newTelemetry()
 	if err != nil {
 		return err
 	}
-	s := &shop{db: db, q: q, out: out, cfg: cfg}
+	defer tel.close(context.Background())
+	q, err := queue.New(store, queue.Options{Observer: tel.inst.Observer()})
+	if err != nil {
+		return err
+	}
+	gauges, err := tel.inst.ObserveQueue(q)
+	if err != nil {
+		return err
+	}
+	defer gauges.Unregister()
+	s := &shop{db: db, q: q, out: out, cfg: cfg, tel: tel}
 	if err := s.startWorkers(ctx); err != nil {
 		return err
 	}
@@ -159,16 +170,23 @@ func (s *shop) startWorkers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.handle(pool)
+	pool.Use(s.tel.inst.Middleware()) // a consumer span per attempt
+	if err := subscribe(ctx, s.q); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	return pool.Start(ctx)
+}
+
+// handle registers the shop's handlers on pool, the pool whose CompleteTx
+// reserveStock uses. Tests register them on the test kit's pool.
+func (s *shop) handle(pool *worker.Pool) {
 	s.pool = pool
 	pool.Handle("stock.reserve", worker.JSON(s.reserveStock))
 	pool.Handle("payment.charge", worker.JSON(s.chargePayment))
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
 	pool.Handle("warehouse.notify", worker.JSON(s.notifyWarehouse))
 	pool.HandleFunc("stock.sync", s.syncStock)
-	if err := subscribe(ctx, s.q); err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
-	return pool.Start(ctx)
 }
 
 // startServing starts the nightly scheduler and the HTTP server (orders,
@@ -203,13 +221,14 @@ func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
 	mux.HandleFunc("POST /orders", s.postOrder)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.Handle("/admin/", adminPage)
+	mux.Handle("GET /metrics", s.tel.metrics)
 	// Timeouts on every read and write, so that slow or idle clients
 	// cannot hold connections open.
 	srv := s.cfg.timeouts.Server(mux)
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
-	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
-		addr, addr, addr, adminPassword, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
+	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  metrics:  http://%s/metrics\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
+		addr, addr, addr, addr, adminPassword, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
 	if s.cfg.ready != nil {
 		s.cfg.ready(addr)
 	}
@@ -224,8 +243,22 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
+	id, err := s.placeOrderTx(ctx, tx, o)
+	if err != nil {
+		return 0, err
+	}
+	// The store wakes this process's workers when tx commits.
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// placeOrderTx stores the order and publishes orders.created inside tx (the
+// outbox): the subscribers' jobs exist if and only if tx commits.
+func (s *shop) placeOrderTx(ctx context.Context, tx *sql.Tx, o Order) (int64, error) {
 	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+	err := tx.QueryRowContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		o.Customer, o.SKU, o.Quantity, o.TotalCents, time.Now().UnixMilli()).Scan(&id)
 	if err != nil {
 		return 0, err
@@ -239,10 +272,6 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 		OrderKey: "order:" + strconv.FormatInt(id, 10),
 	})
 	if err != nil {
-		return 0, err
-	}
-	// The store wakes this process's workers when tx commits.
-	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	return id, nil

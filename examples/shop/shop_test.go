@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +89,7 @@ func testShop(t *testing.T, db string) {
 		}
 		return live == 0 && dead == 1
 	}, 20*time.Second, 10*time.Millisecond)
+	checkMetrics(t, addr)
 	cancel()
 	require.NoError(t, <-done)
 	require.Contains(t, out.String(), "stopped")
@@ -171,4 +175,69 @@ func TestShopCutsOffSlowClients(t *testing.T) {
 	require.NoError(t, httpsrv.SlowHeaders(addr, 3*time.Second))
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// checkMetrics scrapes the shop's /metrics (OpenTelemetry's Prometheus
+// exporter) after testShop's workload, two orders of which the second is
+// poison, and checks the numbers: the outcomes of both orders' jobs, the
+// published events, one run per attempt, and the gauges read from the
+// store.
+func checkMetrics(t *testing.T, addr string) {
+	t.Helper()
+	want := map[string]float64{
+		`spool_events_published_total{messaging_destination_name="orders.created"}`:                                                          2,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="stock.reserve",spool_outcome="complete"}`:              2,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="warehouse.notify",spool_outcome="complete"}`:           2,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="payment.charge",spool_outcome="complete"}`:             1,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="payment.charge",spool_outcome="dead"}`:                 1,
+		`spool_jobs_settled_total{messaging_destination_name="mail",spool_job_kind="email.receipt",spool_outcome="complete"}`:                2,
+		`messaging_process_duration_seconds_count{messaging_destination_name="orders",spool_job_kind="payment.charge",spool_outcome="dead"}`: 1,
+		`spool_job_wait_duration_seconds_count{messaging_destination_name="mail",spool_job_kind="email.receipt"}`:                            2,
+		`messaging_client_consumed_messages_total{messaging_destination_name="orders"}`:                                                      6,
+		`spool_queue_jobs{messaging_destination_name="orders",spool_job_state="dead"}`:                                                       1,
+		`spool_queue_jobs{messaging_destination_name="orders",spool_job_state="pending"}`:                                                    0,
+		`spool_queue_paused{messaging_destination_name="orders"}`:                                                                            0,
+		`spool_subscription_lag{messaging_destination_name="orders",spool_subscription="payment"}`:                                           0,
+	}
+	var got map[string]float64
+	// The store's rows are written before the pool reports the batch that
+	// wrote them: scrape until the counters caught up.
+	require.Eventually(t, func() bool {
+		got = scrape(t, "http://"+addr+"/metrics")
+		for k, v := range want {
+			if x, ok := got[k]; !ok || x != v {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "want %v", want)
+	for k, v := range want {
+		require.Contains(t, got, k)
+		require.Equal(t, v, got[k], k)
+	}
+}
+
+// scrape reads a Prometheus text exposition into a map from the series,
+// with the labels every series of the shop carries left out, to its value.
+func scrape(t *testing.T, url string) map[string]float64 {
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	common := regexp.MustCompile(`,?messaging_system="spool"`)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		require.Positive(t, i, line)
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		require.NoError(t, err, line)
+		series := strings.Replace(common.ReplaceAllString(line[:i], ""), "{,", "{", 1)
+		out[series] = v
+	}
+	return out
 }
