@@ -93,7 +93,10 @@ func (s *Store) enqueueLong(ctx context.Context, tx *sql.Tx, now time.Time, jobs
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		full = nil
 		clear(res)
-		if err := checkRoom(ctx, x, jobs, perQueue, &full); err != nil || full != nil {
+		if err := lockUniqueKeys(ctx, x, jobs); err != nil {
+			return err
+		}
+		if err := checkRoom(ctx, x, now, jobs, perQueue, &full); err != nil || full != nil {
 			return err
 		}
 		if err := insertJobs(ctx, x, now, jobs, meta, res); err != nil {
@@ -112,11 +115,11 @@ func (s *Store) enqueueLong(ctx context.Context, tx *sql.Tx, now time.Time, jobs
 }
 
 // checkRoom sets *full when a queue with a MaxPending limit has no room
-// for the jobs about to be added to it. A job whose unique key a live job
-// holds adds nothing (it is a duplicate). It writes nothing, but locks the
+// for the jobs about to be added to it. A job whose unique key is held
+// adds nothing (it is a duplicate). It writes nothing, but locks the
 // rows of the queues that have a limit, in name order (so that two
 // enqueues on several queues cannot deadlock).
-func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[string]int, full *error) error {
+func checkRoom(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, perQueue map[string]int, full *error) error {
 	names := make([]string, 0, len(perQueue))
 	for name := range perQueue {
 		names = append(names, name)
@@ -135,13 +138,11 @@ func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[st
 			if j.Queue != name || j.UniqueKey == "" {
 				continue
 			}
-			var id int64
-			switch err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); {
-			case err == nil:
-				adding--
-			case errors.Is(err, sql.ErrNoRows):
-			default:
+			switch id, err := uniqueHolder(ctx, x, j, now); {
+			case err != nil:
 				return err
+			case id != 0:
+				adding--
 			}
 		}
 		if adding <= 0 {
@@ -244,6 +245,29 @@ func payloadOf(j queue.NewJob) []byte {
 // ones. A keyed job first takes its key's lock, then heads the key or
 // waits blocked behind it.
 func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
+	if sqlstore.UniqueOptions(j) {
+		// A period or finished states: under the key's lock
+		// (lockUniqueKeys), read the holder first, and start the period
+		// with the new job.
+		id, err := uniqueHolder(ctx, x, j, now)
+		if err != nil {
+			return err
+		}
+		if id != 0 {
+			*res = queue.EnqueueResult{ID: id, Duplicate: true}
+			return nil
+		}
+		if err := insertOneRow(ctx, x, now, nowUS, j, meta, res); err != nil || res.Duplicate {
+			return err
+		}
+		return startPeriod(ctx, x, j, res.ID, now)
+	}
+	return insertOneRow(ctx, x, now, nowUS, j, meta, res)
+}
+
+// insertOneRow inserts one job, or finds the live job that holds its
+// unique key.
+func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
 	state := sqlstore.ReadyCode(j, now)
 	if j.OrderKey != "" {
 		if err := lockKey(ctx, x, j.Queue, j.OrderKey); err != nil {

@@ -34,6 +34,16 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.jobs (queue, kind, state, run_at, max_attempts, created_at, finished_at, payload)
   SELECT 'default', 'k', 3, g, 3, g, g, ''::bytea FROM generate_series(100001, 130000) g`))
 	require.NoError(t, err)
+	// 20k dead jobs, half with unique keys, and 20k unique periods.
+	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.dead (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, died_at, reason, unique_key, payload)
+  SELECT g, 'default', 'k', 0, 3, 3, 0, g, g, g, 'test', CASE WHEN g % 2 = 0 THEN 'u' || g END, ''::bytea FROM generate_series(200001, 220000) g`))
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.unique_periods (key, job_id, until) SELECT 'p' || g, g, g FROM generate_series(1, 20000) g`))
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, s.sql(`ANALYZE spool.dead`))
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, s.sql(`ANALYZE spool.unique_periods`))
+	require.NoError(t, err)
 	_, err = s.db.ExecContext(ctx, s.sql(`ANALYZE spool.jobs`))
 	require.NoError(t, err)
 
@@ -55,8 +65,14 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"lock jobs", sqlLockJobs, []any{ids}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},
-		{"prune completed", sqlPruneCompleted, []any{int64(200_000), 1000}},
-		{"prune cancelled", sqlPruneCancelled, []any{now, 1000}},
+		{"prune completed", sqlPruneCompleted, []any{int64(200_000), "", "", "[]", 1000}},
+		{"prune completed, a kind's rule", sqlPruneCompleted, []any{int64(200_000), "", "invoice", `[["audit",""]]`, 1000}},
+		{"prune cancelled", sqlPruneCancelled, []any{now, "", "", "[]", 1000}},
+		{"prune dead", sqlPruneDead, []any{now, "", "", "[]", 1000}},
+		{"prune unique periods", sqlPruneUnique, []any{now, 1000}},
+		{"unique holder, finished", sqlUniqueFinished, []any{"k", true, true}},
+		{"unique holder, dead", sqlUniqueDead, []any{"k"}},
+		{"unique holder, period", sqlUniquePeriod, []any{"k", now}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rows, err := s.db.QueryContext(ctx, "EXPLAIN "+s.sql(c.query), c.args...)

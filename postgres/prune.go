@@ -4,15 +4,25 @@ import (
 	"context"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
 // Prune removes, in bounded batches, what the retention policy no longer
 // keeps. Rows another transaction holds are left for the next call.
-// The finished jobs of one state: the state is written in, so that the
-// planner matches the partial index jobs_finished.
+// Finished jobs go in passes (sqlstore.PrunePasses): per state, one per
+// retention rule, then the default cut-off for the jobs no rule matches.
+// The state is written in, so that the planner matches the partial index
+// jobs_finished.
+//
+// ruleMatch: the job's queue and kind match the pass's ($2, $3: "" is
+// any) and no rule in the JSON array $4 of [queue, kind] pairs.
+const ruleMatch = `$2 IN ('', queue) AND $3 IN ('', kind)
+    AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements($4::jsonb) AS r(v) WHERE r.v->>0 IN ('', queue) AND r.v->>1 IN ('', kind))`
+
 const pruneFinished = `DELETE FROM spool.jobs WHERE id = ANY (ARRAY
-  (SELECT id FROM spool.jobs WHERE state = %s AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
+  (SELECT id FROM spool.jobs WHERE state = %s AND finished_at < $1 AND ` + ruleMatch + `
+    ORDER BY finished_at LIMIT $5 FOR UPDATE SKIP LOCKED))`
 
 var (
 	sqlPruneCompleted = sprintf(pruneFinished, completedSQL)
@@ -25,6 +35,13 @@ const (
   DELETE FROM spool.metrics_kinds WHERE minute < $1`
 	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key = ANY (ARRAY
   (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	// sqlPruneDead leaves dead jobs that block their ordering key: the
+	// key's later jobs wait for an operator to retry or delete them.
+	sqlPruneDead = `DELETE FROM spool.dead WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.dead WHERE died_at < $1 AND NOT blocks_key AND ` + ruleMatch + `
+    ORDER BY died_at LIMIT $5 FOR UPDATE SKIP LOCKED))`
+	sqlPruneUnique = `DELETE FROM spool.unique_periods WHERE key = ANY (ARRAY
+  (SELECT key FROM spool.unique_periods WHERE until < $1 ORDER BY until LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
 
 // Prune implements queue.Store.
@@ -33,25 +50,33 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
+	passes := sqlstore.PrunePasses(p)
 	var n int64
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		n = 0
-		for _, c := range []struct {
-			query  string
-			before time.Time
-		}{{sqlPruneCompleted, p.CompletedBefore}, {sqlPruneCancelled, p.CancelledBefore}} {
-			if c.before.IsZero() {
-				continue
+		for _, ps := range passes {
+			query := sqlPruneDead
+			switch ps.State {
+			case queue.StateCompleted:
+				query = sqlPruneCompleted
+			case queue.StateCancelled:
+				query = sqlPruneCancelled
 			}
-			r, err := x.exec(ctx, c.query, x.f.us(c.before), limit)
+			r, err := x.exec(ctx, query, x.f.us(ps.Before), ps.Queue, ps.Kind, ps.Excluded, limit)
 			if err != nil {
 				return err
 			}
 			k, _ := r.RowsAffected()
 			n += k
 		}
-		if !p.ProcessedBefore.IsZero() {
-			r, err := x.exec(ctx, sqlPruneProcessed, x.f.us(p.ProcessedBefore), limit)
+		for _, c := range []struct {
+			query  string
+			before time.Time
+		}{{sqlPruneProcessed, p.ProcessedBefore}, {sqlPruneUnique, p.UniqueBefore}} {
+			if c.before.IsZero() {
+				continue
+			}
+			r, err := x.exec(ctx, c.query, x.f.us(c.before), limit)
 			if err != nil {
 				return err
 			}

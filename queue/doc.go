@@ -52,6 +52,18 @@
 // expires. Handlers must therefore be idempotent; idempotency keys
 // ([NewJob].UniqueKey), [Queue.MarkProcessedTx] and the Tx twins help.
 //
+// # Unique jobs
+//
+// A job with a [NewJob].UniqueKey is not inserted while a live job
+// (pending, scheduled, blocked, running) holds the key: the enqueue
+// returns the holder with [EnqueueResult].Duplicate set. [NewJob].UniqueFor
+// holds the key for a period from the enqueue, kept apart from the job so
+// that it outlives a completed job that was deleted; [NewJob].UniqueStates
+// adds completed, cancelled or dead jobs as holders; [NewJob].UniqueByArgs
+// derives the key from kind, queue and payload ([ArgsKey]). The options are
+// the new job's own and govern enqueues only (not [Store.RetryDead]).
+// Ended periods are removed by [Store.Prune] ([PruneParams].UniqueBefore).
+//
 // # Transactions
 //
 // Every write has a Tx twin ([Queue.EnqueueTx], [Inspector.CancelTx], ...)

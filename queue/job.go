@@ -169,7 +169,36 @@ type NewJob struct {
 	// pending, scheduled, blocked or running, enqueueing another returns that job's
 	// ID with EnqueueResult.Duplicate set and inserts nothing. The key is
 	// global across queues and kinds; include them in it where that matters.
+	// UniqueFor and UniqueStates widen what counts as a duplicate, and
+	// UniqueByArgs derives the key from the job itself.
 	UniqueKey string
+	// UniqueFor makes the key hold for a period as well: for this long
+	// after a job with the key was inserted, enqueueing another with
+	// UniqueFor set is a duplicate of it, whether that job still waits,
+	// completed (and was deleted), was cancelled or died. The period is
+	// measured on the queue's clock (Options.Now) from the enqueue that
+	// inserted the job; a duplicate does not extend it. Zero means no
+	// period: only live jobs (and UniqueStates) hold the key. Needs
+	// UniqueKey or UniqueByArgs; must not be negative.
+	UniqueFor time.Duration
+	// UniqueStates lists the states in which an existing job with the key
+	// makes a new one a duplicate. Defaults to the live states (pending,
+	// scheduled, blocked, running), which a list must always include: a
+	// live job holds its key in every case. Add StateCompleted,
+	// StateCancelled or StateDead to keep the key while such a job exists
+	// (a completed job exists only while the worker keeps it, see
+	// worker.Options.KeepCompleted and KindKeep; a dead one until it is
+	// retried, deleted or pruned by KeepDead). For a key that must hold
+	// after the job is gone, use UniqueFor. Needs UniqueKey or
+	// UniqueByArgs.
+	UniqueStates []State
+	// UniqueByArgs derives the unique key from the job's queue, kind and
+	// payload when UniqueKey is empty (setting both is an error): two jobs
+	// of the same kind in the same queue with equal arguments are then
+	// duplicates. JSON payloads are compared canonically (object keys in
+	// any order, any whitespace); other payloads byte for byte. See
+	// ArgsKey for the key's shape.
+	UniqueByArgs bool
 	// OrderKey orders jobs: jobs with the same key in the same queue run
 	// strictly one at a time and in enqueue order, while different keys
 	// run in parallel. A failing job holds back only its own key while it
@@ -187,8 +216,11 @@ type NewJob struct {
 type EnqueueResult struct {
 	// ID is the new job's ID, or the existing job's ID for a duplicate.
 	ID int64
-	// Duplicate is true when a job with the same UniqueKey was already
-	// pending, scheduled or running and nothing was inserted.
+	// Duplicate is true when a job held the UniqueKey (live, within a
+	// UniqueFor period, or in one of UniqueStates) and nothing was
+	// inserted. ID then names the holder: a live job first, else the job
+	// that started the period (which may have been deleted since), else a
+	// job in one of UniqueStates.
 	Duplicate bool
 }
 

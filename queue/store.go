@@ -30,8 +30,12 @@ var ErrForeignTx = errors.New("queue: transaction belongs to another database")
 type Store interface {
 	// Enqueue inserts jobs, validated and normalised by Queue, in one
 	// transaction. A job with RunAt after now is scheduled, else pending.
-	// A job whose UniqueKey is held by a pending, scheduled or running job
-	// is not inserted; its result names the holder and Duplicate is set.
+	// A job whose UniqueKey is held by a live job (pending, scheduled,
+	// blocked, running), by the job of a UniqueFor period still running at
+	// now, or by a job in one of its UniqueStates, is not inserted; its
+	// result names the holder (in that order) and Duplicate is set. A job
+	// inserted with UniqueFor starts the key's period. Racing enqueues of
+	// one key insert one job.
 	Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []NewJob) ([]EnqueueResult, error)
 
 	// Lease moves up to p.Limit jobs of one queue that are ready by p.Now
@@ -101,10 +105,12 @@ type Store interface {
 	// minute for the hour before now.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
 	// Prune deletes completed and cancelled jobs finished before the given
-	// times, processed keys recorded before ProcessedBefore and throughput
-	// records before MetricsBefore, at most p.Limit of each kind. It
-	// returns how many jobs and processed keys it deleted: a caller that
-	// gets p.Limit or more calls again for the rest.
+	// times, dead jobs that died before DeadBefore, processed keys
+	// recorded before ProcessedBefore, unique periods that ended before
+	// UniqueBefore and throughput records before MetricsBefore, at most
+	// p.Limit of each kind. It returns how many jobs, processed keys and
+	// periods it deleted: a caller that gets p.Limit or more calls again
+	// for the rest.
 	Prune(ctx context.Context, p PruneParams) (int, error)
 	// Close releases the store's resources.
 	Close() error
@@ -238,9 +244,38 @@ type PruneParams struct {
 	// ProcessedBefore removes processed keys (MarkProcessed) recorded
 	// before it.
 	ProcessedBefore time.Time
-	// Limit is the most jobs of each state, and processed keys, removed by
-	// one call (keeps transactions short).
+	// DeadBefore removes dead jobs that died before it, except those that
+	// block their ordering key (see QueueSettings.DeadSkipsKey): their
+	// key's later jobs wait for an operator. Zero keeps every dead job
+	// until an operator retries or deletes it.
+	DeadBefore time.Time
+	// UniqueBefore removes the records of unique periods
+	// (NewJob.UniqueFor) that ended before it: they hold no key any more.
+	UniqueBefore time.Time
+	// Rules give the jobs of some queues or kinds cut-offs of their own,
+	// in place of CompletedBefore, CancelledBefore and DeadBefore. A job
+	// follows the first rule that matches it; jobs no rule matches follow
+	// the cut-offs above.
+	Rules []PruneRule
+	// Limit is the most jobs of each state (and of each rule), and
+	// processed keys, removed by one call (keeps transactions short).
 	Limit int
+}
+
+// PruneRule is the retention of the finished jobs of one queue, one kind,
+// or one kind in one queue (see PruneParams.Rules). A zero cut-off keeps
+// the rule's jobs in that state.
+type PruneRule struct {
+	// Queue and Kind select the jobs; empty matches any. At least one is
+	// set.
+	Queue string
+	Kind  string
+	// CompletedBefore, CancelledBefore and DeadBefore remove the rule's
+	// completed, cancelled and dead jobs finished before them, as the
+	// PruneParams fields of the same names do.
+	CompletedBefore time.Time
+	CancelledBefore time.Time
+	DeadBefore      time.Time
 }
 
 // Stats is a snapshot of the store.

@@ -42,6 +42,9 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 		field, err = q.normalizePayload(&j)
 	}
 	if err == nil {
+		field, err = normalizeUnique(&j, now)
+	}
+	if err == nil {
 		field, err = normalizeTimes(&j, now)
 	}
 	if err != nil {

@@ -34,9 +34,10 @@ type Entry struct {
 	// Queue, Payload or Args, Priority, Delay, MaxAttempts, Timeout,
 	// Metadata and OrderKey are used as given (Args is encoded to JSON
 	// once, at Add; an OrderKey keeps one tick's job from overlapping the
-	// previous one's). UniqueKey, RunAt and ExpiresAt must be empty: the
-	// scheduler keys each job by its tick and runs it at once (or Delay
-	// after the tick is enqueued).
+	// previous one's). UniqueKey, RunAt and ExpiresAt must be empty, and
+	// UniqueByArgs, UniqueFor and UniqueStates unset: the scheduler keys
+	// each job by its tick and runs it at once (or Delay after the tick is
+	// enqueued).
 	Job queue.NewJob
 	// Misfire is the policy for ticks missed while no scheduler ran.
 	// Defaults to MisfireCatchUp.
@@ -153,6 +154,8 @@ func newEntry(q *queue.Queue, e Entry, now time.Time) (*entry, error) {
 		return bad("Job.RunAt", "must be empty: a schedule's job runs at its tick (use Delay to run it later)")
 	case j.UniqueKey != "":
 		return bad("Job.UniqueKey", "must be empty: the scheduler keys each job by its schedule and tick")
+	case j.UniqueByArgs || j.UniqueFor != 0 || j.UniqueStates != nil:
+		return bad("Job.UniqueByArgs", "UniqueByArgs, UniqueFor and UniqueStates must be unset: the scheduler keys each job by its schedule and tick")
 	case !j.ExpiresAt.IsZero():
 		return bad("Job.ExpiresAt", "must be empty: a fixed deadline would expire the jobs of every later tick")
 	}

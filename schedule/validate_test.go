@@ -46,6 +46,7 @@ func TestInvalidEntries(t *testing.T) {
 		{schedule.Entry{Name: "delay", Spec: "@daily", Job: queue.NewJob{Kind: "k", Delay: -time.Second}}, "Job.Delay", "negative"},
 		{schedule.Entry{Name: "run-at", Spec: "@daily", Job: queue.NewJob{Kind: "k", RunAt: time.Now()}}, "Job.RunAt", "must be empty"},
 		{schedule.Entry{Name: "key", Spec: "@daily", Job: queue.NewJob{Kind: "k", UniqueKey: "x"}}, "Job.UniqueKey", "must be empty"},
+		{schedule.Entry{Name: "args", Spec: "@daily", Job: queue.NewJob{Kind: "k", UniqueByArgs: true}}, "Job.UniqueByArgs", "must be unset"},
 		{schedule.Entry{Name: "expires", Spec: "@daily", Job: queue.NewJob{Kind: "k", ExpiresAt: time.Now()}}, "Job.ExpiresAt", "must be empty"},
 		{schedule.Entry{Name: "order", Spec: "@daily", Job: queue.NewJob{Kind: "k", OrderKey: strings.Repeat("k", 513)}}, "Job.OrderKey", "513 bytes is longer than 512"},
 		{schedule.Entry{Name: "args", Spec: "@daily", Job: queue.NewJob{Kind: "k", Args: func() {}}}, "Job.Args", "cannot encode func()"},

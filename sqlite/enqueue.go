@@ -46,7 +46,7 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, now time.Time, jobs []q
 	var full error
 	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		full = nil
-		if err := checkRoom(ctx, x, jobs, perQueue, &full); err != nil || full != nil {
+		if err := checkRoom(ctx, x, now, jobs, perQueue, &full); err != nil || full != nil {
 			return err
 		}
 		return insertJobs(ctx, x, now, jobs, meta, res)
@@ -122,6 +122,28 @@ func keyless(jobs []queue.NewJob) bool {
 // insertOne inserts one job: the path for keyed jobs and for the tail of a
 // batch.
 func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
+	if sqlstore.UniqueOptions(j) {
+		// A period or finished states: read the holder first (the write
+		// lock keeps it), and start the period with the new job.
+		id, err := uniqueHolder(ctx, x, j, now)
+		if err != nil {
+			return err
+		}
+		if id != 0 {
+			*res = queue.EnqueueResult{ID: id, Duplicate: true}
+			return nil
+		}
+		if err := insertOneRow(ctx, x, now, nowUS, j, meta, res); err != nil || res.Duplicate {
+			return err
+		}
+		return startPeriod(ctx, x, j, res.ID, now)
+	}
+	return insertOneRow(ctx, x, now, nowUS, j, meta, res)
+}
+
+// insertOneRow inserts one job, or finds the live job that holds its
+// unique key.
+func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
 	state := sqlstore.ReadyCode(j, now)
 	if j.OrderKey != "" {
 		var busy bool
@@ -158,9 +180,9 @@ func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.
 }
 
 // checkRoom sets *full when a queue with a MaxPending limit has no room
-// for the jobs about to be added to it. A job whose unique key a live job
-// holds adds nothing (it is a duplicate). It writes nothing.
-func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[string]int, full *error) error {
+// for the jobs about to be added to it. A job whose unique key is held
+// adds nothing (it is a duplicate). It writes nothing.
+func checkRoom(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, perQueue map[string]int, full *error) error {
 	for name, adding := range perQueue {
 		limit, ok := x.limits[name]
 		if !ok {
@@ -183,13 +205,11 @@ func checkRoom(ctx context.Context, x *xtx, jobs []queue.NewJob, perQueue map[st
 			if j.Queue != name || j.UniqueKey == "" {
 				continue
 			}
-			var id int64
-			switch err := x.queryRow(ctx, sqlUniqueHolder, j.UniqueKey).Scan(&id); err {
-			case nil:
-				adding--
-			case sql.ErrNoRows:
-			default:
+			switch id, err := uniqueHolder(ctx, x, j, now); {
+			case err != nil:
 				return err
+			case id != 0:
+				adding--
 			}
 		}
 		if adding <= 0 {

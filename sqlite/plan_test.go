@@ -97,6 +97,26 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlExpired, now, 100)
 			requirePlan(t, plan, "spool_jobs_running")
 		})
+		t.Run("unique key held by a finished job", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlUniqueFinished, "k", true, false)
+			requirePlan(t, plan, "spool_jobs_unique_finished")
+		})
+		t.Run("unique key held by a dead job", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlUniqueDead, "k")
+			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_dead_unique")
+		})
+		t.Run("dead retention", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlPruneDead, now, "", "", "[]", 100)
+			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_dead_died")
+		})
+		t.Run("finished retention", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlPruneFinished, now, "", "", `[["mail",""]]`, stCompleted, 100)
+			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_jobs_finished")
+		})
+		t.Run("ended unique periods", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlPruneUnique, now, 100)
+			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_unique_until")
+		})
 	}
 
 	t.Run("empty", check)

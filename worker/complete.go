@@ -45,7 +45,7 @@ func (p *Pool) CompleteTx(ctx context.Context, tx *sql.Tx, job *queue.Job) error
 		return fmt.Errorf("%w: CompleteTx: job is nil", queue.ErrInvalidArgument)
 	}
 	s := queue.Settlement{JobID: job.ID, Token: job.LeaseToken, Queue: job.Queue, Kind: job.Kind, Wait: job.Waited(), OrderKey: job.OrderKey,
-		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.opts.KeepCompleted > 0}
+		Outcome: queue.OutcomeComplete, Now: p.q.Now(), Keep: p.keepCompleted(job.Queue, job.Kind)}
 	if att, err := attemptFrom(ctx, "CompleteTx"); err == nil && att.jobID == job.ID && att.token == job.LeaseToken {
 		// The output recorded so far commits with the job.
 		att.mu.Lock()

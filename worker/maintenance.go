@@ -110,8 +110,10 @@ func (p *Pool) resign(ctx context.Context) {
 // ran one (every pool maintains). For operators and tests.
 func (p *Pool) Leading() bool { return p.leading.Load() }
 
-// Prune deletes completed and cancelled jobs past their retention,
-// processed keys older than KeepProcessed, throughput counters older
+// Prune deletes completed, cancelled and dead jobs past their retention
+// (KeepCompleted, KeepCancelled, KeepDead, QueueKeep, KindKeep), processed
+// keys older than KeepProcessed, unique periods (queue.NewJob.UniqueFor)
+// that ended, throughput counters older
 // than a day and, on a queue.ProcessStore, the process rows of pools that
 // stopped heartbeating (stale: see ProcessStaleHeartbeats). It deletes in transactions of at most pruneBatch rows of a
 // kind, as many as it takes (up to pruneRounds, the rest at the next run),
@@ -122,13 +124,14 @@ func (p *Pool) Leading() bool { return p.leading.Load() }
 func (p *Pool) Prune(ctx context.Context) (int, error) {
 	now := p.q.Now()
 	params := queue.PruneParams{
-		CancelledBefore: now.Add(-p.opts.KeepCancelled),
+		CompletedBefore: before(now, p.opts.KeepCompleted),
+		CancelledBefore: before(now, p.opts.KeepCancelled),
+		DeadBefore:      before(now, p.opts.KeepDead),
 		MetricsBefore:   now.Add(-24 * time.Hour),
 		ProcessedBefore: now.Add(-p.opts.KeepProcessed),
+		UniqueBefore:    now,
+		Rules:           p.pruneRules(now),
 		Limit:           pruneBatch,
-	}
-	if p.opts.KeepCompleted > 0 {
-		params.CompletedBefore = now.Add(-p.opts.KeepCompleted)
 	}
 	if ps, ok := p.store.(queue.ProcessStore); ok {
 		if _, err := ps.PruneProcesses(ctx, now); err != nil {

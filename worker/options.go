@@ -63,11 +63,25 @@ type Options struct {
 	// another takes over at its next round, and when its host dies,
 	// within three rounds.
 	MaintenanceInterval time.Duration
-	// KeepCompleted keeps completed jobs this long for inspection. Defaults
-	// to 0: a completed job is deleted when it is acknowledged.
+	// KeepCompleted keeps completed jobs this long for inspection
+	// (KeepForever: until an operator deletes them). Defaults to 0: a
+	// completed job is deleted when it is acknowledged.
 	KeepCompleted time.Duration
-	// KeepCancelled keeps cancelled jobs this long. Defaults to 24h.
+	// KeepCancelled keeps cancelled jobs this long (KeepForever: until an
+	// operator deletes them). Defaults to 24h.
 	KeepCancelled time.Duration
+	// KeepDead keeps dead jobs this long after they died; Prune removes
+	// older ones, except those that block their ordering key. Defaults to
+	// 0, as KeepForever: dead jobs stay until an operator retries or
+	// deletes them.
+	KeepDead time.Duration
+	// QueueKeep sets the retention of finished jobs per queue, and
+	// KindKeep per job kind, in place of KeepCompleted, KeepCancelled and
+	// KeepDead: a kind's before its queue's, a queue's before the pool's
+	// (see Keep). The pool that leads maintenance prunes by its own
+	// options, so give every pool on a store the same retention.
+	QueueKeep map[string]Keep
+	KindKeep  map[string]Keep
 	// KeepProcessed keeps the keys recorded by queue.MarkProcessedTx this
 	// long; Prune removes older ones. Defaults to 7 days. A job that
 	// reaches its handler again after its key was pruned (a retry from the
@@ -183,14 +197,17 @@ func (o *Options) durationDefaults() error {
 	case o.MaintenanceInterval < 0:
 		return fmt.Errorf("worker: Options.MaintenanceInterval %s is negative", o.MaintenanceInterval)
 	}
-	if o.KeepCompleted < 0 {
-		return fmt.Errorf("worker: Options.KeepCompleted %s is negative", o.KeepCompleted)
+	if o.KeepCompleted < 0 && o.KeepCompleted != KeepForever {
+		return fmt.Errorf("worker: Options.KeepCompleted %s is negative (KeepForever is -1)", o.KeepCompleted)
 	}
 	switch {
 	case o.KeepCancelled == 0:
 		o.KeepCancelled = 24 * time.Hour
-	case o.KeepCancelled < 0:
-		return fmt.Errorf("worker: Options.KeepCancelled %s is negative", o.KeepCancelled)
+	case o.KeepCancelled < 0 && o.KeepCancelled != KeepForever:
+		return fmt.Errorf("worker: Options.KeepCancelled %s is negative (KeepForever is -1)", o.KeepCancelled)
+	}
+	if err := validKeep(o); err != nil {
+		return err
 	}
 	switch {
 	case o.KeepProcessed == 0:

@@ -125,7 +125,7 @@ func (p *Pool) outcome(j *queue.Job, s queue.Settlement, err error, stack string
 	s.Outcome = d.Outcome
 	switch d.Outcome {
 	case queue.OutcomeComplete:
-		s.Keep = p.opts.KeepCompleted > 0
+		s.Keep = p.keepCompleted(j.Queue, j.Kind)
 	case queue.OutcomeRetry, queue.OutcomeSnooze:
 		s.RunAt = now.Add(d.Delay)
 	case queue.OutcomeDead:
