@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooljobs/spool/internal/pgtest"
 	"github.com/spooljobs/spool/postgres"
+	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/queuetest"
 )
 
@@ -62,7 +63,14 @@ func runConformance(t *testing.T, opts postgres.Options) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		return queuetest.Backend{Store: s, DB: s.DB()}
+		peer := func(t *testing.T) queue.Store {
+			p, err := postgres.Open(context.Background(), url, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		return queuetest.Backend{Store: s, DB: s.DB(), Peer: peer}
 	})
 }
 

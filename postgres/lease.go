@@ -14,7 +14,14 @@ import (
 // never block on, nor share, a job.
 
 const (
-	sqlQueuePaused = `SELECT paused FROM spool.queues WHERE name = $1`
+	// sqlQueueLease reads the settings a lease obeys. A queue with a
+	// MaxRunning limit has its row locked: leases of the queue then take
+	// turns, each counting the running jobs after the last committed.
+	sqlQueueLease = `SELECT paused, coalesce(max_running, 0) FROM spool.queues WHERE name = $1`
+	sqlQueueLock  = `SELECT 1 FROM spool.queues WHERE name = $1 FOR UPDATE`
+	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
+	// MaxRunning (jobs_running_queue).
+	sqlRunningHeld = `SELECT count(*) FROM spool.jobs WHERE queue = $1 AND state = ` + runningSQL + ` AND lease_until > $2`
 	// sqlFirstExpiry is the earliest expiry of queue $5's waiting jobs.
 	// Due jobs and expiring jobs are found by comparing such a min() with
 	// now, never by EXISTS (… <= now): the min() is one step down a
@@ -44,12 +51,13 @@ const (
 	// leases only when the queue is not paused and has no job due for
 	// promotion or expiry (else it returns no row and Lease takes the long
 	// way), and returns with each job the queue's next scheduled run time.
+	// A queue with a MaxRunning limit always takes the long way.
 	sqlLeaseFast = `WITH leased AS (
   UPDATE spool.jobs
   SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
   WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
       ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED))
-    AND NOT EXISTS (SELECT 1 FROM spool.queues WHERE name = $5 AND paused)
+    AND NOT EXISTS (SELECT 1 FROM spool.queues WHERE name = $5 AND (paused OR max_running IS NOT NULL))
     AND NOT coalesce((SELECT min(run_at) FROM spool.jobs WHERE queue = $5 AND state = ` + scheduledSQL + `) <= $1, false)
     AND NOT coalesce(` + sqlFirstExpiry + ` <= $1, false)
   RETURNING ` + jobColumns + `)
@@ -74,7 +82,8 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.LeaseResult{}
 		var paused, expiring bool
-		switch err := x.queryRow(ctx, sqlQueuePaused, p.Queue).Scan(&paused); err {
+		var maxRunning int
+		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning); err {
 		case nil, sql.ErrNoRows:
 		default:
 			return err
@@ -84,6 +93,24 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			return nil
 		}
 		now := x.f.us(p.Now)
+		limit := p.Limit
+		if maxRunning > 0 {
+			// Lock first, then count: the count's snapshot is taken after
+			// the lock, so it sees the leases of the previous holder.
+			if _, err := x.exec(ctx, sqlQueueLock, p.Queue); err != nil {
+				return err
+			}
+			var running int
+			if err := x.queryRow(ctx, sqlRunningHeld, p.Queue, now).Scan(&running); err != nil {
+				return err
+			}
+			if free := maxRunning - running; free < limit {
+				limit, res.Limited = max(free, 0), true
+			}
+			if limit == 0 {
+				return nil
+			}
+		}
 		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
 			return err
 		}
@@ -95,14 +122,14 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
 			return err
 		}
-		rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, p.Limit)
+		rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, limit)
 		if err != nil {
 			return err
 		}
 		if res.Jobs, err = collect(rows, x.f.scanLive); err != nil {
 			return err
 		}
-		if len(res.Jobs) < p.Limit {
+		if len(res.Jobs) < limit {
 			var next sql.NullInt64
 			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
 				return err

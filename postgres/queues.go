@@ -27,9 +27,9 @@ func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 }
 
 const (
-	sqlSetQueueSettings = `INSERT INTO spool.queues (name, max_pending, dead_skips_key, updated_at) VALUES ($1, $2, $3, $4)
+	sqlSetQueueSettings = `INSERT INTO spool.queues (name, max_pending, dead_skips_key, updated_at, max_running) VALUES ($1, $2, $3, $4, $5)
   ON CONFLICT (name) DO UPDATE SET max_pending = excluded.max_pending, dead_skips_key = excluded.dead_skips_key,
-    updated_at = excluded.updated_at`
+    updated_at = excluded.updated_at, max_running = excluded.max_running`
 	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool.dead WHERE queue = $1 AND order_key IS NOT NULL AND blocks_key
   ORDER BY order_key`
 	sqlUnblockDead = `UPDATE spool.dead SET blocks_key = false WHERE queue = $1 AND order_key IS NOT NULL AND blocks_key`
@@ -39,12 +39,9 @@ const (
 // releases the keys that dead jobs of the queue hold now. It wakes the
 // queue's workers: keys a dead job held may have moved on.
 func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
-	var limit any
-	if qs.MaxPending > 0 {
-		limit = qs.MaxPending
-	}
+	limit, running := nullPositive(qs.MaxPending), nullPositive(qs.MaxRunning)
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now)); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now), running); err != nil {
 			return err
 		}
 		x.wake(name)
@@ -73,4 +70,12 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		}
 		return nil
 	})
+}
+
+// nullPositive is n for a limit that is set, NULL for 0 (no limit).
+func nullPositive(n int) any {
+	if n > 0 {
+		return n
+	}
+	return nil
 }

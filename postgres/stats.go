@@ -191,20 +191,21 @@ func (r statsReader) addStuck(ctx context.Context, _ time.Time) error {
 	})
 }
 
-const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool.queues`
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0) FROM spool.queues`
 
 // addSettings lists every queue that has a settings row (paused, resumed,
-// or given settings), with whether it is paused and its MaxPending limit.
+// or given settings), with whether it is paused and its MaxPending and
+// MaxRunning limits.
 func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 	return r.each(ctx, sqlStatsSettings, func(rows *sql.Rows) error {
 		var name string
 		var paused bool
-		var n int
-		if err := rows.Scan(&name, &paused, &n); err != nil {
+		var n, running int
+		if err := rows.Scan(&name, &paused, &n, &running); err != nil {
 			return err
 		}
 		q := r.qs.Get(name)
-		q.Paused, q.MaxPending = paused, n
+		q.Paused, q.MaxPending, q.MaxRunning = paused, n, running
 		return nil
 	})
 }

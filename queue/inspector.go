@@ -280,6 +280,9 @@ func (in *Inspector) setQueueSettings(ctx context.Context, tx *sql.Tx, name stri
 	if s.MaxPending < 0 {
 		return fmt.Errorf("%w: queue %q: MaxPending %d is negative", ErrInvalidArgument, name, s.MaxPending)
 	}
+	if s.MaxRunning < 0 {
+		return fmt.Errorf("%w: queue %q: MaxRunning %d is negative", ErrInvalidArgument, name, s.MaxRunning)
+	}
 	return in.q.store.SetQueueSettings(ctx, tx, name, s, in.q.opts.Now())
 }
 

@@ -139,6 +139,10 @@ type LeaseResult struct {
 	NextRunAt time.Time
 	// Paused is true when the queue is paused.
 	Paused bool
+	// Limited is true when the queue's MaxRunning cut the lease short:
+	// more jobs may be ready, and a slot frees when a running job of the
+	// queue settles or its lease expires.
+	Limited bool
 }
 
 // LeaseRef names one lease: a job and the token it was leased with.
@@ -318,6 +322,9 @@ type QueueStats struct {
 	// MaxPending is the back-pressure limit (0: none); Pending, Scheduled
 	// and Blocked together count against it.
 	MaxPending int
+	// MaxRunning is the limit on running jobs across every process (0:
+	// none; see QueueSettings.MaxRunning).
+	MaxRunning int
 	// Workers counts the live worker pools that work the queue, and
 	// Concurrency sums their MaxWorkers for it (see Stats.ProcessesTracked).
 	Workers     int
@@ -341,6 +348,12 @@ type QueueSettings struct {
 	// default (false) a dead job blocks its key until an operator retries
 	// or deletes it: later jobs of the key never run out of order.
 	DeadSkipsKey bool
+	// MaxRunning limits the jobs of the queue running at once across every
+	// process on the store: a lease takes at most MaxRunning minus the
+	// jobs running now. A running job counts while its lease holds, so
+	// the slots of a process that died come back when its leases expire.
+	// 0 means no limit (and leases cost nothing more).
+	MaxRunning int
 }
 
 // MinuteStats counts settled attempts in one minute.

@@ -32,6 +32,10 @@ type Backend struct {
 	Store queue.Store
 	// DB is a handle on the store's database, for the Tx twins' cases.
 	DB *sql.DB
+	// Peer opens another store on the same database, as a second process
+	// would, for the cases of limits shared by every process. The suite
+	// closes it.
+	Peer func(t *testing.T) queue.Store
 }
 
 // Clock is a settable clock for tests. Besides the wall reading (Now) it
@@ -88,6 +92,8 @@ type env struct {
 	// open opens another fresh store, for cases that need a second
 	// database (a foreign transaction).
 	open func(t *testing.T) Backend
+	// peer opens another store on the same database (Backend.Peer).
+	peer func(t *testing.T) queue.Store
 	// seq is the last number unique returned.
 	seq int
 }
@@ -104,7 +110,7 @@ func newEnv(t *testing.T, open func(t *testing.T) Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock, open: open}
+	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock, open: open, peer: b.Peer}
 }
 
 // testCase is one promise a backend keeps, named for it.
@@ -130,7 +136,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
 		deadArea, cancelArea, runNowArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
 		wakeArea, queueAPIArea, leaderArea, processArea,
-		outputArea, metricsArea, uniqueArea, retentionArea,
+		outputArea, metricsArea, uniqueArea, retentionArea, limitsArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

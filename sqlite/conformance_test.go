@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/queuetest"
 	"github.com/spooljobs/spool/sqlite"
 )
@@ -12,10 +13,18 @@ import (
 // TestConformance runs the shared Store contract suite on real SQLite files.
 func TestConformance(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Backend {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "spool.db"), sqlite.Options{})
+		path := filepath.Join(t.TempDir(), "spool.db")
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return queuetest.Backend{Store: s, DB: s.DB()}
+		peer := func(t *testing.T) queue.Store {
+			p, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		return queuetest.Backend{Store: s, DB: s.DB(), Peer: peer}
 	})
 }

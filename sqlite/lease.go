@@ -10,7 +10,12 @@ import (
 )
 
 const (
-	sqlQueuePaused = `SELECT paused FROM spool_queues WHERE name = ?`
+	// sqlQueueLease reads the settings a lease obeys: one row, whatever
+	// they are, so a queue without a limit costs no extra statement.
+	sqlQueueLease = `SELECT paused, coalesce(max_running, 0) FROM spool_queues WHERE name = ?`
+	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
+	// MaxRunning (spool_jobs_running_queue).
+	sqlRunningHeld = `SELECT count(*) FROM spool_jobs WHERE queue = ? AND state = ` + runningSQL + ` AND lease_until > ?`
 	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
 	// per call so that one call never holds the writer long.
 	sqlPromote = `UPDATE spool_jobs SET state = ` + pendingSQL + `
@@ -51,7 +56,8 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		res = queue.LeaseResult{}
 		var paused, expiring bool
-		switch err := x.queryRow(ctx, sqlQueuePaused, p.Queue).Scan(&paused); err {
+		var maxRunning int
+		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning); err {
 		case nil, sql.ErrNoRows:
 		default:
 			return err
@@ -72,8 +78,21 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
 			return err
 		}
+		limit := p.Limit
+		if maxRunning > 0 {
+			var running int
+			if err := x.queryRow(ctx, sqlRunningHeld, p.Queue, now).Scan(&running); err != nil {
+				return err
+			}
+			if free := maxRunning - running; free < limit {
+				limit, res.Limited = max(free, 0), true
+			}
+		}
 		until := micros(p.Until)
-		r, err := x.exec(ctx, sqlLease, now, until, token, p.Worker, p.Queue, p.Limit)
+		if limit == 0 {
+			return nil
+		}
+		r, err := x.exec(ctx, sqlLease, now, until, token, p.Worker, p.Queue, limit)
 		if err != nil {
 			return err
 		}
@@ -82,7 +101,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 				return err
 			}
 		}
-		if len(res.Jobs) < p.Limit {
+		if len(res.Jobs) < limit {
 			var next sql.NullInt64
 			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
 				return err

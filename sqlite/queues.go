@@ -26,8 +26,8 @@ func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 }
 
 const (
-	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at) VALUES (?1, ?2, ?3, ?4)
-  ON CONFLICT (name) DO UPDATE SET max_pending = ?2, dead_skips_key = ?3, updated_at = ?4`
+	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at, max_running) VALUES (?1, ?2, ?3, ?4, ?5)
+  ON CONFLICT (name) DO UPDATE SET max_pending = ?2, dead_skips_key = ?3, updated_at = ?4, max_running = ?5`
 	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool_dead WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
 	sqlUnblockDead      = `UPDATE spool_dead SET blocks_key = 0 WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
 )
@@ -35,12 +35,9 @@ const (
 // SetQueueSettings implements queue.Store. Switching DeadSkipsKey on
 // releases the keys that dead jobs of the queue hold now.
 func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
-	var limit any
-	if qs.MaxPending > 0 {
-		limit = qs.MaxPending
-	}
+	limit, running := nullPositive(qs.MaxPending), nullPositive(qs.MaxRunning)
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now)); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now), running); err != nil {
 			return err
 		}
 		delete(x.limits, name)
@@ -69,4 +66,12 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		s.wakeAfter(tx, name) // keys a dead job held may have moved on
 	}
 	return err
+}
+
+// nullPositive is n for a limit that is set, NULL for 0 (no limit).
+func nullPositive(n int) any {
+	if n > 0 {
+		return n
+	}
+	return nil
 }

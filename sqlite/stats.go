@@ -175,20 +175,21 @@ func (qs queueStats) addStuck(ctx context.Context, tx *sql.Tx, _ time.Time) erro
 	})
 }
 
-const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0) FROM spool_queues`
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0) FROM spool_queues`
 
 // addSettings lists every queue that has a settings row (paused, resumed,
-// or given settings), with whether it is paused and its MaxPending limit.
+// or given settings), with whether it is paused and its MaxPending and
+// MaxRunning limits.
 func (qs queueStats) addSettings(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 	return eachRowIn(ctx, tx, sqlStatsSettings, func(r *sql.Rows) error {
 		var name string
 		var paused bool
-		var n int
-		if err := r.Scan(&name, &paused, &n); err != nil {
+		var n, running int
+		if err := r.Scan(&name, &paused, &n, &running); err != nil {
 			return err
 		}
 		q := qs.Get(name)
-		q.Paused, q.MaxPending = paused, n
+		q.Paused, q.MaxPending, q.MaxRunning = paused, n, running
 		return nil
 	})
 }

@@ -137,6 +137,7 @@ func (f *fetcher) lease() time.Duration {
 	}
 	f.inflight += len(res.Jobs)
 	f.more = len(res.Jobs) == want // a full batch: there may be more
+	r.limited.Store(res.Limited)   // if so, settling a job wakes the fetcher
 	wait := p.opts.PollInterval
 	if !res.NextRunAt.IsZero() {
 		wait = min(wait, max(res.NextRunAt.Sub(now), time.Millisecond))

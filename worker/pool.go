@@ -89,6 +89,10 @@ type queueRunner struct {
 	cfg  QueueConfig
 	jobs chan *queue.Job
 	done chan struct{} // one value per finished job: frees a slot
+	// limited is set while the queue's MaxRunning cut the last lease
+	// short: each settled job then frees a slot of the limit, and wakes
+	// the fetcher (a finished job frees its slot only once settled).
+	limited atomic.Bool
 }
 
 // Errors used as context causes, so a handler (and the pool) can tell why

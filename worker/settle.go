@@ -145,20 +145,31 @@ func (p *Pool) settled(batch []queue.Settlement, errs []error) {
 
 // wakeAfterSettle lets the fetchers of the queues in batch look again
 // where an outcome changed when the queue next has work: a job that runs
-// again (at once or later), or a job whose end lets the next job of its
-// ordering key run.
+// again (at once or later), a job whose end lets the next job of its
+// ordering key run, or a job that frees a slot of its queue's MaxRunning.
 func (p *Pool) wakeAfterSettle(batch []queue.Settlement) {
 	woken := ""
 	for _, s := range batch {
 		switch {
 		case s.Outcome == queue.OutcomeRetry, s.Outcome == queue.OutcomeSnooze, s.Outcome == queue.OutcomeRelease,
-			s.OrderKey != "":
+			s.OrderKey != "", p.limited(s.Queue):
 			if s.Queue != woken {
 				p.wake.Notify(s.Queue)
 				woken = s.Queue
 			}
 		}
 	}
+}
+
+// limited reports whether the queue's last lease was cut short by its
+// MaxRunning limit (so settling a job frees a slot worth leasing).
+func (p *Pool) limited(name string) bool {
+	for _, r := range p.queues {
+		if r.name == name {
+			return r.limited.Load()
+		}
+	}
+	return false
 }
 
 // settleEach settles batch one outcome at a time, after the batch as a

@@ -1,0 +1,186 @@
+package queuetest
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spooljobs/spool/queue"
+)
+
+// limitsArea: QueueSettings.MaxRunning, a limit on running jobs that every
+// process sharing the store obeys.
+var limitsArea = area{"Limits", []testCase{
+	{"MaxRunningHoldsAcrossStores", testMaxRunningAcrossStores},
+	{"MaxRunningSlotsComeBackWhenLeasesExpire", testMaxRunningExpiry},
+	{"MaxRunningZeroMeansNoLimit", testMaxRunningOff},
+	{"MaxRunningHoldsUnderConcurrentLeases", testMaxRunningConcurrent},
+}}
+
+// peerStore opens a second store on the case's database: another process.
+func (e *env) peerStore() queue.Store {
+	e.t.Helper()
+	require.NotNil(e.t, e.peer, "the backend must open peers (Backend.Peer) for the limits cases")
+	s := e.peer(e.t)
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// leaseFrom leases up to limit jobs of queue name from store s.
+func (e *env) leaseFrom(s queue.Store, name string, limit int) queue.LeaseResult {
+	e.t.Helper()
+	now := e.clock.Now()
+	res, err := s.Lease(e.ctx, queue.LeaseParams{Queue: name, Limit: limit, Now: now, Until: now.Add(30 * time.Second), Worker: "w"})
+	require.NoError(e.t, err)
+	return res
+}
+
+// A lease takes at most MaxRunning minus the jobs running now, whichever
+// store (process) leased them, and says it was cut short; a settled job
+// frees its slot for any store.
+func testMaxRunningAcrossStores(e *env) {
+	other := e.peerStore()
+	e.settings("api", queue.QueueSettings{MaxRunning: 3})
+	for range 10 {
+		e.enqueue(queue.NewJob{Kind: "call", Queue: "api"})
+	}
+	e.enqueue(queue.NewJob{Kind: "call", Queue: "free"})
+	require.Equal(e.t, 3, e.queueStats("api").MaxRunning)
+
+	a := e.leaseFrom(e.store, "api", 2)
+	require.Len(e.t, a.Jobs, 2)
+	require.False(e.t, a.Limited, "room for the whole lease")
+	b := e.leaseFrom(other, "api", 10)
+	require.Len(e.t, b.Jobs, 1, "the other process gets the one slot left")
+	require.True(e.t, b.Limited)
+	for _, s := range []queue.Store{e.store, other} {
+		res := e.leaseFrom(s, "api", 10)
+		require.Empty(e.t, res.Jobs, "every slot is taken")
+		require.True(e.t, res.Limited)
+	}
+	require.Len(e.t, e.leaseFrom(other, "free", 10).Jobs, 1, "other queues are not limited")
+
+	e.complete(a.Jobs[0])
+	res := e.leaseFrom(other, "api", 10)
+	require.Len(e.t, res.Jobs, 1, "a settled job frees its slot for any process")
+	require.True(e.t, res.Limited)
+
+	// A retry (or a death) frees the slot too.
+	fail := settlement(b.Jobs[0], queue.OutcomeRetry)
+	fail.RunAt = e.clock.Now()
+	require.NoError(e.t, e.settle(fail)[0])
+	require.Len(e.t, e.leaseFrom(e.store, "api", 10).Jobs, 1)
+	require.Equal(e.t, 3, e.queueStats("api").Running)
+}
+
+// A process that dies holding slots gives them back when its leases
+// expire, before any rescuer runs: only leases that hold count.
+func testMaxRunningExpiry(e *env) {
+	other := e.peerStore()
+	e.settings("api", queue.QueueSettings{MaxRunning: 2})
+	for range 5 {
+		e.enqueue(queue.NewJob{Kind: "call", Queue: "api"})
+	}
+	dead := e.leaseFrom(e.store, "api", 5) // the process that will die
+	require.Len(e.t, dead.Jobs, 2)
+	require.Empty(e.t, e.leaseFrom(other, "api", 5).Jobs)
+
+	e.clock.Advance(29 * time.Second)
+	require.Empty(e.t, e.leaseFrom(other, "api", 5).Jobs, "leases still hold")
+	// (Margins of a second: stores on hosts whose clocks disagree compare
+	// times to their measure of the offset.)
+	e.clock.Advance(2 * time.Second)
+	res := e.leaseFrom(other, "api", 5)
+	require.Len(e.t, res.Jobs, 2, "expired leases free their slots")
+	require.True(e.t, res.Limited)
+
+	// A heartbeat keeps a slot: an extended lease still counts.
+	ext, err := other.Extend(e.ctx, []queue.LeaseRef{{JobID: res.Jobs[0].ID, Token: res.Jobs[0].LeaseToken}},
+		e.clock.Now().Add(time.Minute))
+	require.NoError(e.t, err)
+	require.Empty(e.t, ext.Lost)
+	e.clock.Advance(31 * time.Second)
+	require.Len(e.t, e.leaseFrom(e.store, "api", 5).Jobs, 1, "the extended lease holds its slot; the other expired")
+}
+
+// MaxRunning 0 (the default, or set back to 0) leaves leases unlimited;
+// a negative limit is refused.
+func testMaxRunningOff(e *env) {
+	for range 6 {
+		e.enqueue(queue.NewJob{Kind: "call", Queue: "api"})
+	}
+	e.settings("api", queue.QueueSettings{MaxRunning: 1})
+	require.Len(e.t, e.leaseFrom(e.store, "api", 6).Jobs, 1)
+	e.settings("api", queue.QueueSettings{MaxPending: 100})
+	res := e.leaseFrom(e.store, "api", 3)
+	require.Len(e.t, res.Jobs, 3)
+	require.False(e.t, res.Limited)
+	qs := e.queueStats("api")
+	require.Equal(e.t, 0, qs.MaxRunning)
+	require.Equal(e.t, 100, qs.MaxPending)
+
+	// A limit below the jobs running now leases nothing until enough end.
+	e.settings("api", queue.QueueSettings{MaxRunning: 2})
+	res = e.leaseFrom(e.store, "api", 6)
+	require.Empty(e.t, res.Jobs)
+	require.True(e.t, res.Limited)
+
+	err := e.q.Inspector().SetQueueSettings(e.ctx, "api", queue.QueueSettings{MaxRunning: -1})
+	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+}
+
+// Many leases at once from two stores never run more jobs than the limit.
+func testMaxRunningConcurrent(e *env) {
+	const limit, jobs = 4, 120
+	other := e.peerStore()
+	e.settings("api", queue.QueueSettings{MaxRunning: limit})
+	batch := make([]queue.NewJob, jobs)
+	for i := range batch {
+		batch[i] = queue.NewJob{Kind: "call", Queue: "api"}
+	}
+	_, err := e.q.EnqueueMany(e.ctx, batch)
+	require.NoError(e.t, err)
+
+	// running counts jobs leased and not yet being settled: never more
+	// than the store counts as running, so never more than the limit.
+	var running, peak, done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		s := []queue.Store{e.store, other}[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for done.Load() < jobs {
+				now := e.clock.Now()
+				res, err := s.Lease(e.ctx, queue.LeaseParams{Queue: "api", Limit: 1 + w%3, Now: now, Until: now.Add(time.Hour), Worker: "w"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				n := running.Add(int64(len(res.Jobs)))
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				for _, j := range res.Jobs {
+					running.Add(-1)
+					if _, err := s.Settle(e.ctx, nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Kind: j.Kind,
+						Outcome: queue.OutcomeComplete, Now: now}}); err != nil {
+						errs <- err
+						return
+					}
+					done.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(e.t, err)
+	}
+	require.EqualValues(e.t, jobs, done.Load())
+	require.LessOrEqual(e.t, peak.Load(), int64(limit), "jobs running at once")
+	require.Equal(e.t, 0, e.queueStats("api").Pending)
+}

@@ -1,0 +1,5 @@
+-- Concurrency limits across processes (QueueSettings.MaxRunning): the
+-- queue's limit, and an index to count its running jobs whose lease holds
+-- (a dead process's jobs stop counting when their leases expire).
+ALTER TABLE spool_queues ADD COLUMN max_running INTEGER;
+CREATE INDEX spool_jobs_running_queue ON spool_jobs (queue, lease_until) WHERE state = 2;
