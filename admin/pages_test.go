@@ -207,6 +207,26 @@ func TestQueuesPage(t *testing.T) {
 	require.Regexp(t, `(?s)<tr data-queue="mail">.*?paused.*?action="/queues/resume".*?value="mail".*?Resume</button>`, body)
 	require.Regexp(t, `(?s)<tr data-queue="orders">.*?active.*?action="/queues/pause".*?value="orders".*?Pause</button>`, body)
 	require.Contains(t, body, "Pause a queue by name")
+	require.NotContains(t, body, "max-running", "no limit, nothing shown")
+
+	// A queue's MaxRunning shows beside its running count, and in the API.
+	require.NoError(t, e.q.Inspector().SetQueueSettings(context.Background(), "orders", queue.QueueSettings{MaxRunning: 3}))
+	body = e.getOK("/queues")
+	require.Regexp(t, `(?s)<tr data-queue="orders">.*?data-label="Running">1 <span class="muted max-running" title="At most 3 running at once across every process[^"]*">/ 3 max</span>`, body)
+	require.Equal(t, 1, strings.Count(body, `class="muted max-running"`), "only the limited queue shows a limit")
+	qs := decode[struct {
+		Queues []struct {
+			Name       string
+			MaxRunning int `json:"max_running"`
+		}
+	}](t, e.get("/api/queues"))
+	limits := map[string]int{}
+	for _, q := range qs.Queues {
+		limits[q.Name] = q.MaxRunning
+	}
+	require.Equal(t, 3, limits["orders"])
+	require.Contains(t, limits, "mail")
+	require.Zero(t, limits["mail"])
 }
 
 func TestStaticFiles(t *testing.T) {

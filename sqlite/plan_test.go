@@ -76,6 +76,10 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlLeased, now, 1)
 			requirePlan(t, plan, "spool_jobs_running")
 		})
+		t.Run("running jobs under MaxRunning", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlRunningHeld, queue.DefaultQueue, now)
+			requirePlan(t, plan, "spool_jobs_running_queue")
+		})
 		t.Run("promotion", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_scheduled")

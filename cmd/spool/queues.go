@@ -70,19 +70,22 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT"}
+	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING"}
 	if st.ProcessesTracked {
 		head = append(head, "CONCURRENCY", "")
 	}
 	row(tw, head...)
 	stuck, unserved := 0, 0
 	for _, q := range st.Queues {
-		limit := "-"
+		limit, maxRunning := "-", "-"
 		if q.MaxPending > 0 {
 			limit = fmt.Sprint(q.MaxPending)
 		}
+		if q.MaxRunning > 0 {
+			maxRunning = fmt.Sprint(q.MaxRunning)
+		}
 		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
-			fmtDuration(q.OldestPending), yesNo(q.Paused), limit}
+			fmtDuration(q.OldestPending), yesNo(q.Paused), limit, maxRunning}
 		if st.ProcessesTracked {
 			conc, mark := "-", ""
 			if q.Workers > 0 {

@@ -21,6 +21,9 @@ type Queue struct {
 	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
 	Paused               bool    `json:"paused"`
 	MaxPending           int     `json:"max_pending"`
+	// MaxRunning is the limit on running jobs across every process (0:
+	// none).
+	MaxRunning int `json:"max_running"`
 	// Workers counts the live worker pools that work the queue and
 	// Concurrency sums their workers for it; Unserved flags pending jobs
 	// that no live pool works. All three are zero on a store that keeps no
@@ -35,7 +38,7 @@ func NewQueue(q queue.QueueStats) Queue {
 	return Queue{Name: q.Name, Pending: q.Pending, Scheduled: q.Scheduled,
 		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
 		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
-		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending,
+		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending, MaxRunning: q.MaxRunning,
 		Workers: q.Workers, Concurrency: q.Concurrency, Unserved: q.Unserved}
 }
 
