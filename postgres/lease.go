@@ -95,6 +95,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		now := x.f.us(p.Now)
 		limit := p.Limit
 		if maxRunning > 0 {
+			res.MaxRunning = maxRunning
 			// Lock first, then count: the count's snapshot is taken after
 			// the lock, so it sees the leases of the previous holder.
 			if _, err := x.exec(ctx, sqlQueueLock, p.Queue); err != nil {

@@ -139,9 +139,13 @@ type LeaseResult struct {
 	NextRunAt time.Time
 	// Paused is true when the queue is paused.
 	Paused bool
+	// MaxRunning is the queue's limit on running jobs the lease obeyed
+	// (QueueSettings.MaxRunning; 0: none). Under a limit, a slot frees
+	// when a running job of the queue settles or its lease expires: a
+	// worker looks again then.
+	MaxRunning int
 	// Limited is true when the queue's MaxRunning cut the lease short:
-	// more jobs may be ready, and a slot frees when a running job of the
-	// queue settles or its lease expires.
+	// more jobs may be ready.
 	Limited bool
 }
 

@@ -80,6 +80,7 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		}
 		limit := p.Limit
 		if maxRunning > 0 {
+			res.MaxRunning = maxRunning
 			var running int
 			if err := x.queryRow(ctx, sqlRunningHeld, p.Queue, now).Scan(&running); err != nil {
 				return err

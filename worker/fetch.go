@@ -137,7 +137,8 @@ func (f *fetcher) lease() time.Duration {
 	}
 	f.inflight += len(res.Jobs)
 	f.more = len(res.Jobs) == want // a full batch: there may be more
-	r.limited.Store(res.Limited)   // if so, settling a job wakes the fetcher
+	// Under a MaxRunning limit, settling a job frees a slot: wake then.
+	r.limited.Store(res.MaxRunning > 0)
 	wait := p.opts.PollInterval
 	if !res.NextRunAt.IsZero() {
 		wait = min(wait, max(res.NextRunAt.Sub(now), time.Millisecond))

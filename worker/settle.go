@@ -161,8 +161,8 @@ func (p *Pool) wakeAfterSettle(batch []queue.Settlement) {
 	}
 }
 
-// limited reports whether the queue's last lease was cut short by its
-// MaxRunning limit (so settling a job frees a slot worth leasing).
+// limited reports whether the queue's last lease obeyed a MaxRunning
+// limit (so settling a job frees a slot worth leasing).
 func (p *Pool) limited(name string) bool {
 	for _, r := range p.queues {
 		if r.name == name {

@@ -60,6 +60,10 @@ Scenarios:
                 left in the file and jobs lost (acknowledged, never run and
                 gone). Only lost jobs make the command exit non-zero.
 
+-max-running N sets the queue's limit on running jobs (QueueSettings.MaxRunning,
+shared by every process) before the pool starts: compare a drain with
+-max-running equal to -workers and one without, to see what the limit costs.
+
 The enqueue scenarios then drain their jobs (untimed) to check delivery.
 Workers default to the pool's default (100), in multiproc to 16. Set -db to keep the file; it
 must not exist yet. With -db postgres://… the run (multiproc's children
@@ -122,6 +126,9 @@ type benchConfig struct {
 	drained    int // backlog: jobs drained ahead of the waiting -jobs
 	// apart: latency's producers enqueue through a store of their own.
 	apart bool
+	// maxRunning is the default queue's QueueSettings.MaxRunning, set
+	// before the pool starts (0: no limit).
+	maxRunning int
 	// stall ends a wait for handlers when no job was handled for this
 	// long; the missing jobs count as lost. Long enough for an expired
 	// lease (30s) to be rescued.
@@ -144,6 +151,7 @@ type benchResult struct {
 	Producers  int      `json:"producers"`
 	Rate       int      `json:"rate"`
 	Apart      bool     `json:"apart,omitempty"`
+	MaxRunning int      `json:"max_running,omitempty"`
 	Seconds    float64  `json:"seconds"`
 	JobsPerSec float64  `json:"jobs_per_sec"`
 	P50ms      *float64 `json:"p50_ms"`

@@ -77,6 +77,7 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object on stdout instead of a table")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	fs.BoolVar(&cfg.apart, "apart", false, "latency: producers enqueue through a store of their own, as another host's app would (on PostgreSQL their wake-ups reach the workers through NOTIFY)")
+	fs.IntVar(&cfg.maxRunning, "max-running", 0, "the queue's limit `N` on running jobs across processes (QueueSettings.MaxRunning; default 0: none; not multiproc)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
 	fs.DurationVar(&cfg.lease, "lease", 0, "each pool's lease duration `D` (multiproc; default 0: the pool's default, 30s)")
@@ -129,6 +130,7 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"drained", sc.name == "backlog", "only backlog drains ahead of a backlog"},
 		{"apart", sc.name == "latency", "only latency has producers apart from its workers"},
 		{"procs", multi, "only multiproc runs several processes"},
+		{"max-running", !multi, "multiproc does not set queue limits"},
 		{"lease", multi, "only multiproc sets the lease"},
 		{"busy-timeout", multi, "only multiproc sets the busy timeout"},
 		{"mp-child", multi, "only multiproc runs child processes"},
@@ -146,7 +148,7 @@ func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"max-running", cfg.maxRunning}} {
 		if set[c.flag] && c.v <= 0 {
 			return usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
 		}

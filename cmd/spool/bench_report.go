@@ -34,6 +34,9 @@ func printBench(w io.Writer, r *benchResult) {
 	fmt.Fprintf(tw, "workers\t%s\n", num(r.Workers))
 	fmt.Fprintf(tw, "producers\t%s\n", num(r.Producers))
 	fmt.Fprintf(tw, "rate\t%s\n", num(r.Rate))
+	if r.MaxRunning > 0 {
+		fmt.Fprintf(tw, "max running\t%d\n", r.MaxRunning)
+	}
 	fmt.Fprintf(tw, "seconds\t%.3f\n", r.Seconds)
 	fmt.Fprintf(tw, "jobs/s\t%.0f\n", r.JobsPerSec)
 	fmt.Fprintf(tw, "%s p50\t%s\n", latency, opt(r.P50ms, " ms"))

@@ -40,7 +40,7 @@ type bench struct {
 func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res *benchResult, err error) {
 	b := &bench{cfg: cfg, stderr: stderr, res: &benchResult{
 		Scenario: cfg.scenario.name, Jobs: cfg.jobs, Workers: cfg.workers,
-		Producers: cfg.producers, Rate: cfg.rate, Apart: cfg.apart,
+		Producers: cfg.producers, Rate: cfg.rate, Apart: cfg.apart, MaxRunning: cfg.maxRunning,
 	}}
 	d, err := newBenchDB(cfg.dbPath)
 	if err != nil {
@@ -121,6 +121,12 @@ func (b *bench) startPool(ctx context.Context) error {
 	opts := worker.Options{}
 	if b.cfg.workers != benchDefaultWorkers {
 		opts.Queues = map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: b.cfg.workers}}
+	}
+	if b.cfg.maxRunning > 0 {
+		s := queue.QueueSettings{MaxRunning: b.cfg.maxRunning}
+		if err := b.q.Inspector().SetQueueSettings(ctx, queue.DefaultQueue, s); err != nil {
+			return err
+		}
 	}
 	p, err := worker.New(b.q, opts)
 	if err != nil {
