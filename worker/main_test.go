@@ -18,5 +18,6 @@ func TestMain(m *testing.M) {
 		"topicscrash":  topicsCrashChild,
 		"hostworker":   hostWorkerChild,
 		"hostproducer": hostProducerChild,
+		"limitholder":  limitHolderChild,
 	})
 }

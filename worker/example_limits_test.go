@@ -1,0 +1,79 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/spooljobs/spool/queue"
+	"github.com/spooljobs/spool/sqlite"
+	"github.com/spooljobs/spool/worker"
+)
+
+// A limit on running jobs shared by every process: two pools, each with
+// eight workers and a store of its own on one file (as two processes
+// would have), run a partner's calls at most two at a time between them.
+func Example_maxRunning() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "spool-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "shop.db")
+
+	var running, peak atomic.Int64
+	var wg sync.WaitGroup
+	const calls = 20
+	wg.Add(calls)
+	call := func(ctx context.Context, job *queue.Job) error {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		running.Add(-1)
+		wg.Done()
+		return nil
+	}
+
+	var pools []*worker.Pool
+	for range 2 { // two "processes"
+		store, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer store.Close()
+		q, err := queue.New(store, queue.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(pools) == 0 {
+			// Stored with the jobs: every process obeys it.
+			if err := q.Inspector().SetQueueSettings(ctx, "partner", queue.QueueSettings{MaxRunning: 2}); err != nil {
+				log.Fatal(err)
+			}
+			for range calls {
+				if _, err := q.Enqueue(ctx, queue.NewJob{Kind: "partner.call", Queue: "partner"}); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+		pool, err := worker.New(q, worker.Options{Queues: map[string]worker.QueueConfig{"partner": {MaxWorkers: 8}}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool.HandleFunc("partner.call", call)
+		if err := pool.Start(ctx); err != nil {
+			log.Fatal(err)
+		}
+		pools = append(pools, pool)
+	}
+	wg.Wait()
+	for _, p := range pools {
+		if err := p.Stop(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("calls:", calls, "at most running at once:", peak.Load() <= 2)
+	// Output: calls: 20 at most running at once: true
+}
