@@ -153,7 +153,8 @@
 //	                      "blocked_keys", "stuck_keys", "running",
 //	                      "completed", "cancelled", "dead",
 //	                      "oldest_pending_seconds", "paused", "max_pending",
-//	                      "max_running", "workers", "concurrency", "unserved"}; workers
+//	                      "max_running", "rate_limit", "rate_period_seconds",
+//	                      "workers", "concurrency", "unserved"}; workers
 //	                      counts the live pools that work the queue,
 //	                      concurrency sums their workers for it, unserved
 //	                      flags pending jobs none of them works

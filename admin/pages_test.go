@@ -214,6 +214,9 @@ func TestQueuesPage(t *testing.T) {
 	body = e.getOK("/queues")
 	require.Regexp(t, `(?s)<tr data-queue="orders">.*?data-label="Running">1 <span class="muted max-running" title="At most 3 running at once across every process[^"]*">/ 3 max</span>`, body)
 	require.Equal(t, 1, strings.Count(body, `class="muted max-running"`), "only the limited queue shows a limit")
+	require.NoError(t, e.q.Inspector().SetQueueSettings(context.Background(), "mail", queue.QueueSettings{RateLimit: 20, RatePeriod: time.Minute}))
+	body = e.getOK("/queues")
+	require.Regexp(t, `(?s)<tr data-queue="mail">.*?<span class="muted rate-limit" title="At most 20 jobs start per 1m across every process[^"]*">20 per 1m</span>`, body)
 	qs := decode[struct {
 		Queues []struct {
 			Name       string

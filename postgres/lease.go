@@ -15,10 +15,15 @@ import (
 
 const (
 	// sqlQueueLease reads the settings a lease obeys. A queue with a
-	// MaxRunning limit has its row locked: leases of the queue then take
-	// turns, each counting the running jobs after the last committed.
-	sqlQueueLease = `SELECT paused, coalesce(max_running, 0) FROM spool.queues WHERE name = $1`
-	sqlQueueLock  = `SELECT 1 FROM spool.queues WHERE name = $1 FOR UPDATE`
+	// MaxRunning or a RateLimit has its row read again and locked
+	// (sqlQueueLock): leases of the queue then take turns, each counting
+	// the running jobs and the rate's tokens after the last committed.
+	sqlQueueLease = `SELECT paused, coalesce(max_running, 0),
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0)
+  FROM spool.queues WHERE name = $1`
+	sqlQueueLock = sqlQueueLease + ` FOR UPDATE`
+	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
+	sqlSpendRate = `UPDATE spool.queues SET rate_tokens = $1, rate_at = $2 WHERE name = $3`
 	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
 	// MaxRunning (jobs_running_queue).
 	sqlRunningHeld = `SELECT count(*) FROM spool.jobs WHERE queue = $1 AND state = ` + runningSQL + ` AND lease_until > $2`
@@ -51,13 +56,14 @@ const (
 	// leases only when the queue is not paused and has no job due for
 	// promotion or expiry (else it returns no row and Lease takes the long
 	// way), and returns with each job the queue's next scheduled run time.
-	// A queue with a MaxRunning limit always takes the long way.
+	// A queue with a MaxRunning or a RateLimit always takes the long way.
 	sqlLeaseFast = `WITH leased AS (
   UPDATE spool.jobs
   SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
   WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
       ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED))
-    AND NOT EXISTS (SELECT 1 FROM spool.queues WHERE name = $5 AND (paused OR max_running IS NOT NULL))
+    AND NOT EXISTS (SELECT 1 FROM spool.queues WHERE name = $5
+      AND (paused OR max_running IS NOT NULL OR rate_limit IS NOT NULL))
     AND NOT coalesce((SELECT min(run_at) FROM spool.jobs WHERE queue = $5 AND state = ` + scheduledSQL + `) <= $1, false)
     AND NOT coalesce(` + sqlFirstExpiry + ` <= $1, false)
   RETURNING ` + jobColumns + `)
@@ -83,35 +89,32 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		res = queue.LeaseResult{}
 		var paused, expiring bool
 		var maxRunning int
-		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning); err {
-		case nil, sql.ErrNoRows:
-		default:
+		var rate sqlstore.RateBucket
+		readSettings := func(query string) error {
+			switch err := x.queryRow(ctx, query, p.Queue).Scan(&paused, &maxRunning,
+				&rate.Limit, &rate.Period, &rate.Tokens, &rate.At); err {
+			case nil, sql.ErrNoRows:
+				return nil
+			default:
+				return err
+			}
+		}
+		if err := readSettings(sqlQueueLease); err != nil {
 			return err
 		}
 		if paused {
 			res.Paused = true
 			return nil
 		}
-		now := x.f.us(p.Now)
-		limit := p.Limit
-		if maxRunning > 0 {
-			res.MaxRunning = maxRunning
+		limited := maxRunning > 0 || rate.Limit > 0
+		if limited {
 			// Lock first, then count: the count's snapshot is taken after
 			// the lock, so it sees the leases of the previous holder.
-			if _, err := x.exec(ctx, sqlQueueLock, p.Queue); err != nil {
+			if err := readSettings(sqlQueueLock); err != nil {
 				return err
-			}
-			var running int
-			if err := x.queryRow(ctx, sqlRunningHeld, p.Queue, now).Scan(&running); err != nil {
-				return err
-			}
-			if free := maxRunning - running; free < limit {
-				limit, res.Limited = max(free, 0), true
-			}
-			if limit == 0 {
-				return nil
 			}
 		}
+		now := x.f.us(p.Now)
 		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
 			return err
 		}
@@ -123,12 +126,38 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
 			return err
 		}
+		limit := p.Limit
+		if maxRunning > 0 {
+			res.MaxRunning = maxRunning
+			var running int
+			if err := x.queryRow(ctx, sqlRunningHeld, p.Queue, now).Scan(&running); err != nil {
+				return err
+			}
+			if free := maxRunning - running; free < limit {
+				limit, res.Limited = max(free, 0), true
+			}
+		}
+		if rate.Limit > 0 && limit > 0 {
+			n, next := rate.Take(now, limit)
+			if n < limit {
+				limit, res.RateLimitedUntil = n, x.f.time(next)
+			}
+		}
+		if limited && limit == 0 {
+			return nil
+		}
 		rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, limit)
 		if err != nil {
 			return err
 		}
 		if res.Jobs, err = collect(rows, x.f.scanLive); err != nil {
 			return err
+		}
+		if rate.Limit > 0 && len(res.Jobs) > 0 {
+			rate.Spend(len(res.Jobs))
+			if _, err := x.exec(ctx, sqlSpendRate, rate.Tokens, rate.At, p.Queue); err != nil {
+				return err
+			}
 		}
 		if len(res.Jobs) < limit {
 			var next sql.NullInt64

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -27,9 +28,11 @@ func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 }
 
 const (
-	sqlSetQueueSettings = `INSERT INTO spool.queues (name, max_pending, dead_skips_key, updated_at, max_running) VALUES ($1, $2, $3, $4, $5)
+	sqlSetQueueSettings = `INSERT INTO spool.queues (name, max_pending, dead_skips_key, updated_at, max_running, rate_limit, rate_period_us)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)
   ON CONFLICT (name) DO UPDATE SET max_pending = excluded.max_pending, dead_skips_key = excluded.dead_skips_key,
-    updated_at = excluded.updated_at, max_running = excluded.max_running`
+    updated_at = excluded.updated_at, max_running = excluded.max_running,
+    rate_limit = excluded.rate_limit, rate_period_us = excluded.rate_period_us`
 	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool.dead WHERE queue = $1 AND order_key IS NOT NULL AND blocks_key
   ORDER BY order_key`
 	sqlUnblockDead = `UPDATE spool.dead SET blocks_key = false WHERE queue = $1 AND order_key IS NOT NULL AND blocks_key`
@@ -40,8 +43,9 @@ const (
 // queue's workers: keys a dead job held may have moved on.
 func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
 	limit, running := nullPositive(qs.MaxPending), nullPositive(qs.MaxRunning)
+	rate, period := sqlstore.RateSetting(qs)
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now), running); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now), running, rate, period); err != nil {
 			return err
 		}
 		x.wake(name)

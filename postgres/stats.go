@@ -191,7 +191,8 @@ func (r statsReader) addStuck(ctx context.Context, _ time.Time) error {
 	})
 }
 
-const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0) FROM spool.queues`
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0),
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0) FROM spool.queues`
 
 // addSettings lists every queue that has a settings row (paused, resumed,
 // or given settings), with whether it is paused and its MaxPending and
@@ -200,12 +201,14 @@ func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 	return r.each(ctx, sqlStatsSettings, func(rows *sql.Rows) error {
 		var name string
 		var paused bool
-		var n, running int
-		if err := rows.Scan(&name, &paused, &n, &running); err != nil {
+		var n, running, rate int
+		var period int64
+		if err := rows.Scan(&name, &paused, &n, &running, &rate, &period); err != nil {
 			return err
 		}
 		q := r.qs.Get(name)
 		q.Paused, q.MaxPending, q.MaxRunning = paused, n, running
+		q.RateLimit, q.RatePeriod = rate, time.Duration(period)*time.Microsecond
 		return nil
 	})
 }

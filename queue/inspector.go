@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Inspector is the operators' API, in the spirit of asynq's Inspector and
@@ -279,6 +280,15 @@ func (in *Inspector) setQueueSettings(ctx context.Context, tx *sql.Tx, name stri
 	}
 	if s.MaxPending < 0 {
 		return fmt.Errorf("%w: queue %q: MaxPending %d is negative", ErrInvalidArgument, name, s.MaxPending)
+	}
+	if s.RateLimit < 0 {
+		return fmt.Errorf("%w: queue %q: RateLimit %d is negative", ErrInvalidArgument, name, s.RateLimit)
+	}
+	if s.RatePeriod < 0 || (s.RatePeriod > 0 && s.RatePeriod < time.Millisecond) {
+		return fmt.Errorf("%w: queue %q: RatePeriod %s is not at least 1ms", ErrInvalidArgument, name, s.RatePeriod)
+	}
+	if s.RateLimit > 0 && s.RatePeriod == 0 {
+		s.RatePeriod = time.Second
 	}
 	if s.MaxRunning < 0 {
 		return fmt.Errorf("%w: queue %q: MaxRunning %d is negative", ErrInvalidArgument, name, s.MaxRunning)

@@ -147,6 +147,9 @@ type LeaseResult struct {
 	// Limited is true when the queue's MaxRunning cut the lease short:
 	// more jobs may be ready.
 	Limited bool
+	// RateLimitedUntil is set when the queue's RateLimit cut the lease
+	// short: when the next job may start.
+	RateLimitedUntil time.Time
 }
 
 // LeaseRef names one lease: a job and the token it was leased with.
@@ -329,6 +332,10 @@ type QueueStats struct {
 	// MaxRunning is the limit on running jobs across every process (0:
 	// none; see QueueSettings.MaxRunning).
 	MaxRunning int
+	// RateLimit jobs start per RatePeriod across every process (0: no
+	// limit; see QueueSettings.RateLimit).
+	RateLimit  int
+	RatePeriod time.Duration
 	// Workers counts the live worker pools that work the queue, and
 	// Concurrency sums their MaxWorkers for it (see Stats.ProcessesTracked).
 	Workers     int
@@ -358,6 +365,15 @@ type QueueSettings struct {
 	// the slots of a process that died come back when its leases expire.
 	// 0 means no limit (and leases cost nothing more).
 	MaxRunning int
+	// RateLimit limits how many jobs of the queue start per RatePeriod
+	// across every process on the store: a token bucket kept on the
+	// queue's row, refilled continuously (RateLimit per RatePeriod, never
+	// holding more than RateLimit), spent by each lease. 0 means no limit.
+	// A pool's own limit (worker.QueueConfig.RateLimit) applies as well.
+	RateLimit int
+	// RatePeriod is RateLimit's period, at least a millisecond. Defaults
+	// to a second.
+	RatePeriod time.Duration
 }
 
 // MinuteStats counts settled attempts in one minute.

@@ -10,13 +10,15 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// limitsArea: QueueSettings.MaxRunning, a limit on running jobs that every
+// limitsArea: QueueSettings.MaxRunning and RateLimit, limits that every
 // process sharing the store obeys.
 var limitsArea = area{"Limits", []testCase{
 	{"MaxRunningHoldsAcrossStores", testMaxRunningAcrossStores},
 	{"MaxRunningSlotsComeBackWhenLeasesExpire", testMaxRunningExpiry},
 	{"MaxRunningZeroMeansNoLimit", testMaxRunningOff},
 	{"MaxRunningHoldsUnderConcurrentLeases", testMaxRunningConcurrent},
+	{"RateLimitSharedAcrossStores", testRateLimitAcrossStores},
+	{"RateLimitHoldsUnderConcurrentLeases", testRateLimitConcurrent},
 }}
 
 // peerStore opens a second store on the case's database: another process.
@@ -183,4 +185,108 @@ func testMaxRunningConcurrent(e *env) {
 	require.EqualValues(e.t, jobs, done.Load())
 	require.LessOrEqual(e.t, peak.Load(), int64(limit), "jobs running at once")
 	require.Equal(e.t, 0, e.queueStats("api").Pending)
+}
+
+// requireNear checks that got is want, to the second (stores on hosts
+// whose clocks disagree compare times to their measure of the offset).
+func (e *env) requireNear(want, got time.Time, what string) {
+	e.t.Helper()
+	require.WithinDuration(e.t, want, got, time.Second, "%s: %s, want %s", what, got, want)
+}
+
+// A queue's RateLimit is one token bucket for every store: leases from
+// two stores spend it together, it refills RateLimit per RatePeriod and
+// holds no more than RateLimit, and a lease it cut short says when the
+// next job may start.
+func testRateLimitAcrossStores(e *env) {
+	other := e.peerStore()
+	e.settings("api", queue.QueueSettings{RateLimit: 5, RatePeriod: time.Minute})
+	for range 30 {
+		e.enqueue(queue.NewJob{Kind: "call", Queue: "api"})
+	}
+	e.enqueue(queue.NewJob{Kind: "call", Queue: "free"})
+	qs := e.queueStats("api")
+	require.Equal(e.t, 5, qs.RateLimit)
+	require.Equal(e.t, time.Minute, qs.RatePeriod)
+
+	res := e.leaseFrom(e.store, "api", 3)
+	require.Len(e.t, res.Jobs, 3, "the bucket starts full")
+	require.True(e.t, res.RateLimitedUntil.IsZero())
+	res = e.leaseFrom(other, "api", 10)
+	require.Len(e.t, res.Jobs, 2, "the other process spends the same bucket")
+	e.requireNear(e.clock.Now().Add(12*time.Second), res.RateLimitedUntil, "one token per 12s")
+	res = e.leaseFrom(e.store, "api", 10)
+	require.Empty(e.t, res.Jobs)
+	require.False(e.t, res.RateLimitedUntil.IsZero())
+	require.Len(e.t, e.leaseFrom(other, "free", 10).Jobs, 1, "other queues are not limited")
+
+	e.clock.Advance(13 * time.Second)
+	require.Len(e.t, e.leaseFrom(other, "api", 10).Jobs, 1, "a token came back")
+	e.clock.Advance(time.Hour)
+	require.Len(e.t, e.leaseFrom(e.store, "api", 10).Jobs, 5, "the bucket holds at most RateLimit")
+
+	// Completing jobs frees no tokens: the rate counts starts.
+	e.clock.Advance(time.Hour)
+	first := e.leaseFrom(e.store, "api", 5).Jobs
+	require.Len(e.t, first, 5)
+	for _, j := range first {
+		e.complete(j)
+	}
+	require.Empty(e.t, e.leaseFrom(e.store, "api", 5).Jobs)
+
+	// Both limits at once: the tighter one wins. RatePeriod defaults to a
+	// second.
+	e.settings("api", queue.QueueSettings{RateLimit: 100, MaxRunning: 2})
+	require.Equal(e.t, time.Second, e.queueStats("api").RatePeriod)
+	e.clock.Advance(time.Hour)
+	res = e.leaseFrom(other, "api", 10)
+	require.Len(e.t, res.Jobs, 2)
+	require.True(e.t, res.Limited)
+
+	e.settings("api", queue.QueueSettings{})
+	require.Len(e.t, e.leaseFrom(other, "api", 100).Jobs, 30-3-2-1-5-5-2, "no limit: every ready job")
+
+	for _, bad := range []queue.QueueSettings{{RateLimit: -1}, {RateLimit: 1, RatePeriod: time.Microsecond}, {RateLimit: 1, RatePeriod: -time.Second}} {
+		err := e.q.Inspector().SetQueueSettings(e.ctx, "api", bad)
+		require.ErrorIs(e.t, err, queue.ErrInvalidArgument, "%+v", bad)
+	}
+}
+
+// Many leases at once from two stores never start more jobs than the
+// bucket holds.
+func testRateLimitConcurrent(e *env) {
+	const rate, jobs = 7, 50
+	other := e.peerStore()
+	e.settings("api", queue.QueueSettings{RateLimit: rate, RatePeriod: time.Hour})
+	batch := make([]queue.NewJob, jobs)
+	for i := range batch {
+		batch[i] = queue.NewJob{Kind: "call", Queue: "api"}
+	}
+	_, err := e.q.EnqueueMany(e.ctx, batch)
+	require.NoError(e.t, err)
+	var leased atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		s := []queue.Store{e.store, other}[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				now := e.clock.Now()
+				res, err := s.Lease(e.ctx, queue.LeaseParams{Queue: "api", Limit: 1 + w%3, Now: now, Until: now.Add(time.Hour), Worker: "w"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				leased.Add(int64(len(res.Jobs)))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(e.t, err)
+	}
+	require.EqualValues(e.t, rate, leased.Load(), "the bucket's tokens, spent once each")
 }

@@ -12,7 +12,11 @@ import (
 const (
 	// sqlQueueLease reads the settings a lease obeys: one row, whatever
 	// they are, so a queue without a limit costs no extra statement.
-	sqlQueueLease = `SELECT paused, coalesce(max_running, 0) FROM spool_queues WHERE name = ?`
+	sqlQueueLease = `SELECT paused, coalesce(max_running, 0),
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0)
+  FROM spool_queues WHERE name = ?`
+	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
+	sqlSpendRate = `UPDATE spool_queues SET rate_tokens = ?, rate_at = ? WHERE name = ?`
 	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
 	// MaxRunning (spool_jobs_running_queue).
 	sqlRunningHeld = `SELECT count(*) FROM spool_jobs WHERE queue = ? AND state = ` + runningSQL + ` AND lease_until > ?`
@@ -57,7 +61,9 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		res = queue.LeaseResult{}
 		var paused, expiring bool
 		var maxRunning int
-		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning); err {
+		var rate sqlstore.RateBucket
+		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning,
+			&rate.Limit, &rate.Period, &rate.Tokens, &rate.At); err {
 		case nil, sql.ErrNoRows:
 		default:
 			return err
@@ -89,6 +95,12 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 				limit, res.Limited = max(free, 0), true
 			}
 		}
+		if rate.Limit > 0 && limit > 0 {
+			n, next := rate.Take(now, limit)
+			if n < limit {
+				limit, res.RateLimitedUntil = n, time.UnixMicro(next)
+			}
+		}
 		until := micros(p.Until)
 		if limit == 0 {
 			return nil
@@ -100,6 +112,12 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if n, _ := r.RowsAffected(); n > 0 {
 			if res.Jobs, err = readLeased(ctx, x, p, token, now, until); err != nil {
 				return err
+			}
+			if rate.Limit > 0 {
+				rate.Spend(len(res.Jobs))
+				if _, err := x.exec(ctx, sqlSpendRate, rate.Tokens, rate.At, p.Queue); err != nil {
+					return err
+				}
 			}
 		}
 		if len(res.Jobs) < limit {

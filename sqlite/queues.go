@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -26,8 +27,10 @@ func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 }
 
 const (
-	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at, max_running) VALUES (?1, ?2, ?3, ?4, ?5)
-  ON CONFLICT (name) DO UPDATE SET max_pending = ?2, dead_skips_key = ?3, updated_at = ?4, max_running = ?5`
+	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at, max_running, rate_limit, rate_period_us)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+  ON CONFLICT (name) DO UPDATE SET max_pending = ?2, dead_skips_key = ?3, updated_at = ?4, max_running = ?5,
+    rate_limit = ?6, rate_period_us = ?7`
 	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool_dead WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
 	sqlUnblockDead      = `UPDATE spool_dead SET blocks_key = 0 WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
 )
@@ -36,8 +39,9 @@ const (
 // releases the keys that dead jobs of the queue hold now.
 func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
 	limit, running := nullPositive(qs.MaxPending), nullPositive(qs.MaxRunning)
+	rate, period := sqlstore.RateSetting(qs)
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now), running); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now), running, rate, period); err != nil {
 			return err
 		}
 		delete(x.limits, name)

@@ -175,7 +175,8 @@ func (qs queueStats) addStuck(ctx context.Context, tx *sql.Tx, _ time.Time) erro
 	})
 }
 
-const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0) FROM spool_queues`
+const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0),
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0) FROM spool_queues`
 
 // addSettings lists every queue that has a settings row (paused, resumed,
 // or given settings), with whether it is paused and its MaxPending and
@@ -184,12 +185,14 @@ func (qs queueStats) addSettings(ctx context.Context, tx *sql.Tx, _ time.Time) e
 	return eachRowIn(ctx, tx, sqlStatsSettings, func(r *sql.Rows) error {
 		var name string
 		var paused bool
-		var n, running int
-		if err := r.Scan(&name, &paused, &n, &running); err != nil {
+		var n, running, rate int
+		var period int64
+		if err := r.Scan(&name, &paused, &n, &running, &rate, &period); err != nil {
 			return err
 		}
 		q := qs.Get(name)
 		q.Paused, q.MaxPending, q.MaxRunning = paused, n, running
+		q.RateLimit, q.RatePeriod = rate, time.Duration(period)*time.Microsecond
 		return nil
 	})
 }

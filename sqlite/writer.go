@@ -498,7 +498,7 @@ func (x *xtx) close() {
 // hotStatements are prepared once when the store opens; the others are
 // prepared per use.
 var hotStatements = []string{
-	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld,
+	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
 	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,

@@ -143,6 +143,9 @@ func (f *fetcher) lease() time.Duration {
 	if !res.NextRunAt.IsZero() {
 		wait = min(wait, max(res.NextRunAt.Sub(now), time.Millisecond))
 	}
+	if !res.RateLimitedUntil.IsZero() { // the queue's shared rate limit: the next token
+		wait = min(wait, max(res.RateLimitedUntil.Sub(now), time.Millisecond))
+	}
 	return wait
 }
 

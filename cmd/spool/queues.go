@@ -70,7 +70,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING"}
+	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING", "RATE"}
 	if st.ProcessesTracked {
 		head = append(head, "CONCURRENCY", "")
 	}
@@ -84,8 +84,12 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if q.MaxRunning > 0 {
 			maxRunning = fmt.Sprint(q.MaxRunning)
 		}
+		rate := "-"
+		if q.RateLimit > 0 {
+			rate = fmt.Sprintf("%d/%s", q.RateLimit, q.RatePeriod)
+		}
 		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
-			fmtDuration(q.OldestPending), yesNo(q.Paused), limit, maxRunning}
+			fmtDuration(q.OldestPending), yesNo(q.Paused), limit, maxRunning, rate}
 		if st.ProcessesTracked {
 			conc, mark := "-", ""
 			if q.Workers > 0 {

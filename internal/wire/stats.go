@@ -24,6 +24,10 @@ type Queue struct {
 	// MaxRunning is the limit on running jobs across every process (0:
 	// none).
 	MaxRunning int `json:"max_running"`
+	// RateLimit jobs start per RatePeriodSeconds across every process (0:
+	// none).
+	RateLimit         int     `json:"rate_limit"`
+	RatePeriodSeconds float64 `json:"rate_period_seconds"`
 	// Workers counts the live worker pools that work the queue and
 	// Concurrency sums their workers for it; Unserved flags pending jobs
 	// that no live pool works. All three are zero on a store that keeps no
@@ -39,6 +43,7 @@ func NewQueue(q queue.QueueStats) Queue {
 		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
 		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
 		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending, MaxRunning: q.MaxRunning,
+		RateLimit: q.RateLimit, RatePeriodSeconds: q.RatePeriod.Seconds(),
 		Workers: q.Workers, Concurrency: q.Concurrency, Unserved: q.Unserved}
 }
 

@@ -3,3 +3,9 @@
 -- (a dead process's jobs stop counting when their leases expire).
 ALTER TABLE spool_queues ADD COLUMN max_running INTEGER;
 CREATE INDEX spool_jobs_running_queue ON spool_jobs (queue, lease_until) WHERE state = 2;
+-- Rate limits across processes (QueueSettings.RateLimit per RatePeriod):
+-- the limit, and its token bucket, spent by leases (tokens at rate_at, µs).
+ALTER TABLE spool_queues ADD COLUMN rate_limit INTEGER;
+ALTER TABLE spool_queues ADD COLUMN rate_period_us INTEGER;
+ALTER TABLE spool_queues ADD COLUMN rate_tokens REAL;
+ALTER TABLE spool_queues ADD COLUMN rate_at INTEGER;
