@@ -14,7 +14,9 @@ import (
 // copied the whole cache).
 func TestAttrCacheMissCostIsFlat(t *testing.T) {
 	var c attrCache
-	topic := func(n int) []attribute.KeyValue { return []attribute.KeyValue{AttrSubscription.String("t" + strconv.Itoa(n))} }
+	topic := func(n int) []attribute.KeyValue {
+		return []attribute.KeyValue{AttrSubscription.String("t" + strconv.Itoa(n))}
+	}
 	miss := func(n int) {
 		c.get(attrKey{use: usePublish, a: "topic." + strconv.Itoa(n)}, func() []attribute.KeyValue { return topic(n) })
 	}
