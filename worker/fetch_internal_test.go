@@ -238,3 +238,23 @@ func TestFetcherRetriesBusyStoreAfterPollInterval(t *testing.T) {
 	}
 	require.Equal(t, 3, ft.f.fail.n)
 }
+
+// A lease the queue's shared RateLimit cut short looks again when the
+// next token is due, not at the next poll; under MaxRunning the runner is
+// marked so that settles wake it.
+func TestFetcherFollowsSharedLimits(t *testing.T) {
+	t.Parallel()
+	ft := newFetchTest(t, QueueConfig{MaxWorkers: 4}, time.Hour)
+	in := ft.q.Inspector()
+	require.NoError(t, in.SetQueueSettings(context.Background(), queue.DefaultQueue, queue.QueueSettings{RateLimit: 2, RatePeriod: time.Minute}))
+	ft.enqueue(6, queue.NewJob{})
+	ft.step(moveLease, 30*time.Second+time.Microsecond) // two of four: the next token in 30s
+	require.Equal(t, 2, ft.handed())
+	require.False(t, ft.f.r.limited.Load(), "no MaxRunning")
+
+	require.NoError(t, in.SetQueueSettings(context.Background(), queue.DefaultQueue, queue.QueueSettings{MaxRunning: 3}))
+	ft.f.woken()
+	ft.step(moveLease, time.Hour)
+	require.Equal(t, 1, ft.handed(), "three running at most")
+	require.True(t, ft.f.r.limited.Load(), "settles wake the fetcher")
+}
