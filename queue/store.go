@@ -45,7 +45,9 @@ type Store interface {
 	// waiting jobs (pending, scheduled or blocked) whose ExpiresAt is before
 	// p.Now: they move to dead with the reason ExpiredReason(ExpiresAt), and
 	// free their ordering key as a death does. A paused queue leases
-	// nothing.
+	// nothing. The queue's shared limits cut the lease: MaxRunning to the
+	// slots free (running jobs whose lease holds count), RateLimit to the
+	// tokens in its bucket, which the lease spends.
 	Lease(ctx context.Context, p LeaseParams) (LeaseResult, error)
 
 	// Extend moves the lease of running jobs to until, for those whose
