@@ -397,6 +397,9 @@ func seedDemo(e *env) map[string]int64 {
 	}
 	e.enqueue(queue.NewJob{Kind: "report.daily", Queue: "reports", RunAt: t0.Add(9 * time.Hour), Args: map[string]string{"day": "2026-03-02"}})
 	require.NoError(e.t, e.q.Inspector().Pause(context.Background(), "reports"))
+	// A partner API behind the orders queue: limits every process obeys.
+	require.NoError(e.t, e.q.Inspector().SetQueueSettings(context.Background(), "orders",
+		queue.QueueSettings{MaxRunning: 4, RateLimit: 20, RatePeriod: time.Minute}))
 	run := e.running(queue.NewJob{Kind: "warehouse.notify", Queue: "orders", Args: order{OrderID: 4242, SKU: "TEE-M", Quantity: 2, TotalCents: 3600, Customer: "ada"},
 		Metadata: map[string]string{"correlation_id": "order-4242", "tenant": "eu-1"}, UniqueKey: "warehouse.notify:4242", Timeout: 2 * time.Minute})
 	ids["running"] = run.ID
@@ -599,4 +602,21 @@ func TestBrowserJobProgressAndOutput(t *testing.T) {
 	out := must(chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#output"))))
 	require.Contains(t, out, `"skipped": [`+"\n"+`    "order <1150>"`)
 	require.Equal(t, 0, must(chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#output *").length`))), "no markup from the output")
+}
+
+// The Queues page shows a queue's shared limits (MaxRunning beside its
+// running jobs, RateLimit by its status), and a queue without any shows
+// none.
+func TestBrowserQueueLimits(t *testing.T) {
+	t.Parallel()
+	srv, _ := demoServer(t)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/queues")))
+	require.Equal(t, "/ 4 max", text(t, ctx, `tr[data-queue="orders"] .max-running`))
+	require.Equal(t, "20 per 1m", text(t, ctx, `tr[data-queue="orders"] .rate-limit`))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr[data-queue="mail"] .max-running, tr[data-queue="mail"] .rate-limit').length`))
+	require.NoError(t, err)
+	require.Zero(t, n, "mail has no limits")
 }
