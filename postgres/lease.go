@@ -25,8 +25,16 @@ const (
 	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
 	sqlSpendRate = `UPDATE spool.queues SET rate_tokens = $1, rate_at = $2 WHERE name = $3`
 	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
-	// MaxRunning (jobs_running_queue).
+	// MaxRunning (jobs_running_queue). Expiring and promoting waiting jobs
+	// leaves the count as it is.
 	sqlRunningHeld = `SELECT count(*) FROM spool.jobs WHERE queue = $1 AND state = ` + runningSQL + ` AND lease_until > $2`
+	// sqlProbeLimited is, for a queue with a shared limit, sqlAnyExpiry,
+	// sqlRunningHeld and sqlNextRunAt in one round trip: a lease that finds
+	// no scheduled job due skips the promotion, and knows the next run
+	// time without asking again.
+	sqlProbeLimited = `SELECT coalesce((SELECT min(expires_at) FROM spool.jobs
+  WHERE queue = $1 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `) <= $2, false), (` + sqlRunningHeld + `),
+  (SELECT min(run_at) FROM spool.jobs WHERE queue = $1 AND state = ` + scheduledSQL + `)`
 	// sqlFirstExpiry is the earliest expiry of queue $5's waiting jobs.
 	// Due jobs and expiring jobs are found by comparing such a min() with
 	// now, never by EXISTS (… <= now): the min() is one step down a
@@ -75,14 +83,17 @@ SELECT leased.*, (SELECT min(run_at) FROM spool.jobs WHERE queue = $5 AND state 
 // Most leases take one round trip (leaseFast); a lease that finds nothing
 // that way, or finds the queue paused or with jobs to promote or expire,
 // takes the long way: one transaction that expires, promotes, leases and
-// reads the next run time.
+// reads the next run time. A queue with a MaxRunning or RateLimit takes
+// the long way at once (s.limited): there its leases take turns.
 func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResult, error) {
 	if p.Limit <= 0 {
 		return queue.LeaseResult{}, nil
 	}
 	token := sqlstore.NewToken()
-	if res, ok, err := s.leaseFast(ctx, p, token); ok || err != nil {
-		return res, err
+	if _, limited := s.limited.Load(p.Queue); !limited {
+		if res, ok, err := s.leaseFast(ctx, p, token); ok || err != nil {
+			return res, err
+		}
 	}
 	var res queue.LeaseResult
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
@@ -99,7 +110,16 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 				return err
 			}
 		}
-		if err := readSettings(sqlQueueLease); err != nil {
+		// A queue known to be limited is read locked at once; another is
+		// read, and read again locked if it turns out limited. Lock first,
+		// then count: the count's snapshot is taken after the lock, so it
+		// sees the leases of the previous holder.
+		_, locked := s.limited.Load(p.Queue)
+		query := sqlQueueLease
+		if locked {
+			query = sqlQueueLock
+		}
+		if err := readSettings(query); err != nil {
 			return err
 		}
 		if paused {
@@ -107,15 +127,29 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			return nil
 		}
 		limited := maxRunning > 0 || rate.Limit > 0
-		if limited {
-			// Lock first, then count: the count's snapshot is taken after
-			// the lock, so it sees the leases of the previous holder.
+		switch {
+		case !limited:
+			s.limited.Delete(p.Queue)
+		case !locked:
+			s.limited.Store(p.Queue, struct{}{})
 			if err := readSettings(sqlQueueLock); err != nil {
 				return err
 			}
 		}
 		now := x.f.us(p.Now)
-		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
+		var running int
+		// firstRun is the queue's earliest scheduled run time, when known
+		// (a limited queue's probe) and no promotion moved it.
+		var firstRun sql.NullInt64
+		promote, knowNext := true, false
+		if limited {
+			err := x.queryRow(ctx, sqlProbeLimited, p.Queue, now).Scan(&expiring, &running, &firstRun)
+			if err != nil {
+				return err
+			}
+			promote = firstRun.Valid && firstRun.Int64 <= now
+			knowNext = !promote
+		} else if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, now).Scan(&expiring); err != nil {
 			return err
 		}
 		if expiring {
@@ -123,16 +157,14 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 				return err
 			}
 		}
-		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
-			return err
+		if promote {
+			if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
+				return err
+			}
 		}
 		limit := p.Limit
 		if maxRunning > 0 {
 			res.MaxRunning = maxRunning
-			var running int
-			if err := x.queryRow(ctx, sqlRunningHeld, p.Queue, now).Scan(&running); err != nil {
-				return err
-			}
 			if free := maxRunning - running; free < limit {
 				limit, res.Limited = max(free, 0), true
 			}
@@ -159,7 +191,9 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 				return err
 			}
 		}
-		if len(res.Jobs) < limit {
+		if len(res.Jobs) < limit && knowNext {
+			res.NextRunAt = x.f.nullTime(firstRun)
+		} else if len(res.Jobs) < limit {
 			var next sql.NullInt64
 			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
 				return err

@@ -59,6 +59,7 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"lease, one statement", sqlLeaseFast, []any{now, until, int64(9), "w", "default", 100}},
 		{"lease, long way", sqlLease, []any{now, until, int64(9), "w", "default", 100}},
 		{"expiry probe", sqlAnyExpiry, []any{"default", now}},
+		{"probe of a limited queue", sqlProbeLimited, []any{"default", now}},
 		{"promote", sqlPromote, []any{"default", now}},
 		{"next run time", sqlNextRunAt, []any{"default"}},
 		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},

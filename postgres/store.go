@@ -72,6 +72,10 @@ type Store struct {
 	// (migrations/0005_metrics_slots.sql, 0007_metrics_kinds.sql).
 	metricSlot int16
 	instance   string // tells this store's notifications from others'
+	// limited holds the queues whose last lease here found a MaxRunning
+	// or RateLimit: their leases skip the fast path, which would find
+	// nothing (lease.go). A lease that finds no limit forgets the queue.
+	limited sync.Map
 
 	closeOnce sync.Once
 	closeErr  error

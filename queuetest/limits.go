@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ var limitsArea = area{"Limits", []testCase{
 	{"MaxRunningZeroMeansNoLimit", testMaxRunningOff},
 	{"MaxRunningHoldsUnderConcurrentLeases", testMaxRunningConcurrent},
 	{"RateLimitSharedAcrossStores", testRateLimitAcrossStores},
+	{"LimitedQueueRunsScheduledJobs", testLimitedScheduled},
 	{"RateLimitHoldsUnderConcurrentLeases", testRateLimitConcurrent},
 }}
 
@@ -289,4 +291,22 @@ func testRateLimitConcurrent(e *env) {
 		require.NoError(e.t, err)
 	}
 	require.EqualValues(e.t, rate, leased.Load(), "the bucket's tokens, spent once each")
+}
+
+// A limited queue's lease still promotes due scheduled jobs and reports
+// the next run time of those still to come.
+func testLimitedScheduled(e *env) {
+	for _, qs := range []queue.QueueSettings{{MaxRunning: 5}, {RateLimit: 100}} {
+		name := fmt.Sprintf("q%d-%d", qs.MaxRunning, qs.RateLimit)
+		e.settings(name, qs)
+		soon := e.enqueue(queue.NewJob{Kind: "call", Queue: name, Delay: time.Minute})
+		e.enqueue(queue.NewJob{Kind: "call", Queue: name, Delay: time.Hour})
+		res := e.leaseFrom(e.store, name, 5)
+		require.Empty(e.t, res.Jobs)
+		require.True(e.t, res.NextRunAt.Equal(e.clock.Now().Add(time.Minute)), "%+v: next run at %s", qs, res.NextRunAt)
+		e.clock.Advance(time.Minute)
+		res = e.leaseFrom(e.store, name, 5)
+		require.Equal(e.t, []int64{soon}, ids(res.Jobs), "%+v", qs)
+		require.True(e.t, res.NextRunAt.Equal(e.clock.Now().Add(59*time.Minute)), "%+v: next run at %s", qs, res.NextRunAt)
+	}
 }
