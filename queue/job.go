@@ -210,6 +210,19 @@ type NewJob struct {
 	// to the dead table with the reason "expired" (a message TTL). Zero
 	// means never. Years 1 to 9999 (UTC), as for RunAt.
 	ExpiresAt time.Time
+	// DependsOn names jobs (by id) that must complete before this one
+	// runs: until then it waits in state blocked. Parents must exist (see
+	// ErrParentNotFound), so a job can only wait for jobs enqueued before
+	// it (in an earlier call, or an earlier EnqueueTx of the same
+	// transaction), and no cycle can be built. Repeated ids count once; at
+	// most MaxParents. Cannot be combined with OrderKey. Needs a store
+	// that implements DependencyStore.
+	DependsOn []int64
+	// OnParentFailure decides what happens when a parent dies, is
+	// cancelled or is deleted before it finished: ParentFailureCancel (the
+	// default) cancels this job, ParentFailureRun runs it anyway once all
+	// its parents ended.
+	OnParentFailure ParentFailure
 }
 
 // EnqueueResult tells what an enqueue did.

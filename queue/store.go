@@ -307,10 +307,13 @@ type QueueStats struct {
 	Blocked     int
 	BlockedKeys int
 	StuckKeys   int
-	Running     int
-	Completed   int
-	Cancelled   int
-	Dead        int
+	// AwaitingParents counts jobs waiting for their parents to end
+	// (NewJob.DependsOn); their state is blocked too.
+	AwaitingParents int
+	Running         int
+	Completed       int
+	Cancelled       int
+	Dead            int
 	// OldestPending is how long the oldest ready job has waited past its
 	// run time; zero when none is pending.
 	OldestPending time.Duration
