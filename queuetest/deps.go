@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"sync"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -22,6 +23,8 @@ var depsArea = area{"Deps", []testCase{
 	{"UnknownParentRefused", testDepsUnknownParent},
 	{"ParentAndChildInOneTx", testDepsTx},
 	{"ChildKeepsItsRunAt", testDepsRunAt},
+	{"ParentsEndingAtOnceReleaseEveryChild", testDepsConcurrent},
+	{"ChildEnqueuedWhileParentsEnd", testDepsEnqueueRace},
 }}
 
 // depStore returns the store as a DependencyStore, skipping the case when
@@ -326,4 +329,76 @@ func testDepsRunAt(e *env) {
 	require.Equal(e.t, queue.StateScheduled, e.state(c), "ready by its parents, due later")
 	e.clock.Advance(time.Hour)
 	require.Equal(e.t, c, e.leaseOne("d").ID)
+}
+
+// settleApart settles each settlement in its own call, all at once.
+func (e *env) settleApart(s []queue.Settlement) {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(s))
+	for i := range s {
+		wg.Go(func() {
+			s[i].Now = e.clock.Now()
+			res, err := e.store.Settle(e.ctx, nil, s[i:i+1])
+			if err == nil {
+				err = res[0]
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(e.t, err)
+	}
+}
+
+func testDepsConcurrent(e *env) {
+	e.depStore()
+	const n = 20
+	var children []int64
+	for range n {
+		a := e.enqueue(queue.NewJob{Kind: "p", Queue: "d"})
+		b := e.enqueue(queue.NewJob{Kind: "p", Queue: "d"})
+		children = append(children, e.child(queue.ParentFailureCancel, a, b))
+	}
+	var s []queue.Settlement
+	for _, j := range e.lease("d", 2*n) {
+		s = append(s, settlement(j, queue.OutcomeComplete))
+	}
+	require.Len(e.t, s, 2*n)
+	e.settleApart(s)
+	for _, c := range children {
+		require.Equal(e.t, queue.StatePending, e.state(c), "child %d", c)
+	}
+}
+
+func testDepsEnqueueRace(e *env) {
+	e.depStore()
+	const n = 20
+	var parents []int64
+	for range n {
+		parents = append(parents, e.enqueue(queue.NewJob{Kind: "p", Queue: "d"}))
+	}
+	var s []queue.Settlement
+	for _, j := range e.lease("d", n) {
+		st := settlement(j, queue.OutcomeComplete)
+		st.Keep = true
+		s = append(s, st)
+	}
+	children := make([]int64, n)
+	var wg sync.WaitGroup
+	wg.Go(func() { e.settleApart(s) })
+	for i, p := range parents {
+		wg.Go(func() {
+			r, err := e.q.Enqueue(e.ctx, queue.NewJob{Kind: "child", Queue: "c", DependsOn: []int64{p}})
+			if err == nil {
+				children[i] = r.ID
+			}
+		})
+	}
+	wg.Wait()
+	for i, c := range children {
+		require.NotZero(e.t, c, "child of %d", parents[i])
+		require.Equal(e.t, queue.StatePending, e.state(c), "child %d of kept completed parent %d", c, parents[i])
+	}
 }
