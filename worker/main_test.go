@@ -14,6 +14,7 @@ func TestMain(m *testing.M) {
 		"twoproc":      twoProcChild,
 		"open":         openChild,
 		"ordercrash":   orderCrashChild,
+		"pipecrash":    pipeCrashChild,
 		"oncecrash":    onceCrashChild,
 		"topicscrash":  topicsCrashChild,
 		"hostworker":   hostWorkerChild,
