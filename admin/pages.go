@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"net/url"
@@ -262,6 +263,9 @@ type jobDetail struct {
 	CanCancel  bool
 	CanDelete  bool
 	LeaseLeft  string
+	// Deps are the job's parents and children (queue.NewJob.DependsOn);
+	// nil on a store without dependencies or a job without any.
+	Deps *queue.Dependencies
 }
 
 // attemptRow is one row of a job's attempt history: a failed attempt, or,
@@ -334,6 +338,13 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	slices.Sort(d.MetaKeys)
 	d.Errors = attemptRows(j)
 	d.Failed = len(j.Errors) + j.ErrorsDropped
+	switch deps, err := h.q.Inspector().Dependencies(ctx, id); {
+	case errors.Is(err, queue.ErrDependenciesUnsupported):
+	case err != nil:
+		return err
+	case len(deps.Parents)+len(deps.Children) > 0:
+		d.Deps = deps
+	}
 	switch j.State {
 	case queue.StateDead:
 		d.CanRetry, d.CanDelete = true, true
