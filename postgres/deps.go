@@ -19,7 +19,7 @@ import (
 //
 // Several hosts write at once, so two locks order the writes that meet on
 // a dependency. The enqueue of a child locks its parents' rows (and marks
-// them has_children) before it reads their states: a parent that ends at
+// them tracked) before it reads their states: a parent that ends at
 // the same time either committed before (the child sees how it ended) or
 // waits for the child's commit (and then resolves its row). And the
 // resolution locks the children's rows (in id order, after the parents',
@@ -32,7 +32,7 @@ const (
   WHERE NOT EXISTS (SELECT 1 FROM spool.jobs WHERE id = p)
     AND NOT EXISTS (SELECT 1 FROM spool.dead WHERE id = p) LIMIT 1`
 	// sqlDepsMark marks the locked parents $1 as having children.
-	sqlDepsMark = `UPDATE spool.jobs SET has_children = true WHERE id = ANY($1) AND NOT has_children`
+	sqlDepsMark = `UPDATE spool.jobs SET tracked = true WHERE id = ANY($1) AND NOT tracked`
 	// sqlDepsInsert records child $1's parents $3 with its policy $2, and
 	// the outcome of parents that already ended.
 	sqlDepsInsert = `INSERT INTO spool.job_deps (child_id, parent_id, run_anyway, outcome, output)

@@ -25,7 +25,7 @@ import (
 const sqlSettleFast = `WITH held AS (
   SELECT j.id FROM spool.jobs j
     JOIN unnest($1::bigint[], $2::bigint[]) AS l(id, token) ON j.id = l.id AND j.lease_token = l.token
-  WHERE j.id = ANY($1) AND j.state = ` + runningSQL + ` AND NOT j.has_children
+  WHERE j.id = ANY($1) AND j.state = ` + runningSQL + ` AND NOT j.tracked
   ORDER BY j.id FOR UPDATE OF j),
 deleted AS (
   DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM held)) RETURNING id, queue),

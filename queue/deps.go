@@ -117,6 +117,14 @@ func (q *Queue) normalizeDeps(j *NewJob) (string, error) {
 	if j.OnParentFailure != ParentFailureCancel && j.OnParentFailure != ParentFailureRun {
 		return "OnParentFailure", invalid("%d is not a ParentFailure", int(j.OnParentFailure))
 	}
+	if j.Batch != 0 {
+		if j.Batch < 0 {
+			return "Batch", invalid("%d is not a batch id", j.Batch)
+		}
+		if _, ok := q.store.(BatchStore); !ok {
+			return "Batch", &reason{text: ErrBatchesUnsupported.Error(), err: ErrBatchesUnsupported}
+		}
+	}
 	if len(j.DependsOn) == 0 {
 		j.DependsOn = nil
 		return "", nil

@@ -223,6 +223,10 @@ type NewJob struct {
 	// default) cancels this job, ParentFailureRun runs it anyway once all
 	// its parents ended.
 	OnParentFailure ParentFailure
+	// Batch adds the job to an open batch (see BatchSpec.Open): its end
+	// counts toward the batch's callbacks. Zero for none. Needs a store
+	// that implements BatchStore; ErrBatchNotFound, ErrBatchClosed.
+	Batch int64
 }
 
 // EnqueueResult tells what an enqueue did.

@@ -52,7 +52,7 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 	}
 	if err != nil {
 		ie := &InvalidJobError{Index: i, Field: field, Reason: err.Error()}
-		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrTimeOutOfRange) || errors.Is(err, ErrDependenciesUnsupported) {
+		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrTimeOutOfRange) || errors.Is(err, ErrDependenciesUnsupported) || errors.Is(err, ErrBatchesUnsupported) {
 			ie.Err = errors.Unwrap(err)
 		}
 		return NewJob{}, ie

@@ -130,7 +130,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
 		deadArea, cancelArea, runNowArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
 		wakeArea, queueAPIArea, leaderArea, processArea,
-		outputArea, metricsArea, uniqueArea, retentionArea, depsArea,
+		outputArea, metricsArea, uniqueArea, retentionArea, depsArea, batchArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

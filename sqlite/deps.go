@@ -79,7 +79,11 @@ func insertDeps(ctx context.Context, x *xtx, id int64, j queue.NewJob, now time.
 	if _, err := x.exec(ctx, sqlDepsInsert, id, j.OnParentFailure == queue.ParentFailureRun, parents); err != nil {
 		return err
 	}
-	_, err := moveChildren(ctx, x, []int64{id}, now)
+	counts := sqlstore.BatchCounts{} // the job may be cancelled at once
+	if _, err := moveChildren(ctx, x, []int64{id}, now, counts); err != nil {
+		return err
+	}
+	_, err := countBatches(ctx, x, counts, now)
 	return err
 }
 
@@ -119,16 +123,19 @@ func (p *parentsEnded) settlement(st queue.Settlement) {
 	}
 }
 
-// resolve records the ended parents on their children's rows and moves
-// the children on. It reports whether a child became ready.
+// resolve records the ended jobs on their children's rows and moves the
+// children on, then counts the jobs (and children it cancelled) toward
+// their batches (batches.go). It reports whether a child became ready or
+// a batch callback was enqueued.
 func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool, error) {
 	ready := false
+	counts := sqlstore.BatchCounts{}
 	step := func(query string, args ...any) error {
 		children, err := queryIDs(ctx, x, query, args...)
 		if err != nil || len(children) == 0 {
 			return err
 		}
-		r, err := moveChildren(ctx, x, children, now)
+		r, err := moveChildren(ctx, x, children, now, counts)
 		ready = ready || r
 		return err
 	}
@@ -136,9 +143,15 @@ func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool
 		if err := step(sqlDepsComplete, sqlstore.Completions(p.completed, p.outputs)); err != nil {
 			return false, err
 		}
+		if err := endMembers(ctx, x, counts, sqlstore.DepCompleted, sqlBatchMembEnd, sqlstore.DepCompleted, sqlstore.IDList(p.completed)); err != nil {
+			return false, err
+		}
 	}
 	for outcome, ids := range p.failed {
 		if err := step(sqlDepsEnd, outcome, sqlstore.IDList(ids)); err != nil {
+			return false, err
+		}
+		if err := endMembers(ctx, x, counts, outcome, sqlBatchMembEnd, outcome, sqlstore.IDList(ids)); err != nil {
 			return false, err
 		}
 	}
@@ -146,15 +159,20 @@ func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool
 		if err := step(sqlDepsEndCancelled, sqlstore.IDList(p.maybe)); err != nil {
 			return false, err
 		}
+		if err := endMembers(ctx, x, counts, sqlstore.DepCancelled, sqlBatchMembCanc, sqlstore.IDList(p.maybe)); err != nil {
+			return false, err
+		}
 	}
-	return ready, nil
+	fired, err := countBatches(ctx, x, counts, now)
+	return ready || fired, err
 }
 
 // moveChildren moves waiting children on after some of their parents
 // ended: it cancels those a failed parent cancels (ending their own
 // children in turn, generation by generation) and makes ready those whose
-// parents all ended. It reports whether a child became ready.
-func moveChildren(ctx context.Context, x *xtx, children []int64, now time.Time) (bool, error) {
+// parents all ended. It reports whether a child became ready. The
+// children it cancels are added to counts, for their batches.
+func moveChildren(ctx context.Context, x *xtx, children []int64, now time.Time, counts sqlstore.BatchCounts) (bool, error) {
 	ready := false
 	for len(children) > 0 {
 		list := sqlstore.IDList(children)
@@ -171,7 +189,11 @@ func moveChildren(ctx context.Context, x *xtx, children []int64, now time.Time) 
 		}
 		children = nil
 		if len(cancelled) > 0 {
-			if children, err = queryIDs(ctx, x, sqlDepsEnd, sqlstore.DepCancelled, sqlstore.IDList(cancelled)); err != nil {
+			list := sqlstore.IDList(cancelled)
+			if err := endMembers(ctx, x, counts, sqlstore.DepCancelled, sqlBatchMembEnd, sqlstore.DepCancelled, list); err != nil {
+				return false, err
+			}
+			if children, err = queryIDs(ctx, x, sqlDepsEnd, sqlstore.DepCancelled, list); err != nil {
 				return false, err
 			}
 		}

@@ -15,10 +15,11 @@ CREATE TABLE spool.job_deps (
 -- A parent's children: resolved as the parent ends, listed on its page.
 CREATE INDEX job_deps_parent ON spool.job_deps (parent_id, child_id);
 
--- has_children marks a job that children wait for, set (under the row's
--- lock) by the enqueue of a child: the one-statement settle of plain
--- completions leaves such a job to the settle that resolves children.
-ALTER TABLE spool.jobs ADD COLUMN has_children boolean NOT NULL DEFAULT false;
+-- tracked marks a job whose end other rows wait for (children; batches),
+-- set under the row's lock by the write that starts waiting for it: the
+-- one-statement settle of plain completions leaves such a job to the
+-- settle that resolves what waits for it.
+ALTER TABLE spool.jobs ADD COLUMN tracked boolean NOT NULL DEFAULT false;
 
 -- Jobs waiting for their parents (blocked without an ordering key).
 CREATE INDEX jobs_awaiting ON spool.jobs (queue) WHERE state = 5 AND order_key IS NULL;
