@@ -86,7 +86,11 @@ func insertDeps(ctx context.Context, x *xtx, id int64, j queue.NewJob, now time.
 	if _, err := x.exec(ctx, sqlDepsInsert, id, j.OnParentFailure == queue.ParentFailureRun, j.DependsOn); err != nil {
 		return err
 	}
-	return moveChildren(ctx, x, []int64{id}, now)
+	counts := sqlstore.BatchCounts{} // the job may be cancelled at once
+	if err := moveChildren(ctx, x, []int64{id}, now, counts); err != nil {
+		return err
+	}
+	return countBatches(ctx, x, counts, now)
 }
 
 // parentsEnded is what a write ended, as parents: jobs that completed
@@ -121,18 +125,23 @@ func (p *parentsEnded) settlement(st queue.Settlement) {
 	}
 }
 
-// resolve records the ended parents on their children's rows and moves
-// the children on.
+// resolve records the ended jobs on their children's rows and moves the
+// children on, then counts the jobs (and children it cancelled) toward
+// their batches (batches.go).
 func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) error {
+	counts := sqlstore.BatchCounts{}
 	step := func(query string, args ...any) error {
 		children, err := queryIDs(ctx, x, query, args...)
 		if err != nil || len(children) == 0 {
 			return err
 		}
-		return moveChildren(ctx, x, children, now)
+		return moveChildren(ctx, x, children, now, counts)
 	}
 	if len(p.completed) > 0 {
 		if err := step(sqlDepsComplete, p.completed, p.outputs); err != nil {
+			return err
+		}
+		if err := endMembers(ctx, x, counts, sqlstore.DepCompleted, sqlBatchMembEnd, sqlstore.DepCompleted, p.completed); err != nil {
 			return err
 		}
 	}
@@ -145,18 +154,27 @@ func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) error
 		if err := step(sqlDepsEnd, o, p.failed[o]); err != nil {
 			return err
 		}
+		if err := endMembers(ctx, x, counts, o, sqlBatchMembEnd, o, p.failed[o]); err != nil {
+			return err
+		}
 	}
 	if len(p.maybe) > 0 {
-		return step(sqlDepsEndCancelled, p.maybe)
+		if err := step(sqlDepsEndCancelled, p.maybe); err != nil {
+			return err
+		}
+		if err := endMembers(ctx, x, counts, sqlstore.DepCancelled, sqlBatchMembCanc, p.maybe); err != nil {
+			return err
+		}
 	}
-	return nil
+	return countBatches(ctx, x, counts, now)
 }
 
 // moveChildren locks waiting children after some of their parents ended,
 // cancels those a failed parent cancels (ending their own children in
 // turn, generation by generation) and makes ready those whose parents all
-// ended, waking their queues.
-func moveChildren(ctx context.Context, x *xtx, children []int64, now time.Time) error {
+// ended, waking their queues. The children it cancels are added to
+// counts, for their batches.
+func moveChildren(ctx context.Context, x *xtx, children []int64, now time.Time, counts sqlstore.BatchCounts) error {
 	for len(children) > 0 {
 		slices.Sort(children)
 		children = slices.Compact(children)
@@ -180,6 +198,9 @@ func moveChildren(ctx context.Context, x *xtx, children []int64, now time.Time) 
 		}
 		children = nil
 		if len(cancelled) > 0 {
+			if err := endMembers(ctx, x, counts, sqlstore.DepCancelled, sqlBatchMembEnd, sqlstore.DepCancelled, cancelled); err != nil {
+				return err
+			}
 			if children, err = queryIDs(ctx, x, sqlDepsEnd, sqlstore.DepCancelled, cancelled); err != nil {
 				return err
 			}

@@ -291,6 +291,11 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 			x.f.nullUS(j.ExpiresAt), meta, payloadOf(j)).Scan(&id)
 		if err == nil {
 			*res = queue.EnqueueResult{ID: id}
+			if j.Batch != 0 {
+				if err := joinBatch(ctx, x, id, j.Batch); err != nil {
+					return err
+				}
+			}
 			if len(j.DependsOn) > 0 {
 				return insertDeps(ctx, x, id, j, now)
 			}
