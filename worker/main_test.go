@@ -15,6 +15,7 @@ func TestMain(m *testing.M) {
 		"open":         openChild,
 		"ordercrash":   orderCrashChild,
 		"pipecrash":    pipeCrashChild,
+		"batchcrash":   batchCrashChild,
 		"oncecrash":    onceCrashChild,
 		"topicscrash":  topicsCrashChild,
 		"hostworker":   hostWorkerChild,
