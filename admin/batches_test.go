@@ -38,8 +38,8 @@ func TestBatchesPage(t *testing.T) {
 	body := e.getOK("/batches")
 	require.Contains(t, body, `<a href="/batches" class="active">Batches</a>`)
 	require.Contains(t, body, fmt.Sprintf(`<tr id="batch-%d">
-      <td><span class="mono">%d</span> <span class="muted">nightly &lt;sync&gt;</span></td>
-      <td class="job-progress"><progress max="100" value="66" aria-label="Batch %d progress">66%%</progress> 2 of 3 done</td>`, id, id, id))
+      <td data-label="Batch"><span class="mono">%d</span> <span class="muted">nightly &lt;sync&gt;</span></td>
+      <td class="job-progress" data-label="Progress"><progress max="100" value="66" aria-label="Batch %d progress">66%%</progress> 2 of 3 done</td>`, id, id, id))
 	require.Contains(t, body, `<span class="badge state-dead">1</span>`)
 	require.Contains(t, body, fmt.Sprintf(`<a href="/jobs/%d">death</a>`, b.DeathJob))
 	require.NotContains(t, body, ">complete<")

@@ -22,23 +22,23 @@ func TestJobPageShowsDependencies(t *testing.T) {
 
 	body := e.getOK(fmt.Sprintf("/jobs/%d", validate.ID))
 	require.Contains(t, body, `<h3>2 children wait for it</h3>`)
-	require.Contains(t, body, fmt.Sprintf(`<td><a class="mono" href="/jobs/%d">%d</a></td>
-<td class="mono">order.charge</td>
-<td><span class="badge state-blocked">blocked</span></td>`, charge, charge))
-	require.Contains(t, body, `<td class="mono">order.ship</td>`)
+	require.Contains(t, body, fmt.Sprintf(`<td data-label="Job"><a class="mono" href="/jobs/%d">%d</a></td>
+<td class="mono" data-label="Kind">order.charge</td>
+<td data-label="State"><span class="badge state-blocked">blocked</span></td>`, charge, charge))
+	require.Contains(t, body, `<td class="mono" data-label="Kind">order.ship</td>`)
 	require.NotContains(t, body, "Waits for")
 
 	body = e.getOK(fmt.Sprintf("/jobs/%d", ship))
 	require.Contains(t, body, `<h3>Waits for 2 parents</h3>`)
-	require.Contains(t, body, fmt.Sprintf(`<td><a class="mono" href="/jobs/%d">%d</a></td>
-<td class="mono">order.validate</td>
-<td><span class="badge state-running">running</span></td>`, validate.ID, validate.ID))
+	require.Contains(t, body, fmt.Sprintf(`<td data-label="Job"><a class="mono" href="/jobs/%d">%d</a></td>
+<td class="mono" data-label="Kind">order.validate</td>
+<td data-label="State"><span class="badge state-running">running</span></td>`, validate.ID, validate.ID))
 
 	e.settle(validate, queue.OutcomeComplete, "", "") // not kept: the job goes
 	body = e.getOK(fmt.Sprintf("/jobs/%d", charge))
-	require.Contains(t, body, fmt.Sprintf(`<td><span class="mono">%d</span></td>
-<td class="mono"><span class="muted none">—</span></td>
-<td><span class="badge state-completed">completed</span> <span class="muted">· gone</span></td>`, validate.ID))
+	require.Contains(t, body, fmt.Sprintf(`<td data-label="Job"><span class="mono">%d</span></td>
+<td class="mono" data-label="Kind"><span class="muted none">—</span></td>
+<td data-label="State"><span class="badge state-completed">completed</span> <span class="muted">· gone</span></td>`, validate.ID))
 	require.Contains(t, body, `<span class="badge state-pending">pending</span>`)
 
 	plain := e.enqueue(queue.NewJob{Kind: "k"})
