@@ -127,3 +127,41 @@ func TestBrowserLiveJobAndQueues(t *testing.T) {
 	poll(t, ctx, `document.querySelector('tr[data-queue="reports"] td[data-label="Pending"]').textContent === "2"`, "the queues page did not refresh")
 	require.Equal(t, 1, eval[int](t, ctx, `document.querySelectorAll("#queue-list tbody tr").length`), "still one queue on the page")
 }
+
+// In the browser: an attempt's stack trace the operator opened on a job's
+// page stays open on that attempt when a newer failed attempt shows up
+// above it (the attempts are newest first).
+func TestBrowserLiveJobKeepsOpenStack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.Options{Prefix: "/admin", RefreshInterval: time.Second})
+	fail := func(j *queue.Job, stack string) {
+		now := e.clock.Now()
+		errs, err := e.store.Settle(context.Background(), nil, []queue.Settlement{{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue,
+			Outcome: queue.OutcomeRetry, Now: now, RunAt: now, Error: &queue.AttemptError{Attempt: j.Attempt, At: now, Message: "boom", Stack: stack}}})
+		require.NoError(t, err)
+		require.NoError(t, errs[0])
+	}
+	j := e.running(queue.NewJob{Kind: "report.daily", Queue: "reports"})
+	fail(j, "stack of the first attempt")
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", e.h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	bctx, _ := newBrowser(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
+	defer cancel()
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/admin/jobs/%d", srv.URL, j.ID))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(".attempts details summary"))))
+	require.True(t, eval[bool](t, ctx, `document.querySelector(".attempts details").open`))
+
+	e.clock.Add(time.Second)
+	now := e.clock.Now()
+	res, err := e.store.Lease(context.Background(), queue.LeaseParams{Queue: "reports", Limit: 1, Now: now, Until: now.Add(time.Minute), Worker: "worker-2"})
+	require.NoError(t, err)
+	require.Len(t, res.Jobs, 1)
+	fail(res.Jobs[0], "stack of the second attempt")
+	poll(t, ctx, `document.querySelectorAll(".attempts details").length === 2`, "the job's page did not show the new attempt")
+	open := `Array.from(document.querySelectorAll(".attempts details[open] pre")).map(p => p.textContent).join("|")`
+	require.Equal(t, "stack of the first attempt", eval[string](t, ctx, open), "the open stack trace moved to another attempt")
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/internal/pgtest"
+	"github.com/spooljobs/spool/internal/sqlstore"
 )
 
 func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
@@ -65,10 +66,10 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"lock jobs", sqlLockJobs, []any{ids}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},
-		{"prune completed", sqlPruneCompleted, []any{int64(200_000), "", "", "[]", 1000}},
-		{"prune completed, a kind's rule", sqlPruneCompleted, []any{int64(200_000), "", "invoice", `[["audit",""]]`, 1000}},
-		{"prune cancelled", sqlPruneCancelled, []any{now, "", "", "[]", 1000}},
-		{"prune dead", sqlPruneDead, []any{now, "", "", "[]", 1000}},
+		{"prune completed", pruneFinishedSQL(completedSQL, 0), []any{int64(200_000), int64(200_000), 1000}},
+		{"prune completed, rules", pruneFinishedSQL(completedSQL, 2), []any{int64(200_000), int64(200_000), 1000, "audit", "", sqlstore.KeepCut, "", "invoice", int64(100_000)}},
+		{"prune cancelled", pruneFinishedSQL(cancelledSQL, 0), []any{now, now, 1000}},
+		{"prune dead", pruneDeadSQL(1), []any{now, now, 1000, "audit", "", now}},
 		{"prune unique periods", sqlPruneUnique, []any{now, 1000}},
 		{"unique holder, finished", sqlUniqueFinished, []any{"k", true, true}},
 		{"unique holder, dead", sqlUniqueDead, []any{"k"}},

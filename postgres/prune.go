@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/spooljobs/spool/internal/sqlstore"
@@ -10,24 +11,42 @@ import (
 
 // Prune removes, in bounded batches, what the retention policy no longer
 // keeps. Rows another transaction holds are left for the next call.
-// Finished jobs go in passes (sqlstore.PrunePasses): per state, one per
-// retention rule, then the default cut-off for the jobs no rule matches.
-// The state is written in, so that the planner matches the partial index
-// jobs_finished.
-//
-// ruleMatch: the job's queue and kind match the pass's ($2, $3: "" is
-// any) and no rule in the JSON array $4 of [queue, kind] pairs.
-const ruleMatch = `$2 IN ('', queue) AND $3 IN ('', kind)
-    AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements($4::jsonb) AS r(v) WHERE r.v->>0 IN ('', queue) AND r.v->>1 IN ('', kind))`
+// Finished jobs go in one delete per state (sqlstore.PruneCuts): it walks
+// the state's index up to the latest cut-off of any rule, and takes each
+// job finished before the cut-off of the first rule that matches it, else
+// the default's. The state is written in, so that the planner matches the
+// partial index jobs_finished.
 
-const pruneFinished = `DELETE FROM spool.jobs WHERE id = ANY (ARRAY
-  (SELECT id FROM spool.jobs WHERE state = %s AND finished_at < $1 AND ` + ruleMatch + `
-    ORDER BY finished_at LIMIT $5 FOR UPDATE SKIP LOCKED))`
+// pruneFinishedSQL deletes the finished jobs of state (completedSQL or
+// cancelledSQL) past their cut-offs (sqlstore.PruneCut, n rules from $4
+// on): at most $3, walking jobs_finished up to $1; $2 is the default
+// cut-off.
+func pruneFinishedSQL(state string, n int) string {
+	return `DELETE FROM spool.jobs WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.jobs WHERE state = ` + state + ` AND finished_at < $1
+    AND finished_at < ` + sqlstore.CutSQL(n, rulePlaceholder, "$2::bigint") + `
+    ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))`
+}
 
-var (
-	sqlPruneCompleted = sprintf(pruneFinished, completedSQL)
-	sqlPruneCancelled = sprintf(pruneFinished, cancelledSQL)
-)
+// pruneDeadSQL is pruneFinishedSQL for dead jobs, walking dead_died. It
+// leaves dead jobs that block their ordering key: the key's later jobs
+// wait for an operator to retry or delete them.
+func pruneDeadSQL(n int) string {
+	return `DELETE FROM spool.dead WHERE id = ANY (ARRAY
+  (SELECT id FROM spool.dead WHERE died_at < $1 AND NOT blocks_key
+    AND died_at < ` + sqlstore.CutSQL(n, rulePlaceholder, "$2::bigint") + `
+    ORDER BY died_at LIMIT $3 FOR UPDATE SKIP LOCKED))`
+}
+
+// rulePlaceholder numbers the rules' arguments (queue, kind, cut-off) from
+// $4, the cut-offs typed.
+func rulePlaceholder(i int) string {
+	p := "$" + strconv.Itoa(4+i)
+	if i%3 == 2 {
+		p += "::bigint"
+	}
+	return p
+}
 
 const (
 	sqlPruneMetrics = `WITH old AS (DELETE FROM spool.metrics WHERE minute < $1),
@@ -35,11 +54,6 @@ const (
   DELETE FROM spool.metrics_kinds WHERE minute < $1`
 	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key = ANY (ARRAY
   (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
-	// sqlPruneDead leaves dead jobs that block their ordering key: the
-	// key's later jobs wait for an operator to retry or delete them.
-	sqlPruneDead = `DELETE FROM spool.dead WHERE id = ANY (ARRAY
-  (SELECT id FROM spool.dead WHERE died_at < $1 AND NOT blocks_key AND ` + ruleMatch + `
-    ORDER BY died_at LIMIT $5 FOR UPDATE SKIP LOCKED))`
 	sqlPruneUnique = `DELETE FROM spool.unique_periods WHERE key = ANY (ARRAY
   (SELECT key FROM spool.unique_periods WHERE until < $1 ORDER BY until LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
@@ -50,19 +64,20 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	passes := sqlstore.PrunePasses(p)
 	var n int64
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		n = 0
-		for _, ps := range passes {
-			query := sqlPruneDead
-			switch ps.State {
+		for _, c := range sqlstore.PruneCuts(p, x.f.us) {
+			var query string
+			switch rules := len(c.Rules) / 3; c.State {
 			case queue.StateCompleted:
-				query = sqlPruneCompleted
+				query = pruneFinishedSQL(completedSQL, rules)
 			case queue.StateCancelled:
-				query = sqlPruneCancelled
+				query = pruneFinishedSQL(cancelledSQL, rules)
+			default:
+				query = pruneDeadSQL(rules)
 			}
-			r, err := x.exec(ctx, query, x.f.us(ps.Before), ps.Queue, ps.Kind, ps.Excluded, limit)
+			r, err := x.exec(ctx, query, append([]any{c.Latest, c.Default, limit}, c.Rules...)...)
 			if err != nil {
 				return err
 			}

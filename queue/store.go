@@ -257,8 +257,9 @@ type PruneParams struct {
 	// follows the first rule that matches it; jobs no rule matches follow
 	// the cut-offs above.
 	Rules []PruneRule
-	// Limit is the most jobs of each state (and of each rule), and
-	// processed keys, removed by one call (keeps transactions short).
+	// Limit is the most jobs of each state (whatever the rules), and
+	// processed keys and unique periods, removed by one call (keeps
+	// transactions short).
 	Limit int
 }
 

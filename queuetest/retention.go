@@ -13,6 +13,7 @@ import (
 var retentionArea = area{"Retention", []testCase{
 	{"RulesPerQueueAndKind", testRetentionRules},
 	{"DeadJobsPerRuleKeptByDefault", testRetentionDead},
+	{"LimitPerStateWhateverTheRules", testRetentionLimit},
 }}
 
 // finish enqueues a job of kind in queue name (which has no other ready
@@ -116,4 +117,26 @@ func testRetentionDead(e *env) {
 	require.NoError(e.t, err)
 	require.Equal(e.t, 1, n)
 	require.Equal(e.t, queue.State(""), e.state(other))
+}
+
+// One call removes at most Limit jobs of a state, however many rules the
+// jobs follow: the rules share the state's one walk of its index, so a
+// call's work stays bounded by Limit, not by Limit times the rules.
+func testRetentionLimit(e *env) {
+	for _, name := range []string{"a", "b", "c"} {
+		e.finish(name, "k", queue.StateCompleted)
+		e.finish(name, "k", queue.StateDead)
+	}
+	e.clock.Advance(2 * time.Hour)
+	now := e.clock.Now()
+	p := queue.PruneParams{CompletedBefore: now.Add(-time.Hour), DeadBefore: now.Add(-time.Hour), Limit: 1,
+		Rules: []queue.PruneRule{
+			{Queue: "a", CompletedBefore: now.Add(-time.Minute), DeadBefore: now.Add(-time.Minute)},
+			{Queue: "b", CompletedBefore: now.Add(-90 * time.Minute), DeadBefore: now.Add(-90 * time.Minute)},
+		}}
+	for round, want := range []int{2, 2, 2, 0} {
+		n, err := e.store.Prune(e.ctx, p)
+		require.NoError(e.t, err)
+		require.Equal(e.t, want, n, "round %d: one completed and one dead job a call", round)
+	}
 }

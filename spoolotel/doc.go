@@ -15,7 +15,9 @@
 // (messaging.system is "spool" on every metric, messaging.destination.name
 // is the queue, or the topic for publishes) and start with "spool." for the
 // rest. Labels are bounded: queue, kind, outcome, state, subscription,
-// schedule, topic; never a job ID.
+// schedule, topic; never a job ID. They are as many as the app has of
+// each, though: an app that publishes to a topic per customer gets a
+// series (and a span name) per customer's topic.
 //
 //	messaging.client.sent.messages      counter    jobs enqueued: queue, spool.job.kind, spool.enqueue.result (inserted, duplicate, refused, error)
 //	messaging.client.consumed.messages  counter    jobs leased: queue

@@ -183,10 +183,8 @@ var (
 // spanName returns op+dest ("send orders"), made once per name.
 func (i *Instrumentation) spanName(op, dest string) string {
 	k := attrKey{use: useSpanName, a: op, b: dest}
-	if m := i.attrs.m.Load(); m != nil {
-		if o, ok := (*m)[k]; ok {
-			return o.name
-		}
+	if o, ok := i.attrs.load(k); ok {
+		return o.name
 	}
 	return i.attrs.add(k, func() *attrOpts { return &attrOpts{name: op + dest} }).name
 }

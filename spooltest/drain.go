@@ -47,7 +47,8 @@ type DrainReport struct {
 	NextRunAt time.Time
 	// Blocked counts the jobs of the drained queues left waiting behind a
 	// job of their ordering key that did not end (a dead job holds its key
-	// by default), and Paused the jobs left in paused queues.
+	// by default), and Paused the jobs left in paused queues (counted there
+	// only, not as scheduled or blocked too).
 	Blocked int
 	Paused  int
 }
@@ -228,10 +229,13 @@ func (k *Kit) leftovers(ctx context.Context, t testing.TB, queues []string, rep 
 		if !slices.Contains(queues, qs.Name) {
 			continue
 		}
+		if qs.Paused {
+			// Counted once, as paused: whatever their time or key, they
+			// wait for the queue to resume.
+			rep.Paused += qs.Pending + qs.Scheduled + qs.Blocked
+			continue
+		}
 		rep.Scheduled += qs.Scheduled
 		rep.Blocked += qs.Blocked
-		if qs.Paused {
-			rep.Paused += qs.Pending + qs.Scheduled + qs.Blocked
-		}
 	}
 }

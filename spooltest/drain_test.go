@@ -140,14 +140,15 @@ func TestDrainReportsWhatItLeft(t *testing.T) {
 	_, err := q.EnqueueMany(ctx, []queue.NewJob{{Kind: "step", OrderKey: "doc:1"}, {Kind: "step", OrderKey: "doc:1"}})
 	require.NoError(t, err)
 	require.NoError(t, q.Inspector().Pause(ctx, "slow"))
-	_, err = q.Enqueue(ctx, queue.NewJob{Kind: "step", Queue: "slow"})
+	_, err = q.EnqueueMany(ctx, []queue.NewJob{{Kind: "step", Queue: "slow"}, {Kind: "step", Queue: "slow", RunAt: start.Add(time.Hour)}})
 	require.NoError(t, err)
 
 	rep := k.Drain(ctx, t, pool)
 	require.Equal(t, 1, rep.Count("step", queue.OutcomeDead))
 	require.Equal(t, 1, rep.Blocked, "the second job of doc:1 waits behind the dead first")
-	require.Equal(t, 1, rep.Paused)
-	require.Equal(t, "1 attempts (step: dead 1); 1 left blocked behind their ordering key; 1 left in paused queues", rep.String())
+	require.Equal(t, 2, rep.Paused, "the ready and the scheduled job of the paused queue")
+	require.Zero(t, rep.Scheduled, "a paused queue's jobs are counted once, as paused")
+	require.Equal(t, "1 attempts (step: dead 1); 1 left blocked behind their ordering key; 2 left in paused queues", rep.String())
 }
 
 func TestDrainFailsOnAKindWithoutHandler(t *testing.T) {

@@ -106,11 +106,11 @@ func TestQueryPlans(t *testing.T) {
 			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_dead_unique")
 		})
 		t.Run("dead retention", func(t *testing.T) {
-			plan := queryPlan(t, s, sqlPruneDead, now, "", "", "[]", 100)
+			plan := queryPlan(t, s, pruneDeadSQL(1), now, now, 0, 100, "mail", "", now)
 			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_dead_died")
 		})
 		t.Run("finished retention", func(t *testing.T) {
-			plan := queryPlan(t, s, sqlPruneFinished, now, "", "", `[["mail",""]]`, stCompleted, 100)
+			plan := queryPlan(t, s, pruneFinishedSQL(1), now, now, stCompleted, 100, "mail", "", now)
 			require.Contains(t, strings.Join(plan, "\n"), "INDEX spool_jobs_finished")
 		})
 		t.Run("ended unique periods", func(t *testing.T) {

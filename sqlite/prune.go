@@ -2,29 +2,20 @@ package sqlite
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/spooljobs/spool/internal/sqlstore"
 	"github.com/spooljobs/spool/queue"
 )
 
-// Pruning. Finished jobs go in passes (sqlstore.PrunePasses): per state,
-// one per retention rule, then the default cut-off for the jobs no rule
-// matches. A pass walks its state's index oldest first and passes over
-// the jobs of rules that come before it. Dead jobs that block their
-// ordering key are not pruned: the key's later jobs wait for an operator
-// to retry or delete them.
+// Pruning. Finished jobs go in one delete per state (sqlstore.PruneCuts):
+// it walks the state's index oldest first, up to the latest cut-off of any
+// rule, and takes each job finished before the cut-off of the first rule
+// that matches it, else the default's. Dead jobs that block their ordering
+// key are not pruned: the key's later jobs wait for an operator to retry or
+// delete them.
 const (
-	// ruleMatch: the job's queue and kind match the pass's (?2, ?3: ""
-	// is any) and no rule in the JSON array ?4 of [queue, kind] pairs.
-	ruleMatch = `?2 IN ('', queue) AND ?3 IN ('', kind)
-    AND NOT EXISTS (SELECT 1 FROM json_each(?4) r WHERE r.value ->> 0 IN ('', queue) AND r.value ->> 1 IN ('', kind))`
-	sqlPruneFinished = `DELETE FROM spool_jobs WHERE id IN
-  (SELECT id FROM spool_jobs WHERE state IN ` + finishedSQL + ` AND state = ?5 AND finished_at < ?1 AND ` + ruleMatch + `
-    ORDER BY finished_at LIMIT ?6)`
-	sqlPruneDead = `DELETE FROM spool_dead WHERE id IN
-  (SELECT id FROM spool_dead WHERE died_at < ?1 AND NOT blocks_key AND ` + ruleMatch + `
-    ORDER BY died_at LIMIT ?5)`
 	sqlPruneMetrics = `DELETE FROM spool_metrics_kinds WHERE minute < ?`
 	sqlPruneUnique  = `DELETE FROM spool_unique WHERE key IN
   (SELECT key FROM spool_unique WHERE until < ? ORDER BY until LIMIT ?)`
@@ -32,22 +23,44 @@ const (
   (SELECT key FROM spool_processed WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
 )
 
+// pruneFinishedSQL deletes the finished jobs of state ?3 past their
+// cut-offs (sqlstore.PruneCut, n rules from ?5 on): at most ?4, walking
+// spool_jobs_finished up to ?1; ?2 is the default cut-off.
+func pruneFinishedSQL(n int) string {
+	return `DELETE FROM spool_jobs WHERE id IN
+  (SELECT id FROM spool_jobs WHERE state IN ` + finishedSQL + ` AND state = ?3 AND finished_at < ?1
+    AND finished_at < ` + sqlstore.CutSQL(n, rulePlaceholder, "?2") + `
+    ORDER BY finished_at LIMIT ?4)`
+}
+
+// pruneDeadSQL is pruneFinishedSQL for dead jobs, walking spool_dead_died
+// (?3, the state, unused).
+func pruneDeadSQL(n int) string {
+	return `DELETE FROM spool_dead WHERE id IN
+  (SELECT id FROM spool_dead WHERE died_at < ?1 AND NOT blocks_key
+    AND died_at < ` + sqlstore.CutSQL(n, rulePlaceholder, "?2") + `
+    ORDER BY died_at LIMIT ?4)`
+}
+
+// rulePlaceholder numbers the rules' arguments from ?5.
+func rulePlaceholder(i int) string { return "?" + strconv.Itoa(5+i) }
+
 // Prune implements queue.Store.
 func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
-	passes := sqlstore.PrunePasses(p)
+	cuts := sqlstore.PruneCuts(p, micros)
 	var n int64
 	err := s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		n = 0
-		for _, ps := range passes {
-			query, args := sqlPruneDead, []any{micros(ps.Before), ps.Queue, ps.Kind, ps.Excluded, limit}
-			if ps.State != queue.StateDead {
-				query = sqlPruneFinished
-				args = []any{micros(ps.Before), ps.Queue, ps.Kind, ps.Excluded, sqlstore.StateCode(ps.State), limit}
+		for _, c := range cuts {
+			query := pruneDeadSQL(len(c.Rules) / 3)
+			if c.State != queue.StateDead {
+				query = pruneFinishedSQL(len(c.Rules) / 3)
 			}
+			args := append([]any{c.Latest, c.Default, sqlstore.StateCode(c.State), limit}, c.Rules...)
 			r, err := x.exec(ctx, query, args...)
 			if err != nil {
 				return err

@@ -347,7 +347,7 @@ func testTopicsAcrossCrashes(t *testing.T, db crashDB) {
 	}
 	lines := readTopicLog(t, mainLog, byID)
 	expected := deliveredStreams(evs, map[string]int64{"live": evs[len(evs)-1].id, "late": evs[len(evs)-1].id})
-	st := checkTopicStreams(t, lines, expected, killed)
+	st := checkTopicStreams(t, lines, expected, killed, leaseLostJobs(t, mainLog))
 	checkBacklogFirst(t, lines)
 	byMaintenance := topicEvents1 - topicFirstStep + behind
 	slices.Sort(pubLat)
@@ -404,7 +404,7 @@ func testTopicsAcrossCrashes(t *testing.T, db crashDB) {
 	final = childtest.Start(t, "topicscrash", env(replayLog, "rfinal", 100*time.Millisecond, true)...)
 	final.Wait(60 * time.Second)
 	requireEmptyStore(t, q)
-	rst := checkTopicStreams(t, readTopicLog(t, replayLog, byID), replayed, map[string]bool{"r1": true})
+	rst := checkTopicStreams(t, readTopicLog(t, replayLog, byID), replayed, map[string]bool{"r1": true}, leaseLostJobs(t, replayLog))
 	t.Logf("replay of seqs %d..%d to late: %d jobs, 1 kill: %d handler runs (%d failed, %d cut short by a kill, %d acknowledgements lost); %s",
 		a, b, topicReplayLen, rst.starts, rst.failed, rst.interrupted, rst.ackLost, time.Since(began2).Round(time.Millisecond))
 	require.NoError(t, store.Close())
@@ -466,7 +466,7 @@ func testTopicsAcrossCrashes(t *testing.T, db crashDB) {
 	final.Wait(60 * time.Second)
 	store, q = open()
 	requireEmptyStore(t, q)
-	fst := checkTopicStreams(t, readTopicLog(t, freshLog, byID), freshStreams, map[string]bool{})
+	fst := checkTopicStreams(t, readTopicLog(t, freshLog, byID), freshStreams, map[string]bool{}, leaseLostJobs(t, freshLog))
 	require.NoError(t, store.Close())
 	t.Logf("retention %d: pruned %d events; fresh (from the beginning) got seqs %d..%d and handled them in %d handler runs; %s; %s in all",
 		topicRetain, pruned, kept[0].seq, kept[len(kept)-1].seq, fst.starts, time.Since(began3).Round(time.Millisecond),
@@ -675,6 +675,36 @@ type topicStats struct {
 	starts, failed, interrupted, ackLost, dupEvents int
 }
 
+// leaseLostJobs returns the jobs whose lease a live worker lost, from the
+// warnings the children wrote beside log: a handler stalled past its lease
+// (on a machine loaded far past its cores, a heartbeat can come later than
+// the 1 s lease) is rescued and runs again although nothing was killed.
+// That is the at-least-once promise, not a fault; only such jobs may run
+// twice without a kill.
+func leaseLostJobs(t *testing.T, log string) map[int64]bool {
+	t.Helper()
+	lost := map[int64]bool{}
+	b, err := os.ReadFile(log + ".warn")
+	if errors.Is(err, os.ErrNotExist) {
+		return lost
+	}
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "lost lease before settling") && !strings.Contains(line, "after losing its lease") &&
+			!strings.Contains(line, "rescued job with expired lease") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "job="); ok {
+				if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+					lost[id] = true
+				}
+			}
+		}
+	}
+	return lost
+}
+
 // checkTopicStreams checks the log against the expected streams (per
 // subscription and key, the events in log order): every line belongs to
 // one of them; each event is carried by one job (a second job for an event
@@ -683,7 +713,7 @@ type topicStats struct {
 // kill that cut its run short or a kill that lost its acknowledgement, and
 // move to the next event only after a "done"; so the first "done"s of a
 // stream are its events in log order, each of them.
-func checkTopicStreams(t *testing.T, lines []topicLine, expected map[string][]int64, killed map[string]bool) topicStats {
+func checkTopicStreams(t *testing.T, lines []topicLine, expected map[string][]int64, killed map[string]bool, leaseLost map[int64]bool) topicStats {
 	t.Helper()
 	byStream := map[string][]topicLine{}
 	for _, l := range lines {
@@ -719,14 +749,14 @@ func checkTopicStreams(t *testing.T, lines []topicLine, expected map[string][]in
 			case "start":
 				st.starts++
 				if open != nil {
-					require.True(t, killed[open.run] && open.run != l.run,
+					require.True(t, (killed[open.run] || leaseLost[open.jobID]) && open.run != l.run,
 						"%s: two handler runs at once (%s still running when %s)%s", name, open, l, history(i))
 					st.interrupted++
 				}
 				switch {
 				case l.ev.id == want[head] && !headDone:
 				case l.ev.id == want[head] && headDone:
-					require.True(t, killed[lastEnd.run] && lastEnd.run != l.run,
+					require.True(t, (killed[lastEnd.run] || leaseLost[lastEnd.jobID]) && lastEnd.run != l.run,
 						"%s: seq %d ran again after it finished (%s) without a kill in between: %s%s", name, l.ev.seq, lastEnd, l, history(i))
 					st.ackLost++
 				case head+1 < len(want) && l.ev.id == want[head+1] && headDone && open == nil:

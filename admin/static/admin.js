@@ -130,12 +130,20 @@
       return true;
     };
     // What the operator did in the live parts, to put back after a swap.
+    // A <details> is known by the row it is in (a job's ID, an event's
+    // seq, an attempt's number: rows come and go above it) and its place
+    // in that row.
     var detailsKey = function (d) {
-      var row = d.closest("[data-id], [data-seq]");
+      var row = d.closest("[data-id], [data-seq], [data-attempt]");
       var scope = row || d.closest("[data-live]");
       var all = scope.querySelectorAll("details");
       var i = Array.prototype.indexOf.call(all, d);
-      return (row ? (row.getAttribute("data-id") || "s" + row.getAttribute("data-seq")) : "") + ":" + i;
+      var name = "";
+      if (row) {
+        name = row.hasAttribute("data-id") ? row.getAttribute("data-id")
+          : row.hasAttribute("data-seq") ? "s" + row.getAttribute("data-seq") : "a" + row.getAttribute("data-attempt");
+      }
+      return name + ":" + i;
     };
     var SCROLLERS = ".scroll, .table-wrap, pre";
     var keep = function (part) {

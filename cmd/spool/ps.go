@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spooljobs/spool/internal/wire"
+	"github.com/spooljobs/spool/queue"
 )
 
 // The process command: ps, the live worker pools.
@@ -21,8 +23,9 @@ id, host, pid, the spool version it runs, when it started and last
 heartbeat, and per queue the jobs it runs now and its concurrency
 (RUNNING/MAX). A pool that stops heartbeating (its host died) drops off
 after three heartbeat intervals; one that stops cleanly at once. It shows
-the first -limit pools by name and says how many more there are (with
--json, next_after and next_after_id name the last pool shown).
+the first -limit pools by name, then ID, and says how many more there
+are; -after NAME -after-id ID shows the pools after that one (the next
+page: with -json, next_after and next_after_id name the last pool shown).
 
 Flags:
 `
@@ -30,6 +33,8 @@ Flags:
 func runPs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCmdline("ps", psAbout, stderr, true)
 	limit := c.fs.Int("limit", 100, "show at most `N` pools (1 to 1000)")
+	after := c.fs.String("after", "", "show the pools after the one named `NAME` (with -after-id: the next page)")
+	afterID := c.fs.String("after-id", "", "with -after: the `ID` of the last pool shown")
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
@@ -47,6 +52,20 @@ func runPs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	now := d.q.Now()
+	if *after != "" || *afterID != "" {
+		// The store orders them by name, then ID: skip those up to the
+		// pool named.
+		i, _ := slices.BinarySearchFunc(ps, [2]string{*after, *afterID}, func(p queue.ProcessInfo, k [2]string) int {
+			if c := strings.Compare(p.Name, k[0]); c != 0 {
+				return c
+			}
+			return strings.Compare(p.ID, k[1])
+		})
+		if i < len(ps) && ps[i].Name == *after && ps[i].ID == *afterID {
+			i++
+		}
+		ps = ps[i:]
+	}
 	more := max(0, len(ps)-*limit)
 	ps = ps[:len(ps)-more] // the store orders them by name, then ID
 	if c.json {
@@ -75,7 +94,9 @@ func runPs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "no live worker pools: pending jobs wait until a pool works their queue")
 	}
 	if more > 0 {
-		fmt.Fprintf(stderr, "%s not shown: raise -limit to see them\n", plural(more, "more pool"))
+		last := ps[len(ps)-1]
+		fmt.Fprintf(stderr, "%s not shown: raise -limit, or see the next page with -after %s -after-id %s\n",
+			plural(more, "more pool"), printable(last.Name), printable(last.ID))
 	}
 	return nil
 }

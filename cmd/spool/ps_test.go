@@ -63,12 +63,23 @@ func TestCLIPs(t *testing.T) {
 	lines = strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
 	require.Len(t, lines, 2, r.stdout)
 	require.True(t, strings.HasPrefix(lines[1], "web-1 "), r.stdout)
-	require.Contains(t, r.stderr, "1 more pool not shown: raise -limit to see them")
+	require.Contains(t, r.stderr, "1 more pool not shown: raise -limit, or see the next page with -after web-1 -after-id id-1")
 	out = wire.Processes{}
 	okJSON(t, &out, "ps", "-db", f.path, "-limit", "1")
 	require.Len(t, out.Processes, 1)
 	require.Equal(t, "web-1", out.NextAfter)
 	require.Equal(t, "id-1", out.NextAfterID)
+	// The next page starts after the pool the last one named.
+	r = ok(t, "ps", "-db", f.path, "-limit", "1", "-after", out.NextAfter, "-after-id", out.NextAfterID)
+	lines = strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	require.True(t, strings.HasPrefix(lines[1], "web-2 "), r.stdout)
+	require.NotContains(t, r.stderr, "not shown")
+	out = wire.Processes{}
+	okJSON(t, &out, "ps", "-db", f.path, "-after", "web-2", "-after-id", "id-2")
+	require.Empty(t, out.Processes, "nothing after the last pool")
+	okJSON(t, &out, "ps", "-db", f.path, "-after", "web-1")
+	require.Len(t, out.Processes, 2, "a name alone sorts before its pools' IDs")
 	fails(t, 2, "-limit 0 is outside 1..1000", "ps", "-db", f.path, "-limit", "0")
 	fails(t, 2, "-limit 1001 is outside 1..1000", "ps", "-db", f.path, "-limit", "1001")
 }

@@ -1,38 +1,58 @@
 package sqlstore
 
 import (
-	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
 )
 
-// PrunePass is one delete of a store's Prune: the jobs in State (completed,
-// cancelled or dead) finished before Before that match Queue and Kind
-// ("" matches any) and none of the rules in Excluded, a JSON array of
-// [queue, kind] pairs: the rules that come first (every rule, for the
-// pass of the default cut-offs). Stores match them with their JSON
-// functions.
-type PrunePass struct {
-	State       queue.State
-	Before      time.Time
-	Queue, Kind string
-	Excluded    string
+// PruneCut is one delete of a store's Prune, one per state (completed,
+// cancelled or dead): the jobs in State finished before the cut-off of the
+// first rule that matches their queue and kind, else before Default.
+// Rules holds each rule's queue, kind ("" matches any) and cut-off, in rule
+// order, as the arguments of CutSQL. Cut-offs are in the store's
+// microseconds, KeepCut for a rule that keeps the state's jobs. Latest is
+// the latest cut-off of all: the delete walks its state's index up to it,
+// once, however many rules there are (a pass per rule walked the jobs that
+// rules with a longer retention keep once per rule, under SQLite's write
+// lock).
+type PruneCut struct {
+	State   queue.State
+	Latest  int64
+	Default int64
+	Rules   []any
 }
 
-// PrunePasses returns the deletes that apply p's job cut-offs and rules,
-// skipping zero cut-offs: for each state, one pass per rule in order,
-// then the default's.
-func PrunePasses(p queue.PruneParams) []PrunePass {
-	var passes []PrunePass
-	pairs := make([][2]string, 0, len(p.Rules))
-	for _, r := range p.Rules {
-		pairs = append(pairs, [2]string{r.Queue, r.Kind})
+// CutSQL is the SQL expression of a job's cut-off under n rules: the
+// cut-off of the first rule whose queue and kind match the row's columns
+// queue and kind, else the default. ph(i) is the placeholder of argument
+// i (from 0) of the rules' arguments (PruneCut.Rules), def the default's.
+// The SQL's shape depends on n only; every value is an argument.
+func CutSQL(n int, ph func(i int) string, def string) string {
+	if n == 0 {
+		return def
 	}
-	excluded := func(n int) string {
-		b, _ := json.Marshal(pairs[:n]) // strings only: cannot fail
-		return string(b)
+	var b strings.Builder
+	b.WriteString("CASE")
+	for i := range n {
+		fmt.Fprintf(&b, " WHEN %s IN ('', queue) AND %s IN ('', kind) THEN %s", ph(3*i), ph(3*i+1), ph(3*i+2))
 	}
+	fmt.Fprintf(&b, " ELSE %s END", def)
+	return b.String()
+}
+
+// KeepCut is the cut-off of a rule (or default) that keeps its jobs: no
+// time is before it.
+const KeepCut int64 = math.MinInt64
+
+// PruneCuts returns the deletes that apply p's job cut-offs and rules, us
+// converting a time to the store's microseconds. A state whose cut-offs
+// are all zero (kept) has none.
+func PruneCuts(p queue.PruneParams, us func(time.Time) int64) []PruneCut {
+	var cuts []PruneCut
 	for _, st := range []queue.State{queue.StateCompleted, queue.StateCancelled, queue.StateDead} {
 		cut := func(completed, cancelled, dead time.Time) time.Time {
 			switch st {
@@ -43,14 +63,24 @@ func PrunePasses(p queue.PruneParams) []PrunePass {
 			}
 			return dead
 		}
-		for i, r := range p.Rules {
-			if before := cut(r.CompletedBefore, r.CancelledBefore, r.DeadBefore); !before.IsZero() {
-				passes = append(passes, PrunePass{State: st, Before: before, Queue: r.Queue, Kind: r.Kind, Excluded: excluded(i)})
+		c := PruneCut{State: st, Latest: KeepCut, Default: KeepCut}
+		micros := func(t time.Time) int64 {
+			if t.IsZero() {
+				return KeepCut
 			}
+			m := us(t)
+			c.Latest = max(c.Latest, m)
+			return m
 		}
-		if before := cut(p.CompletedBefore, p.CancelledBefore, p.DeadBefore); !before.IsZero() {
-			passes = append(passes, PrunePass{State: st, Before: before, Excluded: excluded(len(pairs))})
+		c.Rules = make([]any, 0, 3*len(p.Rules))
+		for _, r := range p.Rules {
+			c.Rules = append(c.Rules, r.Queue, r.Kind, micros(cut(r.CompletedBefore, r.CancelledBefore, r.DeadBefore)))
 		}
+		c.Default = micros(cut(p.CompletedBefore, p.CancelledBefore, p.DeadBefore))
+		if c.Latest == KeepCut {
+			continue
+		}
+		cuts = append(cuts, c)
 	}
-	return passes
+	return cuts
 }

@@ -83,7 +83,7 @@ func Wait(d time.Duration, sep string) string {
 	switch {
 	case d < time.Millisecond:
 		return "<1ms"
-	case d < time.Second:
+	case d.Round(time.Millisecond) < time.Second: // 999.6ms reads 1s, not 1000ms
 		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + "ms"
 	case d < 10*time.Second:
 		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "s"

@@ -139,7 +139,8 @@ func TestWait(t *testing.T) {
 	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		0: "<1ms", 999 * time.Microsecond: "<1ms", time.Millisecond: "1ms", 175750 * time.Microsecond: "176ms",
-		1750 * time.Millisecond: "1.8s", 4975 * time.Millisecond: "5s", 45 * time.Second: "45s", 30 * time.Minute: "30m",
+		999600 * time.Microsecond: "1s",
+		1750 * time.Millisecond:   "1.8s", 4975 * time.Millisecond: "5s", 45 * time.Second: "45s", 30 * time.Minute: "30m",
 	} {
 		require.Equal(t, want, wire.Wait(d, ""), "%s", d)
 	}
