@@ -62,6 +62,13 @@ const (
     AND NOT EXISTS (SELECT 1 FROM spool.job_deps d WHERE d.child_id = j.id AND d.outcome IS NULL)
   RETURNING j.queue`
 
+	sqlDepsUnended = `SELECT parent_id FROM spool.job_deps WHERE child_id = $1 AND outcome IS NULL`
+	// sqlDepsWaitAgain: a child retried from the dead table (it died
+	// waiting, by expiry) waits again for the parents that have not ended.
+	sqlDepsWaitAgain = `UPDATE spool.jobs SET state = ` + blockedSQL + `
+  WHERE id = $1 AND state IN (` + pendingSQL + `, ` + scheduledSQL + `)
+    AND EXISTS (SELECT 1 FROM spool.job_deps WHERE child_id = $1 AND outcome IS NULL)`
+
 	depDeadSQL    = "6" // sqlstore.DepDead
 	depDeletedSQL = "7" // sqlstore.DepDeleted
 )
@@ -273,4 +280,21 @@ func (s *Store) deps(ctx context.Context, query string, id int64) ([]queue.Depen
 		return d, nil
 	})
 	return list, mapErr(err)
+}
+
+// waitAgain makes job id, just retried from the dead table, wait again
+// for its parents that have not ended. It locks them first: a parent
+// ending at once either committed (and the child sees it) or waits, and
+// then finds the child blocked.
+func waitAgain(ctx context.Context, x *xtx, id int64) error {
+	parents, err := queryIDs(ctx, x, sqlDepsUnended, id)
+	if err != nil || len(parents) == 0 {
+		return err
+	}
+	slices.Sort(parents)
+	if err := lockJobs(ctx, x, parents); err != nil {
+		return err
+	}
+	_, err = x.exec(ctx, sqlDepsWaitAgain, id)
+	return err
 }

@@ -27,7 +27,9 @@ import (
 // children before their parents can finish, in the parents' transaction.
 //
 // A parent retried from the dead table does not hold back its children
-// again: they were resolved when it died. A dependent job cannot have an
+// again: they were resolved when it died. A child retried from the dead
+// table (it expired while it waited) waits again for the parents that
+// have not ended. A dependent job cannot have an
 // OrderKey (both would use the blocked state).
 
 // ErrParentNotFound means a job named in NewJob.DependsOn does not exist

@@ -24,6 +24,7 @@ var depsArea = area{"Deps", []testCase{
 	{"ParentAndChildInOneTx", testDepsTx},
 	{"ChildKeepsItsRunAt", testDepsRunAt},
 	{"ParentsEndingAtOnceReleaseEveryChild", testDepsConcurrent},
+	{"ChildRetriedFromDeadWaitsAgain", testDepsRetriedChild},
 	{"ChildEnqueuedWhileParentsEnd", testDepsEnqueueRace},
 }}
 
@@ -401,4 +402,18 @@ func testDepsEnqueueRace(e *env) {
 		require.NotZero(e.t, c, "child of %d", parents[i])
 		require.Equal(e.t, queue.StatePending, e.state(c), "child %d of kept completed parent %d", c, parents[i])
 	}
+}
+
+func testDepsRetriedChild(e *env) {
+	e.depStore()
+	a := e.enqueue(queue.NewJob{Kind: "p", Queue: "d"})
+	c := e.enqueue(queue.NewJob{Kind: "child", Queue: "x", DependsOn: []int64{a}, ExpiresAt: e.clock.Now().Add(time.Minute)})
+	j := e.leaseOne("d")
+	e.clock.Advance(2 * time.Minute)
+	require.Empty(e.t, e.lease("x", 10))
+	require.Equal(e.t, queue.StateDead, e.state(c), "it expired waiting")
+	e.retry(c)
+	require.Equal(e.t, queue.StateBlocked, e.state(c), "its parent still runs")
+	e.complete(j)
+	require.Equal(e.t, queue.StatePending, e.state(c))
 }

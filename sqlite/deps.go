@@ -60,6 +60,12 @@ const (
   WHERE id IN (SELECT value FROM json_each(?2)) AND state = ` + blockedSQL + `
     AND NOT EXISTS (SELECT 1 FROM spool_job_deps WHERE child_id = spool_jobs.id AND outcome IS NULL)`
 
+	// sqlDepsWaitAgain: a child retried from the dead table (it died
+	// waiting, by expiry) waits again for the parents that have not ended.
+	sqlDepsWaitAgain = `UPDATE spool_jobs SET state = ` + blockedSQL + `
+  WHERE id = ?1 AND state IN (` + pendingSQL + `, ` + scheduledSQL + `)
+    AND EXISTS (SELECT 1 FROM spool_job_deps WHERE child_id = ?1 AND outcome IS NULL)`
+
 	depDeadSQL    = "6" // sqlstore.DepDead
 	depDeletedSQL = "7" // sqlstore.DepDeleted
 )
