@@ -41,6 +41,11 @@ func TestJobPageShowsDependencies(t *testing.T) {
 <td data-label="State"><span class="badge state-completed">completed</span> <span class="muted">· gone</span></td>`, validate.ID))
 	require.Contains(t, body, `<span class="badge state-pending">pending</span>`)
 
+	// The dashboard counts the children that wait for parents.
+	body = e.getOK("/")
+	require.Contains(t, body, "and 1 awaiting parents</span>")
+	require.Contains(t, body, `<span class="muted" title="waiting for their parents">+ 1 awaiting parents</span>`)
+
 	plain := e.enqueue(queue.NewJob{Kind: "k"})
 	require.NotContains(t, e.getOK(fmt.Sprintf("/jobs/%d", plain)), `id="deps"`)
 }

@@ -141,7 +141,8 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 		d.Totals.Pending += qs.Pending
 		d.Totals.Scheduled += qs.Scheduled
 		d.Totals.Blocked += qs.Blocked
-		d.AnyBlocked = d.AnyBlocked || qs.Blocked > 0 || qs.StuckKeys > 0
+		d.Totals.AwaitingParents += qs.AwaitingParents
+		d.AnyBlocked = d.AnyBlocked || qs.Blocked > 0 || qs.StuckKeys > 0 || qs.AwaitingParents > 0
 		d.AnyUnserved = d.AnyUnserved || qs.Unserved
 		d.Totals.Running += qs.Running
 		d.Totals.Dead += qs.Dead

@@ -25,6 +25,20 @@ func TestCLIShowDependencies(t *testing.T) {
 	charge := enqueue(queue.NewJob{Kind: "order.charge", Queue: "orders", DependsOn: []int64{validate}})
 	ship := enqueue(queue.NewJob{Kind: "order.ship", Queue: "orders", DependsOn: []int64{validate, charge}, OnParentFailure: queue.ParentFailureRun})
 
+	var st struct {
+		Queues []struct {
+			Name            string
+			AwaitingParents int `json:"awaiting_parents"`
+		}
+	}
+	okJSON(t, &st, "stats", "-db", f.path)
+	awaiting := map[string]int{}
+	for _, q := range st.Queues {
+		awaiting[q.Name] = q.AwaitingParents
+	}
+	require.Equal(t, 2, awaiting["orders"])
+	require.Regexp(t, `AWAITING PARENTS`, ok(t, "stats", "-db", f.path).stdout)
+
 	r := ok(t, "show", "-db", f.path, strconv.FormatInt(ship, 10))
 	require.Regexp(t, `\nParents \(waits for\):\n +`+strconv.FormatInt(validate, 10)+` +order.validate +pending\n +`+
 		strconv.FormatInt(charge, 10)+` +order.charge +blocked\n`, r.stdout)

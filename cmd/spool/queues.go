@@ -70,7 +70,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT"}
+	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "AWAITING PARENTS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT"}
 	if st.ProcessesTracked {
 		head = append(head, "CONCURRENCY", "")
 	}
@@ -81,7 +81,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if q.MaxPending > 0 {
 			limit = fmt.Sprint(q.MaxPending)
 		}
-		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
+		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.AwaitingParents, q.Running, q.Dead,
 			fmtDuration(q.OldestPending), yesNo(q.Paused), limit}
 		if st.ProcessesTracked {
 			conc, mark := "-", ""
@@ -233,7 +233,7 @@ func setPaused(ctx context.Context, name, about string, paused bool, args []stri
 
 func hasQueue(st *queue.Stats, name string) bool {
 	for _, q := range st.Queues {
-		if q.Name == name && (q.Pending+q.Scheduled+q.Blocked+q.Running+q.Completed+q.Cancelled+q.Dead > 0) {
+		if q.Name == name && (q.Pending+q.Scheduled+q.Blocked+q.AwaitingParents+q.Running+q.Completed+q.Cancelled+q.Dead > 0) {
 			return true
 		}
 	}
