@@ -29,14 +29,20 @@
 //     built on a Queue and share its store, clock ([Queue.Now]), logger
 //     and instrumentation hook ([Observer], which package spoolotel turns
 //     into OpenTelemetry metrics and traces).
+//   - Jobs that wait for other jobs ([NewJob].DependsOn, on a
+//     [DependencyStore]) and batches with callbacks ([Queue.EnqueueBatch],
+//     on a [BatchStore]): see deps.go and batch.go, [Inspector.Dependencies]
+//     and [Inspector.Batch].
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
-//     [Notifier], [Leader], [ProcessStore], [ProgressStore], [MetricsStore])
-//     and run package queuetest's conformance suite.
+//     [Notifier], [Leader], [ProcessStore], [ProgressStore], [MetricsStore],
+//     [DependencyStore], [BatchStore]) and run package queuetest's
+//     conformance suite.
 //
 // # Lifecycle
 //
 // A job is pending (ready now), scheduled (waiting for its run time),
-// blocked (waiting behind an earlier job of its ordering key), running
+// blocked (waiting behind an earlier job of its ordering key, or for its
+// parents to complete), running
 // (leased by a worker), completed, cancelled, or dead. A handler's return
 // value decides what happens next, in one place (see [Classify]):
 //

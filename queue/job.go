@@ -24,7 +24,8 @@ const (
 	// StateCancelled jobs were cancelled before they completed.
 	StateCancelled State = "cancelled"
 	// StateBlocked jobs wait for an earlier job with the same OrderKey in
-	// their queue to complete (or, by the queue's setting, to die).
+	// their queue to complete (or, by the queue's setting, to die), or for
+	// their parents (NewJob.DependsOn) to end.
 	StateBlocked State = "blocked"
 	// StateDead jobs failed permanently or ran out of attempts. They stay in
 	// the dead table until an operator retries or deletes them.
