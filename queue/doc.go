@@ -30,9 +30,10 @@
 //     and instrumentation hook ([Observer], which package spoolotel turns
 //     into OpenTelemetry metrics and traces).
 //   - Jobs that wait for other jobs ([NewJob].DependsOn, on a
-//     [DependencyStore]) and batches with callbacks ([Queue.EnqueueBatch],
-//     on a [BatchStore]): see deps.go and batch.go, [Inspector.Dependencies]
-//     and [Inspector.Batch].
+//     [DependencyStore]; [ParentFailure] decides a failed parent's effect)
+//     and batches with callbacks ([Queue.EnqueueBatch], [BatchSpec], on a
+//     [BatchStore]); operators see them with [Inspector.Dependencies] and
+//     [Inspector.Batch].
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
 //     [Notifier], [Leader], [ProcessStore], [ProgressStore], [MetricsStore],
 //     [DependencyStore], [BatchStore]) and run package queuetest's
