@@ -33,7 +33,8 @@ const (
   WHERE job_id IN (SELECT id FROM spool.jobs WHERE id = ANY($1) AND state = ` + cancelledSQL + `)
     AND outcome IS NULL RETURNING batch_id`
 	sqlBatchCount = `UPDATE spool.batches SET succeeded = succeeded + $2, dead = dead + $3, cancelled = cancelled + $4 WHERE id = $1`
-	sqlBatchState = `SELECT closed_at IS NOT NULL, total, succeeded, dead, cancelled,
+	sqlBatchFinished = `UPDATE spool.batches SET finished_at = $2 WHERE id = $1`
+	sqlBatchState    = `SELECT closed_at IS NOT NULL, total, succeeded, dead, cancelled,
   success_job IS NOT NULL, complete_job IS NOT NULL, death_job IS NOT NULL FROM spool.batches WHERE id = $1`
 )
 
@@ -195,6 +196,11 @@ func fireBatch(ctx context.Context, x *xtx, id int64, now time.Time) error {
 		claimed, err := sqlstore.Found(x.queryRow(ctx, sqlBatchClaim[k], id).Scan(&spec))
 		if err != nil {
 			return err
+		}
+		if claimed && k == 1 { // every member ended
+			if _, err := x.exec(ctx, sqlBatchFinished, id, x.f.us(now)); err != nil {
+				return err
+			}
 		}
 		if !claimed || !spec.Valid {
 			continue

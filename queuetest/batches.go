@@ -20,6 +20,7 @@ var batchArea = area{"Batch", []testCase{
 	{"MembersEndingAtOnceCallBackOnce", testBatchConcurrent},
 	{"FollowsCallerTx", testBatchTx},
 	{"ChildrenCancelledByParentsCount", testBatchWithDeps},
+	{"EndedBatchesPruned", testBatchPrune},
 }}
 
 // batchStore returns the store as a BatchStore, skipping the case when the
@@ -244,4 +245,26 @@ func testBatchWithDeps(e *env) {
 	require.Equal(e.t, []string{"batch.complete"}, e.callbackKinds(id))
 	b := e.batch(id)
 	require.Equal(e.t, [4]int{2, 1, 0, 1}, [4]int{b.Total, b.Succeeded, b.Dead, b.Cancelled})
+}
+
+func testBatchPrune(e *env) {
+	e.batchStore()
+	ended, _ := e.enqueueBatch(queue.BatchSpec{}, members(1))
+	e.complete(e.leaseOne("b"))
+	open, _ := e.enqueueBatch(queue.BatchSpec{Open: true}, nil)
+	running, _ := e.enqueueBatch(queue.BatchSpec{}, members(1))
+	e.clock.Advance(time.Hour)
+	n, err := e.store.Prune(e.ctx, queue.PruneParams{BatchesBefore: e.clock.Now().Add(-90 * time.Minute), Limit: 100})
+	require.NoError(e.t, err)
+	require.Zero(e.t, n, "the batch ended an hour ago, after the cut-off 90 minutes ago")
+	n, err = e.store.Prune(e.ctx, queue.PruneParams{BatchesBefore: e.clock.Now(), Limit: 100})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, n)
+	_, err = e.batchStore().Batch(e.ctx, ended)
+	require.ErrorIs(e.t, err, queue.ErrBatchNotFound)
+	e.batch(open)
+	e.batch(running)
+	// The running batch's member still counts.
+	e.complete(e.leaseOne("b"))
+	require.Equal(e.t, 1, e.batch(running).Succeeded)
 }

@@ -29,7 +29,8 @@ const (
   WHERE job_id IN (SELECT id FROM spool_jobs WHERE id IN (SELECT value FROM json_each(?1)) AND state = ` + cancelledSQL + `)
     AND outcome IS NULL RETURNING batch_id`
 	sqlBatchCount = `UPDATE spool_batches SET succeeded = succeeded + ?2, dead = dead + ?3, cancelled = cancelled + ?4 WHERE id = ?1`
-	sqlBatchState = `SELECT closed_at IS NOT NULL, total, succeeded, dead, cancelled,
+	sqlBatchFinished = `UPDATE spool_batches SET finished_at = ?2 WHERE id = ?1`
+	sqlBatchState    = `SELECT closed_at IS NOT NULL, total, succeeded, dead, cancelled,
   success_job IS NOT NULL, complete_job IS NOT NULL, death_job IS NOT NULL FROM spool_batches WHERE id = ?`
 )
 
@@ -197,6 +198,11 @@ func fireBatch(ctx context.Context, x *xtx, id int64, now time.Time) (bool, erro
 		claimed, err := sqlstore.Found(x.queryRow(ctx, sqlBatchClaim[k], id).Scan(&spec))
 		if err != nil {
 			return false, err
+		}
+		if claimed && k == 1 { // every member ended
+			if _, err := x.exec(ctx, sqlBatchFinished, id, micros(now)); err != nil {
+				return false, err
+			}
 		}
 		if !claimed || !spec.Valid {
 			continue

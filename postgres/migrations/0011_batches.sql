@@ -18,8 +18,12 @@ CREATE TABLE spool.batches (
   on_death     text,
   success_job  bigint,
   complete_job bigint,
-  death_job    bigint
+  death_job    bigint,
+  finished_at  bigint
 );
+-- Batches whose members all ended (finished_at: when the complete callback
+-- fired), pruned with the completed jobs' cut-off.
+CREATE INDEX batches_finished ON spool.batches (finished_at) WHERE finished_at IS NOT NULL;
 
 -- A batch's members; outcome is NULL until the member ended, then how
 -- (3 completed, 4 cancelled, 6 dead, 7 deleted before it finished).

@@ -3,7 +3,8 @@
 -- on_success, on_complete and on_death hold the callback jobs (JSON, NULL
 -- for none); success_job, complete_job and death_job are NULL until the
 -- callback's moment came, then the id of the job it enqueued (0: none).
--- closed_at is NULL while the batch takes members. Times are unix
+-- closed_at is NULL while the batch takes members; finished_at is set when
+-- every member ended (and the batch was closed). Times are unix
 -- microseconds, UTC.
 CREATE TABLE spool_batches (
   id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -19,8 +20,12 @@ CREATE TABLE spool_batches (
   on_death     TEXT,
   success_job  INTEGER,
   complete_job INTEGER,
-  death_job    INTEGER
+  death_job    INTEGER,
+  finished_at  INTEGER
 );
+-- Batches whose members all ended (finished_at: when the complete callback
+-- fired), pruned with the completed jobs' cut-off.
+CREATE INDEX spool_batches_finished ON spool_batches (finished_at) WHERE finished_at IS NOT NULL;
 
 -- A batch's members; outcome is NULL until the member ended, then how
 -- (3 completed, 4 cancelled, 6 dead, 7 deleted before it finished). A
