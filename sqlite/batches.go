@@ -28,7 +28,7 @@ const (
 	sqlBatchMembCanc = `UPDATE spool_batch_jobs SET outcome = ` + cancelledSQL + `
   WHERE job_id IN (SELECT id FROM spool_jobs WHERE id IN (SELECT value FROM json_each(?1)) AND state = ` + cancelledSQL + `)
     AND outcome IS NULL RETURNING batch_id`
-	sqlBatchCount = `UPDATE spool_batches SET succeeded = succeeded + ?2, dead = dead + ?3, cancelled = cancelled + ?4 WHERE id = ?1`
+	sqlBatchCount    = `UPDATE spool_batches SET succeeded = succeeded + ?2, dead = dead + ?3, cancelled = cancelled + ?4 WHERE id = ?1`
 	sqlBatchFinished = `UPDATE spool_batches SET finished_at = ?2 WHERE id = ?1`
 	sqlBatchState    = `SELECT closed_at IS NOT NULL, total, succeeded, dead, cancelled,
   success_job IS NOT NULL, complete_job IS NOT NULL, death_job IS NOT NULL FROM spool_batches WHERE id = ?`
