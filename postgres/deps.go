@@ -57,7 +57,10 @@ const (
     AND EXISTS (SELECT 1 FROM spool.job_deps d WHERE d.child_id = j.id AND NOT d.run_anyway
       AND d.outcome IN (` + cancelledSQL + `, ` + depDeadSQL + `, ` + depDeletedSQL + `))
   RETURNING j.id`
-	sqlDepsReady = `UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $1 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
+	// sqlDepsReady makes children $2 ready whose parents all ended, due
+	// now or at their own later run time (as in the SQLite store).
+	sqlDepsReady = `UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $1 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END,
+    run_at = greatest(j.run_at, $1)
   WHERE j.id = ANY($2) AND j.state = ` + blockedSQL + `
     AND NOT EXISTS (SELECT 1 FROM spool.job_deps d WHERE d.child_id = j.id AND d.outcome IS NULL)
   RETURNING j.queue`

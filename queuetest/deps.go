@@ -88,7 +88,9 @@ func testDepsFanOutFanIn(e *env) {
 
 	j := e.leaseOne("d")
 	require.Equal(e.t, validate, j.ID, "only the parent is ready")
+	e.clock.Advance(time.Minute)
 	e.complete(j)
+	require.True(e.t, e.get(reserve).RunAt.Equal(e.clock.Now()), "a child is due when its parents ended: its wait counts from then")
 	e.requireStates(map[int64]queue.State{reserve: queue.StatePending, charge: queue.StatePending, ship: queue.StateBlocked})
 	d := e.deps(validate)
 	require.Empty(e.t, d.Parents)

@@ -55,8 +55,11 @@ const (
     AND EXISTS (SELECT 1 FROM spool_job_deps WHERE child_id = spool_jobs.id AND NOT run_anyway
       AND outcome IN (` + cancelledSQL + `, ` + depDeadSQL + `, ` + depDeletedSQL + `))
   RETURNING id`
-	// sqlDepsReady makes children ?2 ready whose parents all ended.
-	sqlDepsReady = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?1 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
+	// sqlDepsReady makes children ?2 ready whose parents all ended: due
+	// now, or at their own run time if it lies ahead (their wait to start
+	// counts from then, not from their enqueue).
+	sqlDepsReady = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?1 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END,
+    run_at = max(run_at, ?1)
   WHERE id IN (SELECT value FROM json_each(?2)) AND state = ` + blockedSQL + `
     AND NOT EXISTS (SELECT 1 FROM spool_job_deps WHERE child_id = spool_jobs.id AND outcome IS NULL)`
 
