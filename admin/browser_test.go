@@ -265,6 +265,14 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 	long := []byte(`{"note":"` + strings.Repeat("a long line of text ", 4000) + `"}`)
 	ids["escaped"] = e.enqueue(queue.NewJob{Kind: "invoice.send", Queue: "mail", Payload: long,
 		Metadata: map[string]string{"file": "invoice\u202egnp.exe", "zero\u200bwidth": "x\x1b[2J"}})
+	// An order pipeline (dependencies) and a nightly sync (a batch).
+	validate := e.enqueue(queue.NewJob{Kind: "order.validate", Queue: "orders"})
+	charge := e.enqueue(queue.NewJob{Kind: "order.charge", Queue: "orders", DependsOn: []int64{validate}})
+	ids["deps"] = e.enqueue(queue.NewJob{Kind: "order.ship", Queue: "orders", DependsOn: []int64{validate, charge}})
+	_, _, err := e.q.EnqueueBatch(context.Background(), queue.BatchSpec{Description: "nightly stock sync",
+		OnComplete: &queue.NewJob{Kind: "sync.report", Queue: "reports"}},
+		[]queue.NewJob{{Kind: "sync.sku", Queue: "sync"}, {Kind: "sync.sku", Queue: "sync"}})
+	require.NoError(t, err)
 	ro, err := admin.New(e.q, admin.Options{Prefix: "/ro", NoAuth: true, ReadOnly: true, RefreshInterval: -1})
 	require.NoError(t, err)
 	// The same with live refresh on (its "live" button in the header), so
@@ -309,6 +317,8 @@ func demoServer(t *testing.T) (*httptest.Server, []demoPage) {
 		{"live-dashboard", "/live/"},
 		{"live-jobs", "/live/jobs"},
 		{"live-readonly-queues", "/live-ro/queues"},
+		{"job-deps", "/admin/jobs/" + strconv.FormatInt(ids["deps"], 10)},
+		{"batches", "/admin/batches"},
 	}
 }
 

@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"net/url"
@@ -140,7 +141,8 @@ func (h *Handler) loadDashboard(r *http.Request, after string, limit int) (*dash
 		d.Totals.Pending += qs.Pending
 		d.Totals.Scheduled += qs.Scheduled
 		d.Totals.Blocked += qs.Blocked
-		d.AnyBlocked = d.AnyBlocked || qs.Blocked > 0 || qs.StuckKeys > 0
+		d.Totals.AwaitingParents += qs.AwaitingParents
+		d.AnyBlocked = d.AnyBlocked || qs.Blocked > 0 || qs.StuckKeys > 0 || qs.AwaitingParents > 0
 		d.AnyUnserved = d.AnyUnserved || qs.Unserved
 		d.Totals.Running += qs.Running
 		d.Totals.Dead += qs.Dead
@@ -262,6 +264,9 @@ type jobDetail struct {
 	CanCancel  bool
 	CanDelete  bool
 	LeaseLeft  string
+	// Deps are the job's parents and children (queue.NewJob.DependsOn);
+	// nil on a store without dependencies or a job without any.
+	Deps *queue.Dependencies
 }
 
 // attemptRow is one row of a job's attempt history: a failed attempt, or,
@@ -334,6 +339,13 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {
 	slices.Sort(d.MetaKeys)
 	d.Errors = attemptRows(j)
 	d.Failed = len(j.Errors) + j.ErrorsDropped
+	switch deps, err := h.q.Inspector().Dependencies(ctx, id); {
+	case errors.Is(err, queue.ErrDependenciesUnsupported):
+	case err != nil:
+		return err
+	case len(deps.Parents)+len(deps.Children) > 0:
+		d.Deps = deps
+	}
 	switch j.State {
 	case queue.StateDead:
 		d.CanRetry, d.CanDelete = true, true

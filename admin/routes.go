@@ -29,6 +29,7 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/processes", h.processesPage},
 		{"GET", "/charts", h.chartsPage},
 		{"GET", "/topics", h.topicsPage},
+		{"GET", "/batches", h.batchesPage},
 		{"GET", "/topics/{name...}", h.topicPage},
 		{"GET", "/static/{file}", h.serveStatic},
 

@@ -29,7 +29,7 @@ func (h *Handler) parseTemplates() error {
 		"zoned":   zoned,
 	}
 	h.pages = map[string]*template.Template{}
-	for _, page := range []string{"dashboard", "jobs", "job", "queues", "processes", "charts", "schedules", "topics", "topic", "error"} {
+	for _, page := range []string{"dashboard", "jobs", "job", "queues", "processes", "charts", "schedules", "topics", "topic", "batches", "error"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", "templates/"+page+".html")
 		if err != nil {
 			return fmt.Errorf("admin: templates: %w", err)

@@ -71,6 +71,9 @@ func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.
 	if !found || err != nil {
 		return "", err
 	}
+	if err := endParent(ctx, x, id, sqlstore.DepCancelled, now); err != nil {
+		return "", err
+	}
 	return queue.StateCancelled, promoteNext(ctx, x, qname, key.String, now)
 }
 

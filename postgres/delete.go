@@ -78,5 +78,10 @@ func deleteAndPromote(ctx context.Context, x *xtx, query string, id int64, now t
 	if !found || err != nil {
 		return false, err
 	}
+	// A job deleted before it finished fails its waiting children; one
+	// that ended had resolved them already.
+	if err := endParent(ctx, x, id, sqlstore.DepDeleted, now); err != nil {
+		return false, err
+	}
 	return true, promoteNext(ctx, x, qname, key.String, now)
 }

@@ -269,6 +269,9 @@ func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.
 // unique key.
 func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
 	state := sqlstore.ReadyCode(j, now)
+	if len(j.DependsOn) > 0 {
+		state = stBlocked // until insertDeps resolves it
+	}
 	if j.OrderKey != "" {
 		if err := lockKey(ctx, x, j.Queue, j.OrderKey); err != nil {
 			return err
@@ -288,6 +291,14 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 			x.f.nullUS(j.ExpiresAt), meta, payloadOf(j)).Scan(&id)
 		if err == nil {
 			*res = queue.EnqueueResult{ID: id}
+			if j.Batch != 0 {
+				if err := joinBatch(ctx, x, id, j.Batch); err != nil {
+					return err
+				}
+			}
+			if len(j.DependsOn) > 0 {
+				return insertDeps(ctx, x, id, j, now)
+			}
 			return nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {

@@ -46,6 +46,9 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		if !moved {
 			continue
 		}
+		if err := endParent(ctx, x, e.ID, sqlstore.DepDead, now); err != nil {
+			return err
+		}
 		if err := promoteNext(ctx, x, queueName, e.OrderKey.String, now); err != nil {
 			return err
 		}

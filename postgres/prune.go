@@ -52,6 +52,13 @@ const (
 	sqlPruneMetrics = `WITH old AS (DELETE FROM spool.metrics WHERE minute < $1),
     slots AS (DELETE FROM spool.metrics_slots WHERE minute < $1)
   DELETE FROM spool.metrics_kinds WHERE minute < $1`
+	// sqlPruneBatches removes the batches whose members all ended before
+	// $1, at most $2, with their member rows.
+	sqlPruneBatches = `WITH gone AS (
+  DELETE FROM spool.batches WHERE id = ANY (ARRAY
+    (SELECT id FROM spool.batches WHERE finished_at < $1 ORDER BY finished_at LIMIT $2)) RETURNING id),
+members AS (DELETE FROM spool.batch_jobs WHERE batch_id IN (SELECT id FROM gone))
+SELECT count(*) FROM gone`
 	sqlPruneProcessed = `DELETE FROM spool.processed WHERE key = ANY (ARRAY
   (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 	sqlPruneUnique = `DELETE FROM spool.unique_periods WHERE key = ANY (ARRAY
@@ -102,6 +109,14 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()+x.f.minuteShift()); err != nil {
 				return err
 			}
+		}
+		if !p.BatchesBefore.IsZero() {
+			// Batches whose members all ended, with their member rows.
+			var k int64
+			if err := x.queryRow(ctx, sqlPruneBatches, x.f.us(p.BatchesBefore), limit).Scan(&k); err != nil {
+				return err
+			}
+			n += k
 		}
 		return nil
 	})

@@ -128,6 +128,8 @@ func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time
 	case err != nil:
 		return false, err
 	}
-	_, err := x.exec(ctx, sqlDeleteOneDead, d.ID)
-	return err == nil, err
+	if _, err := x.exec(ctx, sqlDeleteOneDead, d.ID); err != nil {
+		return false, err
+	}
+	return true, waitAgain(ctx, x, d.ID)
 }

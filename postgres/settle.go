@@ -22,9 +22,15 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 	if errs, ok, err := s.settleFast(ctx, tx, settlements); ok {
 		return errs, err
 	}
+	return s.settleLong(ctx, tx, settlements)
+}
+
+// settleLong settles in a transaction of several statements.
+func (s *Store) settleLong(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
 	errs := make([]error, len(settlements))
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		counts := sqlstore.Throughput{}
+		var ended parentsEnded
 		if err := lockSettledKeys(ctx, x, settlements); err != nil {
 			return err
 		}
@@ -53,6 +59,12 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				if err := settleOutput(ctx, x, st); err != nil {
 					return err
 				}
+				ended.settlement(st)
+			}
+		}
+		if len(settlements) > 0 {
+			if err := ended.resolve(ctx, x, settlements[0].Now); err != nil {
+				return err
 			}
 		}
 		return recordThroughput(ctx, x, counts)

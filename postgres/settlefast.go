@@ -25,7 +25,7 @@ import (
 const sqlSettleFast = `WITH held AS (
   SELECT j.id FROM spool.jobs j
     JOIN unnest($1::bigint[], $2::bigint[]) AS l(id, token) ON j.id = l.id AND j.lease_token = l.token
-  WHERE j.id = ANY($1) AND j.state = ` + runningSQL + `
+  WHERE j.id = ANY($1) AND j.state = ` + runningSQL + ` AND NOT j.tracked
   ORDER BY j.id FOR UPDATE OF j),
 deleted AS (
   DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM held)) RETURNING id, queue),
@@ -83,10 +83,23 @@ func (s *Store) settleFast(ctx context.Context, tx *sql.Tx, settlements []queue.
 	for _, id := range deleted {
 		held[id] = true
 	}
-	errs = make([]error, len(settlements))
+	// The others lost their lease, or have children to resolve (deps.go):
+	// the long way settles them or says which lost it.
+	var rest []queue.Settlement
+	var at []int
 	for i, st := range settlements {
 		if !held[st.JobID] {
-			errs[i] = sqlstore.LeaseLost(st.JobID, queue.OutcomeComplete)
+			rest, at = append(rest, st), append(at, i)
+		}
+	}
+	errs = make([]error, len(settlements))
+	if len(rest) > 0 {
+		restErrs, err := s.settleLong(ctx, nil, rest)
+		if err != nil {
+			return nil, true, err
+		}
+		for k, i := range at {
+			errs[i] = restErrs[k]
 		}
 	}
 	return errs, true, nil

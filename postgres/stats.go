@@ -21,7 +21,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 	defer tx.Rollback()
 	r := statsReader{s: s, f: s.clock.frame(), tx: tx, qs: sqlstore.QueueStats{}}
 	for _, part := range []func(context.Context, time.Time) error{
-		r.addPending, r.addScheduled, r.addRunning, r.addFinished, r.addDead, r.addBlocked, r.addStuck, r.addSettings,
+		r.addPending, r.addScheduled, r.addRunning, r.addFinished, r.addDead, r.addBlocked, r.addAwaiting, r.addStuck, r.addSettings,
 	} {
 		if err := part(ctx, now); err != nil {
 			return nil, ctxErr(ctx, mapErr(err))
@@ -171,6 +171,24 @@ func (r statsReader) addBlocked(ctx context.Context, _ time.Time) error {
 		}
 		q := r.qs.Get(name)
 		q.Blocked, q.BlockedKeys = n, m
+		return nil
+	})
+}
+
+// sqlStatsAwaiting counts jobs waiting for their parents: the blocked
+// jobs without an ordering key (deps.go), through jobs_awaiting.
+const sqlStatsAwaiting = `SELECT queue, count(*) FROM spool.jobs
+  WHERE state = ` + blockedSQL + ` AND order_key IS NULL GROUP BY queue`
+
+// addAwaiting counts the jobs waiting for their parents.
+func (r statsReader) addAwaiting(ctx context.Context, _ time.Time) error {
+	return r.each(ctx, sqlStatsAwaiting, func(rows *sql.Rows) error {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		r.qs.Get(name).AwaitingParents = n
 		return nil
 	})
 }

@@ -29,14 +29,21 @@
 //     built on a Queue and share its store, clock ([Queue.Now]), logger
 //     and instrumentation hook ([Observer], which package spoolotel turns
 //     into OpenTelemetry metrics and traces).
+//   - Jobs that wait for other jobs ([NewJob].DependsOn, on a
+//     [DependencyStore]; [ParentFailure] decides a failed parent's effect)
+//     and batches with callbacks ([Queue.EnqueueBatch], [BatchSpec], on a
+//     [BatchStore]); operators see them with [Inspector.Dependencies] and
+//     [Inspector.Batch].
 //   - Backend authors implement [Store] (and [TopicStore], [ScheduleStore],
-//     [Notifier], [Leader], [ProcessStore], [ProgressStore], [MetricsStore])
-//     and run package queuetest's conformance suite.
+//     [Notifier], [Leader], [ProcessStore], [ProgressStore], [MetricsStore],
+//     [DependencyStore], [BatchStore]) and run package queuetest's
+//     conformance suite.
 //
 // # Lifecycle
 //
 // A job is pending (ready now), scheduled (waiting for its run time),
-// blocked (waiting behind an earlier job of its ordering key), running
+// blocked (waiting behind an earlier job of its ordering key, or for its
+// parents to complete), running
 // (leased by a worker), completed, cancelled, or dead. A handler's return
 // value decides what happens next, in one place (see [Classify]):
 //

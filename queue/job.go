@@ -24,7 +24,8 @@ const (
 	// StateCancelled jobs were cancelled before they completed.
 	StateCancelled State = "cancelled"
 	// StateBlocked jobs wait for an earlier job with the same OrderKey in
-	// their queue to complete (or, by the queue's setting, to die).
+	// their queue to complete (or, by the queue's setting, to die), or for
+	// their parents (NewJob.DependsOn) to end.
 	StateBlocked State = "blocked"
 	// StateDead jobs failed permanently or ran out of attempts. They stay in
 	// the dead table until an operator retries or deletes them.
@@ -210,6 +211,23 @@ type NewJob struct {
 	// to the dead table with the reason "expired" (a message TTL). Zero
 	// means never. Years 1 to 9999 (UTC), as for RunAt.
 	ExpiresAt time.Time
+	// DependsOn names jobs (by id) that must complete before this one
+	// runs: until then it waits in state blocked. Parents must exist (see
+	// ErrParentNotFound), so a job can only wait for jobs enqueued before
+	// it (in an earlier call, or an earlier EnqueueTx of the same
+	// transaction), and no cycle can be built. Repeated ids count once; at
+	// most MaxParents. Cannot be combined with OrderKey. Needs a store
+	// that implements DependencyStore.
+	DependsOn []int64
+	// OnParentFailure decides what happens when a parent dies, is
+	// cancelled or is deleted before it finished: ParentFailureCancel (the
+	// default) cancels this job, ParentFailureRun runs it anyway once all
+	// its parents ended.
+	OnParentFailure ParentFailure
+	// Batch adds the job to an open batch (see BatchSpec.Open): its end
+	// counts toward the batch's callbacks. Zero for none. Needs a store
+	// that implements BatchStore; ErrBatchNotFound, ErrBatchClosed.
+	Batch int64
 }
 
 // EnqueueResult tells what an enqueue did.

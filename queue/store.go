@@ -265,6 +265,10 @@ type PruneParams struct {
 	// UniqueBefore removes the records of unique periods
 	// (NewJob.UniqueFor) that ended before it: they hold no key any more.
 	UniqueBefore time.Time
+	// BatchesBefore removes the batches whose members all ended (and
+	// that were closed) before it, with their members' records. Zero keeps
+	// them.
+	BatchesBefore time.Time
 	// Rules give the jobs of some queues or kinds cut-offs of their own,
 	// in place of CompletedBefore, CancelledBefore and DeadBefore. A job
 	// follows the first rule that matches it; jobs no rule matches follow
@@ -321,10 +325,13 @@ type QueueStats struct {
 	Blocked     int
 	BlockedKeys int
 	StuckKeys   int
-	Running     int
-	Completed   int
-	Cancelled   int
-	Dead        int
+	// AwaitingParents counts jobs waiting for their parents to end
+	// (NewJob.DependsOn); their state is blocked too.
+	AwaitingParents int
+	Running         int
+	Completed       int
+	Cancelled       int
+	Dead            int
 	// OldestPending is how long the oldest ready job has waited past its
 	// run time; zero when none is pending.
 	OldestPending time.Duration

@@ -47,9 +47,12 @@ func (q *Queue) normalize(i int, j NewJob, now time.Time) (NewJob, error) {
 	if err == nil {
 		field, err = normalizeTimes(&j, now)
 	}
+	if err == nil {
+		field, err = q.normalizeDeps(&j)
+	}
 	if err != nil {
 		ie := &InvalidJobError{Index: i, Field: field, Reason: err.Error()}
-		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrTimeOutOfRange) {
+		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrTimeOutOfRange) || errors.Is(err, ErrDependenciesUnsupported) || errors.Is(err, ErrBatchesUnsupported) {
 			ie.Err = errors.Unwrap(err)
 		}
 		return NewJob{}, ie

@@ -136,7 +136,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		enqueueArea, uniqueKeyArea, txArea, leaseArea, expiryArea, settleArea, orderKeyArea,
 		deadArea, cancelArea, runNowArea, inspectArea, queueArea, statsArea, topicArea, scheduleArea,
 		wakeArea, queueAPIArea, leaderArea, processArea,
-		outputArea, metricsArea, uniqueArea, retentionArea, limitsArea,
+		outputArea, metricsArea, uniqueArea, retentionArea, depsArea, batchArea, limitsArea,
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) {

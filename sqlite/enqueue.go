@@ -145,6 +145,9 @@ func insertOne(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.
 // unique key.
 func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j queue.NewJob, meta any, res *queue.EnqueueResult) error {
 	state := sqlstore.ReadyCode(j, now)
+	if len(j.DependsOn) > 0 {
+		state = stBlocked // until insertDeps resolves it
+	}
 	if j.OrderKey != "" {
 		var busy bool
 		if err := x.queryRow(ctx, sqlKeyBusy, j.Queue, j.OrderKey).Scan(&busy); err != nil {
@@ -166,6 +169,14 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 			return err
 		}
 		*res = queue.EnqueueResult{ID: id}
+		if j.Batch != 0 {
+			if err := joinBatch(ctx, x, id, j.Batch); err != nil {
+				return err
+			}
+		}
+		if len(j.DependsOn) > 0 {
+			return insertDeps(ctx, x, id, j, now)
+		}
 		return nil
 	}
 	if j.UniqueKey == "" {

@@ -34,6 +34,9 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		if !moved {
 			continue
 		}
+		if _, err := endParent(ctx, x, e.ID, sqlstore.DepDead, now); err != nil {
+			return err
+		}
 		if err := promoteNext(ctx, x, queueName, e.OrderKey.String, now); err != nil {
 			return err
 		}

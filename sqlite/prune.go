@@ -19,6 +19,12 @@ const (
 	sqlPruneMetrics = `DELETE FROM spool_metrics_kinds WHERE minute < ?`
 	sqlPruneUnique  = `DELETE FROM spool_unique WHERE key IN
   (SELECT key FROM spool_unique WHERE until < ? ORDER BY until LIMIT ?)`
+	// sqlPruneBatches and sqlPruneBatchMembers remove the batches whose
+	// members all ended before ?1, at most ?2.
+	sqlPruneBatches = `DELETE FROM spool_batches WHERE id IN
+  (SELECT id FROM spool_batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)`
+	sqlPruneBatchMembers = `DELETE FROM spool_batch_jobs WHERE batch_id IN
+  (SELECT id FROM spool_batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)`
 	sqlPruneProcessed = `DELETE FROM spool_processed WHERE key IN
   (SELECT key FROM spool_processed WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
 )
@@ -86,6 +92,18 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 			if _, err := x.exec(ctx, sqlPruneMetrics, p.MetricsBefore.Unix()); err != nil {
 				return err
 			}
+		}
+		if !p.BatchesBefore.IsZero() {
+			// Batches whose members all ended, with their member rows.
+			if _, err := x.exec(ctx, sqlPruneBatchMembers, micros(p.BatchesBefore), limit); err != nil {
+				return err
+			}
+			r, err := x.exec(ctx, sqlPruneBatches, micros(p.BatchesBefore), limit)
+			if err != nil {
+				return err
+			}
+			k, _ := r.RowsAffected()
+			n += k
 		}
 		return nil
 	})

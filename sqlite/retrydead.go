@@ -91,6 +91,9 @@ func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time
 	if _, err := x.exec(ctx, sqlRetryOneDead, d.ID, state, micros(now)); err != nil {
 		return err
 	}
-	_, err := x.exec(ctx, sqlDeleteOneDead, d.ID)
+	if _, err := x.exec(ctx, sqlDeleteOneDead, d.ID); err != nil {
+		return err
+	}
+	_, err := x.exec(ctx, sqlDepsWaitAgain, d.ID)
 	return err
 }

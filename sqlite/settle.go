@@ -17,8 +17,10 @@ import (
 // or an error wrapping queue.ErrLeaseLost.
 func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Settlement) ([]error, error) {
 	errs := make([]error, len(settlements))
+	var childReady bool
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		counts := sqlstore.Throughput{}
+		var ended parentsEnded
 		done, err := completeDeleteBatched(ctx, x, settlements, errs)
 		if err != nil {
 			return err
@@ -41,12 +43,21 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				if err := settleOutput(ctx, x, st); err != nil {
 					return err
 				}
+				ended.settlement(st)
+			}
+		}
+		if len(settlements) > 0 {
+			if childReady, err = ended.resolve(ctx, x, settlements[0].Now); err != nil {
+				return err
 			}
 		}
 		return recordThroughput(ctx, x, counts)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if childReady {
+		s.wakeAfter(tx, "") // children whose parents all ended (deps.go)
 	}
 	return errs, nil
 }

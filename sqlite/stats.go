@@ -21,7 +21,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*queue.Stats, error) 
 	defer tx.Rollback()
 	qs := queueStats{sqlstore.QueueStats{}}
 	for _, part := range []func(context.Context, *sql.Tx, time.Time) error{
-		qs.addPending, qs.addScheduled, qs.addRunning, qs.addFinished, qs.addDead, qs.addBlocked, qs.addStuck, qs.addSettings,
+		qs.addPending, qs.addScheduled, qs.addRunning, qs.addFinished, qs.addDead, qs.addBlocked, qs.addAwaiting, qs.addStuck, qs.addSettings,
 	} {
 		if err := part(ctx, tx, now); err != nil {
 			return nil, err
@@ -155,6 +155,24 @@ func (qs queueStats) addBlocked(ctx context.Context, tx *sql.Tx, _ time.Time) er
 		}
 		q := qs.Get(name)
 		q.Blocked, q.BlockedKeys = n, m
+		return nil
+	})
+}
+
+// sqlStatsAwaiting counts jobs waiting for their parents: the blocked
+// jobs without an ordering key (deps.go), through their partial index.
+const sqlStatsAwaiting = `SELECT queue, count(*) FROM spool_jobs
+  WHERE state = ` + blockedSQL + ` AND order_key IS NULL GROUP BY queue`
+
+// addAwaiting counts the jobs waiting for their parents.
+func (qs queueStats) addAwaiting(ctx context.Context, tx *sql.Tx, _ time.Time) error {
+	return eachRowIn(ctx, tx, sqlStatsAwaiting, func(r *sql.Rows) error {
+		var name string
+		var n int
+		if err := r.Scan(&name, &n); err != nil {
+			return err
+		}
+		qs.Get(name).AwaitingParents = n
 		return nil
 	})
 }

@@ -14,6 +14,8 @@ func TestMain(m *testing.M) {
 		"twoproc":      twoProcChild,
 		"open":         openChild,
 		"ordercrash":   orderCrashChild,
+		"pipecrash":    pipeCrashChild,
+		"batchcrash":   batchCrashChild,
 		"oncecrash":    onceCrashChild,
 		"topicscrash":  topicsCrashChild,
 		"hostworker":   hostWorkerChild,

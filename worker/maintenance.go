@@ -130,6 +130,7 @@ func (p *Pool) Prune(ctx context.Context) (int, error) {
 		MetricsBefore:   now.Add(-24 * time.Hour),
 		ProcessedBefore: now.Add(-p.opts.KeepProcessed),
 		UniqueBefore:    now,
+		BatchesBefore:   before(now, p.opts.KeepBatches),
 		Rules:           p.pruneRules(now),
 		Limit:           pruneBatch,
 	}

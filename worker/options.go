@@ -75,6 +75,10 @@ type Options struct {
 	// 0, as KeepForever: dead jobs stay until an operator retries or
 	// deletes them.
 	KeepDead time.Duration
+	// KeepBatches keeps a batch (queue.BatchSpec) this long after all its
+	// members ended, for its progress to be read (KeepForever: for
+	// good). Defaults to 7 days.
+	KeepBatches time.Duration
 	// QueueKeep sets the retention of finished jobs per queue, and
 	// KindKeep per job kind, in place of KeepCompleted, KeepCancelled and
 	// KeepDead: a kind's before its queue's, a queue's before the pool's
@@ -199,6 +203,12 @@ func (o *Options) durationDefaults() error {
 	}
 	if o.KeepCompleted < 0 && o.KeepCompleted != KeepForever {
 		return fmt.Errorf("worker: Options.KeepCompleted %s is negative (KeepForever is -1)", o.KeepCompleted)
+	}
+	switch {
+	case o.KeepBatches == 0:
+		o.KeepBatches = 7 * 24 * time.Hour
+	case o.KeepBatches < 0 && o.KeepBatches != KeepForever:
+		return fmt.Errorf("worker: Options.KeepBatches %s is negative (KeepForever is -1)", o.KeepBatches)
 	}
 	switch {
 	case o.KeepCancelled == 0:

@@ -117,6 +117,7 @@ type attempt struct {
 	token     int64
 	maxOutput int
 	now       func() time.Time
+	q         *queue.Queue // for Parents
 
 	mu       sync.Mutex
 	output   []byte
@@ -130,7 +131,7 @@ type attemptKey struct{}
 
 // newAttempt returns the attempt of j and a context carrying it.
 func (p *Pool) newAttempt(ctx context.Context, j *queue.Job) (*attempt, context.Context) {
-	att := &attempt{jobID: j.ID, token: j.LeaseToken, maxOutput: p.opts.MaxOutput, now: p.q.Now}
+	att := &attempt{jobID: j.ID, token: j.LeaseToken, maxOutput: p.opts.MaxOutput, now: p.q.Now, q: p.q}
 	return att, context.WithValue(ctx, attemptKey{}, att)
 }
 

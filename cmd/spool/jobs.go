@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -176,10 +177,51 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := showFields(stdout, j, d.q.Now()); err != nil {
 		return err
 	}
+	if err := showDeps(ctx, stdout, d.q, id); err != nil {
+		return storeError(err, idArg(id))
+	}
 	fmt.Fprintf(stdout, "\nPayload:\n%s\n", indent(payloadText(j.Payload), "  "))
 	showOutput(stdout, j)
 	showErrors(stdout, j)
 	return nil
+}
+
+// showDeps prints the parents and children of job id with their states,
+// if it has any (and the store keeps dependencies).
+func showDeps(ctx context.Context, stdout io.Writer, q *queue.Queue, id int64) error {
+	deps, err := q.Inspector().Dependencies(ctx, id)
+	if errors.Is(err, queue.ErrDependenciesUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	list := func(title string, ds []queue.Dependency) error {
+		if len(ds) == 0 {
+			return nil
+		}
+		fmt.Fprintf(stdout, "\n%s:\n", title)
+		tw := newTable(stdout)
+		for _, d := range ds {
+			state := string(d.State)
+			switch {
+			case d.Gone && d.State == "":
+				state = "deleted before it finished"
+			case d.Gone:
+				state += " (gone)"
+			}
+			kind := d.Kind
+			if kind == "" {
+				kind = "-"
+			}
+			row(tw, "  "+strconv.FormatInt(d.ID, 10), kind, state)
+		}
+		return tw.Flush()
+	}
+	if err := list("Parents (waits for)", deps.Parents); err != nil {
+		return err
+	}
+	return list("Children (wait for it)", deps.Children)
 }
 
 // maxOutputShown caps the bytes of a job's output show prints (-json

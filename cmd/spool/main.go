@@ -82,7 +82,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		statsCommand, psCommand, lsCommand, showCommand, enqueueCommand, retryCommand, cancelCommand, deleteCommand, runNowCommand,
-		pauseCommand, resumeCommand, schedulesCommand, topicsCommand, subsCommand, eventsCommand, replayCommand,
+		pauseCommand, resumeCommand, schedulesCommand, batchesCommand, topicsCommand, subsCommand, eventsCommand, replayCommand,
 		adminCommand, migrateCommand, vacuumCommand, checkCommand, benchCommand,
 	}
 }

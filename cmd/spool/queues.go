@@ -70,7 +70,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING", "RATE"}
+	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "AWAITING PARENTS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING", "RATE"}
 	if st.ProcessesTracked {
 		head = append(head, "CONCURRENCY", "")
 	}
@@ -88,7 +88,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if q.RateLimit > 0 {
 			rate = fmt.Sprintf("%d/%s", q.RateLimit, q.RatePeriod)
 		}
-		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.Running, q.Dead,
+		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.AwaitingParents, q.Running, q.Dead,
 			fmtDuration(q.OldestPending), yesNo(q.Paused), limit, maxRunning, rate}
 		if st.ProcessesTracked {
 			conc, mark := "-", ""
@@ -240,7 +240,7 @@ func setPaused(ctx context.Context, name, about string, paused bool, args []stri
 
 func hasQueue(st *queue.Stats, name string) bool {
 	for _, q := range st.Queues {
-		if q.Name == name && (q.Pending+q.Scheduled+q.Blocked+q.Running+q.Completed+q.Cancelled+q.Dead > 0) {
+		if q.Name == name && (q.Pending+q.Scheduled+q.Blocked+q.AwaitingParents+q.Running+q.Completed+q.Cancelled+q.Dead > 0) {
 			return true
 		}
 	}

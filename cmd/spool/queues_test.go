@@ -115,8 +115,8 @@ func TestCLIStatsKeys(t *testing.T) {
 			orders = strings.Fields(l)
 		}
 	}
-	// QUEUE PENDING SCHEDULED BLOCKED BLOCKED-KEYS STUCK-KEYS RUNNING DEAD ...
-	require.Equal(t, []string{"orders", "1", "0", "3", "2", "1", "0", "1"}, orders[:8], "%s", table)
+	// QUEUE PENDING SCHEDULED BLOCKED BLOCKED-KEYS STUCK-KEYS AWAITING-PARENTS RUNNING DEAD ...
+	require.Equal(t, []string{"orders", "1", "0", "3", "2", "1", "0", "0", "1"}, orders[:9], "%s", table)
 	require.Contains(t, r.stderr, "1 ordering key stuck behind a dead job")
 
 	var st statsOut

@@ -14,6 +14,7 @@ type Queue struct {
 	Blocked              int     `json:"blocked"`
 	BlockedKeys          int     `json:"blocked_keys"`
 	StuckKeys            int     `json:"stuck_keys"`
+	AwaitingParents      int     `json:"awaiting_parents"`
 	Running              int     `json:"running"`
 	Completed            int     `json:"completed"`
 	Cancelled            int     `json:"cancelled"`
@@ -40,7 +41,7 @@ type Queue struct {
 // NewQueue returns q's JSON form.
 func NewQueue(q queue.QueueStats) Queue {
 	return Queue{Name: q.Name, Pending: q.Pending, Scheduled: q.Scheduled,
-		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, Running: q.Running,
+		Blocked: q.Blocked, BlockedKeys: q.BlockedKeys, StuckKeys: q.StuckKeys, AwaitingParents: q.AwaitingParents, Running: q.Running,
 		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
 		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending, MaxRunning: q.MaxRunning,
 		RateLimit: q.RateLimit, RatePeriodSeconds: q.RatePeriod.Seconds(),
