@@ -44,6 +44,10 @@ const (
   RETURNING child_id`
 	// sqlDepsEndCancelled is sqlDepsEnd for those of jobs ?1 that ended
 	// cancelled (a retry or snooze of a job an operator cancelled).
+	// sqlResolveOpen asks whether any dependency is unresolved and any
+	// batch member still to end (spool_job_deps_open, spool_batch_jobs_open).
+	sqlResolveOpen = `SELECT EXISTS (SELECT 1 FROM spool_job_deps WHERE outcome IS NULL),
+  EXISTS (SELECT 1 FROM spool_batch_jobs WHERE outcome IS NULL)`
 	sqlDepsEndCancelled = `UPDATE spool_job_deps SET outcome = ` + cancelledSQL + `
   WHERE parent_id IN (SELECT id FROM spool_jobs WHERE id IN (SELECT value FROM json_each(?1)) AND state = ` + cancelledSQL + `)
     AND outcome IS NULL
@@ -137,9 +141,22 @@ func (p *parentsEnded) settlement(st queue.Settlement) {
 // their batches (batches.go). It reports whether a child became ready or
 // a batch callback was enqueued.
 func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool, error) {
+	// Most stores have no waiting child and no open batch most of the
+	// time: one lookup then spares the statements below (they cost a plain
+	// settle ~70 % more). The write lock holds the answer until commit.
+	var depsOpen, batchOpen bool
+	if err := x.queryRow(ctx, sqlResolveOpen).Scan(&depsOpen, &batchOpen); err != nil {
+		return false, err
+	}
+	if !depsOpen && !batchOpen {
+		return false, nil
+	}
 	ready := false
 	counts := sqlstore.BatchCounts{}
 	step := func(query string, args ...any) error {
+		if !depsOpen {
+			return nil
+		}
 		children, err := queryIDs(ctx, x, query, args...)
 		if err != nil || len(children) == 0 {
 			return err
@@ -152,7 +169,7 @@ func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool
 		if err := step(sqlDepsComplete, sqlstore.Completions(p.completed, p.outputs)); err != nil {
 			return false, err
 		}
-		if err := endMembers(ctx, x, counts, sqlstore.DepCompleted, sqlBatchMembEnd, sqlstore.DepCompleted, sqlstore.IDList(p.completed)); err != nil {
+		if err := endMembersIf(ctx, batchOpen, x, counts, sqlstore.DepCompleted, sqlBatchMembEnd, sqlstore.DepCompleted, sqlstore.IDList(p.completed)); err != nil {
 			return false, err
 		}
 	}
@@ -160,7 +177,7 @@ func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool
 		if err := step(sqlDepsEnd, outcome, sqlstore.IDList(ids)); err != nil {
 			return false, err
 		}
-		if err := endMembers(ctx, x, counts, outcome, sqlBatchMembEnd, outcome, sqlstore.IDList(ids)); err != nil {
+		if err := endMembersIf(ctx, batchOpen, x, counts, outcome, sqlBatchMembEnd, outcome, sqlstore.IDList(ids)); err != nil {
 			return false, err
 		}
 	}
@@ -168,12 +185,21 @@ func (p *parentsEnded) resolve(ctx context.Context, x *xtx, now time.Time) (bool
 		if err := step(sqlDepsEndCancelled, sqlstore.IDList(p.maybe)); err != nil {
 			return false, err
 		}
-		if err := endMembers(ctx, x, counts, sqlstore.DepCancelled, sqlBatchMembCanc, sqlstore.IDList(p.maybe)); err != nil {
+		if err := endMembersIf(ctx, batchOpen, x, counts, sqlstore.DepCancelled, sqlBatchMembCanc, sqlstore.IDList(p.maybe)); err != nil {
 			return false, err
 		}
 	}
 	fired, err := countBatches(ctx, x, counts, now)
 	return ready || fired, err
+}
+
+// endMembersIf counts ended jobs toward their batches (endMembers) when
+// any batch member is still to end.
+func endMembersIf(ctx context.Context, open bool, x *xtx, counts sqlstore.BatchCounts, outcome int, query string, args ...any) error {
+	if !open {
+		return nil
+	}
+	return endMembers(ctx, x, counts, outcome, query, args...)
 }
 
 // moveChildren moves waiting children on after some of their parents

@@ -18,7 +18,9 @@ const (
 	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
 	sqlSpendRate = `UPDATE spool_queues SET rate_tokens = ?, rate_at = ? WHERE name = ?`
 	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
-	// MaxRunning (spool_jobs_running_queue).
+	// MaxRunning. It walks spool_jobs_running (every running job, a few
+	// hundred at most: bounded by the pools' concurrency) rather than an
+	// index of its own, which cost every lease and settle ~40 % more.
 	sqlRunningHeld = `SELECT count(*) FROM spool_jobs WHERE queue = ? AND state = ` + runningSQL + ` AND lease_until > ?`
 	// sqlPromote makes due scheduled jobs of a queue ready, a bounded number
 	// per call so that one call never holds the writer long.

@@ -78,7 +78,7 @@ func TestQueryPlans(t *testing.T) {
 		})
 		t.Run("running jobs under MaxRunning", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlRunningHeld, queue.DefaultQueue, now)
-			requirePlan(t, plan, "spool_jobs_running_queue")
+			requirePlan(t, plan, "spool_jobs_running")
 		})
 		t.Run("promotion", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)

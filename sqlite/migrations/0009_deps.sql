@@ -16,6 +16,9 @@ CREATE TABLE spool_job_deps (
 
 -- A parent's children: resolved as the parent ends, listed on its page.
 CREATE INDEX spool_job_deps_children ON spool_job_deps (parent_id, child_id);
+-- Is any dependency unresolved? A settle asks before it resolves its jobs
+-- as parents, so a store without waiting children pays one lookup.
+CREATE INDEX spool_job_deps_open ON spool_job_deps (parent_id) WHERE outcome IS NULL;
 
 -- Jobs waiting for their parents (blocked without an ordering key), for
 -- the counts of Stats.

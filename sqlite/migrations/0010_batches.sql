@@ -36,3 +36,5 @@ CREATE TABLE spool_batch_jobs (
   outcome  INTEGER
 );
 CREATE INDEX spool_batch_jobs_batch ON spool_batch_jobs (batch_id);
+-- Is any batch member still to end? A settle asks before it counts.
+CREATE INDEX spool_batch_jobs_open ON spool_batch_jobs (job_id) WHERE outcome IS NULL;

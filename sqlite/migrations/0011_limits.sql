@@ -2,7 +2,6 @@
 -- queue's limit, and an index to count its running jobs whose lease holds
 -- (a dead process's jobs stop counting when their leases expire).
 ALTER TABLE spool_queues ADD COLUMN max_running INTEGER;
-CREATE INDEX spool_jobs_running_queue ON spool_jobs (queue, lease_until) WHERE state = 2;
 -- Rate limits across processes (QueueSettings.RateLimit per RatePeriod):
 -- the limit, and its token bucket, spent by leases (tokens at rate_at, µs).
 ALTER TABLE spool_queues ADD COLUMN rate_limit INTEGER;
