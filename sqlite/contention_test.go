@@ -201,8 +201,9 @@ func TestWALStaysBoundedUnderSustainedLoad(t *testing.T) {
 	// for as long, and a pinned log is the documented exception to the bound
 	// (README, "A bounded write-ahead log"): peaks of 2.4-7.4 MiB were seen
 	// then, against 0.6-0.8 MiB on a quiet machine. Unbounded, the log grew
-	// ~36 MB/s here; twice the bound still tells the two apart.
-	require.LessOrEqual(t, peak, int64(2*bound), "WAL peak")
+	// ~36 MB/s here (over 100 MB in this test); four times the bound still
+	// tells the two apart.
+	require.LessOrEqual(t, peak, int64(4*bound), "WAL peak")
 }
 
 // loadResult is what a loader child prints.
