@@ -199,11 +199,11 @@ func TestWALStaysBoundedUnderSustainedLoad(t *testing.T) {
 	// machine loaded past its cores (go test runs the admin's browser, the
 	// crash tests and this package at once on two cores) holds its snapshot
 	// for as long, and a pinned log is the documented exception to the bound
-	// (README, "A bounded write-ahead log"): peaks of 2.4-7.4 MiB were seen
-	// then, against 0.6-0.8 MiB on a quiet machine. Unbounded, the log grew
-	// ~36 MB/s here (over 100 MB in this test); four times the bound still
-	// tells the two apart.
-	require.LessOrEqual(t, peak, int64(4*bound), "WAL peak")
+	// (README, "A bounded write-ahead log"): a full CI run saw 2.4 MiB,
+	// against 0.6-0.8 MiB on a quiet machine. Without the bound 1000 of
+	// these jobs take the log past it (see above), so the 3000 here take it
+	// past twice the bound: that still tells the two apart.
+	require.LessOrEqual(t, peak, int64(2*bound), "WAL peak")
 }
 
 // loadResult is what a loader child prints.
