@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,34 +154,14 @@ func testBatchCallbacksUnderCrashes(t *testing.T, db crashDB) {
 
 // batchCrashChild is the worker process of TestBatchCallbacksUnderCrashes.
 func batchCrashChild() error {
-	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
-	seed, err := strconv.ParseUint(os.Getenv("SPOOL_TEST_SEED"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("SPOOL_TEST_SEED: %w", err)
-	}
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
+	c, err := openCrashProc(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	q, err := queue.New(store, queue.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(seed, uint64(len(run))<<8|uint64(run[len(run)-1])))
-	draw := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return rng.IntN(100)
-	}
+	defer c.close()
+	run, q, logger, logFile := c.run, c.q, c.logger, c.log
+	draw := c.draw
 	pool, err := worker.New(q, worker.Options{
 		Queues:              map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: 16}},
 		LeaseDuration:       time.Second,

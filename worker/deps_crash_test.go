@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,37 +249,17 @@ func testPipelineUnderCrashes(t *testing.T, db crashDB) {
 
 // pipeCrashChild is the worker process of TestPipelineUnderCrashes.
 func pipeCrashChild() error {
-	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
-	seed, err := strconv.ParseUint(os.Getenv("SPOOL_TEST_SEED"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("SPOOL_TEST_SEED: %w", err)
-	}
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
+	c, err := openCrashProc(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	q, err := queue.New(store, queue.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
+	defer c.close()
+	run, q, logger, logFile := c.run, c.q, c.logger, c.log
+	fail := func() bool { return c.draw() < pipeFailPct }
 	logf := func(what string, job *queue.Job, a pipeArgs) error {
 		_, err := fmt.Fprintf(logFile, "%s %s %d %d %s\n", what, run, job.ID, a.Order, a.Step)
 		return err
-	}
-	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(seed, uint64(len(run))<<8|uint64(run[len(run)-1])))
-	fail := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return rng.IntN(100) < pipeFailPct
 	}
 	pool, err := worker.New(q, worker.Options{
 		Queues:              map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: 16}},

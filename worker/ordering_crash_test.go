@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -432,35 +430,14 @@ func checkOrderSnapshot(t *testing.T, q *queue.Queue, logPath string, jobOf map[
 // orderFailPct percent of runs fail. It works until killed or, in the final
 // run (SPOOL_TEST_FINAL=1), until the store has no live job.
 func orderCrashChild() error {
-	logPath, run := os.Getenv("SPOOL_TEST_LOG"), os.Getenv("SPOOL_TEST_RUN")
-	seed, err := strconv.ParseUint(os.Getenv("SPOOL_TEST_SEED"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("SPOOL_TEST_SEED: %w", err)
-	}
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	store, err := crashDBFromEnv().Open(ctx, openOpts{Logger: logger})
+	c, err := openCrashProc(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	q, err := queue.New(store, queue.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-
-	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(seed, uint64(len(run))<<8|uint64(run[len(run)-1])))
-	fail := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return rng.IntN(100) < orderFailPct
-	}
+	defer c.close()
+	run, q, logger, logFile := c.run, c.q, c.logger, c.log
+	fail := func() bool { return c.draw() < orderFailPct }
 	pool, err := worker.New(q, worker.Options{
 		Queues:              map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: 16}},
 		LeaseDuration:       time.Second,
