@@ -70,7 +70,14 @@ func runConformance(t *testing.T, opts postgres.Options) {
 			}
 			return p
 		}
-		return queuetest.Backend{Store: s, DB: s.DB(), Peer: peer}
+		rows := func(t *testing.T) int {
+			var n int
+			if err := s.DB().QueryRow(`SELECT count(*) FROM "` + o.Schema + `".job_output`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		return queuetest.Backend{Store: s, DB: s.DB(), Peer: peer, OutputRows: rows}
 	})
 }
 

@@ -18,6 +18,7 @@ var outputArea = area{"Output", []testCase{
 	{"ProgressFencedByToken", testProgressFenced},
 	{"ProgressRefusesBadValues", testProgressInvalid},
 	{"SettleInCallersTxRollsBack", testOutputTx},
+	{"RowsFollowTheirJobs", testOutputRowsFollowJobs},
 }}
 
 // progressStore returns the store as a ProgressStore, skipping the case
@@ -223,4 +224,60 @@ func testOutputTx(e *env) {
 	got = e.get(id)
 	require.Equal(e.t, queue.StateCompleted, got.State)
 	require.JSONEq(e.t, `[1,2,3]`, string(got.Output))
+}
+
+// A job's output row lives as long as the job: completed without being
+// kept, deleted, pruned or deleted dead, it goes; moving to the dead table
+// and back, it stays. The backend counts its rows (Backend.OutputRows).
+func testOutputRowsFollowJobs(e *env) {
+	if e.outputRows == nil {
+		e.t.Skip("the backend does not count its output rows")
+	}
+	t, ctx, store, q := e.t, e.ctx, e.store, e.q
+	now := e.clock.Now()
+	rows := func() int { return e.outputRows(t) }
+	for range 4 {
+		_, err := q.Enqueue(ctx, queue.NewJob{Kind: "k"})
+		require.NoError(t, err)
+	}
+	res, err := store.Lease(ctx, queue.LeaseParams{Queue: queue.DefaultQueue, Limit: 4, Now: now, Until: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, res.Jobs, 4)
+	var ups []queue.ProgressUpdate
+	var ss []queue.Settlement
+	for _, j := range res.Jobs {
+		ups = append(ups, queue.ProgressUpdate{JobID: j.ID, Token: j.LeaseToken, Progress: queue.Progress{Fraction: 0.5, At: now}})
+		ss = append(ss, queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: j.Queue, Now: now, Output: []byte(`1`)})
+	}
+	errs, err := store.(queue.ProgressStore).RecordProgress(ctx, ups)
+	require.NoError(t, err)
+	for _, e := range errs {
+		require.NoError(t, e)
+	}
+	require.Equal(t, 4, rows())
+
+	done, kept, dead, retried := ss[0], ss[1], ss[2], ss[3]
+	done.Outcome = queue.OutcomeComplete
+	kept.Outcome, kept.Keep = queue.OutcomeComplete, true
+	dead.Outcome, dead.Reason = queue.OutcomeDead, "test"
+	retried.Outcome, retried.RunAt = queue.OutcomeRetry, now.Add(time.Hour)
+	errs, err = store.Settle(ctx, nil, []queue.Settlement{done, kept, dead, retried})
+	require.NoError(t, err)
+	for _, e := range errs {
+		require.NoError(t, e)
+	}
+	require.Equal(t, 3, rows(), "the completion not kept took its row; the dead job kept its")
+
+	require.NoError(t, store.Delete(ctx, nil, retried.JobID, now))
+	require.Equal(t, 2, rows(), "deleted")
+	n, err := store.Prune(ctx, queue.PruneParams{CompletedBefore: now.Add(time.Second), CancelledBefore: now, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 1, rows(), "pruned")
+	rd, err := store.RetryDead(ctx, nil, queue.DeadFilter{IDs: []int64{dead.JobID}}, now)
+	require.NoError(t, err)
+	require.Equal(t, 1, rd.Retried)
+	require.Equal(t, 1, rows(), "retried from the dead table: kept")
+	require.NoError(t, store.Delete(ctx, nil, dead.JobID, now))
+	require.Equal(t, 0, rows())
 }

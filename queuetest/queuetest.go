@@ -36,6 +36,10 @@ type Backend struct {
 	// would, for the cases of limits shared by every process. The suite
 	// closes it.
 	Peer func(t *testing.T) queue.Store
+	// OutputRows counts the rows the store keeps job output and progress
+	// in, for the case that they go with their job: Get cannot tell an
+	// orphan row (IDs are never reused), so only a count can. Nil skips it.
+	OutputRows func(t *testing.T) int
 }
 
 // Clock is a settable clock for tests. Besides the wall reading (Now) it
@@ -94,6 +98,8 @@ type env struct {
 	open func(t *testing.T) Backend
 	// peer opens another store on the same database (Backend.Peer).
 	peer func(t *testing.T) queue.Store
+	// outputRows counts the store's output rows (Backend.OutputRows).
+	outputRows func(t *testing.T) int
 	// seq is the last number unique returned.
 	seq int
 }
@@ -110,7 +116,7 @@ func newEnv(t *testing.T, open func(t *testing.T) Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock, open: open, peer: b.Peer}
+	return &env{t: t, ctx: context.Background(), store: b.Store, db: b.DB, q: q, clock: clock, open: open, peer: b.Peer, outputRows: b.OutputRows}
 }
 
 // testCase is one promise a backend keeps, named for it.

@@ -25,6 +25,13 @@ func TestConformance(t *testing.T) {
 			}
 			return p
 		}
-		return queuetest.Backend{Store: s, DB: s.DB(), Peer: peer}
+		rows := func(t *testing.T) int {
+			var n int
+			if err := s.DB().QueryRow(`SELECT count(*) FROM spool_job_output`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		return queuetest.Backend{Store: s, DB: s.DB(), Peer: peer, OutputRows: rows}
 	})
 }
