@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -77,17 +77,22 @@ const (
 // rest.
 var bulkSizes = []int{64, 32, 16, 8, 4, 2, 1}
 
+// The multi-row inserts are INSERT OR IGNORE: a statement that writes many
+// rows and may abort half-way (a NOT NULL or unique constraint's default)
+// keeps a statement journal of the pages it changes, and past 64 KiB
+// SQLite spills it to a temporary file: opened and written for every
+// flush, a sixth of the writer's time. Ignored rows are counted instead: no
+// event can conflict (its id is new), and a delivery only with a job
+// enqueued by hand under its unique key (flushDeliveries).
 var (
-	sqlInsertEventsBulk = bulkInserts(`INSERT INTO spool_events (id, topic, seq, published_at, order_key, metadata, payload) VALUES `,
+	sqlInsertEventsBulk = bulkInserts(`INSERT OR IGNORE INTO spool_events (id, topic, seq, published_at, order_key, metadata, payload) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?)`)
-	// sqlInsertDeliveries has no ON CONFLICT: a delivery's unique key
-	// names a new event, so only a job enqueued by hand with such a key
-	// conflicts, and then the statement stores nothing and its rows go in
-	// one by one (flushDeliveries).
-	sqlInsertDeliveries = bulkInserts(`INSERT INTO spool_jobs
+	sqlInsertDeliveries = bulkInserts(`INSERT OR IGNORE INTO spool_jobs
   (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, metadata, payload) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 )
+
+const sqlLastJobID = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'spool_jobs'), 0)`
 
 // bulkInserts is head followed by n times row, for each of bulkSizes.
 func bulkInserts(head, row string) map[int]string {
@@ -101,7 +106,7 @@ func bulkInserts(head, row string) map[int]string {
 // publishStatements are the window's statements that hotStatements
 // prepares.
 func publishStatements() []string {
-	qs := []string{sqlTopicSeq, sqlSetTopicSeq, sqlAdvanceCursors}
+	qs := []string{sqlTopicSeq, sqlSetTopicSeq, sqlAdvanceCursors, sqlLastJobID, sqlUniqueHolder}
 	for _, n := range bulkSizes {
 		qs = append(qs, sqlInsertEventsBulk[n], sqlInsertDeliveries[n])
 	}
@@ -242,8 +247,12 @@ func (x *xtx) flushEvents(ctx context.Context, w *pubWindow) error {
 		for _, e := range evs[:n] {
 			args = append(args, e.id, e.topic, e.seq, e.at, e.orderKey, e.metadata, e.payload)
 		}
-		if _, err := x.exec(ctx, sqlInsertEventsBulk[n], args...); err != nil {
+		r, err := x.exec(ctx, sqlInsertEventsBulk[n], args...)
+		if err != nil {
 			return err
+		}
+		if got, _ := r.RowsAffected(); got != int64(n) {
+			return fmt.Errorf("sqlite: publish stored %d of events %d-%d", got, evs[0].id, evs[n-1].id)
 		}
 		evs = evs[n:]
 	}
@@ -252,6 +261,14 @@ func (x *xtx) flushEvents(ctx context.Context, w *pubWindow) error {
 }
 
 func (x *xtx) flushDeliveries(ctx context.Context, w *pubWindow) error {
+	if len(w.jobs) == 0 {
+		return nil
+	}
+	// before: every job with a greater id is one of this flush's.
+	var before int64
+	if err := x.queryRow(ctx, sqlLastJobID).Scan(&before); err != nil {
+		return err
+	}
 	var args []any
 	for jobs := w.jobs; len(jobs) > 0; {
 		n := bulkChunk(len(jobs))
@@ -261,26 +278,24 @@ func (x *xtx) flushDeliveries(ctx context.Context, w *pubWindow) error {
 			args = append(args, j.Queue, j.Kind, sqlstore.ReadyCode(j, p.now), j.Priority, micros(j.RunAt), j.MaxAttempts,
 				j.Timeout.Microseconds(), micros(p.now), j.UniqueKey, p.meta, j.Payload)
 		}
-		_, err := x.exec(ctx, sqlInsertDeliveries[n], args...)
-		switch {
-		case err == nil:
+		r, err := x.exec(ctx, sqlInsertDeliveries[n], args...)
+		if err != nil {
+			return err
+		}
+		if got, _ := r.RowsAffected(); got == int64(n) {
 			for _, p := range jobs[:n] {
 				*p.delivered++
 			}
-		case constraint(err):
-			// A job holds one of the keys: the statement stored nothing;
-			// insert its rows one by one, skipping the held keys.
-			for _, p := range jobs[:n] {
-				var r queue.EnqueueResult
-				if err := insertOneRow(ctx, x, p.now, micros(p.now), p.job, p.meta, &r); err != nil {
-					return err
-				}
-				if !r.Duplicate {
-					*p.delivered++
-				}
+			if before, err = r.LastInsertId(); err != nil {
+				return err
 			}
-		default:
-			return err
+		} else {
+			if err := heldDeliveries(ctx, x, jobs[:n], before); err != nil {
+				return err
+			}
+			if err := x.queryRow(ctx, sqlLastJobID).Scan(&before); err != nil {
+				return err
+			}
 		}
 		jobs = jobs[n:]
 	}
@@ -288,11 +303,19 @@ func (x *xtx) flushDeliveries(ctx context.Context, w *pubWindow) error {
 	return nil
 }
 
-// codeConstraint is SQLite's primary result code for a violated
-// constraint.
-const codeConstraint = 19
-
-func constraint(err error) bool {
-	var coder interface{ Code() int }
-	return errors.As(err, &coder) && coder.Code()&0xff == codeConstraint
+// heldDeliveries counts the jobs of a multi-row insert that stored fewer
+// rows than it had: a job enqueued by hand held some of their unique keys.
+// A key's live job with an id above before is the one just stored.
+func heldDeliveries(ctx context.Context, x *xtx, jobs []pendingJob, before int64) error {
+	for _, p := range jobs {
+		var id int64
+		err := x.queryRow(ctx, sqlUniqueHolder, p.job.UniqueKey).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("sqlite: delivery %q not stored: %w", p.job.UniqueKey, err)
+		}
+		if id > before {
+			*p.delivered++
+		}
+	}
+	return nil
 }
