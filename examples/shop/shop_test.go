@@ -57,6 +57,13 @@ func testShop(t *testing.T, db string) {
 		resp, err := http.Post("http://"+addr+"/orders", "application/json", strings.NewReader(body))
 		require.NoError(t, err)
 		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			var placed struct {
+				OrderID int64 `json:"order_id"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&placed))
+			require.Equal(t, fmt.Sprintf("/orders/%d", placed.OrderID), resp.Header.Get("Location"), "where its steps are")
+		}
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusAccepted, post(`{"customer":"ada","sku":"MUG-1","quantity":2,"total_cents":2400}`))
