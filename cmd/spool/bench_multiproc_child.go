@@ -48,12 +48,18 @@ func runMultiprocChild(ctx context.Context, cfg benchConfig, stdin io.Reader, st
 	if err := c.awaitStart(stdin, stdout); err != nil {
 		return err
 	}
+	stopProfile, err := startProfile(cfg.cpuProfile)
+	if err != nil {
+		return err
+	}
 	c.start = time.Now()
 	if err := c.pool.Start(ctx); err != nil {
+		stopProfile()
 		return err
 	}
 	c.startProducers(ctx)
 	window, ranInWindow := c.runWindow(ctx)
+	stopProfile()
 	if err := c.stopPool(); err != nil {
 		return err
 	}

@@ -62,6 +62,10 @@ func startChild(ctx context.Context, cfg benchConfig, exe, dir, path string, n i
 	if cfg.backlog > 0 {
 		args = append(args, "-backlog", strconv.Itoa(cfg.backlog))
 	}
+	if cfg.cpuProfile != "" {
+		// Each child profiles its own window, to FILE.N.
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", cfg.cpuProfile, n))
+	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	// Interrupted, the children stop early and still report.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
