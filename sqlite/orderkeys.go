@@ -17,7 +17,7 @@ import (
 const (
 	sqlPromoteNext = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
   WHERE id = (SELECT id FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state = ` + blockedSQL + ` ORDER BY id LIMIT 1)
-    AND NOT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN ` + keyHeadSQL + `)
+    AND NOT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state ` + keyHeadRangeSQL + `)
     AND NOT EXISTS (SELECT 1 FROM spool_dead d WHERE d.queue = ?1 AND d.order_key = ?2 AND d.blocks_key
       AND d.id < spool_jobs.id)`
 	// sqlPromoteKeys is sqlPromoteNext for every key of ?2 (a JSON array
@@ -27,7 +27,7 @@ const (
 	sqlPromoteKeys = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
   WHERE id IN (SELECT (SELECT b.id FROM spool_jobs b WHERE b.queue = ?1 AND b.order_key = k.value AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1)
       FROM json_each(?2) k
-      WHERE NOT EXISTS (SELECT 1 FROM spool_jobs h WHERE h.queue = ?1 AND h.order_key = k.value AND h.state IN ` + keyHeadSQL + `))
+      WHERE NOT EXISTS (SELECT 1 FROM spool_jobs h WHERE h.queue = ?1 AND h.order_key = k.value AND h.state ` + keyHeadRangeSQL + `))
     AND NOT EXISTS (SELECT 1 FROM spool_dead d WHERE d.queue = ?1 AND d.order_key = spool_jobs.order_key AND d.blocks_key
       AND d.id < spool_jobs.id)`
 	// deadBlocksKey decides, as a job dies, whether it holds its key.
