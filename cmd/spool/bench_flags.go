@@ -78,6 +78,7 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	fs.BoolVar(&cfg.apart, "apart", false, "latency: producers enqueue through a store of their own, as another host's app would (on PostgreSQL their wake-ups reach the workers through NOTIFY)")
 	fs.IntVar(&cfg.maxRunning, "max-running", 0, "the queue's limit `N` on running jobs across processes (QueueSettings.MaxRunning; default 0: none; not multiproc)")
+	fs.IntVar(&cfg.keys, "keys", 0, "drain: spread the jobs over `N` ordering keys (default 0: no keys)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
 	fs.DurationVar(&cfg.lease, "lease", 0, "each pool's lease duration `D` (multiproc; default 0: the pool's default, 30s)")
@@ -128,6 +129,7 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"rate", sc.rated, "only latency enqueues at a rate"},
 		{"duration", sc.rated || sc.timed, "only latency and multiproc run for a duration"},
 		{"drained", sc.name == "backlog", "only backlog drains ahead of a backlog"},
+		{"keys", sc.name == "drain", "only drain spreads its jobs over ordering keys"},
 		{"apart", sc.name == "latency", "only latency has producers apart from its workers"},
 		{"procs", multi, "only multiproc runs several processes"},
 		{"max-running", !multi, "multiproc does not set queue limits"},
@@ -148,7 +150,7 @@ func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"max-running", cfg.maxRunning}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"max-running", cfg.maxRunning}, {"keys", cfg.keys}} {
 		if set[c.flag] && c.v <= 0 {
 			return usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
 		}
