@@ -11,7 +11,10 @@ import (
 // live one, the head, is ever pending, scheduled or running; the others
 // wait in state blocked, outside the lease index. When the head leaves
 // (completed, cancelled, deleted, or dead in a queue that lets keys move
-// on), promoteNext makes the next blocked job of the key the head.
+// on), promoteNext makes the next blocked job of the key the head. A
+// write that ends many heads at once (a settle batch, an expiry round)
+// locks their keys in one statement (sqlLockKeys) and moves them all on
+// with one statement per queue (promoteKeys).
 //
 // Several hosts write at once, so every write that decides a key's head
 // (an enqueue of a keyed job, a promotion) first takes the key's

@@ -12,7 +12,10 @@ import (
 // wait in state blocked, outside the lease index. So the lease query never
 // looks at an ordering key and runs at full speed, and when the head leaves
 // (completed, cancelled, deleted, or dead with a queue that lets keys move
-// on), promoteNext makes the next blocked job of the key the head.
+// on), promoteNext makes the next blocked job of the key the head. A
+// write that ends many heads at once (a settle batch, an expiry round)
+// collects their keys and moves them all on with one statement per queue
+// (promoteKeys).
 
 const (
 	sqlPromoteNext = `UPDATE spool_jobs SET state = CASE WHEN run_at <= ?3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
