@@ -542,6 +542,6 @@ var hotStatements = append([]string{
 	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry,
 	sqlLastEventID, sqlSubscriptions,
 }, publishStatements()...)
