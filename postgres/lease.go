@@ -15,11 +15,13 @@ import (
 
 const (
 	// sqlQueueLease reads the settings a lease obeys. A queue with a
-	// MaxRunning or a RateLimit has its row read again and locked
+	// MaxRunning or a RateLimit (or their per-key twins) has its row read
+	// again and locked
 	// (sqlQueueLock): leases of the queue then take turns, each counting
 	// the running jobs and the rate's tokens after the last committed.
 	sqlQueueLease = `SELECT paused, coalesce(max_running, 0),
-  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0)
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0),
+  coalesce(max_running_per_key, 0), coalesce(rate_limit_per_key, 0), coalesce(rate_period_per_key_us, 0)
   FROM spool.queues WHERE name = $1`
 	sqlQueueLock = sqlQueueLease + ` FOR UPDATE`
 	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
@@ -64,14 +66,16 @@ const (
 	// leases only when the queue is not paused and has no job due for
 	// promotion or expiry (else it returns no row and Lease takes the long
 	// way), and returns with each job the queue's next scheduled run time.
-	// A queue with a MaxRunning or a RateLimit always takes the long way.
+	// A queue with a shared limit (MaxRunning, RateLimit, or one per key)
+	// always takes the long way.
 	sqlLeaseFast = `WITH leased AS (
   UPDATE spool.jobs
   SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
   WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE queue = $5 AND state = ` + pendingSQL + `
       ORDER BY priority DESC, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED))
     AND NOT EXISTS (SELECT 1 FROM spool.queues WHERE name = $5
-      AND (paused OR max_running IS NOT NULL OR rate_limit IS NOT NULL))
+      AND (paused OR max_running IS NOT NULL OR rate_limit IS NOT NULL
+        OR max_running_per_key IS NOT NULL OR rate_limit_per_key IS NOT NULL))
     AND NOT coalesce((SELECT min(run_at) FROM spool.jobs WHERE queue = $5 AND state = ` + scheduledSQL + `) <= $1, false)
     AND NOT coalesce(` + sqlFirstExpiry + ` <= $1, false)
   RETURNING ` + jobColumns + `)
@@ -101,9 +105,11 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		var paused, expiring bool
 		var maxRunning int
 		var rate sqlstore.RateBucket
+		var keys sqlstore.KeyPicker
 		readSettings := func(query string) error {
 			switch err := x.queryRow(ctx, query, p.Queue).Scan(&paused, &maxRunning,
-				&rate.Limit, &rate.Period, &rate.Tokens, &rate.At); err {
+				&rate.Limit, &rate.Period, &rate.Tokens, &rate.At,
+				&keys.MaxRunning, &keys.Rate.Limit, &keys.Rate.Period); err {
 			case nil, sql.ErrNoRows:
 				return nil
 			default:
@@ -126,7 +132,8 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			res.Paused = true
 			return nil
 		}
-		limited := maxRunning > 0 || rate.Limit > 0
+		byKey := keys.MaxRunning > 0 || keys.Rate.Limit > 0
+		limited := maxRunning > 0 || rate.Limit > 0 || byKey
 		switch {
 		case !limited:
 			s.limited.Delete(p.Queue)
@@ -178,12 +185,27 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if limited && limit == 0 {
 			return nil
 		}
-		rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, limit)
-		if err != nil {
-			return err
-		}
-		if res.Jobs, err = collect(rows, x.f.scanLive); err != nil {
-			return err
+		if byKey {
+			res.MaxRunningPerKey = keys.MaxRunning
+			keys.Now, keys.Want = now, limit
+			var err error
+			if res.Jobs, err = leaseByKey(ctx, x, p, &keys, token, now); err != nil {
+				return err
+			}
+			res.Limited = res.Limited || keys.Limited
+			// A cut by the queue's own rate comes first: jobs past the cut
+			// may start at its next token, whatever their keys.
+			if keys.NextToken > 0 && res.RateLimitedUntil.IsZero() {
+				res.RateLimitedUntil = x.f.time(keys.NextToken)
+			}
+		} else {
+			rows, err := x.query(ctx, sqlLease, now, x.f.us(p.Until), token, p.Worker, p.Queue, limit)
+			if err != nil {
+				return err
+			}
+			if res.Jobs, err = collect(rows, x.f.scanLive); err != nil {
+				return err
+			}
 		}
 		if rate.Limit > 0 && len(res.Jobs) > 0 {
 			rate.Spend(len(res.Jobs))
@@ -203,6 +225,166 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		return nil
 	})
 	return res, err
+}
+
+// Per-partition-key limits (QueueSettings.MaxRunningPerKey, RateLimitPerKey).
+// A queue without them never runs these. Its leases take turns (the queue's
+// row is locked), so the counts and buckets read are those the previous
+// lease left.
+const (
+	// sqlRunningByKey counts each partition key's running jobs of a queue
+	// whose lease holds (jobs_running_key: only keyed running jobs).
+	sqlRunningByKey = `SELECT partition_key, count(*) FROM spool.jobs
+  WHERE queue = $1 AND state = ` + runningSQL + ` AND partition_key IS NOT NULL AND lease_until > $2
+  GROUP BY partition_key`
+	// sqlKeyWalk reads a page of a queue's ready jobs in lease order
+	// (jobs_ready) with their keys: $2 jobs after the first $3.
+	sqlKeyWalk = `SELECT id, partition_key FROM spool.jobs WHERE queue = $1 AND state = ` + pendingSQL + `
+  ORDER BY priority DESC, run_at, id LIMIT $2 OFFSET $3`
+	// sqlKeyRates reads the rate buckets of keys $2.
+	sqlKeyRates = `SELECT key, tokens, rate_at FROM spool.partition_rates WHERE queue = $1 AND key = ANY ($2)`
+	// sqlSpendKeyRate stores a key's rate bucket after a lease spent it.
+	sqlSpendKeyRate = `INSERT INTO spool.partition_rates (queue, key, tokens, rate_at, full_at) VALUES ($1, $2, $3, $4, $5)
+  ON CONFLICT (queue, key) DO UPDATE SET tokens = excluded.tokens, rate_at = excluded.rate_at, full_at = excluded.full_at`
+	// sqlLeaseIDs leases the jobs a KeyPicker chose ($5) that are still
+	// ready, and returns them.
+	sqlLeaseIDs = `UPDATE spool.jobs
+  SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
+  WHERE id = ANY ($5) AND state = ` + pendingSQL + `
+  RETURNING ` + jobColumns
+)
+
+// keyCount is a key's running jobs, as sqlRunningByKey reads them.
+type keyCount struct {
+	key string
+	n   int
+}
+
+// keyRow is a ready job's id and partition key, as sqlKeyWalk reads it.
+type keyRow struct {
+	id  int64
+	key string
+}
+
+func scanKeyRow(r scanner) (keyRow, error) {
+	var k keyRow
+	var key sql.NullString
+	err := r.Scan(&k.id, &key)
+	k.key = key.String
+	return k, err
+}
+
+// leaseByKey leases the first ready jobs whose partition keys have room
+// (keys: the queue's per-key limits, Now and Want set) and returns them,
+// spending their keys' tokens. It reads the ready jobs in two pages at
+// most: a first of sqlstore.KeyWalkFirst, and the rest of the walk (to
+// queue.MaxKeyWalk) only when that did not fill the lease.
+func leaseByKey(ctx context.Context, x *xtx, p queue.LeaseParams, keys *sqlstore.KeyPicker, token, now int64) ([]*queue.Job, error) {
+	if keys.MaxRunning > 0 {
+		rows, err := x.query(ctx, sqlRunningByKey, p.Queue, now)
+		if err != nil {
+			return nil, err
+		}
+		counts, err := collect(rows, func(r scanner) (keyCount, error) {
+			var c keyCount
+			err := r.Scan(&c.key, &c.n)
+			return c, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		keys.Running = make(map[string]int, len(counts))
+		for _, c := range counts {
+			keys.Running[c.key] = c.n
+		}
+	}
+	type stored struct {
+		tokens float64
+		at     int64
+	}
+	buckets := map[string]stored{}
+	keys.Load = func(key string) (float64, int64, bool, error) {
+		b, ok := buckets[key]
+		return b.tokens, b.at, ok, nil
+	}
+	for offset, size := 0, sqlstore.KeyWalkFirst(keys.Want); size > 0 && !keys.Done(); {
+		rows, err := x.query(ctx, sqlKeyWalk, p.Queue, size, offset)
+		if err != nil {
+			return nil, err
+		}
+		page, err := collect(rows, scanKeyRow)
+		if err != nil {
+			return nil, err
+		}
+		if keys.Rate.Limit > 0 {
+			if err := readKeyRates(ctx, x, p.Queue, page, func(key string, tokens float64, at int64) {
+				buckets[key] = stored{tokens, at}
+			}); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range page {
+			if err := keys.Offer(r.id, r.key); err != nil {
+				return nil, err
+			}
+		}
+		if len(page) < size {
+			break
+		}
+		offset += size
+		size = queue.MaxKeyWalk - offset
+	}
+	if len(keys.IDs) == 0 {
+		return nil, nil
+	}
+	rows, err := x.query(ctx, sqlLeaseIDs, now, x.f.us(p.Until), token, p.Worker, keys.IDs)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := collect(rows, x.f.scanLive)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range keys.Spent(jobs) {
+		if _, err := x.exec(ctx, sqlSpendKeyRate, p.Queue, b.Key, b.Tokens, b.At, b.FullAt); err != nil {
+			return nil, err
+		}
+	}
+	return jobs, nil
+}
+
+// readKeyRates reads the stored rate buckets of the keys of page, passing
+// each to found.
+func readKeyRates(ctx context.Context, x *xtx, name string, page []keyRow, found func(key string, tokens float64, at int64)) error {
+	seen := map[string]bool{}
+	var want []string
+	for _, r := range page {
+		if r.key != "" && !seen[r.key] {
+			seen[r.key] = true
+			want = append(want, r.key)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	rows, err := x.query(ctx, sqlKeyRates, name, want)
+	if err != nil {
+		return err
+	}
+	type bucket struct {
+		key    string
+		tokens float64
+		at     int64
+	}
+	stored, err := collect(rows, func(r scanner) (bucket, error) {
+		var b bucket
+		err := r.Scan(&b.key, &b.tokens, &b.at)
+		return b, err
+	})
+	for _, b := range stored {
+		found(b.key, b.tokens, b.at)
+	}
+	return err
 }
 
 // leaseFast leases with sqlLeaseFast, in an implicit transaction; ok
