@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -47,7 +48,15 @@ func (b *bench) drainTimed(ctx context.Context) error {
 func (b *bench) drain(ctx context.Context) error {
 	n := b.cfg.jobs
 	b.tr = newTracker(n, n, false)
-	if err := b.fill(ctx, 0, n, plainJob); err != nil {
+	job := plainJob
+	if keys := b.cfg.partitionKeys; keys > 0 {
+		job = func(seq int) queue.NewJob {
+			j := plainJob(seq)
+			j.PartitionKey = "p" + strconv.Itoa(seq%keys)
+			return j
+		}
+	}
+	if err := b.fill(ctx, 0, n, job); err != nil {
 		return err
 	}
 	return b.drainTimed(ctx)

@@ -78,6 +78,8 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	fs.BoolVar(&cfg.apart, "apart", false, "latency: producers enqueue through a store of their own, as another host's app would (on PostgreSQL their wake-ups reach the workers through NOTIFY)")
 	fs.IntVar(&cfg.maxRunning, "max-running", 0, "the queue's limit `N` on running jobs across processes (QueueSettings.MaxRunning; default 0: none; not multiproc)")
+	fs.IntVar(&cfg.partitionKeys, "partition-keys", 0, "drain: spread the jobs round-robin over `N` partition keys (NewJob.PartitionKey; default 0: none)")
+	fs.IntVar(&cfg.maxRunningPerKey, "max-running-per-key", 0, "the queue's limit `N` on running jobs of one partition key (QueueSettings.MaxRunningPerKey; default 0: none; not multiproc)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
 	fs.DurationVar(&cfg.lease, "lease", 0, "each pool's lease duration `D` (multiproc; default 0: the pool's default, 30s)")
@@ -131,6 +133,8 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"apart", sc.name == "latency", "only latency has producers apart from its workers"},
 		{"procs", multi, "only multiproc runs several processes"},
 		{"max-running", !multi, "multiproc does not set queue limits"},
+		{"max-running-per-key", !multi, "multiproc does not set queue limits"},
+		{"partition-keys", sc.name == "drain", "only drain spreads its jobs over partition keys"},
 		{"lease", multi, "only multiproc sets the lease"},
 		{"busy-timeout", multi, "only multiproc sets the busy timeout"},
 		{"mp-child", multi, "only multiproc runs child processes"},
@@ -148,7 +152,8 @@ func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"max-running", cfg.maxRunning}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"max-running", cfg.maxRunning},
+		{"max-running-per-key", cfg.maxRunningPerKey}, {"partition-keys", cfg.partitionKeys}} {
 		if set[c.flag] && c.v <= 0 {
 			return usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
 		}

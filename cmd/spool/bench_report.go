@@ -34,6 +34,12 @@ func printBench(w io.Writer, r *benchResult) {
 	fmt.Fprintf(tw, "workers\t%s\n", num(r.Workers))
 	fmt.Fprintf(tw, "producers\t%s\n", num(r.Producers))
 	fmt.Fprintf(tw, "rate\t%s\n", num(r.Rate))
+	if r.PartitionKeys > 0 {
+		fmt.Fprintf(tw, "partition keys\t%d\n", r.PartitionKeys)
+	}
+	if r.MaxRunningPerKey > 0 {
+		fmt.Fprintf(tw, "max running per key\t%d\n", r.MaxRunningPerKey)
+	}
 	if r.MaxRunning > 0 {
 		fmt.Fprintf(tw, "max running\t%d\n", r.MaxRunning)
 	}
