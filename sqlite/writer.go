@@ -503,6 +503,6 @@ var hotStatements = []string{
 	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry,
 	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
 }

@@ -74,6 +74,10 @@ shared by every process) before the pool starts: compare a drain with
 QueueSettings.MaxRunningPerKey: compare a drain of keyed jobs with and
 without the per-key limit.
 
+-keys N (drain only) gives job i the ordering key "order:<i mod N>": at most N
+jobs are ready at once, each key's next job promoted as the one before it ends.
+Compare -keys 1000 with no -keys to see what ordering costs.
+
 The enqueue scenarios then drain their jobs (untimed) to check delivery.
 Workers default to the pool's default (100), in multiproc to 16. Set -db to keep the file; it
 must not exist yet. With -db postgres://… the run (multiproc's children
@@ -139,6 +143,8 @@ type benchConfig struct {
 	// maxRunning is the default queue's QueueSettings.MaxRunning, set
 	// before the pool starts (0: no limit).
 	maxRunning int
+	// keys spreads drain's jobs over that many ordering keys (0: none).
+	keys int
 	// partitionKeys spreads drain's jobs round-robin over this many
 	// partition keys (0: none), and maxRunningPerKey is the queue's
 	// QueueSettings.MaxRunningPerKey (0: none).
@@ -168,6 +174,7 @@ type benchResult struct {
 	Rate       int    `json:"rate"`
 	Apart      bool   `json:"apart,omitempty"`
 	MaxRunning int    `json:"max_running,omitempty"`
+	Keys       int    `json:"keys,omitempty"`
 	// PartitionKeys and MaxRunningPerKey are -partition-keys and
 	// -max-running-per-key.
 	PartitionKeys    int      `json:"partition_keys,omitempty"`
