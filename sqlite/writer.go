@@ -539,6 +539,7 @@ func (x *xtx) close() {
 // prepared per use.
 var hotStatements = append([]string{
 	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
+	sqlRunningByKey, sqlKeyWalk, sqlKeyRate, sqlSpendKeyRate, sqlLeaseIDs,
 	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
