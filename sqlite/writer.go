@@ -499,7 +499,7 @@ func (x *xtx) close() {
 // prepared per use.
 var hotStatements = []string{
 	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
-	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
+	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
 	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
