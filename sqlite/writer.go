@@ -320,7 +320,7 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	x := &xtx{tx: tx, s: w.s}
+	x := &xtx{tx: tx, s: w.s, conn: conn}
 	if w.lockFirst {
 		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
 			tx.Rollback()
@@ -440,7 +440,8 @@ const sqlTakeWriteLock = `UPDATE spool_queues SET paused = paused WHERE 0`
 // prepared statements, or a caller's, with plain statements.
 type xtx struct {
 	tx    *sql.Tx
-	s     *Store // nil for a caller's transaction
+	s     *Store    // nil for a caller's transaction
+	conn  *sql.Conn // the writer's connection, tx's; nil for a caller's transaction
 	stmts map[string]*sql.Stmt
 	// limits caches queues' MaxPending for the transaction (0: none). The
 	// transaction holds the write lock, so only its own writes change
