@@ -200,13 +200,19 @@ func queryLeased(ctx context.Context, x *xtx, until, token int64) ([]*queue.Job,
 
 // scanLeased reads a row of sqlLeased (leasedColumns) through database/sql.
 func scanLeased(r scanner) (*queue.Job, error) {
-	var v [leasedWidth]driver.Value
-	var dest [leasedWidth]any
-	for i := range v {
-		dest[i] = &v[i]
+	var (
+		a    [leasedWidth]any
+		dest [leasedWidth]any
+		v    [leasedWidth]driver.Value
+	)
+	for i := range a {
+		dest[i] = &a[i]
 	}
 	if err := r.Scan(dest[:]...); err != nil {
 		return nil, err
+	}
+	for i := range a {
+		v[i] = a[i]
 	}
 	return leasedJob(v[:])
 }
