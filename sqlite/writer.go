@@ -61,10 +61,13 @@ type writer struct {
 	// turnHeld: the writer holds the writers' turn, since turnSince.
 	turnHeld  bool
 	turnSince time.Time
+	// leased is the lease's read-back statement (leasedstmt.go).
+	leased leasedStmt
 }
 
 func newWriter(s *Store, lockFirst bool) *writer {
 	w := &writer{s: s, lockFirst: lockFirst, ops: make(chan *op, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+	w.leased.keep = s.owned
 	w.connCtx, w.cancelConn = context.WithCancel(context.Background())
 	go w.loop()
 	return w
@@ -194,6 +197,7 @@ func (w *writer) close() {
 func (w *writer) loop() {
 	defer close(w.done)
 	defer w.releaseTurn()
+	defer w.closeLeased()
 	batch := make([]*op, 0, maxBatchOps)
 	for {
 		select {
@@ -226,6 +230,21 @@ func (w *writer) loop() {
 		w.run(batch)
 		w.maybeReleaseTurn()
 	}
+}
+
+// closeLeased closes the kept lease statement (leasedstmt.go) on the
+// store's write connection, which only the writer uses, before Close
+// closes the pool.
+func (w *writer) closeLeased() {
+	if w.leased.st == nil {
+		return
+	}
+	conn, err := w.s.writeDB.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	w.leased.close(conn)
 }
 
 // turnSlice is how long a writer keeps the writers' turn (turn.go) while
