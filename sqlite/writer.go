@@ -522,6 +522,6 @@ var hotStatements = []string{
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry, sqlResolveOpen,
 	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
 }
