@@ -59,6 +59,12 @@ Scenarios:
                 max/min, the slowest Enqueue, jobs run more than once, jobs
                 left in the file and jobs lost (acknowledged, never run and
                 gone). Only lost jobs make the command exit non-zero.
+                -backlog N enqueues N jobs before the processes start (the
+                WAL checkpointed); with no -producers the run is a drain
+                across the processes, ending once none is left (-duration
+                is then its cap), and reports the drain's jobs/s, timed
+                from the start signal to the last handler run. Compare
+                -procs 1 with -procs 3 at the same total -workers.
 
 -max-running N sets the queue's limit on running jobs (QueueSettings.MaxRunning,
 shared by every process) before the pool starts: compare a drain with
@@ -136,6 +142,7 @@ type benchConfig struct {
 
 	// multiproc only: see bench_multiproc.go.
 	procs       int
+	backlog     int // jobs the parent enqueues before the children start
 	lease       time.Duration
 	busyTimeout time.Duration
 	child       int    // > 0: run as child process number child

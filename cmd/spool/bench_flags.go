@@ -80,6 +80,7 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.IntVar(&cfg.maxRunning, "max-running", 0, "the queue's limit `N` on running jobs across processes (QueueSettings.MaxRunning; default 0: none; not multiproc)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
+	fs.IntVar(&cfg.backlog, "backlog", 0, "multiproc: `N` jobs enqueued before the processes start; without -producers the run is a drain across the processes, timed until the last job ran")
 	fs.DurationVar(&cfg.lease, "lease", 0, "each pool's lease duration `D` (multiproc; default 0: the pool's default, 30s)")
 	fs.DurationVar(&cfg.busyTimeout, "busy-timeout", 0, "each store's busy timeout `D` (multiproc; default 0: the store's default, 5s)")
 	fs.IntVar(&cfg.child, "mp-child", 0, "multiproc: run as child process `N` of the parent")
@@ -130,6 +131,7 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"drained", sc.name == "backlog", "only backlog drains ahead of a backlog"},
 		{"apart", sc.name == "latency", "only latency has producers apart from its workers"},
 		{"procs", multi, "only multiproc runs several processes"},
+		{"backlog", multi, "only multiproc enqueues a backlog before it starts its processes (drain, mixed and backlog take -jobs)"},
 		{"max-running", !multi, "multiproc does not set queue limits"},
 		{"lease", multi, "only multiproc sets the lease"},
 		{"busy-timeout", multi, "only multiproc sets the busy timeout"},
@@ -148,7 +150,10 @@ func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"max-running", cfg.maxRunning}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"backlog", cfg.backlog}, {"max-running", cfg.maxRunning}} {
+		if c.flag == "producers" && c.v == 0 && cfg.backlog > 0 {
+			continue // a drain of the backlog across processes
+		}
 		if set[c.flag] && c.v <= 0 {
 			return usageErrorf("-%s %d: must be at least 1", c.flag, c.v)
 		}
@@ -171,6 +176,10 @@ func applyScenarioDefaults(cfg *benchConfig, set map[string]bool) {
 	}
 	if !set["producers"] {
 		cfg.producers = sc.producers
+		if set["backlog"] {
+			// A backlog without producers is a drain across processes.
+			cfg.producers = 0
+		}
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spooljobs/spool/queue"
 )
 
 const (
@@ -125,6 +127,9 @@ type multiprocProc struct {
 	// store, queue and pool by message.
 	Warnings  map[string]int `json:"warnings"`
 	PeakRSSMB *float64       `json:"peak_rss_mb"`
+	// LastRunSeconds is when the process's last handler run began, from
+	// the start signal (0: it ran none).
+	LastRunSeconds float64 `json:"last_run_seconds"`
 }
 
 // multiprocResult is the report -json prints.
@@ -138,6 +143,14 @@ type multiprocResult struct {
 	BusyTimeoutMs int64   `json:"busy_timeout_ms"` // 0: the store's default
 
 	Processes []multiprocProc `json:"processes"`
+
+	// Backlog is -backlog: jobs enqueued before the processes started.
+	// Without producers the run is a drain of them: DrainSeconds is the
+	// latest LastRunSeconds of any process, DrainedPerSec the backlog
+	// over it.
+	Backlog       int     `json:"backlog,omitempty"`
+	DrainSeconds  float64 `json:"drain_seconds,omitempty"`
+	DrainedPerSec float64 `json:"drained_per_sec,omitempty"`
 
 	// ThroughputRatio is the highest enqueued/s of a process over the
 	// lowest (nil when the lowest is 0); CompletedRatio the same for
@@ -223,6 +236,11 @@ func runMultiprocOn(ctx context.Context, cfg benchConfig, exe, dir string, d *be
 		return nil, fmt.Errorf("close the new store: %w", err)
 	}
 	logw := &lockedWriter{w: stderr}
+	if cfg.backlog > 0 {
+		if err := enqueueBacklog(ctx, cfg, dir, d, logw); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(logw, "multiproc: %s on %s, each %s and %s, for %s\n",
 		plural(cfg.procs, "process"), d.shown, plural(cfg.producers, "producer"), plural(cfg.workers, "worker"), cfg.duration)
 	procs, err := runChildren(ctx, cfg, exe, dir, d.arg, logw)
@@ -230,4 +248,45 @@ func runMultiprocOn(ctx context.Context, cfg benchConfig, exe, dir string, d *be
 		return nil, err
 	}
 	return mergeMultiproc(ctx, cfg, dir, d, procs, logw)
+}
+
+// enqueueBacklog enqueues cfg.backlog jobs (untimed) before the children
+// start, records their IDs as process 0's, and on SQLite checkpoints the
+// WAL, as the drain scenario does.
+func enqueueBacklog(ctx context.Context, cfg benchConfig, dir string, d *benchDB, logw io.Writer) error {
+	store, file, err := d.open(ctx, benchOpen{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	q, err := queue.New(store, queue.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "multiproc: enqueueing a backlog of %s (untimed)\n", plural(cfg.backlog, "job"))
+	ids := make([]int64, 0, cfg.backlog)
+	batch := make([]queue.NewJob, 0, 1000)
+	for seq := range cfg.backlog {
+		batch = append(batch, plainJob(seq))
+		if len(batch) < cap(batch) && seq < cfg.backlog-1 {
+			continue
+		}
+		res, err := q.EnqueueMany(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("multiproc: enqueue the backlog: %w", err)
+		}
+		for _, r := range res {
+			ids = append(ids, r.ID)
+		}
+		batch = batch[:0]
+	}
+	if file != nil {
+		if err := file.Checkpoint(ctx); err != nil {
+			return fmt.Errorf("multiproc: checkpoint after the backlog: %w", err)
+		}
+	}
+	if err := writeIDs(filepath.Join(dir, idsFile("enqueued", 0)), ids); err != nil {
+		return err
+	}
+	return store.Close()
 }

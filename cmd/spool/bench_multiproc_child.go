@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,12 +48,18 @@ func runMultiprocChild(ctx context.Context, cfg benchConfig, stdin io.Reader, st
 	if err := c.awaitStart(stdin, stdout); err != nil {
 		return err
 	}
+	stopProfile, err := startProfile(cfg.cpuProfile)
+	if err != nil {
+		return err
+	}
 	c.start = time.Now()
 	if err := c.pool.Start(ctx); err != nil {
+		stopProfile()
 		return err
 	}
 	c.startProducers(ctx)
 	window, ranInWindow := c.runWindow(ctx)
+	stopProfile()
 	if err := c.stopPool(); err != nil {
 		return err
 	}
@@ -73,7 +80,8 @@ type mpChild struct {
 	pool *worker.Pool
 
 	ranMu    sync.Mutex
-	ran      []int64 // IDs of the jobs this process's handlers ran
+	ran      []int64       // IDs of the jobs this process's handlers ran
+	lastRun  time.Duration // when the last of them ran, after start
 	ranCount atomic.Int64
 
 	start     time.Time // the parent's start signal
@@ -101,6 +109,7 @@ func (c *mpChild) setUp(store queue.Store, logger *slog.Logger) error {
 	pool.HandleFunc(benchKind, func(_ context.Context, j *queue.Job) error {
 		c.ranMu.Lock()
 		c.ran = append(c.ran, j.ID)
+		c.lastRun = time.Since(c.start)
 		c.ranMu.Unlock()
 		c.ranCount.Add(1)
 		return nil
@@ -165,11 +174,22 @@ func (c *mpChild) runWindow(ctx context.Context) (time.Duration, int64) {
 	timer := time.NewTimer(c.cfg.duration)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var drained <-chan time.Time
+	if c.draining() {
+		poll := time.NewTicker(10 * time.Millisecond)
+		defer poll.Stop()
+		drained = poll.C
+	}
 wait:
 	for {
 		select {
 		case <-timer.C:
 			break wait
+		case <-drained:
+			if c.drained() {
+				timer.Stop()
+				break wait
+			}
 		case <-ctx.Done():
 			timer.Stop()
 			fmt.Fprintf(c.stderr, "interrupted after %.1fs; stopping\n", time.Since(c.start).Seconds())
@@ -183,6 +203,37 @@ wait:
 	ranInWindow := c.ranCount.Load()
 	c.wg.Wait()
 	return window, ranInWindow
+}
+
+// draining reports whether the run is a drain of the parent's backlog:
+// no producers, so the window ends once no job is left.
+func (c *mpChild) draining() bool { return c.cfg.backlog > 0 && c.cfg.producers == 0 }
+
+// drained reports whether the processes have run the whole backlog
+// between them. Each process publishes its count of handler runs in a
+// file of the parent's directory (written whole, then renamed) and sums
+// everyone's: a probe of the database would itself slow the drain it
+// times. A job run twice counts twice, so a drain with duplicates may end
+// with jobs left; the parent's delivery check reports them.
+func (c *mpChild) drained() bool {
+	dir := c.cfg.childDir
+	mine := filepath.Join(dir, fmt.Sprintf("runs-%d", c.cfg.child))
+	if err := os.WriteFile(mine+".tmp", []byte(strconv.FormatInt(c.ranCount.Load(), 10)), 0o600); err != nil {
+		return false
+	}
+	if err := os.Rename(mine+".tmp", mine); err != nil {
+		return false
+	}
+	var total int64
+	for n := 1; n <= c.cfg.procs; n++ {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("runs-%d", n)))
+		if err != nil {
+			continue // not written yet
+		}
+		v, _ := strconv.ParseInt(string(b), 10, 64)
+		total += v
+	}
+	return total >= int64(c.cfg.backlog)
 }
 
 // stopPool stops the pool gracefully, within multiprocStopTimeout.
@@ -214,6 +265,7 @@ func (c *mpChild) results(window time.Duration, ranInWindow int64) (multiprocPro
 	}
 	c.ranMu.Lock()
 	runs := slices.Clone(c.ran)
+	res.LastRunSeconds = round(c.lastRun.Seconds(), 4)
 	c.ranMu.Unlock()
 	if err := writeIDs(filepath.Join(c.cfg.childDir, idsFile("enqueued", c.cfg.child)), acked); err != nil {
 		return res, err

@@ -26,7 +26,23 @@ func mergeMultiproc(ctx context.Context, cfg benchConfig, dir string, d *benchDB
 	if err != nil {
 		return nil, err
 	}
+	if cfg.backlog > 0 {
+		backlog, err := readIDs(filepath.Join(dir, idsFile("enqueued", 0)))
+		if err != nil {
+			return nil, err
+		}
+		acked = append(acked, backlog...)
+		res.Backlog = len(backlog)
+	}
 	sumProcs(res, procs)
+	if res.Backlog > 0 && cfg.producers == 0 {
+		for _, p := range procs {
+			res.DrainSeconds = max(res.DrainSeconds, p.LastRunSeconds)
+		}
+		if res.DrainSeconds > 0 {
+			res.DrainedPerSec = round(float64(res.Backlog)/res.DrainSeconds, 0)
+		}
+	}
 	left, err := jobsLeft(ctx, d)
 	if err != nil {
 		return nil, err

@@ -54,11 +54,19 @@ func runChildren(ctx context.Context, cfg benchConfig, exe, dir, path string, lo
 
 // startChild starts child n, its stderr prefixed on logw.
 func startChild(ctx context.Context, cfg benchConfig, exe, dir, path string, n int, logw *lockedWriter) (*child, error) {
-	cmd := exec.CommandContext(ctx, exe, "bench", "-scenario", "multiproc",
-		"-mp-child", strconv.Itoa(n), "-mp-dir", dir, "-db", path,
+	args := []string{"bench", "-scenario", "multiproc",
+		"-mp-child", strconv.Itoa(n), "-mp-dir", dir, "-db", path, "-procs", strconv.Itoa(cfg.procs),
 		"-duration", cfg.duration.String(), "-producers", strconv.Itoa(cfg.producers),
 		"-workers", strconv.Itoa(cfg.workers), "-lease", cfg.lease.String(),
-		"-busy-timeout", cfg.busyTimeout.String())
+		"-busy-timeout", cfg.busyTimeout.String()}
+	if cfg.backlog > 0 {
+		args = append(args, "-backlog", strconv.Itoa(cfg.backlog))
+	}
+	if cfg.cpuProfile != "" {
+		// Each child profiles its own window, to FILE.N.
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", cfg.cpuProfile, n))
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	// Interrupted, the children stop early and still report.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 2 * multiprocStopTimeout

@@ -77,6 +77,9 @@ func printMultiprocTotals(w io.Writer, r *multiprocResult) {
 	fmt.Fprintf(tw, "completed/s ratio max/min\t%s\n", ratio(r.CompletedRatio))
 	fmt.Fprintf(tw, "slowest enqueue\t%.3f ms\n", r.SlowestEnqueueMs)
 	fmt.Fprintf(tw, "longest stall\t%.3f ms\n", r.LongestStallMs)
+	if r.DrainSeconds > 0 {
+		fmt.Fprintf(tw, "backlog drained\t%d jobs in %.3f s: %.0f jobs/s\n", r.Backlog, r.DrainSeconds, r.DrainedPerSec)
+	}
 	fmt.Fprintf(tw, "enqueued (acknowledged)\t%d\n", r.Enqueued)
 	fmt.Fprintf(tw, "completed\t%d\n", r.Completed)
 	fmt.Fprintf(tw, "left in the file\t%s\n", leftText(r.Left))

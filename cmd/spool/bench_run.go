@@ -32,7 +32,7 @@ type bench struct {
 	pool  *worker.Pool
 	tr    *tracker
 
-	profiling bool
+	endProfile func() // stops the CPU profile of the timed phase, if one runs
 }
 
 // runBenchConfig runs a single-process scenario on a new database (a file,
@@ -93,27 +93,37 @@ func (b *bench) logf(format string, a ...any) {
 
 // startTimed starts the CPU profile of the timed phase, if asked for.
 func (b *bench) startTimed() error {
-	if b.cfg.cpuProfile == "" {
-		return nil
-	}
-	f, err := os.Create(b.cfg.cpuProfile)
-	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return err
-	}
-	b.profiling = true
-	return nil
+	stop, err := startProfile(b.cfg.cpuProfile)
+	b.endProfile = stop
+	return err
 }
 
 // stopProfile stops the CPU profile, if one runs.
 func (b *bench) stopProfile() {
-	if b.profiling {
-		pprof.StopCPUProfile()
-		b.profiling = false
+	if b.endProfile != nil {
+		b.endProfile()
+		b.endProfile = nil
 	}
+}
+
+// startProfile starts a CPU profile written to path ("": none) and returns
+// the function that stops it and closes the file.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // startPool starts a pool of cfg.workers running the no-op handler.

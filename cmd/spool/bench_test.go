@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"-scenario", "multiproc", "-jobs", "10"}, "-jobs does not apply to -scenario multiproc (multiproc enqueues for -duration)"},
 		{[]string{"-scenario", "multiproc", "-rate", "10"}, "-rate does not apply to -scenario multiproc"},
 		{[]string{"-scenario", "multiproc", "-procs", "0"}, "-procs 0: must be at least 1"},
+		{[]string{"-scenario", "multiproc", "-backlog", "0"}, "-backlog 0: must be at least 1"},
+		{[]string{"-backlog", "10"}, "-backlog does not apply to -scenario drain"},
+		{[]string{"-scenario", "multiproc", "-producers", "0"}, "-producers 0: must be at least 1"},
 		{[]string{"-scenario", "multiproc", "-procs", "65"}, "-procs 65: at most 64"},
 		{[]string{"-scenario", "multiproc", "-duration", "0s"}, "-duration 0s: must be positive"},
 		{[]string{"-scenario", "multiproc", "-lease", "500ms"}, "-lease 500ms: must be 0 (the pool's default, 30s) or at least 1s"},
@@ -207,7 +211,7 @@ func TestMainDispatch(t *testing.T) {
 		t.Errorf("help bench: exit %d", code)
 	}
 	for _, want := range []string{"-scenario", "-jobs", "-workers", "-producers", "-rate", "-duration", "-db", "-json", "enqueue-many", "backlog",
-		"multiproc", "-procs", "-lease", "-busy-timeout"} {
+		"multiproc", "-procs", "-backlog", "-lease", "-busy-timeout"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("help bench lacks %q", want)
 		}
@@ -223,6 +227,39 @@ func TestMainDispatch(t *testing.T) {
 	if err := runBench(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("bench -h: err = %v, want flag.ErrHelp", err)
 	}
+}
+
+// TestBenchMultiprocBacklog runs the multiproc scenario as a drain of a
+// backlog across processes: every job of the backlog runs exactly once,
+// split over the processes, and the drain's rate is the backlog over the
+// last run of any process.
+func TestBenchMultiprocBacklog(t *testing.T) {
+	t.Parallel()
+	const backlog = 3000
+	r := spool(t, "bench", "-scenario", "multiproc", "-procs", "2", "-backlog", strconv.Itoa(backlog),
+		"-workers", "4", "-duration", "2m", "-db", filepath.Join(t.TempDir(), "drain.db"), "-json")
+	require.Equal(t, 0, r.code, "stderr:\n%s", r.stderr)
+	var res multiprocResult
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), r.stdout)
+	require.Equal(t, backlog, res.Backlog)
+	require.Zero(t, res.Producers, "a backlog without -producers has none")
+	require.Equal(t, backlog, res.Enqueued)
+	require.Equal(t, backlog, res.Completed)
+	require.Zero(t, res.Lost)
+	require.Zero(t, res.Duplicates)
+	require.Empty(t, res.Left)
+	runs := 0
+	var last float64
+	for _, p := range res.Processes {
+		require.Zero(t, p.Enqueued, "proc %d", p.Proc)
+		runs += p.Completed
+		last = max(last, p.LastRunSeconds)
+	}
+	require.Equal(t, backlog, runs)
+	require.Positive(t, last)
+	require.Equal(t, last, res.DrainSeconds)
+	require.InDelta(t, float64(backlog)/last, res.DrainedPerSec, 1)
+	require.Less(t, res.DrainSeconds, 120.0, "ended at its cap, not when drained")
 }
 
 // TestBenchMultiproc runs the multiproc scenario briefly through the built
@@ -251,7 +288,7 @@ func TestBenchMultiproc(t *testing.T) {
 	}
 	procFields := []string{"proc", "pid", "seconds", "enqueued", "enqueued_per_sec", "completed", "completed_per_sec",
 		"enqueue_p50_ms", "enqueue_p99_ms", "enqueue_p999_ms", "enqueue_max_ms", "longest_stall_ms", "errors",
-		"busy_errors", "rescued", "lease_lost", "warnings", "peak_rss_mb"}
+		"busy_errors", "rescued", "lease_lost", "warnings", "peak_rss_mb", "last_run_seconds"}
 	for _, p := range fields["processes"].([]any) {
 		for _, f := range procFields {
 			require.Contains(t, p, f)

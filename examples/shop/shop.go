@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -55,7 +54,12 @@ CREATE TABLE IF NOT EXISTS orders (
   created_at  INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stock (
   sku      TEXT PRIMARY KEY,
-  reserved INTEGER NOT NULL DEFAULT 0);`
+  reserved INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS order_steps (
+  order_id BIGINT NOT NULL,
+  step     TEXT   NOT NULL,
+  job_id   BIGINT NOT NULL,
+  PRIMARY KEY (order_id, step));`
 
 const schemaPostgres = `
 CREATE TABLE IF NOT EXISTS orders (
@@ -68,7 +72,12 @@ CREATE TABLE IF NOT EXISTS orders (
   created_at  BIGINT  NOT NULL);
 CREATE TABLE IF NOT EXISTS stock (
   sku      TEXT PRIMARY KEY,
-  reserved INTEGER NOT NULL DEFAULT 0);`
+  reserved INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS order_steps (
+  order_id BIGINT NOT NULL,
+  step     TEXT   NOT NULL,
+  job_id   BIGINT NOT NULL,
+  PRIMARY KEY (order_id, step));`
 
 // openStore opens the database -db names: a postgres:// URL, or else an
 // SQLite file. It returns the store, the shop's handle on the same
@@ -87,6 +96,9 @@ func openStore(ctx context.Context, db string) (queue.Store, *sql.DB, string, er
 	}
 	return s, s.DB(), schemaSQLite, nil
 }
+
+// keepCompleted is how long the demo keeps completed jobs.
+const keepCompleted = 15 * time.Minute
 
 type shop struct {
 	db    *sql.DB
@@ -163,9 +175,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 // the worker pool.
 func (s *shop) startWorkers(ctx context.Context) error {
 	pool, err := worker.New(s.q, worker.Options{
-		Queues: map[string]worker.QueueConfig{"orders": {MaxWorkers: 20}, "mail": {MaxWorkers: 5}, "maintenance": {MaxWorkers: 1}},
+		Queues: map[string]worker.QueueConfig{"orders": {MaxWorkers: 20}, "mail": {MaxWorkers: 5}, "maintenance": {MaxWorkers: 2}},
 		// Short waits so that retries show within a demo's minute.
 		Backoff: queue.Exponential(500*time.Millisecond, 30*time.Second),
+		// Completed jobs are kept a while, so that GET /orders/{id} and
+		// the admin's job pages show a recent order's whole graph, each
+		// step with its times and output.
+		KeepCompleted: keepCompleted,
 	})
 	if err != nil {
 		return err
@@ -182,24 +198,27 @@ func (s *shop) startWorkers(ctx context.Context) error {
 // reserveStock uses. Tests register them on the test kit's pool.
 func (s *shop) handle(pool *worker.Pool) {
 	s.pool = pool
+	// Fulfilment (fulfilment.go).
+	pool.Handle("order.validate", worker.JSON(s.validateOrder))
 	pool.Handle("stock.reserve", worker.JSON(s.reserveStock))
 	pool.Handle("payment.charge", worker.JSON(s.chargePayment))
+	pool.Handle("order.ship", worker.JSON(s.shipOrder))
 	pool.Handle("email.receipt", worker.JSON(s.sendReceipt))
+	pool.Handle("order.compensate", worker.JSON(s.compensate))
+	// The orders.created subscriber.
 	pool.Handle("warehouse.notify", worker.JSON(s.notifyWarehouse))
+	// The nightly stock sync and its batch (stocksync.go).
 	pool.HandleFunc("stock.sync", s.syncStock)
+	pool.Handle("stock.sync.page", worker.JSON(s.syncPage))
+	pool.HandleFunc("stock.sync.done", s.syncDone)
+	pool.HandleFunc("stock.sync.alert", s.syncAlert)
 }
 
 // startServing starts the nightly scheduler and the HTTP server (orders,
 // stats, the admin page) and prints where to find them.
 func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
-	// The nightly stock sync: every process may run this scheduler; each
-	// night's tick is enqueued once.
-	sched, err := schedule.New(s.q, schedule.Options{})
+	sched, err := newScheduler(s.q)
 	if err != nil {
-		return nil, err
-	}
-	if err := sched.Add(schedule.Entry{Name: "stock.sync.nightly", Spec: "30 2 * * *", TimeZone: "Europe/Berlin",
-		Job: queue.NewJob{Kind: "stock.sync", Queue: "maintenance"}, Misfire: schedule.MisfireSkip}); err != nil {
 		return nil, err
 	}
 	if err := sched.Start(ctx); err != nil {
@@ -219,6 +238,7 @@ func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.postOrder)
+	mux.HandleFunc("GET /orders/{id}", s.getOrder)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.Handle("/admin/", adminPage)
 	mux.Handle("GET /metrics", s.tel.metrics)
@@ -227,15 +247,22 @@ func (s *shop) startServing(ctx context.Context) (*http.Server, error) {
 	srv := s.cfg.timeouts.Server(mux)
 	go srv.Serve(ln)
 	addr := ln.Addr().String()
-	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  stats:    http://%s/stats\n  metrics:  http://%s/metrics\n  admin:    http://%s/admin/ (user admin, password %s)\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
-		addr, addr, addr, addr, adminPassword, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
+	fmt.Fprintf(s.out, "spool shop demo\n  orders:   curl -d '{\"customer\":\"ada\",\"sku\":\"MUG-1\",\"quantity\":1,\"total_cents\":1200}' http://%s/orders\n  an order: http://%s/orders/1 (its fulfilment steps)\n  stats:    http://%s/stats\n  metrics:  http://%s/metrics\n  admin:    http://%s/admin/ (user admin, password %s)\n  sync:     %s at %q %s; run it now with -sync-now or Trigger on http://%s/admin/schedules\n  database: %s\n  load:     %.0f orders/s, payment failure rate %.0f%%\nCtrl-C stops gracefully.\n",
+		addr, addr, addr, addr, addr, adminPassword, nightlySync.Name, nightlySync.Spec, nightlySync.TimeZone, addr, s.cfg.DB, s.cfg.OrdersPerSec, s.cfg.PaymentFailureRate*100)
+	if s.cfg.SyncNow {
+		// Stored and served by the first scheduler round: one run now,
+		// outside the nightly ticks.
+		if err := sched.Trigger(ctx, nightlySync.Name); err != nil {
+			fmt.Fprintf(s.out, "-sync-now: %v\n", err)
+		}
+	}
 	if s.cfg.ready != nil {
 		s.cfg.ready(addr)
 	}
 	return srv, nil
 }
 
-// placeOrder stores the order and enqueues its follow-up jobs in one
+// placeOrder stores the order and enqueues its fulfilment in one
 // transaction: either the order exists with all its jobs, or neither.
 func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -254,8 +281,9 @@ func (s *shop) placeOrder(ctx context.Context, o Order) (int64, error) {
 	return id, nil
 }
 
-// placeOrderTx stores the order and publishes orders.created inside tx (the
-// outbox): the subscribers' jobs exist if and only if tx commits.
+// placeOrderTx stores the order, enqueues its fulfilment graph and
+// publishes orders.created inside tx (the outbox): the jobs exist if and
+// only if tx commits.
 func (s *shop) placeOrderTx(ctx context.Context, tx *sql.Tx, o Order) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO orders (customer, sku, quantity, total_cents, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
@@ -263,13 +291,18 @@ func (s *shop) placeOrderTx(ctx context.Context, tx *sql.Tx, o Order) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	// One event; every subscriber (stock, payment, email, warehouse) gets
-	// its own job from it in this same transaction.
+	args := OrderJob{OrderID: id, SKU: o.SKU, Quantity: o.Quantity, TotalCents: o.TotalCents, Customer: o.Customer}
+	// The shop's own fulfilment: jobs that wait for each other
+	// (fulfilment.go).
+	if err := s.enqueueFulfilmentTx(ctx, tx, args); err != nil {
+		return 0, err
+	}
+	// The news for whoever else wants it: each subscriber gets its own job
+	// from the one event, in this same transaction.
 	_, err = s.q.PublishTx(ctx, tx, queue.Event{
 		Topic:    "orders.created",
-		Args:     OrderJob{OrderID: id, SKU: o.SKU, Quantity: o.Quantity, TotalCents: o.TotalCents, Customer: o.Customer},
+		Args:     args,
 		Metadata: map[string]string{"correlation_id": "order-" + strconv.FormatInt(id, 10)},
-		OrderKey: "order:" + strconv.FormatInt(id, 10),
 	})
 	if err != nil {
 		return 0, err
@@ -277,14 +310,18 @@ func (s *shop) placeOrderTx(ctx context.Context, tx *sql.Tx, o Order) (int64, er
 	return id, nil
 }
 
-// subscriptions are the shop's consumers of orders.created. Adding one
-// touches no publisher code.
+// subscriptions are the shop's consumers of orders.created: those that
+// only need to hear of an order, and wait for nothing. Adding one touches
+// no publisher code.
 var subscriptions = []queue.Subscription{
-	{Name: "stock", Pattern: "orders.created", Queue: "orders", Kind: "stock.reserve", Priority: 10},
-	{Name: "payment", Pattern: "orders.created", Queue: "orders", Kind: "payment.charge", Priority: 10},
-	{Name: "email", Pattern: "orders.*", Queue: "mail", Kind: "email.receipt"},
+	// The warehouse plans its picking from every order, shipped or not.
 	{Name: "warehouse", Pattern: "orders.created", Queue: "orders", Kind: "warehouse.notify"},
 }
+
+// retiredSubscriptions were the shop's subscriptions before stock,
+// payment and the receipt became fulfilment steps (fulfilment.go): a
+// database from then still has them, and would charge every order twice.
+var retiredSubscriptions = []string{"stock", "payment", "email"}
 
 // subscribe makes sure the shop's subscriptions exist, at every start and
 // in every process: Subscribe with a definition the database already has
@@ -292,6 +329,11 @@ var subscriptions = []queue.Subscription{
 // the difference (queue.ErrSubscriptionChanged) until it is applied on
 // purpose with q.UpdateSubscription.
 func subscribe(ctx context.Context, q *queue.Queue) error {
+	for _, name := range retiredSubscriptions {
+		if err := q.Topics().Unsubscribe(ctx, name); err != nil && !errors.Is(err, queue.ErrSubscriptionNotFound) {
+			return err
+		}
+	}
 	for _, s := range subscriptions {
 		if err := q.Topics().Subscribe(ctx, s); err != nil {
 			return err
@@ -333,6 +375,7 @@ func (s *shop) postOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/orders/"+strconv.FormatInt(id, 10)) // its steps
 	w.WriteHeader(http.StatusAccepted)
 	json.NewEncoder(w).Encode(map[string]int64{"order_id": id})
 }
@@ -347,48 +390,6 @@ func (s *shop) getStats(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(wire.NewStats(s.q.Now(), st, st.Throughput))
-}
-
-// reserveStock completes its job in the transaction that reserves the
-// stock: a crash or a redelivery can never reserve twice.
-func (s *shop) reserveStock(ctx context.Context, job *queue.Job, o OrderJob) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO stock (sku, reserved) VALUES ($1, $2)
-		ON CONFLICT (sku) DO UPDATE SET reserved = stock.reserved + excluded.reserved`, o.SKU, o.Quantity); err != nil {
-		return err
-	}
-	if err := s.pool.CompleteTx(ctx, tx, job); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// syncStock is the nightly stock sync with the warehouse.
-func (s *shop) syncStock(ctx context.Context, job *queue.Job) error {
-	fmt.Fprintf(s.out, "%s  nightly stock sync (job %d)\n", time.Now().Format("15:04:05"), job.ID)
-	return nil
-}
-
-var errPaymentProvider = errors.New("payment provider: 503 Service Unavailable")
-
-func (s *shop) chargePayment(ctx context.Context, job *queue.Job, o OrderJob) error {
-	if o.TotalCents <= 0 {
-		// Retrying cannot fix this order: straight to the dead table.
-		return queue.Permanent(fmt.Errorf("order %d has total %d cents: nothing to charge", o.OrderID, o.TotalCents))
-	}
-	if rand.Float64() < s.cfg.PaymentFailureRate {
-		return errPaymentProvider
-	}
-	_, err := s.db.ExecContext(ctx, `UPDATE orders SET paid = 1 WHERE id = $1`, o.OrderID)
-	return err
-}
-
-func (s *shop) sendReceipt(ctx context.Context, job *queue.Job, o OrderJob) error {
-	return nil // a real shop calls its mail provider here
 }
 
 func (s *shop) notifyWarehouse(ctx context.Context, job *queue.Job, o OrderJob) error {

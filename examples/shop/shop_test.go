@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -56,6 +57,13 @@ func testShop(t *testing.T, db string) {
 		resp, err := http.Post("http://"+addr+"/orders", "application/json", strings.NewReader(body))
 		require.NoError(t, err)
 		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			var placed struct {
+				OrderID int64 `json:"order_id"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&placed))
+			require.Equal(t, fmt.Sprintf("/orders/%d", placed.OrderID), resp.Header.Get("Location"), "where its steps are")
+		}
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusAccepted, post(`{"customer":"ada","sku":"MUG-1","quantity":2,"total_cents":2400}`))
@@ -66,7 +74,9 @@ func testShop(t *testing.T, db string) {
 	require.Equal(t, http.StatusBadRequest, post(`{"customer":"a","sku":"MUG-1","quantity":1,"total_cents":-5}`))
 	require.Equal(t, http.StatusBadRequest, post(`{"customer":"a","sku":"MUG-1","quantity":1,"total_cents":100} trailing`), "one JSON object only")
 
-	// Wait until the good order's four jobs are done and the poison one is dead.
+	// Wait until the good order's jobs are done and the poison order's
+	// payment is dead (its shipment and receipt cancelled, its
+	// compensation done).
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/stats")
 		require.NoError(t, err)
@@ -90,6 +100,7 @@ func testShop(t *testing.T, db string) {
 		return live == 0 && dead == 1
 	}, 20*time.Second, 10*time.Millisecond)
 	checkMetrics(t, addr)
+	checkOrderSteps(t, addr)
 	cancel()
 	require.NoError(t, <-done)
 	require.Contains(t, out.String(), "stopped")
@@ -101,7 +112,7 @@ func testShop(t *testing.T, db string) {
 	require.NoError(t, sdb.QueryRow(`SELECT count(*) FROM orders WHERE paid = 1`).Scan(&paid))
 	require.NoError(t, sdb.QueryRow(`SELECT reserved FROM stock WHERE sku = 'MUG-1'`).Scan(&reserved))
 	require.Equal(t, 1, paid)
-	require.Equal(t, 3, reserved)
+	require.Equal(t, 2, reserved, "order 1's two; order 2's one was released when its payment died")
 	q, err := queue.New(store, queue.Options{})
 	require.NoError(t, err)
 	dead, err := q.Inspector().List(context.Background(), queue.ListFilter{State: queue.StateDead})
@@ -110,7 +121,6 @@ func testShop(t *testing.T, db string) {
 	require.Equal(t, "payment.charge", dead[0].Kind)
 	require.Contains(t, dead[0].DeadReason, "nothing to charge")
 	require.Equal(t, "order-2", dead[0].Metadata["correlation_id"])
-	require.Equal(t, "orders.created", dead[0].Metadata["spool.topic"])
 
 	topics, err := q.Topics().List(context.Background())
 	require.NoError(t, err)
@@ -118,7 +128,8 @@ func testShop(t *testing.T, db string) {
 	require.Equal(t, int64(2), topics[0].LastSeq, "one event per order")
 	subs, err := q.Topics().Subscriptions(context.Background())
 	require.NoError(t, err)
-	require.Len(t, subs, 4, "stock, payment, email, warehouse")
+	require.Len(t, subs, 1, "the warehouse; stock, payment and the receipt are fulfilment steps")
+	require.Equal(t, "warehouse", subs[0].Name)
 }
 
 // The shop subscribes at every start, and processes may start at once:
@@ -179,25 +190,29 @@ func TestShopCutsOffSlowClients(t *testing.T) {
 
 // checkMetrics scrapes the shop's /metrics (OpenTelemetry's Prometheus
 // exporter) after testShop's workload, two orders of which the second is
-// poison, and checks the numbers: the outcomes of both orders' jobs, the
-// published events, one run per attempt, and the gauges read from the
-// store.
+// poison, and checks the numbers: the outcomes of both orders' jobs (the
+// poison order's payment dead, so no ship and no receipt, but a
+// compensation), the published events, one run per attempt, and the
+// gauges read from the store.
 func checkMetrics(t *testing.T, addr string) {
 	t.Helper()
 	want := map[string]float64{
 		`spool_events_published_total{messaging_destination_name="orders.created"}`:                                                          2,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="order.validate",spool_outcome="complete"}`:             2,
 		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="stock.reserve",spool_outcome="complete"}`:              2,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="order.ship",spool_outcome="complete"}`:                 1,
+		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="order.compensate",spool_outcome="complete"}`:           2,
 		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="warehouse.notify",spool_outcome="complete"}`:           2,
 		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="payment.charge",spool_outcome="complete"}`:             1,
 		`spool_jobs_settled_total{messaging_destination_name="orders",spool_job_kind="payment.charge",spool_outcome="dead"}`:                 1,
-		`spool_jobs_settled_total{messaging_destination_name="mail",spool_job_kind="email.receipt",spool_outcome="complete"}`:                2,
+		`spool_jobs_settled_total{messaging_destination_name="mail",spool_job_kind="email.receipt",spool_outcome="complete"}`:                1,
 		`messaging_process_duration_seconds_count{messaging_destination_name="orders",spool_job_kind="payment.charge",spool_outcome="dead"}`: 1,
-		`spool_job_wait_duration_seconds_count{messaging_destination_name="mail",spool_job_kind="email.receipt"}`:                            2,
-		`messaging_client_consumed_messages_total{messaging_destination_name="orders"}`:                                                      6,
+		`spool_job_wait_duration_seconds_count{messaging_destination_name="mail",spool_job_kind="email.receipt"}`:                            1,
+		`messaging_client_consumed_messages_total{messaging_destination_name="orders"}`:                                                      11,
 		`spool_queue_jobs{messaging_destination_name="orders",spool_job_state="dead"}`:                                                       1,
 		`spool_queue_jobs{messaging_destination_name="orders",spool_job_state="pending"}`:                                                    0,
 		`spool_queue_paused{messaging_destination_name="orders"}`:                                                                            0,
-		`spool_subscription_lag{messaging_destination_name="orders",spool_subscription="payment"}`:                                           0,
+		`spool_subscription_lag{messaging_destination_name="orders",spool_subscription="warehouse"}`:                                         0,
 	}
 	var got map[string]float64
 	// The store's rows are written before the pool reports the batch that
@@ -240,4 +255,62 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		out[series] = v
 	}
 	return out
+}
+
+// checkOrderSteps reads testShop's two orders from GET /orders/{id}: the
+// good one's steps all completed, each started only after the steps it
+// waits for finished, with the outputs its children read; the poison
+// one's payment dead, which cancelled its shipment and receipt and ran
+// its compensation.
+func checkOrderSteps(t *testing.T, addr string) {
+	t.Helper()
+	get := func(id int) (*OrderStatus, map[string]StepStatus) {
+		resp, err := http.Get(fmt.Sprintf("http://%s/orders/%d", addr, id))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var st OrderStatus
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+		steps := map[string]StepStatus{}
+		for _, s := range st.Steps {
+			steps[s.Step] = s
+		}
+		require.Len(t, steps, 6, "%+v", st.Steps)
+		return &st, steps
+	}
+
+	good, steps := get(1)
+	require.True(t, good.Paid)
+	for _, s := range steps {
+		require.Equal(t, "completed", s.State, "%+v", s)
+		require.NotNil(t, s.AttemptedAt, s.Step)
+		require.NotNil(t, s.FinishedAt, s.Step)
+	}
+	want := map[string][]string{stepReserve: {stepValidate}, stepCharge: {stepValidate}, stepShip: {stepReserve, stepCharge},
+		stepEmail: {stepShip}, stepCompensate: {stepReserve, stepCharge}}
+	for step, parents := range want {
+		require.ElementsMatch(t, parents, steps[step].WaitsFor, step)
+		for _, p := range parents {
+			require.False(t, steps[step].AttemptedAt.Before(*steps[p].FinishedAt),
+				"%s started at %s, before its parent %s finished at %s", step, steps[step].AttemptedAt, p, steps[p].FinishedAt)
+		}
+	}
+	var ship stepOutput
+	require.NoError(t, json.Unmarshal(steps[stepShip].Output, &ship))
+	require.Equal(t, "SPL-000001-"+warehouseOf("MUG-1"), ship.Tracking, "ship read the reservation's warehouse")
+
+	poison, steps := get(2)
+	require.False(t, poison.Paid)
+	require.Equal(t, "dead", steps[stepCharge].State)
+	require.Contains(t, steps[stepCharge].LastError, "nothing to charge")
+	require.Equal(t, "cancelled", steps[stepShip].State, "a dead payment cancels the shipment")
+	require.Equal(t, "cancelled", steps[stepEmail].State, "and, through it, the receipt")
+	require.Equal(t, "completed", steps[stepReserve].State)
+	require.Equal(t, "completed", steps[stepCompensate].State, "the compensation runs anyway")
+	require.False(t, steps[stepCompensate].AttemptedAt.Before(*steps[stepCharge].FinishedAt))
+
+	resp, err := http.Get("http://" + addr + "/orders/99")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
