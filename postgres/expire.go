@@ -37,6 +37,7 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 	if err := lockKeysInOrder(ctx, x, keys); err != nil {
 		return err
 	}
+	var promote sqlstore.KeyPromotions
 	for _, e := range list {
 		reason := queue.ExpiredReason(x.f.time(e.ExpiresAt))
 		moved, err := moveToDead(ctx, x, sqlDeadMoveWaiting, e.ID, x.f.us(now), reason, nil)
@@ -49,9 +50,7 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		if err := endParent(ctx, x, e.ID, sqlstore.DepDead, now); err != nil {
 			return err
 		}
-		if err := promoteNext(ctx, x, queueName, e.OrderKey.String, now); err != nil {
-			return err
-		}
+		promote.Add(queueName, e.OrderKey.String, now)
 	}
-	return nil
+	return promoteKeys(ctx, x, &promote)
 }

@@ -35,6 +35,12 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.jobs (queue, kind, state, run_at, max_attempts, created_at, finished_at, payload)
   SELECT 'default', 'k', 3, g, 3, g, g, ''::bytea FROM generate_series(100001, 130000) g`))
 	require.NoError(t, err)
+	// 20k jobs over 1000 ordering keys: each key's oldest pending, the
+	// others blocked.
+	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.jobs (queue, kind, state, run_at, max_attempts, created_at, order_key, payload)
+  SELECT 'default', 'k', CASE WHEN g <= 131000 THEN 0 ELSE 5 END, g, 3, g, 'order:' || (g % 1000), ''::bytea
+  FROM generate_series(130001, 150000) g`))
+	require.NoError(t, err)
 	// 20k dead jobs, half with unique keys, and 20k unique periods.
 	_, err = s.db.ExecContext(ctx, s.sql(`INSERT INTO spool.dead (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, died_at, reason, unique_key, payload)
   SELECT g, 'default', 'k', 0, 3, 3, 0, g, g, g, 'test', CASE WHEN g % 2 = 0 THEN 'u' || g END, ''::bytea FROM generate_series(200001, 220000) g`))
@@ -65,6 +71,8 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},
 		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3), []string{"k", "k", "k", "k", "k"}, []int32{0, 1, 2, 9, 15}}},
 		{"lock jobs", sqlLockJobs, []any{ids}},
+		{"promote a key's next job", sqlPromoteNext, []any{"default", "order:7", now}},
+		{"promote keys' next jobs", sqlPromoteKeys, []any{"default", []string{"order:7", "order:8", "order:9"}, now}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},
 		{"prune completed", pruneFinishedSQL(completedSQL, 0), []any{int64(200_000), int64(200_000), 1000}},

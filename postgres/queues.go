@@ -67,12 +67,16 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		if _, err := x.exec(ctx, sqlUnblockDead, name); err != nil {
 			return err
 		}
-		for _, k := range keys {
-			if err := promoteNext(ctx, x, name, k, now); err != nil {
-				return err
-			}
+		var promote sqlstore.KeyPromotions
+		locks := make([]queueKey, len(keys))
+		for i, k := range keys {
+			promote.Add(name, k, now)
+			locks[i] = queueKey{name, k}
 		}
-		return nil
+		if err := lockKeysInOrder(ctx, x, locks); err != nil {
+			return err
+		}
+		return promoteKeys(ctx, x, &promote)
 	})
 }
 

@@ -31,6 +31,7 @@ func (s *Store) settleLong(ctx context.Context, tx *sql.Tx, settlements []queue.
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		counts := sqlstore.Throughput{}
 		var ended parentsEnded
+		var keys sqlstore.KeyPromotions
 		if err := lockSettledKeys(ctx, x, settlements); err != nil {
 			return err
 		}
@@ -53,14 +54,20 @@ func (s *Store) settleLong(ctx context.Context, tx *sql.Tx, settlements []queue.
 				}
 			}
 			if errs[i] == nil {
-				if err := settled(ctx, x, st, counts); err != nil {
-					return err
-				}
+				// The job left the live set, or (a retry, snooze or
+				// release of a job an operator cancelled meanwhile) may
+				// have: its key may move on, after the loop, with the
+				// batch's other keys (a key whose head stays does not).
+				keys.Add(st.Queue, st.OrderKey, st.Now)
+				counts.Count(st)
 				if err := settleOutput(ctx, x, st); err != nil {
 					return err
 				}
 				ended.settlement(st)
 			}
+		}
+		if err := promoteKeys(ctx, x, &keys); err != nil {
+			return err
 		}
 		if len(settlements) > 0 {
 			if err := ended.resolve(ctx, x, settlements[0].Now); err != nil {
@@ -76,8 +83,8 @@ func (s *Store) settleLong(ctx context.Context, tx *sql.Tx, settlements []queue.
 }
 
 // lockSettledKeys takes the advisory locks of the settled jobs' ordering
-// keys before any job row is touched (lockKeysInOrder); promoteNext takes
-// them again after the job leaves.
+// keys before any job row is touched (lockKeysInOrder); promoteKeys moves
+// the keys on under those locks after the jobs left.
 func lockSettledKeys(ctx context.Context, x *xtx, settlements []queue.Settlement) error {
 	keys := make([]queueKey, 0, len(settlements))
 	for _, st := range settlements {
@@ -117,7 +124,8 @@ type queueKey struct{ queue, key string }
 // lockKeysInOrder takes the advisory locks of keys (empty keys skipped),
 // sorted, so that two writes that lock several keys never wait on each
 // other in a cycle. Every write that decides a key's head takes the key's
-// lock first, then job rows.
+// lock first, then job rows. Several keys are locked in one statement
+// (sqlLockKeys).
 func lockKeysInOrder(ctx context.Context, x *xtx, keys []queueKey) error {
 	sorted := make([]queueKey, 0, len(keys))
 	for _, k := range keys {
@@ -131,27 +139,21 @@ func lockKeysInOrder(ctx context.Context, x *xtx, keys []queueKey) error {
 		}
 		return sorted[i].key < sorted[j].key
 	})
+	var queues, names []string
 	for i, k := range sorted {
 		if i > 0 && k == sorted[i-1] {
 			continue
 		}
-		if err := lockKey(ctx, x, k.queue, k.key); err != nil {
-			return err
-		}
+		queues, names = append(queues, k.queue), append(names, k.key)
 	}
-	return nil
-}
-
-// settled follows a settlement that took effect. The job left the live
-// set, or (a retry, snooze or release of a job an operator cancelled
-// meanwhile) may have: its key may move on; while the job is still the
-// head this does nothing. Then the attempt is counted.
-func settled(ctx context.Context, x *xtx, st queue.Settlement, counts sqlstore.Throughput) error {
-	if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
-		return err
+	switch len(names) {
+	case 0:
+		return nil
+	case 1:
+		return lockKey(ctx, x, queues[0], names[0])
 	}
-	counts.Count(st)
-	return nil
+	_, err := x.exec(ctx, sqlLockKeys, x.s.schema, queues, names)
+	return err
 }
 
 // settleOne settles st on its own and reports whether its lease still

@@ -20,6 +20,7 @@ var orderKeyArea = area{"OrderKey", []testCase{
 	{"DeadSkipsKeyReleasesHeldKeys", testOrderKeysDeadSkips},
 	{"CancelAndDeleteOfFollowersAndHeads", testOrderKeysCancelAndDelete},
 	{"CancelRequestedHeadFreesKey", testCancelRequestedHeadFreesKey},
+	{"KeysOfOneSettleMoveOnTogether", testKeysOfOneSettle},
 }}
 
 func testOrderKeys(e *env) {
@@ -249,4 +250,56 @@ func testKeyKeptThroughRetry(e *env) {
 	}
 	e.complete(e.leaseOne("o"))
 	require.Equal(e.t, []int64{f[0]}, ids(e.lease("o", 10)))
+}
+
+// One Settle call of several keys' heads, in two queues, moves each key on
+// as if its settlement came alone: a completed head (deleted or kept)
+// gives its key's oldest blocked job, due now (pending) or later
+// (scheduled); a retried head keeps its key; a settlement whose lease was
+// lost moves nothing; a key's name in another queue is another key.
+func testKeysOfOneSettle(e *env) {
+	_, a := e.keyed("o", "a", 2)
+	_, b := e.keyed("o", "b", 1)
+	_, c := e.keyed("o", "c", 1)
+	e.enqueue(queue.NewJob{Kind: "k", Queue: "o", OrderKey: "d"})
+	d := e.enqueue(queue.NewJob{Kind: "k", Queue: "o", OrderKey: "d", RunAt: e.clock.Now().Add(time.Hour)})
+	_, lost := e.keyed("o", "e", 1)
+	_, p := e.keyed("p", "a", 1)
+	heads := map[string]*queue.Job{}
+	for _, j := range append(e.lease("o", 10), e.lease("p", 10)...) {
+		heads[j.Queue+"/"+j.OrderKey] = j
+	}
+	require.Len(e.t, heads, 6, "one head per key")
+	var batch []queue.Settlement
+	for _, name := range []string{"o/a", "o/b", "o/c", "o/d", "o/e", "p/a"} {
+		j := heads[name]
+		s := settlement(j, queue.OutcomeComplete)
+		s.OrderKey = j.OrderKey
+		switch name {
+		case "o/b":
+			s.Outcome, s.RunAt = queue.OutcomeRetry, e.clock.Now().Add(time.Minute)
+			s.Error = &queue.AttemptError{Attempt: j.Attempt, At: e.clock.Now(), Message: "again"}
+		case "o/c":
+			s.Keep = true
+		case "o/e":
+			s.Token++ // not this lease
+		}
+		batch = append(batch, s)
+	}
+	errs := e.settle(batch...)
+	for i, err := range errs {
+		if batch[i].OrderKey == "e" {
+			require.ErrorIs(e.t, err, queue.ErrLeaseLost)
+		} else {
+			require.NoError(e.t, err, "settlement %d", i)
+		}
+	}
+	require.Equal(e.t, []queue.State{queue.StatePending, queue.StateBlocked}, []queue.State{e.state(a[0]), e.state(a[1])})
+	require.Equal(e.t, queue.StateBlocked, e.state(b[0]), "a retried head keeps its key")
+	require.Equal(e.t, queue.StatePending, e.state(c[0]))
+	require.Equal(e.t, queue.StateScheduled, e.state(d), "the next job is due later")
+	require.Equal(e.t, queue.StateBlocked, e.state(lost[0]), "the head whose lease was lost still runs")
+	require.Equal(e.t, queue.StatePending, e.state(p[0]))
+	require.Equal(e.t, []int64{a[0], c[0]}, sortedIDs(e.lease("o", 10)))
+	require.Equal(e.t, []int64{p[0]}, ids(e.lease("p", 10)))
 }

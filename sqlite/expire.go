@@ -25,6 +25,7 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 	if err != nil {
 		return err
 	}
+	var promote sqlstore.KeyPromotions
 	for _, e := range list {
 		reason := queue.ExpiredReason(time.UnixMicro(e.ExpiresAt))
 		moved, err := moveToDead(ctx, x, sqlDeadInsertWaiting, e.ID, micros(now), reason, nil)
@@ -37,9 +38,7 @@ func expireWaiting(ctx context.Context, x *xtx, queueName string, now time.Time)
 		if _, err := endParent(ctx, x, e.ID, sqlstore.DepDead, now); err != nil {
 			return err
 		}
-		if err := promoteNext(ctx, x, queueName, e.OrderKey.String, now); err != nil {
-			return err
-		}
+		promote.Add(queueName, e.OrderKey.String, now)
 	}
-	return nil
+	return promoteKeys(ctx, x, &promote)
 }

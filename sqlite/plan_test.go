@@ -84,6 +84,15 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_scheduled")
 		})
+		t.Run("next job of a key", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlPromoteNext, queue.DefaultQueue, "k1", now)
+			requirePlan(t, plan, "spool_jobs_order")
+		})
+		t.Run("next jobs of keys", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlPromoteKeys, queue.DefaultQueue, `["k1","k2"]`, now)
+			requirePlan(t, plan, "spool_jobs_order")
+			require.Contains(t, plan[0], "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)", "plan: %q", plan)
+		})
 		t.Run("next run time", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlNextRunAt, queue.DefaultQueue)
 			requirePlan(t, plan, "spool_jobs_scheduled")
@@ -133,6 +142,9 @@ func TestQueryPlans(t *testing.T) {
 			j := queue.NewJob{Queue: name, Kind: "fill", Priority: i % 4, Args: i}
 			if i%3 == 0 {
 				j.Delay = time.Duration(i) * time.Minute
+			}
+			if i%5 == 0 {
+				j.OrderKey = fmt.Sprint("k", i%7)
 			}
 			jobs = append(jobs, j)
 		}

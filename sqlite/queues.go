@@ -59,12 +59,11 @@ func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, q
 		if _, err := x.exec(ctx, sqlUnblockDead, name); err != nil {
 			return err
 		}
+		var promote sqlstore.KeyPromotions
 		for _, k := range keys {
-			if err := promoteNext(ctx, x, name, k, now); err != nil {
-				return err
-			}
+			promote.Add(name, k, now)
 		}
-		return nil
+		return promoteKeys(ctx, x, &promote)
 	})
 	if err == nil {
 		s.wakeAfter(tx, name) // keys a dead job held may have moved on

@@ -21,6 +21,7 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		counts := sqlstore.Throughput{}
 		var ended parentsEnded
+		var keys sqlstore.KeyPromotions
 		done, err := completeDeleteBatched(ctx, x, settlements, errs)
 		if err != nil {
 			return err
@@ -37,14 +38,20 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				}
 			}
 			if errs[i] == nil {
-				if err := settled(ctx, x, st, counts); err != nil {
-					return err
-				}
+				// The job left the live set, or (a retry, snooze or
+				// release of a job an operator cancelled meanwhile) may
+				// have: its key may move on, after the loop, with the
+				// batch's other keys (a key whose head stays does not).
+				keys.Add(st.Queue, st.OrderKey, st.Now)
+				counts.Count(st)
 				if err := settleOutput(ctx, x, st); err != nil {
 					return err
 				}
 				ended.settlement(st)
 			}
+		}
+		if err := promoteKeys(ctx, x, &keys); err != nil {
+			return err
 		}
 		if len(settlements) > 0 {
 			if childReady, err = ended.resolve(ctx, x, settlements[0].Now); err != nil {
@@ -60,18 +67,6 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 		s.wakeAfter(tx, "") // children whose parents all ended (deps.go)
 	}
 	return errs, nil
-}
-
-// settled follows a settlement that took effect. The job left the live
-// set, or (a retry, snooze or release of a job an operator cancelled
-// meanwhile) may have: its key may move on; while the job is still the
-// head this does nothing. Then the attempt is counted.
-func settled(ctx context.Context, x *xtx, st queue.Settlement, counts sqlstore.Throughput) error {
-	if err := promoteNext(ctx, x, st.Queue, st.OrderKey, st.Now); err != nil {
-		return err
-	}
-	counts.Count(st)
-	return nil
 }
 
 // settleOne settles st on its own and reports whether its lease still

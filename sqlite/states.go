@@ -36,6 +36,9 @@ const (
 	liveSQL = "(" + pendingSQL + ", " + scheduledSQL + ", " + runningSQL + ", " + blockedSQL + ")"
 	// keyHeadSQL: the states of the head of an ordering key (orderkeys.go).
 	keyHeadSQL = "(" + pendingSQL + ", " + scheduledSQL + ", " + runningSQL + ")"
+	// keyHeadRangeSQL is keyHeadSQL as a range (the three codes follow
+	// each other): one seek in spool_jobs_order where IN makes three.
+	keyHeadRangeSQL = "BETWEEN " + pendingSQL + " AND " + runningSQL
 	// finishedSQL: the states of a job kept after it ended
 	// (spool_jobs_finished).
 	finishedSQL = "(" + completedSQL + ", " + cancelledSQL + ")"

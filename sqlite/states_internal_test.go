@@ -16,4 +16,6 @@ func TestStateLiterals(t *testing.T) {
 	} {
 		require.Equal(t, strconv.Itoa(code), lit)
 	}
+	require.Equal(t, []int{stPending, stScheduled, stRunning}, []int{stPending, stPending + 1, stPending + 2},
+		"keyHeadRangeSQL: the head's states follow each other")
 }

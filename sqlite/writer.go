@@ -522,6 +522,6 @@ var hotStatements = []string{
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlAnyExpiry, sqlResolveOpen,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry, sqlResolveOpen,
 	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
 }

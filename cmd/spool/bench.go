@@ -70,6 +70,10 @@ Scenarios:
 shared by every process) before the pool starts: compare a drain with
 -max-running equal to -workers and one without, to see what the limit costs.
 
+-keys N (drain only) gives job i the ordering key "order:<i mod N>": at most N
+jobs are ready at once, each key's next job promoted as the one before it ends.
+Compare -keys 1000 with no -keys to see what ordering costs.
+
 The enqueue scenarios then drain their jobs (untimed) to check delivery.
 Workers default to the pool's default (100), in multiproc to 16. Set -db to keep the file; it
 must not exist yet. With -db postgres://… the run (multiproc's children
@@ -135,6 +139,8 @@ type benchConfig struct {
 	// maxRunning is the default queue's QueueSettings.MaxRunning, set
 	// before the pool starts (0: no limit).
 	maxRunning int
+	// keys spreads drain's jobs over that many ordering keys (0: none).
+	keys int
 	// stall ends a wait for handlers when no job was handled for this
 	// long; the missing jobs count as lost. Long enough for an expired
 	// lease (30s) to be rescued.
@@ -159,6 +165,7 @@ type benchResult struct {
 	Rate       int      `json:"rate"`
 	Apart      bool     `json:"apart,omitempty"`
 	MaxRunning int      `json:"max_running,omitempty"`
+	Keys       int      `json:"keys,omitempty"`
 	Seconds    float64  `json:"seconds"`
 	JobsPerSec float64  `json:"jobs_per_sec"`
 	P50ms      *float64 `json:"p50_ms"`

@@ -43,11 +43,20 @@ func (b *bench) drainTimed(ctx context.Context) error {
 	return nil
 }
 
-// drain times the pool handling cfg.jobs jobs enqueued beforehand.
+// drain times the pool handling cfg.jobs jobs enqueued beforehand, spread
+// over cfg.keys ordering keys if set.
 func (b *bench) drain(ctx context.Context) error {
 	n := b.cfg.jobs
 	b.tr = newTracker(n, n, false)
-	if err := b.fill(ctx, 0, n, plainJob); err != nil {
+	job := plainJob
+	if k := b.cfg.keys; k > 0 {
+		job = func(seq int) queue.NewJob {
+			j := plainJob(seq)
+			j.OrderKey = fmt.Sprint("order:", seq%k)
+			return j
+		}
+	}
+	if err := b.fill(ctx, 0, n, job); err != nil {
 		return err
 	}
 	return b.drainTimed(ctx)

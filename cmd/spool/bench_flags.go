@@ -78,6 +78,7 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	fs.BoolVar(&cfg.apart, "apart", false, "latency: producers enqueue through a store of their own, as another host's app would (on PostgreSQL their wake-ups reach the workers through NOTIFY)")
 	fs.IntVar(&cfg.maxRunning, "max-running", 0, "the queue's limit `N` on running jobs across processes (QueueSettings.MaxRunning; default 0: none; not multiproc)")
+	fs.IntVar(&cfg.keys, "keys", 0, "drain: spread the jobs over `N` ordering keys (default 0: no keys)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
 	fs.IntVar(&cfg.backlog, "backlog", 0, "multiproc: `N` jobs enqueued before the processes start; without -producers the run is a drain across the processes, timed until the last job ran")
@@ -129,6 +130,7 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"rate", sc.rated, "only latency enqueues at a rate"},
 		{"duration", sc.rated || sc.timed, "only latency and multiproc run for a duration"},
 		{"drained", sc.name == "backlog", "only backlog drains ahead of a backlog"},
+		{"keys", sc.name == "drain", "only drain spreads its jobs over ordering keys"},
 		{"apart", sc.name == "latency", "only latency has producers apart from its workers"},
 		{"procs", multi, "only multiproc runs several processes"},
 		{"backlog", multi, "only multiproc enqueues a backlog before it starts its processes (drain, mixed and backlog take -jobs)"},
@@ -150,7 +152,7 @@ func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"backlog", cfg.backlog}, {"max-running", cfg.maxRunning}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"backlog", cfg.backlog}, {"max-running", cfg.maxRunning}, {"keys", cfg.keys}} {
 		if c.flag == "producers" && c.v == 0 && cfg.backlog > 0 {
 			continue // a drain of the backlog across processes
 		}

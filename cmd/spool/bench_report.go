@@ -34,6 +34,9 @@ func printBench(w io.Writer, r *benchResult) {
 	fmt.Fprintf(tw, "workers\t%s\n", num(r.Workers))
 	fmt.Fprintf(tw, "producers\t%s\n", num(r.Producers))
 	fmt.Fprintf(tw, "rate\t%s\n", num(r.Rate))
+	if r.Keys > 0 {
+		fmt.Fprintf(tw, "ordering keys\t%d\n", r.Keys)
+	}
 	if r.MaxRunning > 0 {
 		fmt.Fprintf(tw, "max running\t%d\n", r.MaxRunning)
 	}

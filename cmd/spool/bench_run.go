@@ -41,6 +41,7 @@ func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res
 	b := &bench{cfg: cfg, stderr: stderr, res: &benchResult{
 		Scenario: cfg.scenario.name, Jobs: cfg.jobs, Workers: cfg.workers,
 		Producers: cfg.producers, Rate: cfg.rate, Apart: cfg.apart, MaxRunning: cfg.maxRunning,
+		Keys: cfg.keys,
 	}}
 	d, err := newBenchDB(cfg.dbPath)
 	if err != nil {

@@ -134,6 +134,15 @@ func TestBenchDB(t *testing.T) {
 	}
 }
 
+// drain -keys spreads its jobs over ordering keys, runs each once and
+// reports the keys.
+func TestBenchDrainKeys(t *testing.T) {
+	got := benchJSON(t, "-scenario", "drain", "-jobs", "2000", "-keys", "10")
+	if got["keys"] != float64(10) || got["jobs"] != float64(2000) || got["lost"] != float64(0) || got["duplicates"] != float64(0) {
+		t.Errorf("keys, jobs, lost, duplicates = %v, %v, %v, %v; want 10, 2000, 0, 0", got["keys"], got["jobs"], got["lost"], got["duplicates"])
+	}
+}
+
 func TestBenchUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -154,6 +163,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-procs", "2"}, "-procs does not apply to -scenario drain"},
 		{[]string{"-apart"}, "-apart does not apply to -scenario drain"},
+		{[]string{"-keys", "0"}, "-keys 0: must be at least 1"},
+		{[]string{"-scenario", "mixed", "-keys", "5"}, "-keys does not apply to -scenario mixed"},
 		{[]string{"-scenario", "latency", "-lease", "2s"}, "-lease does not apply to -scenario latency"},
 		{[]string{"-scenario", "enqueue", "-busy-timeout", "1s"}, "-busy-timeout does not apply to -scenario enqueue"},
 		{[]string{"-scenario", "multiproc", "-jobs", "10"}, "-jobs does not apply to -scenario multiproc (multiproc enqueues for -duration)"},
