@@ -154,6 +154,8 @@
 //	                      "completed", "cancelled", "dead",
 //	                      "oldest_pending_seconds", "paused", "max_pending",
 //	                      "max_running", "rate_limit", "rate_period_seconds",
+//	                      "max_running_per_key", "rate_limit_per_key",
+//	                      "rate_period_per_key_seconds",
 //	                      "workers", "concurrency", "unserved"}; workers
 //	                      counts the live pools that work the queue,
 //	                      concurrency sums their workers for it, unserved
@@ -218,8 +220,8 @@
 // A job is {"id", "queue", "kind", "state", "priority", "attempt",
 // "max_attempts", "timeout_ms", "created_at", "run_at", "attempted_at",
 // "finished_at", "leased_by", "lease_until", "cancel_requested",
-// "unique_key", "order_key", "expires_at", "metadata", "last_error",
-// "dead_reason"}; /api/jobs/{id}
+// "unique_key", "order_key", "partition_key", "expires_at", "metadata",
+// "last_error", "dead_reason"}; /api/jobs/{id}
 // adds "payload" (the JSON itself when the payload is JSON, else a string),
 // "payload_encoding" ("json", "text" or "base64"), "payload_bytes" (its
 // size), "payload_url" (/api/jobs/{id}/payload) and "errors": [{"attempt",
@@ -227,8 +229,8 @@
 // latest; see queue.AppendAttemptError). "errors_dropped" counts the failed
 // attempts whose errors were not kept, which lie after the first entry of
 // "errors". Times that have not happened are null; "leased_by",
-// "unique_key", "order_key", "metadata", "last_error", "dead_reason",
-// "errors" and "errors_dropped" are left out when empty. A payload longer
+// "unique_key", "order_key", "partition_key", "metadata", "last_error",
+// "dead_reason", "errors" and "errors_dropped" are left out when empty. A payload longer
 // than MaxPayloadShown bytes is cut: "payload" holds its first bytes (as
 // "text" when they are UTF-8, else "base64") and "payload_truncated" is
 // true; fetch "payload_url" for the rest. The job page cuts it the same

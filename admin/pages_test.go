@@ -217,15 +217,28 @@ func TestQueuesPage(t *testing.T) {
 	require.NoError(t, e.q.Inspector().SetQueueSettings(context.Background(), "mail", queue.QueueSettings{RateLimit: 20, RatePeriod: time.Minute}))
 	body = e.getOK("/queues")
 	require.Regexp(t, `(?s)<tr data-queue="mail">.*?<span class="muted rate-limit" title="At most 20 jobs start per 1m across every process[^"]*">20 per 1m</span>`, body)
+	require.NotContains(t, body, "per-key", "no per-key limit, nothing shown")
+	require.NoError(t, e.q.Inspector().SetQueueSettings(context.Background(), "mail", queue.QueueSettings{MaxRunningPerKey: 2, RateLimitPerKey: 5, RatePeriodPerKey: time.Minute}))
+	body = e.getOK("/queues")
+	require.Regexp(t, `(?s)<tr data-queue="mail">.*?<span class="muted rate-limit-per-key" title="At most 5 jobs of one partition key start per 1m across every process[^"]*">5 per 1m per key</span>`, body)
+	require.Regexp(t, `(?s)<tr data-queue="mail">.*?data-label="Running">0 <span class="muted max-running-per-key" title="At most 2 jobs of one partition key running at once across every process[^"]*">2 max per key</span>`, body)
 	qs := decode[struct {
 		Queues []struct {
-			Name       string
-			MaxRunning int `json:"max_running"`
+			Name             string
+			MaxRunning       int     `json:"max_running"`
+			MaxRunningPerKey int     `json:"max_running_per_key"`
+			RateLimitPerKey  int     `json:"rate_limit_per_key"`
+			RatePeriodPerKey float64 `json:"rate_period_per_key_seconds"`
 		}
 	}](t, e.get("/api/queues"))
 	limits := map[string]int{}
 	for _, q := range qs.Queues {
 		limits[q.Name] = q.MaxRunning
+		if q.Name == "mail" {
+			require.Equal(t, 2, q.MaxRunningPerKey)
+			require.Equal(t, 5, q.RateLimitPerKey)
+			require.Equal(t, 60.0, q.RatePeriodPerKey)
+		}
 	}
 	require.Equal(t, 3, limits["orders"])
 	require.Contains(t, limits, "mail")

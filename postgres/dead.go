@@ -17,13 +17,13 @@ import (
 // job must still be in.
 const deadMoveFrom = `WITH j AS (DELETE FROM spool.jobs j WHERE j.id = $4 %s
   RETURNING j.id, j.queue, j.kind, j.priority, j.attempt, j.max_attempts, j.timeout_us, j.created_at, j.run_at,
-    j.attempted_at, j.unique_key, j.order_key, ` + deadBlocksKey + ` AS blocks_key, j.expires_at, j.metadata,
+    j.attempted_at, j.unique_key, j.order_key, j.partition_key, ` + deadBlocksKey + ` AS blocks_key, j.expires_at, j.metadata,
     coalesce($3::text, j.errors) AS errors, j.payload)
 INSERT INTO spool.dead
   (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
-   died_at, reason, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload)
+   died_at, reason, unique_key, order_key, partition_key, blocks_key, expires_at, metadata, errors, payload)
 SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
-   $1, $2, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload FROM j`
+   $1, $2, unique_key, order_key, partition_key, blocks_key, expires_at, metadata, errors, payload FROM j`
 
 var (
 	// sqlDeadMove moves a running job whose lease (token $5) still holds;

@@ -28,8 +28,8 @@ const (
 	// sqlInsertJob inserts one job and returns its id; no row when a live
 	// job holds its unique key.
 	sqlInsertJob = `INSERT INTO spool.jobs
-  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload, partition_key)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveSQL + ` DO NOTHING
   RETURNING id`
 	// sqlUniqueHolder finds the live job that holds a unique key.
@@ -288,7 +288,7 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 		var id int64
 		err := x.queryRow(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, x.f.us(j.RunAt),
 			j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
-			x.f.nullUS(j.ExpiresAt), meta, payloadOf(j)).Scan(&id)
+			x.f.nullUS(j.ExpiresAt), meta, payloadOf(j), nullString(j.PartitionKey)).Scan(&id)
 		if err == nil {
 			*res = queue.EnqueueResult{ID: id}
 			if j.Batch != 0 {

@@ -68,6 +68,8 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"probe of a limited queue", sqlProbeLimited, []any{"default", now}},
 		{"promote", sqlPromote, []any{"default", now}},
 		{"next run time", sqlNextRunAt, []any{"default"}},
+		{"ready jobs with their partition keys, counts and buckets", sqlKeyWalk, []any{"default", 64, 0, now}},
+		{"lease of picked jobs", sqlLeaseIDs, []any{now, until, int64(9), "w", ids}},
 		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},
 		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3), []string{"k", "k", "k", "k", "k"}, []int32{0, 1, 2, 9, 15}}},
 		{"lock jobs", sqlLockJobs, []any{ids}},

@@ -63,6 +63,10 @@ SELECT count(*) FROM gone`
   (SELECT key FROM spool.processed WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 	sqlPruneUnique = `DELETE FROM spool.unique_periods WHERE key = ANY (ARRAY
   (SELECT key FROM spool.unique_periods WHERE until < $1 ORDER BY until LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	// sqlPruneKeyRates removes per-key rate buckets full again before $1
+	// (partition_rates_full), at most $2.
+	sqlPruneKeyRates = `DELETE FROM spool.partition_rates WHERE ctid = ANY (ARRAY
+  (SELECT ctid FROM spool.partition_rates WHERE full_at < $1 ORDER BY full_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
 
 // Prune implements queue.Store.
@@ -94,7 +98,7 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 		for _, c := range []struct {
 			query  string
 			before time.Time
-		}{{sqlPruneProcessed, p.ProcessedBefore}, {sqlPruneUnique, p.UniqueBefore}} {
+		}{{sqlPruneProcessed, p.ProcessedBefore}, {sqlPruneUnique, p.UniqueBefore}, {sqlPruneKeyRates, p.RateBucketsFullBefore}} {
 			if c.before.IsZero() {
 				continue
 			}

@@ -28,11 +28,14 @@ func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 }
 
 const (
-	sqlSetQueueSettings = `INSERT INTO spool.queues (name, max_pending, dead_skips_key, updated_at, max_running, rate_limit, rate_period_us)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)
+	sqlSetQueueSettings = `INSERT INTO spool.queues (name, max_pending, dead_skips_key, updated_at, max_running, rate_limit, rate_period_us,
+    max_running_per_key, rate_limit_per_key, rate_period_per_key_us)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
   ON CONFLICT (name) DO UPDATE SET max_pending = excluded.max_pending, dead_skips_key = excluded.dead_skips_key,
     updated_at = excluded.updated_at, max_running = excluded.max_running,
-    rate_limit = excluded.rate_limit, rate_period_us = excluded.rate_period_us`
+    rate_limit = excluded.rate_limit, rate_period_us = excluded.rate_period_us,
+    max_running_per_key = excluded.max_running_per_key, rate_limit_per_key = excluded.rate_limit_per_key,
+    rate_period_per_key_us = excluded.rate_period_per_key_us`
 	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool.dead WHERE queue = $1 AND order_key IS NOT NULL AND blocks_key
   ORDER BY order_key`
 	sqlUnblockDead = `UPDATE spool.dead SET blocks_key = false WHERE queue = $1 AND order_key IS NOT NULL AND blocks_key`
@@ -44,8 +47,10 @@ const (
 func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
 	limit, running := nullPositive(qs.MaxPending), nullPositive(qs.MaxRunning)
 	rate, period := sqlstore.RateSetting(qs)
+	keyRate, keyPeriod := sqlstore.KeyRateSetting(qs)
 	return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now), running, rate, period); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, x.f.us(now), running, rate, period,
+			nullPositive(qs.MaxRunningPerKey), keyRate, keyPeriod); err != nil {
 			return err
 		}
 		x.wake(name)

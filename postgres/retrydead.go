@@ -32,9 +32,9 @@ const (
 	// its unique key in the meantime.
 	sqlRetryOneDead = `INSERT INTO spool.jobs
   (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
-   unique_key, order_key, expires_at, metadata, errors, payload)
+   unique_key, order_key, partition_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, $2, priority, $3, 0, max_attempts, timeout_us, created_at,
-   unique_key, order_key, NULL, metadata, errors, payload
+   unique_key, order_key, partition_key, NULL, metadata, errors, payload
   FROM spool.dead WHERE id = $1
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveSQL + ` DO NOTHING
   RETURNING id`

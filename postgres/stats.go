@@ -210,23 +210,25 @@ func (r statsReader) addStuck(ctx context.Context, _ time.Time) error {
 }
 
 const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0),
-  coalesce(rate_limit, 0), coalesce(rate_period_us, 0) FROM spool.queues`
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0),
+  coalesce(max_running_per_key, 0), coalesce(rate_limit_per_key, 0), coalesce(rate_period_per_key_us, 0) FROM spool.queues`
 
 // addSettings lists every queue that has a settings row (paused, resumed,
-// or given settings), with whether it is paused and its MaxPending and
-// MaxRunning limits.
+// or given settings), with whether it is paused and its limits.
 func (r statsReader) addSettings(ctx context.Context, _ time.Time) error {
 	return r.each(ctx, sqlStatsSettings, func(rows *sql.Rows) error {
 		var name string
 		var paused bool
-		var n, running, rate int
-		var period int64
-		if err := rows.Scan(&name, &paused, &n, &running, &rate, &period); err != nil {
+		var n, running, rate, keyRunning, keyRate int
+		var period, keyPeriod int64
+		if err := rows.Scan(&name, &paused, &n, &running, &rate, &period, &keyRunning, &keyRate, &keyPeriod); err != nil {
 			return err
 		}
 		q := r.qs.Get(name)
 		q.Paused, q.MaxPending, q.MaxRunning = paused, n, running
 		q.RateLimit, q.RatePeriod = rate, time.Duration(period)*time.Microsecond
+		q.MaxRunningPerKey, q.RateLimitPerKey = keyRunning, keyRate
+		q.RatePeriodPerKey = time.Duration(keyPeriod) * time.Microsecond
 		return nil
 	})
 }

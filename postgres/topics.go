@@ -171,8 +171,11 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 				jobs = append(jobs, queue.DeliveryJob(sub.Subscription, rec, now, defaults))
 			}
 		}
-		res.Jobs, err = deliver(ctx, x, now, jobs)
-		return err
+		if !x.grouped {
+			res.Jobs, err = deliver(ctx, x, now, jobs)
+			return err
+		}
+		return x.deliverInGroup(ctx, now, jobs, &res.Jobs)
 	})
 	return res, err
 }

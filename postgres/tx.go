@@ -21,6 +21,11 @@ type xtx struct {
 	// subs are the caught-up subscriptions, once subsRead (topics.go).
 	subs     []*subRow
 	subsRead bool
+	// grouped: a group writer's transaction (groupwrite.go), in which
+	// Publish leaves its deliveries without an ordering key in pending for
+	// one insert with the group's, before the commit (flushDeliveries).
+	grouped bool
+	pending []pendingDelivery
 }
 
 func (x *xtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -132,12 +132,15 @@
 //   - Back-pressure. [QueueSettings].MaxPending is exact: a backend with
 //     concurrent writers serialises enqueues into a queue that has a limit
 //     (a lock on the queue's settings row), and only into such queues.
-//   - Shared limits. [QueueSettings].MaxRunning and RateLimit hold across
+//   - Shared limits. [QueueSettings].MaxRunning and RateLimit, and the
+//     per-partition-key MaxRunningPerKey and RateLimitPerKey, hold across
 //     every process on the store: a backend with concurrent writers
 //     serialises leases of a queue that has one (a lock on the queue's
 //     settings row), and only of such queues. A running job counts
-//     against MaxRunning while its lease holds, so a dead process's slots
-//     come back when its leases expire.
+//     against MaxRunning (and its key's MaxRunningPerKey) while its lease
+//     holds, so a dead process's slots come back when its leases expire.
+//     Under per-key limits a lease walks at most [MaxKeyWalk] ready jobs
+//     in lease order, passing over those of saturated keys.
 //   - Due jobs. [Store.Lease] returns jobs ready by its Now: pending ones,
 //     and scheduled ones whose run time has come, however the backend
 //     finds them (SQLite promotes them inside the lease; a server database

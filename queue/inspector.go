@@ -261,7 +261,9 @@ func (in *Inspector) setPaused(ctx context.Context, tx *sql.Tx, name string, pau
 }
 
 // SetQueueSettings stores a queue's settings (back-pressure limit, what a
-// dead job does to its ordering key) for every process on the store.
+// dead job does to its ordering key, shared limits on running jobs and
+// their rate, queue-wide and per partition key) for every process on the
+// store.
 func (in *Inspector) SetQueueSettings(ctx context.Context, name string, s QueueSettings) error {
 	return in.setQueueSettings(ctx, nil, name, s)
 }
@@ -292,6 +294,18 @@ func (in *Inspector) setQueueSettings(ctx context.Context, tx *sql.Tx, name stri
 	}
 	if s.MaxRunning < 0 {
 		return fmt.Errorf("%w: queue %q: MaxRunning %d is negative", ErrInvalidArgument, name, s.MaxRunning)
+	}
+	if s.MaxRunningPerKey < 0 {
+		return fmt.Errorf("%w: queue %q: MaxRunningPerKey %d is negative", ErrInvalidArgument, name, s.MaxRunningPerKey)
+	}
+	if s.RateLimitPerKey < 0 {
+		return fmt.Errorf("%w: queue %q: RateLimitPerKey %d is negative", ErrInvalidArgument, name, s.RateLimitPerKey)
+	}
+	if s.RatePeriodPerKey < 0 || (s.RatePeriodPerKey > 0 && s.RatePeriodPerKey < time.Millisecond) {
+		return fmt.Errorf("%w: queue %q: RatePeriodPerKey %s is not at least 1ms", ErrInvalidArgument, name, s.RatePeriodPerKey)
+	}
+	if s.RateLimitPerKey > 0 && s.RatePeriodPerKey == 0 {
+		s.RatePeriodPerKey = time.Second
 	}
 	return in.q.store.SetQueueSettings(ctx, tx, name, s, in.q.opts.Now())
 }

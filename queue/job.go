@@ -74,6 +74,9 @@ type Job struct {
 	// OrderKey is the job's ordering key, if any: jobs of one key in one
 	// queue run one at a time, in enqueue order.
 	OrderKey string
+	// PartitionKey is the job's partition key, if any: the queue's per-key
+	// limits (QueueSettings.MaxRunningPerKey, RateLimitPerKey) count it.
+	PartitionKey string
 	// ExpiresAt is when the job dies unstarted ("expired"); zero for never.
 	ExpiresAt time.Time
 	// CreatedAt is when the job was enqueued.
@@ -207,6 +210,14 @@ type NewJob struct {
 	// retries or deletes it, unless the queue's settings say to move on
 	// (QueueSettings.DeadSkipsKey). Same character rules as UniqueKey.
 	OrderKey string
+	// PartitionKey names the partition (a customer, a partner account) the
+	// job's work is for: the queue's per-key limits
+	// (QueueSettings.MaxRunningPerKey, RateLimitPerKey and
+	// RatePeriodPerKey) hold for each key across every process. A job
+	// without one is not subject to per-key limits (the queue-wide limits
+	// still apply). Independent of OrderKey: a job may have both. At most
+	// 512 bytes of valid UTF-8 without NUL bytes.
+	PartitionKey string
 	// ExpiresAt is a deadline to start by: a job not started by then goes
 	// to the dead table with the reason "expired" (a message TTL). Zero
 	// means never. Years 1 to 9999 (UTC), as for RunAt.

@@ -109,7 +109,8 @@ type Store interface {
 	// Prune deletes completed and cancelled jobs finished before the given
 	// times, dead jobs that died before DeadBefore, processed keys
 	// recorded before ProcessedBefore, unique periods that ended before
-	// UniqueBefore and throughput records before MetricsBefore, at most
+	// UniqueBefore, per-key rate buckets full again before
+	// RateBucketsFullBefore and throughput records before MetricsBefore, at most
 	// p.Limit of each kind. It returns how many jobs, processed keys and
 	// periods it deleted: a caller that gets p.Limit or more calls again
 	// for the rest.
@@ -146,11 +147,17 @@ type LeaseResult struct {
 	// when a running job of the queue settles or its lease expires: a
 	// worker looks again then.
 	MaxRunning int
-	// Limited is true when the queue's MaxRunning cut the lease short:
-	// more jobs may be ready.
+	// MaxRunningPerKey is the queue's limit on running jobs of one
+	// partition key the lease obeyed (QueueSettings.MaxRunningPerKey; 0:
+	// none). As for MaxRunning, a settle frees a slot worth a look.
+	MaxRunningPerKey int
+	// Limited is true when the queue's MaxRunning cut the lease short, or
+	// when its per-key limits made it pass over ready jobs of saturated
+	// partition keys: more jobs may be ready.
 	Limited bool
 	// RateLimitedUntil is set when the queue's RateLimit cut the lease
-	// short: when the next job may start.
+	// short, or its RateLimitPerKey made it pass over jobs: the earliest
+	// time the next of those jobs may start.
 	RateLimitedUntil time.Time
 }
 
@@ -269,6 +276,11 @@ type PruneParams struct {
 	// that were closed) before it, with their members' records. Zero keeps
 	// them.
 	BatchesBefore time.Time
+	// RateBucketsFullBefore removes the per-partition-key rate buckets
+	// (QueueSettings.RateLimitPerKey) that were full again before it: idle
+	// long enough to refill, they hold nothing a new bucket would not.
+	// Zero keeps them.
+	RateBucketsFullBefore time.Time
 	// Rules give the jobs of some queues or kinds cut-offs of their own,
 	// in place of CompletedBefore, CancelledBefore and DeadBefore. A job
 	// follows the first rule that matches it; jobs no rule matches follow
@@ -346,6 +358,11 @@ type QueueStats struct {
 	// limit; see QueueSettings.RateLimit).
 	RateLimit  int
 	RatePeriod time.Duration
+	// MaxRunningPerKey, RateLimitPerKey and RatePeriodPerKey are the
+	// queue's per-partition-key limits (0: none; see QueueSettings).
+	MaxRunningPerKey int
+	RateLimitPerKey  int
+	RatePeriodPerKey time.Duration
 	// Workers counts the live worker pools that work the queue, and
 	// Concurrency sums their MaxWorkers for it (see Stats.ProcessesTracked).
 	Workers     int
@@ -384,7 +401,33 @@ type QueueSettings struct {
 	// RatePeriod is RateLimit's period, at least a millisecond. Defaults
 	// to a second.
 	RatePeriod time.Duration
+	// MaxRunningPerKey limits the jobs of one partition key
+	// (NewJob.PartitionKey) of the queue running at once across every
+	// process on the store, counted as MaxRunning counts (a running job
+	// counts while its lease holds). Jobs without a partition key are not
+	// limited by it. A lease passes over ready jobs of saturated keys and
+	// takes those behind them, looking at most MaxKeyWalk ready jobs
+	// deep, so a backlog of one hot key never makes leases slow; jobs past
+	// that depth wait until the hot key's backlog shrinks. 0 means no
+	// limit (and leases cost nothing more).
+	MaxRunningPerKey int
+	// RateLimitPerKey limits how many jobs of one partition key of the
+	// queue start per RatePeriodPerKey across every process: a token
+	// bucket per key kept in the store (created on first use, pruned once
+	// idle long enough to be full again), spent by each lease as RateLimit
+	// is. Jobs without a partition key are not limited by it. 0 means no
+	// limit. RateLimit, MaxRunning and a pool's own limit apply as well.
+	RateLimitPerKey int
+	// RatePeriodPerKey is RateLimitPerKey's period, at least a
+	// millisecond. Defaults to a second.
+	RatePeriodPerKey time.Duration
 }
+
+// MaxKeyWalk is how many ready jobs of a queue a lease looks at, in lease
+// order, when the queue has per-key limits (QueueSettings.MaxRunningPerKey,
+// RateLimitPerKey): it takes the first jobs whose partition key has room,
+// passing over those of saturated keys.
+const MaxKeyWalk = 1000
 
 // MinuteStats counts settled attempts in one minute.
 type MinuteStats struct {

@@ -97,6 +97,12 @@ func (q *Queue) normalizeFields(j *NewJob) (string, error) {
 		return "UniqueKey", invalid("%d bytes is longer than %d", len(j.UniqueKey), maxUniqueKeyLen)
 	case len(j.OrderKey) > maxUniqueKeyLen:
 		return "OrderKey", invalid("%d bytes is longer than %d", len(j.OrderKey), maxUniqueKeyLen)
+	case len(j.PartitionKey) > maxUniqueKeyLen:
+		return "PartitionKey", invalid("%d bytes is longer than %d", len(j.PartitionKey), maxUniqueKeyLen)
+	case strings.IndexByte(j.PartitionKey, 0) >= 0:
+		return "PartitionKey", invalid("%q has a NUL byte", j.PartitionKey)
+	case !utf8.ValidString(j.PartitionKey):
+		return "PartitionKey", invalid("%q is not valid UTF-8", j.PartitionKey)
 	}
 	if j.MaxAttempts == 0 {
 		j.MaxAttempts = q.opts.MaxAttempts

@@ -11,9 +11,10 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// limitsArea: QueueSettings.MaxRunning and RateLimit, limits that every
-// process sharing the store obeys.
-var limitsArea = area{"Limits", []testCase{
+// limitsArea: QueueSettings.MaxRunning and RateLimit, and their per
+// partition key twins (partition.go), limits that every process sharing
+// the store obeys.
+var limitsArea = area{"Limits", append([]testCase{
 	{"MaxRunningHoldsAcrossStores", testMaxRunningAcrossStores},
 	{"MaxRunningSlotsComeBackWhenLeasesExpire", testMaxRunningExpiry},
 	{"MaxRunningZeroMeansNoLimit", testMaxRunningOff},
@@ -21,7 +22,7 @@ var limitsArea = area{"Limits", []testCase{
 	{"RateLimitSharedAcrossStores", testRateLimitAcrossStores},
 	{"LimitedQueueRunsScheduledJobs", testLimitedScheduled},
 	{"RateLimitHoldsUnderConcurrentLeases", testRateLimitConcurrent},
-}}
+}, partitionCases...)}
 
 // peerStore opens a second store on the case's database: another process.
 func (e *env) peerStore() queue.Store {

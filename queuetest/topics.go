@@ -1,8 +1,12 @@
 package queuetest
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -22,6 +26,7 @@ var topicArea = area{"Topic", []testCase{
 	{"SubscribeIdempotent", testTopicSubscribeIdempotent},
 	{"EventsBySeqTimeAndLimit", testTopicEvents},
 	{"OneTopicByName", testTopicGet},
+	{"PeerSubscriptionsApplyToNextPublish", testTopicPeerSubscriptions},
 }}
 
 func (e *env) topicStore() queue.TopicStore {
@@ -521,4 +526,113 @@ func testTopicGet(e *env) {
 	}
 	_, err = e.q.Topics().Get(e.ctx, "")
 	require.ErrorIs(e.t, err, queue.ErrInvalidArgument)
+}
+
+// Publishes from many goroutines (a store may write them together) while
+// another process subscribes and unsubscribes: every event goes to each
+// subscription caught up when it is published, exactly once. A
+// subscription added by the other process gets every event from some
+// point on, at the latest from the first publish begun after Subscribe
+// returned; one it removed gets every event up to some point, and none
+// begun after Unsubscribe returned. Each publish counts its own jobs, and
+// the topic's sequence numbers have no gap.
+func testTopicPeerSubscriptions(e *env) {
+	e.topicStore()
+	peer, err := queue.New(e.peerStore(), queue.Options{Now: e.clock.Now})
+	require.NoError(e.t, err)
+	e.subscribe(queue.Subscription{Name: "all", Pattern: "orders.#", Queue: "all", Kind: "k"})
+	e.subscribe(queue.Subscription{Name: "gone", Pattern: "orders.*", Queue: "gone", Kind: "k"})
+
+	const publishers, each = 8, 40
+	type sent struct {
+		res                queue.PublishResult
+		afterSub, afterUns bool // begun after Subscribe, Unsubscribe returned
+	}
+	var (
+		mu        sync.Mutex
+		all       []sent
+		subbed    atomic.Bool
+		unsubbed  atomic.Bool
+		published = make(chan struct{}, publishers*each)
+		wg        sync.WaitGroup
+	)
+	for range publishers {
+		wg.Go(func() {
+			for range each {
+				s := sent{afterSub: subbed.Load(), afterUns: unsubbed.Load()}
+				r, err := e.q.Publish(e.ctx, queue.Event{Topic: "orders.created"})
+				if err != nil {
+					e.t.Error(err)
+					return
+				}
+				s.res = r
+				mu.Lock()
+				all = append(all, s)
+				mu.Unlock()
+				published <- struct{}{}
+			}
+		})
+	}
+	wait := func(n int) {
+		for range n {
+			<-published
+		}
+	}
+	wait(publishers * each / 4)
+	require.NoError(e.t, peer.Topics().Subscribe(e.ctx, queue.Subscription{Name: "late", Pattern: "orders.created", Queue: "late", Kind: "k"}))
+	subbed.Store(true)
+	wait(publishers * each / 4)
+	require.NoError(e.t, peer.Topics().Unsubscribe(e.ctx, "gone"))
+	unsubbed.Store(true)
+	wg.Wait()
+	require.Len(e.t, all, publishers*each)
+
+	delivered := func(q string) map[int64]bool {
+		e.t.Helper()
+		list, err := e.store.List(e.ctx, queue.ListFilter{Queue: q, Limit: 2 * publishers * each})
+		require.NoError(e.t, err)
+		got := map[int64]bool{}
+		for _, j := range list {
+			id, err := strconv.ParseInt(j.Metadata[queue.MetadataEventID], 10, 64)
+			require.NoError(e.t, err)
+			require.False(e.t, got[id], "event %d delivered twice to %s", id, q)
+			got[id] = true
+		}
+		return got
+	}
+	sets := map[string]map[int64]bool{"all": delivered("all"), "late": delivered("late"), "gone": delivered("gone")}
+	slices.SortFunc(all, func(a, b sent) int { return cmp.Compare(a.res.EventID, b.res.EventID) })
+	seqs := map[int64]bool{}
+	for i, s := range all {
+		require.False(e.t, seqs[s.res.Seq], "seq %d twice", s.res.Seq)
+		seqs[s.res.Seq] = true
+		if i > 0 {
+			require.Greater(e.t, s.res.EventID, all[i-1].res.EventID)
+		}
+		jobs := 0
+		for _, set := range sets {
+			if set[s.res.EventID] {
+				jobs++
+			}
+		}
+		require.Equal(e.t, jobs, s.res.Jobs, "event %d's jobs", s.res.EventID)
+		require.True(e.t, sets["all"][s.res.EventID], "event %d to all", s.res.EventID)
+		if s.afterSub {
+			require.True(e.t, sets["late"][s.res.EventID], "event %d, published after Subscribe returned", s.res.EventID)
+		}
+		if s.afterUns {
+			require.False(e.t, sets["gone"][s.res.EventID], "event %d, published after Unsubscribe returned", s.res.EventID)
+		}
+		if i > 0 && sets["late"][all[i-1].res.EventID] {
+			require.True(e.t, sets["late"][s.res.EventID], "late has every event from its first one (event %d)", s.res.EventID)
+		}
+		if i > 0 && !sets["gone"][all[i-1].res.EventID] {
+			require.False(e.t, sets["gone"][s.res.EventID], "gone has no event after its last one (event %d)", s.res.EventID)
+		}
+	}
+	for n := int64(1); n <= publishers*each; n++ {
+		require.True(e.t, seqs[n], "seq %d missing", n)
+	}
+	require.NotEmpty(e.t, sets["late"])
+	require.NotEmpty(e.t, sets["gone"])
 }

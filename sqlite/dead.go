@@ -17,9 +17,9 @@ import (
 // the job must still be in.
 const deadInsertFrom = `INSERT INTO spool_dead
   (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
-   died_at, reason, unique_key, order_key, blocks_key, expires_at, metadata, errors, payload)
+   died_at, reason, unique_key, order_key, partition_key, blocks_key, expires_at, metadata, errors, payload)
   SELECT id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, attempted_at,
-   ?1, ?2, unique_key, order_key, ` + deadBlocksKey + `, expires_at, metadata,
+   ?1, ?2, unique_key, order_key, partition_key, ` + deadBlocksKey + `, expires_at, metadata,
    coalesce(?3, errors), payload
   FROM spool_jobs WHERE id = ?4`
 

@@ -15,8 +15,8 @@ const (
 	// sqlInsertJob inserts one job; ON CONFLICT DO NOTHING skips a job
 	// whose unique key a live job holds (the unique index decides).
 	sqlInsertJob = `INSERT INTO spool_jobs
-  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  (queue, kind, state, priority, run_at, max_attempts, timeout_us, created_at, unique_key, order_key, expires_at, metadata, payload, partition_key)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT DO NOTHING`
 	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN ` + liveSQL
 	// sqlKeyBusy: does the ordering key have a live job, or a dead job that
@@ -159,7 +159,7 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 	}
 	r, err := x.exec(ctx, sqlInsertJob, j.Queue, j.Kind, state, j.Priority, micros(j.RunAt),
 		j.MaxAttempts, j.Timeout.Microseconds(), nowUS, nullString(j.UniqueKey), nullString(j.OrderKey),
-		nullMicros(j.ExpiresAt), meta, j.Payload)
+		nullMicros(j.ExpiresAt), meta, j.Payload, nullString(j.PartitionKey))
 	if err != nil {
 		return err
 	}

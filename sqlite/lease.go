@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,8 @@ const (
 	// sqlQueueLease reads the settings a lease obeys: one row, whatever
 	// they are, so a queue without a limit costs no extra statement.
 	sqlQueueLease = `SELECT paused, coalesce(max_running, 0),
-  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0)
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0),
+  coalesce(max_running_per_key, 0), coalesce(rate_limit_per_key, 0), coalesce(rate_period_per_key_us, 0)
   FROM spool_queues WHERE name = ?`
 	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
 	sqlSpendRate = `UPDATE spool_queues SET rate_tokens = ?, rate_at = ? WHERE name = ?`
@@ -45,12 +47,114 @@ const (
 	// leasedColumns is what sqlLeased reads, in scanLeased's order: the
 	// columns the lease itself did not just set.
 	leasedColumns = `id, kind, priority, run_at, attempt, max_attempts, timeout_us, created_at,
-  unique_key, order_key, expires_at, metadata, errors, payload`
+  unique_key, order_key, partition_key, expires_at, metadata, errors, payload`
 	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = ` + scheduledSQL
 	// sqlAnyExpiry probes the expiry index: one lookup per lease.
 	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool_jobs
   WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
 )
+
+// Per-partition-key limits (QueueSettings.MaxRunningPerKey, RateLimitPerKey).
+// A queue without them never runs these.
+const (
+	// sqlRunningByKey counts each partition key's running jobs of a queue
+	// whose lease holds (spool_jobs_running_key: only keyed running jobs).
+	sqlRunningByKey = `SELECT partition_key, count(*) FROM spool_jobs
+  WHERE queue = ? AND state = ` + runningSQL + ` AND partition_key IS NOT NULL AND lease_until > ?
+  GROUP BY partition_key`
+	// sqlKeyWalk reads a queue's ready jobs in lease order (spool_jobs_ready)
+	// with their keys, at most queue.MaxKeyWalk; the lease reads no further
+	// than it needs.
+	sqlKeyWalk = `SELECT id, partition_key FROM spool_jobs WHERE queue = ? AND state = ` + pendingSQL + `
+  ORDER BY priority DESC, run_at, id LIMIT ?`
+	// sqlKeyRate reads a key's rate bucket.
+	sqlKeyRate = `SELECT tokens, rate_at FROM spool_partition_rates WHERE queue = ? AND key = ?`
+	// sqlSpendKeyRate stores a key's rate bucket after a lease spent it.
+	sqlSpendKeyRate = `INSERT INTO spool_partition_rates (queue, key, tokens, rate_at, full_at) VALUES (?1, ?2, ?3, ?4, ?5)
+  ON CONFLICT (queue, key) DO UPDATE SET tokens = ?3, rate_at = ?4, full_at = ?5`
+	// sqlLeaseIDs leases the jobs a KeyPicker chose (a JSON array of ids).
+	sqlLeaseIDs = `UPDATE spool_jobs
+  SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = ?, lease_until = ?, lease_token = ?, leased_by = ?
+  WHERE id IN (SELECT value FROM json_each(?)) AND state = ` + pendingSQL
+)
+
+// leaseByKey leases the first ready jobs whose partition keys have room
+// (keys: the queue's per-key limits, Now and Want set), walking the ready
+// jobs no further than it needs, and returns how many it leased.
+func leaseByKey(ctx context.Context, x *xtx, p queue.LeaseParams, keys *sqlstore.KeyPicker, token, now, until int64) (int64, error) {
+	if keys.MaxRunning > 0 {
+		rows, err := x.query(ctx, sqlRunningByKey, p.Queue, now)
+		if err != nil {
+			return 0, err
+		}
+		keys.Running = map[string]int{}
+		for rows.Next() {
+			var key string
+			var n int
+			if err := rows.Scan(&key, &n); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			keys.Running[key] = n
+		}
+		if err := closeRows(rows); err != nil {
+			return 0, err
+		}
+	}
+	keys.Load = func(key string) (float64, int64, bool, error) {
+		var tokens float64
+		var at int64
+		switch err := x.queryRow(ctx, sqlKeyRate, p.Queue, key).Scan(&tokens, &at); err {
+		case nil:
+			return tokens, at, true, nil
+		case sql.ErrNoRows:
+			return 0, 0, false, nil
+		default:
+			return 0, 0, false, err
+		}
+	}
+	rows, err := x.query(ctx, sqlKeyWalk, p.Queue, queue.MaxKeyWalk)
+	if err != nil {
+		return 0, err
+	}
+	for !keys.Done() && rows.Next() {
+		var id int64
+		var key sql.NullString
+		if err := rows.Scan(&id, &key); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if err := keys.Offer(id, key.String); err != nil {
+			rows.Close()
+			return 0, err
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return 0, err
+	}
+	if len(keys.IDs) == 0 {
+		return 0, nil
+	}
+	ids, err := json.Marshal(keys.IDs)
+	if err != nil {
+		return 0, err
+	}
+	r, err := x.exec(ctx, sqlLeaseIDs, now, until, token, p.Worker, string(ids))
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+// closeRows closes rows read in part or in full, and returns the error
+// that ended them.
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // leaseSelectSQL is the job-selecting part of sqlLease, for the query-plan
 // test.
@@ -68,8 +172,10 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		var paused, expiring bool
 		var maxRunning int
 		var rate sqlstore.RateBucket
+		var keys sqlstore.KeyPicker
 		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning,
-			&rate.Limit, &rate.Period, &rate.Tokens, &rate.At); err {
+			&rate.Limit, &rate.Period, &rate.Tokens, &rate.At,
+			&keys.MaxRunning, &keys.Rate.Limit, &keys.Rate.Period); err {
 		case nil, sql.ErrNoRows:
 		default:
 			return err
@@ -111,17 +217,40 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		if limit == 0 {
 			return nil
 		}
-		r, err := x.exec(ctx, sqlLease, now, until, token, p.Worker, p.Queue, limit)
-		if err != nil {
-			return err
+		var n int64
+		if keys.MaxRunning > 0 || keys.Rate.Limit > 0 {
+			res.MaxRunningPerKey = keys.MaxRunning
+			keys.Now, keys.Want = now, limit
+			var err error
+			if n, err = leaseByKey(ctx, x, p, &keys, token, now, until); err != nil {
+				return err
+			}
+			res.Limited = res.Limited || keys.Limited
+			// A cut by the queue's own rate comes first: jobs past the cut
+			// may start at its next token, whatever their keys.
+			if keys.NextToken > 0 && res.RateLimitedUntil.IsZero() {
+				res.RateLimitedUntil = time.UnixMicro(keys.NextToken)
+			}
+		} else {
+			r, err := x.exec(ctx, sqlLease, now, until, token, p.Worker, p.Queue, limit)
+			if err != nil {
+				return err
+			}
+			n, _ = r.RowsAffected()
 		}
-		if n, _ := r.RowsAffected(); n > 0 {
+		if n > 0 {
+			var err error
 			if res.Jobs, err = readLeased(ctx, x, p, token, now, until); err != nil {
 				return err
 			}
 			if rate.Limit > 0 {
 				rate.Spend(len(res.Jobs))
 				if _, err := x.exec(ctx, sqlSpendRate, rate.Tokens, rate.At, p.Queue); err != nil {
+					return err
+				}
+			}
+			for _, b := range keys.Spent(res.Jobs) {
+				if _, err := x.exec(ctx, sqlSpendKeyRate, p.Queue, b.Key, b.Tokens, b.At, b.FullAt); err != nil {
 					return err
 				}
 			}
@@ -152,7 +281,7 @@ func readLeased(ctx context.Context, x *xtx, p queue.LeaseParams, token, now, un
 }
 
 // leasedWidth is the number of leasedColumns.
-const leasedWidth = 14
+const leasedWidth = 15
 
 // queryLeased runs sqlLeased. On the writer's connection it reads the rows
 // straight from the driver (sql.Conn.Raw) with a statement the writer keeps
@@ -225,14 +354,15 @@ func scanLeased(r scanner) (*queue.Job, error) {
 // it waited: the caller fills in the lease's own fields.
 func leasedJob(v []driver.Value) (*queue.Job, error) {
 	var (
-		j                                   queue.Job
-		runAt, createdAt, timeout           int64
-		expiresAt                           sql.NullInt64
-		uniqueKey, orderKey, metadata, errs sql.NullString
-		priority, attempt, maxAttempts      int64
+		j                                 queue.Job
+		runAt, createdAt, timeout         int64
+		expiresAt                         sql.NullInt64
+		uniqueKey, orderKey, partitionKey sql.NullString
+		metadata, errs                    sql.NullString
+		priority, attempt, maxAttempts    int64
 	)
 	for i, dest := range []any{&j.ID, &j.Kind, &priority, &runAt, &attempt, &maxAttempts, &timeout, &createdAt,
-		&uniqueKey, &orderKey, &expiresAt, &metadata, &errs, &j.Payload} {
+		&uniqueKey, &orderKey, &partitionKey, &expiresAt, &metadata, &errs, &j.Payload} {
 		if !assignLeased(dest, v[i]) {
 			return nil, fmt.Errorf("sqlite: read a leased job: column %d is %T", i, v[i])
 		}
@@ -243,6 +373,7 @@ func leasedJob(v []driver.Value) (*queue.Job, error) {
 	j.Timeout = time.Duration(timeout) * time.Microsecond
 	j.UniqueKey = uniqueKey.String
 	j.OrderKey = orderKey.String
+	j.PartitionKey = partitionKey.String
 	j.ExpiresAt = fromMicros(expiresAt)
 	if err := decodeJSONColumns(&j, metadata, errs); err != nil {
 		return nil, err

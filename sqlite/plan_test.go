@@ -80,6 +80,18 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlRunningHeld, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_running")
 		})
+		t.Run("running jobs per partition key", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlRunningByKey, queue.DefaultQueue, now)
+			requirePlan(t, plan, "spool_jobs_running_key")
+		})
+		t.Run("ready jobs with their partition keys", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlKeyWalk, queue.DefaultQueue, queue.MaxKeyWalk)
+			requirePlan(t, plan, "spool_jobs_ready")
+		})
+		t.Run("lease of picked jobs", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlLeaseIDs, now, now, 1, "w", "[1,2,3]")
+			require.Contains(t, plan, "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)", "one lookup per id")
+		})
 		t.Run("promotion", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_scheduled")

@@ -28,6 +28,10 @@ const (
   (SELECT id FROM spool_batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)`
 	sqlPruneProcessed = `DELETE FROM spool_processed WHERE key IN
   (SELECT key FROM spool_processed WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`
+	// sqlPruneKeyRates removes per-key rate buckets full again before ?1
+	// (spool_partition_rates_full), at most ?2.
+	sqlPruneKeyRates = `DELETE FROM spool_partition_rates WHERE rowid IN
+  (SELECT rowid FROM spool_partition_rates WHERE full_at < ? ORDER BY full_at LIMIT ?)`
 )
 
 // pruneFinishedSQL deletes the finished jobs of state ?3 past their
@@ -89,7 +93,7 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 		for _, c := range []struct {
 			query  string
 			before time.Time
-		}{{sqlPruneProcessed, p.ProcessedBefore}, {sqlPruneUnique, p.UniqueBefore}} {
+		}{{sqlPruneProcessed, p.ProcessedBefore}, {sqlPruneUnique, p.UniqueBefore}, {sqlPruneKeyRates, p.RateBucketsFullBefore}} {
 			if c.before.IsZero() {
 				continue
 			}

@@ -27,10 +27,11 @@ func (s *Store) SetPaused(ctx context.Context, tx *sql.Tx, name string, paused b
 }
 
 const (
-	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at, max_running, rate_limit, rate_period_us)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+	sqlSetQueueSettings = `INSERT INTO spool_queues (name, max_pending, dead_skips_key, updated_at, max_running, rate_limit, rate_period_us,
+    max_running_per_key, rate_limit_per_key, rate_period_per_key_us)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
   ON CONFLICT (name) DO UPDATE SET max_pending = ?2, dead_skips_key = ?3, updated_at = ?4, max_running = ?5,
-    rate_limit = ?6, rate_period_us = ?7`
+    rate_limit = ?6, rate_period_us = ?7, max_running_per_key = ?8, rate_limit_per_key = ?9, rate_period_per_key_us = ?10`
 	sqlBlockingDeadKeys = `SELECT DISTINCT order_key FROM spool_dead WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
 	sqlUnblockDead      = `UPDATE spool_dead SET blocks_key = 0 WHERE queue = ? AND order_key IS NOT NULL AND blocks_key`
 )
@@ -40,8 +41,10 @@ const (
 func (s *Store) SetQueueSettings(ctx context.Context, tx *sql.Tx, name string, qs queue.QueueSettings, now time.Time) error {
 	limit, running := nullPositive(qs.MaxPending), nullPositive(qs.MaxRunning)
 	rate, period := sqlstore.RateSetting(qs)
+	keyRate, keyPeriod := sqlstore.KeyRateSetting(qs)
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
-		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now), running, rate, period); err != nil {
+		if _, err := x.exec(ctx, sqlSetQueueSettings, name, limit, qs.DeadSkipsKey, micros(now), running, rate, period,
+			nullPositive(qs.MaxRunningPerKey), keyRate, keyPeriod); err != nil {
 			return err
 		}
 		delete(x.limits, name)

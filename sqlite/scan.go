@@ -23,23 +23,23 @@ func fromMicros(v sql.NullInt64) time.Time {
 // jobColumns is the column list every job query selects, in scanJob's order.
 const jobColumns = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
-  unique_key, order_key, expires_at, metadata, errors, payload`
+  unique_key, order_key, partition_key, expires_at, metadata, errors, payload`
 
 // deadColumns selects spool_dead in the same shape as jobColumns. A dead
 // job has no state code: NULL stands in its place.
 const deadColumns = `id, queue, kind, NULL, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
-  unique_key, order_key, expires_at, metadata, errors, payload, reason`
+  unique_key, order_key, partition_key, expires_at, metadata, errors, payload, reason`
 
 // jobColumnsNoPayload and deadColumnsNoPayload read NULL in the payload's
 // place, for lists that do not show it.
 const (
 	jobColumnsNoPayload = `id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, finished_at, lease_until, lease_token, leased_by, cancel_requested,
-  unique_key, order_key, expires_at, metadata, errors, NULL`
+  unique_key, order_key, partition_key, expires_at, metadata, errors, NULL`
 	deadColumnsNoPayload = `id, queue, kind, NULL, priority, run_at, attempt, max_attempts, timeout_us,
   created_at, attempted_at, died_at, NULL, NULL, NULL, 0,
-  unique_key, order_key, expires_at, metadata, errors, NULL, reason`
+  unique_key, order_key, partition_key, expires_at, metadata, errors, NULL, reason`
 )
 
 // scanJob reads a row of jobColumns (dead: deadColumns).

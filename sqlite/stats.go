@@ -194,23 +194,25 @@ func (qs queueStats) addStuck(ctx context.Context, tx *sql.Tx, _ time.Time) erro
 }
 
 const sqlStatsSettings = `SELECT name, paused, coalesce(max_pending, 0), coalesce(max_running, 0),
-  coalesce(rate_limit, 0), coalesce(rate_period_us, 0) FROM spool_queues`
+  coalesce(rate_limit, 0), coalesce(rate_period_us, 0),
+  coalesce(max_running_per_key, 0), coalesce(rate_limit_per_key, 0), coalesce(rate_period_per_key_us, 0) FROM spool_queues`
 
 // addSettings lists every queue that has a settings row (paused, resumed,
-// or given settings), with whether it is paused and its MaxPending and
-// MaxRunning limits.
+// or given settings), with whether it is paused and its limits.
 func (qs queueStats) addSettings(ctx context.Context, tx *sql.Tx, _ time.Time) error {
 	return eachRowIn(ctx, tx, sqlStatsSettings, func(r *sql.Rows) error {
 		var name string
 		var paused bool
-		var n, running, rate int
-		var period int64
-		if err := r.Scan(&name, &paused, &n, &running, &rate, &period); err != nil {
+		var n, running, rate, keyRunning, keyRate int
+		var period, keyPeriod int64
+		if err := r.Scan(&name, &paused, &n, &running, &rate, &period, &keyRunning, &keyRate, &keyPeriod); err != nil {
 			return err
 		}
 		q := qs.Get(name)
 		q.Paused, q.MaxPending, q.MaxRunning = paused, n, running
 		q.RateLimit, q.RatePeriod = rate, time.Duration(period)*time.Microsecond
+		q.MaxRunningPerKey, q.RateLimitPerKey = keyRunning, keyRate
+		q.RatePeriodPerKey = time.Duration(keyPeriod) * time.Microsecond
 		return nil
 	})
 }

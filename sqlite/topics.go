@@ -21,15 +21,9 @@ var _ queue.TopicStore = (*Store)(nil)
 // it receives its backlog before any new event.
 
 const (
-	sqlBumpTopic = `INSERT INTO spool_topics (name, last_seq, updated_at) VALUES (?1, 1, ?2)
-  ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1, updated_at = ?2
-  RETURNING last_seq`
-	sqlInsertEvent = `INSERT INTO spool_events (topic, seq, published_at, order_key, metadata, payload)
-  VALUES (?, ?, ?, ?, ?, ?)`
 	sqlSubscriptions = `SELECT name, pattern, filter, queue, kind, priority, max_attempts, cursor, created_at
   FROM spool_subscriptions ORDER BY name`
-	sqlAdvanceCaughtUp = `UPDATE spool_subscriptions SET cursor = ?1 WHERE cursor = ?1 - 1`
-	sqlLastEventID     = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'spool_events'), 0)`
+	sqlLastEventID = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'spool_events'), 0)`
 )
 
 type subRow struct {
@@ -99,43 +93,18 @@ func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (i
 	return n, nil
 }
 
-// Publish implements queue.TopicStore.
+// Publish implements queue.TopicStore. The event and its deliveries join
+// the transaction's publish window (publishwindow.go), written with the
+// other publishes of the writer's transaction.
 func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue.Event, defaults queue.NewJob) (queue.PublishResult, error) {
 	md, err := jobcodec.EncodeMetadata(ev.Metadata)
 	if err != nil {
 		return queue.PublishResult{}, err
 	}
 	var res queue.PublishResult
-	err = s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+	err = s.writePublish(ctx, tx, func(ctx context.Context, x *xtx) error {
 		res = queue.PublishResult{}
-		if err := x.queryRow(ctx, sqlBumpTopic, ev.Topic, micros(now)).Scan(&res.Seq); err != nil {
-			return err
-		}
-		r, err := x.exec(ctx, sqlInsertEvent, ev.Topic, res.Seq, micros(now), nullString(ev.OrderKey), md, ev.Payload)
-		if err != nil {
-			return err
-		}
-		if res.EventID, err = r.LastInsertId(); err != nil {
-			return err
-		}
-		rows, err := x.query(ctx, sqlSubscriptions)
-		subs, err := readSubs(ctx, rows, err)
-		if err != nil {
-			return err
-		}
-		rec := &queue.EventRecord{ID: res.EventID, Topic: ev.Topic, Seq: res.Seq, PublishedAt: now,
-			OrderKey: ev.OrderKey, Metadata: ev.Metadata, Payload: ev.Payload}
-		var jobs []queue.NewJob
-		for _, sub := range subs {
-			if sub.cursor == res.EventID-1 && sub.matches(ev.Topic, ev.Metadata) {
-				jobs = append(jobs, queue.DeliveryJob(sub.Subscription, *rec, now, defaults))
-			}
-		}
-		if res.Jobs, err = deliver(ctx, x, now, jobs); err != nil {
-			return err
-		}
-		_, err = x.exec(ctx, sqlAdvanceCaughtUp, res.EventID)
-		return err
+		return x.publish(ctx, now, ev, md, defaults, &res)
 	})
 	if err == nil && res.Jobs > 0 {
 		s.wakeAfter(tx, "")

@@ -29,9 +29,12 @@ const maxBatchOps = 256
 type opFunc func(ctx context.Context, x *xtx) error
 
 type op struct {
-	fn    opFunc
-	state atomic.Int32 // opQueued → opTaken by the writer, or → opAbandoned by the caller
-	done  chan error
+	fn opFunc
+	// publish: fn is a Publish, which may leave rows in the transaction's
+	// publish window (publishwindow.go) for the writer to flush.
+	publish bool
+	state   atomic.Int32 // opQueued → opTaken by the writer, or → opAbandoned by the caller
+	done    chan error
 }
 
 const (
@@ -113,6 +116,25 @@ func (s *Store) named(err error) error {
 	return err
 }
 
+// writePublish is write for a Publish: in the writer's transaction fn may
+// leave rows in the publish window, which the writer flushes before any
+// other operation and before the commit; in a caller's transaction they
+// are flushed before the call returns.
+func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, fn opFunc) error {
+	if tx != nil {
+		return s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
+			if err := fn(ctx, x); err != nil {
+				return err
+			}
+			return x.flushPublishes(ctx, true)
+		})
+	}
+	if err := s.fileOK(); err != nil {
+		return err
+	}
+	return s.named(s.w.submit(ctx, &op{fn: fn, publish: true, done: make(chan error, 1)}))
+}
+
 func (s *Store) writeIn(ctx context.Context, tx *sql.Tx, fn opFunc) error {
 	if tx == nil {
 		return s.w.do(ctx, fn)
@@ -151,10 +173,13 @@ const (
 )
 
 func (w *writer) do(ctx context.Context, fn opFunc) error {
+	return w.submit(ctx, &op{fn: fn, done: make(chan error, 1)})
+}
+
+func (w *writer) submit(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{fn: fn, done: make(chan error, 1)}
 	select {
 	case <-w.quit:
 		return queue.ErrClosed
@@ -347,11 +372,23 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 		}
 	}
 	for _, o := range ops {
-		if err := o.fn(ctx, x); err != nil {
+		var err error
+		if !o.publish {
+			err = x.flushPublishes(ctx, true)
+		}
+		if err == nil {
+			err = o.fn(ctx, x)
+		}
+		if err != nil {
 			x.close()
 			tx.Rollback()
 			return mapErr(err)
 		}
+	}
+	if err := x.flushPublishes(ctx, true); err != nil {
+		x.close()
+		tx.Rollback()
+		return mapErr(err)
 	}
 	x.close()
 	if err := w.s.checkFile(); err != nil { // filecheck.go: never commit to a deleted file
@@ -462,6 +499,9 @@ type xtx struct {
 	s     *Store    // nil for a caller's transaction
 	conn  *sql.Conn // the writer's connection, tx's; nil for a caller's transaction
 	stmts map[string]*sql.Stmt
+	// pub is the publish window (publishwindow.go): rows of Publish
+	// operations not yet written.
+	pub *pubWindow
 	// limits caches queues' MaxPending for the transaction (0: none). The
 	// transaction holds the write lock, so only its own writes change
 	// them: SetQueueSettings clears the cache.
@@ -517,11 +557,12 @@ func (x *xtx) close() {
 
 // hotStatements are prepared once when the store opens; the others are
 // prepared per use.
-var hotStatements = []string{
+var hotStatements = append([]string{
 	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
+	sqlRunningByKey, sqlKeyWalk, sqlKeyRate, sqlSpendKeyRate, sqlLeaseIDs,
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
 	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry, sqlResolveOpen,
-	sqlBumpTopic, sqlInsertEvent, sqlSubscriptions, sqlAdvanceCaughtUp,
-}
+	sqlLastEventID, sqlSubscriptions,
+}, publishStatements()...)

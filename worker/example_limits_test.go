@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spooljobs/spool/queue"
 	"github.com/spooljobs/spool/sqlite"
@@ -76,4 +77,84 @@ func Example_maxRunning() {
 	}
 	fmt.Println("calls:", calls, "at most running at once:", peak.Load() <= 2)
 	// Output: calls: 20 at most running at once: true
+}
+
+// A limit per partition key shared by every process: two pools on one
+// file run each customer's jobs at most one at a time between them, while
+// different customers' jobs run side by side. Jobs without a key are not
+// limited by it.
+func Example_maxRunningPerKey() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "spool-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "shop.db")
+
+	var mu sync.Mutex
+	running, peak := map[string]int{}, map[string]int{}
+	var wg sync.WaitGroup
+	customers := []string{"acme", "bolt", "cogs"}
+	const perCustomer = 4
+	wg.Add(perCustomer * len(customers))
+	syncCustomer := func(ctx context.Context, job *queue.Job) error {
+		mu.Lock()
+		running[job.PartitionKey]++
+		peak[job.PartitionKey] = max(peak[job.PartitionKey], running[job.PartitionKey])
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond) // the call to the customer's CRM
+		mu.Lock()
+		running[job.PartitionKey]--
+		mu.Unlock()
+		wg.Done()
+		return nil
+	}
+
+	var pools []*worker.Pool
+	for range 2 { // two "processes"
+		store, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer store.Close()
+		q, err := queue.New(store, queue.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(pools) == 0 {
+			// At most one job of a customer at once, and at most 100 of a
+			// customer's jobs start per minute, in every process.
+			err := q.Inspector().SetQueueSettings(ctx, "sync", queue.QueueSettings{
+				MaxRunningPerKey: 1, RateLimitPerKey: 100, RatePeriodPerKey: time.Minute})
+			if err != nil {
+				log.Fatal(err)
+			}
+			for i := range perCustomer * len(customers) {
+				c := customers[i%len(customers)]
+				if _, err := q.Enqueue(ctx, queue.NewJob{Kind: "crm.sync", Queue: "sync", PartitionKey: c}); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+		pool, err := worker.New(q, worker.Options{Queues: map[string]worker.QueueConfig{"sync": {MaxWorkers: 8}}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool.HandleFunc("crm.sync", syncCustomer)
+		if err := pool.Start(ctx); err != nil {
+			log.Fatal(err)
+		}
+		pools = append(pools, pool)
+	}
+	wg.Wait()
+	for _, p := range pools {
+		if err := p.Stop(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, c := range customers {
+		fmt.Println(c, "at most one at once:", peak[c] == 1)
+	}
+	// Output:
+	// acme at most one at once: true
+	// bolt at most one at once: true
+	// cogs at most one at once: true
 }

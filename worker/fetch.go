@@ -137,8 +137,10 @@ func (f *fetcher) lease() time.Duration {
 	}
 	f.inflight += len(res.Jobs)
 	f.more = len(res.Jobs) == want // a full batch: there may be more
-	// Under a MaxRunning limit, settling a job frees a slot: wake then.
-	r.limited.Store(res.MaxRunning > 0)
+	// Under a MaxRunning or MaxRunningPerKey limit, settling a job frees a
+	// slot: wake then. (Jobs passed over for a per-key rate wait for the
+	// token: RateLimitedUntil below.)
+	r.limited.Store(res.MaxRunning > 0 || res.MaxRunningPerKey > 0)
 	wait := p.opts.PollInterval
 	if !res.NextRunAt.IsZero() {
 		wait = min(wait, max(res.NextRunAt.Sub(now), time.Millisecond))

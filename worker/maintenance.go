@@ -124,15 +124,16 @@ func (p *Pool) Leading() bool { return p.leading.Load() }
 func (p *Pool) Prune(ctx context.Context) (int, error) {
 	now := p.q.Now()
 	params := queue.PruneParams{
-		CompletedBefore: before(now, p.opts.KeepCompleted),
-		CancelledBefore: before(now, p.opts.KeepCancelled),
-		DeadBefore:      before(now, p.opts.KeepDead),
-		MetricsBefore:   now.Add(-24 * time.Hour),
-		ProcessedBefore: now.Add(-p.opts.KeepProcessed),
-		UniqueBefore:    now,
-		BatchesBefore:   before(now, p.opts.KeepBatches),
-		Rules:           p.pruneRules(now),
-		Limit:           pruneBatch,
+		CompletedBefore:       before(now, p.opts.KeepCompleted),
+		CancelledBefore:       before(now, p.opts.KeepCancelled),
+		DeadBefore:            before(now, p.opts.KeepDead),
+		MetricsBefore:         now.Add(-24 * time.Hour),
+		ProcessedBefore:       now.Add(-p.opts.KeepProcessed),
+		UniqueBefore:          now,
+		RateBucketsFullBefore: now,
+		BatchesBefore:         before(now, p.opts.KeepBatches),
+		Rules:                 p.pruneRules(now),
+		Limit:                 pruneBatch,
 	}
 	if ps, ok := p.store.(queue.ProcessStore); ok {
 		if _, err := ps.PruneProcesses(ctx, now); err != nil {

@@ -89,7 +89,8 @@ type queueRunner struct {
 	cfg  QueueConfig
 	jobs chan *queue.Job
 	done chan struct{} // one value per finished job: frees a slot
-	// limited is set while the queue has a MaxRunning limit (as its last
+	// limited is set while the queue has a MaxRunning or MaxRunningPerKey
+	// limit (as its last
 	// lease said): each settled job then frees a slot of the limit, and
 	// wakes the fetcher (a finished job frees its slot only once settled).
 	limited atomic.Bool

@@ -69,6 +69,10 @@ Scenarios:
 -max-running N sets the queue's limit on running jobs (QueueSettings.MaxRunning,
 shared by every process) before the pool starts: compare a drain with
 -max-running equal to -workers and one without, to see what the limit costs.
+-partition-keys N spreads drain's jobs round-robin over N partition keys
+(NewJob.PartitionKey) and -max-running-per-key N sets the queue's
+QueueSettings.MaxRunningPerKey: compare a drain of keyed jobs with and
+without the per-key limit.
 
 -keys N (drain only) gives job i the ordering key "order:<i mod N>": at most N
 jobs are ready at once, each key's next job promoted as the one before it ends.
@@ -141,6 +145,11 @@ type benchConfig struct {
 	maxRunning int
 	// keys spreads drain's jobs over that many ordering keys (0: none).
 	keys int
+	// partitionKeys spreads drain's jobs round-robin over this many
+	// partition keys (0: none), and maxRunningPerKey is the queue's
+	// QueueSettings.MaxRunningPerKey (0: none).
+	partitionKeys    int
+	maxRunningPerKey int
 	// stall ends a wait for handlers when no job was handled for this
 	// long; the missing jobs count as lost. Long enough for an expired
 	// lease (30s) to be rescued.
@@ -158,22 +167,26 @@ type benchConfig struct {
 // benchResult is the one JSON object -json prints. Latency fields are nil
 // where a scenario measures none.
 type benchResult struct {
-	Scenario   string   `json:"scenario"`
-	Jobs       int      `json:"jobs"`
-	Workers    int      `json:"workers"`
-	Producers  int      `json:"producers"`
-	Rate       int      `json:"rate"`
-	Apart      bool     `json:"apart,omitempty"`
-	MaxRunning int      `json:"max_running,omitempty"`
-	Keys       int      `json:"keys,omitempty"`
-	Seconds    float64  `json:"seconds"`
-	JobsPerSec float64  `json:"jobs_per_sec"`
-	P50ms      *float64 `json:"p50_ms"`
-	P99ms      *float64 `json:"p99_ms"`
-	MaxMs      *float64 `json:"max_ms"`
-	PeakRSSMB  *float64 `json:"peak_rss_mb"`
-	Lost       int      `json:"lost"`
-	Duplicates int      `json:"duplicates"`
+	Scenario   string `json:"scenario"`
+	Jobs       int    `json:"jobs"`
+	Workers    int    `json:"workers"`
+	Producers  int    `json:"producers"`
+	Rate       int    `json:"rate"`
+	Apart      bool   `json:"apart,omitempty"`
+	MaxRunning int    `json:"max_running,omitempty"`
+	Keys       int    `json:"keys,omitempty"`
+	// PartitionKeys and MaxRunningPerKey are -partition-keys and
+	// -max-running-per-key.
+	PartitionKeys    int      `json:"partition_keys,omitempty"`
+	MaxRunningPerKey int      `json:"max_running_per_key,omitempty"`
+	Seconds          float64  `json:"seconds"`
+	JobsPerSec       float64  `json:"jobs_per_sec"`
+	P50ms            *float64 `json:"p50_ms"`
+	P99ms            *float64 `json:"p99_ms"`
+	MaxMs            *float64 `json:"max_ms"`
+	PeakRSSMB        *float64 `json:"peak_rss_mb"`
+	Lost             int      `json:"lost"`
+	Duplicates       int      `json:"duplicates"`
 }
 
 // runBench is the bench command: it runs the scenario and prints its

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/spooljobs/spool/queue"
@@ -44,15 +45,20 @@ func (b *bench) drainTimed(ctx context.Context) error {
 }
 
 // drain times the pool handling cfg.jobs jobs enqueued beforehand, spread
-// over cfg.keys ordering keys if set.
+// over cfg.keys ordering keys and cfg.partitionKeys partition keys if set.
 func (b *bench) drain(ctx context.Context) error {
 	n := b.cfg.jobs
 	b.tr = newTracker(n, n, false)
 	job := plainJob
-	if k := b.cfg.keys; k > 0 {
+	if k, pk := b.cfg.keys, b.cfg.partitionKeys; k > 0 || pk > 0 {
 		job = func(seq int) queue.NewJob {
 			j := plainJob(seq)
-			j.OrderKey = fmt.Sprint("order:", seq%k)
+			if k > 0 {
+				j.OrderKey = fmt.Sprint("order:", seq%k)
+			}
+			if pk > 0 {
+				j.PartitionKey = "p" + strconv.Itoa(seq%pk)
+			}
 			return j
 		}
 	}

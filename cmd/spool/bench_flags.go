@@ -79,6 +79,8 @@ func benchFlags(cfg *benchConfig, scenario *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.apart, "apart", false, "latency: producers enqueue through a store of their own, as another host's app would (on PostgreSQL their wake-ups reach the workers through NOTIFY)")
 	fs.IntVar(&cfg.maxRunning, "max-running", 0, "the queue's limit `N` on running jobs across processes (QueueSettings.MaxRunning; default 0: none; not multiproc)")
 	fs.IntVar(&cfg.keys, "keys", 0, "drain: spread the jobs over `N` ordering keys (default 0: no keys)")
+	fs.IntVar(&cfg.partitionKeys, "partition-keys", 0, "drain: spread the jobs round-robin over `N` partition keys (NewJob.PartitionKey; default 0: none)")
+	fs.IntVar(&cfg.maxRunningPerKey, "max-running-per-key", 0, "the queue's limit `N` on running jobs of one partition key (QueueSettings.MaxRunningPerKey; default 0: none; not multiproc)")
 	fs.IntVar(&cfg.drained, "drained", benchDrained, "backlog: jobs drained (timed) ahead of the -jobs waiting")
 	fs.IntVar(&cfg.procs, "procs", 2, "processes `N` sharing the database file (multiproc)")
 	fs.IntVar(&cfg.backlog, "backlog", 0, "multiproc: `N` jobs enqueued before the processes start; without -producers the run is a drain across the processes, timed until the last job ran")
@@ -135,6 +137,8 @@ func checkApplies(sc benchScenario, set map[string]bool) error {
 		{"procs", multi, "only multiproc runs several processes"},
 		{"backlog", multi, "only multiproc enqueues a backlog before it starts its processes (drain, mixed and backlog take -jobs)"},
 		{"max-running", !multi, "multiproc does not set queue limits"},
+		{"max-running-per-key", !multi, "multiproc does not set queue limits"},
+		{"partition-keys", sc.name == "drain", "only drain spreads its jobs over partition keys"},
 		{"lease", multi, "only multiproc sets the lease"},
 		{"busy-timeout", multi, "only multiproc sets the busy timeout"},
 		{"mp-child", multi, "only multiproc runs child processes"},
@@ -152,7 +156,8 @@ func checkPositive(cfg benchConfig, set map[string]bool) error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"backlog", cfg.backlog}, {"max-running", cfg.maxRunning}, {"keys", cfg.keys}} {
+	}{{"jobs", cfg.jobs}, {"workers", cfg.workers}, {"producers", cfg.producers}, {"rate", cfg.rate}, {"drained", cfg.drained}, {"procs", cfg.procs}, {"backlog", cfg.backlog}, {"max-running", cfg.maxRunning}, {"keys", cfg.keys},
+		{"max-running-per-key", cfg.maxRunningPerKey}, {"partition-keys", cfg.partitionKeys}} {
 		if c.flag == "producers" && c.v == 0 && cfg.backlog > 0 {
 			continue // a drain of the backlog across processes
 		}

@@ -37,6 +37,12 @@ func printBench(w io.Writer, r *benchResult) {
 	if r.Keys > 0 {
 		fmt.Fprintf(tw, "ordering keys\t%d\n", r.Keys)
 	}
+	if r.PartitionKeys > 0 {
+		fmt.Fprintf(tw, "partition keys\t%d\n", r.PartitionKeys)
+	}
+	if r.MaxRunningPerKey > 0 {
+		fmt.Fprintf(tw, "max running per key\t%d\n", r.MaxRunningPerKey)
+	}
 	if r.MaxRunning > 0 {
 		fmt.Fprintf(tw, "max running\t%d\n", r.MaxRunning)
 	}

@@ -41,7 +41,8 @@ func runBenchConfig(ctx context.Context, cfg benchConfig, stderr io.Writer) (res
 	b := &bench{cfg: cfg, stderr: stderr, res: &benchResult{
 		Scenario: cfg.scenario.name, Jobs: cfg.jobs, Workers: cfg.workers,
 		Producers: cfg.producers, Rate: cfg.rate, Apart: cfg.apart, MaxRunning: cfg.maxRunning,
-		Keys: cfg.keys,
+		Keys:          cfg.keys,
+		PartitionKeys: cfg.partitionKeys, MaxRunningPerKey: cfg.maxRunningPerKey,
 	}}
 	d, err := newBenchDB(cfg.dbPath)
 	if err != nil {
@@ -133,8 +134,8 @@ func (b *bench) startPool(ctx context.Context) error {
 	if b.cfg.workers != benchDefaultWorkers {
 		opts.Queues = map[string]worker.QueueConfig{queue.DefaultQueue: {MaxWorkers: b.cfg.workers}}
 	}
-	if b.cfg.maxRunning > 0 {
-		s := queue.QueueSettings{MaxRunning: b.cfg.maxRunning}
+	if b.cfg.maxRunning > 0 || b.cfg.maxRunningPerKey > 0 {
+		s := queue.QueueSettings{MaxRunning: b.cfg.maxRunning, MaxRunningPerKey: b.cfg.maxRunningPerKey}
 		if err := b.q.Inspector().SetQueueSettings(ctx, queue.DefaultQueue, s); err != nil {
 			return err
 		}

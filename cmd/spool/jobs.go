@@ -280,6 +280,9 @@ func showFields(stdout io.Writer, j *queue.Job, now time.Time) error {
 	if j.OrderKey != "" {
 		field("Order key", j.OrderKey)
 	}
+	if j.PartitionKey != "" {
+		field("Partition key", j.PartitionKey)
+	}
 	if !j.ExpiresAt.IsZero() {
 		field("Expires", fmtTime(j.ExpiresAt))
 	}
@@ -389,6 +392,7 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c.fs.DurationVar(&j.Delay, "delay", 0, "run the job this `duration` from now (such as 90s or 2h)")
 	c.fs.StringVar(&j.UniqueKey, "unique", "", "unique `key`: no second job with it while one is pending, scheduled or running")
 	c.fs.StringVar(&j.OrderKey, "order-key", "", "ordering `key`: jobs with it run one at a time, in order")
+	c.fs.StringVar(&j.PartitionKey, "partition-key", "", "partition `key` the queue's per-key limits count (QueueSettings.MaxRunningPerKey, RateLimitPerKey)")
 	c.fs.IntVar(&j.MaxAttempts, "max-attempts", 0, fmt.Sprintf("attempts `N` before the job is dead (default %d)", queue.DefaultMaxAttempts))
 	pos, err := c.parse(args, "KIND", "JSON?")
 	if err != nil {
@@ -433,7 +437,7 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // flagOf names the flag or argument of enqueue that sets a NewJob field.
 var flagOf = map[string]string{"Kind": "KIND", "Queue": "-queue", "Priority": "-priority", "Delay": "-delay",
-	"UniqueKey": "-unique", "OrderKey": "-order-key", "MaxAttempts": "-max-attempts", "Payload": "JSON"}
+	"UniqueKey": "-unique", "OrderKey": "-order-key", "PartitionKey": "-partition-key", "MaxAttempts": "-max-attempts", "Payload": "JSON"}
 
 // jobFlagError turns the queue's *InvalidJobError about a field enqueue's
 // flags set into a usage error naming the flag.

@@ -142,7 +142,7 @@ func TestCLIEnqueue(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := ok(t, "enqueue", "-db", f.path, "-queue", "mail", "-priority", "7", "-max-attempts", "3", "-order-key", "cust-1",
-		"email.receipt", `{"order": 1}`)
+		"-partition-key", "acct-7", "email.receipt", `{"order": 1}`)
 	id, err := strconv.ParseInt(strings.TrimSpace(r.stdout), 10, 64)
 	require.NoError(t, err, "enqueue prints the new ID: %q", r.stdout)
 	j := f.job(t, id)
@@ -151,6 +151,12 @@ func TestCLIEnqueue(t *testing.T) {
 	require.Equal(t, 7, j.Priority)
 	require.Equal(t, 3, j.MaxAttempts)
 	require.Equal(t, "cust-1", j.OrderKey)
+	require.Equal(t, "acct-7", j.PartitionKey)
+	require.Contains(t, ok(t, "show", "-db", f.path, strconv.FormatInt(id, 10)).stdout, "acct-7", "spool show names the partition key")
+	require.Contains(t, ok(t, "show", "-db", f.path, "-json", strconv.FormatInt(id, 10)).stdout, `"partition_key": "acct-7"`)
+	bad := spool(t, "enqueue", "-db", f.path, "-partition-key", strings.Repeat("k", 513), "email.receipt")
+	require.NotZero(t, bad.code)
+	require.Contains(t, bad.stderr, "-partition-key", "the error names the flag")
 	require.JSONEq(t, `{"order": 1}`, string(j.Payload))
 	require.Equal(t, queue.StatePending, j.State)
 

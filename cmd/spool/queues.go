@@ -70,7 +70,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, wire.NewStats(d.q.Now(), st, tp))
 	}
 	tw := newTable(stdout)
-	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "AWAITING PARENTS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING", "RATE"}
+	head := []any{"QUEUE", "PENDING", "SCHEDULED", "BLOCKED", "BLOCKED KEYS", "STUCK KEYS", "AWAITING PARENTS", "RUNNING", "DEAD", "OLDEST PENDING", "PAUSED", "LIMIT", "MAX RUNNING", "RATE", "MAX RUNNING PER KEY", "RATE PER KEY"}
 	if st.ProcessesTracked {
 		head = append(head, "CONCURRENCY", "")
 	}
@@ -88,8 +88,15 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if q.RateLimit > 0 {
 			rate = fmt.Sprintf("%d/%s", q.RateLimit, q.RatePeriod)
 		}
+		keyRunning, keyRate := "-", "-"
+		if q.MaxRunningPerKey > 0 {
+			keyRunning = fmt.Sprint(q.MaxRunningPerKey)
+		}
+		if q.RateLimitPerKey > 0 {
+			keyRate = fmt.Sprintf("%d/%s", q.RateLimitPerKey, q.RatePeriodPerKey)
+		}
 		cells := []any{q.Name, q.Pending, q.Scheduled, q.Blocked, q.BlockedKeys, q.StuckKeys, q.AwaitingParents, q.Running, q.Dead,
-			fmtDuration(q.OldestPending), yesNo(q.Paused), limit, maxRunning, rate}
+			fmtDuration(q.OldestPending), yesNo(q.Paused), limit, maxRunning, rate, keyRunning, keyRate}
 		if st.ProcessesTracked {
 			conc, mark := "-", ""
 			if q.Workers > 0 {

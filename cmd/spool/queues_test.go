@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -162,4 +163,32 @@ func TestCLIPauseResume(t *testing.T) {
 	require.True(t, paused("imports"))
 	r = ok(t, "pause", "-db", f.path, "imports")
 	require.Contains(t, r.stderr, "queue imports has no jobs yet")
+}
+
+// spool stats shows a queue's per-partition-key limits beside the
+// queue-wide ones, in the table and in -json.
+func TestCLIStatsPerKeyLimits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	require.NoError(t, f.q.Inspector().SetQueueSettings(context.Background(), "payments",
+		queue.QueueSettings{MaxRunningPerKey: 3, RateLimitPerKey: 10, RatePeriodPerKey: time.Minute}))
+	r := ok(t, "stats", "-db", f.path)
+	table := r.stdout[:strings.Index(r.stdout, "\n\n")+1]
+	columnsAligned(t, table, "QUEUE", "MAX RUNNING", "RATE", "MAX RUNNING PER KEY", "RATE PER KEY")
+	lines := strings.Split(table, "\n")
+	col := strings.Index(lines[0], "MAX RUNNING PER KEY")
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "payments ") {
+			require.Regexp(t, `^3 +10/1m0s`, l[col:], "the per-key cells: %q", l)
+		}
+	}
+	var st wire.Stats
+	okJSON(t, &st, "stats", "-db", f.path)
+	for _, q := range st.Queues {
+		if q.Name == "payments" {
+			require.Equal(t, 3, q.MaxRunningPerKey)
+			require.Equal(t, 10, q.RateLimitPerKey)
+			require.Equal(t, 60.0, q.RatePeriodPerKeySeconds)
+		}
+	}
 }

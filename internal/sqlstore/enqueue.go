@@ -17,11 +17,11 @@ func ReadyCode(j queue.NewJob, now time.Time) int {
 	return CodePending
 }
 
-// Plain reports whether j has no unique key, ordering key, expiry,
+// Plain reports whether j has no unique key, ordering key, partition key, expiry,
 // parents or batch: it can neither conflict with a live job nor wait behind one,
 // and may go in on a store's bulk path.
 func Plain(j queue.NewJob) bool {
-	return j.UniqueKey == "" && j.OrderKey == "" && j.ExpiresAt.IsZero() && len(j.DependsOn) == 0 && j.Batch == 0
+	return j.UniqueKey == "" && j.OrderKey == "" && j.PartitionKey == "" && j.ExpiresAt.IsZero() && len(j.DependsOn) == 0 && j.Batch == 0
 }
 
 // JobsMetadata returns the metadata column of each job

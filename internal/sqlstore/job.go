@@ -13,7 +13,7 @@ import (
 // the store reads: id, queue, kind, state, priority, run_at, attempt,
 // max_attempts, timeout_us, created_at, attempted_at, finished_at,
 // lease_until, lease_token, leased_by, cancel_requested, unique_key,
-// order_key, expires_at, metadata, errors, payload; a row of the dead
+// order_key, partition_key, expires_at, metadata, errors, payload; a row of the dead
 // table has its reason after them (and NULL state and lease columns).
 type JobRow struct {
 	job                                             queue.Job
@@ -22,7 +22,8 @@ type JobRow struct {
 	runAt, createdAt                                int64
 	attemptedAt, finishedAt, leaseUntil, leaseToken sql.NullInt64
 	expiresAt                                       sql.NullInt64
-	leasedBy, uniqueKey, orderKey, metadata, errs   sql.NullString
+	leasedBy, uniqueKey, orderKey, partitionKey     sql.NullString
+	metadata, errs                                  sql.NullString
 	deadReason                                      sql.NullString
 }
 
@@ -32,7 +33,7 @@ func (r *JobRow) Dest(dead bool) []any {
 	j := &r.job
 	dest := []any{&j.ID, &j.Queue, &j.Kind, &r.state, &j.Priority, &r.runAt, &j.Attempt, &j.MaxAttempts, &r.timeout,
 		&r.createdAt, &r.attemptedAt, &r.finishedAt, &r.leaseUntil, &r.leaseToken, &r.leasedBy, &j.CancelRequested,
-		&r.uniqueKey, &r.orderKey, &r.expiresAt, &r.metadata, &r.errs, &j.Payload}
+		&r.uniqueKey, &r.orderKey, &r.partitionKey, &r.expiresAt, &r.metadata, &r.errs, &j.Payload}
 	if dead {
 		dest = append(dest, &r.deadReason)
 	}
@@ -64,6 +65,7 @@ func (r *JobRow) Job(dead bool, at func(int64) time.Time) (*queue.Job, error) {
 	j.LeasedBy = r.leasedBy.String
 	j.UniqueKey = r.uniqueKey.String
 	j.OrderKey = r.orderKey.String
+	j.PartitionKey = r.partitionKey.String
 	j.ExpiresAt = nullAt(r.expiresAt)
 	j.DeadReason = r.deadReason.String
 	if err := DecodeJobColumns(&j, r.metadata.String, r.errs.String); err != nil {

@@ -28,6 +28,7 @@ type Job struct {
 	CancelRequested bool              `json:"cancel_requested"`
 	UniqueKey       string            `json:"unique_key,omitempty"`
 	OrderKey        string            `json:"order_key,omitempty"`
+	PartitionKey    string            `json:"partition_key,omitempty"`
 	ExpiresAt       *time.Time        `json:"expires_at"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	LastError       string            `json:"last_error,omitempty"`
@@ -77,7 +78,7 @@ func NewJob(j *queue.Job, full bool) Job {
 		CreatedAt: j.CreatedAt.UTC(), RunAt: j.RunAt.UTC(),
 		AttemptedAt: UTC(j.AttemptedAt), FinishedAt: UTC(j.FinishedAt),
 		LeasedBy: j.LeasedBy, LeaseUntil: UTC(j.LeaseUntil), CancelRequested: j.CancelRequested,
-		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, ExpiresAt: UTC(j.ExpiresAt),
+		UniqueKey: j.UniqueKey, OrderKey: j.OrderKey, PartitionKey: j.PartitionKey, ExpiresAt: UTC(j.ExpiresAt),
 		Metadata: j.Metadata, DeadReason: j.DeadReason,
 	}
 	if e := j.LastError(); e != nil {

@@ -29,6 +29,11 @@ type Queue struct {
 	// none).
 	RateLimit         int     `json:"rate_limit"`
 	RatePeriodSeconds float64 `json:"rate_period_seconds"`
+	// MaxRunningPerKey, RateLimitPerKey and RatePeriodPerKeySeconds are
+	// the same limits per partition key (0: none).
+	MaxRunningPerKey        int     `json:"max_running_per_key"`
+	RateLimitPerKey         int     `json:"rate_limit_per_key"`
+	RatePeriodPerKeySeconds float64 `json:"rate_period_per_key_seconds"`
 	// Workers counts the live worker pools that work the queue and
 	// Concurrency sums their workers for it; Unserved flags pending jobs
 	// that no live pool works. All three are zero on a store that keeps no
@@ -45,6 +50,7 @@ func NewQueue(q queue.QueueStats) Queue {
 		Completed: q.Completed, Cancelled: q.Cancelled, Dead: q.Dead,
 		OldestPendingSeconds: q.OldestPending.Seconds(), Paused: q.Paused, MaxPending: q.MaxPending, MaxRunning: q.MaxRunning,
 		RateLimit: q.RateLimit, RatePeriodSeconds: q.RatePeriod.Seconds(),
+		MaxRunningPerKey: q.MaxRunningPerKey, RateLimitPerKey: q.RateLimitPerKey, RatePeriodPerKeySeconds: q.RatePeriodPerKey.Seconds(),
 		Workers: q.Workers, Concurrency: q.Concurrency, Unserved: q.Unserved}
 }
 
