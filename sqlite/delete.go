@@ -9,10 +9,11 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// Deleting a job, live or dead, lets its ordering key move on.
+// Deleting a job, live or dead, lets its ordering key move on. A tracked
+// live job's rows go with it (a dead job's go by spool_dead's triggers).
 const (
-	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> ` + runningSQL + ` RETURNING queue, order_key`
-	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ? RETURNING queue, order_key`
+	sqlDeleteJob  = `DELETE FROM spool_jobs WHERE id = ? AND state <> ` + runningSQL + ` RETURNING queue, order_key, tracked`
+	sqlDeleteDead = `DELETE FROM spool_dead WHERE id = ? RETURNING queue, order_key, 0`
 )
 
 // Delete implements queue.Store.
@@ -74,9 +75,15 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 func deleteAndPromote(ctx context.Context, x *xtx, query string, id int64, now time.Time) (bool, error) {
 	var qname string
 	var key sql.NullString
-	found, err := sqlstore.Found(x.queryRow(ctx, query, id).Scan(&qname, &key))
+	var tracked bool
+	found, err := sqlstore.Found(x.queryRow(ctx, query, id).Scan(&qname, &key, &tracked))
 	if !found || err != nil {
 		return false, err
+	}
+	if tracked {
+		if err := dropTracked(ctx, x, []int64{id}); err != nil {
+			return false, err
+		}
 	}
 	// A job deleted before it finished fails its waiting children; one
 	// that ended had resolved them already.

@@ -92,6 +92,9 @@ func insertDeps(ctx context.Context, x *xtx, id int64, j queue.NewJob, now time.
 	if _, err := x.exec(ctx, sqlDepsInsert, id, j.OnParentFailure == queue.ParentFailureRun, parents); err != nil {
 		return err
 	}
+	if err := track(ctx, x, id); err != nil {
+		return err
+	}
 	counts := sqlstore.BatchCounts{} // the job may be cancelled at once
 	if _, err := moveChildren(ctx, x, []int64{id}, now, counts); err != nil {
 		return err

@@ -10,8 +10,9 @@ import (
 	"github.com/spooljobs/spool/queue"
 )
 
-// Jobs' output and progress live in spool_job_output (migration 0007),
-// whose triggers delete a job's row when the job leaves both job tables.
+// Jobs' output and progress live in spool_job_output (migration 0007). A
+// job with a row there is tracked (tracked.go): its row goes when the job
+// leaves both job tables.
 
 var _ queue.ProgressStore = (*Store)(nil)
 
@@ -37,6 +38,12 @@ const (
 // settlement that took effect (Settle calls it after settleOne).
 func settleOutput(ctx context.Context, x *xtx, st queue.Settlement) error {
 	output, progress := sqlstore.OutputWrites(st)
+	if output || progress {
+		// A dead job is no longer in spool_jobs: this changes nothing.
+		if err := track(ctx, x, st.JobID); err != nil {
+			return err
+		}
+	}
 	if output {
 		if _, err := x.exec(ctx, sqlSetOutput, st.JobID, st.Output); err != nil {
 			return err
@@ -71,6 +78,8 @@ func (s *Store) RecordProgress(ctx context.Context, updates []queue.ProgressUpda
 			errs[i] = nil
 			if !held {
 				errs[i] = sqlstore.ProgressLost(u.JobID)
+			} else if err := track(ctx, x, u.JobID); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"time"
 
@@ -35,12 +36,15 @@ const (
 
 // pruneFinishedSQL deletes the finished jobs of state ?3 past their
 // cut-offs (sqlstore.PruneCut, n rules from ?5 on): at most ?4, walking
-// spool_jobs_finished up to ?1; ?2 is the default cut-off.
+// spool_jobs_finished up to ?1; ?2 is the default cut-off. It returns the
+// deleted jobs that were tracked (tracked.go), whose rows go next, and
+// NULL for each other one.
 func pruneFinishedSQL(n int) string {
 	return `DELETE FROM spool_jobs WHERE id IN
   (SELECT id FROM spool_jobs WHERE state IN ` + finishedSQL + ` AND state = ?3 AND finished_at < ?1
     AND finished_at < ` + sqlstore.CutSQL(n, rulePlaceholder, "?2") + `
-    ORDER BY finished_at LIMIT ?4)`
+    ORDER BY finished_at LIMIT ?4)
+  RETURNING CASE WHEN tracked THEN id END`
 }
 
 // pruneDeadSQL is pruneFinishedSQL for dead jobs, walking spool_dead_died
@@ -71,6 +75,14 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 				query = pruneFinishedSQL(len(c.Rules) / 3)
 			}
 			args := append([]any{c.Latest, c.Default, sqlstore.StateCode(c.State), limit}, c.Rules...)
+			if c.State != queue.StateDead {
+				k, err := pruneFinished(ctx, x, query, args)
+				if err != nil {
+					return err
+				}
+				n += k
+				continue
+			}
 			r, err := x.exec(ctx, query, args...)
 			if err != nil {
 				return err
@@ -112,4 +124,27 @@ func (s *Store) Prune(ctx context.Context, p queue.PruneParams) (int, error) {
 		return nil
 	})
 	return int(n), err
+}
+
+// pruneFinished runs query, a pruneFinishedSQL, and removes the rows of the
+// tracked jobs it deleted. It returns how many jobs it deleted.
+func pruneFinished(ctx context.Context, x *xtx, query string, args []any) (int64, error) {
+	rows, err := x.query(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := collect(rows, func(r scanner) (sql.NullInt64, error) {
+		var id sql.NullInt64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return 0, err
+	}
+	var tracked []int64
+	for _, id := range ids {
+		if id.Valid {
+			tracked = append(tracked, id.Int64)
+		}
+	}
+	return int64(len(ids)), dropTracked(ctx, x, tracked)
 }

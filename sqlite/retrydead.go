@@ -23,9 +23,9 @@ const (
   OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key AND id < ?3)`
 	sqlRetryOneDead = `INSERT INTO spool_jobs
   (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
-   unique_key, order_key, partition_key, expires_at, metadata, errors, payload)
+   unique_key, order_key, partition_key, expires_at, metadata, errors, payload, tracked)
   SELECT id, queue, kind, ?2, priority, ?3, 0, max_attempts, timeout_us, created_at,
-   unique_key, order_key, partition_key, NULL, metadata, errors, payload
+   unique_key, order_key, partition_key, NULL, metadata, errors, payload, ` + trackedSQL + `
   FROM spool_dead WHERE id = ?1`
 	sqlDeleteOneDead = `DELETE FROM spool_dead WHERE id = ?`
 )

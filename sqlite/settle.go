@@ -104,17 +104,22 @@ func execHeld(ctx context.Context, x *xtx, query string, args ...any) (bool, err
 const (
 	sqlCompleteKeep = `UPDATE spool_jobs SET state = ` + completedSQL + `, finished_at = ?, lease_until = NULL, lease_token = NULL
   WHERE id = ? AND lease_token = ? AND state = ` + runningSQL
-	sqlCompleteDelete = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = ` + runningSQL
+	sqlCompleteDelete = `DELETE FROM spool_jobs WHERE id = ? AND lease_token = ? AND state = ` + runningSQL + ` RETURNING tracked`
 )
 
-// settleComplete keeps the job as completed, or deletes it. (The
-// deletions completeDeleteBatched did not batch: the job has another
-// settlement in this call.)
+// settleComplete keeps the job as completed, or deletes it, and a
+// tracked job's rows with it. (The deletions completeDeleteBatched did not
+// batch: the job has another settlement in this call.)
 func settleComplete(ctx context.Context, x *xtx, st queue.Settlement) (bool, error) {
 	if st.Keep {
 		return execHeld(ctx, x, sqlCompleteKeep, micros(st.Now), st.JobID, st.Token)
 	}
-	return execHeld(ctx, x, sqlCompleteDelete, st.JobID, st.Token)
+	var tracked bool
+	held, err := sqlstore.Found(x.queryRow(ctx, sqlCompleteDelete, st.JobID, st.Token).Scan(&tracked))
+	if err != nil || !tracked {
+		return held, err
+	}
+	return held, dropTracked(ctx, x, []int64{st.JobID})
 }
 
 // sqlRetry records the failed attempt and schedules the next one; a job

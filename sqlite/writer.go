@@ -64,10 +64,13 @@ type writer struct {
 	// turnHeld: the writer holds the writers' turn, since turnSince.
 	turnHeld  bool
 	turnSince time.Time
+	// leased is the lease's read-back statement (leasedstmt.go).
+	leased leasedStmt
 }
 
 func newWriter(s *Store, lockFirst bool) *writer {
 	w := &writer{s: s, lockFirst: lockFirst, ops: make(chan *op, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+	w.leased.keep = s.owned
 	w.connCtx, w.cancelConn = context.WithCancel(context.Background())
 	go w.loop()
 	return w
@@ -219,6 +222,7 @@ func (w *writer) close() {
 func (w *writer) loop() {
 	defer close(w.done)
 	defer w.releaseTurn()
+	defer w.closeLeased()
 	batch := make([]*op, 0, maxBatchOps)
 	for {
 		select {
@@ -251,6 +255,21 @@ func (w *writer) loop() {
 		w.run(batch)
 		w.maybeReleaseTurn()
 	}
+}
+
+// closeLeased closes the kept lease statement (leasedstmt.go) on the
+// store's write connection, which only the writer uses, before Close
+// closes the pool.
+func (w *writer) closeLeased() {
+	if w.leased.st == nil {
+		return
+	}
+	conn, err := w.s.writeDB.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	w.leased.close(conn)
 }
 
 // turnSlice is how long a writer keeps the writers' turn (turn.go) while
@@ -345,7 +364,7 @@ func (w *writer) exec(conn *sql.Conn, ops []*op) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	x := &xtx{tx: tx, s: w.s}
+	x := &xtx{tx: tx, s: w.s, conn: conn}
 	if w.lockFirst {
 		if _, err := tx.ExecContext(ctx, sqlTakeWriteLock); err != nil {
 			tx.Rollback()
@@ -477,7 +496,8 @@ const sqlTakeWriteLock = `UPDATE spool_queues SET paused = paused WHERE 0`
 // prepared statements, or a caller's, with plain statements.
 type xtx struct {
 	tx    *sql.Tx
-	s     *Store // nil for a caller's transaction
+	s     *Store    // nil for a caller's transaction
+	conn  *sql.Conn // the writer's connection, tx's; nil for a caller's transaction
 	stmts map[string]*sql.Stmt
 	// pub is the publish window (publishwindow.go): rows of Publish
 	// operations not yet written.
@@ -540,9 +560,9 @@ func (x *xtx) close() {
 var hotStatements = append([]string{
 	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
 	sqlRunningByKey, sqlKeyWalk, sqlKeyRate, sqlSpendKeyRate, sqlLeaseIDs,
-	sqlCompleteDelete, sqlCompleteDeleteChunk, sqlCompleteDeleteChunkReturning,
+	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry, sqlResolveOpen,
 	sqlLastEventID, sqlSubscriptions,
 }, publishStatements()...)
