@@ -260,13 +260,18 @@ ORDER BY priority DESC NULLS FIRST, run_at, id`
   SELECT $1, k, t, a, f FROM unnest($2::text[], $3::double precision[], $4::bigint[], $5::bigint[]) AS b(k, t, a, f)
   ON CONFLICT (queue, key) DO UPDATE SET tokens = excluded.tokens, rate_at = excluded.rate_at, full_at = excluded.full_at`
 	// sqlLeaseIDs leases the jobs a KeyPicker chose ($5) that are still
-	// ready (pending, state 0), and returns them. "state < 1", not "state =
-	// 0": with the latter the planner finds the ids by walking all of
-	// jobs_ready (whose predicate it matches), 26 ms a lease behind 20k
-	// ready jobs, instead of looking each up in jobs_pkey (0.2 ms).
+	// ready (pending, state 0), and returns them. Their rows are locked
+	// first with SKIP LOCKED, as the plain lease does: a row another
+	// transaction holds (a caller's Cancel in its own transaction) is left
+	// out, never waited for, since this lease holds the queue's row and
+	// every per-key lease of the queue would queue behind it. "state < 1",
+	// not "state = 0": with the latter the planner finds the ids by walking
+	// all of jobs_ready (whose predicate it matches), 26 ms a lease behind
+	// 20k ready jobs, instead of looking each up in jobs_pkey (0.2 ms).
 	sqlLeaseIDs = `UPDATE spool.jobs
   SET state = ` + runningSQL + `, attempt = attempt + 1, attempted_at = $1, lease_until = $2, lease_token = $3, leased_by = $4
-  WHERE id = ANY ($5) AND state < 1
+  WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs WHERE id = ANY ($5) AND state < 1 ORDER BY id FOR UPDATE SKIP LOCKED))
+    AND state < 1
   RETURNING ` + jobColumns
 )
 

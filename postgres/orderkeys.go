@@ -32,9 +32,13 @@ const (
     AND NOT EXISTS (SELECT 1 FROM spool.dead d WHERE d.queue = $1 AND d.order_key = $2 AND d.blocks_key
       AND d.id < j.id)`
 	// sqlLockKeys is sqlLockKey for every (queue, key) of $2 and $3 in
-	// one statement, in the arrays' order.
-	sqlLockKeys = `SELECT count(pg_advisory_xact_lock(hashtextextended(length(k.queue)::text || ':' || k.queue || k.key, hashtextextended($1, 0))))
-  FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(queue, key, n)`
+	// one statement, in the arrays' order (the callers sort them, so that
+	// two settles lock shared keys in one order): the ORDER BY n of the
+	// inner query puts the lock calls after the sort, whatever plan the
+	// unnest gets.
+	sqlLockKeys = `SELECT count(*) FROM (
+  SELECT pg_advisory_xact_lock(hashtextextended(length(k.queue)::text || ':' || k.queue || k.key, hashtextextended($1, 0)))
+  FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(queue, key, n) ORDER BY n) locked`
 	// sqlPromoteKeys is sqlPromoteNext for every key of $2 in queue $1 at
 	// once: the ids of the keys' next blocked jobs (keys that are busy or
 	// have none left give none) are gathered first, then promoted by id.
