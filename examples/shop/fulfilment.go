@@ -199,10 +199,25 @@ func (s *shop) chargePayment(ctx context.Context, job *queue.Job, o OrderJob) er
 	if rand.Float64() < s.cfg.PaymentFailureRate {
 		return errPaymentProvider
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE orders SET paid = 1 WHERE id = $1`, o.OrderID); err != nil {
+	// The order marked paid, the charge id recorded and the job completed
+	// in one transaction, as reserveStock does: a crash in between can
+	// leave neither a paid order whose charge the compensation cannot see
+	// nor a second charge on the retry.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	return worker.RecordOutput(ctx, stepOutput{ChargeID: fmt.Sprintf("ch_%d_%d", o.OrderID, job.Attempt)})
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET paid = 1 WHERE id = $1`, o.OrderID); err != nil {
+		return err
+	}
+	if err := worker.RecordOutput(ctx, stepOutput{ChargeID: fmt.Sprintf("ch_%d_%d", o.OrderID, job.Attempt)}); err != nil {
+		return err
+	}
+	if err := s.pool.CompleteTx(ctx, tx, job); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // shipOrder runs once stock is reserved and payment taken; it ships from

@@ -35,20 +35,23 @@ func TestChargePayment(t *testing.T) {
 	ctx := context.Background()
 	kit := spooltest.New(t, spooltest.Options{})
 	s := newTestShop(t, kit)
+	// The handler completes its job in its own transaction (CompleteTx),
+	// so it needs the pool that runs it.
+	pool := kit.NewPool(t)
+	s.handle(pool)
 
-	res := kit.Work(ctx, t, worker.JSON(s.chargePayment),
-		queue.NewJob{Kind: "payment.charge", Args: OrderJob{OrderID: 1, TotalCents: 0}})
+	res := kit.WorkPool(ctx, t, pool, queue.NewJob{Kind: "payment.charge", Args: OrderJob{OrderID: 1, TotalCents: 0}})
 	require.Equal(t, queue.OutcomeDead, res.Outcome, "nothing to charge: retrying cannot help")
 	require.Contains(t, res.DeadReason, "order 1 has total 0 cents")
 
 	id, err := s.placeOrder(ctx, Order{Customer: "ada", SKU: "MUG-1", Quantity: 1, TotalCents: 1200})
 	require.NoError(t, err)
-	res = kit.Work(ctx, t, worker.JSON(s.chargePayment),
-		queue.NewJob{Kind: "payment.charge", Args: OrderJob{OrderID: id, TotalCents: 1200}})
+	res = kit.WorkPool(ctx, t, pool, queue.NewJob{Kind: "payment.charge", Args: OrderJob{OrderID: id, TotalCents: 1200}})
 	require.Equal(t, queue.OutcomeComplete, res.Outcome, res)
 	var paid bool
 	require.NoError(t, s.db.QueryRowContext(ctx, `SELECT paid FROM orders WHERE id = $1`, id).Scan(&paid))
 	require.True(t, paid)
+	require.True(t, res.CompletedInTx, "paid and completed in one transaction")
 }
 
 // An outbox test: placing an order enqueues its fulfilment steps and the
