@@ -27,8 +27,12 @@ func (l *leasedStmt) stmt(ctx context.Context, dc any) (driver.StmtQueryContext,
 	if l.st != nil && l.dc == dc {
 		return l.st.(driver.StmtQueryContext), l.after, nil
 	}
-	// A connection the pool replaced closed its statements' database
-	// handle already: the old statement is dropped, not closed.
+	// Another connection: the statement kept for the old one is dropped.
+	// SQLite keeps a closed connection's handle open until its statements
+	// are finalised, so this would hold that handle for the process's
+	// life; it does not happen today, as the store's write pool keeps its
+	// one connection for the store's life (closeLeased finalises the
+	// statement when the writer stops).
 	l.dc, l.st = nil, nil
 	p, ok := dc.(driver.ConnPrepareContext)
 	if !ok {

@@ -25,10 +25,10 @@ const (
   AND NOT EXISTS (SELECT 1 FROM spool_dead WHERE id = job_id)`
 	sqlDropDeps = `DELETE FROM spool_job_deps WHERE child_id IN (SELECT value FROM json_each(?1))
   AND NOT EXISTS (SELECT 1 FROM spool_dead WHERE id = child_id)`
-	// trackedSQL says whether the job named by the expression id has rows
-	// that make it tracked, for a job row written again (a dead job
-	// retried).
-	trackedSQL = `(EXISTS (SELECT 1 FROM spool_job_output WHERE job_id = id) OR EXISTS (SELECT 1 FROM spool_job_deps WHERE child_id = id))`
+	// trackedSQL says whether the dead job being retried (a row of
+	// spool_dead, named in full so that a column added to the other tables
+	// cannot capture the name) has rows that make it tracked.
+	trackedSQL = `(EXISTS (SELECT 1 FROM spool_job_output WHERE job_id = spool_dead.id) OR EXISTS (SELECT 1 FROM spool_job_deps WHERE child_id = spool_dead.id))`
 )
 
 // track marks job id tracked: the caller just gave it output or
