@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -310,6 +312,11 @@ func heldDeliveries(ctx context.Context, x *xtx, jobs []pendingJob, before int64
 	for _, p := range jobs {
 		var id int64
 		err := x.queryRow(ctx, sqlUniqueHolder, p.job.UniqueKey).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Skipped, and no job holds its key: the insert ignored it for
+			// a constraint other than the key (INSERT OR IGNORE hides which).
+			return fmt.Errorf("sqlite: delivery %q of a publish not stored: a constraint of spool_jobs refused its row, and no job holds its key", p.job.UniqueKey)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlite: delivery %q not stored: %w", p.job.UniqueKey, err)
 		}
