@@ -158,3 +158,73 @@ func Example_maxRunningPerKey() {
 	// bolt at most one at once: true
 	// cogs at most one at once: true
 }
+
+// A rate limit shared by every process: two pools on one file, each with
+// eight workers, start at most three of a partner's calls a minute
+// between them. The bucket starts full, so three start at once; the
+// fourth waits for a token, which comes twenty seconds later.
+func Example_rateLimit() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "spool-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "shop.db")
+
+	var started atomic.Int64
+	var three sync.WaitGroup
+	three.Add(3)
+	call := func(ctx context.Context, job *queue.Job) error {
+		if started.Add(1) <= 3 {
+			three.Done()
+		}
+		return nil
+	}
+
+	var pools []*worker.Pool
+	var q *queue.Queue
+	for range 2 { // two "processes"
+		store, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer store.Close()
+		if q, err = queue.New(store, queue.Options{}); err != nil {
+			log.Fatal(err)
+		}
+		if len(pools) == 0 {
+			// Stored with the jobs: every process spends the same bucket.
+			if err := q.Inspector().SetQueueSettings(ctx, "partner", queue.QueueSettings{RateLimit: 3, RatePeriod: time.Minute}); err != nil {
+				log.Fatal(err)
+			}
+			for range 5 {
+				if _, err := q.Enqueue(ctx, queue.NewJob{Kind: "partner.call", Queue: "partner"}); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+		pool, err := worker.New(q, worker.Options{Queues: map[string]worker.QueueConfig{"partner": {MaxWorkers: 8}}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool.HandleFunc("partner.call", call)
+		if err := pool.Start(ctx); err != nil {
+			log.Fatal(err)
+		}
+		pools = append(pools, pool)
+	}
+	three.Wait()
+	for _, p := range pools {
+		if err := p.Stop(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	stats, err := q.Inspector().Stats(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, qs := range stats.Queues {
+		if qs.Name == "partner" {
+			fmt.Println("started this minute:", started.Load(), "still waiting:", qs.Pending)
+		}
+	}
+	// Output: started this minute: 3 still waiting: 2
+}
