@@ -306,6 +306,7 @@ func leaseByKey(ctx context.Context, x *xtx, p queue.LeaseParams, keys *sqlstore
 		at     int64
 	}
 	buckets := map[string]stored{}
+	offered := map[int64]bool{}
 	keys.Load = func(key string) (float64, int64, bool, error) {
 		b, ok := buckets[key]
 		return b.tokens, b.at, ok, nil
@@ -333,6 +334,14 @@ func leaseByKey(ctx context.Context, x *xtx, p queue.LeaseParams, keys *sqlstore
 				continue
 			}
 			jobs++
+			// The pages are two statements: a job enqueued or cancelled
+			// between them shifts the offset, and the second page may
+			// begin with a job the first one offered. Offered twice, it
+			// would count twice toward the lease and its key.
+			if offered[r.id.Int64] {
+				continue
+			}
+			offered[r.id.Int64] = true
 			if err := keys.Offer(r.id.Int64, r.key); err != nil {
 				return nil, err
 			}
