@@ -95,12 +95,23 @@ func Example_maxRunningPerKey() {
 	customers := []string{"acme", "bolt", "cogs"}
 	const perCustomer = 4
 	wg.Add(perCustomer * len(customers))
+	// The first calls hold their slots until every customer has one
+	// running: the customers run side by side, and meanwhile a second job
+	// of a customer would start beside its first if the limit let it.
+	everyone := make(chan struct{})
 	syncCustomer := func(ctx context.Context, job *queue.Job) error {
 		mu.Lock()
 		running[job.PartitionKey]++
 		peak[job.PartitionKey] = max(peak[job.PartitionKey], running[job.PartitionKey])
+		if len(peak) == len(customers) { // no call has ended before this
+			select {
+			case <-everyone:
+			default:
+				close(everyone)
+			}
+		}
 		mu.Unlock()
-		time.Sleep(10 * time.Millisecond) // the call to the customer's CRM
+		<-everyone // the call to the customer's CRM
 		mu.Lock()
 		running[job.PartitionKey]--
 		mu.Unlock()
