@@ -117,26 +117,7 @@ func testKeyPassesHotKey(e *env) {
 // A process that dies holding a key's slots gives them back when its
 // leases expire; an extended lease keeps its slot.
 func testKeyExpiry(e *env) {
-	other := e.peerStore()
-	e.settings("api", queue.QueueSettings{MaxRunningPerKey: 2})
-	e.enqueueKeyed("api", "acme", 5)
-	dead := e.leaseFrom(e.store, "api", 5) // the process that will die
-	require.Len(e.t, dead.Jobs, 2)
-	require.Empty(e.t, e.leaseFrom(other, "api", 5).Jobs)
-
-	e.clock.Advance(29 * time.Second)
-	require.Empty(e.t, e.leaseFrom(other, "api", 5).Jobs, "leases still hold")
-	e.clock.Advance(2 * time.Second)
-	res := e.leaseFrom(other, "api", 5)
-	require.Len(e.t, res.Jobs, 2, "expired leases free the key's slots")
-	require.True(e.t, res.Limited)
-
-	ext, err := other.Extend(e.ctx, []queue.LeaseRef{{JobID: res.Jobs[0].ID, Token: res.Jobs[0].LeaseToken}},
-		e.clock.Now().Add(time.Minute))
-	require.NoError(e.t, err)
-	require.Empty(e.t, ext.Lost)
-	e.clock.Advance(31 * time.Second)
-	require.Len(e.t, e.leaseFrom(e.store, "api", 5).Jobs, 1, "the extended lease holds its slot; the other expired")
+	checkSlotsComeBack(e, queue.QueueSettings{MaxRunningPerKey: 2}, func() { e.enqueueKeyed("api", "acme", 5) })
 }
 
 // RateLimitPerKey is one token bucket per key for every store: leases
