@@ -50,20 +50,11 @@ var (
 
 // CreateBatch implements queue.BatchStore.
 func (s *Store) CreateBatch(ctx context.Context, tx *sql.Tx, now time.Time, spec queue.BatchSpec, jobs []queue.NewJob) (int64, []queue.EnqueueResult, error) {
-	meta, err := sqlstore.JobsMetadata(jobs)
+	b, err := sqlstore.EncodeBatch(spec, jobs)
 	if err != nil {
 		return 0, nil, fmt.Errorf("sqlite: %w", err)
 	}
-	var cbs [3]any
-	for i, cb := range []*queue.NewJob{spec.OnSuccess, spec.OnComplete, spec.OnDeath} {
-		if cbs[i], err = sqlstore.EncodeCallback(cb); err != nil {
-			return 0, nil, fmt.Errorf("sqlite: batch callback: %w", err)
-		}
-	}
-	perQueue := map[string]int{}
-	for _, j := range jobs {
-		perQueue[j.Queue]++
-	}
+	meta, cbs, perQueue := b.Meta, b.Callbacks, b.PerQueue
 	var id int64
 	var res []queue.EnqueueResult
 	var full error

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -89,4 +90,33 @@ func (b BatchState) Due() []int {
 		due = append(due, 2)
 	}
 	return due
+}
+
+// NewBatch is what a store's CreateBatch encodes before its transaction:
+// the members' metadata (JobsMetadata), the three callbacks
+// (EncodeCallback: OnSuccess, OnComplete, OnDeath) and the members per
+// queue, for the queues' room check.
+type NewBatch struct {
+	Meta      []any
+	Callbacks [3]any
+	PerQueue  map[string]int
+}
+
+// EncodeBatch prepares spec and its jobs for a store's CreateBatch.
+func EncodeBatch(spec queue.BatchSpec, jobs []queue.NewJob) (NewBatch, error) {
+	var b NewBatch
+	var err error
+	if b.Meta, err = JobsMetadata(jobs); err != nil {
+		return b, err
+	}
+	for i, cb := range []*queue.NewJob{spec.OnSuccess, spec.OnComplete, spec.OnDeath} {
+		if b.Callbacks[i], err = EncodeCallback(cb); err != nil {
+			return b, fmt.Errorf("batch callback: %w", err)
+		}
+	}
+	b.PerQueue = map[string]int{}
+	for _, j := range jobs {
+		b.PerQueue[j.Queue]++
+	}
+	return b, nil
 }
