@@ -96,14 +96,16 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_scheduled")
 		})
-		t.Run("next job of a key", func(t *testing.T) {
-			plan := queryPlan(t, s, sqlPromoteNext, queue.DefaultQueue, "k1", now)
-			requirePlan(t, plan, "spool_jobs_order")
-		})
 		t.Run("next jobs of keys", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromoteKeys, queue.DefaultQueue, `["k1","k2"]`, now)
-			requirePlan(t, plan, "spool_jobs_order")
+			requirePlan(t, plan, "spool_jobs_blocked")
+			require.Contains(t, strings.Join(plan, "\n"), "spool_order_heads USING PRIMARY KEY", "plan: %q", plan)
 			require.Contains(t, plan[0], "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)", "plan: %q", plan)
+		})
+		t.Run("is a key busy", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlKeyBusy, queue.DefaultQueue, "k1")
+			requirePlan(t, plan, "spool_jobs_blocked")
+			require.Contains(t, strings.Join(plan, "\n"), "spool_order_heads USING PRIMARY KEY", "plan: %q", plan)
 		})
 		t.Run("next run time", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlNextRunAt, queue.DefaultQueue)

@@ -563,6 +563,6 @@ var hotStatements = append([]string{
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry, sqlResolveOpen,
+	sqlKeyBusy, sqlSetHead, sqlMaxPending, sqlPromoteKeys, sqlSetHeads, sqlDropStaleHeads, sqlAnyExpiry, sqlResolveOpen,
 	sqlLastEventID, sqlSubscriptions,
 }, publishStatements()...)
