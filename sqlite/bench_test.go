@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -125,6 +126,29 @@ func BenchmarkEnqueueMany(b *testing.B) {
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		k := min(len(batch), b.N-done)
+		if _, err := q.EnqueueMany(ctx, batch[:k]); err != nil {
+			b.Fatal(err)
+		}
+		done += k
+	}
+	benchReportJobs(b, b.N)
+}
+
+// BenchmarkEnqueueManyKeyed: Queue.EnqueueMany with 1000 jobs per call,
+// spread over 1000 ordering keys, as BenchmarkDrain keys=1000 fills its
+// queue.
+func BenchmarkEnqueueManyKeyed(b *testing.B) {
+	ctx := context.Background()
+	_, q := benchOpen(b)
+	batch := make([]queue.NewJob, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		k := min(len(batch), b.N-done)
+		for i := range batch[:k] {
+			batch[i] = benchJob()
+			batch[i].OrderKey = fmt.Sprint("order:", (done+i)%1000)
+		}
 		if _, err := q.EnqueueMany(ctx, batch[:k]); err != nil {
 			b.Fatal(err)
 		}

@@ -103,6 +103,15 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 			i += insertChunk
 			continue
 		}
+		// A run of insertChunk jobs with ordering or partition keys
+		// (enqueuekeyed.go).
+		if len(jobs)-i >= insertChunk && bulkKeyed(jobs[i:i+insertChunk]) {
+			if err := insertKeyedChunk(ctx, x, now, nowUS, jobs[i:i+insertChunk], meta[i:i+insertChunk], res[i:i+insertChunk]); err != nil {
+				return err
+			}
+			i += insertChunk
+			continue
+		}
 		if err := insertOne(ctx, x, now, nowUS, jobs[i], meta[i], &res[i]); err != nil {
 			return fmt.Errorf("%w (job %d)", err, i)
 		}
