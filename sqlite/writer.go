@@ -563,6 +563,6 @@ var hotStatements = append([]string{
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry, sqlResolveOpen,
+	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlResolveOpen,
 	sqlLastEventID, sqlSubscriptions,
 }, publishStatements()...)
