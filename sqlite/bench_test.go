@@ -198,3 +198,42 @@ func BenchmarkSettle(b *testing.B) {
 	}
 	benchReportJobs(b, b.N)
 }
+
+// BenchmarkDrainPieces runs the writer's work of a drain in cumulative
+// steps, batches of 50 as the default pool leases and settles them: "fill"
+// enqueues b.N jobs, "lease" also leases them all, "settle" also completes
+// them all. Under callgrind the difference between two steps' instruction
+// totals, divided by b.N, is what a lease or a settle costs per job (see
+// BENCHMARKS.md, "Issue 18, round 3"):
+//
+//	GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind ./sqlite.test \
+//	  -test.run '^$' -test.bench 'DrainPieces/lease' -test.benchtime 20000x
+func BenchmarkDrainPieces(b *testing.B) {
+	for _, step := range []string{"fill", "lease", "settle"} {
+		b.Run(step, func(b *testing.B) {
+			ctx := context.Background()
+			s, q := benchOpen(b)
+			benchFill(b, q, b.N)
+			if step == "fill" {
+				return
+			}
+			refs := benchLeaseAll(b, s, b.N, 50)
+			if step == "lease" {
+				return
+			}
+			batch := make([]queue.Settlement, 0, 50)
+			for len(refs) > 0 {
+				batch = batch[:0]
+				now := time.Now()
+				for _, r := range refs[:min(50, len(refs))] {
+					batch = append(batch, queue.Settlement{JobID: r.JobID, Token: r.Token, Queue: queue.DefaultQueue,
+						Outcome: queue.OutcomeComplete, Now: now})
+				}
+				refs = refs[len(batch):]
+				if _, err := s.Settle(ctx, nil, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -563,6 +563,6 @@ var hotStatements = append([]string{
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlSetHead, sqlMaxPending, sqlPromoteKeys, sqlSetHeads, sqlDropStaleHeads, sqlAnyExpiry, sqlResolveOpen,
+	sqlKeyBusy, sqlSetHead, sqlMaxPending, sqlPromoteKeys, sqlSetHeads, sqlDropStaleHeads, sqlResolveOpen,
 	sqlLastEventID, sqlSubscriptions,
 }, publishStatements()...)
