@@ -43,17 +43,23 @@ const (
 	sqlLockKeys = `SELECT count(*) FROM (
   SELECT pg_advisory_xact_lock(hashtextextended(length(k.queue)::text || ':' || k.queue || k.key, hashtextextended($1, 0)))
   FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(queue, key, n) ORDER BY n) locked`
-	// sqlPromoteKeys moves on every key of $2 in queue $1: a key without
-	// a head gets its next blocked job (unless a dead job before it holds
-	// the key) as its head, named in its head row; a key left with no
-	// head loses its stale row. The keys' next blocked ids are gathered
-	// first, then promoted by id. The statements of one WITH see one
-	// snapshot: the rows deleted are those of keys not promoted.
+	// sqlPromoteKeys moves on every key of $2 and $4 in queue $1: a key
+	// without a head gets its next blocked job (unless a dead job before
+	// it holds the key) as its head, named in its head row; a key left
+	// with no head loses its stale row. The keys of $4 were freed by the
+	// write (sqlstore.KeyPromotions.AddSettled: their head ended under
+	// the key's lock), so they need no head check. The keys' next blocked
+	// ids are gathered first, then promoted by id. The statements of one
+	// WITH see one snapshot: the rows deleted are those of keys not
+	// promoted.
 	sqlPromoteKeys = `WITH next AS (
   SELECT (SELECT b.id FROM spool.jobs b WHERE b.queue = $1 AND b.order_key = k.key AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1) AS id
   FROM unnest($2::text[]) AS k(key)
   WHERE NOT EXISTS (SELECT 1 FROM spool.order_heads h JOIN spool.jobs hj ON hj.id = h.head_id
-    WHERE h.queue = $1 AND h.order_key = k.key AND hj.state IN ` + keyHeadSQL + `)),
+    WHERE h.queue = $1 AND h.order_key = k.key AND hj.state IN ` + keyHeadSQL + `)
+  UNION ALL
+  SELECT (SELECT b.id FROM spool.jobs b WHERE b.queue = $1 AND b.order_key = f.key AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1)
+  FROM unnest($4::text[]) AS f(key)),
 promoted AS (
   UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
   FROM next WHERE j.id = next.id
@@ -63,7 +69,7 @@ promoted AS (
 named AS (
   INSERT INTO spool.order_heads (queue, order_key, head_id) SELECT $1, order_key, id FROM promoted
   ON CONFLICT (queue, order_key) DO UPDATE SET head_id = excluded.head_id)
-DELETE FROM spool.order_heads h WHERE h.queue = $1 AND h.order_key = ANY($2::text[])
+DELETE FROM spool.order_heads h WHERE h.queue = $1 AND (h.order_key = ANY($2::text[]) OR h.order_key = ANY($4::text[]))
   AND NOT EXISTS (SELECT 1 FROM promoted p WHERE p.order_key = h.order_key)
   AND NOT EXISTS (SELECT 1 FROM spool.jobs hj WHERE hj.id = h.head_id AND hj.state IN ` + keyHeadSQL + `)`
 	// sqlSetHead names job $3 the head of key $2 of queue $1.
@@ -112,8 +118,14 @@ func setHead(ctx context.Context, x *xtx, queueName, key string, id int64) error
 // locks (lockKeysInOrder).
 func promoteKeys(ctx context.Context, x *xtx, p *sqlstore.KeyPromotions) error {
 	now := x.f.us(p.Now())
-	return p.Each(func(queueName string, keys []string) error {
-		if _, err := x.exec(ctx, sqlPromoteKeys, queueName, keys, now); err != nil {
+	return p.Each(func(queueName string, busy, freed []string) error {
+		if busy == nil {
+			busy = []string{} // an empty array, not NULL
+		}
+		if freed == nil {
+			freed = []string{}
+		}
+		if _, err := x.exec(ctx, sqlPromoteKeys, queueName, busy, now, freed); err != nil {
 			return err
 		}
 		x.wake(queueName)

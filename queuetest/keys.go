@@ -21,6 +21,7 @@ var orderKeyArea = area{"OrderKey", []testCase{
 	{"CancelAndDeleteOfFollowersAndHeads", testOrderKeysCancelAndDelete},
 	{"CancelRequestedHeadFreesKey", testCancelRequestedHeadFreesKey},
 	{"KeysOfOneSettleMoveOnTogether", testKeysOfOneSettle},
+	{"SettlementFreesKeyOnlyWhenItEndsTheHead", testKeyFreedBySettle},
 }}
 
 func testOrderKeys(e *env) {
@@ -302,4 +303,67 @@ func testKeysOfOneSettle(e *env) {
 	require.Equal(e.t, queue.StatePending, e.state(p[0]))
 	require.Equal(e.t, []int64{a[0], c[0]}, sortedIDs(e.lease("o", 10)))
 	require.Equal(e.t, []int64{p[0]}, ids(e.lease("p", 10)))
+}
+
+// A completion, cancel or death of a running job frees its key without a
+// look for another head (only a key's head is ever leased): the cases
+// around that shortcut. A dead job retried behind a running head (in a
+// queue whose keys move past dead jobs) runs after it and before the
+// later jobs; a stale completion of a head that was rescued and leased
+// again frees nothing; a rescuer's death of an expired head frees the
+// key; and a call with a stale completion and a valid retry of one head
+// leaves the key held.
+func testKeyFreedBySettle(e *env) {
+	e.settings("fs", queue.QueueSettings{DeadSkipsKey: true})
+	a := e.enqueue(queue.NewJob{Kind: "k", Queue: "fs", OrderKey: "x"})
+	b := e.enqueue(queue.NewJob{Kind: "k", Queue: "fs", OrderKey: "x"})
+	c := e.enqueue(queue.NewJob{Kind: "k", Queue: "fs", OrderKey: "x"})
+	e.kill(e.leaseOne("fs"))
+	require.Equal(e.t, queue.StatePending, e.state(b))
+	jb := e.leaseOne("fs")
+	require.Equal(e.t, b, jb.ID)
+	e.retry(a)
+	require.Equal(e.t, queue.StateBlocked, e.state(a), "a retried dead job waits behind the running head")
+	e.complete(jb)
+	require.Equal(e.t, queue.StatePending, e.state(a), "the retried job is next, by id")
+	require.Equal(e.t, queue.StateBlocked, e.state(c))
+
+	// a's lease runs out; a rescuer retries it and another lease takes
+	// it. The first worker's completion comes late.
+	ja := e.leaseOne("fs")
+	e.clock.Advance(time.Minute)
+	rescue := settlement(ja, queue.OutcomeRetry)
+	rescue.OrderKey, rescue.RunAt, rescue.IfExpired = "x", e.clock.Now(), true
+	rescue.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "lease expired"}
+	require.NoError(e.t, e.settle(rescue)[0])
+	ja2 := e.leaseOne("fs")
+	require.Equal(e.t, a, ja2.ID)
+	stale := settlement(ja, queue.OutcomeComplete)
+	stale.OrderKey = "x"
+	require.ErrorIs(e.t, e.settle(stale)[0], queue.ErrLeaseLost)
+	require.Equal(e.t, queue.StateBlocked, e.state(c), "a stale completion frees nothing")
+	require.Empty(e.t, e.lease("fs", 10))
+
+	// The second lease runs out too, and the rescuer gives up on it.
+	e.clock.Advance(time.Minute)
+	dead := settlement(ja2, queue.OutcomeDead)
+	dead.OrderKey, dead.IfExpired, dead.Reason = "x", true, "lease expired"
+	require.NoError(e.t, e.settle(dead)[0])
+	require.Equal(e.t, queue.StatePending, e.state(c))
+
+	// One call: a completion under a wrong token, then the head's retry.
+	jc := e.leaseOne("fs")
+	require.Equal(e.t, c, jc.ID)
+	d := e.enqueue(queue.NewJob{Kind: "k", Queue: "fs", OrderKey: "x"})
+	bad := settlement(jc, queue.OutcomeComplete)
+	bad.OrderKey, bad.Token = "x", jc.LeaseToken+1
+	r := settlement(jc, queue.OutcomeRetry)
+	r.OrderKey, r.RunAt = "x", e.clock.Now()
+	r.Error = &queue.AttemptError{Attempt: 1, At: e.clock.Now(), Message: "flaky"}
+	errs := e.settle(bad, r)
+	require.ErrorIs(e.t, errs[0], queue.ErrLeaseLost)
+	require.NoError(e.t, errs[1])
+	require.Equal(e.t, queue.StatePending, e.state(c))
+	require.Equal(e.t, queue.StateBlocked, e.state(d), "the key's head stays")
+	require.Equal(e.t, []int64{c}, ids(e.lease("fs", 10)))
 }

@@ -46,16 +46,22 @@ const (
 	// write.
 	//
 	// sqlPromoteKeys makes ready the next blocked job of every key of ?2
-	// (a JSON array of strings) in queue ?1 that has no head and no dead
-	// job before it holding the key, and returns the new heads. The keys'
-	// next blocked ids are gathered first, then promoted by id.
+	// (a JSON array of strings) in queue ?1 that has no head, and of every
+	// key of ?4, keys the write freed (sqlstore.KeyPromotions.AddSettled:
+	// their head ended in this write, so they have none and need no
+	// check), unless a dead job before it holds the key; it returns the
+	// new heads. The keys' next blocked ids are gathered first, then
+	// promoted by id.
 	sqlPromoteKeys = `UPDATE OR FAIL spool_jobs SET state = CASE WHEN run_at <= ?3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
-  WHERE id IN (SELECT (SELECT b.id FROM spool_jobs b WHERE b.queue = ?1 AND b.order_key = k.value AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1)
-      FROM json_each(?2) k
-      WHERE NOT ` + keyHasHead + `)
+  WHERE id IN (SELECT ` + nextBlockedK + ` FROM json_each(?2) k WHERE NOT ` + keyHasHead + `
+      UNION ALL SELECT ` + nextBlockedF + ` FROM json_each(?4) f)
     AND NOT EXISTS (SELECT 1 FROM spool_dead d WHERE d.queue = ?1 AND d.order_key = spool_jobs.order_key AND d.blocks_key
       AND d.id < spool_jobs.id)
   RETURNING id`
+	// nextBlockedK and nextBlockedF: the first blocked job of key k.value
+	// (f.value) of queue ?1, through spool_jobs_blocked.
+	nextBlockedK = `(SELECT b.id FROM spool_jobs b WHERE b.queue = ?1 AND b.order_key = k.value AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1)`
+	nextBlockedF = `(SELECT b.id FROM spool_jobs b WHERE b.queue = ?1 AND b.order_key = f.value AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1)`
 	// sqlSetHeads names the jobs of ?1 (a JSON array of ids) their keys'
 	// heads.
 	sqlSetHeads = `INSERT OR FAIL INTO spool_order_heads (queue, order_key, head_id)
@@ -87,8 +93,8 @@ func promoteNext(ctx context.Context, x *xtx, queueName, key string, now time.Ti
 // head row.
 func promoteKeys(ctx context.Context, x *xtx, p *sqlstore.KeyPromotions) error {
 	now := micros(p.Now())
-	return p.Each(func(queueName string, keys []string) error {
-		rows, err := x.query(ctx, sqlPromoteKeys, queueName, sqlstore.KeyList(keys), now)
+	return p.Each(func(queueName string, busy, freed []string) error {
+		rows, err := x.query(ctx, sqlPromoteKeys, queueName, sqlstore.KeyList(busy), now, sqlstore.KeyList(freed))
 		if err != nil {
 			return err
 		}
@@ -113,8 +119,9 @@ func promoteKeys(ctx context.Context, x *xtx, p *sqlstore.KeyPromotions) error {
 				return err
 			}
 		}
-		if len(heads) < len(keys) {
+		if len(heads) < len(busy)+len(freed) {
 			// Some keys were not moved on: busy, or left without a head.
+			keys := append(append([]string(nil), busy...), freed...)
 			_, err := x.exec(ctx, sqlDropStaleHeads, queueName, sqlstore.KeyList(keys))
 			return err
 		}

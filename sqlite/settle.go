@@ -42,7 +42,10 @@ func (s *Store) Settle(ctx context.Context, tx *sql.Tx, settlements []queue.Sett
 				// release of a job an operator cancelled meanwhile) may
 				// have: its key may move on, after the loop, with the
 				// batch's other keys (a key whose head stays does not).
-				keys.Add(st.Queue, st.OrderKey, st.Now)
+				// Its lease held, so it was its key's head: a
+				// completion, cancel or death frees the key and skips
+				// the promotion's head check (AddSettled).
+				keys.AddSettled(st)
 				counts.Count(st)
 				if err := settleOutput(ctx, x, st); err != nil {
 					return err

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spooljobs/spool/internal/sqlstore"
+	"github.com/spooljobs/spool/queue"
 )
 
 // KeyPromotions holds each (queue, key) once, drops jobs without a key,
@@ -25,10 +26,40 @@ func TestKeyPromotions(t *testing.T) {
 	require.False(t, p.Empty())
 	require.Equal(t, t0.Add(2*time.Second), p.Now())
 	var got [][]string
-	require.NoError(t, p.Each(func(q string, keys []string) error {
+	require.NoError(t, p.Each(func(q string, keys, freed []string) error {
+		require.Empty(t, freed)
 		got = append(got, append([]string{q}, keys...))
 		return nil
 	}))
 	require.Equal(t, [][]string{{"q", "a", "b"}, {"r", "a"}}, got)
 	require.Equal(t, `["a","b\"c"]`, sqlstore.KeyList([]string{"a", `b"c`}))
+}
+
+// AddSettled frees the keys of completions, cancels and deaths; a retry,
+// snooze or release leaves its key maybe busy, and a key noted both ways
+// stays maybe busy.
+func TestKeyPromotionsAddSettled(t *testing.T) {
+	t.Parallel()
+	var p sqlstore.KeyPromotions
+	t0 := time.Unix(100, 0)
+	st := func(key string, o queue.Outcome) queue.Settlement {
+		return queue.Settlement{Queue: "q", OrderKey: key, Outcome: o, Now: t0}
+	}
+	p.AddSettled(st("done", queue.OutcomeComplete))
+	p.AddSettled(st("cancelled", queue.OutcomeCancel))
+	p.AddSettled(st("dead", queue.OutcomeDead))
+	p.AddSettled(st("retried", queue.OutcomeRetry))
+	p.AddSettled(st("snoozed", queue.OutcomeSnooze))
+	p.AddSettled(st("released", queue.OutcomeRelease))
+	p.AddSettled(st("both", queue.OutcomeComplete))
+	p.AddSettled(st("both", queue.OutcomeRetry))
+	p.Add("q", "cancelled", t0)
+	p.AddSettled(st("", queue.OutcomeComplete))
+	var busy, freed []string
+	require.NoError(t, p.Each(func(q string, b, f []string) error {
+		busy, freed = b, f
+		return nil
+	}))
+	require.Equal(t, []string{"done", "dead"}, freed)
+	require.Equal(t, []string{"cancelled", "retried", "snoozed", "released", "both"}, busy)
 }
