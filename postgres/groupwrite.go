@@ -150,11 +150,14 @@ func (g *groupWriter) run(group []*groupOp) {
 	ranAll := false // every op's fn succeeded: a failure after is the commit's
 	err := g.s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		ranAll = false
-		x.grouped, x.pending = true, nil
+		x.grouped, x.pending, x.events = true, nil, nil
 		for _, op := range group {
 			if err := op.fn(ctx, x); err != nil {
 				return err
 			}
+		}
+		if err := x.flushEvents(ctx); err != nil {
+			return err
 		}
 		if err := x.flushDeliveries(ctx); err != nil {
 			return err
