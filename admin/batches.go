@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -72,4 +73,50 @@ func (h *Handler) batchesPage(w http.ResponseWriter, r *http.Request) error {
 		v.NextURL = h.url("/batches?before=" + strconv.FormatInt(list[len(list)-1].ID, 10))
 	}
 	return h.render(w, r, http.StatusOK, "batches", "layout", h.newPage(w, r, "Batches", "batches", v))
+}
+
+// apiBatches lists batches newest first, a page at a time: before (an id:
+// batches older than it) and limit (1 to MaxPageSize, default
+// DefaultPageSize).
+func (h *Handler) apiBatches(w http.ResponseWriter, r *http.Request) error {
+	p := readQuery(r, "before", "limit")
+	before := p.int("before", 0, math.MaxInt64, 0)
+	limit := int(p.int("limit", 1, MaxPageSize, DefaultPageSize))
+	if p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	list, err := h.q.Inspector().Batches(ctx, queue.BatchFilter{Limit: limit, BeforeID: before})
+	if err != nil {
+		return err
+	}
+	out := wire.Batches{Batches: make([]wire.Batch, len(list))}
+	for i, b := range list {
+		out.Batches[i] = wire.NewBatch(b)
+	}
+	if len(list) == limit {
+		out.NextBefore = list[len(list)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// apiBatch shows one batch.
+func (h *Handler) apiBatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if p := readQuery(r); p.err != nil {
+		return p.err
+	}
+	ctx, cancel := h.readCtx(r)
+	defer cancel()
+	b, err := h.q.Inspector().Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.NewBatch(b))
+	return nil
 }

@@ -214,6 +214,16 @@
 //	                      the same way, with "payload_truncated")
 //	/api/topics/{name}/events/{seq}/payload
 //	                      an event's whole payload, as for a job
+//	/api/batches          {"batches": [batch...], "next_before": id}
+//	                      newest first; query: before (an ID: batches older
+//	                      than it), limit (1 to 500, default 50). batch:
+//	                      {"id", "description", "created_at", "closed_at"
+//	                      (absent while the batch is open), "total",
+//	                      "done", "succeeded", "dead", "cancelled",
+//	                      "success_job", "complete_job", "death_job"}: a
+//	                      callback job appears once its moment came (0 when
+//	                      the batch has no such callback)
+//	/api/batches/{id}     one batch
 //	/api/csrf             {"token", "header", "cookie"}: a CSRF token for
 //	                      actions, and its cookie (Set-Cookie)
 //

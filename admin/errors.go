@@ -30,7 +30,7 @@ func errForbidden(msg string) error { return &httpError{status: http.StatusForbi
 // classify turns any error into the status and message to show: the one
 // place the admin maps the queue's errors to HTTP. Errors of the queue
 // that describe the request keep their text: a missing job, schedule,
-// subscription or topic is 404, an invalid argument or job 400, a job in the wrong
+// subscription, topic or batch is 404, an invalid argument or job 400, a job in the wrong
 // state 409. Anything else is an internal error, logged and shown without
 // details.
 func (h *Handler) classify(r *http.Request, err error) (int, string) {
@@ -38,12 +38,15 @@ func (h *Handler) classify(r *http.Request, err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.msg
-	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrSubscriptionNotFound), errors.Is(err, queue.ErrTopicNotFound):
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrSubscriptionNotFound), errors.Is(err, queue.ErrTopicNotFound),
+		errors.Is(err, queue.ErrBatchNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, queue.ErrScheduleNotFound):
 		return http.StatusNotFound, err.Error() + " (a schedule is stored once a scheduler has registered it: schedule.Scheduler.Add)"
 	case errors.Is(err, queue.ErrNoTopics):
 		return http.StatusNotImplemented, err.Error() + ": topics need a store that implements queue.TopicStore (package sqlite's does)"
+	case errors.Is(err, queue.ErrBatchesUnsupported):
+		return http.StatusNotImplemented, err.Error() + ": batches need a store that implements queue.BatchStore (packages sqlite and postgres do)"
 	case errors.Is(err, queue.ErrInvalidArgument), errors.Is(err, queue.ErrInvalidJob):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, queue.ErrNotDead), errors.Is(err, queue.ErrNotCancellable), errors.Is(err, queue.ErrNotScheduled), errors.Is(err, queue.ErrRunning),

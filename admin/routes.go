@@ -64,6 +64,8 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/topics/{name...}/events", h.apiEvents},
 		{"GET", "/api/topics/{name...}/events/{seq}/payload", h.apiEventPayload},
 		{"GET", "/api/subscriptions", h.apiSubscriptions},
+		{"GET", "/api/batches", h.apiBatches},
+		{"GET", "/api/batches/{id}", h.apiBatch},
 		{"GET", "/api/csrf", h.apiCSRF},
 		{"POST", "/api/jobs/{id}/retry", h.apiJobAction(actRetry)},
 		{"POST", "/api/jobs/{id}/cancel", h.apiJobAction(actCancel)},

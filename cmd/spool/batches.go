@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/spooljobs/spool/internal/wire"
 	"github.com/spooljobs/spool/queue"
 )
 
@@ -23,41 +23,6 @@ With a batch ID it shows that batch and its callback jobs.
 
 Flags:
 `
-
-// batchJSON is a batch as -json prints it.
-type batchJSON struct {
-	ID          int64      `json:"id"`
-	Description string     `json:"description,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ClosedAt    *time.Time `json:"closed_at,omitempty"`
-	Total       int        `json:"total"`
-	Done        int        `json:"done"`
-	Succeeded   int        `json:"succeeded"`
-	Dead        int        `json:"dead"`
-	Cancelled   int        `json:"cancelled"`
-	SuccessJob  *int64     `json:"success_job,omitempty"`
-	CompleteJob *int64     `json:"complete_job,omitempty"`
-	DeathJob    *int64     `json:"death_job,omitempty"`
-}
-
-func newBatchJSON(b *queue.Batch) batchJSON {
-	out := batchJSON{ID: b.ID, Description: b.Description, CreatedAt: b.CreatedAt.UTC(), Total: b.Total, Done: b.Done(),
-		Succeeded: b.Succeeded, Dead: b.Dead, Cancelled: b.Cancelled}
-	if !b.Open() {
-		t := b.ClosedAt.UTC()
-		out.ClosedAt = &t
-	}
-	fired := func(ok bool, id int64) *int64 {
-		if !ok {
-			return nil
-		}
-		return &id
-	}
-	out.SuccessJob = fired(b.SuccessFired, b.SuccessJob)
-	out.CompleteJob = fired(b.CompleteFired, b.CompleteJob)
-	out.DeathJob = fired(b.DeathFired, b.DeathJob)
-	return out
-}
 
 // callbacksText says which callbacks a batch enqueued.
 func callbacksText(b *queue.Batch) string {
@@ -109,7 +74,7 @@ func runBatches(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		if c.json {
-			return writeJSON(stdout, newBatchJSON(b))
+			return writeJSON(stdout, wire.NewBatch(b))
 		}
 		tw := newTable(stdout)
 		field := func(name string, v any) { row(tw, name+":", v) }
@@ -132,9 +97,9 @@ func runBatches(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if c.json {
-		out := make([]batchJSON, len(list))
+		out := make([]wire.Batch, len(list))
 		for i, b := range list {
-			out[i] = newBatchJSON(b)
+			out[i] = wire.NewBatch(b)
 		}
 		return writeJSON(stdout, out)
 	}
