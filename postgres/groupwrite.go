@@ -13,7 +13,8 @@ import (
 // Instead a publish outside a caller's transaction is handed to a group
 // writer, which runs every publish waiting at that moment in one
 // transaction of its own and commits once: the row is taken once per
-// group, and the flush is shared. Each caller returns once the group
+// group, by one statement that appends the group's events
+// (appendgroup.go), and the flush is shared. Each caller returns once the group
 // committed. A group whose transaction fails for another reason than a
 // lost race runs again one write per transaction, so that one caller's
 // failure is its own.
