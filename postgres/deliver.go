@@ -28,7 +28,8 @@ const (
   RETURNING id`
 	// sqlDeliveryKeyBusy: does the ordering key have a live job, or a dead
 	// job that blocks it? Then a new job of the key waits (blocked).
-	sqlDeliveryKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + liveSQL + `)
+	sqlDeliveryKeyBusy = `SELECT ` + keyHasHead + `
+  OR EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state = ` + blockedSQL + `)
   OR EXISTS (SELECT 1 FROM spool.dead WHERE queue = $1 AND order_key = $2 AND blocks_key)`
 	// sqlInsertDeliveries inserts delivery jobs without an ordering key
 	// from arrays, skipping those whose unique key a live job holds, and
@@ -183,6 +184,9 @@ func insertDelivery(ctx context.Context, x *xtx, now time.Time, j queue.NewJob) 
 		x.f.nullUS(j.ExpiresAt), meta, payload).Scan(&id)
 	switch {
 	case err == nil:
+		if j.OrderKey != "" && state != stBlocked {
+			return true, setHead(ctx, x, j.Queue, j.OrderKey, id)
+		}
 		return true, nil
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil

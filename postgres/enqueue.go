@@ -37,7 +37,8 @@ const (
 	// sqlKeyBusy: does the ordering key have a live job, or a dead job that
 	// blocks it? Then a new job of the key waits (blocked). Read under the
 	// key's advisory lock.
-	sqlKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + liveSQL + `)
+	sqlKeyBusy = `SELECT ` + keyHasHead + `
+  OR EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state = ` + blockedSQL + `)
   OR EXISTS (SELECT 1 FROM spool.dead WHERE queue = $1 AND order_key = $2 AND blocks_key)`
 	// sqlMaxPending reads a queue's limit, locking its row (only when it
 	// has one) until the enqueue commits.
@@ -291,6 +292,11 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 			x.f.nullUS(j.ExpiresAt), meta, payloadOf(j), nullString(j.PartitionKey)).Scan(&id)
 		if err == nil {
 			*res = queue.EnqueueResult{ID: id}
+			if j.OrderKey != "" && state != stBlocked {
+				if err := setHead(ctx, x, j.Queue, j.OrderKey, id); err != nil {
+					return err
+				}
+			}
 			if j.Batch != 0 {
 				if err := joinBatch(ctx, x, id, j.Batch); err != nil {
 					return err

@@ -262,3 +262,83 @@ func TestMigrateMetricsKinds(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rows, "Prune empties the three tables")
 }
+
+// A schema at version 13 (ordering keys found through jobs_order) migrates
+// to key-head rows: every key with a pending, scheduled or running job gets
+// its row, blocked jobs stay blocked, and the keys move on as before: a
+// running head's completion promotes its key's next job, a key held by a
+// dead job stays held, and a new job of a free key becomes its head.
+func TestMigrateOrderHeads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, schema, db := oldSchema(t, 13)
+	q := `"` + schema + `".`
+	now := time.Now()
+	// Key a: a completed job kept, a running head, two blocked. Key b: a
+	// scheduled head (far ahead). Key c: a dead job that holds it, one
+	// blocked. Key d: only a cancelled job. Run times 0: due whatever the
+	// clock frame.
+	for _, j := range []struct {
+		id    int64
+		key   string
+		state int
+		runAt int64
+	}{
+		{1, "a", 3, 0}, {2, "a", 2, 0}, {3, "a", 5, 0}, {4, "a", 5, 0},
+		{5, "b", 1, 1 << 60}, {7, "c", 5, 0}, {8, "d", 4, 0},
+	} {
+		_, err := db.ExecContext(ctx, `INSERT INTO `+q+`jobs (id, queue, kind, state, run_at, max_attempts, created_at, order_key, payload, lease_token, lease_until)
+  VALUES ($1, 'q', 'k', $2::int, $3, 3, 0, $4, '', CASE WHEN $2::int = 2 THEN 77 END, CASE WHEN $2::int = 2 THEN 1::bigint << 60 END)`,
+			j.id, j.state, j.runAt, j.key)
+		require.NoError(t, err)
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO `+q+`dead (id, queue, kind, priority, attempt, max_attempts, timeout_us, created_at, run_at, died_at, reason, order_key, blocks_key, payload)
+  VALUES (6, 'q', 'k', 0, 3, 3, 0, 0, 0, 0, 'failed', 'c', true, '')`)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+q+`jobs', 'id'), 100)`)
+	require.NoError(t, err)
+
+	s, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	heads := func() map[string]int64 {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, `SELECT h.order_key, h.head_id FROM `+q+`order_heads h JOIN `+q+`jobs j ON j.id = h.head_id
+  WHERE j.state IN (0, 1, 2)`)
+		require.NoError(t, err)
+		defer rows.Close()
+		m := map[string]int64{}
+		for rows.Next() {
+			var k string
+			var id int64
+			require.NoError(t, rows.Scan(&k, &id))
+			m[k] = id
+		}
+		require.NoError(t, rows.Err())
+		return m
+	}
+	state := func(id int64) queue.State {
+		t.Helper()
+		j, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		return j.State
+	}
+	require.Equal(t, map[string]int64{"a": 2, "b": 5}, heads(), "the keys with a head, and only those")
+
+	errs, err := s.Settle(ctx, nil, []queue.Settlement{{JobID: 2, Token: 77, Queue: "q", Kind: "k", OrderKey: "a",
+		Outcome: queue.OutcomeComplete, Now: now}})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	require.Equal(t, queue.StatePending, state(3), "a's next job moved on")
+	require.Equal(t, queue.StateBlocked, state(4))
+	require.Equal(t, queue.StateBlocked, state(7), "c stays held by its dead job")
+
+	res, err := s.Enqueue(ctx, nil, now, []queue.NewJob{
+		{Queue: "q", Kind: "k", OrderKey: "d", RunAt: now, MaxAttempts: 3, Payload: []byte("{}")},
+		{Queue: "q", Kind: "k", OrderKey: "b", RunAt: now, MaxAttempts: 3, Payload: []byte("{}")},
+	})
+	require.NoError(t, err)
+	require.Equal(t, queue.StatePending, state(res[0].ID), "d was free")
+	require.Equal(t, queue.StateBlocked, state(res[1].ID), "b has its scheduled head")
+	require.Equal(t, map[string]int64{"a": 3, "b": 5, "d": res[0].ID}, heads())
+}

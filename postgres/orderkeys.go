@@ -9,7 +9,10 @@ import (
 
 // Ordering keys. Of the jobs sharing a (queue, order key), only the oldest
 // live one, the head, is ever pending, scheduled or running; the others
-// wait in state blocked, outside the lease index. When the head leaves
+// wait in state blocked, outside the lease index. The head is named by its
+// key's row in spool.order_heads and the next job is the key's first in
+// jobs_blocked (migration 0014): no index has a keyed job's state in its
+// key. When the head leaves
 // (completed, cancelled, deleted, or dead in a queue that lets keys move
 // on), promoteNext makes the next blocked job of the key the head. A
 // write that ends many heads at once (a settle batch, an expiry round)
@@ -21,16 +24,17 @@ import (
 // transaction-scoped advisory lock (lockKey): two enqueues of one key can
 // then never both find the key free.
 
+// keyHasHead is an SQL condition: key $2 of queue $1 has a head. The head
+// row names the job by id; only that job's state says whether it still is
+// the head (a row whose job left is stale).
+const keyHasHead = `EXISTS (SELECT 1 FROM spool.order_heads h JOIN spool.jobs hj ON hj.id = h.head_id
+    WHERE h.queue = $1 AND h.order_key = $2 AND hj.state IN ` + keyHeadSQL + `)`
+
 const (
 	// sqlLockKey hashes (schema, queue, key) into one advisory lock: the
 	// queue's length prefix keeps "a"+"bc" apart from "ab"+"c", and a
 	// collision of two keys' hashes only makes them wait for each other.
-	sqlLockKey     = `SELECT pg_advisory_xact_lock(hashtextextended(length($2)::text || ':' || $2 || $3, hashtextextended($1, 0)))`
-	sqlPromoteNext = `UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
-  WHERE j.id = (SELECT id FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state = ` + blockedSQL + ` ORDER BY id LIMIT 1)
-    AND NOT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + keyHeadSQL + `)
-    AND NOT EXISTS (SELECT 1 FROM spool.dead d WHERE d.queue = $1 AND d.order_key = $2 AND d.blocks_key
-      AND d.id < j.id)`
+	sqlLockKey = `SELECT pg_advisory_xact_lock(hashtextextended(length($2)::text || ':' || $2 || $3, hashtextextended($1, 0)))`
 	// sqlLockKeys is sqlLockKey for every (queue, key) of $2 and $3 in
 	// one statement, in the arrays' order (the callers sort them, so that
 	// two settles lock shared keys in one order): the ORDER BY n of the
@@ -39,17 +43,32 @@ const (
 	sqlLockKeys = `SELECT count(*) FROM (
   SELECT pg_advisory_xact_lock(hashtextextended(length(k.queue)::text || ':' || k.queue || k.key, hashtextextended($1, 0)))
   FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(queue, key, n) ORDER BY n) locked`
-	// sqlPromoteKeys is sqlPromoteNext for every key of $2 in queue $1 at
-	// once: the ids of the keys' next blocked jobs (keys that are busy or
-	// have none left give none) are gathered first, then promoted by id.
+	// sqlPromoteKeys moves on every key of $2 in queue $1: a key without
+	// a head gets its next blocked job (unless a dead job before it holds
+	// the key) as its head, named in its head row; a key left with no
+	// head loses its stale row. The keys' next blocked ids are gathered
+	// first, then promoted by id. The statements of one WITH see one
+	// snapshot: the rows deleted are those of keys not promoted.
 	sqlPromoteKeys = `WITH next AS (
   SELECT (SELECT b.id FROM spool.jobs b WHERE b.queue = $1 AND b.order_key = k.key AND b.state = ` + blockedSQL + ` ORDER BY b.id LIMIT 1) AS id
   FROM unnest($2::text[]) AS k(key)
-  WHERE NOT EXISTS (SELECT 1 FROM spool.jobs h WHERE h.queue = $1 AND h.order_key = k.key AND h.state IN ` + keyHeadSQL + `))
-UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
+  WHERE NOT EXISTS (SELECT 1 FROM spool.order_heads h JOIN spool.jobs hj ON hj.id = h.head_id
+    WHERE h.queue = $1 AND h.order_key = k.key AND hj.state IN ` + keyHeadSQL + `)),
+promoted AS (
+  UPDATE spool.jobs j SET state = CASE WHEN j.run_at <= $3 THEN ` + pendingSQL + ` ELSE ` + scheduledSQL + ` END
   FROM next WHERE j.id = next.id
     AND NOT EXISTS (SELECT 1 FROM spool.dead d WHERE d.queue = $1 AND d.order_key = j.order_key AND d.blocks_key
-      AND d.id < j.id)`
+      AND d.id < j.id)
+  RETURNING j.order_key, j.id),
+named AS (
+  INSERT INTO spool.order_heads (queue, order_key, head_id) SELECT $1, order_key, id FROM promoted
+  ON CONFLICT (queue, order_key) DO UPDATE SET head_id = excluded.head_id)
+DELETE FROM spool.order_heads h WHERE h.queue = $1 AND h.order_key = ANY($2::text[])
+  AND NOT EXISTS (SELECT 1 FROM promoted p WHERE p.order_key = h.order_key)
+  AND NOT EXISTS (SELECT 1 FROM spool.jobs hj WHERE hj.id = h.head_id AND hj.state IN ` + keyHeadSQL + `)`
+	// sqlSetHead names job $3 the head of key $2 of queue $1.
+	sqlSetHead = `INSERT INTO spool.order_heads (queue, order_key, head_id) VALUES ($1, $2, $3)
+  ON CONFLICT (queue, order_key) DO UPDATE SET head_id = excluded.head_id`
 	// deadBlocksKey decides, as a job dies, whether it holds its key. It
 	// reads the columns of the dying row as "j".
 	deadBlocksKey = `CASE WHEN j.order_key IS NULL THEN false
@@ -75,10 +94,16 @@ func promoteNext(ctx context.Context, x *xtx, queueName, key string, now time.Ti
 	if err := lockKey(ctx, x, queueName, key); err != nil {
 		return err
 	}
-	_, err := x.exec(ctx, sqlPromoteNext, queueName, key, x.f.us(now))
-	if err == nil {
-		x.wake(queueName)
-	}
+	var p sqlstore.KeyPromotions
+	p.Add(queueName, key, now)
+	return promoteKeys(ctx, x, &p)
+}
+
+// setHead names job id the head of its key (a job that becomes the head
+// outside promotion: enqueued into a free key, a retried dead job). The
+// caller holds the key's lock.
+func setHead(ctx context.Context, x *xtx, queueName, key string, id int64) error {
+	_, err := x.exec(ctx, sqlSetHead, queueName, key, id)
 	return err
 }
 

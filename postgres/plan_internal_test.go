@@ -73,7 +73,7 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"complete and delete", sqlCompleteDeleteMany, []any{int64(7), ids}},
 		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3), []string{"k", "k", "k", "k", "k"}, []int32{0, 1, 2, 9, 15}}},
 		{"lock jobs", sqlLockJobs, []any{ids}},
-		{"promote a key's next job", sqlPromoteNext, []any{"default", "order:7", now}},
+		{"is a key busy", sqlKeyBusy, []any{"default", "order:7"}},
 		{"promote keys' next jobs", sqlPromoteKeys, []any{"default", []string{"order:7", "order:8", "order:9"}, now}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},

@@ -26,7 +26,7 @@ const (
 	sqlLockDead = `SELECT true FROM spool.dead WHERE id = $1 FOR UPDATE`
 	// sqlKeyHasHead: must a retried dead job wait? Yes while its key has a
 	// live head, or an older dead job that holds the key.
-	sqlKeyHasHead = `SELECT EXISTS (SELECT 1 FROM spool.jobs WHERE queue = $1 AND order_key = $2 AND state IN ` + keyHeadSQL + `)
+	sqlKeyHasHead = `SELECT ` + keyHasHead + `
   OR EXISTS (SELECT 1 FROM spool.dead WHERE queue = $1 AND order_key = $2 AND blocks_key AND id < $3)`
 	// sqlRetryOneDead copies a dead job back; no row when a live job took
 	// its unique key in the meantime.
@@ -130,6 +130,11 @@ func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time
 	}
 	if _, err := x.exec(ctx, sqlDeleteOneDead, d.ID); err != nil {
 		return false, err
+	}
+	if d.OrderKey.Valid && state != stBlocked {
+		if err := setHead(ctx, x, d.Queue, d.OrderKey.String, d.ID); err != nil {
+			return false, err
+		}
 	}
 	return true, waitAgain(ctx, x, d.ID)
 }

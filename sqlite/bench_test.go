@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -133,6 +134,29 @@ func BenchmarkEnqueueMany(b *testing.B) {
 	benchReportJobs(b, b.N)
 }
 
+// BenchmarkEnqueueManyKeyed: Queue.EnqueueMany with 1000 jobs per call,
+// spread over 1000 ordering keys, as BenchmarkDrain keys=1000 fills its
+// queue.
+func BenchmarkEnqueueManyKeyed(b *testing.B) {
+	ctx := context.Background()
+	_, q := benchOpen(b)
+	batch := make([]queue.NewJob, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		k := min(len(batch), b.N-done)
+		for i := range batch[:k] {
+			batch[i] = benchJob()
+			batch[i].OrderKey = fmt.Sprint("order:", (done+i)%1000)
+		}
+		if _, err := q.EnqueueMany(ctx, batch[:k]); err != nil {
+			b.Fatal(err)
+		}
+		done += k
+	}
+	benchReportJobs(b, b.N)
+}
+
 // BenchmarkLease: Store.Lease of 100 ready jobs per call, as a worker
 // pool's fetch loop calls it.
 func BenchmarkLease(b *testing.B) {
@@ -173,4 +197,43 @@ func BenchmarkSettle(b *testing.B) {
 		}
 	}
 	benchReportJobs(b, b.N)
+}
+
+// BenchmarkDrainPieces runs the writer's work of a drain in cumulative
+// steps, batches of 50 as the default pool leases and settles them: "fill"
+// enqueues b.N jobs, "lease" also leases them all, "settle" also completes
+// them all. Under callgrind the difference between two steps' instruction
+// totals, divided by b.N, is what a lease or a settle costs per job (see
+// BENCHMARKS.md, "Issue 18, round 3"):
+//
+//	GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind ./sqlite.test \
+//	  -test.run '^$' -test.bench 'DrainPieces/lease' -test.benchtime 20000x
+func BenchmarkDrainPieces(b *testing.B) {
+	for _, step := range []string{"fill", "lease", "settle"} {
+		b.Run(step, func(b *testing.B) {
+			ctx := context.Background()
+			s, q := benchOpen(b)
+			benchFill(b, q, b.N)
+			if step == "fill" {
+				return
+			}
+			refs := benchLeaseAll(b, s, b.N, 50)
+			if step == "lease" {
+				return
+			}
+			batch := make([]queue.Settlement, 0, 50)
+			for len(refs) > 0 {
+				batch = batch[:0]
+				now := time.Now()
+				for _, r := range refs[:min(50, len(refs))] {
+					batch = append(batch, queue.Settlement{JobID: r.JobID, Token: r.Token, Queue: queue.DefaultQueue,
+						Outcome: queue.OutcomeComplete, Now: now})
+				}
+				refs = refs[len(batch):]
+				if _, err := s.Settle(ctx, nil, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

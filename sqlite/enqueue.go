@@ -19,9 +19,11 @@ const (
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT DO NOTHING`
 	sqlUniqueHolder = `SELECT id FROM spool_jobs WHERE unique_key = ? AND state IN ` + liveSQL
-	// sqlKeyBusy: does the ordering key have a live job, or a dead job that
-	// blocks it? Then a new job of the key waits (blocked).
-	sqlKeyBusy = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN ` + liveSQL + `)
+	// sqlKeyBusy: does the ordering key have a live job (a head, or a
+	// blocked job), or a dead job that blocks it? Then a new job of the key
+	// waits (blocked).
+	sqlKeyBusy = `SELECT ` + keyHasHead12 + `
+  OR EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state = ` + blockedSQL + `)
   OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key)`
 	sqlMaxPending = `SELECT max_pending FROM spool_queues WHERE name = ? AND max_pending > 0`
 	// sqlWaiting counts a queue's waiting jobs, each state through its
@@ -101,6 +103,15 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 			i += insertChunk
 			continue
 		}
+		// A run of insertChunk jobs with ordering or partition keys
+		// (enqueuekeyed.go).
+		if len(jobs)-i >= insertChunk && bulkKeyed(jobs[i:i+insertChunk]) {
+			if err := insertKeyedChunk(ctx, x, now, nowUS, jobs[i:i+insertChunk], meta[i:i+insertChunk], res[i:i+insertChunk]); err != nil {
+				return err
+			}
+			i += insertChunk
+			continue
+		}
 		if err := insertOne(ctx, x, now, nowUS, jobs[i], meta[i], &res[i]); err != nil {
 			return fmt.Errorf("%w (job %d)", err, i)
 		}
@@ -169,6 +180,11 @@ func insertOneRow(ctx context.Context, x *xtx, now time.Time, nowUS int64, j que
 			return err
 		}
 		*res = queue.EnqueueResult{ID: id}
+		if j.OrderKey != "" && state != stBlocked {
+			if err := setHead(ctx, x, j.Queue, j.OrderKey, id); err != nil {
+				return err
+			}
+		}
 		if j.Batch != 0 {
 			if err := joinBatch(ctx, x, id, j.Batch); err != nil {
 				return err

@@ -15,12 +15,23 @@ import (
 )
 
 const (
-	// sqlQueueLease reads the settings a lease obeys: one row, whatever
-	// they are, so a queue without a limit costs no extra statement.
-	sqlQueueLease = `SELECT paused, coalesce(max_running, 0),
-  coalesce(rate_limit, 0), coalesce(rate_period_us, 0), coalesce(rate_tokens, -1), coalesce(rate_at, 0),
-  coalesce(max_running_per_key, 0), coalesce(rate_limit_per_key, 0), coalesce(rate_period_per_key_us, 0)
-  FROM spool_queues WHERE name = ?`
+	// sqlQueueLease reads, in one statement, what a lease must know before
+	// it takes jobs: the settings it obeys (one row, defaults for a queue
+	// without a row, so a queue without a limit costs no extra statement);
+	// whether a waiting job has expired (the expiry index, as
+	// sqlAnyExpiry); and the queue's earliest scheduled run time (the
+	// scheduled index, as sqlNextRunAt), which says whether anything is due
+	// for promotion and, when nothing was promoted or expired, when to look
+	// again. Three statements before, each a fixed cost of every lease
+	// (measured: ~2.7k instructions per job at leases of 50). ?1 queue,
+	// ?2 now.
+	sqlQueueLease = `SELECT coalesce(q.paused, 0), coalesce(q.max_running, 0),
+  coalesce(q.rate_limit, 0), coalesce(q.rate_period_us, 0), coalesce(q.rate_tokens, -1), coalesce(q.rate_at, 0),
+  coalesce(q.max_running_per_key, 0), coalesce(q.rate_limit_per_key, 0), coalesce(q.rate_period_per_key_us, 0),
+  EXISTS (SELECT 1 FROM spool_jobs
+    WHERE queue = ?1 AND expires_at <= ?2 AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `),
+  (SELECT min(run_at) FROM spool_jobs WHERE queue = ?1 AND state = ` + scheduledSQL + `)
+  FROM (SELECT 1) LEFT JOIN spool_queues q ON q.name = ?1`
 	// sqlSpendRate stores a queue's rate bucket after a lease spent it.
 	sqlSpendRate = `UPDATE spool_queues SET rate_tokens = ?, rate_at = ? WHERE name = ?`
 	// sqlRunningHeld counts a queue's running jobs whose lease holds, for
@@ -49,9 +60,6 @@ const (
 	leasedColumns = `id, kind, priority, run_at, attempt, max_attempts, timeout_us, created_at,
   unique_key, order_key, partition_key, expires_at, metadata, errors, payload`
 	sqlNextRunAt = `SELECT min(run_at) FROM spool_jobs WHERE queue = ? AND state = ` + scheduledSQL
-	// sqlAnyExpiry probes the expiry index: one lookup per lease.
-	sqlAnyExpiry = `SELECT EXISTS (SELECT 1 FROM spool_jobs
-  WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL AND state IN ` + waitingSQL + `)`
 )
 
 // Per-partition-key limits (QueueSettings.MaxRunningPerKey, RateLimitPerKey).
@@ -173,28 +181,31 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 		var maxRunning int
 		var rate sqlstore.RateBucket
 		var keys sqlstore.KeyPicker
-		switch err := x.queryRow(ctx, sqlQueueLease, p.Queue).Scan(&paused, &maxRunning,
+		var nextScheduled sql.NullInt64
+		now := micros(p.Now)
+		if err := x.queryRow(ctx, sqlQueueLease, p.Queue, now).Scan(&paused, &maxRunning,
 			&rate.Limit, &rate.Period, &rate.Tokens, &rate.At,
-			&keys.MaxRunning, &keys.Rate.Limit, &keys.Rate.Period); err {
-		case nil, sql.ErrNoRows:
-		default:
+			&keys.MaxRunning, &keys.Rate.Limit, &keys.Rate.Period,
+			&expiring, &nextScheduled); err != nil {
 			return err
 		}
 		if paused {
 			res.Paused = true
 			return nil
 		}
-		if err := x.queryRow(ctx, sqlAnyExpiry, p.Queue, micros(p.Now)).Scan(&expiring); err != nil {
-			return err
-		}
 		if expiring {
 			if err := expireWaiting(ctx, x, p.Queue, p.Now); err != nil {
 				return err
 			}
 		}
-		now := micros(p.Now)
-		if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
-			return err
+		// Promote only when a scheduled job is due. The transaction holds
+		// the write lock, so no other process adds one meanwhile, and
+		// expiring jobs only takes some away.
+		promoting := nextScheduled.Valid && nextScheduled.Int64 <= now
+		if promoting {
+			if _, err := x.exec(ctx, sqlPromote, p.Queue, now); err != nil {
+				return err
+			}
 		}
 		limit := p.Limit
 		if maxRunning > 0 {
@@ -256,9 +267,13 @@ func (s *Store) Lease(ctx context.Context, p queue.LeaseParams) (queue.LeaseResu
 			}
 		}
 		if len(res.Jobs) < limit {
-			var next sql.NullInt64
-			if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
-				return err
+			// The lease leaves scheduled jobs alone: unless a promotion or
+			// an expiry changed them, the earliest is the one read above.
+			next := nextScheduled
+			if promoting || expiring {
+				if err := x.queryRow(ctx, sqlNextRunAt, p.Queue).Scan(&next); err != nil {
+					return err
+				}
 			}
 			res.NextRunAt = fromMicros(next)
 		}

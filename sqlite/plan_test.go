@@ -92,18 +92,33 @@ func TestQueryPlans(t *testing.T) {
 			plan := queryPlan(t, s, sqlLeaseIDs, now, now, 1, "w", "[1,2,3]")
 			require.Contains(t, plan, "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)", "one lookup per id")
 		})
+		t.Run("lease preamble", func(t *testing.T) {
+			// The settings row by its key, the expiry probe and the
+			// earliest scheduled job each through their index.
+			plan := queryPlan(t, s, sqlQueueLease, queue.DefaultQueue, now)
+			all := strings.Join(plan, "\n")
+			require.Contains(t, all, "INDEX spool_jobs_expiry", "plan:\n%s", all)
+			require.Contains(t, all, "INDEX spool_jobs_scheduled", "plan:\n%s", all)
+			require.Contains(t, all, "SEARCH q USING PRIMARY KEY (name=?)", "plan:\n%s", all)
+			for _, line := range plan {
+				require.NotContains(t, line, "SCAN spool_jobs", "plan:\n%s", all)
+				require.NotContains(t, line, "USE TEMP B-TREE", "plan:\n%s", all)
+			}
+		})
 		t.Run("promotion", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromote, queue.DefaultQueue, now)
 			requirePlan(t, plan, "spool_jobs_scheduled")
 		})
-		t.Run("next job of a key", func(t *testing.T) {
-			plan := queryPlan(t, s, sqlPromoteNext, queue.DefaultQueue, "k1", now)
-			requirePlan(t, plan, "spool_jobs_order")
-		})
 		t.Run("next jobs of keys", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlPromoteKeys, queue.DefaultQueue, `["k1","k2"]`, now)
-			requirePlan(t, plan, "spool_jobs_order")
+			requirePlan(t, plan, "spool_jobs_blocked")
+			require.Contains(t, strings.Join(plan, "\n"), "spool_order_heads USING PRIMARY KEY", "plan: %q", plan)
 			require.Contains(t, plan[0], "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)", "plan: %q", plan)
+		})
+		t.Run("is a key busy", func(t *testing.T) {
+			plan := queryPlan(t, s, sqlKeyBusy, queue.DefaultQueue, "k1")
+			requirePlan(t, plan, "spool_jobs_blocked")
+			require.Contains(t, strings.Join(plan, "\n"), "spool_order_heads USING PRIMARY KEY", "plan: %q", plan)
 		})
 		t.Run("next run time", func(t *testing.T) {
 			plan := queryPlan(t, s, sqlNextRunAt, queue.DefaultQueue)

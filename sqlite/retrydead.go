@@ -19,7 +19,7 @@ import (
 const (
 	// sqlKeyHasHead: must a retried dead job wait? Yes while its key has a
 	// live head, or an older dead job that holds the key.
-	sqlKeyHasHead = `SELECT EXISTS (SELECT 1 FROM spool_jobs WHERE queue = ?1 AND order_key = ?2 AND state IN ` + keyHeadSQL + `)
+	sqlKeyHasHead = `SELECT ` + keyHasHead12 + `
   OR EXISTS (SELECT 1 FROM spool_dead WHERE queue = ?1 AND order_key = ?2 AND blocks_key AND id < ?3)`
 	sqlRetryOneDead = `INSERT INTO spool_jobs
   (id, queue, kind, state, priority, run_at, attempt, max_attempts, timeout_us, created_at,
@@ -90,6 +90,11 @@ func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time
 	}
 	if _, err := x.exec(ctx, sqlRetryOneDead, d.ID, state, micros(now)); err != nil {
 		return err
+	}
+	if d.OrderKey.Valid && state != stBlocked {
+		if err := setHead(ctx, x, d.Queue, d.OrderKey.String, d.ID); err != nil {
+			return err
+		}
 	}
 	if _, err := x.exec(ctx, sqlDeleteOneDead, d.ID); err != nil {
 		return err

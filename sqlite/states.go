@@ -34,10 +34,8 @@ const (
 	// liveSQL: the states of a job that holds its unique key
 	// (spool_jobs_unique).
 	liveSQL = "(" + pendingSQL + ", " + scheduledSQL + ", " + runningSQL + ", " + blockedSQL + ")"
-	// keyHeadSQL: the states of the head of an ordering key (orderkeys.go).
-	keyHeadSQL = "(" + pendingSQL + ", " + scheduledSQL + ", " + runningSQL + ")"
-	// keyHeadRangeSQL is keyHeadSQL as a range (the three codes follow
-	// each other): one seek in spool_jobs_order where IN makes three.
+	// keyHeadRangeSQL: the states of the head of an ordering key
+	// (orderkeys.go), as a range (the three codes follow each other): one test of the head's row where IN makes three.
 	keyHeadRangeSQL = "BETWEEN " + pendingSQL + " AND " + runningSQL
 	// finishedSQL: the states of a job kept after it ended
 	// (spool_jobs_finished).

@@ -558,11 +558,11 @@ func (x *xtx) close() {
 // hotStatements are prepared once when the store opens; the others are
 // prepared per use.
 var hotStatements = append([]string{
-	sqlInsertJob, sqlInsertJobsChunk, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
+	sqlInsertJob, sqlInsertJobsChunk, sqlInsertKeyedChunk, sqlBusyKeys, sqlPromote, sqlLease, sqlLeased, sqlNextRunAt, sqlQueueLease, sqlRunningHeld, sqlSpendRate,
 	sqlRunningByKey, sqlKeyWalk, sqlKeyRate, sqlSpendKeyRate, sqlLeaseIDs,
 	sqlCompleteDelete, sqlCompleteDeleteChunkPlain, sqlCompleteDeleteChunkReturning, sqlTrack,
 	sqlSavepoint, sqlReleaseSavepoint, sqlRollbackSavepoint, sqlCompleteKeep, sqlRetry, sqlSnooze, sqlRelease, sqlCancelRunning,
 	sqlDeadInsert, sqlDeadDelete, sqlExtend, sqlMetrics,
-	sqlKeyBusy, sqlMaxPending, sqlPromoteNext, sqlPromoteKeys, sqlAnyExpiry, sqlResolveOpen,
+	sqlKeyBusy, sqlSetHead, sqlMaxPending, sqlPromoteKeys, sqlSetHeads, sqlDropStaleHeads, sqlResolveOpen,
 	sqlLastEventID, sqlSubscriptions,
 }, publishStatements()...)
