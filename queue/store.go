@@ -211,7 +211,10 @@ type Settlement struct {
 	Progress *Progress
 	// OrderKey is the job's ordering key: when the job leaves the live set
 	// (completed, cancelled, or dead unless dead jobs block their key), the
-	// next job of the key becomes ready.
+	// next job of the key becomes ready. It and Queue must be the leased
+	// job's own (Job.OrderKey, Job.Queue): a store moves the key of a
+	// completion, cancel or death on without looking for another head,
+	// since the job it ended was the key's one live job.
 	OrderKey string
 	// Keep keeps a completed job (state completed) until Prune removes it;
 	// false deletes it at once.
