@@ -74,7 +74,7 @@ func TestHotStatementsUseIndexesOnAnalysedTable(t *testing.T) {
 		{"settle, one statement", sqlSettleFast, []any{ids, tokens, int64(60), int16(3), []string{"k", "k", "k", "k", "k"}, []int32{0, 1, 2, 9, 15}}},
 		{"lock jobs", sqlLockJobs, []any{ids}},
 		{"is a key busy", sqlKeyBusy, []any{"default", "order:7"}},
-		{"promote keys' next jobs", sqlPromoteKeys, []any{"default", []string{"order:7", "order:8", "order:9"}, now}},
+		{"promote keys' next jobs", sqlPromoteKeys, []any{"default", []string{"order:7", "order:8", "order:9"}, now, []string{"order:10"}}},
 		{"extend", sqlExtend, []any{until, ids, tokens}},
 		{"expired leases", sqlExpired, []any{now, 100}},
 		{"prune completed", pruneFinishedSQL(completedSQL, 0), []any{int64(200_000), int64(200_000), 1000}},

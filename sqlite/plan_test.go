@@ -110,8 +110,10 @@ func TestQueryPlans(t *testing.T) {
 			requirePlan(t, plan, "spool_jobs_scheduled")
 		})
 		t.Run("next jobs of keys", func(t *testing.T) {
-			plan := queryPlan(t, s, sqlPromoteKeys, queue.DefaultQueue, `["k1","k2"]`, now)
+			plan := queryPlan(t, s, sqlPromoteKeys, queue.DefaultQueue, `["k1","k2"]`, now, `["k3"]`)
 			requirePlan(t, plan, "spool_jobs_blocked")
+			require.Equal(t, 2, strings.Count(strings.Join(plan, "\n"), "INDEX spool_jobs_blocked"),
+				"both the checked and the freed keys' next jobs through the index; plan: %q", plan)
 			require.Contains(t, strings.Join(plan, "\n"), "spool_order_heads USING PRIMARY KEY", "plan: %q", plan)
 			require.Contains(t, plan[0], "SEARCH spool_jobs USING INTEGER PRIMARY KEY (rowid=?)", "plan: %q", plan)
 		})
