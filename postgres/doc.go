@@ -36,7 +36,9 @@
 // cost one round trip and one implicit transaction each:
 //
 //   - a lease, unless the queue is paused or has jobs to promote (due) or
-//     to expire, which take one longer transaction;
+//     to expire, which take one longer transaction; its commit does not
+//     wait for the WAL flush (a lease a server crash forgets leaves its
+//     jobs pending, as an expired one does);
 //   - a worker's settle batch of completions of jobs without an ordering
 //     key (others take one transaction);
 //   - small enqueues of plain jobs outside a caller's transaction, which

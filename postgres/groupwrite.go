@@ -13,7 +13,8 @@ import (
 // Instead a publish outside a caller's transaction is handed to a group
 // writer, which runs every publish waiting at that moment in one
 // transaction of its own and commits once: the row is taken once per
-// group, and the flush is shared. Each caller returns once the group
+// group, by one statement that appends the group's events
+// (appendgroup.go), and the flush is shared. Each caller returns once the group
 // committed. A group whose transaction fails for another reason than a
 // lost race runs again one write per transaction, so that one caller's
 // failure is its own.
@@ -150,11 +151,14 @@ func (g *groupWriter) run(group []*groupOp) {
 	ranAll := false // every op's fn succeeded: a failure after is the commit's
 	err := g.s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		ranAll = false
-		x.grouped, x.pending = true, nil
+		x.grouped, x.pending, x.events = true, nil, nil
 		for _, op := range group {
 			if err := op.fn(ctx, x); err != nil {
 				return err
 			}
+		}
+		if err := x.flushEvents(ctx); err != nil {
+			return err
 		}
 		if err := x.flushDeliveries(ctx); err != nil {
 			return err

@@ -102,6 +102,57 @@ func TestGroupCommitPublishesInOneTransaction(t *testing.T) {
 	}
 }
 
+// A group appends its events with one statement: the event_log row and
+// each topic's row are written once per group, not once per event (each
+// write of a row leaves one more version of it in the table's page, whose
+// newest ctid moves by one),
+// and within a topic seqs follow ids, as one publish after another.
+func TestGroupCommitAppendsEventsWithOneStatement(t *testing.T) {
+	s := heldPublishStore(t)
+	ctx := context.Background()
+	publishAll(t, s, queue.Event{Topic: "orders.created", Payload: []byte(`{}`)}, queue.Event{Topic: "orders.paid", Payload: []byte(`{}`)})
+	runHeld(s) // both topics exist now
+	version := func(query string) int {
+		var ctid string
+		require.NoError(t, s.db.QueryRowContext(ctx, s.sql(query)).Scan(&ctid))
+		var page, item int
+		_, err := fmt.Sscanf(ctid, "(%d,%d)", &page, &item)
+		require.NoError(t, err)
+		return page<<16 | item
+	}
+	const logRow = `SELECT ctid::text FROM spool.event_log WHERE id = 1`
+	const topicRows = `SELECT max(ctid)::text FROM spool.topics`
+	logBefore, topicsBefore := version(logRow), version(topicRows)
+	var events []queue.Event
+	for i := range 20 {
+		topic := "orders.created"
+		if i%4 == 3 {
+			topic = "orders.paid"
+		}
+		events = append(events, queue.Event{Topic: topic, Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	calls := publishAll(t, s, events...)
+	require.Equal(t, len(events), runHeld(s))
+	for _, c := range calls {
+		<-c.done
+		require.NoError(t, c.err)
+	}
+	assert.Equal(t, 1, version(logRow)-logBefore, "the event_log row written once for the group")
+	assert.Equal(t, 2, version(topicRows)-topicsBefore, "each of the two topics' rows written once for the group")
+	rows, err := s.db.QueryContext(ctx, s.sql(`SELECT topic, seq FROM spool.events ORDER BY id`))
+	require.NoError(t, err)
+	last := map[string]int64{}
+	for rows.Next() {
+		var topic string
+		var seq int64
+		require.NoError(t, rows.Scan(&topic, &seq))
+		require.Equal(t, last[topic]+1, seq, "topic %s: seqs follow ids", topic)
+		last[topic] = seq
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, map[string]int64{"orders.created": 16, "orders.paid": 6}, last)
+}
+
 func TestGroupCommitBadPublishFailsAlone(t *testing.T) {
 	s := heldPublishStore(t)
 	calls := publishAll(t, s,

@@ -257,8 +257,9 @@ const (
 // are locked in id order, as Extend locks them: in any other order the
 // two deadlock (PostgreSQL finds it after deadlock_timeout, 1s, and the
 // write is retried; a drain stalled for that second dozens of times).
+// "state + 0" keeps the rows' lookup in jobs_pkey, as in sqlSettleFast.
 const sqlCompleteDeleteMany = `DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM spool.jobs
-  WHERE lease_token = $1 AND state = ` + runningSQL + ` AND id = ANY($2) ORDER BY id FOR UPDATE))
+  WHERE lease_token = $1 AND state + 0 = ` + runningSQL + ` AND id = ANY($2) ORDER BY id FOR UPDATE))
   RETURNING id`
 
 // completeDeleteBatched settles the completions that delete their job,

@@ -22,10 +22,18 @@ import (
 // $2, counting them in minute $3's throughput (slot $4) by queue and kind
 // ($5, the settlements' kinds) with their waits' buckets ($6), and returns
 // the ids whose lease still held.
+//
+// "state + 0 = 2", not "state = 2": with the latter the planner, on a
+// table without statistics, ANDs jobs_pkey with a bitmap of all of
+// jobs_running_queue, whose dead entries (every job leased since the last
+// vacuum) it reads in full, so that each settle costs more the longer the
+// queue drains: 0.5 ms of a 1.3 ms settle of 50 jobs behind 40k leased
+// jobs. Looked up in jobs_pkey only, the batch's rows cost the same at
+// any depth.
 const sqlSettleFast = `WITH held AS (
   SELECT j.id FROM spool.jobs j
     JOIN unnest($1::bigint[], $2::bigint[]) AS l(id, token) ON j.id = l.id AND j.lease_token = l.token
-  WHERE j.id = ANY($1) AND j.state = ` + runningSQL + ` AND NOT j.tracked
+  WHERE j.id = ANY($1) AND j.state + 0 = ` + runningSQL + ` AND NOT j.tracked
   ORDER BY j.id FOR UPDATE OF j),
 deleted AS (
   DELETE FROM spool.jobs WHERE id = ANY (ARRAY(SELECT id FROM held)) RETURNING id, queue),

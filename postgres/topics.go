@@ -153,6 +153,12 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 	}
 	err = write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		res = queue.PublishResult{}
+		if x.grouped {
+			// The group appends its events with one statement before it
+			// commits, and delivers them then (appendgroup.go).
+			x.appendInGroup(pendingEvent{ev: ev, now: now, md: md, payload: payload, defaults: defaults, res: &res})
+			return nil
+		}
 		// First: the event_log row's lock serialises publishers from here
 		// to commit, and orders this publish against subscriptions
 		// becoming caught up.
@@ -163,21 +169,30 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 		if err != nil {
 			return err
 		}
-		rec := queue.EventRecord{ID: res.EventID, Topic: ev.Topic, Seq: res.Seq, PublishedAt: now,
-			OrderKey: ev.OrderKey, Metadata: ev.Metadata, Payload: payload}
-		var jobs []queue.NewJob
-		for _, sub := range subs {
-			if sub.matches(ev.Topic, ev.Metadata) {
-				jobs = append(jobs, queue.DeliveryJob(sub.Subscription, rec, now, defaults))
-			}
-		}
-		if !x.grouped {
-			res.Jobs, err = deliver(ctx, x, now, jobs)
-			return err
-		}
-		return x.deliverInGroup(ctx, now, jobs, &res.Jobs)
+		return x.deliverEvent(ctx, subs, ev, now, payload, defaults, &res)
 	})
 	return res, err
+}
+
+// deliverEvent makes the deliveries of an appended event (res.EventID and
+// res.Seq set) to the caught-up subscriptions subs that match it, and
+// counts them into res.Jobs: at once, or in a group transaction with the
+// group's (deliverInGroup).
+func (x *xtx) deliverEvent(ctx context.Context, subs []*subRow, ev queue.Event, now time.Time, payload []byte, defaults queue.NewJob, res *queue.PublishResult) error {
+	rec := queue.EventRecord{ID: res.EventID, Topic: ev.Topic, Seq: res.Seq, PublishedAt: now,
+		OrderKey: ev.OrderKey, Metadata: ev.Metadata, Payload: payload}
+	var jobs []queue.NewJob
+	for _, sub := range subs {
+		if sub.matches(ev.Topic, ev.Metadata) {
+			jobs = append(jobs, queue.DeliveryJob(sub.Subscription, rec, now, defaults))
+		}
+	}
+	if !x.grouped {
+		var err error
+		res.Jobs, err = deliver(ctx, x, now, jobs)
+		return err
+	}
+	return x.deliverInGroup(ctx, now, jobs, &res.Jobs)
 }
 
 // caughtUpSubs reads the caught-up subscriptions once per transaction:

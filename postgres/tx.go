@@ -22,9 +22,12 @@ type xtx struct {
 	subs     []*subRow
 	subsRead bool
 	// grouped: a group writer's transaction (groupwrite.go), in which
-	// Publish leaves its deliveries without an ordering key in pending for
-	// one insert with the group's, before the commit (flushDeliveries).
+	// Publish leaves its event in events for one append with the group's
+	// (flushEvents, appendgroup.go), and the deliveries without an
+	// ordering key in pending for one insert with the group's, before the
+	// commit (flushDeliveries).
 	grouped bool
+	events  []pendingEvent
 	pending []pendingDelivery
 }
 
