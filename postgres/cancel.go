@@ -62,9 +62,13 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, id int64, now time.Time,
 }
 
 // cancelWaiting cancels job id if it has not started, and lets its key
-// move on (promoteNext wakes the queue). It returns queue.StateCancelled,
+// move on (promoteNext wakes the queue). The key is locked before the
+// job's row changes (lockJobKey). It returns queue.StateCancelled,
 // or "" when the job is not waiting.
 func cancelWaiting(ctx context.Context, x *xtx, id int64, now time.Time) (queue.State, error) {
+	if err := lockJobKey(ctx, x, id); err != nil {
+		return "", err
+	}
 	var qname string
 	var key sql.NullString
 	found, err := sqlstore.Found(x.queryRow(ctx, sqlCancelWaiting, x.f.us(now), id).Scan(&qname, &key))

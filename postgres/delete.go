@@ -72,6 +72,12 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 // id and makes the next job of its ordering key the head. It reports
 // whether it deleted a job.
 func deleteAndPromote(ctx context.Context, x *xtx, query string, id int64, now time.Time) (bool, error) {
+	if query == sqlDeleteJob {
+		// A live job's key is locked before its row goes (lockJobKey).
+		if err := lockJobKey(ctx, x, id); err != nil {
+			return false, err
+		}
+	}
 	var qname string
 	var key sql.NullString
 	found, err := sqlstore.Found(x.queryRow(ctx, query, id).Scan(&qname, &key))

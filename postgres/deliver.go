@@ -47,7 +47,8 @@ const (
 // deliver inserts the delivery jobs in x and returns how many were new.
 // It asks for every queue's workers to be woken at commit when any was.
 // Jobs without an ordering key go in with one statement; keyed ones one
-// at a time, each under its key's lock.
+// at a time, each under its key's lock (all taken first, sorted:
+// lockOrderKeys).
 func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (int, error) {
 	var keyed []queue.NewJob
 	var plain []queue.NewJob
@@ -60,6 +61,9 @@ func deliver(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob) (i
 	}
 	n, err := insertDeliveries(ctx, x, now, plain)
 	if err != nil {
+		return 0, err
+	}
+	if err := lockOrderKeys(ctx, x, keyed); err != nil {
 		return 0, err
 	}
 	for i, j := range keyed {

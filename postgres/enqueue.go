@@ -165,6 +165,9 @@ func checkRoom(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, 
 // meta holds each job's encoded metadata. Runs of two or more plain jobs
 // take the bulk path.
 func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob, meta []any, res []queue.EnqueueResult) error {
+	if err := lockOrderKeys(ctx, x, jobs); err != nil {
+		return err
+	}
 	nowUS := x.f.us(now)
 	for i := 0; i < len(jobs); {
 		n := 0
@@ -184,6 +187,26 @@ func insertJobs(ctx context.Context, x *xtx, now time.Time, jobs []queue.NewJob,
 		i++
 	}
 	return nil
+}
+
+// lockOrderKeys takes the locks of the jobs' ordering keys, when they
+// have two or more, sorted (lockKeysInOrder) before any is inserted:
+// insertOneRow takes each job's key in the jobs' order, and holding one
+// key while waiting for another would deadlock with a settle batch, which
+// takes its keys sorted. (Taken again, a lock held is a no-op.)
+func lockOrderKeys(ctx context.Context, x *xtx, jobs []queue.NewJob) error {
+	var keys []queueKey
+	for _, j := range jobs {
+		if j.OrderKey != "" {
+			keys = append(keys, queueKey{j.Queue, j.OrderKey})
+		}
+	}
+	for _, k := range keys {
+		if k != keys[0] {
+			return lockKeysInOrder(ctx, x, keys)
+		}
+	}
+	return nil // one key at most: insertOneRow takes it
 }
 
 // readyState is the state of a new job that heads its key (or has none):

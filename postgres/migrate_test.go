@@ -276,8 +276,8 @@ func TestMigrateOrderHeads(t *testing.T) {
 	now := time.Now()
 	// Key a: a completed job kept, a running head, two blocked. Key b: a
 	// scheduled head (far ahead). Key c: a dead job that holds it, one
-	// blocked. Key d: only a cancelled job. Run times 0: due whatever the
-	// clock frame.
+	// blocked. Key d: only a cancelled job. Key e: a pending head, one
+	// blocked. Run times 0: due whatever the clock frame.
 	for _, j := range []struct {
 		id    int64
 		key   string
@@ -286,6 +286,7 @@ func TestMigrateOrderHeads(t *testing.T) {
 	}{
 		{1, "a", 3, 0}, {2, "a", 2, 0}, {3, "a", 5, 0}, {4, "a", 5, 0},
 		{5, "b", 1, 1 << 60}, {7, "c", 5, 0}, {8, "d", 4, 0},
+		{9, "e", 0, 0}, {10, "e", 5, 0},
 	} {
 		_, err := db.ExecContext(ctx, `INSERT INTO `+q+`jobs (id, queue, kind, state, run_at, max_attempts, created_at, order_key, payload, lease_token, lease_until)
   VALUES ($1, 'q', 'k', $2::int, $3, 3, 0, $4, '', CASE WHEN $2::int = 2 THEN 77 END, CASE WHEN $2::int = 2 THEN 1::bigint << 60 END)`,
@@ -323,7 +324,11 @@ func TestMigrateOrderHeads(t *testing.T) {
 		require.NoError(t, err)
 		return j.State
 	}
-	require.Equal(t, map[string]int64{"a": 2, "b": 5}, heads(), "the keys with a head, and only those")
+	require.Equal(t, map[string]int64{"a": 2, "b": 5, "e": 9}, heads(), "the keys with a head, and only those")
+	// Cancelling e's pending head moves e on.
+	_, err = s.Cancel(ctx, nil, 9, now)
+	require.NoError(t, err)
+	require.Equal(t, queue.StatePending, state(10))
 
 	errs, err := s.Settle(ctx, nil, []queue.Settlement{{JobID: 2, Token: 77, Queue: "q", Kind: "k", OrderKey: "a",
 		Outcome: queue.OutcomeComplete, Now: now}})
@@ -340,5 +345,5 @@ func TestMigrateOrderHeads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, queue.StatePending, state(res[0].ID), "d was free")
 	require.Equal(t, queue.StateBlocked, state(res[1].ID), "b has its scheduled head")
-	require.Equal(t, map[string]int64{"a": 3, "b": 5, "d": res[0].ID}, heads())
+	require.Equal(t, map[string]int64{"a": 3, "b": 5, "d": res[0].ID, "e": 10}, heads())
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/spooljobs/spool/internal/sqlstore"
@@ -89,6 +90,25 @@ func lockKey(ctx context.Context, x *xtx, queueName, key string) error {
 	}
 	_, err := x.exec(ctx, sqlLockKey, x.s.schema, queueName, key)
 	return err
+}
+
+// sqlJobKey reads a live job's queue and ordering key.
+const sqlJobKey = `SELECT queue, order_key FROM spool.jobs WHERE id = $1`
+
+// lockJobKey takes the lock of live job id's ordering key, if it has one,
+// before a write changes the job's row (Cancel, Delete): key locks come
+// before job rows (lockKeysInOrder). A write that changed the row first
+// and then waited for the key would deadlock with one that holds the key
+// and promotes that job. A job's queue and key never change, so reading
+// them before the lock is safe.
+func lockJobKey(ctx context.Context, x *xtx, id int64) error {
+	var qname string
+	var key sql.NullString
+	found, err := sqlstore.Found(x.queryRow(ctx, sqlJobKey, id).Scan(&qname, &key))
+	if !found || err != nil || !key.Valid {
+		return err
+	}
+	return lockKey(ctx, x, qname, key.String)
 }
 
 // promoteNext makes the next blocked job of the key ready, if the key is

@@ -21,6 +21,7 @@ var orderKeyArea = area{"OrderKey", []testCase{
 	{"CancelAndDeleteOfFollowersAndHeads", testOrderKeysCancelAndDelete},
 	{"CancelRequestedHeadFreesKey", testCancelRequestedHeadFreesKey},
 	{"KeysOfOneSettleMoveOnTogether", testKeysOfOneSettle},
+	{"RandomOpsKeepOneHeadAndNoStuckKey", testKeysRandomOps},
 	{"SettlementFreesKeyOnlyWhenItEndsTheHead", testKeyFreedBySettle},
 }}
 

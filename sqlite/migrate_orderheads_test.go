@@ -50,7 +50,7 @@ func TestMigrateOrderHeads(t *testing.T) {
 	us := now.UnixMicro()
 	// Key a: a completed job kept, a running head, two blocked. Key b: a
 	// scheduled head. Key c: a dead job that holds it, one blocked. Key d:
-	// only a cancelled job.
+	// only a cancelled job. Key e: a pending head, one blocked.
 	jobs := []struct {
 		id    int64
 		key   string
@@ -59,6 +59,7 @@ func TestMigrateOrderHeads(t *testing.T) {
 	}{
 		{1, "a", 3, us}, {2, "a", 2, us}, {3, "a", 5, us}, {4, "a", 5, us},
 		{5, "b", 1, us + 60e6}, {7, "c", 5, us}, {8, "d", 4, us},
+		{9, "e", 0, us}, {10, "e", 5, us},
 	}
 	for _, j := range jobs {
 		_, err = db.Exec(`INSERT INTO spool_jobs (id, queue, kind, state, run_at, max_attempts, created_at, order_key, payload, lease_token, lease_until)
@@ -96,7 +97,11 @@ func TestMigrateOrderHeads(t *testing.T) {
 		require.NoError(t, err)
 		return j.State
 	}
-	require.Equal(t, map[string]int64{"a": 2, "b": 5}, heads(), "the keys with a head, and only those")
+	require.Equal(t, map[string]int64{"a": 2, "b": 5, "e": 9}, heads(), "the keys with a head, and only those")
+	// Cancelling e's pending head moves e on.
+	_, err = s.Cancel(ctx, nil, 9, now)
+	require.NoError(t, err)
+	require.Equal(t, queue.StatePending, state(10))
 	// Once c's dead job is deleted, c's blocked job moves on.
 	require.NoError(t, s.Delete(ctx, nil, 6, now))
 	require.Equal(t, queue.StatePending, state(7))
@@ -115,5 +120,5 @@ func TestMigrateOrderHeads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, queue.StatePending, state(res[0].ID), "d was free")
 	require.Equal(t, queue.StateBlocked, state(res[1].ID), "b has its scheduled head")
-	require.Equal(t, map[string]int64{"a": 3, "b": 5, "c": 7, "d": res[0].ID}, heads())
+	require.Equal(t, map[string]int64{"a": 3, "b": 5, "c": 7, "d": res[0].ID, "e": 10}, heads())
 }

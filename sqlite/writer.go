@@ -89,7 +89,10 @@ func newWriter(s *Store, lockFirst bool) *writer {
 //
 // In a caller's transaction fn runs inside a savepoint: when it fails, its
 // writes are undone and the caller's transaction is as it was before the
-// call, so the caller may go on with it or roll it back.
+// call, so the caller may go on with it or roll it back. Except after a
+// full disk or database (queue.ErrFull) or an I/O error: SQLite may then
+// have rolled back the caller's whole transaction itself (it does on a
+// full disk), so the caller should roll it back; its Commit fails.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, fn opFunc) error {
 	// filecheck.go: the file was deleted or replaced. The writer looks at
 	// the file before each commit; a caller's transaction commits where
