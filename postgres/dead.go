@@ -66,3 +66,15 @@ func deadMatching(ctx context.Context, x *xtx, f queue.DeadFilter) ([]sqlstore.D
 	}
 	return collect(rows, sqlstore.ScanDeadRef)
 }
+
+// sqlDeadRef reads one dead job as sqlDeadMatching does.
+const sqlDeadRef = `SELECT id, queue, order_key, unique_key FROM spool.dead WHERE id = $1`
+
+// deadByID returns dead job id as a list of one, empty when it is not dead.
+func deadByID(ctx context.Context, x *xtx, id int64) ([]sqlstore.DeadRef, error) {
+	rows, err := x.query(ctx, sqlDeadRef, id)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, sqlstore.ScanDeadRef)
+}

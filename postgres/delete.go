@@ -22,8 +22,25 @@ func (s *Store) Delete(ctx context.Context, tx *sql.Tx, id int64, now time.Time)
 	var result error
 	err := s.write(ctx, tx, func(ctx context.Context, x *xtx) error {
 		result = nil
-		for _, q := range []string{sqlDeleteJob, sqlDeleteDead} {
-			if deleted, err := deleteAndPromote(ctx, x, q, id, now); deleted || err != nil {
+		if deleted, err := deleteAndPromote(ctx, x, sqlDeleteJob, id, now); deleted || err != nil {
+			return err
+		}
+		// Not live: maybe dead. Its key is locked before its row goes,
+		// as for a live job (lockDeadKeys).
+		list, err := deadByID(ctx, x, id)
+		if err != nil {
+			return err
+		}
+		if err := lockDeadKeys(ctx, x, list); err != nil {
+			return err
+		}
+		if deleted, err := deleteAndPromote(ctx, x, sqlDeleteDead, id, now); deleted || err != nil {
+			return err
+		}
+		if len(list) == 1 {
+			// A RetryDead moved it back to the live table while this
+			// waited for its key.
+			if deleted, err := deleteAndPromote(ctx, x, sqlDeleteJob, id, now); deleted || err != nil {
 				return err
 			}
 		}
@@ -51,6 +68,9 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 		if err != nil {
 			return err
 		}
+		if err := lockDeadKeys(ctx, x, list); err != nil {
+			return err
+		}
 		for _, d := range list {
 			deleted, err := deleteAndPromote(ctx, x, sqlDeleteDead, d.ID, now)
 			if err != nil {
@@ -70,7 +90,8 @@ func (s *Store) DeleteDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, 
 
 // deleteAndPromote runs query, sqlDeleteJob or sqlDeleteDead, for the job
 // id and makes the next job of its ordering key the head. It reports
-// whether it deleted a job.
+// whether it deleted a job. For sqlDeleteDead the caller holds the dead
+// job's key lock (lockDeadKeys).
 func deleteAndPromote(ctx context.Context, x *xtx, query string, id int64, now time.Time) (bool, error) {
 	if query == sqlDeleteJob {
 		// A live job's key is locked before its row goes (lockJobKey).

@@ -17,9 +17,11 @@ import (
 // under the key's advisory lock. A job whose unique key a live job holds
 // again (sqlUniqueHolder: a replay's newer delivery, a fresh enqueue, or a
 // dead job of the same key retried just before it) stays dead and is
-// reported with the holder, never skipped silently. Each dead row is
-// locked before it moves, so that two hosts retrying (or deleting) the same
-// jobs move each once.
+// reported with the holder, never skipped silently. The listed jobs' keys
+// are locked first, all together and sorted (lockDeadKeys), then each dead
+// row before it moves, so that two hosts retrying (or deleting) the same
+// jobs move each once, and two lists that share keys never wait on each
+// other in a cycle.
 const (
 	// sqlLockDead locks a dead job's row; no row when another transaction
 	// moved or deleted it first.
@@ -48,6 +50,9 @@ func (s *Store) RetryDead(ctx context.Context, tx *sql.Tx, f queue.DeadFilter, n
 		res = queue.RetryDeadResult{}
 		list, err := deadMatching(ctx, x, f)
 		if err != nil {
+			return err
+		}
+		if err := lockDeadKeys(ctx, x, list); err != nil {
 			return err
 		}
 		for _, d := range list {
@@ -110,9 +115,7 @@ func uniqueHeld(ctx context.Context, x *xtx, d sqlstore.DeadRef) (*queue.KeyHeld
 func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time) (bool, error) {
 	state := stPending
 	if d.OrderKey.Valid {
-		if err := lockKey(ctx, x, d.Queue, d.OrderKey.String); err != nil {
-			return false, err
-		}
+		// The caller holds the key's lock (lockDeadKeys).
 		var busy bool
 		if err := x.queryRow(ctx, sqlKeyHasHead, d.Queue, d.OrderKey.String, d.ID).Scan(&busy); err != nil {
 			return false, err
@@ -137,4 +140,21 @@ func retryOneDead(ctx context.Context, x *xtx, d sqlstore.DeadRef, now time.Time
 		}
 	}
 	return true, waitAgain(ctx, x, d.ID)
+}
+
+// lockDeadKeys takes the locks of the ordering keys of the dead jobs in
+// list, sorted (lockKeysInOrder), before a write locks or deletes their
+// rows: key locks come before rows. Taking each job's key after its row,
+// one job at a time, two lists whose jobs share two keys in opposite
+// orders would deadlock. A dead job's queue and key never change, so the
+// list read without row locks names the right keys; a job another
+// transaction moved or deleted meanwhile only costs a lock not needed.
+func lockDeadKeys(ctx context.Context, x *xtx, list []sqlstore.DeadRef) error {
+	keys := make([]queueKey, 0, len(list))
+	for _, d := range list {
+		if d.OrderKey.Valid {
+			keys = append(keys, queueKey{d.Queue, d.OrderKey.String})
+		}
+	}
+	return lockKeysInOrder(ctx, x, keys)
 }
