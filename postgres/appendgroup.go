@@ -63,7 +63,8 @@ func (x *xtx) appendInGroup(p pendingEvent) {
 }
 
 // flushEvents appends the group's recorded events with one statement and
-// makes each one's deliveries, in publish order.
+// makes each one's deliveries, in publish order, after locking all their
+// ordering keys.
 func (x *xtx) flushEvents(ctx context.Context) error {
 	if len(x.events) == 0 {
 		return nil
@@ -102,9 +103,27 @@ func (x *xtx) flushEvents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	jobs := make([][]queue.NewJob, n)
+	var keyed []queue.NewJob
 	for i, p := range events {
 		p.res.EventID, p.res.Seq = got[i].id, got[i].seq
-		if err := x.deliverEvent(ctx, subs, p.ev, p.now, p.payload, p.defaults, p.res); err != nil {
+		jobs[i] = deliveryJobs(subs, p.ev, p.now, p.payload, p.defaults, p.res)
+		for _, j := range jobs[i] {
+			if j.OrderKey != "" {
+				keyed = append(keyed, j)
+			}
+		}
+	}
+	// Every ordering key the group's deliveries take, locked first, sorted
+	// (lockKeysInOrder): each publish locks its own keys sorted, but one
+	// after another the group's publishes would take them out of order,
+	// and deadlock with a settle batch that takes the same keys sorted.
+	// The publishes' own locks below are then taken again, at no wait.
+	if err := lockOrderKeys(ctx, x, keyed); err != nil {
+		return err
+	}
+	for i, p := range events {
+		if err := x.deliverInGroup(ctx, p.now, jobs[i], &p.res.Jobs); err != nil {
 			return err
 		}
 	}

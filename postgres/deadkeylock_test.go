@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/pgtest"
 	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/queue"
 )
@@ -86,9 +87,9 @@ func TestDeadListsLockKeysInOrder(t *testing.T) {
 				return done
 			}
 			x := call(res[0].ID, res[1].ID)
-			waitBlockedBy(t, s.DB(), pidH, 1)
+			pgtest.WaitBlockedBy(t, s.DB(), pidH, 1)
 			y := call(res[2].ID, res[3].ID)
-			waitBlockedBy(t, s.DB(), pidH, 2)
+			pgtest.WaitBlockedBy(t, s.DB(), pidH, 2)
 			require.NoError(t, txH.Commit())
 			require.NoError(t, <-x)
 			require.NoError(t, <-y)
@@ -145,9 +146,9 @@ func TestDeleteOfDeadJobLocksKeyBeforeRow(t *testing.T) {
 		_, err := s.RetryDead(ctx, tx, queue.DeadFilter{IDs: []int64{id}}, now)
 		return err
 	})
-	waitBlockedBy(t, s.DB(), pidH, 1)
+	pgtest.WaitBlockedBy(t, s.DB(), pidH, 1)
 	deleted := inTx(func(tx *sql.Tx) error { return s.Delete(ctx, tx, id, now) })
-	waitBlockedBy(t, s.DB(), pidH, 2)
+	pgtest.WaitBlockedBy(t, s.DB(), pidH, 2)
 	require.NoError(t, txH.Commit())
 	require.NoError(t, <-retried)
 	require.NoError(t, <-deleted)

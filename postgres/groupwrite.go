@@ -148,8 +148,26 @@ func (g *groupWriter) run(group []*groupOp) {
 	}
 	ctx, cancel := untilAllDone(g.ctx, ctxs)
 	defer cancel()
-	ranAll := false // every op's fn succeeded: a failure after is the commit's
-	err := g.s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
+	ranAll, err := g.runTogether(ctx, group)
+	// Each op runs again alone only when the group surely rolled back: an
+	// op failed, or the server refused the commit. A commit whose outcome
+	// is unknown (the connection was lost) is answered as it is, or its
+	// publishes could be appended twice.
+	if err == nil || len(group) == 1 || (ranAll && !rolledBack(err)) {
+		for _, op := range group {
+			op.done <- err
+		}
+		return
+	}
+	for _, op := range group {
+		op.done <- g.s.write(op.ctx, nil, op.fn)
+	}
+}
+
+// runTogether runs group's ops in one transaction. It reports whether
+// every op's fn succeeded (then a failure is the commit's).
+func (g *groupWriter) runTogether(ctx context.Context, group []*groupOp) (ranAll bool, err error) {
+	err = g.s.write(ctx, nil, func(ctx context.Context, x *xtx) error {
 		ranAll = false
 		x.grouped, x.pending, x.events = true, nil, nil
 		for _, op := range group {
@@ -166,19 +184,7 @@ func (g *groupWriter) run(group []*groupOp) {
 		ranAll = true
 		return nil
 	})
-	// Each op runs again alone only when the group surely rolled back: an
-	// op failed, or the server refused the commit. A commit whose outcome
-	// is unknown (the connection was lost) is answered as it is, or its
-	// publishes could be appended twice.
-	if err == nil || len(group) == 1 || (ranAll && !rolledBack(err)) {
-		for _, op := range group {
-			op.done <- err
-		}
-		return
-	}
-	for _, op := range group {
-		op.done <- g.s.write(op.ctx, nil, op.fn)
-	}
+	return ranAll, err
 }
 
 // untilAllDone returns a context, below base, that ends once every one of

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spooljobs/spool/internal/pgtest"
 	"github.com/spooljobs/spool/postgres"
 	"github.com/spooljobs/spool/queue"
 )
@@ -66,7 +67,7 @@ func TestCancelAndDeleteLockKeyBeforeRow(t *testing.T) {
 					return txB.Commit()
 				}()
 			}()
-			waitBlockedBy(t, s.DB(), pidA, 1)
+			pgtest.WaitBlockedBy(t, s.DB(), pidA, 1)
 
 			errs, err := s.Settle(ctx, txA, []queue.Settlement{{JobID: head.ID, Token: head.LeaseToken, Queue: "q", Kind: "k",
 				OrderKey: "k", Outcome: queue.OutcomeComplete, Now: now}})
@@ -87,21 +88,6 @@ func TestCancelAndDeleteLockKeyBeforeRow(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, queue.StatePending, j.State, "the key moved on to its last job")
 		})
-	}
-}
-
-// waitBlockedBy waits until n sessions wait for a lock that backend pid
-// holds.
-func waitBlockedBy(t *testing.T, db *sql.DB, pid, want int) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var n int
-		require.NoError(t, db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&n))
-		if n >= want {
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "nothing waits for backend %d", pid)
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -160,12 +146,12 @@ func TestEnqueueManyLocksKeysInSettleOrder(t *testing.T) {
 		_, err := s.Settle(ctx, tx, batch)
 		return err
 	})
-	waitBlockedBy(t, s.DB(), pidX, 1)
+	pgtest.WaitBlockedBy(t, s.DB(), pidX, 1)
 	enqueued := inTx(func(tx *sql.Tx) error {
 		_, err := s.Enqueue(ctx, tx, now, []queue.NewJob{job("b"), job("a")})
 		return err
 	})
-	waitBlockedBy(t, s.DB(), pidX, 2)
+	pgtest.WaitBlockedBy(t, s.DB(), pidX, 2)
 	require.NoError(t, txX.Commit())
 	require.NoError(t, <-settled)
 	require.NoError(t, <-enqueued)

@@ -176,9 +176,16 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, now time.Time, ev queue
 
 // deliverEvent makes the deliveries of an appended event (res.EventID and
 // res.Seq set) to the caught-up subscriptions subs that match it, and
-// counts them into res.Jobs: at once, or in a group transaction with the
-// group's (deliverInGroup).
+// counts them into res.Jobs.
 func (x *xtx) deliverEvent(ctx context.Context, subs []*subRow, ev queue.Event, now time.Time, payload []byte, defaults queue.NewJob, res *queue.PublishResult) error {
+	var err error
+	res.Jobs, err = deliver(ctx, x, now, deliveryJobs(subs, ev, now, payload, defaults, res))
+	return err
+}
+
+// deliveryJobs returns the delivery jobs of an appended event (res.EventID
+// and res.Seq set) to the caught-up subscriptions subs that match it.
+func deliveryJobs(subs []*subRow, ev queue.Event, now time.Time, payload []byte, defaults queue.NewJob, res *queue.PublishResult) []queue.NewJob {
 	rec := queue.EventRecord{ID: res.EventID, Topic: ev.Topic, Seq: res.Seq, PublishedAt: now,
 		OrderKey: ev.OrderKey, Metadata: ev.Metadata, Payload: payload}
 	var jobs []queue.NewJob
@@ -187,12 +194,7 @@ func (x *xtx) deliverEvent(ctx context.Context, subs []*subRow, ev queue.Event, 
 			jobs = append(jobs, queue.DeliveryJob(sub.Subscription, rec, now, defaults))
 		}
 	}
-	if !x.grouped {
-		var err error
-		res.Jobs, err = deliver(ctx, x, now, jobs)
-		return err
-	}
-	return x.deliverInGroup(ctx, now, jobs, &res.Jobs)
+	return jobs
 }
 
 // caughtUpSubs reads the caught-up subscriptions once per transaction:

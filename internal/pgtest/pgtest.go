@@ -94,3 +94,23 @@ func Database(t testing.TB, url string) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// WaitBlockedBy waits until want sessions wait for a lock that backend
+// pid holds: a test then knows the order in which writes queue for a lock
+// without sleeping.
+func WaitBlockedBy(t testing.TB, db *sql.DB, pid, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions wait for backend %d, not %d", n, pid, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
