@@ -45,46 +45,27 @@ func TestDeadListsLockKeysInOrder(t *testing.T) {
 				require.Equal(t, queue.StateDead, j.State)
 			}
 
-			txH, err := s.DB().BeginTx(ctx, nil)
-			require.NoError(t, err)
-			defer txH.Rollback()
-			var pidH int
-			require.NoError(t, txH.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pidH))
+			txH, pidH := pgtest.Begin(t, s.DB())
 			_, err = s.Enqueue(ctx, txH, now, []queue.NewJob{{Queue: "q", Kind: "k", OrderKey: "a", RunAt: now,
 				MaxAttempts: 3, Payload: []byte("{}")}}) // takes a's lock
 			require.NoError(t, err)
 
-			call := func(ids ...int64) chan error {
-				done := make(chan error, 1)
-				go func() {
-					done <- func() error {
-						tx, err := s.DB().BeginTx(ctx, nil)
-						if err != nil {
-							return err
+			call := func(ids ...int64) <-chan error {
+				return pgtest.InTx(ctx, s.DB(), func(tx *sql.Tx) error {
+					f := queue.DeadFilter{IDs: ids}
+					if op == "retry" {
+						r, err := s.RetryDead(ctx, tx, f, now)
+						if err == nil && r.Retried != len(ids) {
+							t.Errorf("retried %d of %v", r.Retried, ids)
 						}
-						defer tx.Rollback()
-						f := queue.DeadFilter{IDs: ids}
-						if op == "retry" {
-							r, err := s.RetryDead(ctx, tx, f, now)
-							if err == nil && r.Retried != len(ids) {
-								t.Errorf("retried %d of %v", r.Retried, ids)
-							}
-							if err != nil {
-								return err
-							}
-						} else {
-							n, err := s.DeleteDead(ctx, tx, f, now)
-							if err == nil && n != len(ids) {
-								t.Errorf("deleted %d of %v", n, ids)
-							}
-							if err != nil {
-								return err
-							}
-						}
-						return tx.Commit()
-					}()
-				}()
-				return done
+						return err
+					}
+					n, err := s.DeleteDead(ctx, tx, f, now)
+					if err == nil && n != len(ids) {
+						t.Errorf("deleted %d of %v", n, ids)
+					}
+					return err
+				})
 			}
 			x := call(res[0].ID, res[1].ID)
 			pgtest.WaitBlockedBy(t, s.DB(), pidH, 1)
@@ -116,38 +97,17 @@ func TestDeleteOfDeadJobLocksKeyBeforeRow(t *testing.T) {
 		Until: now.Add(2 * time.Hour)})
 	require.NoError(t, err)
 
-	txH, err := s.DB().BeginTx(ctx, nil)
-	require.NoError(t, err)
-	defer txH.Rollback()
-	var pidH int
-	require.NoError(t, txH.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pidH))
+	txH, pidH := pgtest.Begin(t, s.DB())
 	_, err = s.Enqueue(ctx, txH, now, []queue.NewJob{{Queue: "q", Kind: "k", OrderKey: "a", RunAt: now,
 		MaxAttempts: 3, Payload: []byte("{}")}}) // takes a's lock
 	require.NoError(t, err)
 
-	inTx := func(f func(tx *sql.Tx) error) chan error {
-		done := make(chan error, 1)
-		go func() {
-			done <- func() error {
-				tx, err := s.DB().BeginTx(ctx, nil)
-				if err != nil {
-					return err
-				}
-				defer tx.Rollback()
-				if err := f(tx); err != nil {
-					return err
-				}
-				return tx.Commit()
-			}()
-		}()
-		return done
-	}
-	retried := inTx(func(tx *sql.Tx) error {
+	retried := pgtest.InTx(ctx, s.DB(), func(tx *sql.Tx) error {
 		_, err := s.RetryDead(ctx, tx, queue.DeadFilter{IDs: []int64{id}}, now)
 		return err
 	})
 	pgtest.WaitBlockedBy(t, s.DB(), pidH, 1)
-	deleted := inTx(func(tx *sql.Tx) error { return s.Delete(ctx, tx, id, now) })
+	deleted := pgtest.InTx(ctx, s.DB(), func(tx *sql.Tx) error { return s.Delete(ctx, tx, id, now) })
 	pgtest.WaitBlockedBy(t, s.DB(), pidH, 2)
 	require.NoError(t, txH.Commit())
 	require.NoError(t, <-retried)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -35,36 +36,22 @@ func TestPublishGroupLocksKeysInSettleOrder(t *testing.T) {
 	require.Len(t, l.Jobs, 2)
 
 	// X holds mail:a.
-	txX, err := s.db.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	defer txX.Rollback()
-	var pidX int
-	require.NoError(t, txX.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pidX))
+	txX, pidX := pgtest.Begin(t, s.db)
 	_, err = s.Enqueue(ctx, txX, now, []queue.NewJob{job("mail:a")})
 	require.NoError(t, err)
 
-	settled := make(chan error, 1)
-	go func() {
-		settled <- func() error {
-			tx, err := s.db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if _, err := tx.ExecContext(ctx, `SET LOCAL deadlock_timeout = '50ms'`); err != nil {
-				return err
-			}
-			var batch []queue.Settlement
-			for _, j := range l.Jobs {
-				batch = append(batch, queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: "mail", Kind: "email",
-					OrderKey: j.OrderKey, Outcome: queue.OutcomeComplete, Now: now})
-			}
-			if _, err := s.Settle(ctx, tx, batch); err != nil {
-				return err
-			}
-			return tx.Commit()
-		}()
-	}()
+	settled := pgtest.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL deadlock_timeout = '50ms'`); err != nil {
+			return err
+		}
+		var batch []queue.Settlement
+		for _, j := range l.Jobs {
+			batch = append(batch, queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: "mail", Kind: "email",
+				OrderKey: j.OrderKey, Outcome: queue.OutcomeComplete, Now: now})
+		}
+		_, err := s.Settle(ctx, tx, batch)
+		return err
+	})
 	pgtest.WaitBlockedBy(t, s.db, pidX, 1)
 
 	// The group: the publish of key b queued first, then that of key a.

@@ -40,33 +40,17 @@ func TestCancelAndDeleteLockKeyBeforeRow(t *testing.T) {
 			require.Len(t, l.Jobs, 1)
 			head := l.Jobs[0]
 
-			txA, err := s.DB().BeginTx(ctx, nil)
-			require.NoError(t, err)
-			defer txA.Rollback()
-			var pidA int
-			require.NoError(t, txA.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pidA))
+			txA, pidA := pgtest.Begin(t, s.DB())
 			last, err := s.Enqueue(ctx, txA, now, []queue.NewJob{job()}) // takes k's lock
 			require.NoError(t, err)
 
-			done := make(chan error, 1)
-			go func() {
-				done <- func() error {
-					txB, err := s.DB().BeginTx(ctx, nil)
-					if err != nil {
-						return err
-					}
-					defer txB.Rollback()
-					if op == "cancel" {
-						_, err = s.Cancel(ctx, txB, blocked, now)
-					} else {
-						err = s.Delete(ctx, txB, blocked, now)
-					}
-					if err != nil {
-						return err
-					}
-					return txB.Commit()
-				}()
-			}()
+			done := pgtest.InTx(ctx, s.DB(), func(txB *sql.Tx) error {
+				if op == "cancel" {
+					_, err := s.Cancel(ctx, txB, blocked, now)
+					return err
+				}
+				return s.Delete(ctx, txB, blocked, now)
+			})
 			pgtest.WaitBlockedBy(t, s.DB(), pidA, 1)
 
 			errs, err := s.Settle(ctx, txA, []queue.Settlement{{JobID: head.ID, Token: head.LeaseToken, Queue: "q", Kind: "k",
@@ -112,32 +96,11 @@ func TestEnqueueManyLocksKeysInSettleOrder(t *testing.T) {
 	require.Len(t, l.Jobs, 2)
 
 	// txX holds a.
-	txX, err := s.DB().BeginTx(ctx, nil)
-	require.NoError(t, err)
-	defer txX.Rollback()
-	var pidX int
-	require.NoError(t, txX.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pidX))
+	txX, pidX := pgtest.Begin(t, s.DB())
 	_, err = s.Enqueue(ctx, txX, now, []queue.NewJob{job("a")})
 	require.NoError(t, err)
 
-	inTx := func(f func(tx *sql.Tx) error) chan error {
-		done := make(chan error, 1)
-		go func() {
-			done <- func() error {
-				tx, err := s.DB().BeginTx(ctx, nil)
-				if err != nil {
-					return err
-				}
-				defer tx.Rollback()
-				if err := f(tx); err != nil {
-					return err
-				}
-				return tx.Commit()
-			}()
-		}()
-		return done
-	}
-	settled := inTx(func(tx *sql.Tx) error {
+	settled := pgtest.InTx(ctx, s.DB(), func(tx *sql.Tx) error {
 		var batch []queue.Settlement
 		for _, j := range l.Jobs {
 			batch = append(batch, queue.Settlement{JobID: j.ID, Token: j.LeaseToken, Queue: "q", Kind: "k",
@@ -147,7 +110,7 @@ func TestEnqueueManyLocksKeysInSettleOrder(t *testing.T) {
 		return err
 	})
 	pgtest.WaitBlockedBy(t, s.DB(), pidX, 1)
-	enqueued := inTx(func(tx *sql.Tx) error {
+	enqueued := pgtest.InTx(ctx, s.DB(), func(tx *sql.Tx) error {
 		_, err := s.Enqueue(ctx, tx, now, []queue.NewJob{job("b"), job("a")})
 		return err
 	})

@@ -114,3 +114,42 @@ func WaitBlockedBy(t testing.TB, db *sql.DB, pid, want int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Begin begins a transaction on db and returns it with its backend's pid,
+// for WaitBlockedBy. The test rolls it back when it ends (a no-op after a
+// Commit).
+func Begin(t testing.TB, db *sql.DB) (*sql.Tx, int) {
+	t.Helper()
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	var pid int
+	if err := tx.QueryRow(`SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	return tx, pid
+}
+
+// InTx runs f in a transaction of its own on db, in a goroutine, and
+// commits it when f succeeds: the returned channel gets f's error, or the
+// commit's. Tests of lock order start writes with it that must queue
+// behind a transaction the test holds.
+func InTx(ctx context.Context, db *sql.DB, f func(tx *sql.Tx) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := f(tx); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+	}()
+	return done
+}
